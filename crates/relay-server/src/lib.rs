@@ -1,0 +1,18 @@
+//! Relay's network server: one HTTP/1.1 listener that carries the queue face (Scirocco-compatible
+//! HTTP) and the channel face (Moobius-compatible WebSocket plus its small HTTP API).
+//!
+//! Layout:
+//! - `listener`: the accept loop. It speaks HTTP/1.1 through hyper directly because the queue
+//!   face must write header names in Title-Case (the Python queue clients match them
+//!   case-sensitively) and the channel face needs connection upgrades for WebSocket.
+//! - `dispatch`: decides which face a request belongs to, by its first path segment.
+//! - `queue`: the queue face's HTTP handlers over `relay_queue::Engine`.
+//! - `channel`: the channel face's WebSocket and HTTP handlers over `relay_channels`.
+
+pub mod channel;
+mod dispatch;
+mod listener;
+pub mod queue;
+
+pub use dispatch::{app, Faces};
+pub use listener::{serve, ServeError};

@@ -1,0 +1,47 @@
+//! The `relay` command. Parsing and wiring only: every capability lives in a library crate.
+
+mod channel_cmd;
+mod console_cmd;
+mod queue_cmd;
+mod serve_cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "relay", version, about = "One server for step consoles, realtime channels and durable queues")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the network server (queues and channels) on one HTTP listener.
+    Serve(serve_cmd::ServeArgs),
+    /// Talk to a running server's queue face.
+    #[command(subcommand)]
+    Queue(queue_cmd::QueueCommand),
+    /// Channel face commands (accounts, channels, messages).
+    #[command(flatten)]
+    Channel(channel_cmd::ChannelCommand),
+    /// Step console commands, the same command line as `moulti`.
+    #[command(flatten)]
+    Console(console_cmd::ConsoleCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Queue(cmd) => queue_cmd::run(cmd),
+        Command::Channel(cmd) => channel_cmd::run(cmd),
+        Command::Console(cmd) => console_cmd::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("relay: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
