@@ -1,1 +1,11 @@
-//! relay-wire
+//! Pure codecs shared by Relay's servers and clients. Nothing here does I/O: every function
+//! takes bytes or values and returns bytes or values, so servers, clients and fuzz-style tests
+//! share one definition of each wire format.
+//!
+//! - `console`: the step console's TLV frames and JSON messages (Moulti-compatible).
+//! - `channel`: the channel face's JSON payload types (Moobius-compatible).
+//! - `queue`: the queue face's header names, dialects, times and payload kinds (Scirocco-compatible).
+
+pub mod channel;
+pub mod console;
+pub mod queue;

@@ -1,0 +1,1 @@
+//! Channel wire format: JSON payload types.

@@ -1,0 +1,1 @@
+//! Step console wire format: TLV frames and JSON messages.

@@ -1,0 +1,1 @@
+//! Queue wire format: header mapping.
