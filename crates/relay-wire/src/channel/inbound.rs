@@ -1,0 +1,355 @@
+//! Client -> server frames. The parser trusts nothing: identity fields (`user_id`,
+//! `service_id` at top level) are not even read, because the sender of a frame is whoever the
+//! socket logged in as.
+
+use serde_json::{Map, Value};
+
+use super::types::{check_message_content, check_update_content, ChannelInfo, ClickArgument, UpdateKind};
+
+/// A parsed client frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    /// The client's `request_id` (echoed in the `copy`); empty if the client sent none.
+    pub request_id: String,
+    /// The top-level `type`, echoed as the copy's `origin_type`.
+    pub origin_type: String,
+    pub message: ClientMessage,
+}
+
+/// Legacy `fetch_*` actions answered from the UI state cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetch {
+    Kind(UpdateKind),
+    ChannelInfo,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientMessage {
+    Heartbeat,
+    ServiceLogin { access_token: String, service_id: String },
+    UserLogin { access_token: String },
+    Join { channel_id: String },
+    Leave { channel_id: String },
+    Refresh { channel_id: String },
+    Fetch { channel_id: String, what: Fetch },
+    ButtonClick {
+        channel_id: String,
+        button_id: String,
+        bottom_button_id: Option<String>,
+        arguments: Vec<ClickArgument>,
+    },
+    MenuItemClick {
+        channel_id: String,
+        menu_item_id: String,
+        message_id: Option<String>,
+        message_subtype: String,
+        message_content: Value,
+        bottom_button_id: Option<String>,
+        arguments: Vec<ClickArgument>,
+    },
+    MessageUp { channel_id: String, subtype: String, content: Value, recipients: String, context: Value },
+    MessageDown {
+        channel_id: String,
+        subtype: String,
+        content: Value,
+        recipients: String,
+        sender: String,
+        context: Value,
+    },
+    Update { channel_id: String, kind: UpdateKind, recipients: String, content: Value, group_id: Option<String> },
+    ChannelInfo(ChannelInfo),
+    /// Relay extension: replay the channel messages addressed to me after `offset`.
+    Resume { channel_id: String, epoch: Option<String>, offset: u64 },
+}
+
+/// Why a frame was refused, with what is known of it for the failed `copy`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{reason}")]
+pub struct FrameError {
+    pub request_id: Option<String>,
+    pub origin_type: Option<String>,
+    pub reason: String,
+}
+
+struct Ctx {
+    request_id: Option<String>,
+    origin_type: Option<String>,
+}
+
+impl Ctx {
+    fn err(&self, reason: impl Into<String>) -> FrameError {
+        FrameError {
+            request_id: self.request_id.clone(),
+            origin_type: self.origin_type.clone(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn string(ctx: &Ctx, obj: &Map<String, Value>, key: &str, where_: &str) -> Result<String, FrameError> {
+    match obj.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(ctx.err(format!("{where_}{key} must be a string"))),
+        None => Err(ctx.err(format!("missing {where_}{key}"))),
+    }
+}
+
+fn opt_string(obj: &Map<String, Value>, key: &str) -> Option<String> {
+    obj.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// The SDK wraps click arguments in an extra list (`[]` becomes `[[]]`); services crash on
+/// nested lists, so flatten one level and keep only well-formed argument objects.
+pub fn normalise_arguments(raw: Option<&Value>) -> Vec<ClickArgument> {
+    let mut out = Vec::new();
+    let mut take = |v: &Value| {
+        let Some(o) = v.as_object() else { return };
+        let label = o.get("label").or_else(|| o.get("name")).and_then(Value::as_str);
+        let value = match o.get("value") {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::Bool(b)) => Some(b.to_string()),
+            _ => None,
+        };
+        if let (Some(label), Some(value)) = (label, value) {
+            let filename = o.get("filename").and_then(Value::as_str).map(str::to_owned);
+            out.push(ClickArgument { label: label.to_owned(), value, filename });
+        }
+    };
+    if let Some(Value::Array(items)) = raw {
+        for item in items {
+            match item {
+                Value::Array(inner) => inner.iter().for_each(&mut take),
+                other => take(other),
+            }
+        }
+    }
+    out
+}
+
+fn context(body: &Map<String, Value>) -> Value {
+    match body.get("context") {
+        Some(v @ Value::Object(_)) => v.clone(),
+        _ => Value::Object(Map::new()),
+    }
+}
+
+/// Parses one text frame.
+pub fn parse(text: &str) -> Result<Inbound, FrameError> {
+    let mut ctx = Ctx { request_id: None, origin_type: None };
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| ctx.err(format!("frame is not JSON: {e}")))?;
+    let Value::Object(top) = value else {
+        return Err(ctx.err("frame must be a JSON object"));
+    };
+    ctx.request_id = opt_string(&top, "request_id");
+    let kind = match top.get("type") {
+        Some(Value::String(s)) => s.clone(),
+        _ => return Err(ctx.err("missing string field type")),
+    };
+    ctx.origin_type = Some(kind.clone());
+    let empty = Map::new();
+    let body = match top.get("body") {
+        Some(Value::Object(b)) => b,
+        Some(_) => return Err(ctx.err("body must be an object")),
+        None => &empty,
+    };
+    let need_body = || {
+        if top.contains_key("body") { Ok(()) } else { Err(ctx.err("missing body")) }
+    };
+    let message = match kind.as_str() {
+        "heartbeat" => ClientMessage::Heartbeat,
+        "service_login" => ClientMessage::ServiceLogin {
+            access_token: string(&ctx, &top, "access_token", "")?,
+            service_id: string(&ctx, &top, "service_id", "")?,
+        },
+        "user_login" => ClientMessage::UserLogin { access_token: string(&ctx, &top, "access_token", "")? },
+        "action" => {
+            need_body()?;
+            parse_action(&ctx, body)?
+        }
+        "button_click" | "menu_click" => {
+            need_body()?;
+            parse_action(&ctx, body)?
+        }
+        "refresh" => {
+            need_body()?;
+            ClientMessage::Refresh { channel_id: string(&ctx, body, "channel_id", "body.")? }
+        }
+        "message_up" | "message_down" => {
+            need_body()?;
+            let channel_id = string(&ctx, body, "channel_id", "body.")?;
+            let subtype = string(&ctx, body, "subtype", "body.")?;
+            let recipients = string(&ctx, body, "recipients", "body.")?;
+            let content = body.get("content").cloned().ok_or_else(|| ctx.err("missing body.content"))?;
+            check_message_content(&content).map_err(|e| ctx.err(e.to_string()))?;
+            let content = strip_nulls(content);
+            if kind == "message_up" {
+                ClientMessage::MessageUp { channel_id, subtype, content, recipients, context: context(body) }
+            } else {
+                let sender = match body.get("sender") {
+                    Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                    None | Some(Value::Null) => "no_sender".to_owned(),
+                    Some(Value::String(_)) => "no_sender".to_owned(),
+                    Some(_) => return Err(ctx.err("body.sender must be a string")),
+                };
+                ClientMessage::MessageDown { channel_id, subtype, content, recipients, sender, context: context(body) }
+            }
+        }
+        "update" => parse_update(&ctx, &top, body)?,
+        "resume" => {
+            need_body()?;
+            let offset = body
+                .get("offset")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| ctx.err("body.offset must be a non-negative integer"))?;
+            ClientMessage::Resume {
+                channel_id: string(&ctx, body, "channel_id", "body.")?,
+                epoch: opt_string(body, "epoch"),
+                offset,
+            }
+        }
+        other => return Err(ctx.err(format!("unknown message type {other:?}"))),
+    };
+    Ok(Inbound { request_id: ctx.request_id.unwrap_or_default(), origin_type: kind, message })
+}
+
+fn strip_nulls(content: Value) -> Value {
+    match content {
+        Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+        other => other,
+    }
+}
+
+fn parse_action(ctx: &Ctx, body: &Map<String, Value>) -> Result<ClientMessage, FrameError> {
+    let subtype = string(ctx, body, "subtype", "body.")?;
+    let channel_id = string(ctx, body, "channel_id", "body.")?;
+    Ok(match subtype.as_str() {
+        "join_channel" | "join" => ClientMessage::Join { channel_id },
+        "leave_channel" | "leave" => ClientMessage::Leave { channel_id },
+        "refresh" => ClientMessage::Refresh { channel_id },
+        "button_click" => ClientMessage::ButtonClick {
+            channel_id,
+            button_id: string(ctx, body, "button_id", "body.")?,
+            bottom_button_id: opt_string(body, "bottom_button_id"),
+            arguments: normalise_arguments(body.get("arguments")),
+        },
+        "menu_item_click" | "menu_click" => {
+            let content = match body.get("message_content") {
+                Some(Value::Object(m)) => Value::Object(m.clone()),
+                _ => Value::Object(Map::new()),
+            };
+            check_message_content(&content).map_err(|e| ctx.err(format!("message_{e}")))?;
+            ClientMessage::MenuItemClick {
+                channel_id,
+                menu_item_id: string(ctx, body, "menu_item_id", "body.")?,
+                message_id: opt_string(body, "message_id"),
+                message_subtype: opt_string(body, "message_subtype").unwrap_or_else(|| "<unknown>".into()),
+                message_content: strip_nulls(content),
+                bottom_button_id: opt_string(body, "bottom_button_id"),
+                arguments: normalise_arguments(body.get("arguments")),
+            }
+        }
+        s if s.starts_with("fetch_") => {
+            let what = match &s["fetch_".len()..] {
+                "channel_info" => Fetch::ChannelInfo,
+                rest => Fetch::Kind(
+                    UpdateKind::parse(rest).ok_or_else(|| ctx.err(format!("unknown action subtype {s:?}")))?,
+                ),
+            };
+            ClientMessage::Fetch { channel_id, what }
+        }
+        other => return Err(ctx.err(format!("unknown action subtype {other:?}"))),
+    })
+}
+
+fn parse_update(ctx: &Ctx, top: &Map<String, Value>, body: &Map<String, Value>) -> Result<ClientMessage, FrameError> {
+    if top.get("subtype").and_then(Value::as_str) == Some("channel_info") {
+        let info: ChannelInfo = serde_json::from_value(Value::Object(body.clone()))
+            .map_err(|e| ctx.err(format!("channel_info body: {e}")))?;
+        if let Some(top_ch) = top.get("channel_id").and_then(Value::as_str) {
+            if top_ch != info.channel_id {
+                return Err(ctx.err("channel_info: top-level channel_id differs from body.channel_id"));
+            }
+        }
+        return Ok(ClientMessage::ChannelInfo(info));
+    }
+    if !top.contains_key("body") {
+        return Err(ctx.err("missing body"));
+    }
+    let subtype = body.get("subtype").and_then(Value::as_str).unwrap_or("");
+    if subtype == "channel_info" {
+        let content = body.get("content").cloned().unwrap_or(Value::Object(body.clone()));
+        let info: ChannelInfo =
+            serde_json::from_value(content).map_err(|e| ctx.err(format!("channel_info: {e}")))?;
+        return Ok(ClientMessage::ChannelInfo(info));
+    }
+    let Some(kind) = UpdateKind::parse(subtype) else {
+        return Err(ctx.err(format!("unsupported update subtype {subtype:?}")));
+    };
+    let channel_id = string(ctx, body, "channel_id", "body.")?;
+    let recipients = string(ctx, body, "recipients", "body.")?;
+    let content = body.get("content").cloned().ok_or_else(|| ctx.err("missing body.content"))?;
+    check_update_content(kind, &content).map_err(|e| ctx.err(e.to_string()))?;
+    Ok(ClientMessage::Update { channel_id, kind, recipients, content, group_id: opt_string(body, "group_id") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn heartbeat_and_logins() {
+        let hb = parse(r#"{"type":"heartbeat","request_id":"r1","body":{}}"#).unwrap();
+        assert_eq!(hb.message, ClientMessage::Heartbeat);
+        assert_eq!(hb.request_id, "r1");
+        let sl = parse(r#"{"type":"service_login","request_id":"r2","auth_origin":"cognito","access_token":"t","service_id":"s"}"#).unwrap();
+        assert_eq!(sl.message, ClientMessage::ServiceLogin { access_token: "t".into(), service_id: "s".into() });
+        let err = parse(r#"{"type":"user_login","request_id":"r3"}"#).unwrap_err();
+        assert_eq!(err.request_id.as_deref(), Some("r3"));
+        assert!(err.reason.contains("access_token"));
+    }
+
+    #[test]
+    fn bad_frames_say_why() {
+        assert!(parse("not json").unwrap_err().reason.contains("not JSON"));
+        assert!(parse("[1]").unwrap_err().reason.contains("object"));
+        let e = parse(r#"{"type":"nope","request_id":"x"}"#).unwrap_err();
+        assert!(e.reason.contains("unknown message type"));
+        assert_eq!(e.origin_type.as_deref(), Some("nope"));
+        let e = parse(r#"{"type":"message_up","request_id":"x","body":{"subtype":"text","channel_id":"c","content":{"text":"a"},"recipients":["a"]}}"#).unwrap_err();
+        assert!(e.reason.contains("recipients"));
+        let e = parse(r#"{"type":"update","body":{"subtype":"custom","x":1}}"#).unwrap_err();
+        assert!(e.reason.contains("unsupported update"));
+    }
+
+    #[test]
+    fn click_arguments_are_flattened_one_level() {
+        assert!(normalise_arguments(Some(&json!([[]]))).is_empty());
+        let args = normalise_arguments(Some(&json!([{"label": "n", "value": "2"}, [{"label": "m", "value": "3", "x": 1}], [[{"label": "deep", "value": "4"}]], "junk"])));
+        assert_eq!(args.len(), 2);
+        assert_eq!(args[0].label, "n");
+        assert_eq!(args[1].label, "m");
+    }
+
+    #[test]
+    fn join_channel_and_update_channel_info() {
+        let j = parse(r#"{"type":"action","request_id":"r","user_id":"FAKE","body":{"subtype":"join_channel","channel_id":"c","context":{}}}"#).unwrap();
+        assert_eq!(j.message, ClientMessage::Join { channel_id: "c".into() });
+        let ci = parse(r#"{"type":"update","subtype":"channel_info","channel_id":"c","request_id":"r","service_id":"s","body":{"channel_id":"c","channel_name":"N","channel_description":"D","channel_type":"ccs","context":{}}}"#).unwrap();
+        assert!(matches!(ci.message, ClientMessage::ChannelInfo(ref i) if i.channel_name == "N"));
+    }
+
+    #[test]
+    fn message_down_sender_and_null_content_keys() {
+        let m = parse(r#"{"type":"message_down","request_id":"r","body":{"subtype":"text","channel_id":"c","content":{"text":"hi","path":null},"recipients":"g","timestamp":1,"context":{},"sender":"a"}}"#).unwrap();
+        match m.message {
+            ClientMessage::MessageDown { content, sender, .. } => {
+                assert_eq!(content, json!({"text": "hi"}));
+                assert_eq!(sender, "a");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

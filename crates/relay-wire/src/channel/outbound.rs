@@ -1,0 +1,219 @@
+//! Server -> client frames. Body key sets are exact: the SDK's strict dataclasses drop a frame
+//! with an unexpected body key, so nothing here adds "helpful" extras inside `body`. Relay's
+//! own additions (`offset`, `epoch`) live at top level, which the SDK ignores.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::types::{ChannelInfo, ClickArgument, UpdateKind};
+
+/// A channel message as stored and delivered: exactly the eight `message_down` body keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageBody {
+    pub subtype: String,
+    pub channel_id: String,
+    pub content: Value,
+    pub recipients: String,
+    pub timestamp: i64,
+    pub context: Value,
+    pub sender: String,
+    pub message_id: String,
+}
+
+/// Where a message sits in its channel's log (Relay extension for resume).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Position<'a> {
+    pub epoch: &'a str,
+    pub offset: u64,
+}
+
+fn to_text(v: Value) -> String {
+    // Serialising a Value built from strings, numbers and maps cannot fail.
+    serde_json::to_string(&v).unwrap_or_default()
+}
+
+/// The acknowledgement of an inbound frame.
+pub fn copy(acked_request_id: &str, origin_type: &str, status: bool, message: Option<&str>) -> String {
+    let mut context = Map::new();
+    if let Some(m) = message {
+        context.insert("message".into(), Value::String(m.to_owned()));
+    }
+    copy_with_context(acked_request_id, origin_type, status, context)
+}
+
+/// A copy whose `context` carries structured detail (e.g. a resume's outcome).
+pub fn copy_with_context(acked_request_id: &str, origin_type: &str, status: bool, context: Map<String, Value>) -> String {
+    to_text(json!({
+        "type": "copy",
+        "body": {
+            "request_id": acked_request_id,
+            "origin_type": origin_type,
+            "status": status,
+            "context": Value::Object(context),
+        }
+    }))
+}
+
+/// `join`, `leave` or `refresh` as a service receives it.
+pub fn simple_action(request_id: &str, subtype: &str, channel_id: &str, sender: &str) -> String {
+    to_text(json!({
+        "type": "action",
+        "request_id": request_id,
+        "body": {"subtype": subtype, "channel_id": channel_id, "context": {}, "sender": sender}
+    }))
+}
+
+pub fn button_click(
+    request_id: &str,
+    channel_id: &str,
+    button_id: &str,
+    bottom_button_id: Option<&str>,
+    arguments: &[ClickArgument],
+    sender: &str,
+) -> String {
+    to_text(json!({
+        "type": "action",
+        "request_id": request_id,
+        "body": {
+            "subtype": "button_click",
+            "button_id": button_id,
+            "channel_id": channel_id,
+            "arguments": arguments,
+            "bottom_button_id": bottom_button_id.unwrap_or("confirm"),
+            "context": {},
+            "sender": sender,
+        }
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn menu_item_click(
+    request_id: &str,
+    channel_id: &str,
+    menu_item_id: &str,
+    message_id: Option<&str>,
+    message_subtype: &str,
+    message_content: &Value,
+    arguments: &[ClickArgument],
+    bottom_button_id: Option<&str>,
+    sender: &str,
+) -> String {
+    to_text(json!({
+        "type": "action",
+        "request_id": request_id,
+        "body": {
+            "subtype": "menu_item_click",
+            "menu_item_id": menu_item_id,
+            "channel_id": channel_id,
+            "message_id": message_id,
+            "message_subtype": message_subtype,
+            "message_content": message_content,
+            "arguments": arguments,
+            "bottom_button_id": bottom_button_id.unwrap_or("confirm"),
+            "context": {},
+            "sender": sender,
+        }
+    }))
+}
+
+/// A `message_up` (to the service) or `message_down` (to users).
+pub fn message(kind: &str, request_id: &str, service_id: Option<&str>, body: &MessageBody, pos: Option<Position<'_>>) -> String {
+    let mut top = Map::new();
+    top.insert("type".into(), kind.into());
+    top.insert("request_id".into(), request_id.into());
+    if let Some(s) = service_id {
+        top.insert("service_id".into(), s.into());
+    }
+    if let Some(p) = pos {
+        top.insert("epoch".into(), p.epoch.into());
+        top.insert("offset".into(), p.offset.into());
+    }
+    top.insert("body".into(), serde_json::to_value(body).unwrap_or(Value::Null));
+    to_text(Value::Object(top))
+}
+
+/// A UI update (`characters`, `buttons`, `menu`, `style`, `canvas`) as a user receives it.
+pub fn update(
+    request_id: &str,
+    service_id: Option<&str>,
+    kind: UpdateKind,
+    channel_id: &str,
+    recipients: &str,
+    content: &Value,
+    group_id: Option<&str>,
+) -> String {
+    let mut body = Map::new();
+    body.insert("subtype".into(), kind.as_str().into());
+    body.insert("channel_id".into(), channel_id.into());
+    body.insert("recipients".into(), recipients.into());
+    body.insert("content".into(), content.clone());
+    if let (Some(g), false) = (group_id, kind == UpdateKind::Characters) {
+        body.insert("group_id".into(), g.into());
+    }
+    body.insert("context".into(), json!({}));
+    let mut top = Map::new();
+    top.insert("type".into(), "update".into());
+    top.insert("request_id".into(), request_id.into());
+    if let Some(s) = service_id {
+        top.insert("service_id".into(), s.into());
+    }
+    top.insert("body".into(), Value::Object(body));
+    to_text(Value::Object(top))
+}
+
+/// A channel-wide channel info push.
+pub fn channel_info(request_id: &str, info: &ChannelInfo) -> String {
+    to_text(json!({
+        "type": "update",
+        "request_id": request_id,
+        "body": {
+            "subtype": "channel_info",
+            "channel_id": info.channel_id,
+            "content": info,
+            "context": {},
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn copy_body_has_exactly_four_keys() {
+        let v: Value = serde_json::from_str(&copy("r", "heartbeat", true, None)).unwrap();
+        assert_eq!(keys(&v["body"]), ["context", "origin_type", "request_id", "status"]);
+        assert!(v.get("message").is_none());
+    }
+
+    #[test]
+    fn message_down_body_has_exactly_eight_keys() {
+        let b = MessageBody {
+            subtype: "text".into(),
+            channel_id: "c".into(),
+            content: json!({"text": "x"}),
+            recipients: "g".into(),
+            timestamp: 1,
+            context: json!({}),
+            sender: "a".into(),
+            message_id: "m".into(),
+        };
+        let v: Value = serde_json::from_str(&message("message_down", "r", Some("s"), &b, Some(Position { epoch: "e", offset: 7 }))).unwrap();
+        assert_eq!(keys(&v["body"]), ["channel_id", "content", "context", "message_id", "recipients", "sender", "subtype", "timestamp"]);
+        assert_eq!(v["offset"], 7);
+    }
+
+    #[test]
+    fn characters_update_has_no_group_id() {
+        let v: Value = serde_json::from_str(&update("r", Some("s"), UpdateKind::Characters, "c", "g", &json!({"characters": "cg"}), Some("temp"))).unwrap();
+        assert_eq!(keys(&v["body"]), ["channel_id", "content", "context", "recipients", "subtype"]);
+        let v: Value = serde_json::from_str(&update("r", Some("s"), UpdateKind::Buttons, "c", "g", &json!([]), Some("temp"))).unwrap();
+        assert_eq!(v["body"]["group_id"], "temp");
+    }
+}
