@@ -1,1 +1,36 @@
-//! relay-queue
+//! Relay's queue engine: the message state machine of the Scirocco protocol, kept durable.
+//!
+//! Layout:
+//! - `message`: a message's system data (everything but the payload) and what a push brings.
+//! - `index`: the in-memory view of every message (by id, per inbox, per node, in flight), so
+//!   that a pull never searches the disk. The store is the truth; the index is rebuilt from it
+//!   at start-up.
+//! - `engine`: the operations (push, pull, ack, get, list, update, delete, wipe) and the rules of
+//!   who may do what; each change is applied to the index and handed to the writer in one step,
+//!   and the caller is answered only once the writer has committed it.
+//! - `writer`: one thread that owns write transactions and commits changes in groups.
+//! - `store`: the `Store` trait and its embedded implementation on redb.
+//! - `ids`: ObjectId-shaped message ids.
+//!
+//! The engine knows nothing of HTTP: statuses, headers and bodies belong to `relay-server`.
+
+mod engine;
+mod error;
+mod ids;
+mod index;
+mod message;
+pub mod store;
+mod writer;
+
+pub use engine::{Access, Engine, EngineConfig, HookDoc, HookFilter, HookUpdate, Stored};
+pub use error::EngineError;
+pub use message::{Message, NewMessage};
+pub use store::{Change, Durability, RedbStore, Store, StoreError};
+
+/// Milliseconds since the Unix epoch, the unit of every time in the engine.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

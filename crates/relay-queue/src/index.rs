@@ -1,0 +1,114 @@
+//! The in-memory view of every stored message, with the secondary orders the operations need.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use relay_wire::queue::{MessageId, Status};
+
+use crate::message::Message;
+
+#[derive(Default)]
+pub struct Index {
+    by_seq: BTreeMap<u64, Message>,
+    by_id: HashMap<MessageId, u64>,
+    /// Per destination: messages waiting to be pulled (pending or scheduled), oldest first.
+    inbox: HashMap<String, BTreeSet<u64>>,
+    /// Per node: every message it sent or receives, oldest first.
+    involved: HashMap<String, BTreeSet<u64>>,
+    /// Messages being processed, by the time they were pulled.
+    in_flight: BTreeSet<(i64, u64)>,
+    /// Processed messages, by the time they were acked.
+    processed: BTreeSet<(i64, u64)>,
+}
+
+impl Index {
+    pub fn len(&self) -> usize {
+        self.by_seq.len()
+    }
+
+    pub fn last_seq(&self) -> Option<u64> {
+        self.by_seq.keys().next_back().copied()
+    }
+
+    pub fn get(&self, id: &MessageId) -> Option<&Message> {
+        self.by_id.get(id).and_then(|seq| self.by_seq.get(seq))
+    }
+
+    /// Inserts a message or replaces the one with the same `seq`.
+    pub fn put(&mut self, msg: Message) {
+        self.remove(msg.seq);
+        self.by_id.insert(msg.id, msg.seq);
+        self.involved.entry(msg.source.clone()).or_default().insert(msg.seq);
+        self.involved.entry(msg.destination.clone()).or_default().insert(msg.seq);
+        match msg.status {
+            Status::Pending | Status::Scheduled => {
+                self.inbox.entry(msg.destination.clone()).or_default().insert(msg.seq);
+            }
+            Status::Processing => {
+                self.in_flight.insert((msg.processing_time.unwrap_or(msg.created_time), msg.seq));
+            }
+            Status::Processed => {
+                self.processed.insert((msg.processed_time.unwrap_or(msg.created_time), msg.seq));
+            }
+        }
+        self.by_seq.insert(msg.seq, msg);
+    }
+
+    pub fn remove(&mut self, seq: u64) -> Option<Message> {
+        let msg = self.by_seq.remove(&seq)?;
+        self.by_id.remove(&msg.id);
+        for node in [&msg.source, &msg.destination] {
+            remove_from(&mut self.involved, node, seq);
+        }
+        remove_from(&mut self.inbox, &msg.destination, seq);
+        self.in_flight.remove(&(msg.processing_time.unwrap_or(msg.created_time), seq));
+        self.processed.remove(&(msg.processed_time.unwrap_or(msg.created_time), seq));
+        Some(msg)
+    }
+
+    /// The oldest message `node` may pull now.
+    pub fn next_due(&self, node: &str, now: i64) -> Option<&Message> {
+        self.inbox
+            .get(node)?
+            .iter()
+            .map(|seq| &self.by_seq[seq])
+            .find(|m| m.is_due(now))
+    }
+
+    /// Messages `node` sent or receives, oldest first.
+    pub fn involving<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Message> + 'a {
+        self.involved.get(node).into_iter().flatten().map(|seq| &self.by_seq[seq])
+    }
+
+    /// Messages pulled at or before `cutoff`.
+    pub fn in_flight_since(&self, cutoff: i64) -> Vec<u64> {
+        self.in_flight.range(..=(cutoff, u64::MAX)).map(|&(_, seq)| seq).collect()
+    }
+
+    /// Messages acked at or before `cutoff`.
+    pub fn processed_since(&self, cutoff: i64) -> Vec<u64> {
+        self.processed.range(..=(cutoff, u64::MAX)).map(|&(_, seq)| seq).collect()
+    }
+
+    pub fn get_seq(&self, seq: u64) -> Option<&Message> {
+        self.by_seq.get(&seq)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Message> {
+        self.by_seq.values()
+    }
+
+    pub fn clear(&mut self) -> usize {
+        let n = self.by_seq.len();
+        *self = Index::default();
+        n
+    }
+}
+
+fn remove_from(map: &mut HashMap<String, BTreeSet<u64>>, key: &str, seq: u64) {
+    if let Some(set) = map.get_mut(key) {
+        set.remove(&seq);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Where messages live. The engine talks to a `Store` only through whole-batch commits, a
+//! start-up load and payload reads, so that a PostgreSQL store can stand beside the embedded one
+//! without touching the engine or the HTTP layer.
+
+mod redb_store;
+
+use bytes::Bytes;
+
+pub use redb_store::RedbStore;
+
+use crate::message::Message;
+
+/// One change in a commit.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Insert or replace a message's system data; `payload` is `None` when it is unchanged.
+    Put { message: Message, payload: Option<Bytes> },
+    /// Remove a message and its payload.
+    Delete { seq: u64 },
+    /// Remove every message.
+    Clear,
+}
+
+/// When a commit counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk (fsync) before the commit returns: nothing acknowledged is lost on a crash or
+    /// power cut.
+    Immediate,
+    /// Written to disk at most every 100 ms: a crash of the machine may lose the last moment of
+    /// acknowledged changes. Only when chosen explicitly.
+    Relaxed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Redb(#[from] redb::Error),
+    #[error("a stored record could not be read: {0}")]
+    Decode(#[from] postcard::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub trait Store: Send + Sync + 'static {
+    /// Every stored message's system data, in `seq` order.
+    fn load(&self) -> Result<Vec<Message>, StoreError>;
+    /// Applies all changes atomically. `durable` asks for the changes to be on disk before
+    /// returning.
+    fn commit(&self, changes: &[Change], durable: bool) -> Result<(), StoreError>;
+    /// The payload of the message stored under `seq`.
+    fn read_payload(&self, seq: u64) -> Result<Option<Bytes>, StoreError>;
+}

@@ -1,0 +1,110 @@
+//! The one thread that writes. Callers hand it their changes and wait; it takes everything that
+//! is waiting, commits it in one transaction and answers them all. One fsync then covers many
+//! requests, which is what lets durable pushes scale with concurrency (group commit).
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::store::{Change, Durability, Store, StoreError};
+
+/// At most this many requests share one commit, so one commit never holds up callers for long.
+const MAX_JOBS_PER_COMMIT: usize = 1024;
+/// How stale the disk may get in relaxed mode.
+const RELAXED_SYNC_INTERVAL: Duration = Duration::from_millis(100);
+
+pub type CommitResult = Result<(), Arc<StoreError>>;
+
+struct Job {
+    changes: Vec<Change>,
+    done: oneshot::Sender<CommitResult>,
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    pub fn spawn(store: Arc<dyn Store>, durability: Durability) -> std::io::Result<Writer> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("relay-queue-writer".into())
+            .spawn(move || run(store, durability, rx))?;
+        Ok(Writer { tx })
+    }
+
+    /// Queues changes for the next commit. Call while holding the engine's state lock so that
+    /// commits happen in the order the changes were made.
+    pub fn submit(&self, changes: Vec<Change>) -> oneshot::Receiver<CommitResult> {
+        let (done, rx) = oneshot::channel();
+        // A send fails only when the writer thread is gone; the receiver then reports it.
+        let _ = self.tx.send(Job { changes, done });
+        rx
+    }
+}
+
+fn run(store: Arc<dyn Store>, durability: Durability, rx: mpsc::Receiver<Job>) {
+    let mut last_sync = Instant::now();
+    let mut dirty = false;
+    loop {
+        let first = if dirty {
+            match rx.recv_timeout(RELAXED_SYNC_INTERVAL) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    sync(&*store, &mut dirty, &mut last_sync);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        };
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_JOBS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let changes: Vec<Change> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.changes)).collect();
+        let durable = match durability {
+            Durability::Immediate => true,
+            Durability::Relaxed => last_sync.elapsed() >= RELAXED_SYNC_INTERVAL,
+        };
+        let result = if changes.is_empty() && !durable {
+            Ok(())
+        } else {
+            store.commit(&changes, durable).map_err(Arc::new)
+        };
+        match &result {
+            Ok(()) if durable => {
+                last_sync = Instant::now();
+                dirty = false;
+            }
+            Ok(()) => dirty = true,
+            Err(err) => tracing::error!(%err, "queue commit failed"),
+        }
+        for job in jobs {
+            let _ = job.done.send(result.clone());
+        }
+    }
+    if dirty {
+        sync(&*store, &mut dirty, &mut last_sync);
+    }
+}
+
+fn sync(store: &dyn Store, dirty: &mut bool, last_sync: &mut Instant) {
+    match store.commit(&[], true) {
+        Ok(()) => {
+            *dirty = false;
+            *last_sync = Instant::now();
+        }
+        Err(err) => tracing::error!(%err, "queue sync failed"),
+    }
+}

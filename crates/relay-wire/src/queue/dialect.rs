@@ -1,0 +1,125 @@
+//! The two header dialects. The v1 clients (scirocco-pyclient 0.0.4 and 1.0.0) and the v2
+//! clients (2.x) name the same concepts differently; one server answers each in its own words.
+
+/// Every system header starts with this.
+pub const HEADER_PREFIX: &str = "Scirocco-";
+
+/// Which client generation a request comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    V1,
+    V2,
+}
+
+/// A message field that appears as a system header and as a key of the list body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Id,
+    Source,
+    Destination,
+    Label,
+    Status,
+    Tries,
+    Topic,
+    CreatedTime,
+    UpdateTime,
+    ScheduledTime,
+    ProcessingTime,
+    ProcessedTime,
+    ErrorTime,
+}
+
+impl Dialect {
+    /// A request is v2 when it carries any header only the v2 dialect has; the v2 client sends
+    /// `Scirocco-Node-Source` on every request.
+    pub fn detect(has_header: impl Fn(&str) -> bool) -> Dialect {
+        const V2_ONLY: [&str; 3] = [
+            "Scirocco-Node-Source",
+            "Scirocco-Node-Destination",
+            "Scirocco-Payload-Type",
+        ];
+        if V2_ONLY.iter().any(|h| has_header(h)) {
+            Dialect::V2
+        } else {
+            Dialect::V1
+        }
+    }
+
+    /// The header that names a field, in Title-Case as it must appear on the wire.
+    pub fn header(self, field: Field) -> &'static str {
+        use Field::*;
+        match (self, field) {
+            (_, Id) => "Scirocco-Id",
+            (Dialect::V1, Source) => "Scirocco-From",
+            (Dialect::V2, Source) => "Scirocco-Node-Source",
+            (Dialect::V1, Destination) => "Scirocco-To",
+            (Dialect::V2, Destination) => "Scirocco-Node-Destination",
+            (Dialect::V1, Label) => "Scirocco-Data-Type",
+            (Dialect::V2, Label) => "Scirocco-Payload-Type",
+            (_, Status) => "Scirocco-Status",
+            (_, Tries) => "Scirocco-Tries",
+            (_, Topic) => "Scirocco-Topic",
+            (_, CreatedTime) => "Scirocco-Created-Time",
+            (_, UpdateTime) => "Scirocco-Update-Time",
+            (_, ScheduledTime) => "Scirocco-Scheduled-Time",
+            (_, ProcessingTime) => "Scirocco-Processing-Time",
+            (_, ProcessedTime) => "Scirocco-Processed-Time",
+            (_, ErrorTime) => "Scirocco-Error-Time",
+        }
+    }
+
+    /// The key a field has in JSON bodies (the list of messages, validation errors).
+    pub fn json_key(self, field: Field) -> &'static str {
+        use Field::*;
+        match (self, field) {
+            (_, Id) => "_id",
+            (Dialect::V1, Source) => "from",
+            (Dialect::V2, Source) => "node_source",
+            (Dialect::V1, Destination) => "to",
+            (Dialect::V2, Destination) => "node_destination",
+            (Dialect::V1, Label) => "data_type",
+            (Dialect::V2, Label) => "payload_type",
+            (_, Status) => "status",
+            (_, Tries) => "tries",
+            (_, Topic) => "topic",
+            (_, CreatedTime) => "created_time",
+            (_, UpdateTime) => "update_time",
+            (_, ScheduledTime) => "scheduled_time",
+            (_, ProcessingTime) => "processing_time",
+            (_, ProcessedTime) => "processed_time",
+            (_, ErrorTime) => "error_time",
+        }
+    }
+
+    /// The JSON key of the payload in list bodies.
+    pub fn payload_key(self) -> &'static str {
+        match self {
+            Dialect::V1 => "data",
+            Dialect::V2 => "payload",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v2_is_detected_by_any_v2_only_header() {
+        for h in ["Scirocco-Node-Source", "Scirocco-Node-Destination", "Scirocco-Payload-Type"] {
+            assert_eq!(Dialect::detect(|n| n == h), Dialect::V2);
+        }
+        assert_eq!(Dialect::detect(|n| n == "Scirocco-From"), Dialect::V1);
+        assert_eq!(Dialect::detect(|_| false), Dialect::V1);
+    }
+
+    #[test]
+    fn header_names_are_title_case() {
+        for d in [Dialect::V1, Dialect::V2] {
+            for f in [Field::Id, Field::Source, Field::Destination, Field::Label, Field::CreatedTime] {
+                let h = d.header(f);
+                assert!(h.split('-').all(|w| w.chars().next().unwrap().is_ascii_uppercase()), "{h}");
+            }
+        }
+    }
+}
