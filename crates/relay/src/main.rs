@@ -2,6 +2,7 @@
 
 mod channel_cmd;
 mod console_cmd;
+mod logging;
 mod queue_cmd;
 mod serve_cmd;
 

@@ -1,8 +1,175 @@
-//! `relay serve`.
+//! `relay serve`: opens the stores under the data directory and runs the network server until
+//! SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use relay_queue::{Durability, Engine, EngineConfig, RedbStore};
+use relay_server::queue::{BodyLimits, QueueFace, QueueHttpConfig};
+
+use crate::channel_cmd::{self, ServeChannelArgs};
 
 #[derive(clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on. Without it, SCIROCCO_PORT (if set) picks a port on 127.0.0.1.
+    #[arg(long, env = "RELAY_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Data directory [default: the `relay` folder in the user's data directory].
+    #[arg(long, env = "RELAY_DATA")]
+    data: Option<PathBuf>,
+    /// Token every queue request must carry in `Authorization` (SCIROCCO_MASTER_TOKEN is read
+    /// too). Without one, a generated token is kept in DATA/queue-token.
+    #[arg(long, env = "RELAY_QUEUE_TOKEN", hide_env_values = true)]
+    queue_token: Option<String>,
+    /// Seconds before a pulled, unacked message goes back to pending (0: never).
+    #[arg(long, default_value_t = 300)]
+    visibility_timeout: u64,
+    /// Seconds a processed message is kept after its ack (0: until a client deletes it).
+    #[arg(long, default_value_t = 3600)]
+    processed_retention: u64,
+    /// Largest request body in bytes, whatever its type.
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    max_payload: usize,
+    /// JSON body limit in KiB (the original's default).
+    #[arg(long, env = "SCIROCCO_MAX_KB_SIZE_JSON", default_value_t = 100)]
+    max_json_kb: usize,
+    /// Text body limit in KiB.
+    #[arg(long, env = "SCIROCCO_MAX_KB_SIZE_TEXT", default_value_t = 100)]
+    max_text_kb: usize,
+    /// Binary body limit in KiB.
+    #[arg(long, env = "SCIROCCO_MAX_KB_SIZE_RAW", default_value_t = 1000)]
+    max_raw_kb: usize,
+    /// Most messages `GET /messages` returns.
+    #[arg(long, env = "SCIROCCO_MAX_GET_ALL_MESSAGES", default_value_t = 100)]
+    max_list: usize,
+    /// `immediate`: every change is on disk before its reply. `relaxed`: on disk within 100 ms.
+    #[arg(long, default_value = "immediate", value_parser = parse_durability)]
+    durability: Durability,
+    #[command(flatten)]
+    channels: ServeChannelArgs,
+}
 
-pub fn run(_args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
+fn parse_durability(s: &str) -> Result<Durability, String> {
+    match s {
+        "immediate" => Ok(Durability::Immediate),
+        "relaxed" => Ok(Durability::Relaxed),
+        _ => Err("expected `immediate` or `relaxed`".into()),
+    }
+}
+
+/// The default data directory, shared with the commands that read the generated token.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir().map(|d| d.join("relay")).unwrap_or_else(|| PathBuf::from("relay-data"))
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+fn listen_addr(args: &ServeArgs) -> anyhow::Result<SocketAddr> {
+    if let Some(addr) = args.listen {
+        return Ok(addr);
+    }
+    if let Ok(port) = std::env::var("SCIROCCO_PORT") {
+        let port: u16 = port.parse().context("SCIROCCO_PORT is not a port number")?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    Ok(SocketAddr::from(([127, 0, 0, 1], 7720)))
+}
+
+/// The queue token: given, or read from (and on first start written to) DATA/queue-token.
+fn queue_token(args: &ServeArgs, data: &Path) -> anyhow::Result<String> {
+    if let Some(t) = args.queue_token.clone().or_else(|| std::env::var("SCIROCCO_MASTER_TOKEN").ok()) {
+        if t == "DEFAULT_TOKEN" {
+            tracing::warn!("the queue token is the well-known DEFAULT_TOKEN: anyone who can reach this server can use it");
+        }
+        anyhow::ensure!(!t.is_empty(), "the queue token is empty");
+        return Ok(t);
+    }
+    let path = data.join("queue-token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        let t = t.trim().to_string();
+        if !t.is_empty() {
+            eprintln!("relay: queue token is in {}", path.display());
+            return Ok(t);
+        }
+    }
+    let token: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("relay: generated a queue token; it is in {}", path.display());
+    Ok(token)
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(tmp, path)
+}
+
+fn non_zero_secs(secs: u64) -> Option<Duration> {
+    (secs > 0).then(|| Duration::from_secs(secs))
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
+    crate::logging::init();
+    let data = args.data.clone().unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let token = queue_token(&args, &data)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(serve(args, data, token))?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<()> {
+    let store = RedbStore::open(&data.join("queue.redb")).context("opening the queue store")?;
+    let engine = Engine::open(
+        Arc::new(store),
+        EngineConfig {
+            visibility_timeout: non_zero_secs(args.visibility_timeout),
+            processed_retention: non_zero_secs(args.processed_retention),
+            durability: args.durability,
+        },
+    )?;
+    let _maintenance = engine.spawn_maintenance(Duration::from_millis(500));
+    let queue = QueueFace {
+        engine: engine.clone(),
+        config: Arc::new(QueueHttpConfig {
+            token,
+            limits: BodyLimits {
+                json: args.max_json_kb * 1024,
+                text: args.max_text_kb * 1024,
+                raw: args.max_raw_kb * 1024,
+                max_payload: args.max_payload,
+            },
+            max_list: args.max_list.max(1),
+            test_hooks: env_flag("RELAY_TEST_HOOKS") || env_flag("SCIROCCO_TEST_HOOKS"),
+        }),
+    };
+    let channels = channel_cmd::open_face(&args.channels, &data)?;
+    let app = relay_server::app(relay_server::Faces { queue, channels });
+
+    let addr = listen_addr(&args)?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    eprintln!("relay: listening on {}", listener.local_addr()?);
+    relay_server::serve(listener, app, shutdown_signal()).await?;
+    engine.flush().await?;
+    eprintln!("relay: stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
 }
