@@ -1,25 +1,77 @@
 //! `relay account …` and `relay channel …`: the channel face's command line, and the channel
 //! options of `relay serve`.
 
+mod account;
+
 use std::path::Path;
 
 use clap::Subcommand;
+use relay_channels::{Hub, HubConfig};
 
 #[derive(Subcommand)]
-pub enum ChannelCommand {}
+pub enum ChannelCommand {
+    /// Manage the channel face's accounts (works whether or not `relay serve` is running).
+    #[command(subcommand)]
+    Account(account::AccountCommand),
+}
 
 pub fn run(cmd: ChannelCommand) -> anyhow::Result<std::process::ExitCode> {
-    match cmd {}
+    match cmd {
+        ChannelCommand::Account(c) => account::run(c),
+    }
 }
 
 /// Channel options of `relay serve`.
 #[derive(clap::Args, Debug, Clone)]
-pub struct ServeChannelArgs {}
+pub struct ServeChannelArgs {
+    /// Let anyone create an account with `POST /auth/sign_up` (off: the operator creates
+    /// accounts with `relay account add`).
+    #[arg(long)]
+    pub open_signup: bool,
+    /// Frames a channel connection may have waiting to be sent before it is disconnected as a
+    /// slow consumer.
+    #[arg(long, default_value_t = 4096)]
+    pub channel_outbound_queue: usize,
+    /// Inbound frames per second one channel connection may send before it is disconnected
+    /// (0: no limit).
+    #[arg(long, default_value_t = 5000)]
+    pub channel_max_frames_per_sec: u32,
+    /// Messages kept per channel for history and resume.
+    #[arg(long, default_value_t = 100_000)]
+    pub channel_history_limit: u64,
+}
+
+impl ServeChannelArgs {
+    fn hub_config(&self) -> HubConfig {
+        HubConfig {
+            open_signup: self.open_signup,
+            outbound_queue: self.channel_outbound_queue.max(16),
+            max_frames_per_sec: self.channel_max_frames_per_sec,
+            history_limit: self.channel_history_limit.max(1),
+            ..HubConfig::default()
+        }
+    }
+}
+
+/// `relay serve`'s default data directory (the `relay` folder in the user's data directory).
+pub fn default_data_dir() -> std::path::PathBuf {
+    dirs::data_dir().map(|d| d.join("relay")).unwrap_or_else(|| std::path::PathBuf::from("relay-data"))
+}
+
+/// Where the channel face keeps its files inside the shared data directory.
+pub fn channels_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("channels")
+}
 
 /// Opens the channel face's state under `data_dir` for `relay serve`.
 pub fn open_face(
-    _args: &ServeChannelArgs,
-    _data_dir: &Path,
+    args: &ServeChannelArgs,
+    data_dir: &Path,
 ) -> anyhow::Result<Option<relay_server::channel::ChannelFace>> {
-    Ok(None)
+    let dir = channels_dir(data_dir);
+    let hub = Hub::open(&dir, args.hub_config())
+        .map_err(|e| anyhow::anyhow!("opening the channel store in {}: {e}", dir.display()))?;
+    relay_server::channel::admin::spawn(hub.clone(), &dir.join("admin.sock"))
+        .map_err(|e| anyhow::anyhow!("binding the channel admin socket in {}: {e}", dir.display()))?;
+    Ok(Some(relay_server::channel::ChannelFace::new(hub)))
 }

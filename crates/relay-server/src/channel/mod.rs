@@ -1,12 +1,37 @@
-//! The channel face: Moobius-compatible WebSocket endpoint and HTTP API.
+//! The channel face: Moobius-compatible WebSocket endpoint and HTTP API over
+//! `relay_channels::Hub`.
+//!
+//! - `ws`: `/ws`, one task pair per socket adapting frames to the hub.
+//! - `api`: the JSON HTTP API with the `code: 10000` envelope (`envelope`).
+//! - `files`: the presigned-POST-shaped upload flow and public file serving.
+//! - `admin`: the operator's Unix socket, so `relay account …` works while the server runs.
+
+pub mod admin;
+mod api;
+mod envelope;
+mod files;
+mod ws;
 
 use axum::Router;
+use relay_channels::Hub;
 
 /// Everything the channel routes need.
 #[derive(Clone)]
-pub struct ChannelFace {}
+pub struct ChannelFace {
+    pub hub: Hub,
+}
+
+impl ChannelFace {
+    pub fn new(hub: Hub) -> Self {
+        Self { hub }
+    }
+}
 
 /// The channel face's routes. Paths not listed here fall through to the queue face.
-pub fn routes(_face: ChannelFace) -> Router {
+pub fn routes(face: ChannelFace) -> Router {
     Router::new()
+        .merge(ws::routes())
+        .merge(api::routes())
+        .merge(files::routes())
+        .with_state(face)
 }

@@ -1,0 +1,64 @@
+//! Password hashing and token minting.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand::Rng;
+
+use crate::error::HubError;
+
+/// Access tokens live 24 h and refresh tokens 30 days, the lifetimes the SDK's refresh schedule
+/// (every 6 h, re-sign-in every 7 days) is built around.
+pub const ACCESS_TTL_MS: i64 = 24 * 3600 * 1000;
+pub const REFRESH_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
+
+pub fn hash_password(password: &str) -> Result<String, HubError> {
+    let raw: [u8; 16] = rand::rng().random();
+    let salt = SaltString::encode_b64(&raw).map_err(|e| HubError::Invalid(format!("salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HubError::Invalid(format!("cannot hash password: {e}")))
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+/// 256 random bits, hex: unguessable and free of `//` (the SDK collapses `//` in URLs).
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_verifies_only_the_right_password() {
+        let h = hash_password("s3cret").unwrap();
+        assert!(h.starts_with("$argon2"));
+        assert!(verify_password("s3cret", &h));
+        assert!(!verify_password("wrong", &h));
+    }
+
+    #[test]
+    fn tokens_are_distinct_and_long() {
+        let a = new_token();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, new_token());
+    }
+}

@@ -1,0 +1,183 @@
+//! Per-channel message log: every accepted `message_up`/`message_down` gets the channel's next
+//! offset. The newest messages stay in memory; all are in the store up to the history limit.
+//! Resume replays what a reconnecting client missed, or says plainly that it cannot.
+
+use std::collections::VecDeque;
+
+use relay_wire::channel::outbound::{self, MessageBody, Position};
+use serde_json::{Map, Value};
+
+use super::session::{text, ConnId, Identity};
+use super::{Hub, State};
+use crate::auth::new_id;
+use crate::error::HubError;
+use crate::model::LoggedMessage;
+
+pub(crate) struct ChannelLog {
+    /// Oldest offset still retained.
+    first: u64,
+    /// Offset the next message gets.
+    next: u64,
+    recent: VecDeque<LoggedMessage>,
+}
+
+impl ChannelLog {
+    pub fn new(first: u64, next: u64, recent: Vec<LoggedMessage>) -> Self {
+        Self { first, next, recent: recent.into() }
+    }
+}
+
+/// Most frames one resume request replays; the client asks again from the last offset it got.
+const MAX_REPLAY: usize = 1000;
+
+fn visible(m: &LoggedMessage, who: &Identity) -> bool {
+    match who {
+        Identity::User { user_id } => m.kind == "message_down" && m.resolved.iter().any(|r| r == user_id),
+        Identity::Service { service_id, .. } => m.kind == "message_up" && m.service_id.as_deref() == Some(service_id),
+    }
+}
+
+impl Hub {
+    pub(crate) fn append(&self, st: &mut State, kind: &str, body: MessageBody, service_id: Option<String>, resolved: Vec<String>) -> LoggedMessage {
+        let cfg = &self.inner.cfg;
+        let log = st.logs.entry(body.channel_id.clone()).or_insert_with(|| ChannelLog::new(0, 0, Vec::new()));
+        let m = LoggedMessage { offset: log.next, kind: kind.to_owned(), body, service_id, resolved };
+        log.next += 1;
+        self.inner.store.put_message(&m);
+        log.recent.push_back(m.clone());
+        while log.recent.len() > cfg.recent_in_memory.max(1) {
+            log.recent.pop_front();
+        }
+        // Trim in steps so the store deletes a batch at a time, not one row per message.
+        let step = (cfg.history_limit / 16).max(1);
+        if log.next - log.first > cfg.history_limit + step {
+            log.first = log.next - cfg.history_limit;
+            self.inner.store.trim_messages(&m.body.channel_id, log.first);
+        }
+        m
+    }
+
+    /// Logged messages of a channel in `from..`, oldest first, at most `max`.
+    fn read_log(&self, st: &State, channel_id: &str, from: u64, max: usize) -> Vec<LoggedMessage> {
+        let Some(log) = st.logs.get(channel_id) else { return Vec::new() };
+        let from = from.max(log.first);
+        let mem_first = log.recent.front().map(|m| m.offset).unwrap_or(log.next);
+        let mut out = Vec::new();
+        if from < mem_first {
+            match self.inner.store.read_messages(channel_id, from, mem_first) {
+                Ok(v) => out.extend(v.into_iter().take(max)),
+                Err(e) => tracing::warn!(error = %e, "reading channel log failed"),
+            }
+        }
+        out.extend(log.recent.iter().filter(|m| m.offset >= from).take(max.saturating_sub(out.len())).cloned());
+        out
+    }
+
+    pub(crate) fn resume(&self, st: &mut State, id: ConnId, who: &Identity, channel_id: &str, epoch: Option<&str>, offset: u64) -> Result<Option<Map<String, Value>>, String> {
+        let (first, next) = st.logs.get(channel_id).map(|l| (l.first, l.next)).unwrap_or((0, 0));
+        let same_epoch = epoch.map(|e| e == self.inner.epoch).unwrap_or(true);
+        // The client's offset is the last one it saw; it wants everything after it.
+        let mut from = if same_epoch { offset.saturating_add(1) } else { first };
+        let mut gap = !same_epoch;
+        if from < first {
+            gap = true;
+            from = first;
+        }
+        if from > next {
+            // An offset from the future: the client is confused or the log was reset.
+            gap = true;
+            from = first;
+        }
+        let mut replayed = 0usize;
+        let mut last_seen = from.saturating_sub(1);
+        let mut scanned_to = from;
+        let mut more = false;
+        while scanned_to < next && !more {
+            let batch = self.read_log(st, channel_id, scanned_to, 4096);
+            if batch.is_empty() {
+                break;
+            }
+            for m in &batch {
+                scanned_to = m.offset + 1;
+                if !visible(m, who) {
+                    continue;
+                }
+                let pos = Position { epoch: &self.inner.epoch, offset: m.offset };
+                let kind = m.kind.as_str();
+                let sid = if kind == "message_down" { m.service_id.as_deref() } else { None };
+                st.sessions.send(id, &text(outbound::message(kind, &new_id(), sid, &m.body, Some(pos))));
+                replayed += 1;
+                last_seen = m.offset;
+                if replayed >= MAX_REPLAY {
+                    more = true;
+                    break;
+                }
+            }
+        }
+        let mut ctx = Map::new();
+        ctx.insert("epoch".into(), self.inner.epoch.clone().into());
+        ctx.insert("replayed".into(), replayed.into());
+        ctx.insert("gap".into(), gap.into());
+        if gap {
+            ctx.insert(
+                "message".into(),
+                format!("messages before offset {first} are no longer available; replayed from there").into(),
+            );
+        }
+        ctx.insert("first_offset".into(), first.into());
+        ctx.insert("next_offset".into(), if more { last_seen + 1 } else { next }.into());
+        ctx.insert("more".into(), more.into());
+        Ok(Some(ctx))
+    }
+
+    pub(crate) fn find_visible_message(&self, st: &State, channel_id: &str, message_id: &str, user_id: &str) -> Option<LoggedMessage> {
+        let log = st.logs.get(channel_id)?;
+        log.recent
+            .iter()
+            .rev()
+            .find(|m| m.body.message_id == message_id && (m.body.sender == user_id || m.resolved.iter().any(|r| r == user_id)))
+            .cloned()
+    }
+
+    /// Channel history for `caller`: messages it sent or was a resolved recipient of (all of
+    /// them for the owner of the channel's bound service), newest first. `before` is a
+    /// `message_id` or a millisecond timestamp; `None` means the latest.
+    pub fn history(&self, caller: &str, channel_id: &str, limit: usize, before: Option<&str>) -> Result<Vec<MessageBody>, HubError> {
+        let st = self.lock();
+        let ch = st.channels.get(channel_id).ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))?;
+        let owns_service = ch.service_id.as_ref().and_then(|s| st.services.get(s)).map(|s| s.owner == caller).unwrap_or(false);
+        if !ch.is_member(caller) && !owns_service {
+            return Err(HubError::Forbidden(format!("not a member of channel {channel_id}")));
+        }
+        let Some(log) = st.logs.get(channel_id) else { return Ok(Vec::new()) };
+        let before_ts = before.and_then(|b| b.parse::<i64>().ok());
+        let mut before_id = before.filter(|_| before_ts.is_none()).map(str::to_owned);
+        let mut out = Vec::new();
+        let mut end = log.next;
+        const CHUNK: u64 = 1024;
+        while end > log.first && out.len() < limit {
+            let start = end.saturating_sub(CHUNK).max(log.first);
+            let chunk = self.read_log(&st, channel_id, start, (end - start) as usize);
+            for m in chunk.iter().rev().filter(|m| m.offset < end) {
+                if let Some(id) = &before_id {
+                    if &m.body.message_id == id {
+                        before_id = None;
+                    }
+                    continue;
+                }
+                if before_ts.map(|t| m.body.timestamp >= t).unwrap_or(false) {
+                    continue;
+                }
+                let mine = owns_service || m.body.sender == caller || m.resolved.iter().any(|r| r == caller);
+                if mine {
+                    out.push(m.body.clone());
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            end = start;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,144 @@
+//! The hub: the in-memory view of all channel state (loaded from the store at start and written
+//! through on every change) plus the registry of live connections. Transports feed it text
+//! frames and drain per-connection bounded queues; the hub never touches a socket.
+//!
+//! - `directory`: accounts, tokens, services, agents, channels, bindings, groups (the HTTP API).
+//! - `session`: connections, logins, the pre-login buffer and the bounded outbound queues.
+//! - `routing`: what each inbound frame does once its sender is known.
+//! - `log`: per-channel message offsets, history and resume.
+
+mod directory;
+mod log;
+mod routing;
+mod session;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::HubError;
+use crate::model::{Account, Agent, Channel, Group, Service, Token, UiEntry};
+use crate::store::{Loaded, Store};
+
+pub use directory::{ChannelSummary, Tokens};
+pub use session::{ConnHandle, ConnId, Kill, Outgoing};
+
+/// Tunables of the channel face.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Whether `POST /auth/sign_up` creates accounts.
+    pub open_signup: bool,
+    /// Frames a connection may have waiting to be written before it is cut off as too slow.
+    pub outbound_queue: usize,
+    /// Inbound frames per second a connection may send (0 = no limit); bursts up to one
+    /// second's worth are allowed.
+    pub max_frames_per_sec: u32,
+    /// Messages kept per channel for history and resume; older ones are deleted.
+    pub history_limit: u64,
+    /// Newest messages per channel kept in memory for fast resume.
+    pub recent_in_memory: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            open_signup: false,
+            outbound_queue: 4096,
+            max_frames_per_sec: 5000,
+            history_limit: 100_000,
+            recent_in_memory: 1024,
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub accounts: HashMap<String, Account>,
+    pub email_of: HashMap<String, String>,
+    pub tokens: HashMap<String, Token>,
+    pub services: HashMap<String, Service>,
+    pub agents: HashMap<String, Agent>,
+    pub channels: HashMap<String, Channel>,
+    pub groups: HashMap<String, Group>,
+    pub ui: HashMap<String, UiEntry>,
+    pub logs: HashMap<String, log::ChannelLog>,
+    pub sessions: session::Registry,
+}
+
+pub(crate) struct Inner {
+    pub cfg: HubConfig,
+    pub store: Store,
+    pub state: Mutex<State>,
+    pub epoch: String,
+    pub files_dir: PathBuf,
+    pub next_conn: AtomicU64,
+}
+
+/// The channel hub. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Hub {
+    /// Opens the hub's state in `dir` (created if missing): `channels.redb` and `files/`.
+    pub fn open(dir: &Path, cfg: HubConfig) -> Result<Hub, HubError> {
+        std::fs::create_dir_all(dir.join("files"))?;
+        let (store, loaded) = Store::open(&dir.join("channels.redb"), cfg.recent_in_memory)?;
+        let Loaded { epoch, accounts, tokens, services, agents, channels, groups, ui, logs } = loaded;
+        let now = crate::auth::now_ms();
+        let mut state = State::default();
+        for a in accounts {
+            state.email_of.insert(a.user_id.clone(), a.email.clone());
+            state.accounts.insert(a.email.clone(), a);
+        }
+        state.tokens = tokens.into_iter().filter(|(_, t)| t.expires_ms > now).collect();
+        state.services = services.into_iter().map(|s| (s.service_id.clone(), s)).collect();
+        state.agents = agents.into_iter().map(|a| (a.character_id.clone(), a)).collect();
+        state.channels = channels
+            .into_iter()
+            .map(|mut c| {
+                c.reindex();
+                (c.channel_id.clone(), c)
+            })
+            .collect();
+        state.groups = groups.into_iter().map(|g| (g.group_id.clone(), g)).collect();
+        state.ui = ui.into_iter().collect();
+        state.logs = logs.into_iter().map(|(ch, (first, next, recent))| (ch, log::ChannelLog::new(first, next, recent))).collect();
+        Ok(Hub {
+            inner: Arc::new(Inner {
+                cfg,
+                store,
+                state: Mutex::new(state),
+                epoch,
+                files_dir: dir.join("files"),
+                next_conn: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &HubConfig {
+        &self.inner.cfg
+    }
+
+    /// The store's epoch: it changes only if the store is recreated, which invalidates offsets.
+    pub fn epoch(&self) -> &str {
+        &self.inner.epoch
+    }
+
+    /// Where uploaded files live.
+    pub fn files_dir(&self) -> &Path {
+        &self.inner.files_dir
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock must not take every later request down with it.
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until all state changes so far are on disk.
+    pub fn flush(&self) -> Result<(), HubError> {
+        self.inner.store.sync()
+    }
+}

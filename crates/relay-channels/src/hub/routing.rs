@@ -1,0 +1,276 @@
+//! What each frame does once its sender is known. Identity comes from the socket's login only:
+//! the frames' own `user_id`/`service_id` fields are never read.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use relay_wire::channel::inbound::{ClientMessage, Fetch, Inbound};
+use relay_wire::channel::outbound::{self, MessageBody, Position};
+use relay_wire::channel::types::{ChannelInfo, UpdateKind};
+use relay_wire::channel::SERVICE_GROUP;
+use serde_json::{Map, Value};
+
+use super::session::{text, ConnId, Identity};
+use super::{Hub, State};
+use crate::auth::{new_id, now_ms};
+use crate::model::{Channel, LoggedMessage, UiEntry};
+use crate::store::{ui_key, Table};
+
+type Outcome = Result<Option<Map<String, Value>>, String>;
+
+impl Hub {
+    pub(crate) fn route(&self, st: &mut State, id: ConnId, identity: &Identity, inbound: Inbound) {
+        let outcome = match identity {
+            Identity::User { user_id } => self.route_user(st, id, user_id, &inbound),
+            Identity::Service { service_id, .. } => self.route_service(st, id, service_id, &inbound),
+        };
+        let frame = match outcome {
+            Ok(None) => outbound::copy(&inbound.request_id, &inbound.origin_type, true, None),
+            Ok(Some(ctx)) => outbound::copy_with_context(&inbound.request_id, &inbound.origin_type, true, ctx),
+            Err(reason) => outbound::copy(&inbound.request_id, &inbound.origin_type, false, Some(&reason)),
+        };
+        st.sessions.send(id, &text(frame));
+    }
+
+    fn route_user(&self, st: &mut State, id: ConnId, user_id: &str, inbound: &Inbound) -> Outcome {
+        match &inbound.message {
+            ClientMessage::Join { channel_id } => {
+                let ch = st.channels.get_mut(channel_id).ok_or_else(|| format!("no such channel {channel_id}"))?;
+                if !ch.is_member(user_id) {
+                    ch.members.push(user_id.to_owned());
+                    ch.member_set.insert(user_id.to_owned());
+                    self.inner.store.put(Table::Channels, channel_id, ch);
+                }
+                let service = ch.service_id.clone();
+                self.to_service(st, service.as_deref(), outbound::simple_action(&new_id(), "join", channel_id, user_id));
+                Ok(None)
+            }
+            ClientMessage::Leave { channel_id } => {
+                let ch = st.channels.get_mut(channel_id).ok_or_else(|| format!("no such channel {channel_id}"))?;
+                if ch.is_member(user_id) {
+                    ch.members.retain(|m| m != user_id);
+                    ch.member_set.remove(user_id);
+                    self.inner.store.put(Table::Channels, channel_id, ch);
+                }
+                let service = ch.service_id.clone();
+                for kind in UpdateKind::ALL {
+                    let key = ui_key(channel_id, user_id, kind.as_str());
+                    if st.ui.remove(&key).is_some() {
+                        self.inner.store.delete(Table::Ui, &key);
+                    }
+                }
+                self.to_service(st, service.as_deref(), outbound::simple_action(&new_id(), "leave", channel_id, user_id));
+                Ok(None)
+            }
+            ClientMessage::Refresh { channel_id } => {
+                let service = member_channel(st, channel_id, user_id)?.service_id.clone();
+                for kind in UpdateKind::ALL {
+                    self.replay_ui(st, id, channel_id, user_id, kind);
+                }
+                self.to_service(st, service.as_deref(), outbound::simple_action(&new_id(), "refresh", channel_id, user_id));
+                Ok(None)
+            }
+            ClientMessage::Fetch { channel_id, what } => {
+                let ch = member_channel(st, channel_id, user_id)?;
+                match what {
+                    Fetch::Kind(kind) => self.replay_ui(st, id, channel_id, user_id, *kind),
+                    Fetch::ChannelInfo => {
+                        let info = channel_info(ch);
+                        st.sessions.send(id, &text(outbound::channel_info(&new_id(), &info)));
+                    }
+                }
+                Ok(None)
+            }
+            ClientMessage::ButtonClick { channel_id, button_id, bottom_button_id, arguments } => {
+                let service = member_channel(st, channel_id, user_id)?.service_id.clone();
+                let frame = outbound::button_click(&new_id(), channel_id, button_id, bottom_button_id.as_deref(), arguments, user_id);
+                self.to_service(st, service.as_deref(), frame);
+                Ok(None)
+            }
+            ClientMessage::MenuItemClick { channel_id, menu_item_id, message_id, message_subtype, message_content, bottom_button_id, arguments } => {
+                let service = member_channel(st, channel_id, user_id)?.service_id.clone();
+                let (mut subtype, mut content) = (message_subtype.clone(), message_content.clone());
+                let unknown = subtype == "<unknown>" || content.as_object().map(|o| o.is_empty()).unwrap_or(true);
+                if let (true, Some(mid)) = (unknown, message_id) {
+                    if let Some(m) = self.find_visible_message(st, channel_id, mid, user_id) {
+                        subtype = m.body.subtype.clone();
+                        content = m.body.content.clone();
+                    }
+                }
+                let frame = outbound::menu_item_click(&new_id(), channel_id, menu_item_id, message_id.as_deref(), &subtype, &content, arguments, bottom_button_id.as_deref(), user_id);
+                self.to_service(st, service.as_deref(), frame);
+                Ok(None)
+            }
+            ClientMessage::MessageUp { channel_id, subtype, content, recipients, context } => {
+                let ch = member_channel(st, channel_id, user_id)?;
+                let service = ch.service_id.clone();
+                let resolved = resolve(st, ch, recipients)?;
+                let body = MessageBody {
+                    subtype: subtype.clone(),
+                    channel_id: channel_id.clone(),
+                    content: content.clone(),
+                    recipients: recipients.clone(),
+                    timestamp: now_ms(),
+                    context: context.clone(),
+                    sender: user_id.to_owned(),
+                    message_id: new_id(),
+                };
+                match service {
+                    Some(sid) => {
+                        let logged = self.append(st, "message_up", body, Some(sid.clone()), resolved);
+                        let pos = Position { epoch: &self.inner.epoch, offset: logged.offset };
+                        let frame = outbound::message("message_up", &new_id(), None, &logged.body, Some(pos));
+                        st.sessions.send_service(&sid, &text(frame));
+                    }
+                    // No bound service at all: the channel is a plain group chat.
+                    None => {
+                        let logged = self.append(st, "message_down", body, None, resolved);
+                        self.deliver(st, &logged);
+                    }
+                }
+                Ok(None)
+            }
+            ClientMessage::Resume { channel_id, epoch, offset } => {
+                member_channel(st, channel_id, user_id)?;
+                self.resume(st, id, &Identity::User { user_id: user_id.to_owned() }, channel_id, epoch.as_deref(), *offset)
+            }
+            ClientMessage::MessageDown { .. } | ClientMessage::Update { .. } | ClientMessage::ChannelInfo(_) => {
+                Err(format!("{} is for services only: only a channel's bound service may send it", inbound.origin_type))
+            }
+            ClientMessage::Heartbeat | ClientMessage::ServiceLogin { .. } | ClientMessage::UserLogin { .. } => Ok(None),
+        }
+    }
+
+    fn route_service(&self, st: &mut State, id: ConnId, service_id: &str, inbound: &Inbound) -> Outcome {
+        match &inbound.message {
+            ClientMessage::MessageDown { channel_id, subtype, content, recipients, sender, context } => {
+                let ch = bound_channel(st, channel_id, service_id)?;
+                let resolved = resolve(st, ch, recipients)?;
+                let body = MessageBody {
+                    subtype: subtype.clone(),
+                    channel_id: channel_id.clone(),
+                    content: content.clone(),
+                    recipients: recipients.clone(),
+                    timestamp: now_ms(),
+                    context: context.clone(),
+                    sender: sender.clone(),
+                    message_id: new_id(),
+                };
+                let logged = self.append(st, "message_down", body, Some(service_id.to_owned()), resolved);
+                self.deliver(st, &logged);
+                Ok(None)
+            }
+            ClientMessage::Update { channel_id, kind, recipients, content, group_id } => {
+                let ch = bound_channel(st, channel_id, service_id)?;
+                let targets = resolve(st, ch, recipients)?;
+                let frame = text(outbound::update(&new_id(), Some(service_id), *kind, channel_id, recipients, content, group_id.as_deref()));
+                let entry = UiEntry { service_id: service_id.to_owned(), recipients: recipients.clone(), content: content.clone(), group_id: group_id.clone() };
+                for user in &targets {
+                    let key = ui_key(channel_id, user, kind.as_str());
+                    self.inner.store.put(Table::Ui, &key, &entry);
+                    st.ui.insert(key, entry.clone());
+                    st.sessions.send_user(user, &frame);
+                }
+                Ok(None)
+            }
+            ClientMessage::ChannelInfo(info) => {
+                bound_channel(st, &info.channel_id, service_id)?;
+                self.apply_channel_info(st, info);
+                Ok(None)
+            }
+            ClientMessage::Resume { channel_id, epoch, offset } => {
+                bound_channel(st, channel_id, service_id)?;
+                self.resume(st, id, &Identity::Service { service_id: service_id.to_owned(), owner: String::new() }, channel_id, epoch.as_deref(), *offset)
+            }
+            ClientMessage::Heartbeat | ClientMessage::ServiceLogin { .. } | ClientMessage::UserLogin { .. } => Ok(None),
+            _ => Err(format!("{} is for users only: a service socket cannot send it", describe(inbound))),
+        }
+    }
+
+    /// Sends `frame` to the channel's bound service if it is online. Events for an offline
+    /// service are not kept for later (the platform's semantics: the service resyncs on refresh).
+    fn to_service(&self, st: &mut State, service_id: Option<&str>, frame: String) {
+        if let Some(sid) = service_id {
+            st.sessions.send_service(sid, &text(frame));
+        }
+    }
+
+    fn replay_ui(&self, st: &mut State, id: ConnId, channel_id: &str, user_id: &str, kind: UpdateKind) {
+        if let Some(e) = st.ui.get(&ui_key(channel_id, user_id, kind.as_str())) {
+            let frame = outbound::update(&new_id(), Some(&e.service_id), kind, channel_id, &e.recipients, &e.content, e.group_id.as_deref());
+            st.sessions.send(id, &text(frame));
+        }
+    }
+
+    /// Delivers a logged `message_down` to its resolved recipients, serialising it once.
+    pub(crate) fn deliver(&self, st: &mut State, m: &LoggedMessage) {
+        let pos = Position { epoch: &self.inner.epoch, offset: m.offset };
+        let frame: Bytes = text(outbound::message("message_down", &new_id(), m.service_id.as_deref(), &m.body, Some(pos)));
+        for user in &m.resolved {
+            st.sessions.send_user(user, &frame);
+        }
+    }
+
+    /// Updates a channel's info in place and pushes it to every online member.
+    pub(crate) fn apply_channel_info(&self, st: &mut State, info: &ChannelInfo) {
+        let Some(ch) = st.channels.get_mut(&info.channel_id) else { return };
+        ch.name = info.channel_name.clone();
+        ch.description = info.channel_description.clone();
+        ch.channel_type = info.channel_type.clone();
+        self.inner.store.put(Table::Channels, &info.channel_id, ch);
+        let members = ch.members.clone();
+        let frame = text(outbound::channel_info(&new_id(), info));
+        for m in &members {
+            st.sessions.send_user(m, &frame);
+        }
+    }
+}
+
+fn describe(inbound: &Inbound) -> String {
+    match &inbound.message {
+        ClientMessage::MessageUp { .. } => "message_up".into(),
+        ClientMessage::Join { .. } => "action join_channel".into(),
+        ClientMessage::Leave { .. } => "action leave_channel".into(),
+        ClientMessage::Refresh { .. } => "action refresh".into(),
+        ClientMessage::ButtonClick { .. } => "action button_click".into(),
+        ClientMessage::MenuItemClick { .. } => "action menu_item_click".into(),
+        ClientMessage::Fetch { .. } => "action fetch".into(),
+        _ => inbound.origin_type.clone(),
+    }
+}
+
+fn channel_info(ch: &Channel) -> ChannelInfo {
+    ChannelInfo {
+        channel_id: ch.channel_id.clone(),
+        channel_name: ch.name.clone(),
+        channel_description: ch.description.clone(),
+        channel_type: ch.channel_type.clone(),
+    }
+}
+
+fn member_channel<'a>(st: &'a State, channel_id: &str, user_id: &str) -> Result<&'a Channel, String> {
+    let ch = st.channels.get(channel_id).ok_or_else(|| format!("no such channel {channel_id}"))?;
+    if !ch.is_member(user_id) {
+        return Err(format!("not a member of channel {channel_id}"));
+    }
+    Ok(ch)
+}
+
+fn bound_channel<'a>(st: &'a State, channel_id: &str, service_id: &str) -> Result<&'a Channel, String> {
+    let ch = st.channels.get(channel_id).ok_or_else(|| format!("no such channel {channel_id}"))?;
+    if ch.service_id.as_deref() != Some(service_id) {
+        return Err(format!("channel {channel_id} is not bound to this service"));
+    }
+    Ok(ch)
+}
+
+/// A recipients group id -> the current members it names, in group order, without repeats.
+/// Agents, former members and unknown ids are dropped; `"service"` names nobody.
+fn resolve(st: &State, ch: &Channel, recipients: &str) -> Result<Vec<String>, String> {
+    if recipients == SERVICE_GROUP {
+        return Ok(Vec::new());
+    }
+    let g = st.groups.get(recipients).ok_or_else(|| format!("unknown recipients group {recipients}"))?;
+    let mut seen = HashSet::new();
+    Ok(g.characters.iter().filter(|c| ch.is_member(c) && seen.insert(c.as_str())).cloned().collect())
+}

@@ -1,0 +1,336 @@
+//! Live connections: registration, logins ("newest login wins"), the pre-login buffer, inbound
+//! rate limiting and the bounded outbound queues.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use relay_wire::channel::inbound::{self, ClientMessage, Inbound};
+use relay_wire::channel::outbound;
+use tokio::sync::{mpsc, Notify};
+
+use super::{Hub, State};
+
+pub type ConnId = u64;
+
+/// Frames a socket logs before its login that are kept for processing after it.
+const MAX_PENDING: usize = 64;
+/// How long a pre-login frame stays eligible.
+const PENDING_TTL: Duration = Duration::from_secs(30);
+/// Delay before closing a socket whose login failed, so a client that re-logs in on every
+/// failed copy cannot spin.
+pub const FAILED_LOGIN_CLOSE_DELAY: Duration = Duration::from_millis(1500);
+
+/// What the transport must do next on a connection.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// One text frame (valid UTF-8 JSON).
+    Frame(Bytes),
+    /// Close with this code and reason after waiting `after`.
+    Close { code: u16, reason: String, after: Duration },
+}
+
+/// A cut-off signal that bypasses the (possibly full) outbound queue.
+#[derive(Debug, Default)]
+pub struct Kill {
+    notify: Notify,
+    reason: Mutex<Option<(u16, String)>>,
+}
+
+impl Kill {
+    /// Asks the transport to close the connection (first reason wins).
+    pub fn fire(&self, code: u16, reason: impl Into<String>) {
+        let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if r.is_none() {
+            *r = Some((code, reason.into()));
+            self.notify.notify_one();
+        }
+    }
+
+    /// Resolves once the hub wants this connection closed, with the close code and reason.
+    pub async fn wait(&self) -> (u16, String) {
+        loop {
+            if let Some(r) = self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+                return r;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// A transport's end of a connection.
+pub struct ConnHandle {
+    pub id: ConnId,
+    pub rx: mpsc::Receiver<Outgoing>,
+    pub kill: Arc<Kill>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Identity {
+    Service { service_id: String, owner: String },
+    User { user_id: String },
+}
+
+pub(crate) struct Conn {
+    tx: mpsc::Sender<Outgoing>,
+    kill: Arc<Kill>,
+    pub identity: Option<Identity>,
+    pending: VecDeque<(Instant, Inbound)>,
+    tokens: f64,
+    refilled: Instant,
+}
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub conns: HashMap<ConnId, Conn>,
+    pub by_service: HashMap<String, ConnId>,
+    pub by_user: HashMap<String, ConnId>,
+    pub uploads: HashSet<String>,
+}
+
+impl Registry {
+    /// Queues a frame; a connection whose queue is full is cut off, never waited for.
+    pub fn send(&mut self, id: ConnId, frame: &Bytes) {
+        let Some(conn) = self.conns.get(&id) else { return };
+        match conn.tx.try_send(Outgoing::Frame(frame.clone())) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let cap = conn.tx.max_capacity();
+                conn.kill.fire(1008, format!("slow consumer: {cap} frames waiting to be sent; disconnecting"));
+                self.remove(id);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.remove(id),
+        }
+    }
+
+    pub fn send_user(&mut self, user_id: &str, frame: &Bytes) -> bool {
+        match self.by_user.get(user_id).copied() {
+            Some(id) => {
+                self.send(id, frame);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn send_service(&mut self, service_id: &str, frame: &Bytes) -> bool {
+        match self.by_service.get(service_id).copied() {
+            Some(id) => {
+                self.send(id, frame);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn close(&mut self, id: ConnId, code: u16, reason: &str, after: Duration) {
+        if let Some(conn) = self.conns.get(&id) {
+            if after.is_zero() {
+                conn.kill.fire(code, reason);
+            } else if conn.tx.try_send(Outgoing::Close { code, reason: reason.to_owned(), after }).is_err() {
+                conn.kill.fire(code, reason);
+            }
+        }
+    }
+
+    pub fn remove(&mut self, id: ConnId) {
+        if let Some(conn) = self.conns.remove(&id) {
+            match conn.identity {
+                Some(Identity::Service { service_id, .. }) => {
+                    if self.by_service.get(&service_id) == Some(&id) {
+                        self.by_service.remove(&service_id);
+                    }
+                }
+                Some(Identity::User { user_id }) => {
+                    if self.by_user.get(&user_id) == Some(&id) {
+                        self.by_user.remove(&user_id);
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn unregister_identity(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        match conn.identity.take() {
+            Some(Identity::Service { service_id, .. }) if self.by_service.get(&service_id) == Some(&id) => {
+                self.by_service.remove(&service_id);
+            }
+            Some(Identity::User { user_id }) if self.by_user.get(&user_id) == Some(&id) => {
+                self.by_user.remove(&user_id);
+            }
+            _ => {}
+        }
+    }
+}
+
+pub(crate) fn text(s: String) -> Bytes {
+    Bytes::from(s)
+}
+
+impl Hub {
+    /// Registers a new connection.
+    pub fn connect(&self) -> ConnHandle {
+        let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(self.inner.cfg.outbound_queue.max(1));
+        let kill = Arc::new(Kill::default());
+        let burst = self.inner.cfg.max_frames_per_sec as f64;
+        let conn = Conn { tx, kill: kill.clone(), identity: None, pending: VecDeque::new(), tokens: burst, refilled: Instant::now() };
+        self.lock().sessions.conns.insert(id, conn);
+        ConnHandle { id, rx, kill }
+    }
+
+    /// Forgets a connection (idempotent).
+    pub fn disconnect(&self, id: ConnId) {
+        self.lock().sessions.remove(id);
+    }
+
+    pub fn is_logged_in(&self, id: ConnId) -> bool {
+        self.lock().sessions.conns.get(&id).map(|c| c.identity.is_some()).unwrap_or(false)
+    }
+
+    /// Number of live connections and of logged-in ones.
+    pub fn connection_counts(&self) -> (usize, usize) {
+        let st = self.lock();
+        let total = st.sessions.conns.len();
+        let logged = st.sessions.conns.values().filter(|c| c.identity.is_some()).count();
+        (total, logged)
+    }
+
+    /// Tells the hub a frame could not be read (too big, not text); the client gets a failed copy
+    /// or the connection is closed by the transport.
+    pub fn reject_frame(&self, id: ConnId, reason: &str) {
+        let frame = text(outbound::copy("", "unknown", false, Some(reason)));
+        self.lock().sessions.send(id, &frame);
+    }
+
+    /// Handles one inbound text frame.
+    pub fn on_frame(&self, id: ConnId, raw: &str) {
+        let mut st = self.lock();
+        if !self.take_token(&mut st, id) {
+            return;
+        }
+        let inbound = match inbound::parse(raw) {
+            Ok(i) => i,
+            Err(e) => {
+                let frame = text(outbound::copy(
+                    e.request_id.as_deref().unwrap_or(""),
+                    e.origin_type.as_deref().unwrap_or("unknown"),
+                    false,
+                    Some(&e.reason),
+                ));
+                st.sessions.send(id, &frame);
+                return;
+            }
+        };
+        self.dispatch(&mut st, id, inbound);
+    }
+
+    fn take_token(&self, st: &mut State, id: ConnId) -> bool {
+        let limit = self.inner.cfg.max_frames_per_sec;
+        if limit == 0 {
+            return true;
+        }
+        let Some(conn) = st.sessions.conns.get_mut(&id) else { return false };
+        let now = Instant::now();
+        let rate = limit as f64;
+        conn.tokens = (conn.tokens + now.duration_since(conn.refilled).as_secs_f64() * rate).min(rate);
+        conn.refilled = now;
+        if conn.tokens >= 1.0 {
+            conn.tokens -= 1.0;
+            return true;
+        }
+        conn.kill.fire(1008, format!("rate limit: more than {limit} frames per second"));
+        st.sessions.remove(id);
+        false
+    }
+
+    fn dispatch(&self, st: &mut State, id: ConnId, inbound: Inbound) {
+        match &inbound.message {
+            ClientMessage::Heartbeat => {
+                let frame = text(outbound::copy(&inbound.request_id, "heartbeat", true, None));
+                st.sessions.send(id, &frame);
+            }
+            ClientMessage::ServiceLogin { .. } | ClientMessage::UserLogin { .. } => self.login(st, id, inbound),
+            _ => {
+                let Some(conn) = st.sessions.conns.get_mut(&id) else { return };
+                match conn.identity.clone() {
+                    Some(identity) => self.route(st, id, &identity, inbound),
+                    None => {
+                        if conn.pending.len() >= MAX_PENDING {
+                            let frame = text(outbound::copy(&inbound.request_id, &inbound.origin_type, false, Some("not logged in, and the pre-login buffer is full")));
+                            st.sessions.send(id, &frame);
+                        } else {
+                            conn.pending.push_back((Instant::now(), inbound));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn login(&self, st: &mut State, id: ConnId, inbound: Inbound) {
+        let identity = match &inbound.message {
+            ClientMessage::ServiceLogin { access_token, service_id } => {
+                self.check_token(st, access_token).and_then(|owner| {
+                    Hub::owned_service(st, &owner, service_id)
+                        .map(|_| Identity::Service { service_id: service_id.clone(), owner })
+                        .map_err(|e| e.to_string())
+                })
+            }
+            ClientMessage::UserLogin { access_token } => {
+                self.check_token(st, access_token).map(|user_id| Identity::User { user_id })
+            }
+            _ => return,
+        };
+        let identity = match identity {
+            Ok(i) => i,
+            Err(reason) => {
+                let frame = text(outbound::copy(&inbound.request_id, &inbound.origin_type, false, Some(&format!("login failed: {reason}"))));
+                st.sessions.send(id, &frame);
+                if let Some(conn) = st.sessions.conns.get_mut(&id) {
+                    conn.pending.clear();
+                }
+                st.sessions.close(id, 1008, &format!("login failed: {reason}"), super::session::FAILED_LOGIN_CLOSE_DELAY);
+                return;
+            }
+        };
+        let Some(conn) = st.sessions.conns.get(&id) else { return };
+        if conn.identity.as_ref() != Some(&identity) {
+            st.sessions.unregister_identity(id);
+            let previous = match &identity {
+                Identity::Service { service_id, .. } => st.sessions.by_service.insert(service_id.clone(), id),
+                Identity::User { user_id } => st.sessions.by_user.insert(user_id.clone(), id),
+            };
+            if let Some(old) = previous.filter(|old| *old != id) {
+                if let Some(old_conn) = st.sessions.conns.get_mut(&old) {
+                    old_conn.identity = None;
+                }
+                st.sessions.close(old, 1000, "superseded by a newer login of the same identity", Duration::ZERO);
+                st.sessions.remove(old);
+            }
+            if let Some(conn) = st.sessions.conns.get_mut(&id) {
+                conn.identity = Some(identity.clone());
+            }
+        }
+        let frame = text(outbound::copy(&inbound.request_id, &inbound.origin_type, true, None));
+        st.sessions.send(id, &frame);
+        let pending: Vec<(Instant, Inbound)> = st.sessions.conns.get_mut(&id).map(|c| c.pending.drain(..).collect()).unwrap_or_default();
+        for (at, frame) in pending {
+            if at.elapsed() <= PENDING_TTL {
+                self.route(st, id, &identity, frame);
+            }
+        }
+    }
+
+    fn check_token(&self, st: &State, token: &str) -> Result<String, String> {
+        match st.tokens.get(token) {
+            Some(t) if t.kind == crate::model::TokenKind::Access && t.expires_ms > crate::auth::now_ms() => Ok(t.user_id.clone()),
+            Some(t) if t.kind == crate::model::TokenKind::Access => Err("access token expired".into()),
+            _ => Err("invalid access token".into()),
+        }
+    }
+}

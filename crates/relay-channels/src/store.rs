@@ -1,0 +1,257 @@
+//! The embedded store (redb). Every record is loaded into memory at start; every change is
+//! written through by one writer thread that batches whatever is queued into one transaction
+//! (group commit), so a burst of messages costs one fsync, not one each.
+//!
+//! Callers that must not answer before the data is on disk (accounts, tokens, services,
+//! channels, groups) call [`Store::sync`]; channel messages and UI state do not wait.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::HubError;
+use crate::model::{Account, Agent, Channel, Group, LoggedMessage, Service, Token, UiEntry};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Table {
+    Accounts,
+    Tokens,
+    Services,
+    Agents,
+    Channels,
+    Groups,
+    Ui,
+}
+
+const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+const SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("services");
+const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
+const CHANNELS: TableDefinition<&str, &[u8]> = TableDefinition::new("channels");
+const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
+const UI: TableDefinition<&str, &[u8]> = TableDefinition::new("ui_state");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
+
+impl Table {
+    fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+        match self {
+            Table::Accounts => ACCOUNTS,
+            Table::Tokens => TOKENS,
+            Table::Services => SERVICES,
+            Table::Agents => AGENTS,
+            Table::Channels => CHANNELS,
+            Table::Groups => GROUPS,
+            Table::Ui => UI,
+        }
+    }
+}
+
+enum Op {
+    Put(Table, String, Vec<u8>),
+    Del(Table, String),
+    PutMessage(String, u64, Vec<u8>),
+    /// Deletes a channel's messages with offsets below the given one.
+    TrimMessages(String, u64),
+    Sync(mpsc::SyncSender<Result<(), String>>),
+}
+
+/// The UI state key: channel, user and kind joined by a separator no id contains.
+pub(crate) fn ui_key(channel_id: &str, user_id: &str, kind: &str) -> String {
+    format!("{channel_id}\u{1f}{user_id}\u{1f}{kind}")
+}
+
+/// What was on disk at start.
+#[derive(Default)]
+pub(crate) struct Loaded {
+    pub epoch: String,
+    pub accounts: Vec<Account>,
+    pub tokens: Vec<(String, Token)>,
+    pub services: Vec<Service>,
+    pub agents: Vec<Agent>,
+    pub channels: Vec<Channel>,
+    pub groups: Vec<Group>,
+    pub ui: Vec<(String, UiEntry)>,
+    /// Per channel: first retained offset, next offset, and the newest messages (oldest first).
+    pub logs: HashMap<String, (u64, u64, Vec<LoggedMessage>)>,
+}
+
+pub(crate) struct Store {
+    db: Arc<Database>,
+    tx: mpsc::Sender<Op>,
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HubError> {
+    serde_json::from_slice(bytes).map_err(|e| HubError::Invalid(format!("corrupt record: {e}")))
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+impl Store {
+    /// Opens (creating if needed) the store file and loads everything, keeping the newest
+    /// `recent` messages of each channel in memory.
+    pub fn open(path: &Path, recent: usize) -> Result<(Store, Loaded), HubError> {
+        let db = Database::create(path).map_err(HubError::store)?;
+        let w = db.begin_write().map_err(HubError::store)?;
+        {
+            for t in [ACCOUNTS, TOKENS, SERVICES, AGENTS, CHANNELS, GROUPS, UI, META] {
+                w.open_table(t).map_err(HubError::store)?;
+            }
+            w.open_table(MESSAGES).map_err(HubError::store)?;
+            let mut meta = w.open_table(META).map_err(HubError::store)?;
+            if meta.get("epoch").map_err(HubError::store)?.is_none() {
+                let epoch = uuid::Uuid::new_v4().to_string();
+                meta.insert("epoch", epoch.as_bytes()).map_err(HubError::store)?;
+            }
+        }
+        w.commit().map_err(HubError::store)?;
+        let loaded = load(&db, recent)?;
+        let db = Arc::new(db);
+        let (tx, rx) = mpsc::channel();
+        let writer_db = db.clone();
+        std::thread::Builder::new()
+            .name("channel-store".into())
+            .spawn(move || writer(writer_db, rx))?;
+        Ok((Store { db, tx }, loaded))
+    }
+
+    pub fn put<T: Serialize>(&self, table: Table, key: &str, value: &T) {
+        let _ = self.tx.send(Op::Put(table, key.to_owned(), encode(value)));
+    }
+
+    pub fn delete(&self, table: Table, key: &str) {
+        let _ = self.tx.send(Op::Del(table, key.to_owned()));
+    }
+
+    pub fn put_message(&self, msg: &LoggedMessage) {
+        let _ = self.tx.send(Op::PutMessage(msg.body.channel_id.clone(), msg.offset, encode(msg)));
+    }
+
+    pub fn trim_messages(&self, channel_id: &str, below: u64) {
+        let _ = self.tx.send(Op::TrimMessages(channel_id.to_owned(), below));
+    }
+
+    /// Waits until everything queued before this call is committed to disk.
+    pub fn sync(&self) -> Result<(), HubError> {
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+        self.tx.send(Op::Sync(done_tx)).map_err(|_| HubError::WriterGone)?;
+        match done_rx.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(HubError::Invalid(format!("store commit failed: {e}"))),
+            Err(_) => Err(HubError::WriterGone),
+        }
+    }
+
+    /// Reads a channel's logged messages with offsets in `from..to`, oldest first.
+    pub fn read_messages(&self, channel_id: &str, from: u64, to: u64) -> Result<Vec<LoggedMessage>, HubError> {
+        let r = self.db.begin_read().map_err(HubError::store)?;
+        let t = r.open_table(MESSAGES).map_err(HubError::store)?;
+        let mut out = Vec::new();
+        for entry in t.range((channel_id, from)..(channel_id, to)).map_err(HubError::store)? {
+            let (_, v) = entry.map_err(HubError::store)?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+fn load(db: &Database, recent: usize) -> Result<Loaded, HubError> {
+    let r = db.begin_read().map_err(HubError::store)?;
+    let mut out = Loaded::default();
+    fn all<T: DeserializeOwned>(r: &redb::ReadTransaction, def: TableDefinition<&str, &[u8]>) -> Result<Vec<(String, T)>, HubError> {
+        let t = r.open_table(def).map_err(HubError::store)?;
+        let mut v = Vec::new();
+        for entry in t.iter().map_err(HubError::store)? {
+            let (k, val) = entry.map_err(HubError::store)?;
+            v.push((k.value().to_owned(), decode(val.value())?));
+        }
+        Ok(v)
+    }
+    let meta = r.open_table(META).map_err(HubError::store)?;
+    out.epoch = meta
+        .get("epoch")
+        .map_err(HubError::store)?
+        .map(|v| String::from_utf8_lossy(v.value()).into_owned())
+        .unwrap_or_default();
+    out.accounts = all::<Account>(&r, ACCOUNTS)?.into_iter().map(|(_, v)| v).collect();
+    out.tokens = all(&r, TOKENS)?;
+    out.services = all::<Service>(&r, SERVICES)?.into_iter().map(|(_, v)| v).collect();
+    out.agents = all::<Agent>(&r, AGENTS)?.into_iter().map(|(_, v)| v).collect();
+    out.channels = all::<Channel>(&r, CHANNELS)?.into_iter().map(|(_, v)| v).collect();
+    out.groups = all::<Group>(&r, GROUPS)?.into_iter().map(|(_, v)| v).collect();
+    out.ui = all(&r, UI)?;
+    let msgs = r.open_table(MESSAGES).map_err(HubError::store)?;
+    for ch in &out.channels {
+        let id = ch.channel_id.as_str();
+        let range = || msgs.range((id, 0u64)..=(id, u64::MAX)).map_err(HubError::store);
+        let first = match range()?.next() {
+            Some(e) => e.map_err(HubError::store)?.0.value().1,
+            None => continue,
+        };
+        let mut newest = Vec::new();
+        for entry in range()?.rev().take(recent) {
+            let (_, v) = entry.map_err(HubError::store)?;
+            newest.push(decode::<LoggedMessage>(v.value())?);
+        }
+        newest.reverse();
+        let next = newest.last().map(|m| m.offset + 1).unwrap_or(first);
+        out.logs.insert(ch.channel_id.clone(), (first, next, newest));
+    }
+    Ok(out)
+}
+
+fn writer(db: Arc<Database>, rx: mpsc::Receiver<Op>) {
+    const MAX_BATCH: usize = 8192;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let result = commit(&db, &batch).map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "channel store commit failed");
+        }
+        for op in batch {
+            if let Op::Sync(done) = op {
+                let _ = done.send(result.clone());
+            }
+        }
+    }
+}
+
+fn commit(db: &Database, batch: &[Op]) -> Result<(), HubError> {
+    let w = db.begin_write().map_err(HubError::store)?;
+    {
+        let mut msgs = w.open_table(MESSAGES).map_err(HubError::store)?;
+        for op in batch {
+            match op {
+                Op::Put(t, k, v) => {
+                    w.open_table(t.def()).map_err(HubError::store)?.insert(k.as_str(), v.as_slice()).map_err(HubError::store)?;
+                }
+                Op::Del(t, k) => {
+                    w.open_table(t.def()).map_err(HubError::store)?.remove(k.as_str()).map_err(HubError::store)?;
+                }
+                Op::PutMessage(ch, off, v) => {
+                    msgs.insert((ch.as_str(), *off), v.as_slice()).map_err(HubError::store)?;
+                }
+                Op::TrimMessages(ch, below) => {
+                    msgs.retain_in((ch.as_str(), 0u64)..(ch.as_str(), *below), |_, _| false)
+                        .map_err(HubError::store)?;
+                }
+                Op::Sync(_) => {}
+            }
+        }
+    }
+    w.commit().map_err(HubError::store)?;
+    Ok(())
+}

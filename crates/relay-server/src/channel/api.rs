@@ -1,0 +1,339 @@
+//! The JSON HTTP API (spec section 7). Every response is a JSON envelope; hub calls that hash
+//! passwords or wait for the store run on the blocking pool so sockets keep flowing.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::Router;
+use relay_channels::{ChannelSummary, HubError, Tokens};
+use serde_json::{json, Value};
+
+use super::envelope::{ok, ApiError, ApiResult};
+use super::ChannelFace;
+
+type Params = Query<HashMap<String, String>>;
+
+pub fn routes() -> Router<ChannelFace> {
+    Router::new()
+        .route("/auth/sign_in", post(sign_in))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/sign_up", post(sign_up))
+        .route("/auth/sign_out", post(sign_out))
+        .route("/auth/resend_confirmation", post(not_needed))
+        .route("/auth/confirm_sign_up", post(not_needed))
+        .route("/auth/forgot_password", post(operator_only))
+        .route("/auth/confirm_reset_password", post(operator_only))
+        .route("/auth/delete_account", post(operator_only))
+        .route("/user/info", get(user_info).post(update_user_info))
+        .route("/service/create", post(create_service))
+        .route("/service/list", get(list_services))
+        .route("/service/bind", post(bind))
+        .route("/service/unbind", post(unbind))
+        .route("/service/character/create", post(create_agent))
+        .route("/service/character/update", post(update_agent))
+        .route("/service/character/list", get(list_agents))
+        .route("/character/fetch_profile", post(fetch_profile))
+        .route("/channel/create", post(create_channel))
+        .route("/channel/update", post(update_channel))
+        .route("/channel/list", get(list_channels))
+        .route("/channel/popular", get(popular_channels))
+        .route("/channel/character_list", get(character_list))
+        .route("/channel/history_message", get(history))
+        .route("/service/group/create", post(create_service_group))
+        .route("/user/group/create", post(create_user_group))
+        .route("/user/group", get(get_group))
+        .route("/service/group", get(get_group))
+        .route("/user/group/list", get(list_groups))
+        .route("/user/group/temp", get(list_groups))
+}
+
+/// The authenticated account behind `Authorization: Bearer <token>`.
+pub struct Caller(pub String);
+
+impl FromRequestParts<ChannelFace> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, face: &ChannelFace) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <access token>"))?;
+        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or(header).trim();
+        face.hub.authenticate(token).map(Caller).map_err(|_| ApiError::unauthorized("invalid or expired access token"))
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, HubError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, 50000, e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+/// Parses a JSON object body; an empty body is `{}`.
+fn body(bytes: &Bytes) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(ApiError::bad_request("the request body must be a JSON object")),
+        Err(e) => Err(ApiError::bad_request(format!("the request body is not JSON: {e}"))),
+    }
+}
+
+fn field(v: &Value, key: &str) -> Result<String, ApiError> {
+    match v.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(ApiError::bad_request(format!("{key} must be a string"))),
+        None => Err(ApiError::bad_request(format!("missing {key}"))),
+    }
+}
+
+fn opt_field(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn param(p: &HashMap<String, String>, key: &str) -> Result<String, ApiError> {
+    p.get(key).cloned().ok_or_else(|| ApiError::bad_request(format!("missing query parameter {key}")))
+}
+
+fn tokens_json(t: &Tokens) -> Value {
+    json!({"AuthenticationResult": {
+        "AccessToken": t.access_token,
+        "RefreshToken": t.refresh_token,
+        "ExpiresIn": t.expires_in_s,
+        "TokenType": "Bearer",
+    }})
+}
+
+fn channel_json(c: &ChannelSummary) -> Value {
+    json!({
+        "channel_id": c.channel_id,
+        "channel_name": c.name,
+        "channel_context": {"channel_description": c.description, "channel_type": c.channel_type},
+        "member_count": c.member_count,
+        "service_id": c.service_id,
+    })
+}
+
+fn characters(v: &Value, key: &str) -> Result<Vec<String>, ApiError> {
+    match v.get(key) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| ApiError::bad_request(format!("{key} must be a list of id strings"))))
+            .collect(),
+        _ => Err(ApiError::bad_request(format!("{key} must be a list of id strings"))),
+    }
+}
+
+// ---- auth ----
+
+async fn sign_in(State(face): State<ChannelFace>, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let (user, pw) = (field(&b, "username")?, field(&b, "password")?);
+    let t = blocking(move || face.hub.sign_in(&user, &pw)).await?;
+    Ok(ok(tokens_json(&t)))
+}
+
+async fn refresh(State(face): State<ChannelFace>, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let (user, rt) = (field(&b, "username")?, field(&b, "refresh_token")?);
+    let t = blocking(move || face.hub.refresh(&user, &rt)).await?;
+    Ok(ok(tokens_json(&t)))
+}
+
+async fn sign_up(State(face): State<ChannelFace>, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let (user, pw) = (field(&b, "username")?, field(&b, "password")?);
+    let a = blocking(move || face.hub.sign_up(&user, &pw)).await?;
+    Ok(ok(json!({"user_id": a.user_id, "email": a.email, "confirmed": true})))
+}
+
+async fn sign_out(State(face): State<ChannelFace>, Caller(_): Caller, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let token = field(&b, "access_token")?;
+    blocking(move || face.hub.sign_out(&token)).await?;
+    Ok(ok(json!({})))
+}
+
+/// Accounts are confirmed at creation, so confirmation calls have nothing to do.
+async fn not_needed() -> ApiResult {
+    Ok(ok(json!({"message": "accounts on this server need no confirmation"})))
+}
+
+async fn operator_only() -> ApiResult {
+    Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, 40300, "password resets and deletions are done by the operator with `relay account`"))
+}
+
+// ---- users ----
+
+async fn user_info(State(face): State<ChannelFace>, Caller(uid): Caller) -> ApiResult {
+    let a = face.hub.user_info(&uid)?;
+    Ok(ok(json!({
+        "user_id": a.user_id,
+        "email": a.email,
+        "email_verified": true,
+        "context": {"name": a.name, "avatar": a.avatar, "description": a.description},
+        "system_context": {},
+    })))
+}
+
+async fn update_user_info(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let (n, a, d) = (opt_field(&b, "name"), opt_field(&b, "avatar"), opt_field(&b, "description"));
+    let acc = blocking(move || face.hub.update_user_info(&uid, n, a, d)).await?;
+    Ok(ok(json!({"user_id": acc.user_id, "context": {"name": acc.name, "avatar": acc.avatar, "description": acc.description}})))
+}
+
+// ---- services and agents ----
+
+async fn create_service(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let desc = opt_field(&b, "description").unwrap_or_default();
+    let sid = blocking(move || face.hub.create_service(&uid, &desc)).await?;
+    Ok(ok(json!({"service_id": sid})))
+}
+
+async fn list_services(State(face): State<ChannelFace>, Caller(uid): Caller) -> ApiResult {
+    let list: Vec<Value> = face.hub.list_services(&uid).into_iter().map(|(s, c)| json!({"service_id": s, "channel_ids": c})).collect();
+    Ok(ok(Value::Array(list)))
+}
+
+async fn bind(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let (ch, sid) = (field(&b, "channel_id")?, field(&b, "service_id")?);
+    blocking(move || face.hub.bind(&uid, &ch, &sid)).await?;
+    Ok(ok(json!({})))
+}
+
+async fn unbind(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let (ch, sid) = (field(&b, "channel_id")?, field(&b, "service_id")?);
+    blocking(move || face.hub.unbind(&uid, &ch, &sid)).await?;
+    Ok(ok(json!({})))
+}
+
+async fn create_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let sid = field(&b, "service_id")?;
+    let ctx = b.get("context").cloned().unwrap_or(json!({}));
+    let name = opt_field(&ctx, "name").ok_or_else(|| ApiError::bad_request("missing context.name"))?;
+    let (avatar, desc) = (opt_field(&ctx, "avatar"), opt_field(&ctx, "description"));
+    let c = blocking(move || face.hub.create_agent(&uid, &sid, &name, avatar, desc)).await?;
+    Ok(ok(serde_json::to_value(c).unwrap_or_default()))
+}
+
+async fn update_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let (sid, cid) = (field(&b, "service_id")?, field(&b, "character_id")?);
+    let ctx = b.get("context").cloned().unwrap_or(json!({}));
+    let (n, a, d) = (opt_field(&ctx, "name"), opt_field(&ctx, "avatar"), opt_field(&ctx, "description"));
+    let c = blocking(move || face.hub.update_agent(&uid, &sid, &cid, n, a, d)).await?;
+    Ok(ok(serde_json::to_value(c).unwrap_or_default()))
+}
+
+async fn list_agents(State(face): State<ChannelFace>, Caller(_): Caller, Query(p): Params, raw: Bytes) -> ApiResult {
+    // The SDK sometimes sends the query as a JSON body on GET.
+    let sid = match p.get("service_id") {
+        Some(s) => s.clone(),
+        None => field(&body(&raw)?, "service_id")?,
+    };
+    Ok(ok(serde_json::to_value(face.hub.list_agents(&sid)).unwrap_or_default()))
+}
+
+async fn fetch_profile(State(face): State<ChannelFace>, Caller(_): Caller, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let ids = characters(&b, "character_list")?;
+    Ok(ok(serde_json::to_value(face.hub.fetch_profiles(&ids)).unwrap_or_default()))
+}
+
+// ---- channels ----
+
+async fn create_channel(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let name = field(&b, "channel_name")?;
+    let desc = b.get("context").and_then(|c| opt_field(c, "channel_description")).unwrap_or_default();
+    let ch = blocking(move || face.hub.create_channel(&uid, &name, &desc)).await?;
+    Ok(ok(json!({"channel_id": ch})))
+}
+
+async fn update_channel(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let ch = field(&b, "channel_id")?;
+    let name = opt_field(&b, "channel_name");
+    let desc = b.get("context").and_then(|c| opt_field(c, "channel_description"));
+    let info = blocking(move || face.hub.update_channel(&uid, &ch, name, desc)).await?;
+    Ok(ok(serde_json::to_value(info).unwrap_or_default()))
+}
+
+async fn list_channels(State(face): State<ChannelFace>, Caller(uid): Caller) -> ApiResult {
+    Ok(ok(Value::Array(face.hub.list_channels(&uid).iter().map(channel_json).collect())))
+}
+
+async fn popular_channels(State(face): State<ChannelFace>, Caller(_): Caller) -> ApiResult {
+    Ok(ok(Value::Array(face.hub.popular_channels().iter().map(channel_json).collect())))
+}
+
+/// Members only, never agents; the `service_id` parameter is ignored (user mode sends its own
+/// user id there).
+async fn character_list(State(face): State<ChannelFace>, Caller(_): Caller, Query(p): Params) -> ApiResult {
+    let ch = param(&p, "channel_id")?;
+    Ok(ok(json!({"character_list": face.hub.members(&ch)?})))
+}
+
+async fn history(State(face): State<ChannelFace>, Caller(uid): Caller, Query(p): Params, raw: Bytes) -> ApiResult {
+    let b = body(&raw).unwrap_or(json!({}));
+    let ch = param(&p, "channel_id")?;
+    let limit = p
+        .get("limit")
+        .cloned()
+        .or_else(|| b.get("limit").map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(64)
+        .clamp(1, 1000);
+    let before = p.get("before").filter(|s| !s.is_empty() && s.as_str() != "null").cloned();
+    let msgs = blocking(move || face.hub.history(&uid, &ch, limit, before.as_deref())).await?;
+    Ok(ok(serde_json::to_value(msgs).unwrap_or_default()))
+}
+
+// ---- groups ----
+
+async fn create_service_group(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let chars = characters(&b, "characters")?;
+    let ch = opt_field(&b, "channel_id");
+    let gid = blocking(move || face.hub.create_group(&uid, ch.as_deref(), chars)).await?;
+    // The SDK requires the bare id string here.
+    Ok(ok(Value::String(gid)))
+}
+
+async fn create_user_group(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+    let b = body(&raw)?;
+    let chars = characters(&b, "characters")?;
+    let ch = opt_field(&b, "channel_id");
+    let gid = blocking(move || face.hub.create_group(&uid, ch.as_deref(), chars)).await?;
+    Ok(ok(json!({"group_id": gid})))
+}
+
+/// Resolves groups of either kind for any authenticated caller; `user_id` is not checked
+/// (receivers pass the sender, an agent id or `no_sender` there).
+async fn get_group(State(face): State<ChannelFace>, Caller(_): Caller, Query(p): Params) -> ApiResult {
+    let gid = param(&p, "group_id")?;
+    match face.hub.group(&gid) {
+        Some(chars) => Ok(ok(json!({"group_id": gid, "characters": chars}))),
+        None => Err(ApiError::new(axum::http::StatusCode::NOT_FOUND, 40400, format!("no such group {gid}"))),
+    }
+}
+
+async fn list_groups(State(face): State<ChannelFace>, Caller(_): Caller, Query(p): Params) -> ApiResult {
+    let groups = match p.get("channel_id") {
+        Some(ch) => face.hub.channel_groups(ch),
+        None => Vec::new(),
+    };
+    Ok(ok(Value::Array(groups.into_iter().map(|g| json!({"group_id": g.group_id, "characters": g.characters})).collect())))
+}

@@ -1,0 +1,58 @@
+//! The HTTP API's JSON envelope: `{"code": 10000, "message": "...", "data": ...}`. The SDK
+//! reads only the body, never the status line, but statuses are set honestly anyway.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use relay_channels::HubError;
+use serde_json::{json, Value};
+
+pub const OK: i64 = 10000;
+
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: i64,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, 40100, message)
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 40000, message)
+    }
+}
+
+impl From<HubError> for ApiError {
+    fn from(e: HubError) -> Self {
+        let (status, code) = match &e {
+            HubError::BadCredentials | HubError::BadToken => (StatusCode::UNAUTHORIZED, 40100),
+            HubError::SignupClosed | HubError::Forbidden(_) => (StatusCode::FORBIDDEN, 40300),
+            HubError::NotFound(_) => (StatusCode::NOT_FOUND, 40400),
+            HubError::AccountExists(_) => (StatusCode::CONFLICT, 40900),
+            HubError::Invalid(_) => (StatusCode::BAD_REQUEST, 40000),
+            HubError::Locked | HubError::Store(_) | HubError::Io(_) | HubError::WriterGone => {
+                tracing::error!(error = %e, "channel store error");
+                (StatusCode::INTERNAL_SERVER_ERROR, 50000)
+            }
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"code": self.code, "message": self.message, "data": null}))).into_response()
+    }
+}
+
+/// A success envelope.
+pub fn ok(data: Value) -> Response {
+    Json(json!({"code": OK, "message": "success", "data": data})).into_response()
+}
+
+pub type ApiResult = Result<Response, ApiError>;

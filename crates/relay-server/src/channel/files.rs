@@ -1,0 +1,92 @@
+//! File uploads shaped like an S3 presigned POST: `GET /file/upload` hands out a URL and an
+//! unguessable one-time `key`; an unauthenticated multipart POST of that key plus the bytes
+//! stores the file; `GET`/`HEAD` of URL + key serve it publicly (the SDK downloads without auth).
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+use std::collections::HashMap;
+
+use super::api::Caller;
+use super::envelope::{ok, ApiError, ApiResult};
+use super::ChannelFace;
+
+/// Largest upload accepted.
+const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+pub fn routes() -> Router<ChannelFace> {
+    Router::new()
+        .route("/file/upload", get(upload_ticket))
+        .route("/file/store/", axum::routing::post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        .route("/file/store/{key}", get(download))
+}
+
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    format!("{proto}://{host}")
+}
+
+async fn upload_ticket(State(face): State<ChannelFace>, Caller(_): Caller, headers: HeaderMap, Query(p): Query<HashMap<String, String>>) -> ApiResult {
+    let ext = p.get("extension").map(String::as_str).unwrap_or("");
+    let key = face.hub.new_upload_key(ext)?;
+    Ok(ok(json!({"url": format!("{}/file/store/", base_url(&headers)), "fields": {"key": key}})))
+}
+
+fn valid_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 100 && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') && !key.starts_with('.')
+}
+
+async fn upload(State(face): State<ChannelFace>, mut form: Multipart) -> ApiResult {
+    let mut key = None;
+    let mut bytes = None;
+    while let Some(part) = form.next_field().await.map_err(|e| ApiError::bad_request(format!("bad multipart body: {e}")))? {
+        match part.name() {
+            Some("key") => key = Some(part.text().await.map_err(|e| ApiError::bad_request(e.to_string()))?),
+            Some("file") => bytes = Some(part.bytes().await.map_err(|e| ApiError::bad_request(e.to_string()))?),
+            _ => {}
+        }
+    }
+    let key = key.ok_or_else(|| ApiError::bad_request("missing form field key"))?;
+    let bytes = bytes.ok_or_else(|| ApiError::bad_request("missing form field file"))?;
+    if !valid_key(&key) || !face.hub.take_upload_key(&key) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, 40300, "unknown or already used upload key; ask GET /file/upload for one"));
+    }
+    let path = face.hub.files_dir().join(&key);
+    tokio::fs::write(&path, &bytes).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 50000, e.to_string()))?;
+    Ok(ok(json!({"key": key, "size": bytes.len()})))
+}
+
+fn content_type(key: &str) -> &'static str {
+    match key.rsplit('.').next().unwrap_or("") {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "txt" | "log" => "text/plain; charset=utf-8",
+        "json" => "application/json",
+        "pdf" => "application/pdf",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn download(State(face): State<ChannelFace>, Path(key): Path<String>) -> Response {
+    if !valid_key(&key) {
+        return ApiError::new(StatusCode::NOT_FOUND, 40400, "no such file").into_response();
+    }
+    match tokio::fs::read(face.hub.files_dir().join(&key)).await {
+        Ok(bytes) => (
+            [(header::CONTENT_TYPE, content_type(&key).to_owned()), (header::CONTENT_LENGTH, bytes.len().to_string())],
+            Body::from(bytes),
+        )
+            .into_response(),
+        Err(_) => ApiError::new(StatusCode::NOT_FOUND, 40400, "no such file").into_response(),
+    }
+}
