@@ -22,18 +22,29 @@ struct Job {
     done: oneshot::Sender<CommitResult>,
 }
 
-#[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::Sender<Job>,
+    tx: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    /// Lets the thread commit what is queued and close the store before the engine is gone, so
+    /// the same store can be opened again at once.
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Writer {
     pub fn spawn(store: Arc<dyn Store>, durability: Durability) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("relay-queue-writer".into())
             .spawn(move || run(store, durability, rx))?;
-        Ok(Writer { tx })
+        Ok(Writer { tx: Some(tx), thread: Some(thread) })
     }
 
     /// Queues changes for the next commit. Call while holding the engine's state lock so that
@@ -41,7 +52,9 @@ impl Writer {
     pub fn submit(&self, changes: Vec<Change>) -> oneshot::Receiver<CommitResult> {
         let (done, rx) = oneshot::channel();
         // A send fails only when the writer thread is gone; the receiver then reports it.
-        let _ = self.tx.send(Job { changes, done });
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Job { changes, done });
+        }
         rx
     }
 }

@@ -5,7 +5,7 @@
 //! use relay_client::queue::{Payload, QueueClient};
 //! let sender = QueueClient::new("http://127.0.0.1:7720", "af1", "TOKEN")?;
 //! let receiver = QueueClient::new("http://127.0.0.1:7720", "af2", "TOKEN")?;
-//! sender.push("af2", Payload::json(&serde_json::json!({"type": "message"}))?).await?;
+//! sender.push("af2", Payload::from(serde_json::json!({"type": "message"}))).await?;
 //! if let Some(msg) = receiver.pull().await? {
 //!     println!("{:?}", msg.data);
 //!     receiver.ack(&msg.system.id).await?;

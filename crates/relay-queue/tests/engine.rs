@@ -1,0 +1,178 @@
+//! The engine against the real embedded store in a temporary directory.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use relay_queue::{Access, Durability, Engine, EngineConfig, NewMessage, RedbStore};
+use relay_wire::queue::{ContentKind, Payload, Status};
+
+fn open(dir: &std::path::Path, config: EngineConfig) -> Arc<Engine> {
+    let store = RedbStore::open(&dir.join("queue.redb")).unwrap();
+    Engine::open(Arc::new(store), config).unwrap()
+}
+
+fn text(s: &str) -> Payload {
+    Payload { kind: ContentKind::Text, data: Bytes::from(s.to_string()) }
+}
+
+fn new(from: &str, to: &str, body: &str) -> NewMessage {
+    NewMessage {
+        source: from.into(),
+        destination: to.into(),
+        status: Status::Pending,
+        scheduled_time: None,
+        label: "text/plain".into(),
+        payload: text(body),
+    }
+}
+
+#[tokio::test]
+async fn pulls_are_fifo_and_only_for_the_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), EngineConfig::default());
+    for i in 0..5 {
+        e.push(new("a1", "b2", &format!("m{i}"))).await.unwrap();
+    }
+    assert!(e.pull("a1").await.unwrap().is_none(), "the sender's pull sees nothing");
+    for i in 0..5 {
+        let got = e.pull("b2").await.unwrap().unwrap();
+        assert_eq!(got.payload.data, format!("m{i}"));
+        assert_eq!(got.message.status, Status::Processing);
+        assert_eq!(got.message.tries, 1);
+    }
+    assert!(e.pull("b2").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn scheduled_messages_wait_for_their_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), EngineConfig::default());
+    let mut later = new("a1", "b2", "later");
+    later.status = Status::Scheduled;
+    later.scheduled_time = Some(relay_queue::now_ms() + 300);
+    e.push(later).await.unwrap();
+    e.push(new("a1", "b2", "now")).await.unwrap();
+    assert_eq!(e.pull("b2").await.unwrap().unwrap().payload.data, "now");
+    assert!(e.pull("b2").await.unwrap().is_none());
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let got = e.pull("b2").await.unwrap().unwrap();
+    assert_eq!(got.payload.data, "later");
+    assert!(got.message.scheduled_time.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_pulls_never_share_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), EngineConfig::default());
+    for i in 0..200 {
+        e.push(new("a1", "b2", &format!("m{i}"))).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let e = e.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(s) = e.pull("b2").await.unwrap() {
+                got.push(s.message.id);
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 200);
+    assert_eq!(unique.len(), 200);
+}
+
+#[tokio::test]
+async fn every_state_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pending, processing, processed) = {
+        let e = open(dir.path(), EngineConfig::default());
+        let pending = e.push(new("a1", "b2", "p")).await.unwrap().id;
+        let processing = e.push(new("a1", "c3", "q")).await.unwrap().id;
+        let processed = e.push(new("a1", "d4", "r")).await.unwrap().id;
+        e.pull("c3").await.unwrap().unwrap();
+        e.pull("d4").await.unwrap().unwrap();
+        e.ack("d4", processed).await.unwrap().unwrap();
+        (pending, processing, processed)
+    };
+    let e = open(dir.path(), EngineConfig::default());
+    let get = |id| {
+        let e = e.clone();
+        async move { e.get("a1", id).await.unwrap().unwrap() }
+    };
+    assert_eq!(get(pending).await.message.status, Status::Pending);
+    assert_eq!(get(processing).await.message.status, Status::Processing);
+    let done = get(processed).await;
+    assert_eq!(done.message.status, Status::Processed);
+    assert_eq!(done.payload.data, "r");
+    // Ids keep increasing after a restart: a new push lands after the old ones.
+    e.push(new("a1", "b2", "after")).await.unwrap();
+    assert_eq!(e.pull("b2").await.unwrap().unwrap().payload.data, "p");
+    assert_eq!(e.pull("b2").await.unwrap().unwrap().payload.data, "after");
+}
+
+#[tokio::test]
+async fn unacked_messages_return_after_the_visibility_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig { visibility_timeout: Some(Duration::from_millis(50)), ..Default::default() };
+    let e = open(dir.path(), config);
+    e.push(new("a1", "b2", "x")).await.unwrap();
+    let first = e.pull("b2").await.unwrap().unwrap();
+    assert_eq!(e.maintain().await.unwrap(), (0, 0), "not yet timed out");
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(e.maintain().await.unwrap(), (1, 0));
+    let again = e.pull("b2").await.unwrap().unwrap();
+    assert_eq!(again.message.id, first.message.id);
+    assert_eq!(again.message.tries, 2);
+}
+
+#[tokio::test]
+async fn processed_messages_are_purged_after_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig { processed_retention: Some(Duration::from_millis(30)), ..Default::default() };
+    let e = open(dir.path(), config);
+    let id = e.push(new("a1", "b2", "x")).await.unwrap().id;
+    e.pull("b2").await.unwrap().unwrap();
+    e.ack("b2", id).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(e.maintain().await.unwrap(), (0, 1));
+    assert!(e.get("a1", id).await.unwrap().is_none());
+    drop(e);
+    let e = open(dir.path(), EngineConfig::default());
+    assert!(e.get("a1", id).await.unwrap().is_none(), "the purge is on disk");
+}
+
+#[tokio::test]
+async fn access_rules_differ_by_dialect() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), EngineConfig::default());
+    let id = e.push(new("a1", "b2", "x")).await.unwrap().id;
+    assert!(e.update("b2", id, Access::SenderWhileWaiting, text("y")).await.unwrap().is_none());
+    assert!(e.update("b2", id, Access::Involved, text("y")).await.unwrap().is_some());
+    e.pull("b2").await.unwrap().unwrap();
+    assert_eq!(e.delete("a1", id, Access::SenderWhileWaiting).await.unwrap(), 0, "no longer waiting");
+    assert_eq!(e.delete("b2", id, Access::Involved).await.unwrap(), 1);
+    assert_eq!(e.delete("b2", id, Access::Involved).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn relaxed_durability_reaches_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig { durability: Durability::Relaxed, ..Default::default() };
+    let id = {
+        let e = open(dir.path(), config);
+        let id = e.push(new("a1", "b2", "x")).await.unwrap().id;
+        e.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        id
+    };
+    let e = open(dir.path(), EngineConfig::default());
+    assert!(e.get("a1", id).await.unwrap().is_some());
+}
