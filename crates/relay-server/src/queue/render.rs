@@ -53,15 +53,41 @@ pub fn write_result(n: u64) -> Response {
     json(StatusCode::OK, &serde_json::json!({ "n": n, "ok": 1 }))
 }
 
+const FIELDS: [Field; 13] = [
+    Field::Id,
+    Field::Source,
+    Field::Destination,
+    Field::Label,
+    Field::Status,
+    Field::Tries,
+    Field::Topic,
+    Field::CreatedTime,
+    Field::UpdateTime,
+    Field::ScheduledTime,
+    Field::ProcessingTime,
+    Field::ProcessedTime,
+    Field::ErrorTime,
+];
+
+/// Header names are built once: every response carries up to a dozen of them.
+fn header_name(dialect: Dialect, field: Field) -> HeaderName {
+    static NAMES: std::sync::LazyLock<Vec<(Dialect, Field, HeaderName)>> = std::sync::LazyLock::new(|| {
+        [Dialect::V1, Dialect::V2]
+            .into_iter()
+            .flat_map(|d| FIELDS.into_iter().map(move |f| (d, f)))
+            .map(|(d, f)| (d, f, HeaderName::from_bytes(d.header(f).as_bytes()).expect("valid header name")))
+            .collect()
+    });
+    NAMES.iter().find(|(d, f, _)| *d == dialect && *f == field).map(|(_, _, n)| n.clone()).expect("every field is named")
+}
+
 /// The system headers of a message, one per non-null field. Header names are lower case here;
 /// the listener writes them in Title-Case.
 pub fn system_headers(res: &mut Response, dialect: Dialect, msg: &Message) {
     let h = res.headers_mut();
     let mut put = |field: Field, value: String| {
-        if let (Ok(name), Ok(value)) =
-            (HeaderName::from_bytes(dialect.header(field).as_bytes()), HeaderValue::from_str(&value))
-        {
-            h.insert(name, value);
+        if let Ok(value) = HeaderValue::try_from(value) {
+            h.insert(header_name(dialect, field), value);
         }
     };
     put(Field::Id, msg.id.to_string());
