@@ -30,7 +30,8 @@ pub enum QueueError {
     #[error("no answer within {0:?}")]
     Timeout(Duration),
 
-    #[error("could not reach the queue server: {0}")]
+    /// The cause (connection refused, reset…) is the error's source.
+    #[error("could not reach the queue server")]
     Transport(#[source] reqwest::Error),
 
     /// The server answered, but not in the shape the protocol describes.

@@ -1,0 +1,68 @@
+//! Where the server is, who we are, and which token to use.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use relay_client::queue::QueueClient;
+use relay_wire::queue::is_valid_node;
+
+/// Name of the token file `relay serve` writes into its data directory when no token is given.
+const TOKEN_FILE: &str = "queue-token";
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Connection {
+    /// Base URL of the server's queue face.
+    #[arg(long, env = "RELAY_URL", default_value = "http://127.0.0.1:7720")]
+    pub url: String,
+
+    /// This node's id (hexadecimal, like af123): the identity requests are made as.
+    #[arg(long, env = "RELAY_NODE")]
+    pub node: String,
+
+    /// The queue token. Without one, the token file in the server's data directory is read.
+    #[arg(long, env = "RELAY_QUEUE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// The server's data directory, to find its generated token file (`DIR/queue-token`).
+    /// Defaults to the platform data directory + `relay`, as `relay serve` does.
+    #[arg(long, env = "RELAY_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    /// Give up on a request after this many seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub timeout: f64,
+}
+
+impl Connection {
+    pub fn client(&self) -> anyhow::Result<QueueClient> {
+        if !is_valid_node(&self.node) {
+            bail!("node id {:?} is not valid: it must be hexadecimal (like af123), at most 128 characters", self.node);
+        }
+        if !(self.timeout.is_finite() && self.timeout > 0.0) {
+            bail!("--timeout must be a positive number of seconds");
+        }
+        let token = self.token()?;
+        Ok(QueueClient::with_timeout(&self.url, &self.node, &token, Duration::from_secs_f64(self.timeout))?)
+    }
+
+    fn token(&self) -> anyhow::Result<String> {
+        if let Some(t) = &self.token {
+            return Ok(t.clone());
+        }
+        let dir = self.data.clone().unwrap_or_else(crate::serve_cmd::default_data_dir);
+        let path = dir.join(TOKEN_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "no queue token: pass --token or set RELAY_QUEUE_TOKEN, or point --data at the server's \
+                 data directory (could not read {})",
+                path.display()
+            )
+        })?;
+        let token = text.trim();
+        if token.is_empty() {
+            bail!("the token file {} is empty", path.display());
+        }
+        Ok(token.to_owned())
+    }
+}
