@@ -1,0 +1,205 @@
+//! Queue load generator: the same durable push → pull → ack workload against Relay's queue
+//! face (HTTP keep-alive) and against beanstalkd (put → reserve → delete), at several client
+//! counts, then Relay alone at a fixed offered rate of half its measured peak.
+//!
+//! Each client owns one queue (a Relay node id / a beanstalkd tube) and loops: push one
+//! message, pull it, ack it. Throughput counts whole cycles per second. Push latency is
+//! recorded per push; at the fixed rate it is measured from when the push was due.
+//!
+//! `scripts/bench-queue` starts both servers and runs this; see docs/benchmarks.md.
+
+#[path = "queue_load/beanstalk.rs"]
+mod beanstalk;
+#[path = "queue_load/beanstalk_cycle.rs"]
+mod beanstalk_cycle;
+#[path = "queue_load/relay.rs"]
+mod relay;
+#[path = "queue_load/workload.rs"]
+mod workload;
+
+use std::net::SocketAddr;
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use clap::Parser;
+
+use beanstalk_cycle::BeanstalkCycle;
+use relay::RelayCycle;
+use workload::{Outcome, Pace};
+
+#[derive(Parser)]
+#[command(about = "Durable push/pull/ack load against Relay's queue face and beanstalkd")]
+struct Args {
+    /// Relay's base URL, such as http://127.0.0.1:7720.
+    #[arg(long)]
+    relay_url: Option<String>,
+    /// Relay's queue token.
+    #[arg(long, env = "RELAY_QUEUE_TOKEN", hide_env_values = true, default_value = "")]
+    relay_token: String,
+    /// beanstalkd's address, such as 127.0.0.1:11300.
+    #[arg(long)]
+    beanstalkd: Option<SocketAddr>,
+    /// Client counts to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,32")]
+    clients: Vec<usize>,
+    /// Messages per run: one value for all client counts, or one per client count.
+    #[arg(long, value_delimiter = ',', default_value = "20000")]
+    messages: Vec<u64>,
+    /// Payload size in bytes.
+    #[arg(long, default_value_t = 100)]
+    payload_size: usize,
+    /// Length of the fixed-rate run at half of Relay's peak (measured at the largest client
+    /// count); 0 skips it.
+    #[arg(long, default_value_t = 10.0)]
+    half_peak_seconds: f64,
+}
+
+struct Row {
+    clients: usize,
+    relay: Option<Outcome>,
+    beanstalkd: Option<Outcome>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.relay_url.is_none() && args.beanstalkd.is_none() {
+        bail!("nothing to measure: give --relay-url and/or --beanstalkd");
+    }
+    if args.clients.is_empty() || args.clients.contains(&0) {
+        bail!("--clients needs positive counts");
+    }
+    if args.messages.len() != 1 && args.messages.len() != args.clients.len() {
+        bail!("--messages takes one value or one per --clients entry");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(bench(args))
+}
+
+async fn bench(args: Args) -> anyhow::Result<()> {
+    let payload = Bytes::from((0..args.payload_size).map(|i| b'a' + (i % 26) as u8).collect::<Vec<u8>>());
+    // Fresh queue names per invocation, so a rerun against the same servers starts empty.
+    let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as u32;
+
+    let mut rows = Vec::new();
+    for (i, &clients) in args.clients.iter().enumerate() {
+        let messages = *args.messages.get(i).unwrap_or(&args.messages[0]);
+        let mut row = Row { clients, relay: None, beanstalkd: None };
+        if let Some(url) = &args.relay_url {
+            eprintln!("relay: {clients} client(s), {messages} messages…");
+            let o = run_relay(url, &args.relay_token, run_id, i, clients, messages, Pace::Closed, &payload).await?;
+            eprintln!("  {:.0} msgs/s", o.rate());
+            row.relay = Some(o);
+        }
+        if let Some(addr) = args.beanstalkd {
+            eprintln!("beanstalkd: {clients} client(s), {messages} messages…");
+            let o = run_beanstalkd(addr, run_id, i, clients, messages, &payload).await?;
+            eprintln!("  {:.0} msgs/s", o.rate());
+            row.beanstalkd = Some(o);
+        }
+        rows.push(row);
+    }
+
+    let mut half = None;
+    if let (Some(url), true) = (&args.relay_url, args.half_peak_seconds > 0.0) {
+        let peak_row = rows.iter().max_by_key(|r| r.clients).expect("at least one run");
+        let peak = peak_row.relay.as_ref().map(Outcome::rate).unwrap_or(0.0);
+        let rate = peak / 2.0;
+        let messages = (rate * args.half_peak_seconds).ceil().max(1.0) as u64;
+        eprintln!("relay: {} clients at {rate:.0} msgs/s offered ({messages} messages)…", peak_row.clients);
+        let o = run_relay(
+            url,
+            &args.relay_token,
+            run_id,
+            rows.len(),
+            peak_row.clients,
+            messages,
+            Pace::Rate(rate),
+            &payload,
+        )
+        .await?;
+        half = Some((peak_row.clients, rate, o));
+    }
+
+    print_report(&args, &rows, half.as_ref());
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_relay(
+    url: &str,
+    token: &str,
+    run_id: u32,
+    run: usize,
+    clients: usize,
+    messages: u64,
+    pace: Pace,
+    payload: &Bytes,
+) -> anyhow::Result<Outcome> {
+    workload::run(clients, messages, pace, |c| {
+        // Hex node ids, distinct per invocation, run and client.
+        let node = format!("{run_id:08x}{run:02x}{c:04x}");
+        let payload = payload.clone();
+        async move { RelayCycle::new(url, token, &node, payload) }
+    })
+    .await
+    .context("relay run")
+}
+
+async fn run_beanstalkd(
+    addr: SocketAddr,
+    run_id: u32,
+    run: usize,
+    clients: usize,
+    messages: u64,
+    payload: &Bytes,
+) -> anyhow::Result<Outcome> {
+    workload::run(clients, messages, Pace::Closed, |c| {
+        let tube = format!("bench-{run_id:08x}-{run}-{c}");
+        let payload = payload.to_vec();
+        async move { BeanstalkCycle::new(addr, &tube, payload).await }
+    })
+    .await
+    .context("beanstalkd run")
+}
+
+fn print_report(args: &Args, rows: &[Row], half: Option<&(usize, f64, Outcome)>) {
+    let ms = |o: &Outcome, q| format!("{:.2}", o.push_ms(q));
+    println!(
+        "push → pull → ack per message, {} B payloads, every client on its own queue\n",
+        args.payload_size
+    );
+    println!("| clients | messages | Relay msgs/s | beanstalkd msgs/s | ratio | Relay push p50 ms | Relay push p99 ms | beanstalkd put p50 ms | beanstalkd put p99 ms |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let messages = r.relay.as_ref().or(r.beanstalkd.as_ref()).map(|o| o.messages).unwrap_or(0);
+        let rate = |o: &Option<Outcome>| o.as_ref().map(|o| format!("{:.0}", o.rate())).unwrap_or("–".into());
+        let ratio = match (&r.relay, &r.beanstalkd) {
+            (Some(a), Some(b)) => format!("{:.1}x", a.rate() / b.rate()),
+            _ => "–".into(),
+        };
+        let lat = |o: &Option<Outcome>, q| o.as_ref().map(|o| ms(o, q)).unwrap_or("–".into());
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.clients,
+            messages,
+            rate(&r.relay),
+            rate(&r.beanstalkd),
+            ratio,
+            lat(&r.relay, 0.5),
+            lat(&r.relay, 0.99),
+            lat(&r.beanstalkd, 0.5),
+            lat(&r.beanstalkd, 0.99),
+        );
+    }
+    if let Some((clients, offered, o)) = half {
+        println!(
+            "\nRelay at half of peak: {clients} clients, {offered:.0} msgs/s offered, {:.0} msgs/s achieved over {:.1} s; \
+             push latency from due time p50 {} ms, p99 {} ms, max {:.2} ms",
+            o.rate(),
+            o.elapsed.as_secs_f64(),
+            ms(o, 0.5),
+            ms(o, 0.99),
+            o.push_us.max() as f64 / 1000.0,
+        );
+    }
+}

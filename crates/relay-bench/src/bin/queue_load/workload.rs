@@ -1,0 +1,111 @@
+//! The workload: C clients, each in a loop of push → pull → ack on its own queue, either as
+//! fast as it can (closed loop) or at a fixed offered rate.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+/// One client's three steps. `push` is the step whose latency is measured.
+pub trait Cycle: Send + 'static {
+    fn push(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Pull and ack (reserve and delete) the message just pushed.
+    fn pull_ack(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// How clients pace themselves.
+#[derive(Debug, Clone, Copy)]
+pub enum Pace {
+    /// Start the next cycle as soon as the last one ends.
+    Closed,
+    /// Offer this many messages per second in total, spread evenly over the clients.
+    Rate(f64),
+}
+
+pub struct Outcome {
+    pub messages: u64,
+    pub elapsed: Duration,
+    /// Push latency in microseconds. At a fixed rate it is measured from when the push was
+    /// due, not when it was sent, so a stalled server cannot hide its queueing delay
+    /// (coordinated omission).
+    pub push_us: Histogram<u64>,
+}
+
+impl Outcome {
+    pub fn rate(&self) -> f64 {
+        self.messages as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub fn push_ms(&self, quantile: f64) -> f64 {
+        self.push_us.value_at_quantile(quantile) as f64 / 1000.0
+    }
+}
+
+/// Cycles each client does before the clock starts, so connection set-up is not measured.
+const WARMUP: u64 = 20;
+
+/// Runs `messages` cycles spread over `clients` made by `make(index)`.
+pub async fn run<C, F, Fut>(clients: usize, messages: u64, pace: Pace, make: F) -> anyhow::Result<Outcome>
+where
+    C: Cycle,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<C>>,
+{
+    let mut ready = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let mut c = make(i).await?;
+        for _ in 0..WARMUP {
+            c.push().await?;
+            c.pull_ack().await?;
+        }
+        ready.push(c);
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for (i, c) in ready.into_iter().enumerate() {
+        // Spread the remainder so the total is exactly `messages`.
+        let share = messages / clients as u64 + u64::from((i as u64) < messages % clients as u64);
+        let schedule = match pace {
+            Pace::Closed => None,
+            Pace::Rate(total) => {
+                let interval = Duration::from_secs_f64(clients as f64 / total);
+                // Stagger the clients so their pushes do not all land at once.
+                let offset = interval.mul_f64(i as f64 / clients as f64);
+                Some((start + offset, interval))
+            }
+        };
+        tasks.push(tokio::spawn(client_loop(c, share, schedule)));
+    }
+    let mut push_us = new_histogram();
+    for t in tasks {
+        push_us.add(t.await??)?;
+    }
+    Ok(Outcome { messages, elapsed: start.elapsed(), push_us })
+}
+
+async fn client_loop<C: Cycle>(
+    mut c: C,
+    count: u64,
+    schedule: Option<(Instant, Duration)>,
+) -> anyhow::Result<Histogram<u64>> {
+    let mut hist = new_histogram();
+    for k in 0..count {
+        let began = match schedule {
+            Some((first, interval)) => {
+                let due = first + interval.mul_f64(k as f64);
+                tokio::time::sleep_until(due.into()).await;
+                due
+            }
+            None => Instant::now(),
+        };
+        c.push().await?;
+        hist.saturating_record(began.elapsed().as_micros() as u64);
+        c.pull_ack().await?;
+    }
+    Ok(hist)
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // 1 µs to 60 s at 3 significant figures.
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
+}
