@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests of the `relay` binary.
+
+pub mod queue_server;
