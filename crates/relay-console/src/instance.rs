@@ -1,0 +1,180 @@
+//! The single owner of the console state. Events are applied strictly in arrival order and each
+//! reply is queued only after its change is applied, so a client that got `done: true` for an
+//! `add` can use the new widget at once, from any connection.
+
+use crate::console::{Console, Outcome};
+use crate::server::{spawn_pass, Conn, Event, PassTarget};
+use crate::settings::Settings;
+use relay_wire::console::{build_reply, to_python_json};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use tokio::sync::{mpsc, Semaphore};
+
+/// Lines kept for the `z` console panel.
+const LOG_LINES: usize = 500;
+/// Pass chunks buffered between readers and the instance; readers wait when it is full, which
+/// bounds memory without ever blocking the instance itself.
+pub const DATA_QUEUE: usize = 256;
+
+/// Receiving ends of the two event queues: control (requests, logs) is unbounded and served
+/// first; data (pass lines) is bounded.
+pub struct Queues {
+    pub control: mpsc::UnboundedReceiver<Event>,
+    pub data: mpsc::Receiver<Event>,
+}
+
+/// Sending ends, handed to the listener and to `relay run`'s output reader.
+#[derive(Clone)]
+pub struct Senders {
+    pub control: mpsc::UnboundedSender<Event>,
+    pub data: mpsc::Sender<Event>,
+}
+
+pub fn queues() -> (Senders, Queues) {
+    let (ctx, crx) = mpsc::unbounded_channel();
+    let (dtx, drx) = mpsc::channel(DATA_QUEUE);
+    (Senders { control: ctx, data: dtx }, Queues { control: crx, data: drx })
+}
+
+pub struct Instance {
+    pub console: Console,
+    /// Clients parked on `get-answer --wait`, per question id.
+    waiters: HashMap<String, Vec<(Conn, Map<String, Value>)>>,
+    pub log: VecDeque<String>,
+    senders: Senders,
+    permits: Arc<Semaphore>,
+}
+
+impl Instance {
+    pub fn new(settings: Settings, senders: Senders) -> Self {
+        let permits = Arc::new(Semaphore::new(settings.pass_concurrency));
+        Instance { console: Console::new(settings), waiters: HashMap::new(), log: VecDeque::new(), senders, permits }
+    }
+
+    pub fn senders(&self) -> &Senders {
+        &self.senders
+    }
+
+    pub fn push_log(&mut self, line: String) {
+        if self.log.len() == LOG_LINES {
+            self.log.pop_front();
+        }
+        self.log.push_back(format!("{} {line}", timestamp()));
+    }
+
+    /// Applies one event. Must run inside the runtime (passes spawn tasks).
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Log(line) => self.push_log(line),
+            Event::Lines { step, lines } => self.console.append_lines(&step, lines),
+            Event::PassDone { step, reply_to, error } => {
+                self.console.pass_finished(&step);
+                self.console.generation += 1;
+                if let Some((conn, request)) = reply_to {
+                    self.reply(&conn, &request, error.as_deref(), None);
+                }
+            }
+            Event::Request { conn, mut request, fd } => self.request(conn, &mut request, fd),
+        }
+    }
+
+    fn request(&mut self, conn: Conn, request: &mut Map<String, Value>, fd: Option<std::os::fd::OwnedFd>) {
+        self.push_log(format!("{}: => message={}", conn.label, to_python_json(&Value::Object(request.clone()))));
+        let is_delete = request.get("action").and_then(Value::as_str) == Some("delete");
+        let outcome = self.console.handle(request, fd.is_some());
+        match outcome {
+            Outcome::Done => {
+                if is_delete {
+                    if let Some(id) = request.get("id").map(crate::value::py_str) {
+                        self.release_waiters(&id);
+                    }
+                }
+                self.reply(&conn, request, None, None)
+            }
+            Outcome::Answer(a) => self.reply(&conn, request, None, Some(&a)),
+            Outcome::Failed(e) => self.reply(&conn, request, Some(&e), None),
+            Outcome::Park { question } => self.waiters.entry(question).or_default().push((conn, request.clone())),
+            Outcome::Pass { step, read_size } => {
+                let fd = fd.expect("pass outcome implies a descriptor");
+                let target = PassTarget { step, reply_to: Some((conn, request.clone())) };
+                spawn_pass(fd, target, read_size, self.console.settings.tab_size, self.senders.data.clone(), self.permits.clone());
+            }
+        }
+    }
+
+    /// Deleting a question must not leave its waiters hanging forever (the reference does).
+    fn release_waiters(&mut self, id: &str) {
+        for (conn, request) in self.waiters.remove(id).unwrap_or_default() {
+            self.reply(&conn, &request, Some("no answer from end user: the question was deleted"), None);
+        }
+    }
+
+    fn reply(&mut self, conn: &Conn, request: &Map<String, Value>, error: Option<&str>, answer: Option<&str>) {
+        let reply = build_reply(request, error, answer);
+        self.push_log(format!("{}: <= message={}", conn.label, to_python_json(&Value::Object(reply.clone()))));
+        conn.send(&reply);
+    }
+
+    /// The user answered a question: record it and answer every parked client.
+    pub fn answer(&mut self, id: &str, answer: String) {
+        if self.console.answer(id, answer.clone()) {
+            for (conn, request) in self.waiters.remove(id).unwrap_or_default() {
+                self.reply(&conn, &request, None, Some(&answer));
+            }
+        }
+    }
+
+    /// Number of clients waiting on a question (for tests and the view).
+    pub fn waiting(&self, id: &str) -> usize {
+        self.waiters.get(id).map_or(0, Vec::len)
+    }
+}
+
+/// Waits for the next event, control first. `None` when every sender is gone.
+pub async fn next_event(q: &mut Queues) -> Option<Event> {
+    tokio::select! {
+        biased;
+        Some(e) = q.control.recv() => Some(e),
+        Some(e) = q.data.recv() => Some(e),
+        else => None,
+    }
+}
+
+/// Applies events with no terminal attached (tests, benchmarks of the protocol alone).
+pub async fn run_headless(mut instance: Instance, mut queues: Queues) {
+    while let Some(event) = next_event(&mut queues).await {
+        instance.apply(event);
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmm` in UTC, without pulling a date crate in.
+fn timestamp() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}", rem / 3600, rem % 3600 / 60, rem % 60, now.subsec_millis())
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(20_000), (2024, 10, 4));
+    }
+}

@@ -1,0 +1,144 @@
+//! Streaming a passed descriptor into a step, off the instance's loop. Regular files are read
+//! on a blocking thread (epoll refuses them); pipes, ttys and sockets are polled, and stop being
+//! read when the client that passed them disconnects.
+
+use super::{Conn, Event};
+use crate::text::lines::LineSplitter;
+use serde_json::{Map, Value};
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::sync::{mpsc, Semaphore};
+
+/// Where lines go and whom to answer at the end.
+#[derive(Debug)]
+pub struct PassTarget {
+    pub step: String,
+    /// `None` for `relay run` output, which nobody waits for.
+    pub reply_to: Option<(Conn, Map<String, Value>)>,
+}
+
+/// Smallest read buffer: the reference reads `read_size` bytes at a time, but larger reads only
+/// reduce system calls; lines come out identical.
+const MIN_READ: usize = 64 * 1024;
+
+/// Starts a pass once a concurrency permit is available.
+pub fn spawn_pass(fd: OwnedFd, target: PassTarget, read_size: usize, tab_size: usize, data: mpsc::Sender<Event>, permits: Arc<Semaphore>) {
+    tokio::spawn(async move {
+        let _permit = permits.acquire_owned().await;
+        run(fd, target, read_size, tab_size, data).await;
+    });
+}
+
+/// Streams a descriptor nobody waits on (the output of `relay run`'s child).
+pub fn spawn_reader(fd: OwnedFd, step: String, tab_size: usize, data: mpsc::Sender<Event>) {
+    tokio::spawn(run(fd, PassTarget { step, reply_to: None }, MIN_READ, tab_size, data));
+}
+
+async fn run(fd: OwnedFd, target: PassTarget, read_size: usize, tab_size: usize, data: mpsc::Sender<Event>) {
+    let size = read_size.max(MIN_READ);
+    if let Err(e) = check_readable(&fd) {
+        let _ = data.send(Event::PassDone { step: target.step, reply_to: target.reply_to, error: Some(e) }).await;
+        return;
+    }
+    let regular = rustix::fs::fstat(&fd).map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile).unwrap_or(false);
+    let error = if regular {
+        read_blocking(fd, target.step.clone(), size, tab_size, data.clone()).await
+    } else {
+        if let Err(e) = set_nonblocking(&fd) {
+            Some(e.to_string())
+        } else {
+            // SAFETY: the AsyncFd owns the descriptor, so it cannot be closed while registered.
+            match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
+                Ok(afd) => read_polled(afd, &target, size, tab_size, &data).await,
+                // Descriptors epoll refuses (e.g. /dev/null) are read like regular files.
+                Err(e) => {
+                    let (fd, _) = e.into_parts();
+                    read_blocking(fd, target.step.clone(), size, tab_size, data.clone()).await
+                }
+            }
+        }
+    };
+    let _ = data.send(Event::PassDone { step: target.step, reply_to: target.reply_to, error }).await;
+}
+
+/// A write-only descriptor would never become readable; refuse it up front.
+fn check_readable(fd: &OwnedFd) -> Result<(), String> {
+    let flags = rustix::fs::fcntl_getfl(fd).map_err(|e| format!("cannot use the passed descriptor: {e}"))?;
+    if flags & rustix::fs::OFlags::RWMODE == rustix::fs::OFlags::WRONLY {
+        return Err("the passed descriptor is not open for reading".into());
+    }
+    Ok(())
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)?;
+    Ok(())
+}
+
+async fn read_blocking(fd: OwnedFd, step: String, size: usize, tab: usize, data: mpsc::Sender<Event>) -> Option<String> {
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::File::from(fd);
+        let mut buf = vec![0u8; size];
+        let mut splitter = LineSplitter::new(tab);
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Some(e.to_string()),
+            };
+            let lines = splitter.push(&buf[..n]);
+            if !lines.is_empty() && data.blocking_send(Event::Lines { step: step.clone(), lines }).is_err() {
+                return None;
+            }
+        }
+        if let Some(last) = splitter.finish() {
+            let _ = data.blocking_send(Event::Lines { step, lines: vec![last] });
+        }
+        None
+    })
+    .await;
+    joined.unwrap_or_else(|e| Some(e.to_string()))
+}
+
+async fn read_polled(afd: AsyncFd<OwnedFd>, target: &PassTarget, size: usize, tab: usize, data: &mpsc::Sender<Event>) -> Option<String> {
+    let mut buf = vec![0u8; size];
+    let mut splitter = LineSplitter::new(tab);
+    let step = &target.step;
+    let closed = async {
+        match &target.reply_to {
+            Some((conn, _)) => conn.wait_closed().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(closed);
+    loop {
+        let mut guard = tokio::select! {
+            g = afd.readable() => match g {
+                Ok(g) => g,
+                Err(e) => return Some(e.to_string()),
+            },
+            _ = &mut closed => return Some("client disconnected; stopped reading".into()),
+        };
+        match guard.try_io(|inner| rustix::io::read(inner.get_ref(), &mut buf).map_err(Into::into)) {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => {
+                let lines = splitter.push(&buf[..n]);
+                if !lines.is_empty() && data.send(Event::Lines { step: step.clone(), lines }).await.is_err() {
+                    return None;
+                }
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Ok(Err(e)) => return Some(e.to_string()),
+            Err(_would_block) => {}
+        }
+    }
+    if let Some(last) = splitter.finish() {
+        let _ = data.send(Event::Lines { step: step.clone(), lines: vec![last] }).await;
+    }
+    None
+}

@@ -1,0 +1,87 @@
+//! Bytes to log lines: only LF ends a line, the remainder waits for more data or for EOF, TABs
+//! become a fixed number of spaces, invalid UTF-8 is kept visible with replacement characters.
+
+/// Splits a byte stream into complete lines.
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    pending: Vec<u8>,
+    tab: String,
+}
+
+impl LineSplitter {
+    pub fn new(tab_size: usize) -> Self {
+        LineSplitter { pending: Vec::new(), tab: " ".repeat(tab_size) }
+    }
+
+    /// Returns the lines completed by `data`.
+    pub fn push(&mut self, data: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = data;
+        while let Some(pos) = rest.iter().position(|b| *b == b'\n') {
+            if self.pending.is_empty() {
+                out.push(self.decode(&rest[..pos]));
+            } else {
+                self.pending.extend_from_slice(&rest[..pos]);
+                let line = std::mem::take(&mut self.pending);
+                out.push(self.decode(&line));
+            }
+            rest = &rest[pos + 1..];
+        }
+        self.pending.extend_from_slice(rest);
+        out
+    }
+
+    /// Flushes the unterminated remainder at end of input.
+    pub fn finish(&mut self) -> Option<String> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let line = std::mem::take(&mut self.pending);
+        Some(self.decode(&line))
+    }
+
+    fn decode(&self, bytes: &[u8]) -> String {
+        let text = String::from_utf8_lossy(bytes);
+        if text.contains('\t') {
+            text.replace('\t', &self.tab)
+        } else {
+            text.into_owned()
+        }
+    }
+}
+
+/// Splits a whole text (from `text` or `append`) with the same rules as a stream.
+pub fn split_text(text: &str, tab_size: usize) -> Vec<String> {
+    let mut s = LineSplitter::new(tab_size);
+    let mut lines = s.push(text.as_bytes());
+    lines.extend(s.finish());
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_lines_wait_for_lf_and_eof_flushes() {
+        let mut s = LineSplitter::new(8);
+        assert!(s.push(b"partial-").is_empty());
+        assert_eq!(s.push(b"line\nlast"), vec!["partial-line"]);
+        assert_eq!(s.finish().as_deref(), Some("last"));
+        assert_eq!(s.finish(), None);
+    }
+
+    #[test]
+    fn trailing_lf_adds_no_empty_line_and_empty_input_adds_nothing() {
+        assert_eq!(split_text("a\nb\n", 8), vec!["a", "b"]);
+        assert!(split_text("", 8).is_empty());
+        assert_eq!(split_text("\n", 8), vec![""]);
+    }
+
+    #[test]
+    fn tabs_are_plain_substitution_and_cr_is_kept() {
+        assert_eq!(split_text("first\tTAB|", 8), vec!["first        TAB|"]);
+        assert_eq!(split_text("a\tb", 2), vec!["a  b"]);
+        assert_eq!(split_text("CR\r\n", 8), vec!["CR\r"]);
+    }
+}

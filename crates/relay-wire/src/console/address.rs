@@ -1,0 +1,57 @@
+//! Socket naming shared by the instance and its clients (printable form: a leading `@` means a
+//! Linux abstract socket).
+
+use std::path::PathBuf;
+
+/// A parsed printable socket address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketAddress {
+    /// Linux abstract name, without the leading `@`.
+    Abstract(String),
+    Path(PathBuf),
+}
+
+impl SocketAddress {
+    pub fn parse(printable: &str) -> SocketAddress {
+        match printable.strip_prefix('@') {
+            Some(name) => SocketAddress::Abstract(name.to_string()),
+            None => SocketAddress::Path(PathBuf::from(printable)),
+        }
+    }
+
+    pub fn printable(&self) -> String {
+        match self {
+            SocketAddress::Abstract(name) => format!("@{name}"),
+            SocketAddress::Path(p) => p.display().to_string(),
+        }
+    }
+
+    pub fn is_abstract(&self) -> bool {
+        matches!(self, SocketAddress::Abstract(_))
+    }
+}
+
+/// `moulti-<user>-<instance>.socket`; an empty instance name means `default`.
+pub fn default_socket_name(user: &str, instance: Option<&str>) -> String {
+    let instance = instance.filter(|i| !i.is_empty()).unwrap_or("default");
+    format!("moulti-{user}-{instance}.socket")
+}
+
+/// The name a client binds before connecting, so the instance can tell clients apart in its log.
+pub fn client_bind_name(user: &str, pid: u32) -> String {
+    format!("moulti-client-{user}-{pid}.socket")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(default_socket_name("root", None), "moulti-root-default.socket");
+        assert_eq!(default_socket_name("root", Some("")), "moulti-root-default.socket");
+        assert_eq!(default_socket_name("bob", Some("t")), "moulti-bob-t.socket");
+        assert_eq!(SocketAddress::parse("@x").printable(), "@x");
+        assert_eq!(SocketAddress::parse("/a/b"), SocketAddress::Path("/a/b".into()));
+    }
+}
