@@ -149,3 +149,28 @@ fn garbage_on_the_wire() {
     }
     still_serving(&s, &w);
 }
+
+/// After a refusal that did not read the body, the same connection must either serve the next
+/// request correctly or be closed; leftover body bytes must never be read as a request.
+#[test]
+fn refused_bodies_do_not_poison_a_kept_alive_connection() {
+    let s = QueueServer::start();
+    let w = witness(&s);
+    let big_text = "t".repeat(300 * 1024);
+    let refusals = [
+        s.anon("POST", "/messageQueue").from("a1").to("b2").text(&big_text),
+        s.req("POST", "/messageQueue").from("a1").to("b2").text(&big_text),
+        s.req("POST", "/messageQueue").from("a1").to("b2").header("Content-Type", "image/png").body(vec![b'G'; 4096]),
+        s.req("POST", "/nowhere").from("a1").text(&"x".repeat(4096)),
+    ];
+    for refused in refusals {
+        let mut conn = Conn::open(s.addr).unwrap();
+        let first = conn.send(&refused).unwrap();
+        assert!((400..500).contains(&first.status), "{}", first.describe());
+        if let Ok(next) = conn.send(&s.req("GET", &format!("/messages/{}", w.id)).from("a1")) {
+            assert_eq!(next.status, 200, "request after a refused body on the same connection: {}", next.describe());
+            assert_eq!(next.json(), w.body);
+        }
+    }
+    still_serving(&s, &w);
+}

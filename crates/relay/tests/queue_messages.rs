@@ -126,6 +126,18 @@ fn item_53_list_element_keys_per_dialect() {
     for k in ["node_destination", "node_source", "payload_type", "payload"] {
         assert!(v1[0].get(k).is_none(), "v2 key `{k}` in a v1 listing: {}", v1[0]);
     }
+    // Times in the listing are ISO-8601 UTC with milliseconds.
+    s.req("POST", "/messageQueue")
+        .from("a1")
+        .to("b2")
+        .header("Scirocco-Status", "scheduled")
+        .header("Scirocco-Scheduled-Time", "2030-01-02T05:04:05.5+02:00")
+        .text("s")
+        .send()
+        .expect(201);
+    let v1 = list_v1(&s, "a1");
+    assert_eq!(v1[1]["scheduled_time"], json!("2030-01-02T03:04:05.500Z"));
+    assert_eq!(v1[1]["data"], json!("s"));
 }
 
 #[test]

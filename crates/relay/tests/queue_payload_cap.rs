@@ -52,3 +52,18 @@ fn per_type_limit_still_applies_under_a_larger_max_payload() {
     let r = s.req("POST", "/messageQueue").from("a1").to("b2").header("Content-Type", "text/plain").body(vec![b't'; 100 * 1024 + 1]).send();
     assert_too_large(&r);
 }
+
+#[test]
+fn chunked_bodies_are_capped_too() {
+    // Without a Content-Length the limit must be enforced while the body streams in.
+    let s = capped(1000);
+    let push = |body: Vec<u8>| s.req("POST", "/messageQueue").from("a1").to("b2").header("Content-Type", "text/plain").body(body);
+    assert_too_large(&push(vec![b'c'; 5000]).chunked(700).send());
+    let r = push(vec![b'c'; 900]).chunked(100).send().expect(201);
+    assert_eq!(r.body, vec![b'c'; 900]);
+    // The per-type limit as well.
+    let s = QueueServer::start();
+    let r = s.req("POST", "/messageQueue").from("a1").to("b2").header("Content-Type", "text/plain").body(vec![b'c'; 100 * 1024 + 1]).chunked(8192).send();
+    assert_too_large(&r);
+    assert!(s.alive());
+}

@@ -285,6 +285,10 @@ fn item_28_scheduled_time_formats() {
         "2030-01-02T03:04:05.123456".to_string(),
         "Wed, 02 Jan 2030 03:04:05 +0000".to_string(),
         "Wed, 02 Jan 2030 03:04:05 GMT".to_string(),
+        "2030-01-02T03:04:05.123456789Z".to_string(),
+        // Numeric strings, sign and exponent included, are epoch milliseconds.
+        "1.893553445e12".to_string(),
+        "+1893553445000".to_string(),
     ] {
         let r = push_v2(&s).header("Scirocco-Status", "scheduled").header("Scirocco-Scheduled-Time", &given).json(&json!({})).send();
         assert_eq!(r.status, 201, "Scheduled-Time {given:?}: {}", r.describe());
@@ -339,6 +343,12 @@ fn item_30_push_echoes_json() {
     assert_eq!(keys, ["z", "a", "é", "big"], "key order not preserved");
     let r = push_v1(&s).json(&json!([3, 2, 1])).send().expect(201);
     assert_eq!(r.json(), json!([3, 2, 1]));
+    // Keys MongoDB refused (a dot, a leading `$`) are plain JSON here (Q17).
+    let odd = json!({"a.b": 1, "$set": {"x": 2}, "": 3});
+    assert_eq!(push_v1(&s).json(&odd).send().expect(201).json(), odd);
+    assert_eq!(s.pull("b2").expect(200).json(), body);
+    s.pull("b2").expect(200);
+    assert_eq!(s.pull("b2").expect(200).json(), odd);
 }
 
 #[test]

@@ -47,11 +47,13 @@ pub struct Options {
     pub listen: bool,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// An existing data directory to use instead of a fresh temporary one.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { token: Some(TOKEN.to_string()), listen: true, args: Vec::new(), env: Vec::new() }
+        Options { token: Some(TOKEN.to_string()), listen: true, args: Vec::new(), env: Vec::new(), data_dir: None }
     }
 }
 
@@ -91,19 +93,30 @@ impl QueueServer {
     }
 
     pub fn with(opts: Options) -> QueueServer {
-        let tmp = tempfile::tempdir().expect("temp data dir");
-        let data_dir = tmp.path().join("data");
+        QueueServer::try_with(opts).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like `with`, but a server that exits before listening is an `Err` with its exit status
+    /// and stderr, for tests that expect a refusal to start.
+    pub fn try_with(opts: Options) -> Result<QueueServer, String> {
+        let (data_dir, tmp) = match &opts.data_dir {
+            Some(d) => (d.clone(), None),
+            None => {
+                let tmp = tempfile::tempdir().expect("temp data dir");
+                (tmp.path().join("data"), Some(tmp))
+            }
+        };
         let mut s = QueueServer {
             child: None,
             addr: "127.0.0.1:0".parse().unwrap(),
             token: String::new(),
             data_dir,
-            _tmp: Some(tmp),
+            _tmp: tmp,
             opts,
             log: Arc::new(Mutex::new(String::new())),
         };
-        s.spawn();
-        s
+        s.try_spawn()?;
+        Ok(s)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -116,6 +129,10 @@ impl QueueServer {
     }
 
     fn spawn(&mut self) {
+        self.try_spawn().unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_relay"));
         cmd.arg("serve").arg("--data").arg(&self.data_dir);
         if self.opts.listen {
@@ -157,11 +174,14 @@ impl QueueServer {
                 Ok(addr) => break addr,
                 Err(_) => {
                     if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                        self.child = None;
+                        // Let the reader thread collect the last lines.
                         std::thread::sleep(Duration::from_millis(100));
-                        panic!("relay serve exited with {status} before listening; stderr:\n{}", self.log());
+                        return Err(format!("relay serve exited with {status} before listening; stderr:\n{}", self.log()));
                     }
                     if Instant::now() > deadline {
-                        panic!("relay serve did not print `listening on` in time; stderr:\n{}", self.log());
+                        self.kill9();
+                        return Err(format!("relay serve did not print `listening on` in time; stderr:\n{}", self.log()));
                     }
                 }
             }
@@ -171,6 +191,7 @@ impl QueueServer {
             Some(t) => t.clone(),
             None => self.env_token().unwrap_or_else(|| self.token_file().unwrap_or_default()),
         };
+        Ok(())
     }
 
     fn env_token(&self) -> Option<String> {
@@ -193,17 +214,23 @@ impl QueueServer {
 
     /// SIGTERM, then wait for the process to exit; returns whether it exited by itself in time.
     pub fn stop(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else { return true };
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        self.stop_with("TERM").is_some()
+    }
+
+    /// Sends `signal` (a `kill` name such as `TERM` or `INT`) and waits; the exit status, or
+    /// `None` when the process had to be killed because it did not exit in time.
+    pub fn stop_with(&mut self, signal: &str) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
-            if child.try_wait().unwrap().is_some() {
-                return true;
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                return false;
+                return None;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -347,13 +374,26 @@ impl Request {
         self.header("Content-Type", "application/octet-stream").body(b.to_vec())
     }
 
+    /// Sends the body with `Transfer-Encoding: chunked` (no Content-Length), in `chunk`-byte pieces.
+    pub fn chunked(mut self, chunk: usize) -> Request {
+        let mut out = Vec::new();
+        for piece in self.body.chunks(chunk.max(1)) {
+            out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            out.extend_from_slice(piece);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+        self.body = out;
+        self.header("Transfer-Encoding", "chunked")
+    }
+
     /// The request exactly as it goes on the wire.
     pub fn wire(&self) -> Vec<u8> {
         let mut out = format!("{} {} HTTP/1.1\r\nHost: {}\r\n", self.method, self.path, self.addr).into_bytes();
         for (k, v) in &self.headers {
             out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
         }
-        let has_len = self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+        let has_len = self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding"));
         if !has_len && (!self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PATCH" | "PUT")) {
             out.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
         }

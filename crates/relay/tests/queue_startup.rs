@@ -1,0 +1,77 @@
+//! `relay serve` as a process: clean shutdown on SIGINT/SIGTERM, refusals to start, the token
+//! file an operator writes, and relaxed durability across a clean stop.
+
+mod support;
+
+use serde_json::json;
+use support::queue_server::*;
+
+#[test]
+fn sigint_and_sigterm_stop_cleanly_and_keep_data() {
+    let mut s = QueueServer::start();
+    let id = s.push("a1", "b2", &json!({"kept": true})).id();
+    for signal in ["INT", "TERM"] {
+        let status = s.stop_with(signal).unwrap_or_else(|| panic!("no exit on SIG{signal}; log:\n{}", s.log()));
+        assert!(status.success(), "SIG{signal} exit status {status}; log:\n{}", s.log());
+        s.restart();
+        assert_eq!(s.get("a1", &id).expect(200).json(), json!({"kept": true}));
+    }
+}
+
+#[test]
+fn relaxed_durability_keeps_everything_across_a_clean_stop() {
+    let mut s = QueueServer::with(Options::default().arg("--durability").arg("relaxed"));
+    let ids: Vec<String> = (0..100).map(|i| s.push("a1", "b2", &json!({"i": i})).id()).collect();
+    assert!(s.stop(), "no exit on SIGTERM; log:\n{}", s.log());
+    s.restart();
+    for (i, id) in ids.iter().enumerate() {
+        let r = s.pull("b2").expect(200);
+        assert_eq!((&r.id(), r.json()), (id, json!({"i": i})));
+    }
+}
+
+#[test]
+fn port_in_use_is_a_startup_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut opts = Options::default().arg("--listen").arg(taken.local_addr().unwrap().to_string());
+    opts.listen = false;
+    let err = QueueServer::try_with(opts).err().expect("started on a port that is in use");
+    assert!(!err.contains("exit status: 0"), "{err}");
+}
+
+#[test]
+fn second_server_on_the_same_data_dir_is_refused() {
+    let first = QueueServer::start();
+    let id = first.push("a1", "b2", &json!({"owner": "first"})).id();
+    let opts = Options { data_dir: Some(first.data_dir().to_path_buf()), ..Options::default() };
+    if let Ok(second) = QueueServer::try_with(opts) {
+        panic!("a second server opened the same data dir; its log:\n{}", second.log());
+    }
+    assert_eq!(first.pull("b2").expect(200).id(), id);
+}
+
+#[test]
+fn operator_written_token_file_is_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("queue-token"), "operator-chosen-token-0123456789\n").unwrap();
+    let s = QueueServer::with(Options { data_dir: Some(data), ..Options::default().token(None) });
+    assert_eq!(s.token, "operator-chosen-token-0123456789");
+    s.req("GET", "/").send().expect(200);
+    // The file's trailing newline is not part of the token, and nothing else is accepted.
+    assert_error(&s.anon("GET", "/").header("Authorization", "operator-chosen-token-012345678").send(), 403, "Incorrect auth token.");
+}
+
+#[test]
+fn bad_settings_are_startup_errors() {
+    for opts in [
+        Options::default().arg("--durability").arg("sometimes"),
+        Options::default().arg("--visibility-timeout").arg("soon"),
+        Options::default().arg("--max-payload").arg("-1"),
+        Options { listen: false, ..Options::default().env("SCIROCCO_PORT", "http") },
+    ] {
+        let args = opts.args.clone();
+        assert!(QueueServer::try_with(opts).is_err(), "started with bad settings {args:?}");
+    }
+}
