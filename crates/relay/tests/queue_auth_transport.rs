@@ -199,6 +199,40 @@ fn item_08_listens_on_scirocco_port_on_loopback() {
 }
 
 #[test]
+fn transport_expect_100_continue() {
+    // curl sends `Expect: 100-continue` for larger bodies and waits for the interim answer.
+    use std::io::{BufRead, BufReader, Read, Write};
+    let s = QueueServer::start();
+    let body = serde_json::to_vec(&json!({"pad": "x".repeat(4000)})).unwrap();
+    let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let head = format!(
+        "POST /messageQueue HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nScirocco-From: a1\r\nScirocco-To: b2\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        s.addr,
+        s.token,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 100"), "expected 100 Continue, got {line:?}");
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+    }
+    stream.write_all(&body).unwrap();
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    assert!(rest.starts_with("HTTP/1.1 201"), "{rest}");
+    assert!(rest.contains("Scirocco-Id: "), "{rest}");
+    assert_eq!(s.pull("b2").expect(200).json()["pad"].as_str().map(str::len), Some(4000));
+}
+
+#[test]
 fn transport_keep_alive_serves_several_requests_on_one_connection() {
     // Section 2 rule 2: the clients reuse pooled connections.
     let s = QueueServer::start();

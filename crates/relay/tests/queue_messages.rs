@@ -180,6 +180,15 @@ fn item_56_limit_and_cap() {
         assert_eq!(with(q), all, "query {q:?}");
     }
 
+    // The default cap is 100.
+    for i in 4..150 {
+        s.push("a1", "b2", &json!({"i": i}));
+    }
+    let listed = list(s.req("GET", "/messages").from("a1"));
+    assert_eq!(listed.len(), 100);
+    assert_eq!(ids(&listed)[..4], all[..]);
+    assert_eq!(listed[99]["data"], json!({"i": 99}));
+
     let capped = QueueServer::with(Options::default().env("SCIROCCO_MAX_GET_ALL_MESSAGES", "2"));
     let all: Vec<String> = (0..4).map(|i| capped.push("a1", "b2", &json!({"i": i})).id()).collect();
     let with = |q: &str| ids(&list(capped.req("GET", &format!("/messages{q}")).from("a1")));

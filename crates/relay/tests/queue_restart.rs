@@ -65,6 +65,35 @@ fn messages_in_every_state_survive_a_clean_restart() {
 }
 
 #[test]
+fn scheduled_message_becomes_due_after_a_restart() {
+    let mut s = QueueServer::start();
+    let due_at = now_ms() + 1500;
+    let id = s
+        .req("POST", "/messageQueue")
+        .from("a1")
+        .to("b2")
+        .header("Scirocco-Status", "scheduled")
+        .header("Scirocco-Scheduled-Time", &due_at.to_string())
+        .json(&json!({"due": "later"}))
+        .send()
+        .expect(201)
+        .id();
+    s.restart();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let r = loop {
+        let r = s.pull("b2");
+        if r.status == 200 {
+            break r;
+        }
+        r.expect(204);
+        assert!(std::time::Instant::now() < deadline, "the scheduled message never became due after the restart");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(now_ms() >= due_at, "delivered before its time");
+    assert_eq!((r.id(), r.sc("Status")), (id, "processing"));
+}
+
+#[test]
 fn repeated_restarts_keep_data_and_order() {
     let mut s = QueueServer::start();
     let mut ids = Vec::new();

@@ -53,6 +53,26 @@ fn expired_message_reads_back_as_pending() {
 }
 
 #[test]
+fn a_message_pulled_before_a_restart_still_expires() {
+    let mut s = short_timeout();
+    let id = s.push("a1", "b2", &json!({"survives": "restart"})).id();
+    s.pull("b2").expect(200);
+    assert!(s.stop(), "no exit on SIGTERM; log:\n{}", s.log());
+    s.restart();
+    let start = Instant::now();
+    let again = loop {
+        let r = s.pull("b2");
+        if r.status == 200 {
+            break r;
+        }
+        r.expect(204);
+        assert!(start.elapsed() < DEADLINE, "a message in processing at shutdown was never redelivered");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!((again.id(), again.sc("Tries")), (id, "2"));
+}
+
+#[test]
 fn acked_message_is_never_redelivered() {
     let s = short_timeout();
     let id = s.push("a1", "b2", &json!({})).id();
