@@ -199,6 +199,25 @@ fn item_08_listens_on_scirocco_port_on_loopback() {
 }
 
 #[test]
+fn transport_request_header_names_are_case_insensitive() {
+    // HTTP/1.1 header names are case-insensitive; some clients send them in lower case.
+    let s = QueueServer::start();
+    let r = s
+        .anon("POST", "/messageQueue")
+        .header("authorization", TOKEN)
+        .header("scirocco-from", "a1")
+        .header("SCIROCCO-TO", "b2")
+        .header("content-type", "application/json")
+        .header("scirocco-data-type", "lower")
+        .body(r#"{"case": "insensitive"}"#)
+        .send()
+        .expect(201);
+    assert_eq!((r.sc("From"), r.sc("To"), r.sc("Data-Type")), ("a1", "b2", "lower"));
+    let r = s.anon("GET", "/messageQueue").header("AUTHORIZATION", TOKEN).header("scirocco-node-source", "b2").send().expect(200);
+    assert_eq!(r.sc("Node-Source"), "a1");
+}
+
+#[test]
 fn transport_expect_100_continue() {
     // curl sends `Expect: 100-continue` for larger bodies and waits for the interim answer.
     use std::io::{BufRead, BufReader, Read, Write};

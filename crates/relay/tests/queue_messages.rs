@@ -331,6 +331,11 @@ fn item_60_v1_source_or_destination_in_any_status() {
             assert_eq!(n(delete(&s, &id).from(deleter).send()), json!({"n": 1, "ok": 1}), "v1 delete by {deleter} of a {status} message");
         }
     }
+    // A message deleted while processing can no longer be acked.
+    let s = QueueServer::start();
+    let id = in_status(&s, "processing");
+    assert_eq!(n(delete(&s, &id).from("b2").send()), json!({"n": 1, "ok": 1}));
+    assert_error(&s.ack("b2", &id), 404, RESOURCE_NOT_FOUND);
     // Delete-all by the receiver takes what it received, in any status.
     let s = QueueServer::start();
     for st in STATUSES {

@@ -217,6 +217,19 @@ fn item_22_missing_or_non_hex_destination_is_400() {
 }
 
 #[test]
+fn item_22_long_node_ids_work_up_to_the_cap() {
+    // No cap in the original; Relay caps node ids at 128 hex characters (Q18).
+    let s = QueueServer::start();
+    let long = "f".repeat(128);
+    let r = s.req("POST", "/messageQueue").from(&long).to(&long).json(&json!({"self": true})).send().expect(201);
+    assert_eq!(r.sc("To"), long);
+    assert_eq!(s.pull(&long).expect(200).id(), r.id());
+    let too_long = "e".repeat(129);
+    assert_validation(&s.req("POST", "/messageQueue").from("a1").to(&too_long).json(&json!({})).send(), "to");
+    assert_validation(&s.req("POST", "/messageQueue").source(&too_long).dest("b2").json(&json!({})).send(), "node_source");
+}
+
+#[test]
 fn item_23_missing_or_non_hex_source_is_400() {
     let s = QueueServer::start();
     // No identity at all: the request is v1 (no v2 header), so the key is `from`.
@@ -313,6 +326,28 @@ fn item_28_scheduled_time_formats() {
 }
 
 #[test]
+fn item_27_out_of_range_scheduled_times_are_400_not_500() {
+    let s = QueueServer::start();
+    // JavaScript dates end at ±8.64e15 ms; beyond that (and for NaN/Infinity) the original
+    // gets `Invalid Date`, a CastError on scheduled_time.
+    for t in ["1e300", "-1e300", "Infinity", "-Infinity", "NaN", "8640000000000001", "-8640000000000001", "1e400"] {
+        let r = push_v2(&s).header("Scirocco-Status", "scheduled").header("Scirocco-Scheduled-Time", t).json(&json!({})).send();
+        assert_validation(&r, "scheduled_time");
+    }
+    // The far edges themselves are valid dates; a server may refuse years it cannot represent,
+    // but never with a server error.
+    for t in ["8640000000000000", "-8640000000000000", "275760-09-13T00:00:00.000Z", "0001-01-01T00:00:00Z"] {
+        let r = push_v2(&s).header("Scirocco-Status", "scheduled").header("Scirocco-Scheduled-Time", t).json(&json!({})).send();
+        assert!(r.status == 201 || r.status == 400, "Scheduled-Time {t:?}: {}", r.describe());
+        if r.status == 201 {
+            assert!(!r.sc("Scheduled-Time").is_empty());
+        }
+    }
+    assert!(s.alive());
+    s.req("GET", "/messages").source("a1").send();
+}
+
+#[test]
 fn item_28_scheduled_time_on_a_pending_message_is_kept_but_inert() {
     let s = QueueServer::start();
     let r = push_v1(&s).header("Scirocco-Scheduled-Time", "2030-01-02T03:04:05Z").json(&json!({})).send().expect(201);
@@ -359,6 +394,28 @@ fn item_30_push_echoes_json() {
     assert_eq!(s.pull("b2").expect(200).json(), body);
     s.pull("b2").expect(200);
     assert_eq!(s.pull("b2").expect(200).json(), odd);
+}
+
+#[test]
+fn item_30_deeply_nested_json() {
+    let s = QueueServer::start();
+    let nest = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let ok = nest(100);
+    let r = push_v1(&s).header("Content-Type", "application/json").body(ok.clone()).send().expect(201);
+    assert_eq!(r.text(), ok);
+    assert_eq!(s.pull("b2").expect(200).text(), ok);
+    assert_eq!(s.req("GET", "/messages").from("a1").send().expect(200).json()[0]["data"], serde_json::from_str::<Value>(&ok).unwrap());
+    // Absurd depth either round-trips intact or is refused as bad JSON; it never takes the
+    // server (or a later listing of it) down.
+    let deep = nest(50_000);
+    let r = push_v1(&s).header("Content-Type", "application/json").body(deep.clone()).send();
+    assert!(r.status == 201 || r.status == 400, "{}", r.describe());
+    if r.status == 201 {
+        assert_eq!(s.pull("b2").expect(200).text(), deep);
+        let listed = s.req("GET", "/messages").from("a1").send().expect(200);
+        assert!(listed.text().contains(&deep), "listing lost the deep payload");
+    }
+    assert!(s.alive());
 }
 
 #[test]

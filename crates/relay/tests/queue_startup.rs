@@ -64,6 +64,30 @@ fn operator_written_token_file_is_used() {
 }
 
 #[test]
+fn unusable_data_dir_is_a_startup_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let opts = Options { data_dir: Some(file), ..Options::default() };
+    assert!(QueueServer::try_with(opts).is_err(), "started with a plain file as data dir");
+}
+
+#[test]
+fn corrupt_store_is_refused_and_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let junk: Vec<u8> = (0..64 * 1024).map(|i| (i * 7 % 251) as u8).collect();
+    let store = data.join("queue.redb");
+    std::fs::write(&store, &junk).unwrap();
+    let opts = Options { data_dir: Some(data), ..Options::default() };
+    if let Ok(s) = QueueServer::try_with(opts) {
+        panic!("served on top of a corrupt store; log:\n{}", s.log());
+    }
+    assert_eq!(std::fs::read(&store).unwrap(), junk, "the unreadable store was modified");
+}
+
+#[test]
 fn bad_settings_are_startup_errors() {
     for opts in [
         Options::default().arg("--durability").arg("sometimes"),
