@@ -19,6 +19,29 @@ fn sigint_and_sigterm_stop_cleanly_and_keep_data() {
 }
 
 #[test]
+fn shutdown_is_not_held_up_by_stuck_clients() {
+    use std::io::Write;
+    let mut s = QueueServer::start();
+    let id = s.push("a1", "b2", &json!({})).id();
+    // One idle keep-alive connection and one that stopped in the middle of a body.
+    let mut idle = Conn::open(s.addr).unwrap();
+    idle.send(&s.req("GET", "/")).unwrap().expect(200);
+    let mut stalled = std::net::TcpStream::connect(s.addr).unwrap();
+    let head = format!(
+        "POST /messageQueue HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nScirocco-From: a1\r\nScirocco-To: b2\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nhalf",
+        s.token
+    );
+    stalled.write_all(head.as_bytes()).unwrap();
+    let status = s.stop_with("TERM").unwrap_or_else(|| panic!("stuck clients kept the server from stopping; log:\n{}", s.log()));
+    assert!(status.success(), "exit status {status}; log:\n{}", s.log());
+    drop((idle, stalled));
+    s.restart();
+    s.get("a1", &id).expect(200);
+    s.pull("b2").expect(200);
+    s.pull("b2").expect(204);
+}
+
+#[test]
 fn relaxed_durability_keeps_everything_across_a_clean_stop() {
     let mut s = QueueServer::with(Options::default().arg("--durability").arg("relaxed"));
     let ids: Vec<String> = (0..100).map(|i| s.push("a1", "b2", &json!({"i": i})).id()).collect();
