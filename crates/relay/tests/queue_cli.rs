@@ -162,7 +162,9 @@ fn the_generated_token_file_is_found_through_data_dir() {
     let pulled = server.queue_with(&receiver, &["pull", "--payload-only"], &["--data", &data], None);
     assert_eq!(pulled.ok(), "via token file");
 
-    let missing = server.queue_with(&receiver, &["pull"], &["--data", "/nonexistent-relay-dir"], None);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let elsewhere = elsewhere.path().to_str().unwrap();
+    let missing = server.queue_with(&receiver, &["pull"], &["--data", elsewhere], None);
     assert_eq!(missing.code, Some(1));
     assert!(missing.stderr.contains("queue-token"), "{}", missing.stderr);
 }

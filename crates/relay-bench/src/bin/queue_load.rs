@@ -52,6 +52,10 @@ struct Args {
     /// count); 0 skips it.
     #[arg(long, default_value_t = 10.0)]
     half_peak_seconds: f64,
+    /// Worker threads of the generator's runtime; on a small machine one leaves the cores to
+    /// the servers under test.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 struct Row {
@@ -71,7 +75,11 @@ fn main() -> anyhow::Result<()> {
     if args.messages.len() != 1 && args.messages.len() != args.clients.len() {
         bail!("--messages takes one value or one per --clients entry");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()?
+    };
     runtime.block_on(bench(args))
 }
 
