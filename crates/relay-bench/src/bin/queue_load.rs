@@ -12,6 +12,8 @@
 mod beanstalk;
 #[path = "queue_load/beanstalk_cycle.rs"]
 mod beanstalk_cycle;
+#[path = "queue_load/cpu.rs"]
+mod cpu;
 #[path = "queue_load/relay.rs"]
 mod relay;
 #[path = "queue_load/workload.rs"]
@@ -24,6 +26,7 @@ use bytes::Bytes;
 use clap::Parser;
 
 use beanstalk_cycle::BeanstalkCycle;
+use cpu::CpuProbe;
 use relay::RelayCycle;
 use workload::{Outcome, Pace};
 
@@ -52,6 +55,15 @@ struct Args {
     /// count); 0 skips it.
     #[arg(long, default_value_t = 10.0)]
     half_peak_seconds: f64,
+    /// Relay's process id, to report its CPU time per message (Linux /proc).
+    #[arg(long)]
+    relay_pid: Option<u32>,
+    /// beanstalkd's process id, likewise.
+    #[arg(long)]
+    beanstalkd_pid: Option<u32>,
+    /// Clock ticks per second of /proc CPU times (`getconf CLK_TCK`).
+    #[arg(long, default_value_t = 100)]
+    clk_tck: u32,
     /// Worker threads of the generator's runtime; on a small machine one leaves the cores to
     /// the servers under test.
     #[arg(long, default_value_t = 1)]
@@ -88,19 +100,22 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     // Fresh queue names per invocation, so a rerun against the same servers starts empty.
     let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as u32;
 
+    let relay_cpu = args.relay_pid.map(|p| CpuProbe::new(p, args.clk_tck));
+    let beanstalkd_cpu = args.beanstalkd_pid.map(|p| CpuProbe::new(p, args.clk_tck));
     let mut rows = Vec::new();
     for (i, &clients) in args.clients.iter().enumerate() {
         let messages = *args.messages.get(i).unwrap_or(&args.messages[0]);
         let mut row = Row { clients, relay: None, beanstalkd: None };
         if let Some(url) = &args.relay_url {
             eprintln!("relay: {clients} client(s), {messages} messages…");
-            let o = run_relay(url, &args.relay_token, run_id, i, clients, messages, Pace::Closed, &payload).await?;
+            let o = run_relay(url, &args.relay_token, run_id, i, clients, messages, Pace::Closed, relay_cpu, &payload)
+                .await?;
             eprintln!("  {:.0} msgs/s", o.rate());
             row.relay = Some(o);
         }
         if let Some(addr) = args.beanstalkd {
             eprintln!("beanstalkd: {clients} client(s), {messages} messages…");
-            let o = run_beanstalkd(addr, run_id, i, clients, messages, &payload).await?;
+            let o = run_beanstalkd(addr, run_id, i, clients, messages, beanstalkd_cpu, &payload).await?;
             eprintln!("  {:.0} msgs/s", o.rate());
             row.beanstalkd = Some(o);
         }
@@ -122,6 +137,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             peak_row.clients,
             messages,
             Pace::Rate(rate),
+            relay_cpu,
             &payload,
         )
         .await?;
@@ -141,9 +157,10 @@ async fn run_relay(
     clients: usize,
     messages: u64,
     pace: Pace,
+    probe: Option<CpuProbe>,
     payload: &Bytes,
 ) -> anyhow::Result<Outcome> {
-    workload::run(clients, messages, pace, |c| {
+    workload::run(clients, messages, pace, probe, |c| {
         // Hex node ids, distinct per invocation, run and client.
         let node = format!("{run_id:08x}{run:02x}{c:04x}");
         let payload = payload.clone();
@@ -159,9 +176,10 @@ async fn run_beanstalkd(
     run: usize,
     clients: usize,
     messages: u64,
+    probe: Option<CpuProbe>,
     payload: &Bytes,
 ) -> anyhow::Result<Outcome> {
-    workload::run(clients, messages, Pace::Closed, |c| {
+    workload::run(clients, messages, Pace::Closed, probe, |c| {
         let tube = format!("bench-{run_id:08x}-{run}-{c}");
         let payload = payload.to_vec();
         async move { BeanstalkCycle::new(addr, &tube, payload).await }
@@ -171,21 +189,29 @@ async fn run_beanstalkd(
 }
 
 fn print_report(args: &Args, rows: &[Row], half: Option<&(usize, f64, Outcome)>) {
-    let ms = |o: &Outcome, q| format!("{:.2}", o.push_ms(q));
+    let dash = || "–".to_owned();
+    let rate = |o: &Option<Outcome>| o.as_ref().map(|o| format!("{:.0}", o.rate())).unwrap_or_else(dash);
+    let lat = |o: &Option<Outcome>| {
+        o.as_ref().map(|o| format!("{:.2} / {:.2}", o.push_ms(0.5), o.push_ms(0.99))).unwrap_or_else(dash)
+    };
+    let cpu = |o: &Option<Outcome>| {
+        o.as_ref().and_then(Outcome::cpu_us_per_message).map(|c| format!("{c:.0}")).unwrap_or_else(dash)
+    };
     println!(
-        "push → pull → ack per message, {} B payloads, every client on its own queue\n",
+        "push → pull → ack per message, {} B payloads, each client on its own queue; \
+         latencies in ms (p50 / p99), server CPU in µs per message\n",
         args.payload_size
     );
-    println!("| clients | messages | Relay msgs/s | beanstalkd msgs/s | ratio | Relay push p50 ms | Relay push p99 ms | beanstalkd put p50 ms | beanstalkd put p99 ms |");
+    println!(
+        "| clients | messages | Relay msgs/s | beanstalkd msgs/s | ratio | Relay push | beanstalkd put | Relay CPU | beanstalkd CPU |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let messages = r.relay.as_ref().or(r.beanstalkd.as_ref()).map(|o| o.messages).unwrap_or(0);
-        let rate = |o: &Option<Outcome>| o.as_ref().map(|o| format!("{:.0}", o.rate())).unwrap_or("–".into());
         let ratio = match (&r.relay, &r.beanstalkd) {
-            (Some(a), Some(b)) => format!("{:.1}x", a.rate() / b.rate()),
-            _ => "–".into(),
+            (Some(a), Some(b)) => format!("{:.2}x", a.rate() / b.rate()),
+            _ => dash(),
         };
-        let lat = |o: &Option<Outcome>, q| o.as_ref().map(|o| ms(o, q)).unwrap_or("–".into());
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.clients,
@@ -193,20 +219,20 @@ fn print_report(args: &Args, rows: &[Row], half: Option<&(usize, f64, Outcome)>)
             rate(&r.relay),
             rate(&r.beanstalkd),
             ratio,
-            lat(&r.relay, 0.5),
-            lat(&r.relay, 0.99),
-            lat(&r.beanstalkd, 0.5),
-            lat(&r.beanstalkd, 0.99),
+            lat(&r.relay),
+            lat(&r.beanstalkd),
+            cpu(&r.relay),
+            cpu(&r.beanstalkd),
         );
     }
     if let Some((clients, offered, o)) = half {
         println!(
             "\nRelay at half of peak: {clients} clients, {offered:.0} msgs/s offered, {:.0} msgs/s achieved over {:.1} s; \
-             push latency from due time p50 {} ms, p99 {} ms, max {:.2} ms",
+             push latency from due time p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             o.rate(),
             o.elapsed.as_secs_f64(),
-            ms(o, 0.5),
-            ms(o, 0.99),
+            o.push_ms(0.5),
+            o.push_ms(0.99),
             o.push_us.max() as f64 / 1000.0,
         );
     }

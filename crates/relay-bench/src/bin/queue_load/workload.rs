@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use super::cpu::CpuProbe;
+
 /// One client's three steps. `push` is the step whose latency is measured.
 pub trait Cycle: Send + 'static {
     fn push(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send;
@@ -29,6 +31,8 @@ pub struct Outcome {
     /// due, not when it was sent, so a stalled server cannot hide its queueing delay
     /// (coordinated omission).
     pub push_us: Histogram<u64>,
+    /// CPU the server used during the measured part, when its process could be watched.
+    pub server_cpu: Option<Duration>,
 }
 
 impl Outcome {
@@ -39,13 +43,25 @@ impl Outcome {
     pub fn push_ms(&self, quantile: f64) -> f64 {
         self.push_us.value_at_quantile(quantile) as f64 / 1000.0
     }
+
+    /// Server CPU microseconds per message (one push, one pull, one ack).
+    pub fn cpu_us_per_message(&self) -> Option<f64> {
+        self.server_cpu.map(|c| c.as_secs_f64() * 1e6 / self.messages as f64)
+    }
 }
 
 /// Cycles each client does before the clock starts, so connection set-up is not measured.
 const WARMUP: u64 = 20;
 
-/// Runs `messages` cycles spread over `clients` made by `make(index)`.
-pub async fn run<C, F, Fut>(clients: usize, messages: u64, pace: Pace, make: F) -> anyhow::Result<Outcome>
+/// Runs `messages` cycles spread over `clients` made by `make(index)`, watching the server's
+/// CPU with `probe` if there is one.
+pub async fn run<C, F, Fut>(
+    clients: usize,
+    messages: u64,
+    pace: Pace,
+    probe: Option<CpuProbe>,
+    make: F,
+) -> anyhow::Result<Outcome>
 where
     C: Cycle,
     F: Fn(usize) -> Fut,
@@ -60,6 +76,7 @@ where
         }
         ready.push(c);
     }
+    let cpu_before = probe.and_then(|p| p.read());
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(clients);
     for (i, c) in ready.into_iter().enumerate() {
@@ -80,7 +97,12 @@ where
     for t in tasks {
         push_us.add(t.await??)?;
     }
-    Ok(Outcome { messages, elapsed: start.elapsed(), push_us })
+    let elapsed = start.elapsed();
+    let server_cpu = match (cpu_before, probe.and_then(|p| p.read())) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    Ok(Outcome { messages, elapsed, push_us, server_cpu })
 }
 
 async fn client_loop<C: Cycle>(
