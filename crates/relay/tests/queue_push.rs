@@ -348,6 +348,21 @@ fn item_27_out_of_range_scheduled_times_are_400_not_500() {
 }
 
 #[test]
+fn item_28_times_are_utc_whatever_the_server_time_zone() {
+    // The original printed server-local time; Relay always speaks UTC, and reads naive
+    // scheduled times as UTC, even on a machine set to another zone.
+    let s = QueueServer::with(Options::default().env("TZ", "Asia/Kolkata"));
+    let before = now_ms() / 1000;
+    let r = push_v2(&s).header("Scirocco-Status", "scheduled").header("Scirocco-Scheduled-Time", "2030-01-02T03:04:05").json(&json!({})).send().expect(201);
+    assert_eq!(r.sc("Scheduled-Time"), "Wed Jan 02 2030 03:04:05 GMT+0000 (UTC)");
+    let created = parse_header_time(r.sc("Created-Time")).unwrap_or_else(|| panic!("{}", r.describe()));
+    // Clock sanity, not speed: a local-time stamp would be 5.5 hours off.
+    assert!((created - before).abs() < 600, "Created-Time {} is not UTC", r.sc("Created-Time"));
+    let listed = s.req("GET", "/messages").source("a1").send().expect(200).json();
+    assert_eq!(listed[0]["scheduled_time"], "2030-01-02T03:04:05.000Z");
+}
+
+#[test]
 fn item_28_scheduled_time_on_a_pending_message_is_kept_but_inert() {
     let s = QueueServer::start();
     let r = push_v1(&s).header("Scirocco-Scheduled-Time", "2030-01-02T03:04:05Z").json(&json!({})).send().expect(201);

@@ -20,7 +20,7 @@ pub const TOKEN: &str = "relay-queue-test-token";
 
 /// Generous limits that only exist so a broken server cannot hang the suite.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Variables that would change the server's behaviour if they leaked in from the environment
