@@ -54,6 +54,10 @@ fn item_12_ids_are_24_lowercase_hex_and_distinct() {
         assert!(is_object_id(&id), "id {id:?}");
         assert!(ids.insert(id.clone()), "id {id} handed out twice");
     }
+    // ObjectId-shaped: the first 4 bytes are the creation second, as MongoDB users expect.
+    let r = s.push("a1", "b2", &json!({}));
+    let secs = i64::from_str_radix(&r.id()[..8], 16).unwrap();
+    assert_eq!(Some(secs), parse_header_time(r.sc("Created-Time")), "id {} vs {}", r.id(), r.sc("Created-Time"));
 }
 
 #[test]
