@@ -273,6 +273,17 @@ fn item_25_unknown_status_is_400() {
 }
 
 #[test]
+#[ignore = "server bug: a Scirocco-Status with bytes outside ASCII is taken as missing, so the push is stored as pending instead of refused"]
+fn item_25_non_ascii_status_is_400() {
+    let s = QueueServer::start();
+    for status in [&b"\xff"[..], "pénding".as_bytes(), b"pending\xa0"] {
+        let r = push_v1(&s).header_bytes("Scirocco-Status", status).json(&json!({})).send();
+        assert_validation(&r, "status");
+    }
+    s.pull("b2").expect(204);
+}
+
+#[test]
 fn item_26_processing_or_processed_on_push_becomes_pending() {
     let s = QueueServer::start();
     for status in ["processing", "processed", "pending"] {
@@ -327,6 +338,19 @@ fn item_28_scheduled_time_formats() {
     assert_eq!(r.sc("Scheduled-Time"), "Wed Jan 02 2030 00:00:00 GMT+0000 (UTC)");
     // None of them is due.
     s.req("GET", "/messageQueue").source("b2").send().expect(204);
+}
+
+#[test]
+#[ignore = "server bug: a Scirocco-Scheduled-Time with bytes outside ASCII is taken as missing: ignored on a pending push instead of refused"]
+fn item_27_non_ascii_scheduled_time_is_400() {
+    let s = QueueServer::start();
+    for t in [&b"\xff\xfe"[..], "2030-01-02T03:04:05Z\u{a0}".as_bytes(), "mañana".as_bytes()] {
+        let r = push_v1(&s).header_bytes("Scirocco-Scheduled-Time", t).json(&json!({})).send();
+        assert_validation(&r, "scheduled_time");
+        let r = push_v2(&s).header("Scirocco-Status", "scheduled").header_bytes("Scirocco-Scheduled-Time", t).json(&json!({})).send();
+        assert_validation(&r, "scheduled_time");
+    }
+    s.pull("b2").expect(204);
 }
 
 #[test]

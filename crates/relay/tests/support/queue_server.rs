@@ -330,16 +330,31 @@ pub struct Request {
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
+    /// Headers whose values are not text (bytes outside ASCII), written after `headers`.
+    pub raw_headers: Vec<(String, Vec<u8>)>,
     pub body: Vec<u8>,
 }
 
 impl Request {
     pub fn new(addr: SocketAddr, method: &str, path: &str) -> Request {
-        Request { addr, method: method.to_string(), path: path.to_string(), headers: Vec::new(), body: Vec::new() }
+        Request {
+            addr,
+            method: method.to_string(),
+            path: path.to_string(),
+            headers: Vec::new(),
+            raw_headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     pub fn header(mut self, k: &str, v: &str) -> Request {
         self.headers.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    /// A header with arbitrary value bytes (for example latin-1), as some clients send.
+    pub fn header_bytes(mut self, k: &str, v: &[u8]) -> Request {
+        self.raw_headers.push((k.to_string(), v.to_vec()));
         self
     }
 
@@ -392,6 +407,11 @@ impl Request {
         let mut out = format!("{} {} HTTP/1.1\r\nHost: {}\r\n", self.method, self.path, self.addr).into_bytes();
         for (k, v) in &self.headers {
             out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        }
+        for (k, v) in &self.raw_headers {
+            out.extend_from_slice(format!("{k}: ").as_bytes());
+            out.extend_from_slice(v);
+            out.extend_from_slice(b"\r\n");
         }
         let has_len = self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding"));
         if !has_len && (!self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PATCH" | "PUT")) {
