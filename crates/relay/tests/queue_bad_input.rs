@@ -174,3 +174,19 @@ fn refused_bodies_do_not_poison_a_kept_alive_connection() {
     }
     still_serving(&s, &w);
 }
+
+#[test]
+fn many_idle_connections_do_not_starve_others() {
+    let s = QueueServer::start();
+    let w = witness(&s);
+    // Connections that never send a byte, and some that stop inside the request head.
+    let mut idle: Vec<TcpStream> = (0..150).map(|_| TcpStream::connect(s.addr).unwrap()).collect();
+    for _ in 0..50 {
+        let mut c = TcpStream::connect(s.addr).unwrap();
+        c.write_all(b"POST /messageQueue HTTP/1.1\r\nHost: x\r\nAuthoriz").unwrap();
+        idle.push(c);
+    }
+    still_serving(&s, &w);
+    drop(idle);
+    still_serving(&s, &w);
+}
