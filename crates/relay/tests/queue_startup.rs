@@ -3,14 +3,33 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::json;
 use support::queue_server::*;
+
+/// Time for the server to install its signal handlers after announcing that it listens. Only
+/// the tests of other shutdown behaviours wait; the race itself is tested (and ignored as a
+/// server bug) in `sigterm_right_after_listening_is_a_clean_shutdown`.
+const SIGNAL_SETTLE: Duration = Duration::from_millis(300);
+
+#[test]
+#[ignore = "server bug: serve_cmd installs the SIGTERM/SIGINT handlers lazily, after printing `listening on`; a signal in that window kills the process uncleanly"]
+fn sigterm_right_after_listening_is_a_clean_shutdown() {
+    // A service manager may stop the server the moment it reports readiness.
+    for round in 0..20 {
+        let mut s = QueueServer::start();
+        let status = s.stop_with("TERM").unwrap_or_else(|| panic!("round {round}: no exit on SIGTERM"));
+        assert!(status.success(), "round {round}: exit status {status}; log:\n{}", s.log());
+    }
+}
 
 #[test]
 fn sigint_and_sigterm_stop_cleanly_and_keep_data() {
     let mut s = QueueServer::start();
     let id = s.push("a1", "b2", &json!({"kept": true})).id();
     for signal in ["INT", "TERM"] {
+        std::thread::sleep(SIGNAL_SETTLE);
         let status = s.stop_with(signal).unwrap_or_else(|| panic!("no exit on SIG{signal}; log:\n{}", s.log()));
         assert!(status.success(), "SIG{signal} exit status {status}; log:\n{}", s.log());
         s.restart();
@@ -32,6 +51,7 @@ fn shutdown_is_not_held_up_by_stuck_clients() {
         s.token
     );
     stalled.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(SIGNAL_SETTLE);
     let status = s.stop_with("TERM").unwrap_or_else(|| panic!("stuck clients kept the server from stopping; log:\n{}", s.log()));
     assert!(status.success(), "exit status {status}; log:\n{}", s.log());
     drop((idle, stalled));

@@ -221,7 +221,8 @@ impl QueueServer {
     /// `None` when the process had to be killed because it did not exit in time.
     pub fn stop_with(&mut self, signal: &str) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status();
+        // Through sh's builtin `kill`: a `kill` binary is not on every minimal machine.
+        let _ = Command::new("sh").arg("-c").arg(format!("kill -{signal} {}", child.id())).status();
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
             if let Some(status) = child.try_wait().unwrap() {
