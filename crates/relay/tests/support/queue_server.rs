@@ -43,7 +43,8 @@ const SCRUBBED_ENV: &[&str] = &[
 pub struct Options {
     /// Passed as `--queue-token`; `None` leaves the token to the environment or the token file.
     pub token: Option<String>,
-    /// Pass `--listen 127.0.0.1:0`; when false the test sets `SCIROCCO_PORT` itself.
+    /// Pass `--listen 127.0.0.1:0`; when false the test picks the address itself (through
+    /// `SCIROCCO_PORT` or its own `--listen`).
     pub listen: bool,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
