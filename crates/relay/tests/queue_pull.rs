@@ -184,6 +184,10 @@ fn item_41_pulled_binary_is_base64_json_string() {
         assert_eq!(r.content_type(), Some(JSON_CT));
         assert_eq!(r.json(), json!(b64(body)), "len {len}");
     }
+    // The largest default raw body, every byte value many times over.
+    let big: Vec<u8> = (0..1000 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    s.req("POST", "/messageQueue").from("a1").to("b2").bytes(&big).send().expect(201);
+    assert_eq!(s.pull("b2").expect(200).json(), json!(b64(&big)));
 }
 
 #[test]
