@@ -70,7 +70,7 @@ fn item_04_paths_near_the_channel_face_still_belong_to_the_queue() {
     // The channel face owns only its exact API routes; anything else on the shared listener,
     // however close, gets the queue face's 403 / 404.
     let s = QueueServer::start();
-    for path in ["/user/nope", "/auth", "/channelx", "/service", "/file/x", "/ws/extra"] {
+    for path in ["/user/nope", "/auth", "/channelx", "/service", "/ws/extra"] {
         assert_error(&s.anon("GET", path).send(), 403, AUTH_FAILED);
         assert_error(&s.req("GET", path).send(), 404, "Not Found");
     }
