@@ -43,17 +43,19 @@ class V2Node:
     def __init__(self, server, node):
         self.server, self.node = server, node
 
-    def call(self, op, *args):
+    def _run(self, op, args):
         p = run_script("v2", "v2_node.py", self.server.url, self.server.token, self.node, op, *args)
         lines = p.stdout.strip().splitlines()
         assert p.returncode == 0 and lines, "v2_node.py %s failed:\n%s\n%s" % (op, p.stdout, p.stderr)
-        out = json.loads(lines[-1])
+        return json.loads(lines[-1])
+
+    def call(self, op, *args):
+        out = self._run(op, args)
         assert out["ok"], "v2 client %s %r raised: %s" % (op, args, out["error"])
         return out["result"]
 
     def call_raises(self, op, *args):
-        p = run_script("v2", "v2_node.py", self.server.url, self.server.token, self.node, op, *args)
-        out = json.loads(p.stdout.strip().splitlines()[-1])
+        out = self._run(op, args)
         assert not out["ok"], "v2 client %s %r should have raised, got %r" % (op, args, out["result"])
         return out["error"]
 
