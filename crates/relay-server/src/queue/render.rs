@@ -81,25 +81,35 @@ fn header_name(dialect: Dialect, field: Field) -> HeaderName {
     NAMES.iter().find(|(d, f, _)| *d == dialect && *f == field).map(|(_, _, n)| n.clone()).expect("every field is named")
 }
 
+/// The bytes a label was read from (Latin-1); a label with wider characters (inserted through
+/// the test hooks) is written as UTF-8.
+fn latin1_or_utf8(label: &str) -> Vec<u8> {
+    if label.chars().all(|c| (c as u32) <= 0xff) {
+        label.chars().map(|c| c as u8).collect()
+    } else {
+        label.as_bytes().to_vec()
+    }
+}
+
 /// The system headers of a message, one per non-null field. Header names are lower case here;
 /// the listener writes them in Title-Case.
 pub fn system_headers(res: &mut Response, dialect: Dialect, msg: &Message) {
     let h = res.headers_mut();
-    let mut put = |field: Field, value: String| {
-        if let Ok(value) = HeaderValue::try_from(value) {
+    let mut put = |field: Field, value: &[u8]| {
+        if let Ok(value) = HeaderValue::from_bytes(value) {
             h.insert(header_name(dialect, field), value);
         }
     };
-    put(Field::Id, msg.id.to_string());
-    put(Field::Source, msg.source.clone());
-    put(Field::Destination, msg.destination.clone());
-    put(Field::Label, msg.label.clone());
-    put(Field::Status, msg.status.as_str().to_string());
-    put(Field::Tries, msg.tries.to_string());
+    put(Field::Id, msg.id.to_string().as_bytes());
+    put(Field::Source, msg.source.as_bytes());
+    put(Field::Destination, msg.destination.as_bytes());
+    put(Field::Label, &latin1_or_utf8(&msg.label));
+    put(Field::Status, msg.status.as_str().as_bytes());
+    put(Field::Tries, msg.tries.to_string().as_bytes());
     if let Some(topic) = &msg.topic {
-        put(Field::Topic, topic.clone());
+        put(Field::Topic, topic.as_bytes());
     }
-    put(Field::CreatedTime, format_header_time(msg.created_time));
+    put(Field::CreatedTime, format_header_time(msg.created_time).as_bytes());
     let times = [
         (Field::UpdateTime, msg.update_time),
         (Field::ScheduledTime, msg.scheduled_time),
@@ -109,7 +119,7 @@ pub fn system_headers(res: &mut Response, dialect: Dialect, msg: &Message) {
     ];
     for (field, t) in times {
         if let Some(t) = t {
-            put(field, format_header_time(t));
+            put(field, format_header_time(t).as_bytes());
         }
     }
 }

@@ -24,3 +24,10 @@ pub fn content_type(headers: &HeaderMap) -> Option<&str> {
 pub fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
+
+/// A header's value read byte for byte as Latin-1, the way the original (Node.js) read header
+/// values and the way Python's http.client writes them, so any label survives the round trip.
+pub fn header_latin1(headers: &HeaderMap, name: &str) -> Option<String> {
+    let v = headers.get(name)?.as_bytes();
+    (!v.is_empty()).then(|| v.iter().map(|&b| b as char).collect())
+}

@@ -6,7 +6,7 @@ use relay_queue::NewMessage;
 use relay_wire::queue::{is_hex, parse_scheduled_time, Dialect, Field, Payload, Status, MAX_NODE_LEN};
 use serde_json::{json, Map, Value};
 
-use super::request::header;
+use super::request::header_latin1;
 
 const MAX_LABEL_CHARS: usize = 30;
 
@@ -73,16 +73,20 @@ pub fn push(
     content_type: &str,
     payload: Payload,
 ) -> Result<NewMessage, Invalid> {
-    let status_raw = header(headers, "Scirocco-Status");
-    let scheduled_raw = header(headers, "Scirocco-Scheduled-Time");
+    // Every header is read as Latin-1 so that a value with odd bytes is refused as a bad value,
+    // never mistaken for a missing one.
+    let status_raw = header_latin1(headers, "Scirocco-Status");
+    let status_raw = status_raw.as_deref();
+    let scheduled_raw = header_latin1(headers, "Scirocco-Scheduled-Time");
+    let scheduled_raw = scheduled_raw.as_deref();
     if status_raw == Some("scheduled") && scheduled_raw.is_none() {
         return Err(Invalid::ScheduledWithoutTime);
     }
     let mut errors = Map::new();
-    let destination = header(headers, dialect.header(Field::Destination));
-    let source = header(headers, dialect.header(Field::Source));
-    check_node(&mut errors, dialect.json_key(Field::Destination), destination);
-    check_node(&mut errors, dialect.json_key(Field::Source), source);
+    let destination = header_latin1(headers, dialect.header(Field::Destination));
+    let source = header_latin1(headers, dialect.header(Field::Source));
+    check_node(&mut errors, dialect.json_key(Field::Destination), destination.as_deref());
+    check_node(&mut errors, dialect.json_key(Field::Source), source.as_deref());
 
     let status = match status_raw.map(Status::parse) {
         None => Status::Pending,
@@ -114,7 +118,7 @@ pub fn push(
             }
         },
     };
-    let label = header(headers, dialect.header(Field::Label)).unwrap_or(content_type).to_string();
+    let label = header_latin1(headers, dialect.header(Field::Label)).unwrap_or_else(|| content_type.to_string());
     let label_chars = label.chars().count();
     if !(1..=MAX_LABEL_CHARS).contains(&label_chars) {
         let key = dialect.json_key(Field::Label);
@@ -132,8 +136,8 @@ pub fn push(
         return Err(Invalid::Fields(errors));
     }
     Ok(NewMessage {
-        source: source.unwrap_or_default().to_string(),
-        destination: destination.unwrap_or_default().to_string(),
+        source: source.unwrap_or_default(),
+        destination: destination.unwrap_or_default(),
         // `processing` and `processed` cannot be pushed; they become `pending`, as in the original.
         status: if status == Status::Scheduled { Status::Scheduled } else { Status::Pending },
         scheduled_time,
