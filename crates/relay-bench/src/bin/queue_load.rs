@@ -4,7 +4,10 @@
 //!
 //! Each client owns one queue (a Relay node id / a beanstalkd tube) and loops: push one
 //! message, pull it, ack it. Throughput counts whole cycles per second. Push latency is
-//! recorded per push; at the fixed rate it is measured from when the push was due.
+//! recorded per push; at the fixed rate it is measured from when the push was due. Each
+//! client count runs in rounds that alternate between the two servers, and the servers' CPU
+//! time per message is read from /proc, because this often runs on a machine shared with
+//! other work.
 //!
 //! `scripts/bench-queue` starts both servers and runs this; see docs/benchmarks.md.
 
@@ -64,6 +67,10 @@ struct Args {
     /// Clock ticks per second of /proc CPU times (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100)]
     clk_tck: u32,
+    /// Each client count's messages are split into this many rounds, alternating Relay and
+    /// beanstalkd, so that both see the same background load on a shared machine.
+    #[arg(long, default_value_t = 3)]
+    rounds: u64,
     /// Worker threads of the generator's runtime; on a small machine one leaves the cores to
     /// the servers under test.
     #[arg(long, default_value_t = 1)]
@@ -84,6 +91,9 @@ fn main() -> anyhow::Result<()> {
     if args.clients.is_empty() || args.clients.contains(&0) {
         bail!("--clients needs positive counts");
     }
+    if args.rounds == 0 {
+        bail!("--rounds must be at least 1");
+    }
     if args.messages.len() != 1 && args.messages.len() != args.clients.len() {
         bail!("--messages takes one value or one per --clients entry");
     }
@@ -103,21 +113,29 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     let relay_cpu = args.relay_pid.map(|p| CpuProbe::new(p, args.clk_tck));
     let beanstalkd_cpu = args.beanstalkd_pid.map(|p| CpuProbe::new(p, args.clk_tck));
     let mut rows = Vec::new();
+    // Numbers each run, so every run has its own node ids and tubes.
+    let mut run = 0usize;
     for (i, &clients) in args.clients.iter().enumerate() {
         let messages = *args.messages.get(i).unwrap_or(&args.messages[0]);
         let mut row = Row { clients, relay: None, beanstalkd: None };
-        if let Some(url) = &args.relay_url {
-            eprintln!("relay: {clients} client(s), {messages} messages…");
-            let o = run_relay(url, &args.relay_token, run_id, i, clients, messages, Pace::Closed, relay_cpu, &payload)
-                .await?;
-            eprintln!("  {:.0} msgs/s", o.rate());
-            row.relay = Some(o);
-        }
-        if let Some(addr) = args.beanstalkd {
-            eprintln!("beanstalkd: {clients} client(s), {messages} messages…");
-            let o = run_beanstalkd(addr, run_id, i, clients, messages, beanstalkd_cpu, &payload).await?;
-            eprintln!("  {:.0} msgs/s", o.rate());
-            row.beanstalkd = Some(o);
+        for round in 0..args.rounds {
+            // Spread the remainder so the rounds add up to exactly `messages`.
+            let share = messages / args.rounds + u64::from(round < messages % args.rounds);
+            if let Some(url) = &args.relay_url {
+                eprintln!("relay: {clients} client(s), {share} messages (round {})…", round + 1);
+                let o = run_relay(url, &args.relay_token, run_id, run, clients, share, Pace::Closed, relay_cpu, &payload)
+                    .await?;
+                run += 1;
+                eprintln!("  {:.0} msgs/s", o.rate());
+                merge(&mut row.relay, o)?;
+            }
+            if let Some(addr) = args.beanstalkd {
+                eprintln!("beanstalkd: {clients} client(s), {share} messages (round {})…", round + 1);
+                let o = run_beanstalkd(addr, run_id, run, clients, share, beanstalkd_cpu, &payload).await?;
+                run += 1;
+                eprintln!("  {:.0} msgs/s", o.rate());
+                merge(&mut row.beanstalkd, o)?;
+            }
         }
         rows.push(row);
     }
@@ -133,7 +151,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             url,
             &args.relay_token,
             run_id,
-            rows.len(),
+            run,
             peak_row.clients,
             messages,
             Pace::Rate(rate),
@@ -146,6 +164,16 @@ async fn bench(args: Args) -> anyhow::Result<()> {
 
     print_report(&args, &rows, half.as_ref());
     Ok(())
+}
+
+fn merge(total: &mut Option<Outcome>, run: Outcome) -> anyhow::Result<()> {
+    match total {
+        Some(t) => t.absorb(run),
+        None => {
+            *total = Some(run);
+            Ok(())
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -162,7 +190,7 @@ async fn run_relay(
 ) -> anyhow::Result<Outcome> {
     workload::run(clients, messages, pace, probe, |c| {
         // Hex node ids, distinct per invocation, run and client.
-        let node = format!("{run_id:08x}{run:02x}{c:04x}");
+        let node = format!("{run_id:08x}{run:04x}{c:04x}");
         let payload = payload.clone();
         async move { RelayCycle::new(url, token, &node, payload) }
     })
@@ -199,8 +227,8 @@ fn print_report(args: &Args, rows: &[Row], half: Option<&(usize, f64, Outcome)>)
     };
     println!(
         "push → pull → ack per message, {} B payloads, each client on its own queue; \
-         latencies in ms (p50 / p99), server CPU in µs per message\n",
-        args.payload_size
+         {} alternating rounds per client count; latencies in ms (p50 / p99), server CPU in µs per message\n",
+        args.payload_size, args.rounds
     );
     println!(
         "| clients | messages | Relay msgs/s | beanstalkd msgs/s | ratio | Relay push | beanstalkd put | Relay CPU | beanstalkd CPU |"

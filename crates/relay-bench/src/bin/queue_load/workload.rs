@@ -36,6 +36,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Adds another run of the same workload: throughput becomes total messages over total
+    /// measured time.
+    pub fn absorb(&mut self, other: Outcome) -> anyhow::Result<()> {
+        self.messages += other.messages;
+        self.elapsed += other.elapsed;
+        self.push_us.add(other.push_us)?;
+        self.server_cpu = self.server_cpu.zip(other.server_cpu).map(|(a, b)| a + b);
+        Ok(())
+    }
+
     pub fn rate(&self) -> f64 {
         self.messages as f64 / self.elapsed.as_secs_f64()
     }
