@@ -155,21 +155,27 @@ async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<
     let channels = channel_cmd::open_face(&args.channels, &data)?;
     let app = relay_server::app(relay_server::Faces { queue, channels });
 
+    // Signal handlers exist before anyone is told the server is up, so a SIGTERM sent the
+    // moment the address is printed still shuts down cleanly.
+    let shutdown = shutdown_signal()?;
     let addr = listen_addr(&args)?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     eprintln!("relay: listening on {}", listener.local_addr()?);
-    relay_server::serve(listener, app, shutdown_signal()).await?;
+    relay_server::serve(listener, app, shutdown).await?;
     engine.flush().await?;
     eprintln!("relay: stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutting down");
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+    })
 }

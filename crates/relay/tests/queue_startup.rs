@@ -14,7 +14,6 @@ use support::queue_server::*;
 const SIGNAL_SETTLE: Duration = Duration::from_millis(300);
 
 #[test]
-#[ignore = "server bug: serve_cmd installs the SIGTERM/SIGINT handlers lazily, after printing `listening on`; a signal in that window kills the process uncleanly"]
 fn sigterm_right_after_listening_is_a_clean_shutdown() {
     // A service manager may stop the server the moment it reports readiness.
     for round in 0..20 {
