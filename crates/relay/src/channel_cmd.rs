@@ -2,6 +2,7 @@
 //! options of `relay serve`.
 
 mod account;
+mod client;
 
 use std::path::Path;
 
@@ -13,11 +14,15 @@ pub enum ChannelCommand {
     /// Manage the channel face's accounts (works whether or not `relay serve` is running).
     #[command(subcommand)]
     Account(account::AccountCommand),
+    /// Use channels from a terminal: log in, create, join, send, watch.
+    #[command(subcommand)]
+    Channel(client::ChannelClientCommand),
 }
 
 pub fn run(cmd: ChannelCommand) -> anyhow::Result<std::process::ExitCode> {
     match cmd {
         ChannelCommand::Account(c) => account::run(c),
+        ChannelCommand::Channel(c) => client::run(c),
     }
 }
 

@@ -103,6 +103,7 @@ impl Hub {
             }
             ClientMessage::MessageUp { channel_id, subtype, content, recipients, context } => {
                 let ch = member_channel(st, channel_id, user_id)?;
+                fits(content)?;
                 let service = ch.service_id.clone();
                 let resolved = resolve(st, ch, recipients)?;
                 let body = MessageBody {
@@ -145,6 +146,7 @@ impl Hub {
         match &inbound.message {
             ClientMessage::MessageDown { channel_id, subtype, content, recipients, sender, context } => {
                 let ch = bound_channel(st, channel_id, service_id)?;
+                fits(content)?;
                 let resolved = resolve(st, ch, recipients)?;
                 let body = MessageBody {
                     subtype: subtype.clone(),
@@ -162,6 +164,7 @@ impl Hub {
             }
             ClientMessage::Update { channel_id, kind, recipients, content, group_id } => {
                 let ch = bound_channel(st, channel_id, service_id)?;
+                fits(content)?;
                 let targets = resolve(st, ch, recipients)?;
                 let frame = text(outbound::update(&new_id(), Some(service_id), *kind, channel_id, recipients, content, group_id.as_deref()));
                 let entry = UiEntry { service_id: service_id.to_owned(), recipients: recipients.clone(), content: content.clone(), group_id: group_id.clone() };
@@ -224,6 +227,22 @@ impl Hub {
             st.sessions.send_user(m, &frame);
         }
     }
+}
+
+/// Room left for the envelope and server-added keys around a payload in one outbound frame.
+const ENVELOPE_ROOM: usize = 4096;
+
+/// Receivers refuse frames over 1 MiB, so payloads that would not fit once wrapped are refused
+/// here rather than delivered as something the SDK drops.
+fn fits(content: &Value) -> Result<(), String> {
+    let len = serde_json::to_string(content).map(|s| s.len()).unwrap_or(usize::MAX);
+    if len + ENVELOPE_ROOM > relay_wire::channel::MAX_FRAME_BYTES {
+        return Err(format!(
+            "content is {len} bytes; the frame delivering it would exceed the {} byte limit",
+            relay_wire::channel::MAX_FRAME_BYTES
+        ));
+    }
+    Ok(())
 }
 
 fn describe(inbound: &Inbound) -> String {

@@ -98,6 +98,7 @@ impl Registry {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 let cap = conn.tx.max_capacity();
+                tracing::warn!(conn = id, "slow consumer: {cap} frames waiting; disconnecting");
                 conn.kill.fire(1008, format!("slow consumer: {cap} frames waiting to be sent; disconnecting"));
                 self.remove(id);
             }
@@ -243,6 +244,7 @@ impl Hub {
             conn.tokens -= 1.0;
             return true;
         }
+        tracing::warn!(conn = id, "rate limit exceeded; disconnecting");
         conn.kill.fire(1008, format!("rate limit: more than {limit} frames per second"));
         st.sessions.remove(id);
         false

@@ -19,6 +19,8 @@ use super::ChannelFace;
 const LOGIN_DEADLINE: Duration = Duration::from_secs(60);
 /// After one side of a connection ends, how long the other gets to finish.
 const LINGER: Duration = Duration::from_secs(5);
+/// How long a close frame may take to go out before the socket is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Frames written per flush at most.
 const MAX_COALESCE: usize = 256;
 
@@ -67,53 +69,30 @@ async fn serve_socket(hub: Hub, socket: WebSocket) {
         tokio::pin!(login_deadline);
         let mut login_checked = false;
         loop {
-            tokio::select! {
+            let flow = tokio::select! {
                 biased;
-                (code, reason) = kill.wait() => {
-                    let _ = close(&mut sink, code, &reason).await;
-                    return;
-                }
+                (code, reason) = kill.wait() => Flow::Close(code, reason, Duration::ZERO),
                 () = &mut login_deadline, if !login_checked => {
                     login_checked = true;
-                    if !hub.is_logged_in(id) {
-                        let _ = close(&mut sink, 1008, "no login within 60 s").await;
-                        return;
-                    }
+                    if hub.is_logged_in(id) { Flow::Continue } else { Flow::Close(1008, "no login within 60 s".into(), Duration::ZERO) }
                 }
                 out = handle.rx.recv() => {
-                    let mut next = out;
-                    let mut fed = 0;
-                    loop {
-                        match next {
-                            Some(Outgoing::Frame(bytes)) => {
-                                let Ok(text) = Utf8Bytes::try_from(bytes) else { break };
-                                if sink.feed(Message::Text(text)).await.is_err() {
-                                    return;
-                                }
-                                fed += 1;
-                            }
-                            Some(Outgoing::Close { code, reason, after }) => {
-                                let _ = sink.flush().await;
-                                tokio::time::sleep(after).await;
-                                let _ = close(&mut sink, code, &reason).await;
-                                return;
-                            }
-                            None => {
-                                let _ = sink.flush().await;
-                                return;
-                            }
-                        }
-                        if fed >= MAX_COALESCE {
-                            break;
-                        }
-                        match handle.rx.try_recv() {
-                            Ok(o) => next = Some(o),
-                            Err(_) => break,
-                        }
+                    // A socket the client stopped reading blocks the write; the hub's cut-off
+                    // must still win, so the batch races the kill signal.
+                    tokio::select! {
+                        biased;
+                        (code, reason) = kill.wait() => Flow::Close(code, reason, Duration::ZERO),
+                        flow = write_batch(&mut sink, &mut handle.rx, out) => flow,
                     }
-                    if sink.flush().await.is_err() {
-                        return;
-                    }
+                }
+            };
+            match flow {
+                Flow::Continue => {}
+                Flow::Stop => return,
+                Flow::Close(code, reason, after) => {
+                    tokio::time::sleep(after).await;
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut sink, code, &reason)).await;
+                    return;
                 }
             }
         }
@@ -126,6 +105,52 @@ async fn serve_socket(hub: Hub, socket: WebSocket) {
         () = &mut writer => { let _ = tokio::time::timeout(LINGER, &mut reader).await; }
     }
     hub.disconnect(id);
+}
+
+enum Flow {
+    Continue,
+    Stop,
+    Close(u16, String, Duration),
+}
+
+/// Writes `first` and whatever else is already queued (up to a limit), then flushes once.
+async fn write_batch<S>(sink: &mut S, rx: &mut tokio::sync::mpsc::Receiver<Outgoing>, first: Option<Outgoing>) -> Flow
+where
+    S: futures_util::Sink<Message, Error = axum::Error> + Unpin,
+{
+    let mut next = first;
+    let mut fed = 0;
+    loop {
+        match next {
+            Some(Outgoing::Frame(bytes)) => {
+                if let Ok(text) = Utf8Bytes::try_from(bytes) {
+                    if sink.feed(Message::Text(text)).await.is_err() {
+                        return Flow::Stop;
+                    }
+                    fed += 1;
+                }
+            }
+            Some(Outgoing::Close { code, reason, after }) => {
+                let _ = sink.flush().await;
+                return Flow::Close(code, reason, after);
+            }
+            None => {
+                let _ = sink.flush().await;
+                return Flow::Stop;
+            }
+        }
+        if fed >= MAX_COALESCE {
+            break;
+        }
+        match rx.try_recv() {
+            Ok(o) => next = Some(o),
+            Err(_) => break,
+        }
+    }
+    if sink.flush().await.is_err() {
+        return Flow::Stop;
+    }
+    Flow::Continue
 }
 
 async fn close<S>(sink: &mut S, code: u16, reason: &str) -> Result<(), axum::Error>

@@ -6,9 +6,11 @@
 //! - `inbound`: one text frame -> [`inbound::Inbound`] or a [`inbound::FrameError`] that says
 //!   what to put in the failed `copy`.
 //! - `outbound`: the exact frames a service or user receives.
+//! - `requests`: typed, checked builders of client -> server frames (the Rust client's half).
 
 pub mod inbound;
 pub mod outbound;
+pub mod requests;
 pub mod types;
 
 /// The Moobius SDK's WebSocket client refuses any inbound message larger than 1 MiB, so neither

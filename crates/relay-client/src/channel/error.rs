@@ -1,0 +1,16 @@
+/// Errors of the channel client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid frame: {0}")]
+    Invalid(#[from] relay_wire::channel::requests::RequestError),
+    #[error("the client has been closed")]
+    Closed,
+    #[error("timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("HTTP request failed: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("server refused the request (code {code}): {message}")]
+    Api { code: i64, message: String },
+    #[error("unexpected response: {0}")]
+    Response(String),
+}

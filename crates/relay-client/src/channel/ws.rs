@@ -1,0 +1,404 @@
+//! The reconnecting WebSocket client.
+//!
+//! One driver task owns the socket. Frames given to the client go into a queue that outlives
+//! sockets: a frame leaves the queue only when the server acknowledges it with a `copy`, so a
+//! frame written to a socket that then died is sent again, in its original order, after the next
+//! login (at-least-once). Every socket starts with the login, so nothing is processed under a
+//! missing identity (unlike the Python SDK, whose login can land behind queued frames).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use relay_wire::channel::requests::{self, RequestError, UpdateContent};
+use relay_wire::channel::types::{ChannelInfo, ClickArgument, MessageContent};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{timeout, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::error::ClientError;
+use super::frame::ServerFrame;
+
+/// Who to log in as on every socket.
+#[derive(Debug, Clone)]
+pub enum Login {
+    User { access_token: String },
+    Service { access_token: String, service_id: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `ws://host:port/ws`
+    pub url: String,
+    pub login: Login,
+    /// How often to send a heartbeat (the server answers each with a copy).
+    pub heartbeat: Duration,
+    /// Reconnect when no frame at all arrives for this long; keep it above `heartbeat`.
+    pub receive_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub send_timeout: Duration,
+    /// Reconnect delays grow from `backoff_min` to `backoff_max`, doubling.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(url: impl Into<String>, login: Login) -> Self {
+        Self {
+            url: url.into(),
+            login,
+            heartbeat: Duration::from_secs(30),
+            receive_timeout: Duration::from_secs(75),
+            connect_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(16),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Connection state, observable through [`ChannelClient::status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Connecting,
+    /// Connected and logged in; the number counts logins so far (1 = first, 2 = after one
+    /// reconnect, …).
+    LoggedIn(u64),
+    /// The last login was refused; the reason is the server's.
+    LoginRefused(String),
+    Closed,
+}
+
+/// Called for every received frame; an error is logged and the client carries on.
+pub type Handler = Box<dyn FnMut(ServerFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + Send>;
+
+enum Cmd {
+    Send(String, Value),
+    Close,
+}
+
+/// A reconnecting channel client. Dropping it stops the driver task.
+pub struct ChannelClient {
+    cmd: mpsc::UnboundedSender<Cmd>,
+    status: watch::Receiver<Status>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// A checked frame, ready to send or to inspect (`dry_run`).
+pub struct Pending<'a> {
+    client: &'a ChannelClient,
+    frame: Result<Value, RequestError>,
+}
+
+impl Pending<'_> {
+    /// The frame that `send` would send, without sending it.
+    pub fn dry_run(self) -> Result<Value, ClientError> {
+        Ok(self.frame?)
+    }
+
+    /// Queues the frame; returns its `request_id`. Delivery survives reconnects.
+    pub fn send(self) -> Result<String, ClientError> {
+        let frame = self.frame?;
+        self.client.send_frame(frame)
+    }
+}
+
+fn new_request_id() -> String {
+    // The request id only has to be unique per client; time plus a counter is enough and
+    // avoids a UUID dependency.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{t:x}-{}-{n:x}", std::process::id())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl ChannelClient {
+    /// Starts connecting (retrying with backoff until it succeeds) and returns at once.
+    pub fn connect(cfg: ClientConfig, handler: Handler) -> Self {
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (status_tx, status_rx) = watch::channel(Status::Connecting);
+        let task = tokio::spawn(drive(cfg, handler, cmd_rx, status_tx));
+        Self { cmd: cmd_tx, status: status_rx, task }
+    }
+
+    pub fn status(&self) -> Status {
+        self.status.borrow().clone()
+    }
+
+    /// Waits until the client is logged in for at least the `n`th time.
+    pub async fn wait_logged_in(&self, n: u64, within: Duration) -> Result<(), ClientError> {
+        let mut rx = self.status.clone();
+        timeout(within, async {
+            loop {
+                match &*rx.borrow_and_update() {
+                    Status::LoggedIn(k) if *k >= n => return Ok(()),
+                    Status::Closed => return Err(ClientError::Closed),
+                    _ => {}
+                }
+                if rx.changed().await.is_err() {
+                    return Err(ClientError::Closed);
+                }
+            }
+        })
+        .await
+        .map_err(|_| ClientError::Timeout(within))?
+    }
+
+    /// Queues any frame (it gets a `request_id` if it has none); returns the request id.
+    pub fn send_frame(&self, mut frame: Value) -> Result<String, ClientError> {
+        let rid = match frame.get("request_id").and_then(Value::as_str) {
+            Some(r) => r.to_owned(),
+            None => {
+                let r = new_request_id();
+                frame["request_id"] = r.clone().into();
+                r
+            }
+        };
+        self.cmd.send(Cmd::Send(rid.clone(), frame)).map_err(|_| ClientError::Closed)?;
+        Ok(rid)
+    }
+
+    fn pending(&self, frame: Result<Value, RequestError>) -> Pending<'_> {
+        Pending { client: self, frame }
+    }
+
+    pub fn heartbeat(&self) -> Pending<'_> {
+        self.pending(Ok(requests::heartbeat(&new_request_id())))
+    }
+    pub fn join_channel(&self, channel_id: &str) -> Pending<'_> {
+        self.pending(requests::simple_action(&new_request_id(), "join_channel", channel_id))
+    }
+    pub fn leave_channel(&self, channel_id: &str) -> Pending<'_> {
+        self.pending(requests::simple_action(&new_request_id(), "leave_channel", channel_id))
+    }
+    pub fn refresh(&self, channel_id: &str) -> Pending<'_> {
+        self.pending(requests::simple_action(&new_request_id(), "refresh", channel_id))
+    }
+    pub fn button_click(&self, channel_id: &str, button_id: &str, bottom_button_id: &str, arguments: &[ClickArgument]) -> Pending<'_> {
+        self.pending(requests::button_click(&new_request_id(), channel_id, button_id, bottom_button_id, arguments))
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub fn menu_item_click(&self, channel_id: &str, menu_item_id: &str, message_id: &str, message_subtype: &str, message_content: &MessageContent, bottom_button_id: &str, arguments: &[ClickArgument]) -> Pending<'_> {
+        self.pending(requests::menu_item_click(&new_request_id(), channel_id, menu_item_id, message_id, message_subtype, message_content, bottom_button_id, arguments))
+    }
+    /// A user's message (to the channel's service; `recipients` is a user group or `"service"`).
+    pub fn message_up(&self, channel_id: &str, recipients: &str, subtype: &str, content: &MessageContent) -> Pending<'_> {
+        self.pending(requests::message(&new_request_id(), now_ms(), channel_id, recipients, subtype, content, None))
+    }
+    /// A service's message to the members in the `recipients` group, shown as from `sender`.
+    pub fn message_down(&self, channel_id: &str, recipients: &str, subtype: &str, content: &MessageContent, sender: &str) -> Pending<'_> {
+        self.pending(requests::message(&new_request_id(), now_ms(), channel_id, recipients, subtype, content, Some(sender)))
+    }
+    /// Characters, buttons, menu, style or canvas for the members in `recipients`.
+    pub fn update(&self, channel_id: &str, recipients: &str, content: &UpdateContent) -> Pending<'_> {
+        self.pending(requests::update(&new_request_id(), channel_id, recipients, content))
+    }
+    pub fn update_channel_info(&self, info: &ChannelInfo) -> Pending<'_> {
+        self.pending(requests::channel_info(&new_request_id(), info))
+    }
+    /// Asks for what this identity missed in `channel_id` after `offset` (Relay extension).
+    pub fn resume(&self, channel_id: &str, epoch: Option<&str>, offset: u64) -> Pending<'_> {
+        self.pending(requests::resume(&new_request_id(), channel_id, epoch, offset))
+    }
+
+    /// Closes the socket and stops the driver.
+    pub async fn close(mut self) {
+        let _ = self.cmd.send(Cmd::Close);
+        let _ = timeout(Duration::from_secs(5), &mut self.task).await;
+    }
+}
+
+impl Drop for ChannelClient {
+    fn drop(&mut self) {
+        let _ = self.cmd.send(Cmd::Close);
+    }
+}
+
+/// Frames waiting to go out, and frames sent but not yet acknowledged.
+#[derive(Default)]
+struct Outbox {
+    queued: VecDeque<(String, String)>,
+    unacked: VecDeque<(String, String)>,
+}
+
+impl Outbox {
+    /// After a reconnect everything unacknowledged goes out again first, in order.
+    fn requeue(&mut self) {
+        while let Some(f) = self.unacked.pop_back() {
+            self.queued.push_front(f);
+        }
+    }
+    fn ack(&mut self, rid: &str) {
+        if let Some(i) = self.unacked.iter().position(|(r, _)| r == rid) {
+            self.unacked.remove(i);
+        }
+    }
+}
+
+enum End {
+    Reconnect,
+    Closed,
+}
+
+async fn drive(cfg: ClientConfig, mut handler: Handler, mut cmds: mpsc::UnboundedReceiver<Cmd>, status: watch::Sender<Status>) {
+    let mut outbox = Outbox::default();
+    let mut backoff = cfg.backoff_min;
+    let mut logins = 0u64;
+    loop {
+        let _ = status.send(Status::Connecting);
+        let ws = match timeout(cfg.connect_timeout, tokio_tungstenite::connect_async(cfg.url.as_str())).await {
+            Ok(Ok((ws, _))) => ws,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "channel connect failed");
+                if wait_or_close(&mut cmds, &mut outbox, backoff).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(cfg.backoff_max);
+                continue;
+            }
+            Err(_) => {
+                tracing::debug!("channel connect timed out");
+                if wait_or_close(&mut cmds, &mut outbox, backoff).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(cfg.backoff_max);
+                continue;
+            }
+        };
+        backoff = cfg.backoff_min;
+        outbox.requeue();
+        match session(&cfg, ws, &mut handler, &mut cmds, &mut outbox, &status, &mut logins).await {
+            End::Closed => break,
+            End::Reconnect => {
+                if wait_or_close(&mut cmds, &mut outbox, backoff).await {
+                    break;
+                }
+                backoff = (backoff * 2).min(cfg.backoff_max);
+            }
+        }
+    }
+    let _ = status.send(Status::Closed);
+}
+
+/// Sleeps `delay` while still accepting frames into the queue; true if asked to close.
+async fn wait_or_close(cmds: &mut mpsc::UnboundedReceiver<Cmd>, outbox: &mut Outbox, delay: Duration) -> bool {
+    let until = Instant::now() + delay;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => return false,
+            c = cmds.recv() => match c {
+                Some(Cmd::Send(r, f)) => outbox.queued.push_back((r, f.to_string())),
+                Some(Cmd::Close) | None => return true,
+            }
+        }
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn session(
+    cfg: &ClientConfig,
+    ws: Socket,
+    handler: &mut Handler,
+    cmds: &mut mpsc::UnboundedReceiver<Cmd>,
+    outbox: &mut Outbox,
+    status: &watch::Sender<Status>,
+    logins: &mut u64,
+) -> End {
+    let (mut sink, mut stream) = ws.split();
+    let login_rid = new_request_id();
+    let login = match &cfg.login {
+        Login::User { access_token } => requests::user_login(&login_rid, access_token),
+        Login::Service { access_token, service_id } => requests::service_login(&login_rid, access_token, service_id),
+    };
+    let login = match login {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = status.send(Status::LoginRefused(e.to_string()));
+            return End::Closed;
+        }
+    };
+    if !matches!(timeout(cfg.send_timeout, sink.send(Message::text(login.to_string()))).await, Ok(Ok(()))) {
+        return End::Reconnect;
+    }
+    let mut logged_in = false;
+    let mut heartbeat = tokio::time::interval_at(Instant::now() + cfg.heartbeat, cfg.heartbeat);
+    loop {
+        if logged_in {
+            while let Some((rid, text)) = outbox.queued.pop_front() {
+                match timeout(cfg.send_timeout, sink.send(Message::text(text.clone()))).await {
+                    Ok(Ok(())) => outbox.unacked.push_back((rid, text)),
+                    _ => {
+                        outbox.queued.push_front((rid, text));
+                        return End::Reconnect;
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            c = cmds.recv() => match c {
+                Some(Cmd::Send(r, f)) => outbox.queued.push_back((r, f.to_string())),
+                Some(Cmd::Close) | None => {
+                    let _ = timeout(Duration::from_secs(2), sink.close()).await;
+                    return End::Closed;
+                }
+            },
+            _ = heartbeat.tick() => {
+                let hb = requests::heartbeat(&new_request_id()).to_string();
+                if !matches!(timeout(cfg.send_timeout, sink.send(Message::text(hb))).await, Ok(Ok(()))) {
+                    return End::Reconnect;
+                }
+            }
+            next = timeout(cfg.receive_timeout, stream.next()) => {
+                let msg = match next {
+                    Err(_) => {
+                        tracing::warn!("no frame from the server in {:?}; reconnecting", cfg.receive_timeout);
+                        return End::Reconnect;
+                    }
+                    Ok(None) => return End::Reconnect,
+                    Ok(Some(Err(e))) => {
+                        tracing::debug!(error = %e, "channel socket failed");
+                        return End::Reconnect;
+                    }
+                    Ok(Some(Ok(m))) => m,
+                };
+                let text = match msg {
+                    Message::Text(t) => t,
+                    Message::Close(frame) => {
+                        tracing::info!(?frame, "server closed the channel socket");
+                        return End::Reconnect;
+                    }
+                    _ => continue,
+                };
+                let Some(frame) = ServerFrame::parse(text.as_str()) else {
+                    tracing::warn!("ignoring a frame that is not a JSON object with a type");
+                    continue;
+                };
+                if let Some((rid, ok)) = frame.ack() {
+                    if rid == login_rid {
+                        if ok {
+                            logged_in = true;
+                            *logins += 1;
+                            let _ = status.send(Status::LoggedIn(*logins));
+                        } else {
+                            let reason = frame.body.pointer("/context/message").and_then(Value::as_str).unwrap_or("refused").to_owned();
+                            tracing::warn!(%reason, "login refused");
+                            let _ = status.send(Status::LoginRefused(reason));
+                        }
+                    } else {
+                        outbox.ack(rid);
+                    }
+                }
+                if let Err(e) = handler(frame) {
+                    tracing::warn!(error = %e, "channel message handler failed");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! `relay channel …`: log in, create, list, join and leave channels, send text and watch a
+//! channel from a terminal, through the running server's channel face.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use relay_client::channel::{types::MessageContent, ChannelClient, ChannelHttp, ClientConfig, Login, ServerFrame};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+#[derive(clap::Args, Clone)]
+pub struct SessionArgs {
+    /// Where `relay channel login` keeps the session [default: relay/channel-session.json in the
+    /// user's config directory].
+    #[arg(long, env = "RELAY_CHANNEL_SESSION", global = true)]
+    session: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum ChannelClientCommand {
+    /// Sign in and remember the session for the other commands.
+    Login {
+        #[arg(long, env = "RELAY_CHANNEL_SERVER", default_value = "http://127.0.0.1:7720")]
+        server: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "RELAY_CHANNEL_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[command(flatten)]
+        s: SessionArgs,
+    },
+    /// Create a channel (you become its owner and first member); prints its id.
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        s: SessionArgs,
+    },
+    /// List the channels you are a member of.
+    List {
+        #[command(flatten)]
+        s: SessionArgs,
+    },
+    /// Join a channel.
+    Join {
+        channel: String,
+        #[command(flatten)]
+        s: SessionArgs,
+    },
+    /// Leave a channel.
+    Leave {
+        channel: String,
+        #[command(flatten)]
+        s: SessionArgs,
+    },
+    /// Send a text message. Without a bound service it reaches every member; with one, the
+    /// service decides.
+    Send {
+        channel: String,
+        text: String,
+        /// Address only the channel's service.
+        #[arg(long)]
+        to_service: bool,
+        #[command(flatten)]
+        s: SessionArgs,
+    },
+    /// Print the channel's messages as they arrive (one line each; --json for raw frames).
+    Watch {
+        channel: String,
+        /// First replay what arrived after this offset.
+        #[arg(long)]
+        after: Option<u64>,
+        /// Exit after this many messages.
+        #[arg(long)]
+        count: Option<usize>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        s: SessionArgs,
+    },
+}
+
+struct Session {
+    server: String,
+    email: String,
+    user_id: String,
+    access_token: String,
+    refresh_token: String,
+}
+
+fn session_path(s: &SessionArgs) -> PathBuf {
+    s.session.clone().unwrap_or_else(|| dirs::config_dir().unwrap_or_else(|| PathBuf::from(".")).join("relay").join("channel-session.json"))
+}
+
+fn load(s: &SessionArgs) -> anyhow::Result<Session> {
+    let p = session_path(s);
+    let text = std::fs::read_to_string(&p).with_context(|| format!("no session in {}; run `relay channel login` first", p.display()))?;
+    let v: Value = serde_json::from_str(&text).with_context(|| format!("{} is not a session file", p.display()))?;
+    let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned).with_context(|| format!("{} lacks {k}", p.display()));
+    Ok(Session {
+        server: field("server")?,
+        email: field("email")?,
+        user_id: field("user_id")?,
+        access_token: field("access_token")?,
+        refresh_token: field("refresh_token")?,
+    })
+}
+
+fn save(s: &SessionArgs, session: &Session) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let p = session_path(s);
+    if let Some(dir) = p.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&p)?;
+    let v = json!({
+        "server": session.server,
+        "email": session.email,
+        "user_id": session.user_id,
+        "access_token": session.access_token,
+        "refresh_token": session.refresh_token,
+    });
+    f.write_all(serde_json::to_string_pretty(&v)?.as_bytes())?;
+    Ok(())
+}
+
+fn http(session: &Session) -> anyhow::Result<ChannelHttp> {
+    let mut h = ChannelHttp::new(&session.server)?;
+    h.access_token = Some(session.access_token.clone());
+    Ok(h)
+}
+
+fn ws_url(server: &str) -> String {
+    let base = server.trim_end_matches('/');
+    let base = base.strip_prefix("https://").map(|r| format!("wss://{r}")).or_else(|| base.strip_prefix("http://").map(|r| format!("ws://{r}"))).unwrap_or_else(|| base.to_owned());
+    format!("{base}/ws")
+}
+
+/// A logged-in socket plus a stream of what it receives.
+async fn open_socket(session: &Session) -> anyhow::Result<(ChannelClient, mpsc::UnboundedReceiver<ServerFrame>)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cfg = ClientConfig::new(ws_url(&session.server), Login::User { access_token: session.access_token.clone() });
+    let client = ChannelClient::connect(cfg, Box::new(move |f| tx.send(f).map_err(|e| e.to_string().into())));
+    client.wait_logged_in(1, Duration::from_secs(15)).await.context("logging in on the channel socket")?;
+    Ok((client, rx))
+}
+
+/// Waits for the copy acknowledging `rid` and turns a refusal into an error.
+async fn acked(rx: &mut mpsc::UnboundedReceiver<ServerFrame>, rid: &str) -> anyhow::Result<ServerFrame> {
+    let wait = async {
+        while let Some(f) = rx.recv().await {
+            if let Some((r, ok)) = f.ack() {
+                if r == rid {
+                    if !ok {
+                        bail!("refused: {}", f.body.pointer("/context/message").and_then(Value::as_str).unwrap_or("no reason given"));
+                    }
+                    return Ok(f);
+                }
+            }
+        }
+        bail!("connection closed")
+    };
+    tokio::time::timeout(Duration::from_secs(15), wait).await.context("no acknowledgement within 15 s")?
+}
+
+fn line(f: &ServerFrame) -> Option<String> {
+    match f.kind.as_str() {
+        "message_down" => {
+            let sender = f.body.get("sender").and_then(Value::as_str).unwrap_or("?");
+            let content = f.body.get("content").cloned().unwrap_or(json!({}));
+            let text = content.get("text").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| content.to_string());
+            Some(format!("#{} {sender}: {text}", f.offset.map(|o| o.to_string()).unwrap_or_else(|| "-".into())))
+        }
+        "update" => Some(format!("[update {}]", f.subtype().unwrap_or("?"))),
+        _ => None,
+    }
+}
+
+pub fn run(cmd: ChannelClientCommand) -> anyhow::Result<std::process::ExitCode> {
+    tokio::runtime::Runtime::new()?.block_on(run_async(cmd))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
+    match cmd {
+        ChannelClientCommand::Login { server, email, password, s } => {
+            let mut h = ChannelHttp::new(&server)?;
+            let (access_token, refresh_token) = h.sign_in(&email, &password).await?;
+            let user_id = h.user_id().await?;
+            save(&s, &Session { server, email, user_id: user_id.clone(), access_token, refresh_token })?;
+            println!("logged in as {user_id}");
+        }
+        ChannelClientCommand::Create { name, description, s } => {
+            let session = load(&s)?;
+            println!("{}", http(&session)?.create_channel(&name, &description).await?);
+        }
+        ChannelClientCommand::List { s } => {
+            let session = load(&s)?;
+            for c in http(&session)?.channels().await? {
+                println!("{}  {}", c["channel_id"].as_str().unwrap_or(""), c["channel_name"].as_str().unwrap_or(""));
+            }
+        }
+        ChannelClientCommand::Join { channel, s } => {
+            let session = load(&s)?;
+            let (client, mut rx) = open_socket(&session).await?;
+            let rid = client.join_channel(&channel).send()?;
+            acked(&mut rx, &rid).await?;
+            client.close().await;
+            println!("joined {channel}");
+        }
+        ChannelClientCommand::Leave { channel, s } => {
+            let session = load(&s)?;
+            let (client, mut rx) = open_socket(&session).await?;
+            let rid = client.leave_channel(&channel).send()?;
+            acked(&mut rx, &rid).await?;
+            client.close().await;
+            println!("left {channel}");
+        }
+        ChannelClientCommand::Send { channel, text, to_service, s } => {
+            let session = load(&s)?;
+            let recipients = if to_service {
+                "service".to_owned()
+            } else {
+                let h = http(&session)?;
+                let members = h.members(&channel).await?;
+                h.create_user_group(&channel, &members).await?
+            };
+            let (client, mut rx) = open_socket(&session).await?;
+            let rid = client.message_up(&channel, &recipients, "text", &MessageContent::text(text)).send()?;
+            acked(&mut rx, &rid).await?;
+            client.close().await;
+        }
+        ChannelClientCommand::Watch { channel, after, count, json, s } => {
+            let session = load(&s)?;
+            let (client, mut rx) = open_socket(&session).await?;
+            if let Some(offset) = after {
+                client.resume(&channel, None, offset).send()?;
+            }
+            eprintln!("watching {channel} (Ctrl-C to stop)");
+            let mut seen = 0usize;
+            loop {
+                let f = tokio::select! {
+                    f = rx.recv() => match f { Some(f) => f, None => break },
+                    _ = tokio::signal::ctrl_c() => break,
+                };
+                if f.body.get("channel_id").and_then(Value::as_str).is_some_and(|c| c != channel) {
+                    continue;
+                }
+                if f.kind == "copy" {
+                    if let Some(true) = f.body.pointer("/context/gap").and_then(Value::as_bool) {
+                        eprintln!("note: {}", f.body.pointer("/context/message").and_then(Value::as_str).unwrap_or("some messages could not be replayed"));
+                    }
+                    continue;
+                }
+                if json {
+                    println!("{}", f.raw);
+                } else if let Some(l) = line(&f) {
+                    println!("{l}");
+                }
+                if f.kind == "message_down" {
+                    seen += 1;
+                    if count.is_some_and(|c| seen >= c) {
+                        break;
+                    }
+                }
+            }
+            client.close().await;
+        }
+    }
+    Ok(())
+}
