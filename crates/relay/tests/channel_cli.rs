@@ -1,0 +1,88 @@
+//! `relay account` and `relay channel` from a terminal: two users, a channel without a
+//! service (a plain group chat), join, send and watch.
+
+mod channel_common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use channel_common::{Server, BIN};
+
+fn relay(s: &Server, who: &str, args: &[&str]) -> String {
+    let out = Command::new(BIN).args(["channel"]).args(args).arg("--session").arg(s.session_file(who)).output().unwrap();
+    assert!(out.status.success(), "relay channel {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn login_create_join_send_and_watch() {
+    let s = Server::start(&[]);
+    s.add_account("ann@example.com", "pw-a");
+    s.add_account("ben@example.com", "pw-b");
+    let list = Command::new(BIN).args(["account", "list", "--data"]).arg(s.data()).output().unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(list.contains("ann@example.com") && list.contains("ben@example.com"), "{list}");
+
+    let ann = relay(&s, "ann", &["login", "--server", &s.http(), "--email", "ann@example.com", "--password", "pw-a"]);
+    let ann_id = ann.trim().strip_prefix("logged in as ").unwrap().to_owned();
+    relay(&s, "ben", &["login", "--server", &s.http(), "--email", "ben@example.com", "--password", "pw-b"]);
+    let ch = relay(&s, "ann", &["create", "lobby", "--description", "talk"]).trim().to_owned();
+    assert!(relay(&s, "ann", &["list"]).contains("lobby"));
+    relay(&s, "ben", &["join", &ch]);
+    assert!(relay(&s, "ben", &["list"]).contains(&ch));
+
+    let mut watch = Command::new(BIN)
+        .args(["channel", "watch", &ch, "--count", "2", "--session"])
+        .arg(s.session_file("ben"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The watcher says so on stderr once it is logged in.
+    let mut err = BufReader::new(watch.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("watching"), "{line}");
+    relay(&s, "ann", &["send", &ch, "hello ben"]);
+    relay(&s, "ann", &["send", &ch, "second"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while watch.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "watch did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = std::io::read_to_string(watch.stdout.take().unwrap()).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].ends_with(&format!("{ann_id}: hello ben")), "{out}");
+    assert!(lines[1].ends_with("second"), "{out}");
+
+    // A late watcher resumes from an offset and gets what it missed.
+    let first_offset: u64 = lines[0].trim_start_matches('#').split(' ').next().unwrap().parse().unwrap();
+    let replay = Command::new(BIN)
+        .args(["channel", "watch", &ch, "--after", &first_offset.to_string(), "--count", "1", "--session"])
+        .arg(s.session_file("ben"))
+        .output()
+        .unwrap();
+    let replay = String::from_utf8(replay.stdout).unwrap();
+    assert!(replay.trim_end().ends_with("second"), "{replay}");
+
+    relay(&s, "ben", &["leave", &ch]);
+    assert!(!relay(&s, "ben", &["list"]).contains(&ch));
+}
+
+#[test]
+fn bad_credentials_and_missing_session_fail_clearly() {
+    let s = Server::start(&[]);
+    s.add_account("ann@example.com", "pw-a");
+    let out = Command::new(BIN)
+        .args(["channel", "login", "--server", &s.http(), "--email", "ann@example.com", "--password", "nope", "--session"])
+        .arg(s.session_file("x"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid credentials"));
+    let out = Command::new(BIN).args(["channel", "list", "--session"]).arg(s.session_file("none")).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("relay channel login"));
+}
