@@ -44,7 +44,8 @@ pub enum QueueCommand {
 
 #[derive(Args)]
 pub struct PushArgs {
-    /// The destination node's id (hexadecimal).
+    /// The destination node's id (hexadecimal); a node can push to itself.
+    #[arg(long = "to", value_name = "NODE")]
     destination: String,
     /// The payload: literal text, `-` to read stdin, or `@FILE` to read a file.
     payload: String,

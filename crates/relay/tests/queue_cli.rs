@@ -31,11 +31,11 @@ fn json_text_and_bytes_round_trip_through_push_pull_ack() {
     std::fs::write(&bin_path, &blob).unwrap();
     let at_file = format!("@{}", bin_path.display());
 
-    let pushed_json = server.queue(&sender, &["push", &receiver, r#"{"type":"message","n":1}"#, "--json"]).json();
+    let pushed_json = server.queue(&sender, &["push", "--to", &receiver, r#"{"type":"message","n":1}"#, "--json"]).json();
     let pushed_text = server
-        .queue_with(&sender, &["push", &receiver, "-", "--json"], &["--token", TOKEN], Some(b"hello relay"))
+        .queue_with(&sender, &["push", "--to", &receiver, "-", "--json"], &["--token", TOKEN], Some(b"hello relay"))
         .json();
-    let pushed_bin = server.queue(&sender, &["push", &receiver, &at_file, "--label", ".bin", "--json"]).json();
+    let pushed_bin = server.queue(&sender, &["push", "--to", &receiver, &at_file, "--label", ".bin", "--json"]).json();
 
     assert!(is_object_id(&pushed_json["id"]), "{pushed_json}");
     assert_eq!(pushed_json["status"], "pending");
@@ -94,7 +94,7 @@ fn json_text_and_bytes_round_trip_through_push_pull_ack() {
 fn readable_output_shows_fields_and_payload() {
     let server = Server::start();
     let (sender, receiver) = (node(), node());
-    let pushed = server.queue(&sender, &["push", &receiver, "[1, 2, 3]"]).ok();
+    let pushed = server.queue(&sender, &["push", "--to", &receiver, "[1, 2, 3]"]).ok();
     let id_line = pushed.lines().find(|l| l.starts_with("id ")).unwrap_or_else(|| panic!("{pushed}"));
     let id = id_line.split_whitespace().nth(1).unwrap().to_owned();
     assert!(pushed.contains("status       pending\n"), "{pushed}");
@@ -114,12 +114,12 @@ fn readable_output_shows_fields_and_payload() {
 fn scheduled_push_is_not_pulled_before_its_time() {
     let server = Server::start();
     let (sender, receiver) = (node(), node());
-    let far = server.queue(&sender, &["push", &receiver, "later", "--at", "2099-01-01T00:00:00Z", "--json"]).json();
+    let far = server.queue(&sender, &["push", "--to", &receiver, "later", "--at", "2099-01-01T00:00:00Z", "--json"]).json();
     assert_eq!(far["status"], "scheduled");
     assert_eq!(far["scheduled_time"], "2099-01-01T00:00:00.000Z");
 
     let before_push = SystemTime::now();
-    let soon = server.queue(&sender, &["push", &receiver, "soon", "--at", "+3s", "--json"]).json();
+    let soon = server.queue(&sender, &["push", "--to", &receiver, "soon", "--at", "+3s", "--json"]).json();
     assert_eq!(soon["status"], "scheduled");
     let due = before_push + Duration::from_secs(3);
 
@@ -158,7 +158,7 @@ fn the_generated_token_file_is_found_through_data_dir() {
     let server = Server::start_without_token();
     let data = server.data_dir().to_str().unwrap().to_owned();
     let (sender, receiver) = (node(), node());
-    server.queue_with(&sender, &["push", &receiver, "via token file"], &["--data", &data], None).ok();
+    server.queue_with(&sender, &["push", "--to", &receiver, "via token file"], &["--data", &data], None).ok();
     let pulled = server.queue_with(&receiver, &["pull", "--payload-only"], &["--data", &data], None);
     assert_eq!(pulled.ok(), "via token file");
 
@@ -173,8 +173,8 @@ fn the_generated_token_file_is_found_through_data_dir() {
 fn get_list_update_and_delete() {
     let server = Server::start();
     let (sender, receiver, stranger) = (node(), node(), node());
-    let a = server.queue(&sender, &["push", &receiver, r#"{"v":1}"#, "--json"]).json();
-    let b = server.queue(&sender, &["push", &receiver, "second", "--json"]).json();
+    let a = server.queue(&sender, &["push", "--to", &receiver, r#"{"v":1}"#, "--json"]).json();
+    let b = server.queue(&sender, &["push", "--to", &receiver, "second", "--json"]).json();
     let (a_id, b_id) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
 
     let got = server.queue(&receiver, &["get", a_id, "--json"]).json();
@@ -216,14 +216,14 @@ fn server_refusals_carry_the_server_message() {
     let server = Server::start();
     let (sender, receiver) = (node(), node());
     // Auto-detection sends "123" as text; forced JSON meets the server's strict parser.
-    let text = server.queue(&sender, &["push", &receiver, "123", "--json"]).json();
+    let text = server.queue(&sender, &["push", "--to", &receiver, "123", "--json"]).json();
     assert_eq!(text["label"], "text/plain");
-    let run = server.queue(&sender, &["push", &receiver, "123", "--type", "json"]);
+    let run = server.queue(&sender, &["push", "--to", &receiver, "123", "--type", "json"]);
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("400") && run.stderr.contains("invalid json"), "{}", run.stderr);
 
     let long_label = "x".repeat(31);
-    let run = server.queue(&sender, &["push", &receiver, "hi", "--label", &long_label]);
+    let run = server.queue(&sender, &["push", "--to", &receiver, "hi", "--label", &long_label]);
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("400"), "{}", run.stderr);
 
