@@ -227,6 +227,22 @@ fn server_refusals_carry_the_server_message() {
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("400"), "{}", run.stderr);
 
+    // Over the server's default 1000 KiB limit for binary bodies.
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big.bin");
+    std::fs::write(&big, vec![0u8; 1000 * 1024 + 1]).unwrap();
+    let run = server.queue(&sender, &["push", "--to", &receiver, &format!("@{}", big.display())]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("413") && run.stderr.contains("too large"), "{}", run.stderr);
+
+    // Far over it, the server may close the connection before the client reads its 413; either
+    // way the user is told the body is too large.
+    let huge = tmp.path().join("huge.bin");
+    std::fs::write(&huge, vec![0u8; 8 * 1024 * 1024]).unwrap();
+    let run = server.queue(&sender, &["push", "--to", &receiver, &format!("@{}", huge.display())]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("too large") || run.stderr.contains("size limit"), "{}", run.stderr);
+
     let run = server.queue("not-hex", &["pull"]);
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("hexadecimal"), "{}", run.stderr);

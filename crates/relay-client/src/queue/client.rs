@@ -186,10 +186,17 @@ impl QueueClient {
             .request(method, format!("{}{}", self.base, path))
             .headers(self.headers.clone())
             .headers(extra);
+        let mut body_len = 0;
         if let Some(payload) = payload {
-            request = request.header(CONTENT_TYPE, payload.content_type()).body(payload.into_body());
+            let content_type = payload.content_type();
+            let bytes = payload.into_body();
+            body_len = bytes.len();
+            request = request.header(CONTENT_TYPE, content_type).body(bytes);
         }
-        let response = request.send().await.map_err(|e| self.transport(e))?;
+        let response = request.send().await.map_err(|e| match self.transport(e) {
+            QueueError::Transport(e) if body_len > 0 && cut_off(&e) => QueueError::UploadCut { bytes: body_len, source: e },
+            other => other,
+        })?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(|e| self.transport(e))?;
@@ -203,6 +210,19 @@ impl QueueClient {
             QueueError::Transport(e)
         }
     }
+}
+
+/// The server closed the connection while the body was still being written. Servers do that
+/// when they refuse a body by its size, before the client gets to read their 413.
+fn cut_off(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return matches!(io.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset);
+        }
+        source = err.source();
+    }
+    false
 }
 
 fn message(headers: &HeaderMap, body: Bytes) -> Result<QueueMessage, QueueError> {
@@ -282,5 +302,34 @@ mod tests {
             QueueClient::new("http://127.0.0.1:1", "af1", "bad\ntoken"),
             Err(QueueError::InvalidHeaderValue { what: "token", .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_a_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Accepts and reads, but never writes a response.
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            while tokio::io::AsyncReadExt::read(&mut conn, &mut buf).await.is_ok_and(|n| n > 0) {}
+        });
+        let limit = Duration::from_millis(200);
+        let c = QueueClient::with_timeout(&format!("http://{addr}"), "af1", "t", limit).unwrap();
+        match c.pull().await {
+            Err(QueueError::Timeout(d)) => assert_eq!(d, limit),
+            other => panic!("{other:?}"),
+        }
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_a_transport_error() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let c = QueueClient::new(&format!("http://127.0.0.1:{port}"), "af1", "t").unwrap();
+        assert!(matches!(c.pull().await, Err(QueueError::Transport(_))));
     }
 }

@@ -23,6 +23,11 @@ pub enum QueueError {
     #[error("payload too large for the server (413: {message})")]
     TooLarge { message: String },
 
+    /// The server closed the connection while the body was being sent, without an answer the
+    /// client could read: most likely it refused the body for its size before reading it all.
+    #[error("the server closed the connection while receiving the {bytes}-byte body (probably over its size limit)")]
+    UploadCut { bytes: usize, source: reqwest::Error },
+
     /// Any other status the operation does not expect.
     #[error("unexpected HTTP status {status}: {message}")]
     UnexpectedStatus { status: u16, message: String },
