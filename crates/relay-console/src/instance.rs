@@ -2,7 +2,7 @@
 //! reply is queued only after its change is applied, so a client that got `done: true` for an
 //! `add` can use the new widget at once, from any connection.
 
-use crate::console::{Console, Outcome};
+use crate::console::{Console, Outcome, RUN_OUTPUT_ID};
 use crate::server::{spawn_pass, Conn, Event, PassTarget};
 use crate::settings::Settings;
 use relay_wire::console::{build_reply, to_python_json};
@@ -44,12 +44,14 @@ pub struct Instance {
     pub log: VecDeque<String>,
     senders: Senders,
     permits: Arc<Semaphore>,
+    /// Whether `relay run` output has started feeding its step.
+    run_output_started: bool,
 }
 
 impl Instance {
     pub fn new(settings: Settings, senders: Senders) -> Self {
         let permits = Arc::new(Semaphore::new(settings.pass_concurrency));
-        Instance { console: Console::new(settings), waiters: HashMap::new(), log: VecDeque::new(), senders, permits }
+        Instance { console: Console::new(settings), waiters: HashMap::new(), log: VecDeque::new(), senders, permits, run_output_started: false }
     }
 
     pub fn senders(&self) -> &Senders {
@@ -67,9 +69,18 @@ impl Instance {
     pub fn apply(&mut self, event: Event) {
         match event {
             Event::Log(line) => self.push_log(line),
-            Event::Lines { step, lines } => self.console.append_lines(&step, lines),
+            Event::Lines { step, lines } => {
+                // Run output creates its step on the first line, as the reference does.
+                if step == RUN_OUTPUT_ID && !self.run_output_started {
+                    self.run_output_started = true;
+                    self.console.start_run_output();
+                }
+                self.console.append_lines(&step, lines)
+            }
             Event::PassDone { step, reply_to, error } => {
-                self.console.pass_finished(&step);
+                if reply_to.is_some() || self.run_output_started {
+                    self.console.pass_finished(&step);
+                }
                 self.console.generation += 1;
                 if let Some((conn, request)) = reply_to {
                     self.reply(&conn, &request, error.as_deref(), None);

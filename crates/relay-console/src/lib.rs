@@ -17,10 +17,14 @@
 pub mod console;
 pub mod error;
 pub mod instance;
+pub mod launch;
 pub mod model;
+pub mod save;
+pub mod run;
 pub mod server;
 pub mod settings;
 pub mod text;
+pub mod tui;
 pub mod value;
 
 pub use error::ConsoleError;

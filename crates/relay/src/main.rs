@@ -31,7 +31,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(console_cmd::normalize_args(std::env::args_os()));
     let result = match cli.command {
         Command::Serve(args) => serve_cmd::run(args),
         Command::Queue(cmd) => queue_cmd::run(cmd),

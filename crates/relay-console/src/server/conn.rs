@@ -89,7 +89,8 @@ async fn write_loop(stream: Arc<UnixStream>, mut rx: mpsc::UnboundedReceiver<Out
                 }
             }
             Outgoing::Close => {
-                let _ = rustix::net::shutdown(&*stream, rustix::net::Shutdown::Both);
+                // Half-close: the client reads the error reply, then EOF.
+                let _ = rustix::net::shutdown(&*stream, rustix::net::Shutdown::Write);
                 return;
             }
         }
@@ -156,6 +157,7 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
                 log(format!("read: {e}; closing connection"));
                 conn.send(&build_reply(&Map::new(), Some(&e.to_string()), None));
                 conn.close();
+                drain(stream).await;
                 return;
             }
         };
@@ -165,6 +167,7 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
                 Ok(t) => t,
                 Err(e) => {
                     reject(conn, &log, &format!("message is not valid UTF-8: {e}"), true);
+                    drain(stream).await;
                     return;
                 }
             };
@@ -184,6 +187,7 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
                 }
                 Err(e) => {
                     reject(conn, &log, &format!("message is not valid JSON: {e}"), true);
+                    drain(stream).await;
                     return;
                 }
             }
@@ -196,5 +200,24 @@ fn reject(conn: &Conn, log: &dyn Fn(String), error: &str, close: bool) {
     conn.send(&build_reply(&Map::new(), Some(error), None));
     if close {
         conn.close();
+    }
+}
+
+/// Discards what the client still sends (for a while) before the socket is closed: closing a
+/// Unix socket with unread data resets the connection, and the client would lose the error
+/// reply it has not read yet.
+async fn drain(stream: &UnixStream) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.readable()).await {
+            Ok(Ok(())) => match stream.try_read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            },
+            _ => return,
+        }
     }
 }

@@ -1,0 +1,165 @@
+//! Text search over titles, texts and log lines (plain text, styles ignored), forward and
+//! backward, wrapping around.
+
+use crate::model::{Widget, WidgetBody};
+use crate::text::{ansi, markup};
+use regex::{Regex, RegexBuilder};
+
+/// Where in a widget a match is. Ordered as displayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Field {
+    Title,
+    Top,
+    Text,
+    Log,
+    Bottom,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    pub id: String,
+    pub field: Field,
+    pub line: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Search {
+    pub open: bool,
+    pub backward: bool,
+    pub input: String,
+    /// Plain-text mode instead of the default regular expressions.
+    pub plain: bool,
+    pub case_insensitive: bool,
+    pub history: Vec<String>,
+    pub history_pos: Option<usize>,
+    pub pattern: Option<Regex>,
+    pub current: Option<Match>,
+}
+
+const HISTORY: usize = 500;
+
+impl Search {
+    /// Compiles the typed pattern; `Err` keeps the bar open and red.
+    pub fn compile(&self) -> Result<Regex, regex::Error> {
+        let source = if self.plain { regex::escape(&self.input) } else { self.input.clone() };
+        RegexBuilder::new(&source).case_insensitive(self.case_insensitive).build()
+    }
+
+    pub fn label(&self) -> &'static str {
+        match (self.plain, self.case_insensitive) {
+            (false, false) => "Regex",
+            (false, true) => "REGEX",
+            (true, false) => "Plain",
+            (true, true) => "PLAIN",
+        }
+    }
+
+    pub fn remember(&mut self) {
+        if self.history.last() != Some(&self.input) {
+            self.history.push(self.input.clone());
+            if self.history.len() > HISTORY {
+                self.history.remove(0);
+            }
+        }
+        self.history_pos = None;
+    }
+}
+
+fn lines_of(s: &str) -> impl DoubleEndedIterator<Item = &str> {
+    let empty = s.is_empty();
+    s.split('\n').filter(move |_| !empty)
+}
+
+/// Searchable (field, line, text) positions of a widget, in display order.
+fn positions(w: &Widget) -> Vec<(Field, usize, String)> {
+    let mut out = Vec::new();
+    for (i, l) in lines_of(w.display_title()).enumerate() {
+        out.push((Field::Title, i, markup::plain(l)));
+    }
+    for (i, l) in lines_of(&w.top_text).enumerate() {
+        out.push((Field::Top, i, markup::plain(l)));
+    }
+    if let Some(q) = w.question() {
+        for (i, l) in lines_of(&q.text).enumerate() {
+            out.push((Field::Text, i, markup::plain(l)));
+        }
+    }
+    for (i, l) in lines_of(&w.bottom_text).enumerate() {
+        out.push((Field::Bottom, i, markup::plain(l)));
+    }
+    out
+}
+
+/// Finds the next match in `w` strictly after (or before, backward) `after`.
+fn scan(w: &Widget, re: &Regex, backward: bool, after: Option<(Field, usize)>) -> Option<(Field, usize)> {
+    let small = positions(w);
+    let beyond = |key: (Field, usize)| match after {
+        None => true,
+        Some(a) if backward => key < a,
+        Some(a) => key > a,
+    };
+    let small_hit = |rev: bool| {
+        let mut it: Box<dyn Iterator<Item = &(Field, usize, String)>> = if rev { Box::new(small.iter().rev()) } else { Box::new(small.iter()) };
+        it.find(|(f, l, t)| beyond((*f, *l)) && re.is_match(t)).map(|(f, l, _)| (*f, *l))
+    };
+    let log_hit = || -> Option<(Field, usize)> {
+        let WidgetBody::Step(step) = &w.body else { return None };
+        let matches = |i: usize| step.log.line(i).is_some_and(|t| re.is_match(&ansi::strip(t)));
+        let n = step.log.len();
+        if backward {
+            let end = match after {
+                Some((Field::Log, l)) => l,
+                Some((f, _)) if f < Field::Log => 0,
+                _ => n,
+            };
+            (0..end).rev().find(|i| matches(*i)).map(|i| (Field::Log, i))
+        } else {
+            let start = match after {
+                Some((Field::Log, l)) => l + 1,
+                Some((f, _)) if f > Field::Log => n,
+                _ => 0,
+            };
+            (start..n).find(|i| matches(*i)).map(|i| (Field::Log, i))
+        }
+    };
+    // Fields before the log, the log, fields after it, in the search direction.
+    let before: Vec<_> = small.iter().filter(|(f, _, _)| *f < Field::Log).collect();
+    let _ = before;
+    if backward {
+        let after_log = small.iter().rev().filter(|(f, _, _)| *f > Field::Log).find(|(f, l, t)| beyond((*f, *l)) && re.is_match(t));
+        if let Some((f, l, _)) = after_log {
+            return Some((*f, *l));
+        }
+        log_hit().or_else(|| small_hit(true).filter(|(f, _)| *f < Field::Log))
+    } else {
+        let pre = small.iter().filter(|(f, _, _)| *f < Field::Log).find(|(f, l, t)| beyond((*f, *l)) && re.is_match(t));
+        if let Some((f, l, _)) = pre {
+            return Some((*f, *l));
+        }
+        log_hit().or_else(|| small_hit(false).filter(|(f, _)| *f > Field::Log))
+    }
+}
+
+/// Next match over widgets in display order, starting after `from`, wrapping once.
+pub fn find(widgets: &[&Widget], re: &Regex, backward: bool, from: Option<&Match>) -> Option<Match> {
+    let n = widgets.len();
+    if n == 0 {
+        return None;
+    }
+    let start = from.and_then(|m| widgets.iter().position(|w| w.id == m.id));
+    let order: Vec<usize> = match (start, backward) {
+        (Some(s), false) => (s..n).chain(0..=s).collect(),
+        (Some(s), true) => (0..=s).rev().chain((s..n).rev()).collect(),
+        (None, false) => (0..n).collect(),
+        (None, true) => (0..n).rev().collect(),
+    };
+    for (k, idx) in order.into_iter().enumerate() {
+        let w = widgets[idx];
+        // Only the first visit of the starting widget resumes after the current match.
+        let after = if k == 0 { from.filter(|m| m.id == w.id).map(|m| (m.field, m.line)) } else { None };
+        if let Some((field, line)) = scan(w, re, backward, after) {
+            return Some(Match { id: w.id.clone(), field, line });
+        }
+    }
+    None
+}
