@@ -1,4 +1,6 @@
 //! A headless instance on a private abstract socket, for protocol tests against a real socket.
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
 
 use relay_client::console::{connect_to, recv_json_message, send_json_message, Connection};
 use relay_console::instance::{queues, run_headless, Instance};
