@@ -235,10 +235,14 @@ impl Console {
                     return;
                 }
                 step.log.extend(new_lines);
-                match soa {
-                    ScrollOnActivity::Never => {}
-                    ScrollOnActivity::Widget => self.scroll_requests.push(ScrollRequest { id: id.into(), line: None }),
-                    ScrollOnActivity::Line(n) => self.scroll_requests.push(ScrollRequest { id: id.into(), line: Some(n) }),
+                let request = match soa {
+                    ScrollOnActivity::Never => None,
+                    ScrollOnActivity::Widget => Some(ScrollRequest { id: id.into(), line: None }),
+                    ScrollOnActivity::Line(n) => Some(ScrollRequest { id: id.into(), line: Some(n) }),
+                };
+                // Consecutive appends to one step ask for the same scroll once.
+                if let Some(r) = request.filter(|r| self.scroll_requests.last() != Some(r)) {
+                    self.scroll_requests.push(r);
                 }
             }
         }

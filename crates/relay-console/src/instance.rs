@@ -156,6 +156,8 @@ pub async fn next_event(q: &mut Queues) -> Option<Event> {
 pub async fn run_headless(mut instance: Instance, mut queues: Queues) {
     while let Some(event) = next_event(&mut queues).await {
         instance.apply(event);
+        // Nobody scrolls a screen that is not there.
+        instance.console.scroll_requests.clear();
     }
 }
 

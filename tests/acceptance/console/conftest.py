@@ -76,7 +76,10 @@ class Screen:
         self.tmux("send-keys", "-t", "main", *keys)
 
     def pane_dead(self):
-        out = self.tmux("display", "-p", "-t", "main", "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}").stdout.split()
+        r = self.tmux("display", "-p", "-t", "main", "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}", check=False)
+        out = r.stdout.split()
+        if not out:
+            raise AssertionError(f"the tmux server of this test is gone: {r.stderr}")
         if len(out) > 1 and out[1]:
             return (out[0] == "1", int(out[1]))
         return (out[0] == "1", f"signal {out[2]}" if len(out) > 2 else None)

@@ -54,7 +54,10 @@ impl QueueClient {
     ) -> Result<QueueClient, QueueError> {
         let base = normalise_base(base_url)?;
         let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, header_value("token", token)?);
+        let mut auth = header_value("token", token)?;
+        // Keeps the token out of `Debug` output and logs.
+        auth.set_sensitive(true);
+        headers.insert(AUTHORIZATION, auth);
         headers.insert(header_name(Field::Source), header_value("node", node)?);
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -298,6 +301,7 @@ mod tests {
         let c = QueueClient::new("http://127.0.0.1:1", "af1", "secret").unwrap();
         assert_eq!(c.headers.get("Scirocco-Node-Source").unwrap(), "af1");
         assert_eq!(c.headers.get(AUTHORIZATION).unwrap(), "secret");
+        assert!(!format!("{c:?}").contains("secret"), "the token must not show in Debug output");
         assert!(matches!(
             QueueClient::new("http://127.0.0.1:1", "af1", "bad\ntoken"),
             Err(QueueError::InvalidHeaderValue { what: "token", .. })

@@ -57,12 +57,19 @@ async fn event_loop(instance: &mut Instance, queues: &mut Queues, view: &mut Vie
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut drawn_generation = u64::MAX;
     let mut dirty = true;
+    let mut input_open = true;
     let child_running = |c: &ChildState| c.as_ref().is_some_and(|rx| *rx.borrow());
     loop {
         tokio::select! {
+            // Order matters: input, then the frame tick, then events; a flood of events
+            // must never starve the keyboard or the redraw.
             biased;
-            ev = input.next() => {
-                let Some(Ok(ev)) = ev else { continue };
+            ev = input.next(), if input_open => {
+                // A closed or failing terminal input would otherwise be polled in a busy loop.
+                let Some(Ok(ev)) = ev else {
+                    input_open = false;
+                    continue;
+                };
                 dirty = true;
                 match ev {
                     TermEvent::Key(key) => match handle_key(instance, view, key, child_running(&child)) {
@@ -82,6 +89,16 @@ async fn event_loop(instance: &mut Instance, queues: &mut Queues, view: &mut Vie
                     _ => {}
                 }
             }
+            _ = tick.tick() => {
+                let animating = instance.console.props.progress_bar && instance.console.props.progress_target <= 0.0;
+                let notifying = view.notification.as_ref().is_some_and(|(_, _, at)| at.elapsed() < Duration::from_secs(5));
+                if dirty || animating || notifying || drawn_generation != instance.console.generation {
+                    apply_scroll_requests(instance, view);
+                    terminal.draw(|f| draw(f, instance, view)).map_err(ConsoleError::Terminal)?;
+                    drawn_generation = instance.console.generation;
+                    dirty = false;
+                }
+            }
             Some(event) = next_event(queues) => {
                 instance.apply(event);
                 let started = Instant::now();
@@ -91,16 +108,6 @@ async fn event_loop(instance: &mut Instance, queues: &mut Queues, view: &mut Vie
                         Ok(e) => instance.apply(e),
                         Err(_) => break,
                     }
-                }
-            }
-            _ = tick.tick() => {
-                let animating = instance.console.props.progress_bar && instance.console.props.progress_target <= 0.0;
-                let notifying = view.notification.as_ref().is_some_and(|(_, _, at)| at.elapsed() < Duration::from_secs(5));
-                if dirty || animating || notifying || drawn_generation != instance.console.generation {
-                    apply_scroll_requests(instance, view);
-                    terminal.draw(|f| draw(f, instance, view)).map_err(ConsoleError::Terminal)?;
-                    drawn_generation = instance.console.generation;
-                    dirty = false;
                 }
             }
         }
