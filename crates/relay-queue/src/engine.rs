@@ -462,25 +462,28 @@ impl Engine {
         Ok(v.remove(0))
     }
 
-    /// Reads payloads off the async threads: a payload may be megabytes.
+    /// Reads payloads. With an embedded store one message's payload is read in place: it is at
+    /// most the payload cap and usually a lookup in the store's cache, and a hop to another
+    /// thread would cost more than the read. Anything else is read off the async threads.
     async fn with_payloads(&self, msgs: Vec<Message>) -> Result<Vec<Stored>, EngineError> {
-        if msgs.is_empty() {
-            return Ok(Vec::new());
+        if msgs.len() <= 1 && self.store.reads_in_place() {
+            return Ok(read_payloads(&*self.store, msgs)?);
         }
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            msgs.into_iter()
-                .map(|message| {
-                    // A message deleted between its change and this read keeps an empty payload.
-                    let data = store.read_payload(message.seq)?.unwrap_or_else(Bytes::new);
-                    let payload = Payload { kind: message.kind, data };
-                    Ok(Stored { message, payload })
-                })
-                .collect::<Result<Vec<_>, crate::store::StoreError>>()
-        })
-        .await
-        .map_err(|_| EngineError::Closed)?
-        .map_err(EngineError::from)
+        tokio::task::spawn_blocking(move || read_payloads(&*store, msgs))
+            .await
+            .map_err(|_| EngineError::Closed)?
+            .map_err(EngineError::from)
     }
 }
 
+fn read_payloads(store: &dyn Store, msgs: Vec<Message>) -> Result<Vec<Stored>, crate::store::StoreError> {
+    msgs.into_iter()
+        .map(|message| {
+            // A message deleted between its change and this read keeps an empty payload.
+            let data = store.read_payload(message.seq)?.unwrap_or_else(Bytes::new);
+            let payload = Payload { kind: message.kind, data };
+            Ok(Stored { message, payload })
+        })
+        .collect()
+}

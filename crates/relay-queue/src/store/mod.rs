@@ -2,10 +2,12 @@
 //! start-up load and payload reads, so that a PostgreSQL store can stand beside the embedded one
 //! without touching the engine or the HTTP layer.
 
+mod postgres;
 mod redb_store;
 
 use bytes::Bytes;
 
+pub use postgres::{PostgresError, PostgresStore};
 pub use redb_store::RedbStore;
 
 use crate::message::Message;
@@ -40,6 +42,8 @@ pub enum StoreError {
     Decode(#[from] postcard::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Postgres(#[from] PostgresError),
 }
 
 pub trait Store: Send + Sync + 'static {
@@ -50,4 +54,9 @@ pub trait Store: Send + Sync + 'static {
     fn commit(&self, changes: &[Change], durable: bool) -> Result<(), StoreError>;
     /// The payload of the message stored under `seq`.
     fn read_payload(&self, seq: u64) -> Result<Option<Bytes>, StoreError>;
+    /// Whether `read_payload` for one message is cheap enough to call on an async thread (no
+    /// network round trip, no runtime of its own).
+    fn reads_in_place(&self) -> bool {
+        false
+    }
 }

@@ -70,6 +70,10 @@ impl Store for RedbStore {
         Ok(())
     }
 
+    fn reads_in_place(&self) -> bool {
+        true
+    }
+
     fn read_payload(&self, seq: u64) -> Result<Option<Bytes>, StoreError> {
         let txn = self.db.begin_read().map_err(redb::Error::from)?;
         let table = txn.open_table(PAYLOAD).map_err(redb::Error::from)?;
