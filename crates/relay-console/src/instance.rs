@@ -37,10 +37,13 @@ pub fn queues() -> (Senders, Queues) {
     (Senders { control: ctx, data: dtx }, Queues { control: crx, data: drx })
 }
 
+/// A client parked on `get-answer --wait`, with the request to answer.
+type Waiter = (Conn, Map<String, Value>);
+
 pub struct Instance {
     pub console: Console,
     /// Clients parked on `get-answer --wait`, per question id.
-    waiters: HashMap<String, Vec<(Conn, Map<String, Value>)>>,
+    waiters: HashMap<String, Vec<Waiter>>,
     pub log: VecDeque<String>,
     senders: Senders,
     permits: Arc<Semaphore>,

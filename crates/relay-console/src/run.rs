@@ -48,7 +48,7 @@ pub fn spawn_child(command: &[String], env: &[(String, String)], output: RunOutp
     let mut reader = None;
     match output {
         RunOutput::Harvest => {
-            let (r, w) = std::io::pipe().map_err(spawn_err)?;
+            let (r, w) = pipe().map_err(spawn_err)?;
             let w2 = w.try_clone().map_err(spawn_err)?;
             cmd.stdout(Stdio::from(w)).stderr(Stdio::from(w2));
             reader = Some(r);
@@ -63,7 +63,7 @@ pub fn spawn_child(command: &[String], env: &[(String, String)], output: RunOutp
     drop(cmd);
     let pid = child.id().unwrap_or(0);
     if let Some(r) = reader {
-        spawn_reader(r.into(), RUN_OUTPUT_ID.to_string(), tab_size, senders.data.clone());
+        spawn_reader(r, RUN_OUTPUT_ID.to_string(), tab_size, senders.data.clone());
     }
     let (tx, rx) = watch::channel(true);
     let control = senders.control.clone();
@@ -77,6 +77,18 @@ pub fn spawn_child(command: &[String], env: &[(String, String)], output: RunOutp
         let _ = control.send(Event::Log(text));
     });
     Ok(RunningChild { pid, running: rx })
+}
+
+/// A close-on-exec pipe (read end, write end).
+fn pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
+    Ok(unsafe { (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// Sends SIGTERM to the child.

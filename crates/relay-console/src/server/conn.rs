@@ -123,7 +123,7 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
         // inside one message.
         let want = decoder.wanted().clamp(1, buf.len());
         let mut fds = Vec::new();
-        let read = stream.try_io(Interest::READABLE, || recv_some(stream, &mut buf[..want], &mut fds).map_err(Into::into));
+        let read = stream.try_io(Interest::READABLE, || recv_some(stream, &mut buf[..want], &mut fds));
         let n = match read {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
