@@ -37,12 +37,10 @@ impl Index {
     pub fn put(&mut self, msg: Message) {
         self.remove(msg.seq);
         self.by_id.insert(msg.id, msg.seq);
-        self.involved.entry(msg.source.clone()).or_default().insert(msg.seq);
-        self.involved.entry(msg.destination.clone()).or_default().insert(msg.seq);
+        add_to(&mut self.involved, &msg.source, msg.seq);
+        add_to(&mut self.involved, &msg.destination, msg.seq);
         match msg.status {
-            Status::Pending | Status::Scheduled => {
-                self.inbox.entry(msg.destination.clone()).or_default().insert(msg.seq);
-            }
+            Status::Pending | Status::Scheduled => add_to(&mut self.inbox, &msg.destination, msg.seq),
             Status::Processing => {
                 self.in_flight.insert((msg.processing_time.unwrap_or(msg.created_time), msg.seq));
             }
@@ -101,6 +99,18 @@ impl Index {
         let n = self.by_seq.len();
         *self = Index::default();
         n
+    }
+}
+
+/// Adds without allocating a key when the node already has a set (the common case).
+fn add_to(map: &mut HashMap<String, BTreeSet<u64>>, key: &str, seq: u64) {
+    match map.get_mut(key) {
+        Some(set) => {
+            set.insert(seq);
+        }
+        None => {
+            map.insert(key.to_string(), BTreeSet::from([seq]));
+        }
     }
 }
 

@@ -12,6 +12,8 @@ use crate::store::{Change, Durability, Store, StoreError};
 
 /// At most this many requests share one commit, so one commit never holds up callers for long.
 const MAX_JOBS_PER_COMMIT: usize = 1024;
+/// The longest a commit waits for callers that the previous batch suggests are coming.
+const LINGER: Duration = Duration::from_micros(200);
 /// How stale the disk may get in relaxed mode.
 const RELAXED_SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -62,6 +64,7 @@ impl Writer {
 fn run(store: Arc<dyn Store>, durability: Durability, rx: mpsc::Receiver<Job>) {
     let mut last_sync = Instant::now();
     let mut dirty = false;
+    let mut last_batch = 1;
     loop {
         let first = if dirty {
             match rx.recv_timeout(RELAXED_SYNC_INTERVAL) {
@@ -85,6 +88,18 @@ fn run(store: Arc<dyn Store>, durability: Durability, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        // When the last commit served more callers than are waiting now, the rest are likely
+        // a few microseconds away: waiting briefly for them makes one commit (and one fsync)
+        // do the work of several. A lone client never waits, since its batches are of one.
+        let linger_until = Instant::now() + LINGER;
+        while jobs.len() < last_batch.min(MAX_JOBS_PER_COMMIT) {
+            let left = linger_until.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        last_batch = jobs.len();
         let changes: Vec<Change> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.changes)).collect();
         let durable = match durability {
             Durability::Immediate => true,
