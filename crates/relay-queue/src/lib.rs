@@ -9,7 +9,7 @@
 //!   who may do what; each change is applied to the index and handed to the writer in one step,
 //!   and the caller is answered only once the writer has committed it.
 //! - `writer`: one thread that owns write transactions and commits changes in groups.
-//! - `store`: the `Store` trait and its embedded implementation on redb.
+//! - `store`: the `Store` trait, its embedded implementation on redb and its PostgreSQL one.
 //! - `ids`: ObjectId-shaped message ids.
 //!
 //! The engine knows nothing of HTTP: statuses, headers and bodies belong to `relay-server`.
@@ -25,7 +25,7 @@ mod writer;
 pub use engine::{Access, Engine, EngineConfig, HookDoc, HookFilter, HookUpdate, Stored};
 pub use error::EngineError;
 pub use message::{Message, NewMessage};
-pub use store::{Change, Durability, RedbStore, Store, StoreError};
+pub use store::{Change, Durability, PostgresError, PostgresStore, RedbStore, Store, StoreError};
 
 /// Milliseconds since the Unix epoch, the unit of every time in the engine.
 pub fn now_ms() -> i64 {

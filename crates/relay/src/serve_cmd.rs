@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use relay_queue::{Durability, Engine, EngineConfig, RedbStore};
+use relay_queue::{Durability, Engine, EngineConfig, PostgresStore, RedbStore, Store};
 use relay_server::queue::{BodyLimits, QueueFace, QueueHttpConfig};
 
 use crate::channel_cmd::{self, ServeChannelArgs};
@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// `immediate`: every change is on disk before its reply. `relaxed`: on disk within 100 ms.
     #[arg(long, default_value = "immediate", value_parser = parse_durability)]
     durability: Durability,
+    /// Where the queue is kept: a PostgreSQL server, as `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
+    /// (`?schema=NAME` for a schema other than `public`) [default: the embedded file DATA/queue.redb].
+    #[arg(long, env = "RELAY_STORE", hide_env_values = true)]
+    store: Option<String>,
     #[command(flatten)]
     channels: ServeChannelArgs,
 }
@@ -128,9 +132,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
 }
 
 async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<()> {
-    let store = RedbStore::open(&data.join("queue.redb")).context("opening the queue store")?;
+    let store = open_queue_store(args.store.as_deref(), &data)?;
     let engine = Engine::open(
-        Arc::new(store),
+        store,
         EngineConfig {
             visibility_timeout: non_zero_secs(args.visibility_timeout),
             processed_retention: non_zero_secs(args.processed_retention),
@@ -165,6 +169,18 @@ async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<
     engine.flush().await?;
     eprintln!("relay: stopped");
     Ok(())
+}
+
+/// The queue's store: the PostgreSQL server `--store` names, else the embedded file.
+fn open_queue_store(url: Option<&str>, data: &Path) -> anyhow::Result<Arc<dyn Store>> {
+    match url.filter(|u| !u.is_empty()) {
+        None => Ok(Arc::new(RedbStore::open(&data.join("queue.redb")).context("opening the queue store")?)),
+        Some(url) => {
+            let store = PostgresStore::open(url).context("opening the PostgreSQL queue store")?;
+            eprintln!("relay: queue store: {}", store.location());
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {

@@ -1,0 +1,48 @@
+//! What can go wrong with the PostgreSQL store, kept apart from the driver's own error so that a
+//! refusal to share a queue reads as one, not as a database failure.
+
+use std::fmt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresError {
+    /// The driver's `Display` says only "db error" or "error connecting to server"; the useful
+    /// part (the server's message, the refused connection) is in its source chain, so the chain
+    /// is written out here and not exposed as a source, which would print it twice.
+    #[error("PostgreSQL: {}", Chain(.0))]
+    Driver(tokio_postgres::Error),
+    #[error("invalid PostgreSQL store URL: {0}")]
+    Url(String),
+    #[error(
+        "the queue in PostgreSQL schema `{schema}` is already served by another Relay process{holder}; \
+         only one process may own a queue at a time (stop it, or give this one another schema with ?schema=NAME)"
+    )]
+    Locked { schema: String, holder: String },
+    #[error("row {seq} of {table} cannot be read: {what}")]
+    Corrupt { table: &'static str, seq: i64, what: String },
+    #[error("message seq {0} does not fit in a PostgreSQL bigint")]
+    SeqRange(u64),
+    #[error("the PostgreSQL store is closed")]
+    Closed,
+    #[error("starting the PostgreSQL store's runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl From<tokio_postgres::Error> for PostgresError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        PostgresError::Driver(e)
+    }
+}
+
+struct Chain<'a>(&'a tokio_postgres::Error);
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = std::error::Error::source(self.0);
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,113 @@
+//! Where the store lives: a libpq-style `postgres://` URL, plus one parameter of Relay's own,
+//! `schema`, which the driver would refuse and is therefore taken out before it sees the URL.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use tokio_postgres::config::Host;
+use tokio_postgres::Config;
+
+use super::error::PostgresError;
+
+/// A server that does not answer should fail the start, not hang it.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Target {
+    pub config: Config,
+    pub schema: String,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, PostgresError> {
+        if !is_postgres_url(url) {
+            return Err(PostgresError::Url("expected a postgres:// or postgresql:// URL".into()));
+        }
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (url, None),
+        };
+        let mut schema = None;
+        let mut kept = Vec::new();
+        for pair in query.into_iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("schema", value)) => schema = Some(value.to_string()),
+                _ => kept.push(pair),
+            }
+        }
+        let schema = schema.unwrap_or_else(|| "public".to_string());
+        if !is_plain_identifier(&schema) {
+            return Err(PostgresError::Url(format!(
+                "schema `{schema}`: use letters, digits and underscores, not starting with a digit, at most 63"
+            )));
+        }
+        let driver_url = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+        // The driver's parse error says only "invalid connection string"; its source says why.
+        let mut config = Config::from_str(&driver_url).map_err(|e| PostgresError::Url(PostgresError::from(e).to_string()))?;
+        if config.get_application_name().is_none() {
+            config.application_name("relay");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        Ok(Target { config, schema })
+    }
+
+    /// The schema name quoted for SQL; `parse` allowed only characters that need no escaping.
+    pub fn quoted_schema(&self) -> String {
+        format!("\"{}\"", self.schema)
+    }
+
+    /// Where the store is, for logs: never the password.
+    pub fn describe(&self) -> String {
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            Some(Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".into(),
+        };
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let user = self.config.get_user().unwrap_or("?");
+        let db = self.config.get_dbname().unwrap_or(user);
+        format!("postgres://{user}@{host}:{port}/{db} schema {}", self.schema)
+    }
+}
+
+fn is_postgres_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+fn is_plain_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 63
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_is_taken_out_and_other_parameters_stay() {
+        let t = Target::parse("postgres://u:secret@db.example:6543/q?sslmode=disable&schema=relay_a&connect_timeout=3").unwrap();
+        assert_eq!(t.schema, "relay_a");
+        assert_eq!(t.config.get_dbname(), Some("q"));
+        assert_eq!(t.config.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert!(!t.describe().contains("secret"), "{}", t.describe());
+        assert_eq!(t.describe(), "postgres://u@db.example:6543/q schema relay_a");
+    }
+
+    #[test]
+    fn defaults_to_public_and_names_the_application() {
+        let t = Target::parse("postgresql://u@localhost/q").unwrap();
+        assert_eq!(t.schema, "public");
+        assert_eq!(t.config.get_application_name(), Some("relay"));
+        assert_eq!(t.config.get_connect_timeout(), Some(&DEFAULT_CONNECT_TIMEOUT));
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_use() {
+        for bad in ["/var/lib/queue.redb", "postgres://u@h/q?schema=a;drop", "postgres://u@h/q?schema=1a", "postgres://u@h/q?nonsense=1"] {
+            assert!(matches!(Target::parse(bad), Err(PostgresError::Url(_))), "{bad}");
+        }
+    }
+}
