@@ -42,7 +42,7 @@ pub enum StoreError {
     Decode(#[from] postcard::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    #[error("{0}")]
+    #[error(transparent)]
     Postgres(#[from] PostgresError),
 }
 

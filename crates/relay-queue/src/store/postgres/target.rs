@@ -59,15 +59,22 @@ impl Target {
 
     /// Where the store is, for logs: never the password.
     pub fn describe(&self) -> String {
-        let host = match self.config.get_hosts().first() {
-            Some(Host::Tcp(h)) => h.clone(),
-            Some(Host::Unix(p)) => p.display().to_string(),
-            None => "localhost".into(),
-        };
-        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                Host::Tcp(h) => h.clone(),
+                Host::Unix(p) => p.display().to_string(),
+            })
+            .collect();
+        let hosts = if hosts.is_empty() { "localhost".to_string() } else { hosts.join(",") };
+        // One port applies to every host; none means the default.
+        let ports: Vec<String> = self.config.get_ports().iter().map(u16::to_string).collect();
+        let ports = if ports.is_empty() { "5432".to_string() } else { ports.join(",") };
         let user = self.config.get_user().unwrap_or("?");
         let db = self.config.get_dbname().unwrap_or(user);
-        format!("postgres://{user}@{host}:{port}/{db} schema {}", self.schema)
+        format!("postgres://{user}@{hosts}:{ports}/{db} schema {}", self.schema)
     }
 }
 
@@ -94,6 +101,12 @@ mod tests {
         assert_eq!(t.config.get_connect_timeout(), Some(&Duration::from_secs(3)));
         assert!(!t.describe().contains("secret"), "{}", t.describe());
         assert_eq!(t.describe(), "postgres://u@db.example:6543/q schema relay_a");
+    }
+
+    #[test]
+    fn a_unix_socket_is_described_by_its_directory() {
+        let t = Target::parse("postgres://relay@/q?host=/run/postgresql&port=5433").unwrap();
+        assert_eq!(t.describe(), "postgres://relay@/run/postgresql:5433/q schema public");
     }
 
     #[test]
