@@ -164,3 +164,19 @@ fn a_second_server_cannot_serve_the_same_queue() {
     };
     assert!(second.alive());
 }
+
+#[test]
+fn an_unusable_store_is_a_startup_error() {
+    let Some(url) = store_url("an_unusable_store_is_a_startup_error", "relay_e2e_unusable") else { return };
+    let bad_schema = url.replace("schema=relay_e2e_unusable", "schema=not-a-name");
+    let err = QueueServer::try_with(Options::default().arg("--store").arg(&bad_schema)).err().expect("started");
+    assert!(err.contains("invalid PostgreSQL store URL: schema `not-a-name`"), "{err}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let unreachable = format!("postgres://relay:secret-pw@127.0.0.1:{port}/relay_test");
+    let err = QueueServer::try_with(Options::default().env("RELAY_STORE", &unreachable)).err().expect("started");
+    assert!(err.contains("opening the PostgreSQL queue store: PostgreSQL: error connecting to server"), "{err}");
+    assert!(!err.contains("secret-pw"), "the password is never printed: {err}");
+}
