@@ -28,6 +28,8 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 const SCRUBBED_ENV: &[&str] = &[
     "RELAY_QUEUE_TOKEN",
     "RELAY_LISTEN",
+    "RELAY_DATA",
+    "RELAY_STORE",
     "SCIROCCO_MASTER_TOKEN",
     "SCIROCCO_PORT",
     "RELAY_TEST_HOOKS",
