@@ -2,6 +2,8 @@
 //! (same subcommands, options and JSON messages), so `alias moulti=relay` works.
 
 mod args;
+mod diff;
+mod manpage;
 mod messages;
 mod send;
 
@@ -79,7 +81,40 @@ pub fn run(cmd: ConsoleCommand) -> anyhow::Result<ExitCode> {
             Ok(send::one(m))
         }
         ConsoleCommand::Load(a) => Ok(send::load(&a.saved_directory)),
+        ConsoleCommand::Diff(src) => parse_or_run(src, "diff", diff::messages),
+        ConsoleCommand::Manpage(src) => parse_or_run(src, "manpage", manpage::messages),
     }
+}
+
+type Builder = fn(&str, &str, u32, &dyn Fn(&str) -> Option<String>) -> Vec<Map<String, Value>>;
+
+/// `diff`/`manpage` `parse FILE` or `run CMD…`: read the text, send the messages pipelined.
+fn parse_or_run(src: args::ParseOrRun, what: &str, build: Builder) -> anyhow::Result<ExitCode> {
+    let get = |k: &str| std::env::var(k).ok();
+    let (title, bytes) = match src {
+        args::ParseOrRun::Parse { file } => {
+            let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            (file.display().to_string(), bytes)
+        }
+        args::ParseOrRun::Run { command } => {
+            let mut cmd = std::process::Command::new(&command[0]);
+            cmd.args(&command[1..]).stdin(std::process::Stdio::inherit());
+            if what == "manpage" {
+                cmd.env("MAN_KEEP_FORMATTING", "y");
+            }
+            let out = cmd.output().map_err(|e| anyhow::anyhow!("cannot run {}: {e}", command[0]))?;
+            if out.stdout.is_empty() && !out.status.success() {
+                eprintln!("{what}_run: {command:?} produced no output and exited with status {}", out.status.code().unwrap_or(1));
+                return Ok(ExitCode::from(out.status.code().unwrap_or(1) as u8));
+            }
+            (command.join(" "), out.stdout)
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    if text.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    Ok(send::pipeline_messages(build(&title, &text, std::process::id(), &get)))
 }
 
 /// `--x` / `--no-x` pairs: `None` when neither was given; the last one wins.

@@ -34,6 +34,24 @@ pub enum ConsoleCommand {
     Scroll(ScrollArgs),
     /// Load a directory written by Save into the instance.
     Load(LoadArgs),
+    /// Show a unified diff: one divider per file, one step per hunk.
+    #[command(subcommand)]
+    Diff(ParseOrRun),
+    /// Show a man page: one step per section.
+    #[command(subcommand)]
+    Manpage(ParseOrRun),
+}
+
+#[derive(Subcommand)]
+pub enum ParseOrRun {
+    /// Read the text from a file.
+    Parse { file: PathBuf },
+    /// Run a command and read its output.
+    #[command(trailing_var_arg = true)]
+    Run {
+        #[arg(required = true, allow_hyphen_values = true, num_args = 1..)]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Args)]

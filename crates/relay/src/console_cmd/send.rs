@@ -108,6 +108,14 @@ fn pipeline(messages: Vec<(Map<String, Value>, Option<OwnedFd>)>) -> Result<usiz
     Ok(failures)
 }
 
+/// Sends messages pipelined (as `diff` and `manpage` do); failures are reported on stderr.
+pub fn pipeline_messages(messages: Vec<Map<String, Value>>) -> ExitCode {
+    match pipeline(messages.into_iter().map(|m| (m, None)).collect()) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
 /// `pass`: clear (unless appending), then pass standard input; returns once the instance has
 /// read it all.
 pub fn pass(id: &str, clear: bool, read_size: i64) -> ExitCode {
