@@ -13,8 +13,22 @@ pub const TOKEN: &str = "queue-cli-test-token";
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Variables that would point the CLI or the server somewhere else if they leaked in.
-const SCRUBBED_ENV: &[&str] =
-    &["RELAY_URL", "RELAY_NODE", "RELAY_QUEUE_TOKEN", "RELAY_DATA", "SCIROCCO_MASTER_TOKEN", "SCIROCCO_PORT"];
+const SCRUBBED_ENV: &[&str] = &[
+    "RELAY_URL",
+    "RELAY_NODE",
+    "RELAY_QUEUE_TOKEN",
+    "RELAY_DATA",
+    "RELAY_STORE",
+    "RELAY_LISTEN",
+    "RELAY_TEST_HOOKS",
+    "SCIROCCO_MASTER_TOKEN",
+    "SCIROCCO_PORT",
+    "SCIROCCO_TEST_HOOKS",
+    "SCIROCCO_MAX_KB_SIZE_JSON",
+    "SCIROCCO_MAX_KB_SIZE_TEXT",
+    "SCIROCCO_MAX_KB_SIZE_RAW",
+    "SCIROCCO_MAX_GET_ALL_MESSAGES",
+];
 
 pub struct Server {
     child: Child,
