@@ -122,3 +122,35 @@ fn help_and_footer_follow_keys() {
     handle_key(&mut inst, &mut view, key('a'), false);
     assert!(!text(&render(&inst, &mut view, 80, 24)).contains("key bindings"));
 }
+
+#[test]
+fn forcing_new_widgets_open_and_closed() {
+    // 9.6: X forces new widgets expanded, pressing it again stops forcing.
+    let mut inst = instance();
+    let mut view = ViewState::new("default".into(), false);
+    handle_key(&mut inst, &mut view, key('X'), false);
+    assert_eq!(inst.console.enforce_collapsed, Some(false));
+    assert!(text(&render(&inst, &mut view, 80, 10)).contains("Expanding new steps"));
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "s", "collapsed": true, "text": "visible"}));
+    assert!(!inst.console.store.get("s").unwrap().collapsed);
+    handle_key(&mut inst, &mut view, key('X'), false);
+    assert_eq!(inst.console.enforce_collapsed, None);
+    handle_key(&mut inst, &mut view, key('O'), false);
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "t", "collapsed": false}));
+    assert!(inst.console.store.get("t").unwrap().collapsed);
+}
+
+#[test]
+fn scroll_on_activity_brings_the_step_into_view() {
+    let mut inst = instance();
+    for i in 0..30 {
+        send(&mut inst, json!({"command": "step", "action": "add", "id": format!("s{i}"), "collapsed": true}));
+    }
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "busy", "collapsed": false, "scroll_on_activity": -1, "title": "Busy step"}));
+    let mut view = ViewState::new("default".into(), false);
+    assert!(!text(&render(&inst, &mut view, 60, 12)).contains("Busy step"));
+    inst.console.append_lines("busy", vec!["new output".into()]);
+    relay_console::tui::apply_scroll_requests(&mut inst, &mut view);
+    let screen = text(&render(&inst, &mut view, 60, 12));
+    assert!(screen.contains("new output"), "{screen}");
+}

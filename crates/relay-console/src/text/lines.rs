@@ -1,6 +1,10 @@
 //! Bytes to log lines: only LF ends a line, the remainder waits for more data or for EOF, TABs
 //! become a fixed number of spaces, invalid UTF-8 is kept visible with replacement characters.
 
+/// Longest line kept whole; a longer run without LF is cut into pieces of this size so one
+/// endless line cannot grow memory without bound.
+pub const MAX_LINE: usize = 1024 * 1024;
+
 /// Splits a byte stream into complete lines.
 #[derive(Debug, Default)]
 pub struct LineSplitter {
@@ -28,6 +32,11 @@ impl LineSplitter {
             rest = &rest[pos + 1..];
         }
         self.pending.extend_from_slice(rest);
+        while self.pending.len() >= MAX_LINE {
+            let rest = self.pending.split_off(MAX_LINE);
+            let piece = std::mem::replace(&mut self.pending, rest);
+            out.push(self.decode(&piece));
+        }
         out
     }
 
@@ -76,6 +85,15 @@ mod tests {
         assert_eq!(split_text("a\nb\n", 8), vec!["a", "b"]);
         assert!(split_text("", 8).is_empty());
         assert_eq!(split_text("\n", 8), vec![""]);
+    }
+
+    #[test]
+    fn endless_lines_are_cut() {
+        let mut s = LineSplitter::new(8);
+        let lines = s.push(&vec![b'x'; MAX_LINE * 2 + 5]);
+        assert_eq!(lines.len(), 2);
+        assert!(lines.iter().all(|l| l.len() == MAX_LINE));
+        assert_eq!(s.finish().map(|l| l.len()), Some(5));
     }
 
     #[test]

@@ -10,6 +10,6 @@ mod theme;
 mod view;
 
 pub use keys::{handle_key, handle_mouse, Effect};
-pub use render::draw;
+pub use render::{apply_scroll_requests, draw};
 pub use terminal::{run, ChildState, TuiExit};
 pub use view::{Focus, Part, QuitDialog, ViewState};

@@ -115,10 +115,9 @@ impl FrameDecoder {
                         return Err(FrameError::TooLarge { len, limit: self.limit });
                     }
                     self.buf.clear();
+                    // No reservation up front: a peer announcing a large payload and sending
+                    // nothing must not cost memory.
                     self.payload_len = Some(len as usize);
-                    if len > 0 {
-                        self.buf.reserve(len as usize);
-                    }
                 }
                 Some(_) => {
                     self.payload_len = None;
