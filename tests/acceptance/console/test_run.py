@@ -69,3 +69,17 @@ def test_print_env(tmp_path):
     assert "MOULTI_RUN=moulti" in lines
     assert any(l.startswith("MOULTI_SOCKET_PATH=@moulti-") and l.endswith("-pe-" + l.split("-pe-")[-1]) for l in lines)
     assert any(l.startswith("MOULTI_INSTANCE_PID=") for l in lines)
+
+
+def test_readme_flow_relay_run_with_relay_commands(make_screen, tmp_path):
+    # What docs/console.md tells a new user: `relay run -- ./script.sh`, the script using `relay`.
+    s = script(tmp_path, 'relay step add build --title "Building"\n'
+                         'printf "compiling\\nlinking\\n" | relay pass build\n'
+                         'relay step update build --classes success --bottom-text "done"\n'
+                         'relay step add tests --title "Tests" --collapsed\n')
+    bindir = os.path.dirname(RELAY)
+    scr = make_screen([RELAY, "run", "--", str(s)], env={"PATH": f"{bindir}:{os.environ['PATH']}"}, ready=False)
+    text = scr.wait_for("▶ Tests")
+    assert "▼ Building" in text and "compiling" in text and "linking" in text and "done" in text
+    scr.keys("q")
+    assert scr.wait_exit() == 0
