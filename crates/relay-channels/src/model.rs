@@ -95,8 +95,20 @@ pub struct LoggedMessage {
     pub body: relay_wire::channel::outbound::MessageBody,
     /// The service that sent a `message_down`, or the channel's bound service for a `message_up`.
     pub service_id: Option<String>,
-    /// Recipients after resolution (current members at the time).
-    pub resolved: Vec<String>,
+    /// Recipients after resolution (current members at the time), or `None` when that is
+    /// exactly the recipients group: groups are immutable, so the common case stores no list.
+    #[serde(default)]
+    pub resolved: Option<Vec<String>>,
+}
+
+impl LoggedMessage {
+    /// Whether `user_id` was a resolved recipient; `groups` resolves the `None` case.
+    pub fn reached(&self, user_id: &str, groups: &std::collections::HashMap<String, Group>) -> bool {
+        match &self.resolved {
+            Some(list) => list.iter().any(|r| r == user_id),
+            None => groups.get(&self.body.recipients).is_some_and(|g| g.characters.iter().any(|c| c == user_id)),
+        }
+    }
 }
 
 /// The last value of one kind of UI state pushed to one user in one channel.

@@ -83,7 +83,7 @@ class Server:
         cmd = [RELAY_BIN, "account", "add", email, "--password", password, "--data", self.data]
         if name:
             cmd += ["--name", name]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60)
         return out.stdout
 
     def call(self, method, path, body=None, token=None, raw=False):

@@ -170,13 +170,13 @@ def test_account_cli_with_and_without_a_running_server(tmp_path):
     s.start()
     try:
         s.add_account("online@example.com", "pw2")
-        out = subprocess.run([RELAY_BIN, "account", "list", "--json", "--data", s.data], check=True, capture_output=True, text=True).stdout
+        out = subprocess.run([RELAY_BIN, "account", "list", "--json", "--data", s.data], check=True, capture_output=True, text=True, timeout=60).stdout
         emails = [json.loads(l)["email"] for l in out.splitlines()]
         assert emails == ["offline@example.com", "online@example.com"]
         assert s.sign_in("offline@example.com", "pw1") and s.sign_in("online@example.com", "pw2")
-        dup = subprocess.run([RELAY_BIN, "account", "add", "online@example.com", "--password", "x", "--data", s.data], capture_output=True, text=True)
+        dup = subprocess.run([RELAY_BIN, "account", "add", "online@example.com", "--password", "x", "--data", s.data], capture_output=True, text=True, timeout=60)
         assert dup.returncode != 0 and "already exists" in dup.stderr
     finally:
         s.stop()
-    out = subprocess.run([RELAY_BIN, "account", "list", "--data", s.data], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([RELAY_BIN, "account", "list", "--data", s.data], check=True, capture_output=True, text=True, timeout=60).stdout
     assert "online@example.com" in out and "Off Line" in out

@@ -201,5 +201,8 @@ def test_real_sdk_scenario_with_restart(server):
                 inst.scheduler.shutdown(wait=False)
             except Exception:
                 pass
+            # The SDK's listen loop waits for "spells" on a multiprocessing queue from a worker
+            # thread; that blocked get would keep the interpreter from exiting.
+            inst.queue.put(None)
 
     run(scenario())

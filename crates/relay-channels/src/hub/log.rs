@@ -30,16 +30,18 @@ impl ChannelLog {
 /// Most frames one resume request replays; the client asks again from the last offset it got.
 const MAX_REPLAY: usize = 1000;
 
-fn visible(m: &LoggedMessage, who: &Identity) -> bool {
+fn visible(m: &LoggedMessage, who: &Identity, groups: &std::collections::HashMap<String, crate::model::Group>) -> bool {
     match who {
-        Identity::User { user_id } => m.kind == "message_down" && m.resolved.iter().any(|r| r == user_id),
+        Identity::User { user_id } => m.kind == "message_down" && m.reached(user_id, groups),
         Identity::Service { service_id, .. } => m.kind == "message_up" && m.service_id.as_deref() == Some(service_id),
     }
 }
 
 impl Hub {
-    pub(crate) fn append(&self, st: &mut State, kind: &str, body: MessageBody, service_id: Option<String>, resolved: Vec<String>) -> LoggedMessage {
+    pub(crate) fn append(&self, st: &mut State, kind: &str, body: MessageBody, service_id: Option<String>, resolved: &[String]) -> LoggedMessage {
         let cfg = &self.inner.cfg;
+        let same_as_group = st.groups.get(&body.recipients).is_some_and(|g| g.characters.as_slice() == resolved);
+        let resolved = if same_as_group { None } else { Some(resolved.to_vec()) };
         let log = st.logs.entry(body.channel_id.clone()).or_insert_with(|| ChannelLog::new(0, 0, Vec::new()));
         let m = LoggedMessage { offset: log.next, kind: kind.to_owned(), body, service_id, resolved };
         log.next += 1;
@@ -99,7 +101,7 @@ impl Hub {
             }
             for m in &batch {
                 scanned_to = m.offset + 1;
-                if !visible(m, who) {
+                if !visible(m, who, &st.groups) {
                     continue;
                 }
                 let pos = Position { epoch: &self.inner.epoch, offset: m.offset };
@@ -135,7 +137,7 @@ impl Hub {
         log.recent
             .iter()
             .rev()
-            .find(|m| m.body.message_id == message_id && (m.body.sender == user_id || m.resolved.iter().any(|r| r == user_id)))
+            .find(|m| m.body.message_id == message_id && (m.body.sender == user_id || m.reached(user_id, &st.groups)))
             .cloned()
     }
 
@@ -168,7 +170,7 @@ impl Hub {
                 if before_ts.map(|t| m.body.timestamp >= t).unwrap_or(false) {
                     continue;
                 }
-                let mine = owns_service || m.body.sender == caller || m.resolved.iter().any(|r| r == caller);
+                let mine = owns_service || m.body.sender == caller || m.reached(caller, &st.groups);
                 if mine {
                     out.push(m.body.clone());
                     if out.len() >= limit {

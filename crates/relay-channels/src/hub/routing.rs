@@ -118,15 +118,15 @@ impl Hub {
                 };
                 match service {
                     Some(sid) => {
-                        let logged = self.append(st, "message_up", body, Some(sid.clone()), resolved);
+                        let logged = self.append(st, "message_up", body, Some(sid.clone()), &resolved);
                         let pos = Position { epoch: &self.inner.epoch, offset: logged.offset };
                         let frame = outbound::message("message_up", &new_id(), None, &logged.body, Some(pos));
                         st.sessions.send_service(&sid, &text(frame));
                     }
                     // No bound service at all: the channel is a plain group chat.
                     None => {
-                        let logged = self.append(st, "message_down", body, None, resolved);
-                        self.deliver(st, &logged);
+                        let logged = self.append(st, "message_down", body, None, &resolved);
+                        self.deliver(st, &logged, &resolved);
                     }
                 }
                 Ok(None)
@@ -158,8 +158,8 @@ impl Hub {
                     sender: sender.clone(),
                     message_id: new_id(),
                 };
-                let logged = self.append(st, "message_down", body, Some(service_id.to_owned()), resolved);
-                self.deliver(st, &logged);
+                let logged = self.append(st, "message_down", body, Some(service_id.to_owned()), &resolved);
+                self.deliver(st, &logged, &resolved);
                 Ok(None)
             }
             ClientMessage::Update { channel_id, kind, recipients, content, group_id } => {
@@ -206,10 +206,10 @@ impl Hub {
     }
 
     /// Delivers a logged `message_down` to its resolved recipients, serialising it once.
-    pub(crate) fn deliver(&self, st: &mut State, m: &LoggedMessage) {
+    pub(crate) fn deliver(&self, st: &mut State, m: &LoggedMessage, resolved: &[String]) {
         let pos = Position { epoch: &self.inner.epoch, offset: m.offset };
         let frame: Bytes = text(outbound::message("message_down", &new_id(), m.service_id.as_deref(), &m.body, Some(pos)));
-        for user in &m.resolved {
+        for user in resolved {
             st.sessions.send_user(user, &frame);
         }
     }

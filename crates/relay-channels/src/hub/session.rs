@@ -210,11 +210,13 @@ impl Hub {
 
     /// Handles one inbound text frame.
     pub fn on_frame(&self, id: ConnId, raw: &str) {
+        // Parsing is pure, so it happens before the lock is taken.
+        let parsed = inbound::parse(raw);
         let mut st = self.lock();
         if !self.take_token(&mut st, id) {
             return;
         }
-        let inbound = match inbound::parse(raw) {
+        let inbound = match parsed {
             Ok(i) => i,
             Err(e) => {
                 let frame = text(outbound::copy(

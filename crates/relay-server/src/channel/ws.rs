@@ -118,6 +118,9 @@ async fn write_batch<S>(sink: &mut S, rx: &mut tokio::sync::mpsc::Receiver<Outgo
 where
     S: futures_util::Sink<Message, Error = axum::Error> + Unpin,
 {
+    // Give the producers a moment to queue more, so one flush carries several frames (fewer
+    // syscalls when a fan-out is in progress).
+    tokio::task::yield_now().await;
     let mut next = first;
     let mut fed = 0;
     loop {
