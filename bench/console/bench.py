@@ -160,6 +160,18 @@ def bench_cli_adds(kind, cmd, workdir, count, client):
     return total / count * 1000
 
 
+def bench_cli_adds_shell(kind, cmd, workdir, count, client):
+    """The same CLI adds from a shell loop, without Python's process-spawning overhead."""
+    inst = Instance(kind, cmd, workdir)
+    inst.wait_ready()
+    script = f'for i in $(seq 1 {count}); do "$0" step add "s$i" "--title=Step $i" || exit 1; done'
+    t = time.perf_counter()
+    subprocess.run(["bash", "-c", script, client], env=inst.env, check=True, capture_output=True)
+    total = time.perf_counter() - t
+    inst.stop()
+    return total / count * 1000
+
+
 def bench_pass(kind, cmd, workdir, path, last, client, timeout):
     """Passes a regular file through one in-process connection (no CLI start-up in the
     figure), then polls the screen until the last line shows."""
@@ -196,6 +208,7 @@ def main():
     ap.add_argument("--moulti", required=True, help="the moulti CLI of a venv with moulti==1.34.1")
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true", help="fewer runs and smaller Moulti workloads")
+    ap.add_argument("--systems", default="relay,moulti", help="comma-separated subset of relay,moulti")
     a = ap.parse_args()
     work = Path(a.out).parent / "console-work"
     work.mkdir(parents=True, exist_ok=True)
@@ -203,7 +216,8 @@ def main():
     big = work / "1m.txt"
     last_small = make_input(small, 200_000)
     last_big = make_input(big, 1_000_000)
-    systems = {"relay": a.relay, "moulti": a.moulti}
+    wanted = a.systems.split(",")
+    systems = {k: v for k, v in {"relay": a.relay, "moulti": a.moulti}.items() if k in wanted}
     results = {}
     for kind, cmd in systems.items():
         r = {}
@@ -218,6 +232,7 @@ def main():
         if kind == "relay":
             print("[relay] 200 CLI adds (relay CLI)", flush=True)
             r["cli_add_ms_relay_cli"] = bench_cli_adds(kind, cmd, work, 200, a.relay)
+            r["cli_add_ms_relay_cli_shell"] = bench_cli_adds_shell(kind, cmd, work, 200, a.relay)
         print(f"[{kind}] pass 200k ANSI lines", flush=True)
         r["pass_200k"] = bench_pass(kind, cmd, work, small, last_small, a.moulti, 300)
         print(f"[{kind}] pass 1M ANSI lines", flush=True)
