@@ -240,6 +240,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn negative_values_parse() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            cmd: ConsoleCommand,
+        }
+        let args = ["relay", "step", "add", "s", "--scroll-on-activity", "-1", "-Mh", "-3"].iter().map(Into::into);
+        let cli = Cli::try_parse_from(normalize_args(args)).expect("parses");
+        let ConsoleCommand::Step(StepAction::Add(a)) = cli.cmd else { panic!("not a step add") };
+        assert_eq!(a.common.scroll_on_activity.as_deref(), Some("-1"));
+        assert_eq!(a.step.max_height.as_deref(), Some("-3"));
+    }
+
+    #[test]
     fn multi_letter_shorts_become_long_options() {
         let args: Vec<std::ffi::OsString> = ["relay", "step", "add", "s", "-tt", "x", "-Mh=0", "--", "-tt"].iter().map(Into::into).collect();
         let out: Vec<String> = normalize_args(args).into_iter().map(|s| s.into_string().unwrap()).collect();

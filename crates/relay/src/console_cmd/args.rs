@@ -91,7 +91,7 @@ pub struct CommonOptions {
     #[arg(long, short = 'c')]
     pub classes: Option<String>,
     /// Scroll to the widget on activity: false, true, or a line number (-1 = last).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub scroll_on_activity: Option<String>,
 }
 
@@ -203,7 +203,7 @@ pub struct QuestionOptions {
     pub password: bool,
     #[arg(long, overrides_with = "password")]
     pub no_password: bool,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub max_length: Option<i64>,
     #[arg(long)]
     pub restrict: Option<String>,
