@@ -38,7 +38,11 @@ class Screen:
         self.conf = "/dev/null"
         cmd = command or [RELAY, "init"]
         envs = " ".join(f"{k}={_q(v)}" for k, v in (env or {}).items())
-        shell = f"cd {_q(str(tmp_path))} && exec env MOULTI_INSTANCE={self.name} {envs} " + " ".join(_q(c) for c in cmd)
+        # The shell records the exit status itself: tmux sometimes takes long to reap a pane
+        # whose process has exited, and the status is what the tests check.
+        self.status_file = tmp_path / f"status-{self.name}"
+        shell = (f"cd {_q(str(tmp_path))} && env MOULTI_INSTANCE={self.name} {envs} " + " ".join(_q(c) for c in cmd)
+                 + f"; echo $? > {_q(str(self.status_file))}")
         # remain-on-exit comes from the config file so a pane that dies at once stays readable.
         self.conf = tmp_path / f"tmux-{self.name}.conf"
         self.conf.write_text("set -g remain-on-exit on\nset -g history-limit 5000\n")
@@ -87,12 +91,17 @@ class Screen:
     def wait_exit(self, timeout=10.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.status_file.exists() and self.status_file.read_text().strip():
+                return int(self.status_file.read_text())
             dead, status = self.pane_dead()
             # tmux may flag the pane dead a moment before it records the status.
             if dead and status is not None:
                 return status
             time.sleep(0.05)
-        raise AssertionError("instance did not exit; screen:\n" + self.capture())
+        pid = self.tmux("display", "-p", "-t", "main", "#{pane_pid}", check=False).stdout.strip()
+        ps = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:30,args", "--ppid", pid, "-p", pid], capture_output=True, text=True).stdout if pid else ""
+        threads = subprocess.run(["bash", "-c", f"for t in /proc/{pid}/task/*; do echo $t $(cat $t/wchan) $(cat $t/comm); done"], capture_output=True, text=True).stdout if pid else ""
+        raise AssertionError(f"instance did not exit; processes:\n{ps}\nthreads:\n{threads}\nscreen:\n" + self.capture())
 
     def cli(self, *args, input=None, prog=None, timeout=30):
         """Runs the real moulti CLI (or `prog`) against this instance."""
