@@ -94,7 +94,7 @@ impl Instance {
     }
 
     fn request(&mut self, conn: Conn, request: &mut Map<String, Value>, fd: Option<std::os::fd::OwnedFd>) {
-        self.push_log(format!("{}: => message={}", conn.label, to_python_json(&Value::Object(request.clone()))));
+        self.push_log(format!("{}: => message={}", conn.label, log_json(request)));
         let is_delete = request.get("action").and_then(Value::as_str) == Some("delete");
         let outcome = self.console.handle(request, fd.is_some());
         match outcome {
@@ -126,7 +126,7 @@ impl Instance {
 
     fn reply(&mut self, conn: &Conn, request: &Map<String, Value>, error: Option<&str>, answer: Option<&str>) {
         let reply = build_reply(request, error, answer);
-        self.push_log(format!("{}: <= message={}", conn.label, to_python_json(&Value::Object(reply.clone()))));
+        self.push_log(format!("{}: <= message={}", conn.label, log_json(&reply)));
         conn.send(&reply);
     }
 
@@ -143,6 +143,24 @@ impl Instance {
     pub fn waiting(&self, id: &str) -> usize {
         self.waiters.get(id).map_or(0, Vec::len)
     }
+}
+
+/// Longest message text kept in a console log line.
+const LOG_MESSAGE_CHARS: usize = 1000;
+
+/// A message as shown in the console log, cut short so huge texts do not pile up in memory.
+fn log_json(m: &Map<String, Value>) -> String {
+    let mut text = to_python_json(&Value::Object(m.clone()));
+    if text.len() > LOG_MESSAGE_CHARS {
+        let mut cut = LOG_MESSAGE_CHARS;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let total = text.len();
+        text.truncate(cut);
+        text.push_str(&format!("… ({total} bytes)"));
+    }
+    text
 }
 
 /// Waits for the next event, control first. `None` when every sender is gone.
@@ -188,6 +206,15 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn huge_messages_are_cut_in_the_log() {
+        let mut m = serde_json::Map::new();
+        m.insert("text".into(), "é".repeat(100_000).into());
+        let line = super::log_json(&m);
+        assert!(line.len() < 1100, "{}", line.len());
+        assert!(line.ends_with("bytes)"));
+    }
+
     #[test]
     fn dates() {
         assert_eq!(super::civil_from_days(0), (1970, 1, 1));
