@@ -21,6 +21,10 @@ const LOGIN_DEADLINE: Duration = Duration::from_secs(60);
 const LINGER: Duration = Duration::from_secs(5);
 /// How long a close frame may take to go out before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A socket flushed less than this long ago counts as busy.
+const BUSY_WINDOW: Duration = Duration::from_millis(2);
+/// How many times a busy socket's writer lets other tasks run before flushing.
+const BUSY_YIELDS: usize = 8;
 /// Frames written per flush at most.
 const MAX_COALESCE: usize = 256;
 
@@ -68,6 +72,7 @@ async fn serve_socket(hub: Hub, socket: WebSocket) {
         let login_deadline = tokio::time::sleep(LOGIN_DEADLINE);
         tokio::pin!(login_deadline);
         let mut login_checked = false;
+        let mut last_flush: Option<std::time::Instant> = None;
         loop {
             let flow = tokio::select! {
                 biased;
@@ -82,7 +87,7 @@ async fn serve_socket(hub: Hub, socket: WebSocket) {
                     tokio::select! {
                         biased;
                         (code, reason) = kill.wait() => Flow::Close(code, reason, Duration::ZERO),
-                        flow = write_batch(&mut sink, &mut handle.rx, out) => flow,
+                        flow = write_batch(&mut sink, &mut handle.rx, out, &mut last_flush) => flow,
                     }
                 }
             };
@@ -114,13 +119,19 @@ enum Flow {
 }
 
 /// Writes `first` and whatever else is already queued (up to a limit), then flushes once.
-async fn write_batch<S>(sink: &mut S, rx: &mut tokio::sync::mpsc::Receiver<Outgoing>, first: Option<Outgoing>) -> Flow
+async fn write_batch<S>(sink: &mut S, rx: &mut tokio::sync::mpsc::Receiver<Outgoing>, first: Option<Outgoing>, last_flush: &mut Option<std::time::Instant>) -> Flow
 where
     S: futures_util::Sink<Message, Error = axum::Error> + Unpin,
 {
-    // Give the producers a moment to queue more, so one flush carries several frames (fewer
-    // syscalls when a fan-out is in progress).
-    tokio::task::yield_now().await;
+    // A socket that was written to moments ago is busy: wait a little so one flush (one
+    // syscall) carries several frames. An idle socket's first frame goes out at once.
+    if last_flush.is_some_and(|t| t.elapsed() < BUSY_WINDOW) {
+        for _ in 0..BUSY_YIELDS {
+            tokio::task::yield_now().await;
+        }
+    } else {
+        tokio::task::yield_now().await;
+    }
     let mut next = first;
     let mut fed = 0;
     loop {
@@ -153,6 +164,7 @@ where
     if sink.flush().await.is_err() {
         return Flow::Stop;
     }
+    *last_flush = Some(std::time::Instant::now());
     Flow::Continue
 }
 
