@@ -67,3 +67,28 @@ fn chunked_bodies_are_capped_too() {
     assert_too_large(&r);
     assert!(s.alive());
 }
+
+/// A client that writes its whole oversized body before reading (as reqwest and urllib3 do
+/// without `Expect: 100-continue`) must still get the 413, not a broken pipe.
+#[test]
+fn a_client_that_sends_the_whole_oversized_body_reads_the_413() {
+    use std::io::{Read, Write};
+    let s = QueueServer::start();
+    let body = vec![b'x'; 4 * 1024 * 1024]; // over the 1000 KiB raw limit, under --max-payload
+    for _ in 0..10 {
+        let mut c = std::net::TcpStream::connect(s.addr).unwrap();
+        c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let head = format!(
+            "POST /messageQueue HTTP/1.1\r\nHost: x\r\nAuthorization: {TOKEN}\r\nScirocco-From: a1\r\nScirocco-To: b2\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        c.write_all(&body).expect("the server reads the body it refuses instead of cutting the upload");
+        let mut answer = Vec::new();
+        c.read_to_end(&mut answer).unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains("request entity too large"), "{answer}");
+    }
+    s.pull("b2").expect(204);
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use relay_wire::queue::ContentKind;
 
 #[derive(Debug, Clone, Copy)]
@@ -45,14 +45,49 @@ pub enum BodyError {
     Broken,
 }
 
-pub async fn read(body: Body, declared_len: Option<u64>, limit: usize) -> Result<Bytes, BodyError> {
-    if declared_len.is_some_and(|n| n > limit as u64) {
-        return Err(BodyError::TooLarge { limit });
+pub async fn read(body: Body, declared_len: Option<u64>, limit: usize, max_payload: usize) -> Result<Bytes, BodyError> {
+    let refuse_after_drain = |body: Body| async move {
+        // Reading what the client still sends before answering lets it see the 413: a client
+        // that is still writing when the connection closes gets a broken pipe instead.
+        let _ = tokio::time::timeout(BODY_TIMEOUT, drain(body, max_payload)).await;
+        Err(BodyError::TooLarge { limit })
+    };
+    match declared_len {
+        Some(n) if n > max_payload as u64 => return Err(BodyError::TooLarge { limit }),
+        Some(n) if n > limit as u64 => return refuse_after_drain(body).await,
+        _ => {}
     }
-    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await {
+    let mut body = body;
+    let mut out = bytes::BytesMut::new();
+    let collect = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|_| BodyError::Broken)?;
+            if let Ok(data) = frame.into_data() {
+                if out.len() + data.len() > limit {
+                    return Err(BodyError::TooLarge { limit });
+                }
+                out.extend_from_slice(&data);
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, collect).await {
         Err(_) => Err(BodyError::Timeout),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge { limit }),
-        Ok(Err(_)) => Err(BodyError::Broken),
+        Ok(Ok(())) => Ok(out.freeze()),
+        Ok(Err(BodyError::TooLarge { .. })) => refuse_after_drain(body).await,
+        Ok(Err(err)) => Err(err),
+    }
+}
+
+/// Reads and discards up to `up_to` more bytes of a body.
+async fn drain(mut body: Body, up_to: usize) {
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > up_to {
+                return;
+            }
+        }
     }
 }

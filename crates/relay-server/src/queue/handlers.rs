@@ -73,7 +73,7 @@ async fn read_payload(face: &QueueFace, req: Request) -> Result<(String, Payload
         return Err(render::message(StatusCode::BAD_REQUEST, CONTENT_TYPE_MESSAGE));
     };
     let declared = content_length(headers);
-    let bytes: Bytes = body::read(req.into_body(), declared, face.config.limits.for_kind(kind))
+    let bytes: Bytes = body::read(req.into_body(), declared, face.config.limits.for_kind(kind), face.config.limits.max_payload)
         .await
         .map_err(body_error)?;
     let payload = Payload::from_body(kind, bytes)

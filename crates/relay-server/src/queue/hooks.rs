@@ -27,7 +27,7 @@ pub async fn dispatch(face: &QueueFace, route: Route, req: Request) -> Response 
 
 async fn read_json(face: &QueueFace, req: Request) -> Result<Value, Response> {
     let declared = content_length(req.headers());
-    let bytes: Bytes = body::read(req.into_body(), declared, face.config.limits.max_payload)
+    let bytes: Bytes = body::read(req.into_body(), declared, face.config.limits.max_payload, face.config.limits.max_payload)
         .await
         .map_err(|_| render::message(StatusCode::BAD_REQUEST, "unreadable body"))?;
     serde_json::from_slice(&bytes).map_err(|e| render::message(StatusCode::BAD_REQUEST, &e.to_string()))
