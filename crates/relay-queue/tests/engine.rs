@@ -4,28 +4,15 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use relay_queue::{Access, Durability, Engine, EngineConfig, NewMessage, RedbStore};
-use relay_wire::queue::{ContentKind, Payload, Status};
+use relay_queue::{Access, Durability, Engine, EngineConfig, RedbStore};
+use relay_wire::queue::Status;
+
+mod support;
+use support::{new, text};
 
 fn open(dir: &std::path::Path, config: EngineConfig) -> Arc<Engine> {
     let store = RedbStore::open(&dir.join("queue.redb")).unwrap();
     Engine::open(Arc::new(store), config).unwrap()
-}
-
-fn text(s: &str) -> Payload {
-    Payload { kind: ContentKind::Text, data: Bytes::from(s.to_string()) }
-}
-
-fn new(from: &str, to: &str, body: &str) -> NewMessage {
-    NewMessage {
-        source: from.into(),
-        destination: to.into(),
-        status: Status::Pending,
-        scheduled_time: None,
-        label: "text/plain".into(),
-        payload: text(body),
-    }
 }
 
 #[tokio::test]

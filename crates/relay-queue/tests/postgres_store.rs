@@ -12,10 +12,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use relay_queue::{
-    Change, Durability, Engine, EngineConfig, Message, NewMessage, PostgresError, PostgresStore, Store,
+    Change, Durability, Engine, EngineConfig, Message, PostgresError, PostgresStore, Store,
     StoreError,
 };
-use relay_wire::queue::{ContentKind, MessageId, Payload, Status};
+use relay_wire::queue::{ContentKind, MessageId, Status};
+
+mod support;
+use support::new;
 
 /// A schema of this test's own on the test server; `None` when the tests are not to run.
 struct Schema {
@@ -346,21 +349,6 @@ fn unusable_targets_fail_with_typed_errors() {
 
 fn open_engine(schema: &Schema, config: EngineConfig) -> Arc<Engine> {
     Engine::open(Arc::new(schema.open()), config).unwrap()
-}
-
-fn text(s: &str) -> Payload {
-    Payload { kind: ContentKind::Text, data: Bytes::from(s.to_string()) }
-}
-
-fn new(from: &str, to: &str, body: &str) -> NewMessage {
-    NewMessage {
-        source: from.into(),
-        destination: to.into(),
-        status: Status::Pending,
-        scheduled_time: None,
-        label: "text/plain".into(),
-        payload: text(body),
-    }
 }
 
 #[tokio::test]

@@ -91,6 +91,19 @@ fn latin1_or_utf8(label: &str) -> Vec<u8> {
     }
 }
 
+/// The optional times a message has, in the order they are written; unset ones are left out.
+fn set_times(m: &Message) -> impl Iterator<Item = (Field, i64)> {
+    [
+        (Field::UpdateTime, m.update_time),
+        (Field::ScheduledTime, m.scheduled_time),
+        (Field::ProcessingTime, m.processing_time),
+        (Field::ProcessedTime, m.processed_time),
+        (Field::ErrorTime, m.error_time),
+    ]
+    .into_iter()
+    .filter_map(|(field, t)| Some((field, t?)))
+}
+
 /// The system headers of a message, one per non-null field. Header names are lower case here;
 /// the listener writes them in Title-Case.
 pub fn system_headers(res: &mut Response, dialect: Dialect, msg: &Message) {
@@ -110,17 +123,8 @@ pub fn system_headers(res: &mut Response, dialect: Dialect, msg: &Message) {
         put(Field::Topic, topic.as_bytes());
     }
     put(Field::CreatedTime, format_header_time(msg.created_time).as_bytes());
-    let times = [
-        (Field::UpdateTime, msg.update_time),
-        (Field::ScheduledTime, msg.scheduled_time),
-        (Field::ProcessingTime, msg.processing_time),
-        (Field::ProcessedTime, msg.processed_time),
-        (Field::ErrorTime, msg.error_time),
-    ];
-    for (field, t) in times {
-        if let Some(t) = t {
-            put(field, format_header_time(t).as_bytes());
-        }
+    for (field, t) in set_times(msg) {
+        put(field, format_header_time(t).as_bytes());
     }
 }
 
@@ -197,17 +201,8 @@ impl serde::Serialize for ListItem<'_> {
         }
         map.serialize_entry(d.json_key(Field::Label), &m.label)?;
         map.serialize_entry(d.json_key(Field::CreatedTime), &format_json_time(m.created_time))?;
-        let times = [
-            (Field::UpdateTime, m.update_time),
-            (Field::ScheduledTime, m.scheduled_time),
-            (Field::ProcessingTime, m.processing_time),
-            (Field::ProcessedTime, m.processed_time),
-            (Field::ErrorTime, m.error_time),
-        ];
-        for (field, t) in times {
-            if let Some(t) = t {
-                map.serialize_entry(d.json_key(field), &format_json_time(t))?;
-            }
+        for (field, t) in set_times(m) {
+            map.serialize_entry(d.json_key(field), &format_json_time(t))?;
         }
         let p = &self.stored.payload;
         match p.kind {
