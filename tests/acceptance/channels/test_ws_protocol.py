@@ -376,3 +376,22 @@ def test_40_history_holds_messages_for_sender_and_recipients(world):
         assert owner_texts == ["to bob", "to alice"]
         await world.close_all()
     run(go())
+
+
+def test_16_a_logged_in_socket_outlives_its_token(world):
+    """Tokens are checked once, at login: revoking the token (the same effect as its expiry)
+    does not cut an authenticated socket, which keeps sending and receiving."""
+    async def go():
+        svc = await world.service()
+        t = world.s.sign_in("alice@example.com", "alice-pw")
+        alice = await world.user(t, join_channel=world.ch)
+        world.s.ok("POST", "/auth/sign_out", {"access_token": t}, t)
+        assert world.s.call("GET", "/user/info", token=t)["code"] != 10000
+        await asyncio.sleep(1)
+        assert (await alice.request(message_up(world.ch, "service", "still here")))["body"]["status"] is True
+        await svc.wait(lambda f: f["type"] == "message_up" and f["body"]["content"]["text"] == "still here")
+        assert (await svc.request(message_down(world.ch, world.group([world.alice]), "back")))["body"]["status"] is True
+        await alice.wait(lambda f: f["type"] == "message_down")
+        assert alice.closed is None
+        await world.close_all()
+    run(go())
