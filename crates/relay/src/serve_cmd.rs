@@ -157,6 +157,7 @@ async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<
         }),
     };
     let channels = channel_cmd::open_face(&args.channels, &data)?;
+    let hub = channels.as_ref().map(|face| face.hub.clone());
     let app = relay_server::app(relay_server::Faces { queue, channels });
 
     // Signal handlers exist before anyone is told the server is up, so a SIGTERM sent the
@@ -167,6 +168,9 @@ async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<
     eprintln!("relay: listening on {}", listener.local_addr()?);
     relay_server::serve(listener, app, shutdown).await?;
     engine.flush().await?;
+    if let Some(hub) = hub {
+        tokio::task::spawn_blocking(move || hub.flush()).await?.map_err(|e| anyhow::anyhow!("flushing the channel store: {e}"))?;
+    }
     eprintln!("relay: stopped");
     Ok(())
 }
