@@ -237,18 +237,37 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
         ChannelClientCommand::Watch { channel, after, count, json, s } => {
             let session = load(&s)?;
             let (client, mut rx) = open_socket(&session).await?;
+            // The last position seen in this channel, so that after a reconnect (another login
+            // of the same account takes the socket over, the server restarts) the watch asks
+            // for what it missed instead of silently skipping it.
+            let mut last: Option<(u64, Option<String>)> = after.map(|o| (o, None));
             if let Some(offset) = after {
                 client.resume(&channel, None, offset).send()?;
             }
             eprintln!("watching {channel} (Ctrl-C to stop)");
             let mut seen = 0usize;
+            let mut logins = 1;
             loop {
                 let f = tokio::select! {
                     f = rx.recv() => match f { Some(f) => f, None => break },
+                    relogged = client.wait_logged_in(logins + 1, Duration::MAX) => {
+                        relogged?;
+                        logins += 1;
+                        match &last {
+                            Some((offset, epoch)) => {
+                                client.resume(&channel, epoch.as_deref(), *offset).send()?;
+                            }
+                            None => eprintln!("note: reconnected before any message arrived; messages sent meanwhile are not replayed"),
+                        }
+                        continue;
+                    }
                     _ = tokio::signal::ctrl_c() => break,
                 };
                 if f.body.get("channel_id").and_then(Value::as_str).is_some_and(|c| c != channel) {
                     continue;
+                }
+                if let Some(offset) = f.offset {
+                    last = Some((offset, f.epoch.clone()));
                 }
                 if f.kind == "copy" {
                     if let Some(true) = f.body.pointer("/context/gap").and_then(Value::as_bool) {
