@@ -86,3 +86,45 @@ fn bad_credentials_and_missing_session_fail_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("relay channel login"));
 }
+
+/// The watcher's own account sending a message takes the watcher's socket over (the newest
+/// login wins); the watch logs in again and resumes, so it still shows that message.
+#[test]
+fn watch_resumes_after_its_account_logs_in_elsewhere() {
+    let s = Server::start(&[]);
+    s.add_account("ann@example.com", "pw-a");
+    s.add_account("ben@example.com", "pw-b");
+    relay(&s, "ann", &["login", "--server", &s.http(), "--email", "ann@example.com", "--password", "pw-a"]);
+    relay(&s, "ben", &["login", "--server", &s.http(), "--email", "ben@example.com", "--password", "pw-b"]);
+    let ch = relay(&s, "ann", &["create", "lobby"]).trim().to_owned();
+    relay(&s, "ben", &["join", &ch]);
+
+    let mut watch = Command::new(BIN)
+        .args(["channel", "watch", &ch, "--count", "2", "--session"])
+        .arg(s.session_file("ben"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(watch.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("watching"), "{line}");
+    let mut out = BufReader::new(watch.stdout.take().unwrap());
+    relay(&s, "ann", &["send", &ch, "one"]);
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.trim_end().ends_with(": one"), "{first}");
+    relay(&s, "ben", &["send", &ch, "from ben himself"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while watch.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = watch.kill();
+            panic!("the watch never showed the message sent while its socket was taken over");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(rest.lines().any(|l| l.ends_with(": from ben himself")), "{rest}");
+}
