@@ -15,6 +15,24 @@ fn relay(s: &Server, who: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Starts `relay channel watch` for `who`, returning once it is logged in (it says so on stderr).
+fn watch_logged_in(s: &Server, who: &str, ch: &str, count: usize) -> std::process::Child {
+    let mut watch = Command::new(BIN)
+        .args(["channel", "watch", ch, "--count", &count.to_string(), "--session"])
+        .arg(s.session_file(who))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(watch.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("watching"), "{line}");
+    // Keep reading, so that later notes of the watcher never meet a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    watch
+}
+
 #[test]
 fn login_create_join_send_and_watch() {
     let s = Server::start(&[]);
@@ -32,18 +50,7 @@ fn login_create_join_send_and_watch() {
     relay(&s, "ben", &["join", &ch]);
     assert!(relay(&s, "ben", &["list"]).contains(&ch));
 
-    let mut watch = Command::new(BIN)
-        .args(["channel", "watch", &ch, "--count", "2", "--session"])
-        .arg(s.session_file("ben"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The watcher says so on stderr once it is logged in.
-    let mut err = BufReader::new(watch.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    assert!(line.contains("watching"), "{line}");
+    let mut watch = watch_logged_in(&s, "ben", &ch, 2);
     relay(&s, "ann", &["send", &ch, "hello ben"]);
     relay(&s, "ann", &["send", &ch, "second"]);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -99,17 +106,7 @@ fn watch_resumes_after_its_account_logs_in_elsewhere() {
     let ch = relay(&s, "ann", &["create", "lobby"]).trim().to_owned();
     relay(&s, "ben", &["join", &ch]);
 
-    let mut watch = Command::new(BIN)
-        .args(["channel", "watch", &ch, "--count", "2", "--session"])
-        .arg(s.session_file("ben"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(watch.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    assert!(line.contains("watching"), "{line}");
+    let mut watch = watch_logged_in(&s, "ben", &ch, 2);
     let mut out = BufReader::new(watch.stdout.take().unwrap());
     relay(&s, "ann", &["send", &ch, "one"]);
     let mut first = String::new();
