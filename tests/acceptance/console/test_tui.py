@@ -112,8 +112,10 @@ def test_save_and_load_round_trip(screen, make_screen, tmp_path):
     fresh = make_screen()
     r = fresh.cli("load", str(d))
     assert r.returncode == 0, r.stderr
-    text = fresh.wait_for("Saved divider")
-    assert "Saved step" in text and "alpha" in text and "beta" in text
+    # `load` streams each step's saved contents after creating the widgets, so the contents
+    # may reach the screen a frame after the divider.
+    text = fresh.wait_for(lambda s: all(x in s for x in ("Saved divider", "Saved step", "alpha", "beta")),
+                          what="the loaded step with its contents, and the divider")
     assert text.splitlines()[0].strip() == "Saved title"
 
 
