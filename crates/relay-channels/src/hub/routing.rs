@@ -106,16 +106,7 @@ impl Hub {
                 fits(content)?;
                 let service = ch.service_id.clone();
                 let resolved = resolve(st, ch, recipients)?;
-                let body = MessageBody {
-                    subtype: subtype.clone(),
-                    channel_id: channel_id.clone(),
-                    content: content.clone(),
-                    recipients: recipients.clone(),
-                    timestamp: now_ms(),
-                    context: context.clone(),
-                    sender: user_id.to_owned(),
-                    message_id: new_id(),
-                };
+                let body = new_message(channel_id, subtype, content, recipients, context, user_id);
                 match service {
                     Some(sid) => {
                         let logged = self.append(st, "message_up", body, Some(sid.clone()), &resolved);
@@ -148,16 +139,7 @@ impl Hub {
                 let ch = bound_channel(st, channel_id, service_id)?;
                 fits(content)?;
                 let resolved = resolve(st, ch, recipients)?;
-                let body = MessageBody {
-                    subtype: subtype.clone(),
-                    channel_id: channel_id.clone(),
-                    content: content.clone(),
-                    recipients: recipients.clone(),
-                    timestamp: now_ms(),
-                    context: context.clone(),
-                    sender: sender.clone(),
-                    message_id: new_id(),
-                };
+                let body = new_message(channel_id, subtype, content, recipients, context, sender);
                 let logged = self.append(st, "message_down", body, Some(service_id.to_owned()), &resolved);
                 self.deliver(st, &logged, &resolved);
                 Ok(None)
@@ -234,6 +216,27 @@ const ENVELOPE_ROOM: usize = 4096;
 
 /// Receivers refuse frames over 1 MiB, so payloads that would not fit once wrapped are refused
 /// here rather than delivered as something the SDK drops.
+/// A channel message as it enters the log: stamped with the time and a fresh message id.
+fn new_message(
+    channel_id: &str,
+    subtype: &str,
+    content: &Value,
+    recipients: &str,
+    context: &Value,
+    sender: &str,
+) -> MessageBody {
+    MessageBody {
+        subtype: subtype.to_owned(),
+        channel_id: channel_id.to_owned(),
+        content: content.clone(),
+        recipients: recipients.to_owned(),
+        timestamp: now_ms(),
+        context: context.clone(),
+        sender: sender.to_owned(),
+        message_id: new_id(),
+    }
+}
+
 fn fits(content: &Value) -> Result<(), String> {
     let len = serde_json::to_string(content).map(|s| s.len()).unwrap_or(usize::MAX);
     if len + ENVELOPE_ROOM > relay_wire::channel::MAX_FRAME_BYTES {
