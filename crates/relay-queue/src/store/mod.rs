@@ -3,12 +3,12 @@
 //! without touching the engine or the HTTP layer.
 
 mod postgres;
-mod redb_store;
+mod embedded;
 
 use bytes::Bytes;
 
 pub use postgres::{PostgresError, PostgresStore};
-pub use redb_store::RedbStore;
+pub use embedded::RedbStore;
 
 use crate::message::Message;
 

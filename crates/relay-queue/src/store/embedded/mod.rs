@@ -1,0 +1,178 @@
+//! The embedded store: one redb file with a table of system data and a table of payloads, both
+//! keyed by `seq`, so that a state change rewrites a small record and never the payload; and a
+//! write-ahead journal beside it (`journal`), which is what a durable commit syncs.
+//!
+//! A commit writes its changes to the journal (and syncs it when asked to be durable), then
+//! applies them to redb without syncing, where reads see them at once. Every
+//! `CHECKPOINT_INTERVAL`, or when the journal is full, a commit goes to redb durably instead,
+//! which makes everything before it durable in redb, and the journal starts over. Opening the
+//! store replays the journal's records into redb, so it holds every commit that returned.
+//! Replaying is safe however much of it redb already has: each change sets a record to a
+//! value (or removes it), and the records are applied in the order they were made.
+
+mod batch;
+mod journal;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{Change, Store, StoreError};
+use crate::message::Message;
+use batch::Encoded;
+use journal::Journal;
+
+const META: TableDefinition<u64, &[u8]> = TableDefinition::new("message_meta");
+const PAYLOAD: TableDefinition<u64, &[u8]> = TableDefinition::new("message_payload");
+
+/// The journal's size. It is written in full when created, so that syncing a record never has
+/// to sync file metadata as well; a commit larger than this goes straight to redb.
+const JOURNAL_CAPACITY: u64 = 16 << 20;
+/// How long redb may go without a durable commit: bounds the journal replay at start-up and the
+/// pages redb holds for changes it has not synced.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
+
+pub struct RedbStore {
+    db: Database,
+    journal: Mutex<JournalState>,
+}
+
+struct JournalState {
+    journal: Journal,
+    last_checkpoint: Instant,
+    /// Records written since the last sync.
+    unsynced: bool,
+}
+
+impl RedbStore {
+    /// Opens (or creates) the store at `path`, with its journal beside it, and replays the
+    /// journal into redb.
+    pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+        let db = Database::create(path).map_err(redb::Error::from)?;
+        let txn = db.begin_write().map_err(redb::Error::from)?;
+        txn.open_table(META).map_err(redb::Error::from)?;
+        txn.open_table(PAYLOAD).map_err(redb::Error::from)?;
+        txn.commit().map_err(redb::Error::from)?;
+
+        let (mut journal, bodies) = Journal::open(&journal_path(path), JOURNAL_CAPACITY)?;
+        let mut replayed = 0;
+        for body in &bodies {
+            let changes = batch::from_body(body)?;
+            replayed += changes.len();
+            apply(&db, &batch::encode_changes(&changes)?, redb::Durability::None)?;
+        }
+        // Always durable and always a new generation, even with nothing replayed: see
+        // `Journal::reset`.
+        apply(&db, &[], redb::Durability::Immediate)?;
+        journal.reset()?;
+        if replayed > 0 {
+            tracing::info!(records = bodies.len(), changes = replayed, "queue journal replayed");
+        }
+        let journal = JournalState { journal, last_checkpoint: Instant::now(), unsynced: false };
+        Ok(RedbStore { db, journal: Mutex::new(journal) })
+    }
+}
+
+fn journal_path(db: &Path) -> PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".journal");
+    db.with_file_name(name)
+}
+
+/// Applies changes to redb in one write transaction.
+fn apply(db: &Database, changes: &[Encoded<'_>], durability: redb::Durability) -> Result<(), StoreError> {
+    let mut txn = db.begin_write().map_err(redb::Error::from)?;
+    txn.set_durability(durability).map_err(redb::Error::from)?;
+    {
+        let mut meta = txn.open_table(META).map_err(redb::Error::from)?;
+        let mut payloads = txn.open_table(PAYLOAD).map_err(redb::Error::from)?;
+        for change in changes {
+            match change {
+                Encoded::Put { seq, meta: bytes, payload } => {
+                    meta.insert(*seq, bytes.as_slice()).map_err(redb::Error::from)?;
+                    if let Some(p) = payload {
+                        payloads.insert(*seq, *p).map_err(redb::Error::from)?;
+                    }
+                }
+                Encoded::Delete { seq } => {
+                    meta.remove(seq).map_err(redb::Error::from)?;
+                    payloads.remove(seq).map_err(redb::Error::from)?;
+                }
+                Encoded::Clear => {
+                    meta.retain(|_, _| false).map_err(redb::Error::from)?;
+                    payloads.retain(|_, _| false).map_err(redb::Error::from)?;
+                }
+            }
+        }
+    }
+    txn.commit().map_err(redb::Error::from)?;
+    Ok(())
+}
+
+impl Store for RedbStore {
+    fn load(&self) -> Result<Vec<Message>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        let table = txn.open_table(META).map_err(redb::Error::from)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(redb::Error::from)? {
+            let (_, value) = row.map_err(redb::Error::from)?;
+            out.push(postcard::from_bytes(value.value())?);
+        }
+        Ok(out)
+    }
+
+    fn commit(&self, changes: &[Change], durable: bool) -> Result<(), StoreError> {
+        let mut st = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        let encoded = batch::encode_changes(changes)?;
+        let body = (!changes.is_empty()).then(|| batch::to_body(&encoded));
+        let due = st.last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL && !st.journal.is_empty();
+        if due || body.as_ref().is_some_and(|b| !st.journal.fits(b.len())) {
+            // A durable redb commit makes every earlier non-durable one durable too.
+            apply(&self.db, &encoded, redb::Durability::Immediate)?;
+            st.journal.reset()?;
+            st.last_checkpoint = Instant::now();
+            st.unsynced = false;
+            return Ok(());
+        }
+        if let Some(body) = &body {
+            st.journal.append(body)?;
+            st.unsynced = true;
+        }
+        if durable && st.unsynced {
+            st.journal.sync()?;
+            st.unsynced = false;
+        }
+        if !encoded.is_empty() {
+            apply(&self.db, &encoded, redb::Durability::None)?;
+        }
+        Ok(())
+    }
+
+    fn reads_in_place(&self) -> bool {
+        true
+    }
+
+    fn read_payload(&self, seq: u64) -> Result<Option<Bytes>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        let table = txn.open_table(PAYLOAD).map_err(redb::Error::from)?;
+        let value = table.get(seq).map_err(redb::Error::from)?;
+        Ok(value.map(|v| Bytes::copy_from_slice(v.value())))
+    }
+}
+
+impl Drop for RedbStore {
+    /// A clean close leaves nothing to replay.
+    fn drop(&mut self) {
+        let st = self.journal.get_mut().unwrap_or_else(|e| e.into_inner());
+        if st.journal.is_empty() {
+            return;
+        }
+        let result = apply(&self.db, &[], redb::Durability::Immediate).and_then(|()| Ok(st.journal.reset()?));
+        if let Err(err) = result {
+            tracing::error!(%err, "queue store checkpoint at close failed; the journal will be replayed");
+        }
+    }
+}
