@@ -17,6 +17,8 @@ mod beanstalk;
 mod beanstalk_cycle;
 #[path = "queue_load/cpu.rs"]
 mod cpu;
+#[path = "queue_load/http.rs"]
+mod http;
 #[path = "queue_load/relay.rs"]
 mod relay;
 #[path = "queue_load/workload.rs"]
@@ -36,7 +38,7 @@ use workload::{Outcome, Pace};
 #[derive(Parser)]
 #[command(about = "Durable push/pull/ack load against Relay's queue face and beanstalkd")]
 struct Args {
-    /// Relay's base URL, such as http://127.0.0.1:7720.
+    /// Relay's base URL, such as http://127.0.0.1:7720 (plain HTTP, an IP address and port).
     #[arg(long)]
     relay_url: Option<String>,
     /// Relay's queue token.
@@ -188,11 +190,16 @@ async fn run_relay(
     probe: Option<CpuProbe>,
     payload: &Bytes,
 ) -> anyhow::Result<Outcome> {
+    let addr: SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .with_context(|| format!("--relay-url {url:?} is not http://IP:PORT"))?;
     workload::run(clients, messages, pace, probe, |c| {
         // Hex node ids, distinct per invocation, run and client.
         let node = format!("{run_id:08x}{run:04x}{c:04x}");
         let payload = payload.clone();
-        async move { RelayCycle::new(url, token, &node, payload) }
+        async move { RelayCycle::new(addr, token, &node, payload).await }
     })
     .await
     .context("relay run")
