@@ -8,6 +8,12 @@ mod serve_cmd;
 
 use clap::{Parser, Subcommand};
 
+/// The server allocates and frees small buffers for every request and frame from several
+/// threads at once; mimalloc's per-thread pages cost about a tenth of the server's CPU less
+/// than the system allocator under the queue benchmark.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "relay", version, about = "One server for step consoles, realtime channels and durable queues")]
 struct Cli {
