@@ -2,20 +2,51 @@
 //! saw (always in UTC here); JSON bodies use ISO-8601 with milliseconds. Scheduled times are
 //! read in every form the known clients and suites send. All values are epoch milliseconds.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 
 fn utc(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
 /// `Tue Nov 15 2016 10:41:05 GMT+0000 (UTC)`.
+///
+/// Every queue response carries several of these, so the common case (years 0 to 9999) is
+/// written directly rather than through a format string that is parsed on every call.
 pub fn format_header_time(ms: i64) -> String {
-    utc(ms).format("%a %b %d %Y %H:%M:%S GMT+0000 (UTC)").to_string()
+    let t = utc(ms);
+    if !(0..=9999).contains(&t.year()) {
+        return t.format("%a %b %d %Y %H:%M:%S GMT+0000 (UTC)").to_string();
+    }
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{} {} {:02} {:04} {:02}:{:02}:{:02} GMT+0000 (UTC)",
+        DAYS[t.weekday().num_days_from_monday() as usize],
+        MONTHS[t.month0() as usize],
+        t.day(),
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// `2016-11-15T10:41:05.123Z`.
 pub fn format_json_time(ms: i64) -> String {
-    utc(ms).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    let t = utc(ms);
+    if !(0..=9999).contains(&t.year()) {
+        return t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.timestamp_subsec_millis()
+    )
 }
 
 /// JavaScript dates stop at ±8.64e15 ms; anything beyond is "Invalid Date" there too.
@@ -73,6 +104,18 @@ fn parse_js_to_string(v: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_formatting_matches_the_format_strings() {
+        // From 1900 to 2100 in uneven steps, plus the ends of the direct range and beyond it.
+        let mut times: Vec<i64> = (0..20_000).map(|i| -2_208_988_800_000 + i * 316_223_017_123).collect();
+        times.extend([0, -1, 1, 253_402_300_799_999, -62_167_219_200_000, 253_402_300_800_000, -62_167_219_200_001]);
+        for ms in times {
+            let t = utc(ms);
+            assert_eq!(format_header_time(ms), t.format("%a %b %d %Y %H:%M:%S GMT+0000 (UTC)").to_string(), "{ms}");
+            assert_eq!(format_json_time(ms), t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(), "{ms}");
+        }
+    }
 
     const T: i64 = 1_479_206_465_123; // 2016-11-15T10:41:05.123Z
 
