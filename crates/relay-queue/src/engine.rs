@@ -141,6 +141,30 @@ impl Engine {
         }
     }
 
+    /// Waits for the commit of `written`. When the store refuses it the client hears the
+    /// change failed, so memory goes back to what the disk holds (`previous`, or no message for
+    /// a push), unless a later operation has changed the message since.
+    async fn committed_or_undone(
+        &self,
+        written: &Message,
+        previous: Option<Message>,
+        rx: tokio::sync::oneshot::Receiver<CommitResult>,
+    ) -> Result<(), EngineError> {
+        let result = Self::committed(rx).await;
+        if result.is_err() {
+            let mut st = self.lock();
+            if st.index.get_seq(written.seq) == Some(written) {
+                match previous {
+                    Some(p) => st.index.put(p),
+                    None => {
+                        st.index.remove(written.seq);
+                    }
+                }
+            }
+        }
+        result
+    }
+
     pub async fn push(&self, new: NewMessage) -> Result<Message, EngineError> {
         let now = now_ms();
         let (msg, rx) = {
@@ -168,20 +192,17 @@ impl Engine {
             let rx = self.writer.submit(vec![Change::Put { message: msg.clone(), payload: Some(new.payload.data) }]);
             (msg, rx)
         };
-        if let Err(err) = Self::committed(rx).await {
-            // The client hears the push failed, so no one may pull it from memory either.
-            self.lock().index.remove(msg.seq);
-            return Err(err);
-        }
+        self.committed_or_undone(&msg, None, rx).await?;
         Ok(msg)
     }
 
     /// Takes the oldest due message addressed to `node` and marks it processing.
     pub async fn pull(&self, node: &str) -> Result<Option<Stored>, EngineError> {
         let now = now_ms();
-        let (msg, rx) = {
+        let (msg, previous, rx) = {
             let mut st = self.lock();
             let Some(found) = st.index.next_due(node, now) else { return Ok(None) };
+            let previous = found.clone();
             let mut msg = found.clone();
             msg.status = Status::Processing;
             msg.tries += 1;
@@ -189,30 +210,31 @@ impl Engine {
             msg.processing_time = Some(now);
             st.index.put(msg.clone());
             let rx = self.writer.submit(vec![Change::Put { message: msg.clone(), payload: None }]);
-            (msg, rx)
+            (msg, previous, rx)
         };
-        Self::committed(rx).await?;
+        self.committed_or_undone(&msg, Some(previous), rx).await?;
         Ok(Some(self.with_payload(msg).await?))
     }
 
     /// Marks a message `node` is processing as processed.
     pub async fn ack(&self, node: &str, id: MessageId) -> Result<Option<Stored>, EngineError> {
         let now = now_ms();
-        let (msg, rx) = {
+        let (msg, previous, rx) = {
             let mut st = self.lock();
             let Some(found) = st.index.get(&id) else { return Ok(None) };
             if found.destination != node || found.status != Status::Processing {
                 return Ok(None);
             }
+            let previous = found.clone();
             let mut msg = found.clone();
             msg.status = Status::Processed;
             msg.processed_time = Some(now);
             msg.update_time = Some(now);
             st.index.put(msg.clone());
             let rx = self.writer.submit(vec![Change::Put { message: msg.clone(), payload: None }]);
-            (msg, rx)
+            (msg, previous, rx)
         };
-        Self::committed(rx).await?;
+        self.committed_or_undone(&msg, Some(previous), rx).await?;
         Ok(Some(self.with_payload(msg).await?))
     }
 
@@ -248,36 +270,44 @@ impl Engine {
         payload: Payload,
     ) -> Result<Option<Stored>, EngineError> {
         let now = now_ms();
-        let (msg, rx) = {
+        let (msg, previous, rx) = {
             let mut st = self.lock();
             let Some(found) = st.index.get(&id) else { return Ok(None) };
             if !access.allows(found, node) {
                 return Ok(None);
             }
+            let previous = found.clone();
             let mut msg = found.clone();
             msg.kind = payload.kind;
             msg.update_time = Some(now);
             st.index.put(msg.clone());
             let rx = self.writer.submit(vec![Change::Put { message: msg.clone(), payload: Some(payload.data.clone()) }]);
-            (msg, rx)
+            (msg, previous, rx)
         };
-        Self::committed(rx).await?;
+        self.committed_or_undone(&msg, Some(previous), rx).await?;
         Ok(Some(Stored { message: msg, payload }))
     }
 
     /// Deletes one message if `node` may; returns how many were deleted (0 or 1).
     pub async fn delete(&self, node: &str, id: MessageId, access: Access) -> Result<u64, EngineError> {
-        let rx = {
+        let (previous, rx) = {
             let mut st = self.lock();
             let Some(found) = st.index.get(&id) else { return Ok(0) };
             if !access.allows(found, node) {
                 return Ok(0);
             }
-            let seq = found.seq;
-            st.index.remove(seq);
-            self.writer.submit(vec![Change::Delete { seq }])
+            let previous = found.clone();
+            st.index.remove(previous.seq);
+            (previous.clone(), self.writer.submit(vec![Change::Delete { seq: previous.seq }]))
         };
-        Self::committed(rx).await?;
+        if let Err(err) = Self::committed(rx).await {
+            // As in `committed_or_undone`: the message is still on disk, so it is back in memory.
+            let mut st = self.lock();
+            if st.index.get_seq(previous.seq).is_none() {
+                st.index.put(previous);
+            }
+            return Err(err);
+        }
         Ok(1)
     }
 

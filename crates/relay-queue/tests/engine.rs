@@ -163,3 +163,52 @@ async fn relaxed_durability_reaches_disk() {
     let e = open(dir.path(), EngineConfig::default());
     assert!(e.get("a1", id).await.unwrap().is_some());
 }
+
+/// A store whose commits can be made to fail, as a full disk would.
+struct FailingStore {
+    inner: RedbStore,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl relay_queue::Store for FailingStore {
+    fn load(&self) -> Result<Vec<relay_queue::Message>, relay_queue::StoreError> {
+        self.inner.load()
+    }
+    fn commit(&self, changes: &[relay_queue::Change], durable: bool) -> Result<(), relay_queue::StoreError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::other("disk full").into());
+        }
+        self.inner.commit(changes, durable)
+    }
+    fn read_payload(&self, seq: u64) -> Result<Option<bytes::Bytes>, relay_queue::StoreError> {
+        self.inner.read_payload(seq)
+    }
+}
+
+#[tokio::test]
+async fn a_refused_commit_leaves_memory_as_the_disk_has_it() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FailingStore {
+        inner: RedbStore::open(&dir.path().join("queue.redb")).unwrap(),
+        fail: Default::default(),
+    });
+    let e = Engine::open(store.clone(), EngineConfig::default()).unwrap();
+    let first = e.push(new("a1", "b2", "one")).await.unwrap();
+
+    store.fail.store(true, SeqCst);
+    assert!(e.push(new("a1", "b2", "lost")).await.is_err());
+    assert!(e.pull("b2").await.is_err());
+    store.fail.store(false, SeqCst);
+    let pulled = e.pull("b2").await.unwrap().expect("the failed pull left the message pending");
+    assert_eq!((pulled.message.id, pulled.message.tries), (first.id, 1));
+    assert!(e.pull("b2").await.unwrap().is_none(), "the failed push is not in memory either");
+
+    store.fail.store(true, SeqCst);
+    assert!(e.ack("b2", first.id).await.is_err());
+    assert!(e.delete("a1", first.id, Access::Involved).await.is_err());
+    store.fail.store(false, SeqCst);
+    let got = e.get("a1", first.id).await.unwrap().expect("the failed delete left the message");
+    assert_eq!(got.message.status, Status::Processing, "the failed ack left it processing");
+    assert!(e.ack("b2", first.id).await.unwrap().is_some());
+}

@@ -34,6 +34,8 @@ pub struct Journal {
     slot: u64,
     /// Where the next record goes.
     end: u64,
+    /// The end of the records known to be on disk.
+    synced_end: u64,
     capacity: u64,
 }
 
@@ -47,8 +49,10 @@ impl Journal {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         let capacity = file.metadata()?.len();
         let (slot, generation) = read_header(&file)?;
-        let mut journal = Journal { file, generation, slot, end: RECORDS_START, capacity };
+        let mut journal =
+            Journal { file, generation, slot, end: RECORDS_START, synced_end: RECORDS_START, capacity };
         let bodies = journal.replay()?;
+        journal.synced_end = journal.end;
         Ok((journal, bodies))
     }
 
@@ -70,8 +74,20 @@ impl Journal {
         Ok(())
     }
 
-    pub fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+    /// Makes every record written so far durable. When that fails, the unsynced records are
+    /// given up: their callers hear of the failure, so the next record is written over them
+    /// rather than after them, where a later successful sync would make them durable after all.
+    pub fn sync(&mut self) -> io::Result<()> {
+        match self.file.sync_data() {
+            Ok(()) => {
+                self.synced_end = self.end;
+                Ok(())
+            }
+            Err(err) => {
+                self.end = self.synced_end;
+                Err(err)
+            }
+        }
     }
 
     /// Whether any record was written since the last reset.
@@ -92,6 +108,7 @@ impl Journal {
         self.generation = generation;
         self.slot = slot;
         self.end = RECORDS_START;
+        self.synced_end = RECORDS_START;
         Ok(())
     }
 
