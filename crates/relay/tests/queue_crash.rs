@@ -3,12 +3,13 @@
 
 mod support;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::collections::HashSet;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
+use support::pushers::push_until_killed;
 use support::queue_server::*;
 
 const PUSHERS: usize = 32;
@@ -25,47 +26,7 @@ fn dest(i: usize) -> String {
 #[test]
 fn sigkill_mid_stream_loses_no_acknowledged_push() {
     let mut s = QueueServer::start();
-    let acked: Arc<Mutex<HashMap<String, (String, Value)>>> = Arc::default();
-    let count = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..PUSHERS)
-        .map(|t| {
-            let (addr, token) = (s.addr, s.token.clone());
-            let (acked, count, stop) = (acked.clone(), count.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut seq = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let body = json!({"thread": t, "seq": seq});
-                    let req = Request::new(addr, "POST", "/messageQueue")
-                        .header("Authorization", &token)
-                        .from(&format!("a{t}"))
-                        .to(&dest(t))
-                        .json(&body);
-                    match req.try_send() {
-                        Ok(r) if r.status == 201 => {
-                            acked.lock().unwrap().insert(r.id(), (format!("a{t}"), body));
-                            count.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(r) => panic!("push failed before the kill: {}", r.describe()),
-                        // The server is gone: only acknowledged pushes are promised.
-                        Err(_) => return,
-                    }
-                    seq += 1;
-                }
-            })
-        })
-        .collect();
-
-    let start = Instant::now();
-    while count.load(Ordering::Relaxed) < ACKED_BEFORE_KILL && start.elapsed() < DEADLINE {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    s.kill9();
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.join().expect("pusher panicked");
-    }
-    let acked = acked.lock().unwrap().clone();
+    let acked = push_until_killed(&mut s, PUSHERS, ACKED_BEFORE_KILL, DEADLINE, |t| (format!("a{t}"), dest(t)));
     assert!(acked.len() >= PUSHERS, "only {} pushes were acknowledged before the kill", acked.len());
 
     s.restart();

@@ -8,12 +8,12 @@
 
 mod support;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
+use support::pushers::push_until_killed;
 use support::queue_server::*;
 
 /// The store URL for `schema` on the test server; `None` when the tests are not to run.
@@ -83,46 +83,7 @@ fn sigkill_mid_stream_loses_no_acknowledged_push() {
     let Some(url) = store_url("sigkill_mid_stream_loses_no_acknowledged_push", "relay_e2e_stream") else { return };
     let mut s = start(&url);
     let to = node();
-    let acked: Arc<Mutex<HashMap<String, (String, Value)>>> = Arc::default();
-    let count = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..PUSHERS)
-        .map(|t| {
-            let (addr, token, to, from) = (s.addr, s.token.clone(), to.clone(), node());
-            let (acked, count, stop) = (acked.clone(), count.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut seq = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let body = json!({"thread": t, "seq": seq});
-                    let req = Request::new(addr, "POST", "/messageQueue")
-                        .header("Authorization", &token)
-                        .from(&from)
-                        .to(&to)
-                        .json(&body);
-                    match req.try_send() {
-                        Ok(r) if r.status == 201 => {
-                            acked.lock().unwrap().insert(r.id(), (from.clone(), body));
-                            count.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(r) => panic!("push failed before the kill: {}", r.describe()),
-                        // The server is gone: only acknowledged pushes are promised.
-                        Err(_) => return,
-                    }
-                    seq += 1;
-                }
-            })
-        })
-        .collect();
-    let start_time = Instant::now();
-    while count.load(Ordering::Relaxed) < ACKED_BEFORE_KILL && start_time.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    s.kill9();
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.join().expect("pusher panicked");
-    }
-    let acked = acked.lock().unwrap().clone();
+    let acked = push_until_killed(&mut s, PUSHERS, ACKED_BEFORE_KILL, Duration::from_secs(60), |_| (node(), to.clone()));
     assert!(acked.len() >= ACKED_BEFORE_KILL, "only {} pushes were acknowledged before the kill", acked.len());
 
     s.restart();
