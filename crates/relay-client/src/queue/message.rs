@@ -79,60 +79,47 @@ pub struct Deleted {
 
 impl SystemData {
     pub(crate) fn from_headers(headers: &HeaderMap) -> Result<SystemData, QueueError> {
-        let get = |field: Field| -> Option<String> {
-            let name = DIALECT.header(field);
-            headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        };
-        let required = |field: Field| {
-            get(field).ok_or_else(|| {
-                QueueError::InvalidResponse(format!("missing header {}", DIALECT.header(field)))
-            })
-        };
-        let time = |field: Field| -> Result<Option<DateTime<Utc>>, QueueError> {
-            get(field).map(|v| parse_time(DIALECT.header(field), &v)).transpose()
-        };
-        let tries = required(Field::Tries)?;
-        Ok(SystemData {
-            id: required(Field::Id)?,
-            source: required(Field::Source)?,
-            destination: required(Field::Destination)?,
-            status: parse_status(&required(Field::Status)?)?,
-            tries: tries
-                .parse()
-                .map_err(|_| QueueError::InvalidResponse(format!("tries {tries:?}")))?,
-            label: required(Field::Label)?,
-            topic: get(Field::Topic),
-            created_time: time(Field::CreatedTime)?,
-            update_time: time(Field::UpdateTime)?,
-            scheduled_time: time(Field::ScheduledTime)?,
-            processing_time: time(Field::ProcessingTime)?,
-            processed_time: time(Field::ProcessedTime)?,
-            error_time: time(Field::ErrorTime)?,
-        })
+        let tries = headers.get(DIALECT.header(Field::Tries)).and_then(|v| v.to_str().ok()?.parse().ok());
+        let tries = tries.ok_or_else(|| QueueError::InvalidResponse("missing or non-numeric header tries".into()))?;
+        SystemData::from_fields(
+            |field| Ok(headers.get(DIALECT.header(field)).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())),
+            |field| DIALECT.header(field),
+            tries,
+        )
     }
 
     /// Reads an element of the `GET /messages` array, where null fields are left out.
     fn from_list_element(obj: &Map<String, Value>) -> Result<SystemData, QueueError> {
         let key = |field: Field| DIALECT.json_key(field);
-        let string = |field: Field| -> Result<Option<String>, QueueError> {
-            match obj.get(key(field)) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(QueueError::InvalidResponse(format!("{}: {other}", key(field)))),
-            }
-        };
-        let required = |field: Field| {
-            string(field)?
-                .ok_or_else(|| QueueError::InvalidResponse(format!("list element without {}", key(field))))
-        };
-        let time = |field: Field| -> Result<Option<DateTime<Utc>>, QueueError> {
-            string(field)?.map(|v| parse_time(key(field), &v)).transpose()
-        };
         let tries = match obj.get(key(Field::Tries)) {
             Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
             _ => None,
         }
         .ok_or_else(|| QueueError::InvalidResponse("list element without numeric tries".into()))?;
+        SystemData::from_fields(
+            |field| match obj.get(key(field)) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(QueueError::InvalidResponse(format!("{}: {other}", key(field)))),
+            },
+            key,
+            tries,
+        )
+    }
+
+    /// Builds system data from its text fields, however the response carried them: `string`
+    /// reads one field (`None` when absent), `name` says where it came from for errors.
+    fn from_fields(
+        string: impl Fn(Field) -> Result<Option<String>, QueueError>,
+        name: impl Fn(Field) -> &'static str,
+        tries: u32,
+    ) -> Result<SystemData, QueueError> {
+        let required = |field: Field| {
+            string(field)?.ok_or_else(|| QueueError::InvalidResponse(format!("missing {}", name(field))))
+        };
+        let time = |field: Field| -> Result<Option<DateTime<Utc>>, QueueError> {
+            string(field)?.map(|v| parse_time(name(field), &v)).transpose()
+        };
         Ok(SystemData {
             id: required(Field::Id)?,
             source: required(Field::Source)?,
