@@ -6,16 +6,16 @@
 //! `message_down`; NATS: a PONG after each PUB). Each payload carries its send time, so latency
 //! is measured end to end in this one process.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
 enum Target {
@@ -53,25 +53,33 @@ struct Args {
     server_pid: Option<u32>,
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 struct Shared {
     base: Instant,
     deliveries: AtomicU64,
     hist: Mutex<Histogram<u64>>,
-    measuring: std::sync::atomic::AtomicBool,
+    measuring: AtomicBool,
 }
 
 impl Shared {
-    fn record(&self, sent_us: u64) {
-        if !self.measuring.load(Ordering::Relaxed) {
+    fn now_us(&self) -> u64 {
+        self.base.elapsed().as_micros() as u64
+    }
+
+    /// Records the send times of the deliveries one subscriber read in one go, received at
+    /// `now_us` (one lock per read, not per delivery, so subscribers do not contend).
+    fn record(&self, now_us: u64, sent: &mut Vec<u64>) {
+        if sent.is_empty() {
             return;
         }
-        let now = self.base.elapsed().as_micros() as u64;
-        self.deliveries.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut h) = self.hist.lock() {
-            let _ = h.record(now.saturating_sub(sent_us).max(1));
+        if self.measuring.load(Ordering::Relaxed) {
+            self.deliveries.fetch_add(sent.len() as u64, Ordering::Relaxed);
+            if let Ok(mut h) = self.hist.lock() {
+                for &us in sent.iter() {
+                    let _ = h.record(now_us.saturating_sub(us).max(1));
+                }
+            }
         }
+        sent.clear();
     }
 }
 
@@ -80,9 +88,218 @@ fn rss_kib(pid: u32) -> Option<u64> {
     s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
-async fn connect(url: &str) -> anyhow::Result<Ws> {
-    let (ws, _) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url)).await.context("connect timed out")??;
-    Ok(ws)
+/// A minimal RFC 6455 client over a plain TCP stream. Both servers are driven through this same
+/// code, so the client's cost per delivered frame is the same for both: it reads whatever the
+/// socket has, splits it into frames, and hands each complete payload to the caller without
+/// copying it.
+struct Ws {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    /// Start of the unread bytes in `buf`.
+    pos: usize,
+    /// Reassembly of a fragmented message (rare: neither server fragments small messages).
+    partial: Vec<u8>,
+    partial_op: u8,
+    seed: u32,
+}
+
+const OP_CONT: u8 = 0x0;
+const OP_TEXT: u8 = 0x1;
+const OP_BINARY: u8 = 0x2;
+const OP_CLOSE: u8 = 0x8;
+const OP_PING: u8 = 0x9;
+
+/// One received data message (text or binary) or control frame.
+enum Event<'a> {
+    Data(u8, &'a [u8]),
+    Closed,
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+impl Ws {
+    async fn connect(url: &str) -> anyhow::Result<Ws> {
+        tokio::time::timeout(Duration::from_secs(10), Ws::handshake(url)).await.context("connect timed out")?
+    }
+
+    async fn handshake(url: &str) -> anyhow::Result<Ws> {
+        let rest = url.strip_prefix("ws://").context("only ws:// URLs are supported")?;
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let stream = TcpStream::connect(host).await?;
+        stream.set_nodelay(true)?;
+        static SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9);
+        let seed = (SEED.fetch_add(0x6d2b_79f5, Ordering::Relaxed) as u32) | 1;
+        let mut ws = Ws { stream, buf: Vec::with_capacity(4096), pos: 0, partial: Vec::new(), partial_op: 0, seed };
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        ws.stream.write_all(req.as_bytes()).await?;
+        loop {
+            if let Some(end) = find(&ws.buf, b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&ws.buf[..end]).into_owned();
+                if !head.starts_with("HTTP/1.1 101") {
+                    bail!("WebSocket handshake refused: {head}");
+                }
+                ws.pos = end + 4;
+                return Ok(ws);
+            }
+            if ws.read_more().await? == 0 {
+                bail!("closed during the WebSocket handshake");
+            }
+        }
+    }
+
+    /// Reads more bytes from the socket (0 = closed).
+    async fn read_more(&mut self) -> std::io::Result<usize> {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        if self.buf.capacity() - self.buf.len() < 16 * 1024 {
+            self.buf.reserve(64 * 1024);
+        }
+        self.stream.read_buf(&mut self.buf).await
+    }
+
+    /// The next complete frame already buffered: (fin, opcode, payload range in `buf`).
+    fn next_frame(&mut self) -> Option<(bool, u8, std::ops::Range<usize>)> {
+        let b = &self.buf[self.pos..];
+        if b.len() < 2 {
+            return None;
+        }
+        let fin = b[0] & 0x80 != 0;
+        let op = b[0] & 0x0f;
+        let (len, mut h) = match b[1] & 0x7f {
+            126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
+            127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().ok()?) as usize, 10),
+            126 | 127 => return None,
+            n => (n as usize, 2),
+        };
+        let key = if b[1] & 0x80 != 0 {
+            let k: [u8; 4] = b.get(h..h + 4)?.try_into().ok()?;
+            h += 4;
+            Some(k)
+        } else {
+            None
+        };
+        if b.len() < h + len {
+            return None;
+        }
+        let start = self.pos + h;
+        if let Some(k) = key {
+            for (i, x) in self.buf[start..start + len].iter_mut().enumerate() {
+                *x ^= k[i % 4];
+            }
+        }
+        self.pos = start + len;
+        Some((fin, op, start..start + len))
+    }
+
+    /// Hands every complete data message already buffered to `on` (answering pings), without
+    /// reading the socket. Returns false once the server closed the connection.
+    async fn drain(&mut self, mut on: impl FnMut(Event<'_>)) -> anyhow::Result<bool> {
+        while let Some((fin, op, range)) = self.next_frame() {
+            match op {
+                OP_TEXT | OP_BINARY if fin && self.partial.is_empty() => on(Event::Data(op, &self.buf[range])),
+                OP_TEXT | OP_BINARY | OP_CONT => {
+                    if op != OP_CONT {
+                        self.partial_op = op;
+                    }
+                    self.partial.extend_from_slice(&self.buf[range]);
+                    if fin {
+                        let data = std::mem::take(&mut self.partial);
+                        on(Event::Data(self.partial_op, &data));
+                    }
+                }
+                OP_PING => {
+                    let payload = self.buf[range].to_vec();
+                    self.send(0xA, &payload).await?;
+                }
+                OP_CLOSE => {
+                    on(Event::Closed);
+                    return Ok(false);
+                }
+                _ => {}
+            }
+        }
+        Ok(true)
+    }
+
+    /// Appends one masked client frame to `out`.
+    fn encode(&mut self, opcode: u8, payload: &[u8], out: &mut Vec<u8>) {
+        out.push(0x80 | opcode);
+        let n = payload.len();
+        if n < 126 {
+            out.push(0x80 | n as u8);
+        } else if n < 65536 {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 17;
+        self.seed ^= self.seed << 5;
+        let key = self.seed.to_be_bytes();
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    }
+
+    async fn send(&mut self, opcode: u8, payload: &[u8]) -> std::io::Result<()> {
+        let mut out = Vec::with_capacity(payload.len() + 14);
+        self.encode(opcode, payload, &mut out);
+        self.stream.write_all(&out).await
+    }
+
+    async fn send_text(&mut self, text: &str) -> std::io::Result<()> {
+        self.send(OP_TEXT, text.as_bytes()).await
+    }
+
+    /// The next text message (setup only: copies it).
+    async fn next_text(&mut self) -> anyhow::Result<String> {
+        loop {
+            let mut got = None;
+            let open = self.drain_one(&mut got).await?;
+            if let Some(t) = got {
+                return Ok(t);
+            }
+            if !open {
+                bail!("closed");
+            }
+            if self.read_more().await? == 0 {
+                bail!("closed");
+            }
+        }
+    }
+
+    async fn drain_one(&mut self, got: &mut Option<String>) -> anyhow::Result<bool> {
+        // Like `drain`, but stops after the first data message so that later ones stay buffered.
+        while got.is_none() {
+            let Some((fin, op, range)) = self.next_frame() else { break };
+            match op {
+                OP_TEXT | OP_BINARY | OP_CONT => {
+                    self.partial.extend_from_slice(&self.buf[range]);
+                    if fin {
+                        let data = std::mem::take(&mut self.partial);
+                        *got = Some(String::from_utf8_lossy(&data).into_owned());
+                    }
+                }
+                OP_PING => {
+                    let payload = self.buf[range].to_vec();
+                    self.send(0xA, &payload).await?;
+                }
+                OP_CLOSE => return Ok(false),
+                _ => {}
+            }
+        }
+        Ok(true)
+    }
 }
 
 // ---------------- Relay ----------------
@@ -152,23 +369,21 @@ async fn relay_setup(base: &str, users: usize) -> anyhow::Result<RelaySetup> {
 /// Sends a frame and waits for its copy, skipping anything else.
 async fn relay_request(ws: &mut Ws, frame: Value) -> anyhow::Result<()> {
     let rid = frame["request_id"].as_str().unwrap_or("").to_owned();
-    ws.send(Message::text(frame.to_string())).await?;
+    ws.send_text(&frame.to_string()).await?;
     loop {
-        let m = tokio::time::timeout(Duration::from_secs(20), ws.next()).await.context("no copy")?.context("closed")??;
-        if let Message::Text(t) = m {
-            let v: Value = serde_json::from_str(t.as_str())?;
-            if v["type"] == "copy" && v["body"]["request_id"] == rid.as_str() {
-                if v["body"]["status"] != true {
-                    bail!("refused: {v}");
-                }
-                return Ok(());
+        let t = tokio::time::timeout(Duration::from_secs(20), ws.next_text()).await.context("no copy")??;
+        let v: Value = serde_json::from_str(&t)?;
+        if v["type"] == "copy" && v["body"]["request_id"] == rid.as_str() {
+            if v["body"]["status"] != true {
+                bail!("refused: {v}");
             }
+            return Ok(());
         }
     }
 }
 
 async fn relay_user_socket(url: &str, token: &str, join: Option<&str>) -> anyhow::Result<Ws> {
-    let mut ws = connect(url).await?;
+    let mut ws = Ws::connect(url).await?;
     relay_request(&mut ws, json!({"type": "user_login", "request_id": "login", "access_token": token})).await?;
     if let Some(ch) = join {
         relay_request(&mut ws, json!({"type": "action", "request_id": "join", "body": {"subtype": "join_channel", "channel_id": ch, "context": {}}})).await?;
@@ -177,7 +392,10 @@ async fn relay_user_socket(url: &str, token: &str, join: Option<&str>) -> anyhow
 }
 
 /// The send time in a delivered frame: the text content is the microseconds since `base`.
-fn relay_sent_us(frame: &str) -> Option<u64> {
+/// The frame is checked to be UTF-8 (as any WebSocket client must) and scanned, not parsed:
+/// the bench's own text content is digits only, so the first `"text":"` is exact.
+fn relay_sent_us(frame: &[u8]) -> Option<u64> {
+    let frame = std::str::from_utf8(frame).ok()?;
     if !frame.contains("\"message_down\"") {
         return None;
     }
@@ -188,63 +406,74 @@ fn relay_sent_us(frame: &str) -> Option<u64> {
 
 // ---------------- NATS over WebSocket ----------------
 
-/// Splits NATS protocol bytes into operations; returns MSG payloads and whether a PING/PONG came.
+/// Splits the NATS protocol byte stream (which WebSocket frames cut anywhere) into operations.
 #[derive(Default)]
 struct NatsParser {
     buf: Vec<u8>,
 }
 
-enum NatsOp {
-    Msg(Vec<u8>),
+enum NatsOp<'a> {
+    Msg(&'a [u8]),
     Ping,
     Pong,
     Other,
 }
 
 impl NatsParser {
-    fn push(&mut self, data: &[u8]) -> Vec<NatsOp> {
+    fn push(&mut self, data: &[u8], mut on: impl FnMut(NatsOp<'_>)) {
         self.buf.extend_from_slice(data);
-        let mut ops = Vec::new();
         let mut pos = 0;
         loop {
-            let Some(nl) = self.buf[pos..].windows(2).position(|w| w == b"\r\n") else { break };
+            let Some(nl) = self.buf[pos..].iter().position(|&b| b == b'\n') else { break };
             let line = &self.buf[pos..pos + nl];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.starts_with(b"MSG ") {
                 let len: usize = std::str::from_utf8(line).ok().and_then(|l| l.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
-                let start = pos + nl + 2;
+                let start = pos + nl + 1;
                 if self.buf.len() < start + len + 2 {
                     break;
                 }
-                ops.push(NatsOp::Msg(self.buf[start..start + len].to_vec()));
+                on(NatsOp::Msg(&self.buf[start..start + len]));
                 pos = start + len + 2;
             } else {
-                ops.push(match line {
+                on(match line {
                     b"PING" => NatsOp::Ping,
                     b"PONG" => NatsOp::Pong,
                     _ => NatsOp::Other,
                 });
-                pos += nl + 2;
+                pos += nl + 1;
             }
         }
         self.buf.drain(..pos);
-        ops
     }
 }
 
 async fn nats_socket(url: &str, subscribe: bool) -> anyhow::Result<Ws> {
-    let mut ws = connect(url).await?;
+    let mut ws = Ws::connect(url).await?;
     let mut init = String::from("CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":false}\r\n");
     if subscribe {
         init.push_str("SUB bench 1\r\n");
     }
     init.push_str("PING\r\n");
-    ws.send(Message::binary(init.into_bytes())).await?;
+    ws.send(OP_BINARY, init.as_bytes()).await?;
     let mut p = NatsParser::default();
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.context("no PONG")?.context("closed")??;
-        let data = m.into_data();
-        if p.push(&data).iter().any(|o| matches!(o, NatsOp::Pong)) {
+        let mut pong = false;
+        ws.drain(|e| {
+            if let Event::Data(_, d) = e {
+                p.push(d, |op| pong |= matches!(op, NatsOp::Pong));
+            }
+        })
+        .await?;
+        if pong {
             return Ok(ws);
+        }
+        match tokio::time::timeout_at(deadline.into(), ws.read_more()).await {
+            Ok(Ok(n)) if n > 0 => {}
+            Ok(Ok(_)) => bail!("closed"),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => bail!("no PONG"),
         }
     }
 }
@@ -259,6 +488,56 @@ struct RunResult {
     disconnects: u64,
 }
 
+/// One subscriber: reads until told to stop, recording every delivery while measuring.
+async fn subscriber(mut ws: Ws, target: Target, shared: Arc<Shared>, disconnects: Arc<AtomicU64>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut parser = NatsParser::default();
+    let mut sent = Vec::with_capacity(256);
+    let mut pongs = 0usize;
+    loop {
+        let read = tokio::select! {
+            r = ws.read_more() => r,
+            _ = stop.changed() => return,
+        };
+        match read {
+            Ok(n) if n > 0 => {}
+            _ => {
+                disconnects.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        let now = shared.now_us();
+        let mut closed = false;
+        let open = ws
+            .drain(|e| match e {
+                Event::Data(OP_TEXT, d) if target == Target::Relay => {
+                    if let Some(us) = relay_sent_us(d) {
+                        sent.push(us);
+                    }
+                }
+                Event::Data(OP_BINARY, d) if target == Target::Nats => parser.push(d, |op| match op {
+                    NatsOp::Msg(payload) => {
+                        if let Some(us) = std::str::from_utf8(payload).ok().and_then(|s| s.parse().ok()) {
+                            sent.push(us);
+                        }
+                    }
+                    NatsOp::Ping => pongs += 1,
+                    _ => {}
+                }),
+                Event::Closed => closed = true,
+                _ => {}
+            })
+            .await;
+        shared.record(now, &mut sent);
+        for _ in 0..std::mem::take(&mut pongs) {
+            let _ = ws.send(OP_BINARY, b"PONG\r\n").await;
+        }
+        if closed || !matches!(open, Ok(true)) {
+            disconnects.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
 async fn run_fanout(args: &Args, relay: Option<&RelaySetup>, n: usize, rate: Option<f64>) -> anyhow::Result<RunResult> {
     let shared = Arc::new(Shared {
         base: Instant::now(),
@@ -267,6 +546,7 @@ async fn run_fanout(args: &Args, relay: Option<&RelaySetup>, n: usize, rate: Opt
         measuring: false.into(),
     });
     let disconnects = Arc::new(AtomicU64::new(0));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Subscribers.
     let mut subs = tokio::task::JoinSet::new();
     let mut opened = Vec::with_capacity(n);
@@ -277,47 +557,13 @@ async fn run_fanout(args: &Args, relay: Option<&RelaySetup>, n: usize, rate: Opt
         };
         opened.push(ws);
     }
-    for mut ws in opened {
-        let shared = shared.clone();
-        let disc = disconnects.clone();
-        let target = args.target;
-        subs.spawn(async move {
-            let mut p = NatsParser::default();
-            while let Some(m) = ws.next().await {
-                match m {
-                    Ok(Message::Text(t)) if target == Target::Relay => {
-                        if let Some(us) = relay_sent_us(t.as_str()) {
-                            shared.record(us);
-                        }
-                    }
-                    Ok(Message::Binary(b)) if target == Target::Nats => {
-                        for op in p.push(&b) {
-                            match op {
-                                NatsOp::Msg(payload) => {
-                                    if let Some(us) = std::str::from_utf8(&payload).ok().and_then(|s| s.parse().ok()) {
-                                        shared.record(us);
-                                    }
-                                }
-                                NatsOp::Ping => {
-                                    let _ = ws.send(Message::binary(b"PONG\r\n".to_vec())).await;
-                                }
-                                _ => {}
-                            }
-                        }
-                    }
-                    Ok(Message::Close(_)) | Err(_) => {
-                        disc.fetch_add(1, Ordering::Relaxed);
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-        });
+    for ws in opened {
+        subs.spawn(subscriber(ws, args.target, shared.clone(), disconnects.clone(), stop_rx.clone()));
     }
     // Publisher.
     let mut publisher = match (args.target, relay) {
         (Target::Relay, Some(r)) => {
-            let mut ws = connect(&args.ws).await?;
+            let mut ws = Ws::connect(&args.ws).await?;
             relay_request(&mut ws, json!({"type": "service_login", "request_id": "login", "access_token": r.owner_token, "service_id": r.service_id})).await?;
             ws
         }
@@ -340,19 +586,21 @@ async fn run_fanout(args: &Args, relay: Option<&RelaySetup>, n: usize, rate: Opt
     let mut p = NatsParser::default();
     let interval = rate.map(|r| Duration::from_secs_f64(1.0 / r));
     let mut next_send = Instant::now();
+    let mut out = Vec::with_capacity(64 * 1024);
     while Instant::now() < end {
         while in_flight < args.window && Instant::now() >= next_send && Instant::now() < end {
-            let us = shared.base.elapsed().as_micros() as u64;
-            let msg = match (args.target, relay) {
-                (Target::Relay, Some(r)) => Message::text(
-                    json!({"type": "message_down", "request_id": sent.to_string(), "body": {"subtype": "text", "channel_id": r.channel_id, "content": {"text": us.to_string()}, "recipients": group, "timestamp": 0, "context": {}, "sender": "bench"}}).to_string(),
-                ),
+            let us = shared.now_us();
+            match (args.target, relay) {
+                (Target::Relay, Some(r)) => {
+                    let frame = json!({"type": "message_down", "request_id": sent.to_string(), "body": {"subtype": "text", "channel_id": r.channel_id, "content": {"text": us.to_string()}, "recipients": group, "timestamp": 0, "context": {}, "sender": "bench"}}).to_string();
+                    publisher.encode(OP_TEXT, frame.as_bytes(), &mut out);
+                }
                 _ => {
                     let payload = us.to_string();
-                    Message::binary(format!("PUB bench {}\r\n{payload}\r\nPING\r\n", payload.len()).into_bytes())
+                    let frame = format!("PUB bench {}\r\n{payload}\r\nPING\r\n", payload.len());
+                    publisher.encode(OP_BINARY, frame.as_bytes(), &mut out);
                 }
-            };
-            publisher.feed(msg).await?;
+            }
             in_flight += 1;
             sent += 1;
             if let Some(iv) = interval {
@@ -360,35 +608,43 @@ async fn run_fanout(args: &Args, relay: Option<&RelaySetup>, n: usize, rate: Opt
                 next_send += iv;
             }
         }
-        publisher.flush().await?;
+        if !out.is_empty() {
+            publisher.stream.write_all(&out).await?;
+            out.clear();
+        }
         let wait = if in_flight >= args.window || interval.is_none() { Duration::from_millis(200) } else { next_send.saturating_duration_since(Instant::now()).min(Duration::from_millis(200)) };
-        match tokio::time::timeout(wait, publisher.next()).await {
-            Ok(Some(Ok(m))) => match args.target {
-                Target::Relay => {
-                    if let Message::Text(t) = m {
-                        if t.as_str().contains("\"copy\"") {
-                            in_flight = in_flight.saturating_sub(1);
-                        }
+        let mut acked = 0usize;
+        let open = publisher
+            .drain(|e| match (e, args.target) {
+                (Event::Data(_, d), Target::Relay) => {
+                    if std::str::from_utf8(d).is_ok_and(|t| t.contains("\"copy\"")) {
+                        acked += 1;
                     }
                 }
-                Target::Nats => {
-                    for op in p.push(&m.into_data()) {
-                        if matches!(op, NatsOp::Pong) {
-                            in_flight = in_flight.saturating_sub(1);
-                        }
-                    }
-                }
-            },
-            Ok(_) => bail!("publisher connection ended"),
-            Err(_) => {}
+                (Event::Data(_, d), Target::Nats) => p.push(d, |op| acked += matches!(op, NatsOp::Pong) as usize),
+                _ => {}
+            })
+            .await?;
+        if !open {
+            bail!("publisher connection ended");
+        }
+        if acked > 0 {
+            in_flight = in_flight.saturating_sub(acked);
+            continue;
+        }
+        match tokio::time::timeout(wait, publisher.read_more()).await {
+            Ok(Ok(0)) | Ok(Err(_)) => bail!("publisher connection ended"),
+            _ => {}
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
     shared.measuring.store(false, Ordering::Relaxed);
     let delivered = shared.deliveries.load(Ordering::Relaxed);
     let h = shared.hist.lock().unwrap().clone();
-    subs.abort_all();
-    let _ = publisher.close(None).await;
+    let _ = stop_tx.send(true);
+    while subs.join_next().await.is_some() {}
+    let _ = publisher.send(OP_CLOSE, &1000u16.to_be_bytes()).await;
+    drop(publisher);
     tokio::time::sleep(Duration::from_millis(500)).await;
     Ok(RunResult {
         deliveries_per_s: delivered as f64 / elapsed,
