@@ -6,8 +6,10 @@
 //! - `auth`: argon2 password hashes and bearer tokens.
 //! - `model`: the persisted records.
 //!
-//! Transports (the WebSocket and HTTP handlers in `relay-server`) call [`Hub::on_frame`] with
-//! each text frame and drain [`ConnHandle::rx`]; nothing here touches a socket.
+//! Transports (the WebSocket and HTTP handlers in `relay-server`) register each connection with
+//! an [`Outbox`] of their own, feed the hub its text frames ([`Hub::on_frame`], or several at
+//! once through [`Hub::batch`]) and write what the hub queues on flush; nothing here touches a
+//! socket.
 
 pub mod auth;
 mod error;
@@ -16,4 +18,4 @@ pub mod model;
 mod store;
 
 pub use error::HubError;
-pub use hub::{ChannelSummary, ConnHandle, ConnId, Hub, HubConfig, Kill, Outgoing, Tokens};
+pub use hub::{Batch, ChannelSummary, ConnHandle, ConnId, Hub, HubConfig, Kill, Outbox, PushError, Tokens};

@@ -55,7 +55,8 @@ impl Table {
 enum Op {
     Put(Table, String, Vec<u8>),
     Del(Table, String),
-    PutMessage(String, u64, Vec<u8>),
+    /// A channel message, encoded by the writer thread.
+    PutMessage(Arc<LoggedMessage>),
     /// Deletes a channel's messages with offsets below the given one.
     TrimMessages(String, u64),
     Sync(mpsc::SyncSender<Result<(), String>>),
@@ -130,8 +131,8 @@ impl Store {
         let _ = self.tx.send(Op::Del(table, key.to_owned()));
     }
 
-    pub fn put_message(&self, msg: &LoggedMessage) {
-        let _ = self.tx.send(Op::PutMessage(msg.body.channel_id.clone(), msg.offset, encode(msg)));
+    pub fn put_message(&self, msg: Arc<LoggedMessage>) {
+        let _ = self.tx.send(Op::PutMessage(msg));
     }
 
     pub fn trim_messages(&self, channel_id: &str, below: u64) {
@@ -241,8 +242,9 @@ fn commit(db: &Database, batch: &[Op]) -> Result<(), HubError> {
                 Op::Del(t, k) => {
                     w.open_table(t.def()).map_err(HubError::store)?.remove(k.as_str()).map_err(HubError::store)?;
                 }
-                Op::PutMessage(ch, off, v) => {
-                    msgs.insert((ch.as_str(), *off), v.as_slice()).map_err(HubError::store)?;
+                Op::PutMessage(m) => {
+                    let v = encode(&**m);
+                    msgs.insert((m.body.channel_id.as_str(), m.offset), v.as_slice()).map_err(HubError::store)?;
                 }
                 Op::TrimMessages(ch, below) => {
                     msgs.retain_in((ch.as_str(), 0u64)..(ch.as_str(), *below), |_, _| false)

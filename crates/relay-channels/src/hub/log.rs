@@ -3,13 +3,14 @@
 //! Resume replays what a reconnecting client missed, or says plainly that it cannot.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use relay_wire::channel::outbound::{self, MessageBody, Position};
 use serde_json::{Map, Value};
 
 use super::session::{text, ConnId, Identity};
+use super::routing::Resolved;
 use super::{Hub, State};
-use crate::auth::new_id;
 use crate::error::HubError;
 use crate::model::LoggedMessage;
 
@@ -18,12 +19,12 @@ pub(crate) struct ChannelLog {
     first: u64,
     /// Offset the next message gets.
     next: u64,
-    recent: VecDeque<LoggedMessage>,
+    recent: VecDeque<Arc<LoggedMessage>>,
 }
 
 impl ChannelLog {
     pub fn new(first: u64, next: u64, recent: Vec<LoggedMessage>) -> Self {
-        Self { first, next, recent: recent.into() }
+        Self { first, next, recent: recent.into_iter().map(Arc::new).collect() }
     }
 }
 
@@ -38,14 +39,18 @@ fn visible(m: &LoggedMessage, who: &Identity, groups: &std::collections::HashMap
 }
 
 impl Hub {
-    pub(crate) fn append(&self, st: &mut State, kind: &str, body: MessageBody, service_id: Option<String>, resolved: &[String]) -> LoggedMessage {
+    /// Gives the message the channel's next offset and keeps it: in memory among the newest,
+    /// and in the store (encoded and committed by the store's writer thread, not here).
+    pub(crate) fn append(&self, st: &mut State, kind: &str, body: MessageBody, service_id: Option<String>, resolved: &Resolved) -> Arc<LoggedMessage> {
         let cfg = &self.inner.cfg;
-        let same_as_group = st.groups.get(&body.recipients).is_some_and(|g| g.characters.as_slice() == resolved);
-        let resolved = if same_as_group { None } else { Some(resolved.to_vec()) };
-        let log = st.logs.entry(body.channel_id.clone()).or_insert_with(|| ChannelLog::new(0, 0, Vec::new()));
-        let m = LoggedMessage { offset: log.next, kind: kind.to_owned(), body, service_id, resolved };
+        let resolved = if resolved.same_as_group { None } else { Some(resolved.users.clone()) };
+        let log = match st.logs.get_mut(&body.channel_id) {
+            Some(log) => log,
+            None => st.logs.entry(body.channel_id.clone()).or_insert_with(|| ChannelLog::new(0, 0, Vec::new())),
+        };
+        let m = Arc::new(LoggedMessage { offset: log.next, kind: kind.to_owned(), body, service_id, resolved });
         log.next += 1;
-        self.inner.store.put_message(&m);
+        self.inner.store.put_message(m.clone());
         log.recent.push_back(m.clone());
         while log.recent.len() > cfg.recent_in_memory.max(1) {
             log.recent.pop_front();
@@ -60,14 +65,14 @@ impl Hub {
     }
 
     /// Logged messages of a channel in `from..`, oldest first, at most `max`.
-    fn read_log(&self, st: &State, channel_id: &str, from: u64, max: usize) -> Vec<LoggedMessage> {
+    fn read_log(&self, st: &State, channel_id: &str, from: u64, max: usize) -> Vec<Arc<LoggedMessage>> {
         let Some(log) = st.logs.get(channel_id) else { return Vec::new() };
         let from = from.max(log.first);
         let mem_first = log.recent.front().map(|m| m.offset).unwrap_or(log.next);
         let mut out = Vec::new();
         if from < mem_first {
             match self.inner.store.read_messages(channel_id, from, mem_first) {
-                Ok(v) => out.extend(v.into_iter().take(max)),
+                Ok(v) => out.extend(v.into_iter().take(max).map(Arc::new)),
                 Err(e) => tracing::warn!(error = %e, "reading channel log failed"),
             }
         }
@@ -107,7 +112,7 @@ impl Hub {
                 let pos = Position { epoch: &self.inner.epoch, offset: m.offset };
                 let kind = m.kind.as_str();
                 let sid = if kind == "message_down" { m.service_id.as_deref() } else { None };
-                st.sessions.send(id, &text(outbound::message(kind, &new_id(), sid, &m.body, Some(pos))));
+                st.sessions.send(id, &text(outbound::message(kind, sid, &m.body, Some(pos))));
                 replayed += 1;
                 last_seen = m.offset;
                 if replayed >= MAX_REPLAY {
@@ -138,7 +143,7 @@ impl Hub {
             .iter()
             .rev()
             .find(|m| m.body.message_id == message_id && (m.body.sender == user_id || m.reached(user_id, &st.groups)))
-            .cloned()
+            .map(|m| LoggedMessage::clone(m))
     }
 
     /// Channel history for `caller`: messages it sent or was a resolved recipient of (all of

@@ -15,6 +15,7 @@ mod session;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::HubError;
@@ -22,7 +23,7 @@ use crate::model::{Account, Agent, Channel, Group, Service, Token, UiEntry};
 use crate::store::{Loaded, Store};
 
 pub use directory::{ChannelSummary, Tokens};
-pub use session::{ConnHandle, ConnId, Kill, Outgoing};
+pub use session::{Batch, ConnHandle, ConnId, Kill, Outbox, PushError};
 
 /// Tunables of the channel face.
 #[derive(Debug, Clone)]
@@ -63,6 +64,8 @@ pub(crate) struct State {
     pub groups: HashMap<String, Group>,
     pub ui: HashMap<String, UiEntry>,
     pub logs: HashMap<String, log::ChannelLog>,
+    /// Per channel: recipients groups resolved against its members (emptied when they change).
+    pub resolved: HashMap<String, HashMap<String, Arc<routing::Resolved>>>,
     pub sessions: session::Registry,
 }
 
@@ -132,9 +135,11 @@ impl Hub {
         &self.inner.files_dir
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    /// Locks the state. Frames queued while it is held are flushed to their connections when
+    /// the guard is dropped, after the lock is released.
+    pub(crate) fn lock(&self) -> Locked<'_> {
         // A panic while holding the lock must not take every later request down with it.
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+        Locked(Some(self.inner.state.lock().unwrap_or_else(|p| p.into_inner())))
     }
 
     /// Waits until all state changes so far are on disk.
@@ -142,3 +147,83 @@ impl Hub {
         self.inner.store.sync()
     }
 }
+
+/// The locked hub state; see [`Hub::lock`].
+pub(crate) struct Locked<'a>(Option<MutexGuard<'a, State>>);
+
+impl Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        self.0.as_ref().expect("guard present until drop")
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.0.as_mut().expect("guard present until drop")
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let Some(mut guard) = self.0.take() else { return };
+        if guard.sessions.dirty.is_empty() {
+            return;
+        }
+        let dirty = std::mem::take(&mut guard.sessions.dirty);
+        drop(guard);
+        for out in dirty {
+            out.flush();
+        }
+    }
+}
+
+/// rustc's FxHash: a few instructions per word, for the maps of the connection registry, which
+/// are looked up once per recipient of every message. Their keys are server-generated
+/// (connection counters, user and service ids), never chosen by a client, so the flooding
+/// resistance of the standard hasher buys nothing there.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(tail) ^ ((rest.len() as u64) << 56));
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;

@@ -2,6 +2,7 @@
 //! the frames' own `user_id`/`service_id` fields are never read.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use relay_wire::channel::inbound::{ClientMessage, Fetch, Inbound};
@@ -42,6 +43,7 @@ impl Hub {
                     self.inner.store.put(Table::Channels, channel_id, ch);
                 }
                 let service = ch.service_id.clone();
+                st.resolved.remove(channel_id.as_str());
                 self.to_service(st, service.as_deref(), outbound::simple_action(&new_id(), "join", channel_id, user_id));
                 Ok(None)
             }
@@ -53,6 +55,7 @@ impl Hub {
                     self.inner.store.put(Table::Channels, channel_id, ch);
                 }
                 let service = ch.service_id.clone();
+                st.resolved.remove(channel_id.as_str());
                 for kind in UpdateKind::ALL {
                     let key = ui_key(channel_id, user_id, kind.as_str());
                     if st.ui.remove(&key).is_some() {
@@ -102,16 +105,15 @@ impl Hub {
                 Ok(None)
             }
             ClientMessage::MessageUp { channel_id, subtype, content, recipients, context } => {
-                let ch = member_channel(st, channel_id, user_id)?;
+                let service = member_channel(st, channel_id, user_id)?.service_id.clone();
                 fits(content)?;
-                let service = ch.service_id.clone();
-                let resolved = resolve(st, ch, recipients)?;
+                let resolved = resolve(st, channel_id, recipients)?;
                 let body = new_message(channel_id, subtype, content, recipients, context, user_id);
                 match service {
                     Some(sid) => {
                         let logged = self.append(st, "message_up", body, Some(sid.clone()), &resolved);
                         let pos = Position { epoch: &self.inner.epoch, offset: logged.offset };
-                        let frame = outbound::message("message_up", &new_id(), None, &logged.body, Some(pos));
+                        let frame = outbound::message("message_up", None, &logged.body, Some(pos));
                         st.sessions.send_service(&sid, &text(frame));
                     }
                     // No bound service at all: the channel is a plain group chat.
@@ -136,21 +138,21 @@ impl Hub {
     fn route_service(&self, st: &mut State, id: ConnId, service_id: &str, inbound: &Inbound) -> Outcome {
         match &inbound.message {
             ClientMessage::MessageDown { channel_id, subtype, content, recipients, sender, context } => {
-                let ch = bound_channel(st, channel_id, service_id)?;
+                bound_channel(st, channel_id, service_id)?;
                 fits(content)?;
-                let resolved = resolve(st, ch, recipients)?;
+                let resolved = resolve(st, channel_id, recipients)?;
                 let body = new_message(channel_id, subtype, content, recipients, context, sender);
                 let logged = self.append(st, "message_down", body, Some(service_id.to_owned()), &resolved);
                 self.deliver(st, &logged, &resolved);
                 Ok(None)
             }
             ClientMessage::Update { channel_id, kind, recipients, content, group_id } => {
-                let ch = bound_channel(st, channel_id, service_id)?;
+                bound_channel(st, channel_id, service_id)?;
                 fits(content)?;
-                let targets = resolve(st, ch, recipients)?;
+                let targets = resolve(st, channel_id, recipients)?;
                 let frame = text(outbound::update(&new_id(), Some(service_id), *kind, channel_id, recipients, content, group_id.as_deref()));
                 let entry = UiEntry { service_id: service_id.to_owned(), recipients: recipients.clone(), content: content.clone(), group_id: group_id.clone() };
-                for user in &targets {
+                for user in &targets.users {
                     let key = ui_key(channel_id, user, kind.as_str());
                     self.inner.store.put(Table::Ui, &key, &entry);
                     st.ui.insert(key, entry.clone());
@@ -188,10 +190,10 @@ impl Hub {
     }
 
     /// Delivers a logged `message_down` to its resolved recipients, serialising it once.
-    pub(crate) fn deliver(&self, st: &mut State, m: &LoggedMessage, resolved: &[String]) {
+    pub(crate) fn deliver(&self, st: &mut State, m: &LoggedMessage, resolved: &Resolved) {
         let pos = Position { epoch: &self.inner.epoch, offset: m.offset };
-        let frame: Bytes = text(outbound::message("message_down", &new_id(), m.service_id.as_deref(), &m.body, Some(pos)));
-        for user in resolved {
+        let frame: Bytes = text(outbound::message("message_down", m.service_id.as_deref(), &m.body, Some(pos)));
+        for user in &resolved.users {
             st.sessions.send_user(user, &frame);
         }
     }
@@ -286,13 +288,37 @@ fn bound_channel<'a>(st: &'a State, channel_id: &str, service_id: &str) -> Resul
     Ok(ch)
 }
 
+/// A recipients group resolved against a channel's current members.
+pub(crate) struct Resolved {
+    /// The members the group names, in group order, without repeats.
+    pub users: Vec<String>,
+    /// `users` is exactly the group's character list (the log then need not store it).
+    pub same_as_group: bool,
+}
+
+/// Resolved groups kept per channel at most; the cache of a channel is emptied beyond it.
+const MAX_RESOLVED_PER_CHANNEL: usize = 256;
+
 /// A recipients group id -> the current members it names, in group order, without repeats.
-/// Agents, former members and unknown ids are dropped; `"service"` names nobody.
-fn resolve(st: &State, ch: &Channel, recipients: &str) -> Result<Vec<String>, String> {
+/// Agents, former members and unknown ids are dropped; `"service"` names nobody. Groups are
+/// immutable, so the result is cached per channel until the channel's membership changes.
+fn resolve(st: &mut State, channel_id: &str, recipients: &str) -> Result<Arc<Resolved>, String> {
     if recipients == SERVICE_GROUP {
-        return Ok(Vec::new());
+        return Ok(Arc::new(Resolved { users: Vec::new(), same_as_group: false }));
     }
+    if let Some(r) = st.resolved.get(channel_id).and_then(|m| m.get(recipients)) {
+        return Ok(r.clone());
+    }
+    let ch = st.channels.get(channel_id).ok_or_else(|| format!("no such channel {channel_id}"))?;
     let g = st.groups.get(recipients).ok_or_else(|| format!("unknown recipients group {recipients}"))?;
     let mut seen = HashSet::new();
-    Ok(g.characters.iter().filter(|c| ch.is_member(c) && seen.insert(c.as_str())).cloned().collect())
+    let users: Vec<String> = g.characters.iter().filter(|c| ch.is_member(c) && seen.insert(c.as_str())).cloned().collect();
+    let same_as_group = g.characters == users;
+    let r = Arc::new(Resolved { users, same_as_group });
+    let per = st.resolved.entry(channel_id.to_owned()).or_default();
+    if per.len() >= MAX_RESOLVED_PER_CHANNEL {
+        per.clear();
+    }
+    per.insert(recipients.to_owned(), r.clone());
+    Ok(r)
 }

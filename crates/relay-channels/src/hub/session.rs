@@ -1,7 +1,7 @@
 //! Live connections: registration, logins ("newest login wins"), the pre-login buffer, inbound
 //! rate limiting and the bounded outbound queues.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use relay_wire::channel::inbound::{self, ClientMessage, Inbound};
 use relay_wire::channel::outbound;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
-use super::{Hub, State};
+use super::{FxMap, Hub, State};
 
 pub type ConnId = u64;
 
@@ -23,13 +23,29 @@ const PENDING_TTL: Duration = Duration::from_secs(30);
 /// failed copy cannot spin.
 pub const FAILED_LOGIN_CLOSE_DELAY: Duration = Duration::from_millis(1500);
 
-/// What the transport must do next on a connection.
-#[derive(Debug, Clone)]
-pub enum Outgoing {
-    /// One text frame (valid UTF-8 JSON).
-    Frame(Bytes),
-    /// Close with this code and reason after waiting `after`.
-    Close { code: u16, reason: String, after: Duration },
+/// Why a frame could not be queued on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushError {
+    /// The connection's outbound queue holds this many frames already: it is too slow.
+    Full(usize),
+    /// The connection is closing or closed.
+    Closed,
+}
+
+/// The transport's end of a connection's outbound queue. The hub queues frames under its lock
+/// with [`Outbox::push`] (which must never block or write), and calls [`Outbox::flush`] once per
+/// batch of inbound frames, after releasing the lock, on every outbox that got something. The
+/// transport decides how a flush writes (the WebSocket transport writes every queued frame of
+/// the connection in one vectored syscall, without waking any task while the socket keeps up).
+pub trait Outbox: Send + Sync + 'static {
+    /// Queues one text frame (valid UTF-8 JSON, shared by every recipient: do not copy it).
+    /// `Ok(true)` when the outbox needs a [`flush`](Outbox::flush) that is not already due.
+    fn push(&self, frame: &Bytes) -> Result<bool, PushError>;
+    /// Writes what is queued, as far as the socket takes it now.
+    fn flush(&self);
+    /// Closes the connection with `code` and `reason` after the frames queued so far are sent
+    /// and `after` has passed. Later frames are dropped.
+    fn close_after(&self, code: u16, reason: &str, after: Duration);
 }
 
 /// A cut-off signal that bypasses the (possibly full) outbound queue.
@@ -63,7 +79,6 @@ impl Kill {
 /// A transport's end of a connection.
 pub struct ConnHandle {
     pub id: ConnId,
-    pub rx: mpsc::Receiver<Outgoing>,
     pub kill: Arc<Kill>,
 }
 
@@ -74,7 +89,7 @@ pub(crate) enum Identity {
 }
 
 pub(crate) struct Conn {
-    tx: mpsc::Sender<Outgoing>,
+    out: Arc<dyn Outbox>,
     kill: Arc<Kill>,
     pub identity: Option<Identity>,
     pending: VecDeque<(Instant, Inbound)>,
@@ -84,25 +99,27 @@ pub(crate) struct Conn {
 
 #[derive(Default)]
 pub(crate) struct Registry {
-    pub conns: HashMap<ConnId, Conn>,
-    pub by_service: HashMap<String, ConnId>,
-    pub by_user: HashMap<String, ConnId>,
+    pub conns: FxMap<ConnId, Conn>,
+    pub by_service: FxMap<String, ConnId>,
+    pub by_user: FxMap<String, ConnId>,
     pub uploads: HashSet<String>,
+    /// Outboxes that got frames since the last flush (flushed once the hub lock is released).
+    pub dirty: Vec<Arc<dyn Outbox>>,
 }
 
 impl Registry {
     /// Queues a frame; a connection whose queue is full is cut off, never waited for.
     pub fn send(&mut self, id: ConnId, frame: &Bytes) {
         let Some(conn) = self.conns.get(&id) else { return };
-        match conn.tx.try_send(Outgoing::Frame(frame.clone())) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                let cap = conn.tx.max_capacity();
+        match conn.out.push(frame) {
+            Ok(true) => self.dirty.push(conn.out.clone()),
+            Ok(false) => {}
+            Err(PushError::Full(cap)) => {
                 tracing::warn!(conn = id, "slow consumer: {cap} frames waiting; disconnecting");
                 conn.kill.fire(1008, format!("slow consumer: {cap} frames waiting to be sent; disconnecting"));
                 self.remove(id);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.remove(id),
+            Err(PushError::Closed) => self.remove(id),
         }
     }
 
@@ -130,8 +147,8 @@ impl Registry {
         if let Some(conn) = self.conns.get(&id) {
             if after.is_zero() {
                 conn.kill.fire(code, reason);
-            } else if conn.tx.try_send(Outgoing::Close { code, reason: reason.to_owned(), after }).is_err() {
-                conn.kill.fire(code, reason);
+            } else {
+                conn.out.close_after(code, reason, after);
             }
         }
     }
@@ -168,20 +185,40 @@ impl Registry {
     }
 }
 
+/// A batch of inbound frames (see [`Hub::batch`]).
+pub struct Batch<'a> {
+    hub: &'a Hub,
+    dirty: Vec<Arc<dyn Outbox>>,
+}
+
+impl Batch<'_> {
+    /// Handles one inbound text frame; what it sends is written when the batch ends.
+    pub fn on_frame(&mut self, id: ConnId, raw: &str) {
+        self.hub.handle_frame(id, raw, &mut self.dirty);
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        for out in self.dirty.drain(..) {
+            out.flush();
+        }
+    }
+}
+
 pub(crate) fn text(s: String) -> Bytes {
     Bytes::from(s)
 }
 
 impl Hub {
-    /// Registers a new connection.
-    pub fn connect(&self) -> ConnHandle {
+    /// Registers a new connection whose frames go to `out`.
+    pub fn connect(&self, out: Arc<dyn Outbox>) -> ConnHandle {
         let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(self.inner.cfg.outbound_queue.max(1));
         let kill = Arc::new(Kill::default());
         let burst = self.inner.cfg.max_frames_per_sec as f64;
-        let conn = Conn { tx, kill: kill.clone(), identity: None, pending: VecDeque::new(), tokens: burst, refilled: Instant::now() };
+        let conn = Conn { out, kill: kill.clone(), identity: None, pending: VecDeque::new(), tokens: burst, refilled: Instant::now() };
         self.lock().sessions.conns.insert(id, conn);
-        ConnHandle { id, rx, kill }
+        ConnHandle { id, kill }
     }
 
     /// Forgets a connection (idempotent).
@@ -210,26 +247,34 @@ impl Hub {
 
     /// Handles one inbound text frame.
     pub fn on_frame(&self, id: ConnId, raw: &str) {
+        self.batch().on_frame(id, raw);
+    }
+
+    /// Starts a batch: frames handled through it are flushed to their connections once, when
+    /// the batch ends (is dropped), so a burst of inbound frames costs one write per recipient.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch { hub: self, dirty: Vec::new() }
+    }
+
+    fn handle_frame(&self, id: ConnId, raw: &str, dirty: &mut Vec<Arc<dyn Outbox>>) {
         // Parsing is pure, so it happens before the lock is taken.
         let parsed = inbound::parse(raw);
         let mut st = self.lock();
-        if !self.take_token(&mut st, id) {
-            return;
-        }
-        let inbound = match parsed {
-            Ok(i) => i,
-            Err(e) => {
-                let frame = text(outbound::copy(
-                    e.request_id.as_deref().unwrap_or(""),
-                    e.origin_type.as_deref().unwrap_or("unknown"),
-                    false,
-                    Some(&e.reason),
-                ));
-                st.sessions.send(id, &frame);
-                return;
+        if self.take_token(&mut st, id) {
+            match parsed {
+                Ok(i) => self.dispatch(&mut st, id, i),
+                Err(e) => {
+                    let frame = text(outbound::copy(
+                        e.request_id.as_deref().unwrap_or(""),
+                        e.origin_type.as_deref().unwrap_or("unknown"),
+                        false,
+                        Some(&e.reason),
+                    ));
+                    st.sessions.send(id, &frame);
+                }
             }
-        };
-        self.dispatch(&mut st, id, inbound);
+        }
+        dirty.append(&mut st.sessions.dirty);
     }
 
     fn take_token(&self, st: &mut State, id: ConnId) -> bool {

@@ -1,7 +1,9 @@
 //! The channel face: Moobius-compatible WebSocket endpoint and HTTP API over
 //! `relay_channels::Hub`.
 //!
-//! - `ws`: `/ws`, one task pair per socket adapting frames to the hub.
+//! - `ws`: `/ws`, one reader task per socket feeding frames to the hub in batches, and direct
+//!   vectored writes of the frames the hub queues (`wsframe`: RFC 6455 framing; `sha1`: the
+//!   handshake's accept key).
 //! - `api`: the JSON HTTP API with the `code: 10000` envelope (`envelope`).
 //! - `files`: the presigned-POST-shaped upload flow and public file serving.
 //! - `admin`: the operator's Unix socket, so `relay account …` works while the server runs.
@@ -10,7 +12,9 @@ pub mod admin;
 mod api;
 mod envelope;
 mod files;
+mod sha1;
 mod ws;
+mod wsframe;
 
 use axum::Router;
 use relay_channels::Hub;

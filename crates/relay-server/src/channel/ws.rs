@@ -1,18 +1,35 @@
-//! `/ws`: adapts one WebSocket to the hub. A reader feeds text frames to the hub; a writer
-//! drains the connection's bounded queue, coalescing queued frames into one flush, and closes
-//! the socket with a stated reason when the hub cuts the connection off.
+//! `/ws`: adapts one WebSocket to the hub, writing the WebSocket protocol directly on the TCP
+//! stream that hyper hands over after the upgrade.
+//!
+//! Reading: a reader task reads whatever the socket has, handles every complete frame in it as
+//! one hub batch ([`Hub::batch`]) and answers pings. Writing: the hub queues each frame in the
+//! connection's [`SocketOut`] (one shared serialisation per message, plus a 2-10 byte header
+//! per recipient); at the end of the batch that produced them, the queued frames of each
+//! connection leave in one vectored, non-blocking write from the thread that ran the batch.
+//! Only a socket whose kernel buffer is full hands its queue to its own writer task, which waits
+//! until the socket is writable; that task also closes the socket with a stated reason when the
+//! hub cuts the connection off.
 
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::response::Response;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use futures_util::{SinkExt, StreamExt};
-use relay_channels::{Hub, Outgoing};
+use bytes::Bytes;
+use hyper_util::rt::TokioIo;
+use relay_channels::{ConnId, Hub, Kill, Outbox, PushError};
 use relay_wire::channel::MAX_FRAME_BYTES;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
 
+use super::wsframe::{self, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
 use super::ChannelFace;
 
 /// A socket that has not logged in by then is closed.
@@ -21,88 +38,74 @@ const LOGIN_DEADLINE: Duration = Duration::from_secs(60);
 const LINGER: Duration = Duration::from_secs(5);
 /// How long a close frame may take to go out before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-/// A socket flushed less than this long ago counts as busy.
-const BUSY_WINDOW: Duration = Duration::from_millis(2);
-/// How many times a busy socket's writer lets other tasks run before flushing.
-const BUSY_YIELDS: usize = 8;
-/// Frames written per flush at most.
-const MAX_COALESCE: usize = 256;
+/// Frames offered to the kernel in one vectored write at most (two slices each).
+const MAX_IOV_FRAMES: usize = 128;
+/// Frames of a connection that count as being written rather than waiting (those one vectored
+/// write offers): the outbound limit (`--channel-outbound-queue`) applies to the frames behind
+/// them, so a client that reads steadily is not cut off while one large write is under way.
+const IN_FLIGHT_FRAMES: usize = MAX_IOV_FRAMES;
+/// Read buffer: allocated when a read starts, released when drained, so idle sockets hold none.
+const READ_CHUNK: usize = 4 * 1024;
+/// Bytes read in one go at most before they are handled.
+const MAX_READ_BATCH: usize = 256 * 1024;
+/// A drained read buffer larger than this is released rather than kept.
+const KEEP_READ_BUFFER: usize = 64 * 1024;
 
 pub fn routes() -> Router<ChannelFace> {
     Router::new().route("/ws", get(upgrade))
 }
 
-async fn upgrade(State(face): State<ChannelFace>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_FRAME_BYTES)
-        .max_frame_size(MAX_FRAME_BYTES)
-        // Small buffers keep idle sockets cheap; they grow only while a socket is busy.
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(16 * 1024)
-        .on_upgrade(move |socket| serve_socket(face.hub, socket))
+fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .any(|v| v.to_str().map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))).unwrap_or(false))
 }
 
-async fn serve_socket(hub: Hub, socket: WebSocket) {
-    let mut handle = hub.connect();
+async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response {
+    let h = req.headers();
+    if !has_token(h, CONNECTION, "upgrade") || !has_token(h, UPGRADE, "websocket") {
+        return (StatusCode::BAD_REQUEST, "Connection header did not include 'upgrade' or Upgrade is not 'websocket'").into_response();
+    }
+    if h.get(SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes() != b"13").unwrap_or(true) {
+        return (StatusCode::UPGRADE_REQUIRED, [(SEC_WEBSOCKET_VERSION, "13")], "WebSocket version 13 required").into_response();
+    }
+    let Some(key) = h.get(SEC_WEBSOCKET_KEY) else {
+        return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Key header missing").into_response();
+    };
+    let accept = wsframe::accept_key(key.as_bytes());
+    let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return (StatusCode::UPGRADE_REQUIRED, "connection is not upgradable").into_response();
+    };
+    let hub = face.hub;
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => serve_socket(hub, parts.io.into_inner(), parts.read_buf).await,
+                Err(_) => tracing::error!("WebSocket upgrade on a transport other than TCP; closing"),
+            },
+            Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(CONNECTION, "upgrade")
+        .header(UPGRADE, "websocket")
+        .header(SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn serve_socket(hub: Hub, stream: TcpStream, pre_read: Bytes) {
+    let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.into_split();
+    let out = Arc::new(SocketOut::new(wr, hub.config().outbound_queue.max(1)));
+    let handle = hub.connect(out.clone());
     let id = handle.id;
     let kill = handle.kill.clone();
-    let (mut sink, mut stream) = socket.split();
 
-    let reader = async {
-        while let Some(msg) = stream.next().await {
-            match msg {
-                Ok(Message::Text(t)) => hub.on_frame(id, t.as_str()),
-                Ok(Message::Binary(_)) => hub.reject_frame(id, "binary frames are not supported: send one JSON object per text frame"),
-                Ok(Message::Close(_)) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    let text = e.to_string();
-                    if text.contains("too long") || text.contains("Space limit") || text.contains("size") {
-                        kill.fire(1009, format!("frame larger than {MAX_FRAME_BYTES} bytes"));
-                    } else {
-                        kill.fire(1002, format!("protocol error: {text}"));
-                    }
-                    return;
-                }
-            }
-        }
-        kill.fire(1000, "client closed");
-    };
-
-    let writer = async {
-        let login_deadline = tokio::time::sleep(LOGIN_DEADLINE);
-        tokio::pin!(login_deadline);
-        let mut login_checked = false;
-        let mut last_flush: Option<std::time::Instant> = None;
-        loop {
-            let flow = tokio::select! {
-                biased;
-                (code, reason) = kill.wait() => Flow::Close(code, reason, Duration::ZERO),
-                () = &mut login_deadline, if !login_checked => {
-                    login_checked = true;
-                    if hub.is_logged_in(id) { Flow::Continue } else { Flow::Close(1008, "no login within 60 s".into(), Duration::ZERO) }
-                }
-                out = handle.rx.recv() => {
-                    // A socket the client stopped reading blocks the write; the hub's cut-off
-                    // must still win, so the batch races the kill signal.
-                    tokio::select! {
-                        biased;
-                        (code, reason) = kill.wait() => Flow::Close(code, reason, Duration::ZERO),
-                        flow = write_batch(&mut sink, &mut handle.rx, out, &mut last_flush) => flow,
-                    }
-                }
-            };
-            match flow {
-                Flow::Continue => {}
-                Flow::Stop => return,
-                Flow::Close(code, reason, after) => {
-                    tokio::time::sleep(after).await;
-                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, close(&mut sink, code, &reason)).await;
-                    return;
-                }
-            }
-        }
-    };
-
+    let reader = read_loop(&hub, id, rd, pre_read, &out, &kill);
+    let writer = write_loop(&hub, id, &out, &kill);
     tokio::pin!(reader);
     tokio::pin!(writer);
     tokio::select! {
@@ -112,71 +115,406 @@ async fn serve_socket(hub: Hub, socket: WebSocket) {
     hub.disconnect(id);
 }
 
-enum Flow {
-    Continue,
-    Stop,
-    Close(u16, String, Duration),
-}
+// ---------------------------------------------------------------- reading
 
-/// Writes `first` and whatever else is already queued (up to a limit), then flushes once.
-async fn write_batch<S>(sink: &mut S, rx: &mut tokio::sync::mpsc::Receiver<Outgoing>, first: Option<Outgoing>, last_flush: &mut Option<std::time::Instant>) -> Flow
-where
-    S: futures_util::Sink<Message, Error = axum::Error> + Unpin,
-{
-    // A socket that was written to moments ago is busy: wait a little so one flush (one
-    // syscall) carries several frames. An idle socket's first frame goes out at once.
-    if last_flush.is_some_and(|t| t.elapsed() < BUSY_WINDOW) {
-        for _ in 0..BUSY_YIELDS {
-            tokio::task::yield_now().await;
-        }
-    } else {
-        tokio::task::yield_now().await;
-    }
-    let mut next = first;
-    let mut fed = 0;
+async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, out: &SocketOut, kill: &Kill) {
+    let mut buf: Vec<u8> = pre_read.to_vec();
+    // A fragmented message being reassembled: its opcode and the payload so far.
+    let mut message: Option<(u8, Vec<u8>)> = None;
     loop {
-        match next {
-            Some(Outgoing::Frame(bytes)) => {
-                if let Ok(text) = Utf8Bytes::try_from(bytes) {
-                    if sink.feed(Message::Text(text)).await.is_err() {
-                        return Flow::Stop;
+        // Every complete frame buffered is handled in one batch: what they send is written
+        // once the batch ends, one write per recipient for the whole burst.
+        let mut used = 0;
+        let need;
+        let mut pong = false;
+        {
+            let mut batch = hub.batch();
+            loop {
+                let (fin, opcode, payload, len) = match wsframe::parse(&mut buf[used..], MAX_FRAME_BYTES) {
+                    Parsed::Frame { fin, opcode, payload, len } => (fin, opcode, payload, len),
+                    Parsed::Incomplete { need: n } => {
+                        need = n;
+                        break;
                     }
-                    fed += 1;
+                    Parsed::Error(code, reason) => {
+                        drop(batch);
+                        if code == 1009 {
+                            kill.fire(1009, format!("frame larger than {MAX_FRAME_BYTES} bytes"));
+                        } else {
+                            kill.fire(code, reason);
+                        }
+                        return;
+                    }
+                };
+                let payload = used + payload.start..used + payload.end;
+                used += len;
+                let whole: Option<(u8, std::borrow::Cow<'_, [u8]>)> = match (opcode, message.as_mut()) {
+                    (OP_TEXT | OP_BINARY, None) if fin => Some((opcode, buf[payload].into())),
+                    (OP_TEXT | OP_BINARY, None) => {
+                        message = Some((opcode, buf[payload].to_vec()));
+                        None
+                    }
+                    (OP_CONT, Some((_, so_far))) => {
+                        if so_far.len() + payload.len() > MAX_FRAME_BYTES {
+                            drop(batch);
+                            kill.fire(1009, format!("frame larger than {MAX_FRAME_BYTES} bytes"));
+                            return;
+                        }
+                        so_far.extend_from_slice(&buf[payload]);
+                        if fin {
+                            message.take().map(|(op, m)| (op, m.into()))
+                        } else {
+                            None
+                        }
+                    }
+                    (OP_TEXT | OP_BINARY | OP_CONT, _) => {
+                        drop(batch);
+                        kill.fire(1002, "protocol error: unexpected continuation state");
+                        return;
+                    }
+                    (OP_PING, _) => {
+                        out.push_control(OP_PONG, &buf[payload]);
+                        pong = true;
+                        None
+                    }
+                    (OP_CLOSE, _) => {
+                        drop(batch);
+                        kill.fire(1000, "client closed");
+                        return;
+                    }
+                    _ => None, // pong
+                };
+                match whole {
+                    Some((OP_TEXT, data)) => match std::str::from_utf8(&data) {
+                        Ok(text) => batch.on_frame(id, text),
+                        Err(_) => {
+                            drop(batch);
+                            kill.fire(1007, "invalid UTF-8 in a text frame");
+                            return;
+                        }
+                    },
+                    Some(_) => hub.reject_frame(id, "binary frames are not supported: send one JSON object per text frame"),
+                    None => {}
                 }
             }
-            Some(Outgoing::Close { code, reason, after }) => {
-                let _ = sink.flush().await;
-                return Flow::Close(code, reason, after);
-            }
-            None => {
-                let _ = sink.flush().await;
-                return Flow::Stop;
-            }
         }
-        if fed >= MAX_COALESCE {
-            break;
+        if pong {
+            out.flush();
         }
-        match rx.try_recv() {
-            Ok(o) => next = Some(o),
-            Err(_) => break,
+        // Keep the unparsed tail; release a drained buffer so idle sockets hold no memory.
+        if used == buf.len() {
+            buf = if buf.capacity() > KEEP_READ_BUFFER { Vec::new() } else { std::mem::take(&mut buf) };
+            buf.clear();
+        } else if used > 0 {
+            buf.drain(..used);
+        }
+        if buf.is_empty() && buf.capacity() > 0 {
+            buf = Vec::new();
+        }
+        if rd.readable().await.is_err() {
+            kill.fire(1000, "client closed");
+            return;
+        }
+        // Read all the socket has (up to a limit), so that a burst is handled as one batch.
+        let mut want = need.unwrap_or(0).saturating_sub(buf.len()).max(READ_CHUNK);
+        loop {
+            if buf.capacity() - buf.len() < want / 2 {
+                buf.reserve(want.max(buf.capacity()));
+            }
+            match rd.try_read_buf(&mut buf) {
+                Ok(0) => {
+                    kill.fire(1000, "client closed");
+                    return;
+                }
+                Ok(_) if buf.len() == buf.capacity() && buf.len() < MAX_READ_BATCH => want = buf.len(),
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::Interrupted => break,
+                Err(e) => {
+                    kill.fire(1002, format!("protocol error: {e}"));
+                    return;
+                }
+            }
         }
     }
-    if sink.flush().await.is_err() {
-        return Flow::Stop;
-    }
-    *last_flush = Some(std::time::Instant::now());
-    Flow::Continue
 }
 
-async fn close<S>(sink: &mut S, code: u16, reason: &str) -> Result<(), axum::Error>
-where
-    S: futures_util::Sink<Message, Error = axum::Error> + Unpin,
-{
-    // Close reasons are limited to 123 bytes by the protocol.
-    let mut r = reason.to_owned();
-    while r.len() > 123 {
-        r.pop();
-    }
-    sink.send(Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(r) }))).await?;
-    sink.close().await
+// ---------------------------------------------------------------- writing
+
+/// One queued frame: its header and its payload (shared with the frame's other recipients).
+struct Queued {
+    head: [u8; 10],
+    head_len: u8,
+    body: Bytes,
 }
+
+impl Queued {
+    fn new(opcode: u8, body: Bytes) -> Self {
+        let (head, head_len) = wsframe::header(opcode, body.len());
+        Queued { head, head_len, body }
+    }
+
+    fn len(&self) -> usize {
+        self.head_len as usize + self.body.len()
+    }
+}
+
+#[derive(Default)]
+struct OutState {
+    queue: VecDeque<Queued>,
+    /// Bytes of the front frame already written.
+    sent: usize,
+    /// The hub queued frames since the last flush.
+    flush_due: bool,
+    /// The socket took less than offered: the writer task writes until the queue is empty.
+    blocked: bool,
+    /// A close queued behind the frames so far: (code, reason, delay once they are written).
+    closing: Option<(u16, String, Duration)>,
+    /// Closed (or closing right now): nothing more is queued.
+    closed: bool,
+    /// A write failed: the connection is gone.
+    failed: bool,
+}
+
+/// A connection's outbound side: the queue the hub fills and the socket it is written to.
+pub struct SocketOut {
+    wr: OwnedWriteHalf,
+    state: Mutex<OutState>,
+    wake: tokio::sync::Notify,
+    cap: usize,
+}
+
+enum Wrote {
+    All,
+    WouldBlock,
+    Failed,
+}
+
+impl SocketOut {
+    fn new(wr: OwnedWriteHalf, cap: usize) -> Self {
+        SocketOut { wr, state: Mutex::new(OutState::default()), wake: tokio::sync::Notify::new(), cap }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, OutState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a control frame (pong), which the outbound limit does not count.
+    fn push_control(&self, opcode: u8, payload: &[u8]) {
+        let mut s = self.lock();
+        if !s.closed && s.closing.is_none() {
+            s.queue.push_back(Queued::new(opcode, Bytes::copy_from_slice(payload)));
+        }
+    }
+
+    /// Writes queued frames until the queue is empty or the socket would block. Called with the
+    /// state locked, so frames of one connection never interleave.
+    fn write_queued(&self, s: &mut OutState) -> Wrote {
+        while !s.queue.is_empty() {
+            let mut slices: [IoSlice<'_>; MAX_IOV_FRAMES * 2] = [IoSlice::new(&[]); MAX_IOV_FRAMES * 2];
+            let mut n = 0;
+            let mut skip = s.sent;
+            for q in s.queue.iter().take(MAX_IOV_FRAMES) {
+                let head = &q.head[..q.head_len as usize];
+                for part in [head, &q.body[..]] {
+                    if skip >= part.len() {
+                        skip -= part.len();
+                        continue;
+                    }
+                    slices[n] = IoSlice::new(&part[skip..]);
+                    skip = 0;
+                    n += 1;
+                }
+            }
+            match self.wr.try_write_vectored(&slices[..n]) {
+                Ok(0) => return Wrote::Failed,
+                Ok(mut written) => {
+                    while written > 0 {
+                        let left = s.queue.front().map(|q| q.len() - s.sent).unwrap_or(0);
+                        if written >= left {
+                            written -= left;
+                            s.queue.pop_front();
+                            s.sent = 0;
+                        } else {
+                            s.sent += written;
+                            written = 0;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Wrote::WouldBlock,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return Wrote::Failed,
+            }
+        }
+        if s.queue.capacity() > 64 {
+            s.queue.shrink_to(16);
+        }
+        Wrote::All
+    }
+
+    /// Writes what is queued; if the socket cannot take it all (or broke), the writer task takes
+    /// over.
+    fn write_or_hand_over(&self, s: &mut OutState) {
+        match self.write_queued(s) {
+            Wrote::All => {}
+            Wrote::WouldBlock => {
+                s.blocked = true;
+                self.wake.notify_one();
+            }
+            Wrote::Failed => {
+                s.failed = true;
+                s.closed = true;
+                s.queue.clear();
+                self.wake.notify_one();
+            }
+        }
+    }
+}
+
+impl Outbox for SocketOut {
+    fn push(&self, frame: &Bytes) -> Result<bool, PushError> {
+        let mut s = self.lock();
+        if s.closed || s.closing.is_some() {
+            return Err(PushError::Closed);
+        }
+        if s.queue.len() >= self.cap + IN_FLIGHT_FRAMES {
+            return Err(PushError::Full(self.cap));
+        }
+        s.queue.push_back(Queued::new(OP_TEXT, frame.clone()));
+        if s.blocked || s.flush_due {
+            return Ok(false);
+        }
+        s.flush_due = true;
+        Ok(true)
+    }
+
+    fn flush(&self) {
+        let mut s = self.lock();
+        s.flush_due = false;
+        if s.blocked || s.closed || s.queue.is_empty() {
+            return;
+        }
+        self.write_or_hand_over(&mut s);
+    }
+
+    fn close_after(&self, code: u16, reason: &str, after: Duration) {
+        let mut s = self.lock();
+        if s.closed || s.closing.is_some() {
+            return;
+        }
+        s.closing = Some((code, reason.to_owned(), after));
+        // From now on the writer task writes what is left, then closes.
+        s.blocked = true;
+        self.wake.notify_one();
+    }
+}
+
+enum Next {
+    /// Nothing to do until the next wake-up.
+    Idle,
+    /// The socket is full: wait until it is writable.
+    Writable,
+    /// The queue is written and a close was queued behind it.
+    Close(u16, String, Duration),
+    /// The socket is broken.
+    Stop,
+}
+
+async fn write_loop(hub: &Hub, id: ConnId, out: &SocketOut, kill: &Kill) {
+    let login_deadline = tokio::time::sleep(LOGIN_DEADLINE);
+    tokio::pin!(login_deadline);
+    let mut login_checked = false;
+    loop {
+        tokio::select! {
+            biased;
+            (code, reason) = kill.wait() => return close(out, code, &reason).await,
+            () = &mut login_deadline, if !login_checked => {
+                login_checked = true;
+                if !hub.is_logged_in(id) {
+                    return close(out, 1008, "no login within 60 s").await;
+                }
+            }
+            () = out.wake.notified() => {}
+        }
+        loop {
+            let next = {
+                let mut s = out.lock();
+                if s.failed {
+                    Next::Stop
+                } else if s.blocked {
+                    match out.write_queued(&mut s) {
+                        Wrote::All => match s.closing.clone() {
+                            Some((code, reason, after)) => Next::Close(code, reason, after),
+                            None => {
+                                s.blocked = false;
+                                Next::Idle
+                            }
+                        },
+                        Wrote::WouldBlock => Next::Writable,
+                        Wrote::Failed => {
+                            s.failed = true;
+                            s.closed = true;
+                            s.queue.clear();
+                            Next::Stop
+                        }
+                    }
+                } else {
+                    Next::Idle
+                }
+            };
+            match next {
+                Next::Idle => break,
+                Next::Stop => return,
+                Next::Writable => {
+                    // A socket the client stopped reading stays full; the hub's cut-off must
+                    // still win.
+                    tokio::select! {
+                        biased;
+                        (code, reason) = kill.wait() => return close(out, code, &reason).await,
+                        r = out.wr.writable() => if r.is_err() { return },
+                    }
+                }
+                Next::Close(code, reason, after) => {
+                    tokio::select! {
+                        biased;
+                        (code, reason) = kill.wait() => return close(out, code, &reason).await,
+                        () = tokio::time::sleep(after) => return close(out, code, &reason).await,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sends a close frame (after the frame being written, if one is half out; queued frames are
+/// dropped) and gives it `CLOSE_TIMEOUT` to leave.
+async fn close(out: &SocketOut, code: u16, reason: &str) {
+    {
+        let mut s = out.lock();
+        if s.failed {
+            return;
+        }
+        s.closed = true;
+        let keep = usize::from(s.sent > 0);
+        s.queue.truncate(keep);
+        s.queue.push_back(Queued::new(OP_CLOSE, Bytes::from(wsframe::close_payload(code, reason))));
+        s.blocked = true;
+    }
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        loop {
+            let wrote = {
+                let mut s = out.lock();
+                out.write_queued(&mut s)
+            };
+            match wrote {
+                Wrote::WouldBlock => {
+                    if out.wr.writable().await.is_err() {
+                        return;
+                    }
+                }
+                Wrote::All | Wrote::Failed => return,
+            }
+        }
+    })
+    .await;
+}
+

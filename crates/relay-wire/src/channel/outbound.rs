@@ -116,20 +116,25 @@ pub fn menu_item_click(
     }))
 }
 
-/// A `message_up` (to the service) or `message_down` (to users).
-pub fn message(kind: &str, request_id: &str, service_id: Option<&str>, body: &MessageBody, pos: Option<Position<'_>>) -> String {
-    let mut top = Map::new();
-    top.insert("type".into(), kind.into());
-    top.insert("request_id".into(), request_id.into());
-    if let Some(s) = service_id {
-        top.insert("service_id".into(), s.into());
+/// A `message_up` (to the service) or `message_down` (to users). Serialised straight from the
+/// body (no intermediate `Value`): this runs once per message on the fan-out path. There is no
+/// top-level `request_id`: the protocol makes it optional (section 5.1), the SDK does not read
+/// it on these frames, and it would be a fresh id repeated in every recipient's copy.
+pub fn message(kind: &str, service_id: Option<&str>, body: &MessageBody, pos: Option<Position<'_>>) -> String {
+    #[derive(Serialize)]
+    struct Frame<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        service_id: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        epoch: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        offset: Option<u64>,
+        body: &'a MessageBody,
     }
-    if let Some(p) = pos {
-        top.insert("epoch".into(), p.epoch.into());
-        top.insert("offset".into(), p.offset.into());
-    }
-    top.insert("body".into(), serde_json::to_value(body).unwrap_or(Value::Null));
-    to_text(Value::Object(top))
+    let frame = Frame { kind, service_id, epoch: pos.map(|p| p.epoch), offset: pos.map(|p| p.offset), body };
+    serde_json::to_string(&frame).unwrap_or_default()
 }
 
 /// A UI update (`characters`, `buttons`, `menu`, `style`, `canvas`) as a user receives it.
@@ -204,9 +209,10 @@ mod tests {
             sender: "a".into(),
             message_id: "m".into(),
         };
-        let v: Value = serde_json::from_str(&message("message_down", "r", Some("s"), &b, Some(Position { epoch: "e", offset: 7 }))).unwrap();
+        let v: Value = serde_json::from_str(&message("message_down", Some("s"), &b, Some(Position { epoch: "e", offset: 7 }))).unwrap();
         assert_eq!(keys(&v["body"]), ["channel_id", "content", "context", "message_id", "recipients", "sender", "subtype", "timestamp"]);
         assert_eq!(v["offset"], 7);
+        assert!(v.get("request_id").is_none());
     }
 
     #[test]

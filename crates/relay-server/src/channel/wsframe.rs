@@ -1,0 +1,193 @@
+//! RFC 6455 framing for the server side of `/ws`: the handshake's accept key, the header of an
+//! outbound (unmasked) frame, and the parser of inbound (masked) frames, which unmasks in place.
+//!
+//! The channel face writes frames itself (rather than through a WebSocket library) so that one
+//! serialised message is shared by every recipient and a connection's queued frames leave in one
+//! vectored write.
+
+use std::ops::Range;
+
+use base64::Engine as _;
+
+pub const OP_CONT: u8 = 0x0;
+pub const OP_TEXT: u8 = 0x1;
+pub const OP_BINARY: u8 = 0x2;
+pub const OP_CLOSE: u8 = 0x8;
+pub const OP_PING: u8 = 0x9;
+pub const OP_PONG: u8 = 0xA;
+
+/// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
+pub fn accept_key(key: &[u8]) -> String {
+    let mut input = key.to_vec();
+    input.extend_from_slice(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64::engine::general_purpose::STANDARD.encode(super::sha1::sha1(&input))
+}
+
+/// The header of an unmasked, final frame: its bytes and how many of them are used.
+pub fn header(opcode: u8, len: usize) -> ([u8; 10], u8) {
+    let mut h = [0u8; 10];
+    h[0] = 0x80 | opcode;
+    if len < 126 {
+        h[1] = len as u8;
+        (h, 2)
+    } else if len <= u16::MAX as usize {
+        h[1] = 126;
+        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        (h, 4)
+    } else {
+        h[1] = 127;
+        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        (h, 10)
+    }
+}
+
+/// The payload of a close frame: the code, then the reason cut to the protocol's 123 bytes
+/// (at a character boundary).
+pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(&reason.as_bytes()[..end]);
+    p
+}
+
+/// One inbound frame, parsed at the start of a buffer.
+#[derive(Debug, PartialEq)]
+pub enum Parsed {
+    /// A complete frame: `payload` (already unmasked) lies in the buffer; `len` bytes were used.
+    Frame { fin: bool, opcode: u8, payload: Range<usize>, len: usize },
+    /// Not all of the frame is buffered yet; `need` is the total it takes, when known.
+    Incomplete { need: Option<usize> },
+    /// The peer broke the protocol: close with this code and reason.
+    Error(u16, &'static str),
+}
+
+/// Parses the client frame at the start of `buf`, unmasking its payload in place. Payloads over
+/// `max` bytes are refused before they are read.
+pub fn parse(buf: &mut [u8], max: usize) -> Parsed {
+    if buf.len() < 2 {
+        return Parsed::Incomplete { need: None };
+    }
+    let (b0, b1) = (buf[0], buf[1]);
+    let fin = b0 & 0x80 != 0;
+    let opcode = b0 & 0x0f;
+    if b0 & 0x70 != 0 {
+        return Parsed::Error(1002, "protocol error: reserved bits set without a negotiated extension");
+    }
+    if !matches!(opcode, OP_CONT | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG) {
+        return Parsed::Error(1002, "protocol error: unknown opcode");
+    }
+    if b1 & 0x80 == 0 {
+        return Parsed::Error(1002, "protocol error: client frames must be masked");
+    }
+    let (len, mut head) = match b1 & 0x7f {
+        126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as u64, 4),
+        127 if buf.len() >= 10 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&buf[2..10]);
+            (u64::from_be_bytes(b), 10)
+        }
+        126 | 127 => return Parsed::Incomplete { need: None },
+        n => (n as u64, 2),
+    };
+    if opcode >= OP_CLOSE && (!fin || len > 125) {
+        return Parsed::Error(1002, "protocol error: bad control frame");
+    }
+    if len > max as u64 {
+        return Parsed::Error(1009, "frame too large");
+    }
+    let len = len as usize;
+    if buf.len() < head + 4 {
+        return Parsed::Incomplete { need: Some(head + 4 + len) };
+    }
+    let key = [buf[head], buf[head + 1], buf[head + 2], buf[head + 3]];
+    head += 4;
+    if buf.len() < head + len {
+        return Parsed::Incomplete { need: Some(head + len) };
+    }
+    unmask(&mut buf[head..head + len], key);
+    Parsed::Frame { fin, opcode, payload: head..head + len, len: head + len }
+}
+
+fn unmask(data: &mut [u8], key: [u8; 4]) {
+    let k = u32::from_ne_bytes(key);
+    let mut chunks = data.chunks_exact_mut(4);
+    for c in &mut chunks {
+        let v = u32::from_ne_bytes([c[0], c[1], c[2], c[3]]) ^ k;
+        c.copy_from_slice(&v.to_ne_bytes());
+    }
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= key[i];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let mut f = vec![(fin as u8) << 7 | opcode];
+        let n = payload.len();
+        if n < 126 {
+            f.push(0x80 | n as u8);
+        } else if n < 65536 {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+        f.extend_from_slice(&key);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        f
+    }
+
+    #[test]
+    fn accept_key_of_the_rfc_example() {
+        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn parses_and_unmasks_frames_of_every_length_form() {
+        for n in [0usize, 5, 125, 126, 1000, 65535, 65536, 70000] {
+            let payload: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+            let mut f = masked(OP_TEXT, true, &payload);
+            let total = f.len();
+            for cut in [1, 2, total / 2, total - 1] {
+                assert!(matches!(parse(&mut f.clone()[..cut], 1 << 20), Parsed::Incomplete { .. }), "n={n} cut={cut}");
+            }
+            f.extend_from_slice(b"next");
+            match parse(&mut f, 1 << 20) {
+                Parsed::Frame { fin: true, opcode: OP_TEXT, payload: r, len } => {
+                    assert_eq!(&f[r], &payload[..]);
+                    assert_eq!(len, total);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_what_the_protocol_forbids() {
+        let mut big = masked(OP_TEXT, true, &vec![b'x'; 2000]);
+        assert_eq!(parse(&mut big, 1000), Parsed::Error(1009, "frame too large"));
+        let mut unmasked = vec![0x81, 0x01, b'x'];
+        assert!(matches!(parse(&mut unmasked, 1000), Parsed::Error(1002, _)));
+        let mut long_ping = masked(OP_PING, true, &[0; 126]);
+        assert!(matches!(parse(&mut long_ping, 1000), Parsed::Error(1002, _)));
+        let mut rsv = masked(OP_TEXT, true, b"x");
+        rsv[0] |= 0x40;
+        assert!(matches!(parse(&mut rsv, 1000), Parsed::Error(1002, _)));
+    }
+
+    #[test]
+    fn headers_use_the_shortest_length_form() {
+        assert_eq!(header(OP_TEXT, 5), ([0x81, 5, 0, 0, 0, 0, 0, 0, 0, 0], 2));
+        assert_eq!(&header(OP_TEXT, 300).0[..4], &[0x81, 126, 1, 44]);
+        assert_eq!(header(OP_TEXT, 70000).1, 10);
+        assert_eq!(close_payload(1008, "é".repeat(100).as_str()).len(), 2 + 122);
+    }
+}
