@@ -3,6 +3,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use rand::Rng;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::error::HubError;
 
@@ -36,11 +37,23 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// How far the hub's clock is ahead of the system's; only tests move it.
+static CLOCK_SHIFT_MS: AtomicI64 = AtomicI64::new(0);
+
+/// The hub's clock, which token lifetimes and message timestamps are read from.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
+    let system = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+        .unwrap_or(0);
+    system + CLOCK_SHIFT_MS.load(Ordering::Relaxed)
+}
+
+/// Moves the hub's clock forward by `ms` (test hook). Lifetimes of days (tokens) can then be
+/// tested against a running server without waiting for them; `relay serve` offers it only
+/// with `RELAY_TEST_HOOKS=1`.
+pub fn advance_clock_for_tests(ms: i64) {
+    CLOCK_SHIFT_MS.fetch_add(ms, Ordering::Relaxed);
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub struct Server {
     pub port: u16,
     child: Option<Child>,
     extra: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 fn free_port() -> u16 {
@@ -24,7 +25,18 @@ fn free_port() -> u16 {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
-        let mut s = Server { dir: tempfile::tempdir().unwrap(), port: free_port(), child: None, extra: extra.iter().map(|s| s.to_string()).collect() };
+        Server::start_with_env(extra, &[])
+    }
+
+    /// Starts the server with extra arguments and environment variables.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut s = Server {
+            dir: tempfile::tempdir().unwrap(),
+            port: free_port(),
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
         s.spawn();
         s
     }
@@ -38,6 +50,7 @@ impl Server {
             .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port), "--queue-token", "x", "--data"])
             .arg(self.dir.path())
             .args(&self.extra)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()

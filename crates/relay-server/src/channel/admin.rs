@@ -62,8 +62,20 @@ pub fn handle(hub: &Hub, line: &str) -> Value {
         Some("list_accounts") => {
             json!({"ok": true, "accounts": hub.list_accounts().iter().map(account_json).collect::<Vec<_>>()})
         }
+        // Test hook: lets the integration tests check token lifetimes of days in seconds.
+        Some("advance_clock") if test_hooks() => match req.get("ms").and_then(Value::as_i64) {
+            Some(ms) if ms >= 0 => {
+                relay_channels::auth::advance_clock_for_tests(ms);
+                json!({"ok": true})
+            }
+            _ => json!({"ok": false, "error": "ms (a non-negative integer) is required"}),
+        },
         other => json!({"ok": false, "error": format!("unknown op {other:?}")}),
     }
+}
+
+fn test_hooks() -> bool {
+    std::env::var("RELAY_TEST_HOOKS").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 pub fn account_json(a: &relay_channels::model::Account) -> Value {

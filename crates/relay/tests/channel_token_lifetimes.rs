@@ -1,0 +1,127 @@
+//! Token lifetimes against the real binary (checklist items 7 and 16): a refresh token keeps
+//! working for 30 days, an access token expires after 24 hours, and a socket that logged in
+//! stays open and served after its token expired. The hub's clock is moved forward through the
+//! admin socket's test hook (`RELAY_TEST_HOOKS=1`) instead of waiting days.
+
+mod channel_common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use channel_common::Server;
+use relay_client::channel::types::MessageContent;
+use relay_client::channel::{ChannelClient, ChannelHttp, ClientConfig, Login, ServerFrame};
+use serde_json::{json, Value};
+
+const DAY_MS: i64 = 86_400_000;
+
+fn start() -> Server {
+    Server::start_with_env(&[], &[("RELAY_TEST_HOOKS", "1")])
+}
+
+/// Moves the running server's hub clock forward.
+fn advance(s: &Server, ms: i64) {
+    let mut sock = UnixStream::connect(s.data().join("channels").join("admin.sock")).unwrap();
+    writeln!(sock, "{}", json!({"op": "advance_clock", "ms": ms})).unwrap();
+    let mut line = String::new();
+    BufReader::new(sock).read_line(&mut line).unwrap();
+    let reply: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(reply["ok"], true, "{reply}");
+}
+
+/// `POST /auth/refresh`: the new access token, or the API's error code.
+async fn refresh(s: &Server, email: &str, refresh_token: &str) -> Result<String, i64> {
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/auth/refresh", s.http()))
+        .json(&json!({"username": email, "refresh_token": refresh_token}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    match v["code"].as_i64() {
+        Some(10000) => Ok(v["data"]["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_owned()),
+        other => Err(other.unwrap_or(-1)),
+    }
+}
+
+fn signed_in_as(s: &Server, token: &str) -> ChannelHttp {
+    let mut h = ChannelHttp::new(&s.http()).unwrap();
+    h.access_token = Some(token.to_owned());
+    h
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_tokens_last_30_days_and_access_tokens_24_hours() {
+    let s = start();
+    s.add_account("u@example.com", "pw-u");
+    let mut http = ChannelHttp::new(&s.http()).unwrap();
+    let (access, refresh_token) = http.sign_in("u@example.com", "pw-u").await.unwrap();
+
+    advance(&s, DAY_MS + 60_000);
+    assert!(signed_in_as(&s, &access).user_id().await.is_err(), "an access token is refused after 24 h");
+    let second = refresh(&s, "u@example.com", &refresh_token).await.expect("refresh after a day");
+    signed_in_as(&s, &second).user_id().await.expect("the refreshed access token works");
+
+    advance(&s, 28 * DAY_MS);
+    let third = refresh(&s, "u@example.com", &refresh_token).await.expect("the same refresh token on day 29");
+    signed_in_as(&s, &third).user_id().await.unwrap();
+
+    advance(&s, 2 * DAY_MS);
+    assert!(refresh(&s, "u@example.com", &refresh_token).await.is_err(), "refused after 31 days");
+    assert!(refresh(&s, "u@example.com", "not-a-token").await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_stays_served_after_its_login_token_expires() {
+    let s = start();
+    s.add_account("owner@example.com", "pw-owner");
+    s.add_account("user@example.com", "pw-user");
+    let mut owner = ChannelHttp::new(&s.http()).unwrap();
+    owner.sign_in("owner@example.com", "pw-owner").await.unwrap();
+    let mut user = ChannelHttp::new(&s.http()).unwrap();
+    user.sign_in("user@example.com", "pw-user").await.unwrap();
+    let sid = owner.create_service("svc").await.unwrap();
+    let ch = owner.create_channel("room", "").await.unwrap();
+    owner.bind(&ch, &sid).await.unwrap();
+
+    let seen: Arc<Mutex<Vec<ServerFrame>>> = Arc::default();
+    let rec = seen.clone();
+    let login = Login::Service { access_token: owner.access_token.clone().unwrap(), service_id: sid };
+    let svc = ChannelClient::connect(
+        ClientConfig::new(s.ws(), login),
+        Box::new(move |f| {
+            rec.lock().unwrap().push(f);
+            Ok(())
+        }),
+    );
+    let ucli = ChannelClient::connect(
+        ClientConfig::new(s.ws(), Login::User { access_token: user.access_token.clone().unwrap() }),
+        Box::new(|_| Ok(())),
+    );
+    svc.wait_logged_in(1, Duration::from_secs(10)).await.unwrap();
+    ucli.wait_logged_in(1, Duration::from_secs(10)).await.unwrap();
+    ucli.join_channel(&ch).send().unwrap();
+
+    // Both tokens are now two days past their expiry; neither socket has been closed for it.
+    advance(&s, 2 * DAY_MS);
+    assert!(user.user_id().await.is_err(), "the user's access token has expired");
+    ucli.message_up(&ch, "service", "text", &MessageContent::text("still here")).send().unwrap();
+    let mut got = None;
+    for _ in 0..200 {
+        got = seen.lock().unwrap().iter().find(|f| f.kind == "message_up").cloned();
+        if got.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let up = got.expect("the service's socket, logged in with an expired token, still receives");
+    assert_eq!(up.body["content"]["text"], "still here");
+    assert_eq!(svc.status(), relay_client::channel::Status::LoggedIn(1), "no reconnect happened");
+    assert_eq!(ucli.status(), relay_client::channel::Status::LoggedIn(1));
+    svc.close().await;
+    ucli.close().await;
+}
