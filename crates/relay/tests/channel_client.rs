@@ -6,9 +6,9 @@ mod channel_common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use channel_common::Server;
+use channel_common::{setup, Server, Setup};
 use relay_client::channel::types::{Button, MessageContent};
-use relay_client::channel::{ChannelClient, ChannelHttp, ClientConfig, Login, ServerFrame, Status, UpdateContent};
+use relay_client::channel::{ChannelClient, ClientConfig, Login, ServerFrame, Status, UpdateContent};
 
 type Seen = Arc<Mutex<Vec<ServerFrame>>>;
 
@@ -33,28 +33,6 @@ async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 fn frames(seen: &Seen, kind: &str) -> Vec<ServerFrame> {
     seen.lock().unwrap().iter().filter(|f| f.kind == kind).cloned().collect()
-}
-
-struct Setup {
-    owner: ChannelHttp,
-    user: ChannelHttp,
-    user_id: String,
-    sid: String,
-    ch: String,
-}
-
-async fn setup(s: &Server) -> Setup {
-    s.add_account("owner@example.com", "pw-owner");
-    s.add_account("user@example.com", "pw-user");
-    let mut owner = ChannelHttp::new(&s.http()).unwrap();
-    owner.sign_in("owner@example.com", "pw-owner").await.unwrap();
-    let mut user = ChannelHttp::new(&s.http()).unwrap();
-    user.sign_in("user@example.com", "pw-user").await.unwrap();
-    let user_id = user.user_id().await.unwrap();
-    let sid = owner.create_service("svc").await.unwrap();
-    let ch = owner.create_channel("room", "").await.unwrap();
-    owner.bind(&ch, &sid).await.unwrap();
-    Setup { owner, user, user_id, sid, ch }
 }
 
 fn service_client(s: &Server, st: &Setup, handler: relay_client::channel::Handler) -> ChannelClient {

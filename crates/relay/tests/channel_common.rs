@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use relay_client::channel::ChannelHttp;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_relay");
 
 pub struct Server {
@@ -113,4 +115,27 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Two signed-in accounts, the owner's service bound to the owner's channel.
+pub struct Setup {
+    pub owner: ChannelHttp,
+    pub user: ChannelHttp,
+    pub user_id: String,
+    pub sid: String,
+    pub ch: String,
+}
+
+pub async fn setup(s: &Server) -> Setup {
+    s.add_account("owner@example.com", "pw-owner");
+    s.add_account("user@example.com", "pw-user");
+    let mut owner = ChannelHttp::new(&s.http()).unwrap();
+    owner.sign_in("owner@example.com", "pw-owner").await.unwrap();
+    let mut user = ChannelHttp::new(&s.http()).unwrap();
+    user.sign_in("user@example.com", "pw-user").await.unwrap();
+    let user_id = user.user_id().await.unwrap();
+    let sid = owner.create_service("svc").await.unwrap();
+    let ch = owner.create_channel("room", "").await.unwrap();
+    owner.bind(&ch, &sid).await.unwrap();
+    Setup { owner, user, user_id, sid, ch }
 }

@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use channel_common::Server;
+use channel_common::{setup, Server, Setup};
 use relay_client::channel::types::MessageContent;
 use relay_client::channel::{ChannelClient, ChannelHttp, ClientConfig, Login, ServerFrame};
 use serde_json::{json, Value};
@@ -78,15 +78,7 @@ async fn refresh_tokens_last_30_days_and_access_tokens_24_hours() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_stays_served_after_its_login_token_expires() {
     let s = start();
-    s.add_account("owner@example.com", "pw-owner");
-    s.add_account("user@example.com", "pw-user");
-    let mut owner = ChannelHttp::new(&s.http()).unwrap();
-    owner.sign_in("owner@example.com", "pw-owner").await.unwrap();
-    let mut user = ChannelHttp::new(&s.http()).unwrap();
-    user.sign_in("user@example.com", "pw-user").await.unwrap();
-    let sid = owner.create_service("svc").await.unwrap();
-    let ch = owner.create_channel("room", "").await.unwrap();
-    owner.bind(&ch, &sid).await.unwrap();
+    let Setup { owner, user, sid, ch, .. } = setup(&s).await;
 
     let seen: Arc<Mutex<Vec<ServerFrame>>> = Arc::default();
     let rec = seen.clone();
