@@ -33,7 +33,7 @@ pub enum QueueCommand {
     /// Confirm a pulled message (it becomes `processed`).
     Ack(IdArgs),
     /// Show one message this node sent or received.
-    Get(GetArgs),
+    Get(IdArgs),
     /// List the messages this node sent or received, oldest first.
     List(ListArgs),
     /// Replace the payload of a message this node sent that is still pending or scheduled.
@@ -76,16 +76,6 @@ pub struct PullArgs {
 
 #[derive(Args)]
 pub struct IdArgs {
-    /// The message id (24 hexadecimal characters).
-    id: String,
-    #[command(flatten)]
-    out: Output,
-    #[command(flatten)]
-    conn: Connection,
-}
-
-#[derive(Args)]
-pub struct GetArgs {
     /// The message id (24 hexadecimal characters).
     id: String,
     #[command(flatten)]
