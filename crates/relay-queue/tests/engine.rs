@@ -8,7 +8,7 @@ use relay_queue::{Access, Durability, Engine, EngineConfig, RedbStore};
 use relay_wire::queue::Status;
 
 mod support;
-use support::{new, text};
+use support::{assert_states_kept, leave_one_message_in_each_state, new, text};
 
 fn open(dir: &std::path::Path, config: EngineConfig) -> Arc<Engine> {
     let store = RedbStore::open(&dir.join("queue.redb")).unwrap();
@@ -79,30 +79,8 @@ async fn concurrent_pulls_never_share_a_message() {
 #[tokio::test]
 async fn every_state_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (pending, processing, processed) = {
-        let e = open(dir.path(), EngineConfig::default());
-        let pending = e.push(new("a1", "b2", "p")).await.unwrap().id;
-        let processing = e.push(new("a1", "c3", "q")).await.unwrap().id;
-        let processed = e.push(new("a1", "d4", "r")).await.unwrap().id;
-        e.pull("c3").await.unwrap().unwrap();
-        e.pull("d4").await.unwrap().unwrap();
-        e.ack("d4", processed).await.unwrap().unwrap();
-        (pending, processing, processed)
-    };
-    let e = open(dir.path(), EngineConfig::default());
-    let get = |id| {
-        let e = e.clone();
-        async move { e.get("a1", id).await.unwrap().unwrap() }
-    };
-    assert_eq!(get(pending).await.message.status, Status::Pending);
-    assert_eq!(get(processing).await.message.status, Status::Processing);
-    let done = get(processed).await;
-    assert_eq!(done.message.status, Status::Processed);
-    assert_eq!(done.payload.data, "r");
-    // Ids keep increasing after a restart: a new push lands after the old ones.
-    e.push(new("a1", "b2", "after")).await.unwrap();
-    assert_eq!(e.pull("b2").await.unwrap().unwrap().payload.data, "p");
-    assert_eq!(e.pull("b2").await.unwrap().unwrap().payload.data, "after");
+    let ids = leave_one_message_in_each_state(&open(dir.path(), EngineConfig::default())).await;
+    assert_states_kept(&open(dir.path(), EngineConfig::default()), &ids).await;
 }
 
 #[tokio::test]

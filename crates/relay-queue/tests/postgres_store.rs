@@ -18,7 +18,7 @@ use relay_queue::{
 use relay_wire::queue::{ContentKind, MessageId, Status};
 
 mod support;
-use support::new;
+use support::{assert_states_kept, leave_one_message_in_each_state, new};
 
 /// A schema of this test's own on the test server; `None` when the tests are not to run.
 struct Schema {
@@ -354,34 +354,8 @@ fn open_engine(schema: &Schema, config: EngineConfig) -> Arc<Engine> {
 #[tokio::test]
 async fn engine_push_pull_ack_and_restart() {
     let Some(schema) = Schema::new("engine_restart") else { return };
-    let (pending, processing, processed) = {
-        let e = open_engine(&schema, EngineConfig::default());
-        let pending = e.push(new("a1", "b2", "p")).await.unwrap().id;
-        let processing = e.push(new("a1", "c3", "q")).await.unwrap().id;
-        let processed = e.push(new("a1", "d4", "r")).await.unwrap().id;
-        assert!(e.pull("a1").await.unwrap().is_none(), "the sender's pull sees nothing");
-        let got = e.pull("c3").await.unwrap().unwrap();
-        assert_eq!((got.message.id, got.payload.data.as_ref()), (processing, &b"q"[..]));
-        e.pull("d4").await.unwrap().unwrap();
-        let acked = e.ack("d4", processed).await.unwrap().unwrap();
-        assert_eq!(acked.message.status, Status::Processed);
-        (pending, processing, processed)
-    };
-    let e = open_engine(&schema, EngineConfig::default());
-    let get = |id| {
-        let e = e.clone();
-        async move { e.get("a1", id).await.unwrap().unwrap() }
-    };
-    assert_eq!(get(pending).await.message.status, Status::Pending);
-    let p = get(processing).await;
-    assert_eq!((p.message.status, p.message.tries), (Status::Processing, 1));
-    let done = get(processed).await;
-    assert_eq!(done.message.status, Status::Processed);
-    assert_eq!(done.payload.data, "r");
-    e.push(new("a1", "b2", "after")).await.unwrap();
-    assert_eq!(e.pull("b2").await.unwrap().unwrap().payload.data, "p");
-    assert_eq!(e.pull("b2").await.unwrap().unwrap().payload.data, "after");
-    assert!(e.pull("b2").await.unwrap().is_none());
+    let ids = leave_one_message_in_each_state(&open_engine(&schema, EngineConfig::default())).await;
+    assert_states_kept(&open_engine(&schema, EngineConfig::default()), &ids).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
