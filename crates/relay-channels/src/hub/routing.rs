@@ -11,7 +11,7 @@ use relay_wire::channel::types::{ChannelInfo, UpdateKind};
 use relay_wire::channel::SERVICE_GROUP;
 use serde_json::{Map, Value};
 
-use super::session::{text, ConnId, Identity};
+use super::session::{text, CachedTargets, ConnId, Identity};
 use super::{Hub, State};
 use crate::auth::{new_id, now_ms};
 use crate::model::{Channel, LoggedMessage, UiEntry};
@@ -193,9 +193,7 @@ impl Hub {
     pub(crate) fn deliver(&self, st: &mut State, m: &LoggedMessage, resolved: &Resolved) {
         let pos = Position { epoch: &self.inner.epoch, offset: m.offset };
         let frame: Bytes = text(outbound::message("message_down", m.service_id.as_deref(), &m.body, Some(pos)));
-        for user in &resolved.users {
-            st.sessions.send_user(user, &frame);
-        }
+        st.sessions.send_users(&resolved.users, &resolved.targets, &frame);
     }
 
     /// Updates a channel's info in place and pushes it to every online member.
@@ -294,6 +292,8 @@ pub(crate) struct Resolved {
     pub users: Vec<String>,
     /// `users` is exactly the group's character list (the log then need not store it).
     pub same_as_group: bool,
+    /// The online connections of `users` (see `Registry::send_users`).
+    pub targets: CachedTargets,
 }
 
 /// Resolved groups kept per channel at most; the cache of a channel is emptied beyond it.
@@ -304,7 +304,7 @@ const MAX_RESOLVED_PER_CHANNEL: usize = 256;
 /// immutable, so the result is cached per channel until the channel's membership changes.
 fn resolve(st: &mut State, channel_id: &str, recipients: &str) -> Result<Arc<Resolved>, String> {
     if recipients == SERVICE_GROUP {
-        return Ok(Arc::new(Resolved { users: Vec::new(), same_as_group: false }));
+        return Ok(Arc::new(Resolved { users: Vec::new(), same_as_group: false, targets: Default::default() }));
     }
     if let Some(r) = st.resolved.get(channel_id).and_then(|m| m.get(recipients)) {
         return Ok(r.clone());
@@ -314,7 +314,7 @@ fn resolve(st: &mut State, channel_id: &str, recipients: &str) -> Result<Arc<Res
     let mut seen = HashSet::new();
     let users: Vec<String> = g.characters.iter().filter(|c| ch.is_member(c) && seen.insert(c.as_str())).cloned().collect();
     let same_as_group = g.characters == users;
-    let r = Arc::new(Resolved { users, same_as_group });
+    let r = Arc::new(Resolved { users, same_as_group, targets: Default::default() });
     let per = st.resolved.entry(channel_id.to_owned()).or_default();
     if per.len() >= MAX_RESOLVED_PER_CHANNEL {
         per.clear();

@@ -105,7 +105,14 @@ pub(crate) struct Registry {
     pub uploads: HashSet<String>,
     /// Outboxes that got frames since the last flush (flushed once the hub lock is released).
     pub dirty: Vec<Arc<dyn Outbox>>,
+    /// Changes whenever a user or service id starts or stops naming a connection, so that a
+    /// recipient list's cached connections know when they are stale.
+    pub generation: u64,
 }
+
+/// A recipient list's connections as of one registry generation. Weak, so that a cached list
+/// never keeps a closed connection's socket open.
+pub(crate) type CachedTargets = std::sync::Mutex<Option<(u64, Vec<(ConnId, std::sync::Weak<dyn Outbox>)>)>>;
 
 impl Registry {
     /// Queues a frame; a connection whose queue is full is cut off, never waited for.
@@ -114,12 +121,50 @@ impl Registry {
         match conn.out.push(frame) {
             Ok(true) => self.dirty.push(conn.out.clone()),
             Ok(false) => {}
-            Err(PushError::Full(cap)) => {
+            Err(e) => self.push_failed(id, e),
+        }
+    }
+
+    fn push_failed(&mut self, id: ConnId, e: PushError) {
+        match e {
+            PushError::Full(cap) => {
                 tracing::warn!(conn = id, "slow consumer: {cap} frames waiting; disconnecting");
-                conn.kill.fire(1008, format!("slow consumer: {cap} frames waiting to be sent; disconnecting"));
+                if let Some(conn) = self.conns.get(&id) {
+                    conn.kill.fire(1008, format!("slow consumer: {cap} frames waiting to be sent; disconnecting"));
+                }
                 self.remove(id);
             }
-            Err(PushError::Closed) => self.remove(id),
+            PushError::Closed => self.remove(id),
+        }
+    }
+
+    /// Queues a frame for each of `users` that is online. The connections of a recipient list
+    /// are looked up once per registry generation and kept in `cache`, so a fan-out does not
+    /// hash every recipient's id for every message.
+    pub fn send_users(&mut self, users: &[String], cache: &CachedTargets, frame: &Bytes) {
+        let mut cached = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.as_ref().map(|(g, _)| *g) != Some(self.generation) {
+            let targets = users
+                .iter()
+                .filter_map(|u| self.by_user.get(u))
+                .filter_map(|id| self.conns.get(id).map(|c| (*id, Arc::downgrade(&c.out))))
+                .collect();
+            *cached = Some((self.generation, targets));
+        }
+        let mut failed = Vec::new();
+        if let Some((_, targets)) = cached.as_ref() {
+            for (id, out) in targets {
+                let Some(out) = out.upgrade() else { continue };
+                match out.push(frame) {
+                    Ok(true) => self.dirty.push(out),
+                    Ok(false) => {}
+                    Err(e) => failed.push((*id, e)),
+                }
+            }
+        }
+        drop(cached);
+        for (id, e) in failed {
+            self.push_failed(id, e);
         }
     }
 
@@ -155,6 +200,7 @@ impl Registry {
 
     pub fn remove(&mut self, id: ConnId) {
         if let Some(conn) = self.conns.remove(&id) {
+            self.generation += 1;
             match conn.identity {
                 Some(Identity::Service { service_id, .. }) => {
                     if self.by_service.get(&service_id) == Some(&id) {
@@ -173,6 +219,7 @@ impl Registry {
 
     fn unregister_identity(&mut self, id: ConnId) {
         let Some(conn) = self.conns.get_mut(&id) else { return };
+        self.generation += 1;
         match conn.identity.take() {
             Some(Identity::Service { service_id, .. }) if self.by_service.get(&service_id) == Some(&id) => {
                 self.by_service.remove(&service_id);
@@ -195,6 +242,12 @@ impl Batch<'_> {
     /// Handles one inbound text frame; what it sends is written when the batch ends.
     pub fn on_frame(&mut self, id: ConnId, raw: &str) {
         self.hub.handle_frame(id, raw, &mut self.dirty);
+    }
+
+    /// Ends the batch without flushing: the outboxes that got frames, each once, for the
+    /// caller to [`flush`](Outbox::flush) (dropping the batch flushes them in order instead).
+    pub fn finish(mut self) -> Vec<Arc<dyn Outbox>> {
+        std::mem::take(&mut self.dirty)
     }
 }
 
@@ -350,6 +403,7 @@ impl Hub {
         let Some(conn) = st.sessions.conns.get(&id) else { return };
         if conn.identity.as_ref() != Some(&identity) {
             st.sessions.unregister_identity(id);
+            st.sessions.generation += 1;
             let previous = match &identity {
                 Identity::Service { service_id, .. } => st.sessions.by_service.insert(service_id.clone(), id),
                 Identity::User { user_id } => st.sessions.by_user.insert(user_id.clone(), id),

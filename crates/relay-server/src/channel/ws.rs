@@ -48,8 +48,8 @@ const IN_FLIGHT_FRAMES: usize = MAX_IOV_FRAMES;
 const READ_CHUNK: usize = 4 * 1024;
 /// Bytes read in one go at most before they are handled.
 const MAX_READ_BATCH: usize = 256 * 1024;
-/// A drained read buffer larger than this is released rather than kept.
-const KEEP_READ_BUFFER: usize = 64 * 1024;
+/// Recipients a batch must reach before half of them are written by the flusher thread.
+const SHARED_FLUSH_MIN: usize = 64;
 
 pub fn routes() -> Router<ChannelFace> {
     Router::new().route("/ws", get(upgrade))
@@ -127,7 +127,7 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
         let mut used = 0;
         let need;
         let mut pong = false;
-        {
+        let dirty = {
             let mut batch = hub.batch();
             loop {
                 let (fin, opcode, payload, len) = match wsframe::parse(&mut buf[used..], MAX_FRAME_BYTES) {
@@ -197,19 +197,17 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
                     None => {}
                 }
             }
-        }
+            batch.finish()
+        };
+        flush_all(dirty);
         if pong {
             out.flush();
         }
         // Keep the unparsed tail; release a drained buffer so idle sockets hold no memory.
         if used == buf.len() {
-            buf = if buf.capacity() > KEEP_READ_BUFFER { Vec::new() } else { std::mem::take(&mut buf) };
-            buf.clear();
+            buf = Vec::new();
         } else if used > 0 {
             buf.drain(..used);
-        }
-        if buf.is_empty() && buf.capacity() > 0 {
-            buf = Vec::new();
         }
         if rd.readable().await.is_err() {
             kill.fire(1000, "client closed");
@@ -236,6 +234,39 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
             }
         }
     }
+}
+
+/// Writes what a batch queued. A large fan-out is shared with the flusher thread, so that the
+/// writes (and the loopback or NIC work the kernel does inside them) run on two cores at once.
+fn flush_all(mut dirty: Vec<Arc<dyn Outbox>>) {
+    if dirty.len() >= SHARED_FLUSH_MIN {
+        let theirs = dirty.split_off(dirty.len() / 2);
+        if let Err(back) = flusher().send(theirs) {
+            dirty.extend(back.0);
+        }
+    }
+    for out in dirty {
+        out.flush();
+    }
+}
+
+/// The flusher thread's queue (started on first use).
+fn flusher() -> &'static std::sync::mpsc::Sender<Vec<Arc<dyn Outbox>>> {
+    static FLUSHER: std::sync::OnceLock<std::sync::mpsc::Sender<Vec<Arc<dyn Outbox>>>> = std::sync::OnceLock::new();
+    FLUSHER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<Arc<dyn Outbox>>>();
+        let spawned = std::thread::Builder::new().name("channel-flush".into()).spawn(move || {
+            while let Ok(outs) = rx.recv() {
+                for out in outs {
+                    out.flush();
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the channel flusher thread; flushing inline");
+        }
+        tx
+    })
 }
 
 // ---------------------------------------------------------------- writing
@@ -517,4 +548,5 @@ async fn close(out: &SocketOut, code: u16, reason: &str) {
     })
     .await;
 }
+
 
