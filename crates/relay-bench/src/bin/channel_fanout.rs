@@ -664,27 +664,52 @@ async fn run_fanout(args: &Args, relay: Option<&RelaySetup>, n: usize, rate: Opt
     })
 }
 
+/// The server's RSS once it has stopped moving. The set-up hashes passwords (argon2, 19 MiB each)
+/// on blocking threads; their memory goes back to the system only when those threads exit,
+/// 10 s after their last task, so a reading taken sooner counts set-up memory as the baseline.
+async fn settled_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    const IDLE_THREAD_EXIT: Duration = Duration::from_secs(11);
+    tokio::time::sleep(IDLE_THREAD_EXIT).await;
+    let mut last = rss_kib(pid).context("reading server RSS")?;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = rss_kib(pid).context("reading server RSS")?;
+        if now.abs_diff(last) <= 64 {
+            return Ok(now);
+        }
+        last = now;
+    }
+    Ok(last)
+}
+
+/// Server RSS per idle connection. The first half of the connections only brings the server to
+/// its steady state (the allocator keeps freed set-up memory for a while and hands it back while
+/// later work runs, which once made the RSS *fall* as sockets opened); the figure is the growth
+/// from the first half to all of them, divided by the second half.
 async fn idle_rss(args: &Args, relay: Option<&RelaySetup>) -> anyhow::Result<Option<f64>> {
     let Some(pid) = args.server_pid else { return Ok(None) };
-    if args.idle == 0 {
+    if args.idle < 2 {
         return Ok(None);
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = rss_kib(pid).context("reading server RSS")?;
+    let half = args.idle / 2;
     let mut conns = Vec::with_capacity(args.idle);
+    let mut readings = Vec::new();
     for i in 0..args.idle {
+        if i == 0 || i == half {
+            readings.push(settled_rss_kib(pid).await?);
+        }
         conns.push(match (args.target, relay) {
             (Target::Relay, Some(r)) => relay_user_socket(&args.ws, &r.users[i % r.users.len()].1, None).await?,
             _ => nats_socket(&args.ws, true).await?,
         });
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = rss_kib(pid).context("reading server RSS")?;
+    readings.push(settled_rss_kib(pid).await?);
     drop(conns);
-    // Printed so that a baseline inflated by the setup (memory the allocator returns only later,
-    // which makes the difference meaningless) can be seen.
-    eprintln!("server RSS {before} KiB before, {after} KiB with {} idle connections", args.idle);
-    Ok(Some(after as f64 / args.idle as f64 - before as f64 / args.idle as f64))
+    eprintln!(
+        "server RSS {} KiB before, {} KiB with {half} idle connections, {} KiB with {}",
+        readings[0], readings[1], readings[2], args.idle
+    );
+    Ok(Some((readings[2] as f64 - readings[1] as f64) / (args.idle - half) as f64))
 }
 
 #[tokio::main]
