@@ -12,7 +12,6 @@ pub mod admin;
 mod api;
 mod envelope;
 mod files;
-mod sha1;
 mod ws;
 mod wsframe;
 

@@ -8,6 +8,7 @@
 use std::ops::Range;
 
 use base64::Engine as _;
+use sha1::{Digest, Sha1};
 
 pub const OP_CONT: u8 = 0x0;
 pub const OP_TEXT: u8 = 0x1;
@@ -18,9 +19,10 @@ pub const OP_PONG: u8 = 0xA;
 
 /// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
 pub fn accept_key(key: &[u8]) -> String {
-    let mut input = key.to_vec();
-    input.extend_from_slice(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    base64::engine::general_purpose::STANDARD.encode(super::sha1::sha1(&input))
+    let mut sha = Sha1::new();
+    sha.update(key);
+    sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64::engine::general_purpose::STANDARD.encode(sha.finalize())
 }
 
 /// The header of an unmasked, final frame: its bytes and how many of them are used.
