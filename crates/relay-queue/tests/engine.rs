@@ -8,7 +8,7 @@ use relay_queue::{Access, Durability, Engine, EngineConfig, RedbStore};
 use relay_wire::queue::Status;
 
 mod support;
-use support::{assert_states_kept, leave_one_message_in_each_state, new, text};
+use support::{assert_states_kept, leave_one_message_in_each_state, new, pull_concurrently, text};
 
 fn open(dir: &std::path::Path, config: EngineConfig) -> Arc<Engine> {
     let store = RedbStore::open(&dir.join("queue.redb")).unwrap();
@@ -56,21 +56,7 @@ async fn concurrent_pulls_never_share_a_message() {
     for i in 0..200 {
         e.push(new("a1", "b2", &format!("m{i}"))).await.unwrap();
     }
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let e = e.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut got = Vec::new();
-            while let Some(s) = e.pull("b2").await.unwrap() {
-                got.push(s.message.id);
-            }
-            got
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
+    let all = pull_concurrently(&e, "b2", 16).await;
     let unique: HashSet<_> = all.iter().collect();
     assert_eq!(all.len(), 200);
     assert_eq!(unique.len(), 200);

@@ -18,7 +18,7 @@ use relay_queue::{
 use relay_wire::queue::{ContentKind, MessageId, Status};
 
 mod support;
-use support::{assert_states_kept, leave_one_message_in_each_state, new};
+use support::{assert_states_kept, leave_one_message_in_each_state, new, pull_concurrently};
 
 /// A schema of this test's own on the test server; `None` when the tests are not to run.
 struct Schema {
@@ -371,23 +371,9 @@ async fn engine_concurrent_pulls_never_share_a_message() {
     for p in pushes {
         pushed.insert(p.await.unwrap());
     }
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let e = e.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut got = Vec::new();
-            while let Some(s) = e.pull("b2").await.unwrap() {
-                assert!(s.payload.data.starts_with(b"m"), "payload read back: {:?}", s.payload.data);
-                got.push(s.message.id);
-            }
-            got
-        }));
-    }
     let mut seen = HashSet::new();
-    for t in tasks {
-        for id in t.await.unwrap() {
-            assert!(seen.insert(id), "message {id} pulled twice");
-        }
+    for id in pull_concurrently(&e, "b2", 16).await {
+        assert!(seen.insert(id), "message {id} pulled twice");
     }
     assert_eq!(seen, pushed);
 }

@@ -57,3 +57,25 @@ pub async fn assert_states_kept(e: &Engine, ids: &StateIds) {
     assert_eq!(e.pull("b2").await.unwrap().unwrap().payload.data, "after");
     assert!(e.pull("b2").await.unwrap().is_none());
 }
+
+/// Pulls `node`'s inbox empty from `tasks` concurrent tasks; every id pulled, in no order.
+pub async fn pull_concurrently(e: &std::sync::Arc<Engine>, node: &'static str, tasks: usize) -> Vec<MessageId> {
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let e = e.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(s) = e.pull(node).await.unwrap() {
+                    assert!(s.payload.data.starts_with(b"m"), "payload read back: {:?}", s.payload.data);
+                    got.push(s.message.id);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    all
+}
