@@ -5,7 +5,9 @@
 //! - `console`: the step console's TLV frames and JSON messages (Moulti-compatible).
 //! - `channel`: the channel face's JSON payload types (Moobius-compatible).
 //! - `queue`: the queue face's header names, dialects, times and payload kinds (Scirocco-compatible).
+//! - `websocket`: RFC 6455 framing, for the channel face's `/ws` and the benchmark's client.
 
 pub mod channel;
 pub mod console;
 pub mod queue;
+pub mod websocket;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
+use relay_wire::websocket::{self, Masking, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -106,12 +107,6 @@ struct Ws {
     seed: u32,
 }
 
-const OP_CONT: u8 = 0x0;
-const OP_TEXT: u8 = 0x1;
-const OP_BINARY: u8 = 0x2;
-const OP_CLOSE: u8 = 0x8;
-const OP_PING: u8 = 0x9;
-
 /// One received data message (text or binary) or control frame.
 enum Event<'a> {
     Data(u8, &'a [u8]),
@@ -170,43 +165,22 @@ impl Ws {
     }
 
     /// The next complete frame already buffered: (fin, opcode, payload range in `buf`).
-    fn next_frame(&mut self) -> Option<(bool, u8, std::ops::Range<usize>)> {
-        let b = &self.buf[self.pos..];
-        if b.len() < 2 {
-            return None;
-        }
-        let fin = b[0] & 0x80 != 0;
-        let op = b[0] & 0x0f;
-        let (len, mut h) = match b[1] & 0x7f {
-            126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
-            127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().ok()?) as usize, 10),
-            126 | 127 => return None,
-            n => (n as usize, 2),
-        };
-        let key = if b[1] & 0x80 != 0 {
-            let k: [u8; 4] = b.get(h..h + 4)?.try_into().ok()?;
-            h += 4;
-            Some(k)
-        } else {
-            None
-        };
-        if b.len() < h + len {
-            return None;
-        }
-        let start = self.pos + h;
-        if let Some(k) = key {
-            for (i, x) in self.buf[start..start + len].iter_mut().enumerate() {
-                *x ^= k[i % 4];
+    fn next_frame(&mut self) -> anyhow::Result<Option<(bool, u8, std::ops::Range<usize>)>> {
+        match websocket::parse(&mut self.buf[self.pos..], usize::MAX, Masking::Forbidden) {
+            Parsed::Frame { fin, opcode, payload, len } => {
+                let range = self.pos + payload.start..self.pos + payload.end;
+                self.pos += len;
+                Ok(Some((fin, opcode, range)))
             }
+            Parsed::Incomplete { .. } => Ok(None),
+            Parsed::Error(code, why) => bail!("the server broke the WebSocket protocol ({code}): {why}"),
         }
-        self.pos = start + len;
-        Some((fin, op, start..start + len))
     }
 
     /// Hands every complete data message already buffered to `on` (answering pings), without
     /// reading the socket. Returns false once the server closed the connection.
     async fn drain(&mut self, mut on: impl FnMut(Event<'_>)) -> anyhow::Result<bool> {
-        while let Some((fin, op, range)) = self.next_frame() {
+        while let Some((fin, op, range)) = self.next_frame()? {
             match op {
                 OP_TEXT | OP_BINARY if fin && self.partial.is_empty() => on(Event::Data(op, &self.buf[range])),
                 OP_TEXT | OP_BINARY | OP_CONT => {
@@ -221,7 +195,7 @@ impl Ws {
                 }
                 OP_PING => {
                     let payload = self.buf[range].to_vec();
-                    self.send(0xA, &payload).await?;
+                    self.send(OP_PONG, &payload).await?;
                 }
                 OP_CLOSE => {
                     on(Event::Closed);
@@ -235,23 +209,10 @@ impl Ws {
 
     /// Appends one masked client frame to `out`.
     fn encode(&mut self, opcode: u8, payload: &[u8], out: &mut Vec<u8>) {
-        out.push(0x80 | opcode);
-        let n = payload.len();
-        if n < 126 {
-            out.push(0x80 | n as u8);
-        } else if n < 65536 {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
         self.seed ^= self.seed << 13;
         self.seed ^= self.seed >> 17;
         self.seed ^= self.seed << 5;
-        let key = self.seed.to_be_bytes();
-        out.extend_from_slice(&key);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        websocket::masked_frame(opcode, payload, self.seed.to_be_bytes(), out);
     }
 
     async fn send(&mut self, opcode: u8, payload: &[u8]) -> std::io::Result<()> {
@@ -284,7 +245,7 @@ impl Ws {
     async fn drain_one(&mut self, got: &mut Option<String>) -> anyhow::Result<bool> {
         // Like `drain`, but stops after the first data message so that later ones stay buffered.
         while got.is_none() {
-            let Some((fin, op, range)) = self.next_frame() else { break };
+            let Some((fin, op, range)) = self.next_frame()? else { break };
             match op {
                 OP_TEXT | OP_BINARY | OP_CONT => {
                     self.partial.extend_from_slice(&self.buf[range]);
@@ -295,7 +256,7 @@ impl Ws {
                 }
                 OP_PING => {
                     let payload = self.buf[range].to_vec();
-                    self.send(0xA, &payload).await?;
+                    self.send(OP_PONG, &payload).await?;
                 }
                 OP_CLOSE => return Ok(false),
                 _ => {}

@@ -2,8 +2,8 @@
 //! `relay_channels::Hub`.
 //!
 //! - `ws`: `/ws`, one reader task per socket feeding frames to the hub in batches, and direct
-//!   vectored writes of the frames the hub queues (`wsframe`: RFC 6455 framing; `sha1`: the
-//!   handshake's accept key).
+//!   vectored writes of the frames the hub queues (RFC 6455 framing from
+//!   `relay_wire::websocket`).
 //! - `api`: the JSON HTTP API with the `code: 10000` envelope (`envelope`).
 //! - `files`: the presigned-POST-shaped upload flow and public file serving.
 //! - `admin`: the operator's Unix socket, so `relay account …` works while the server runs.
@@ -13,7 +13,6 @@ mod api;
 mod envelope;
 mod files;
 mod ws;
-mod wsframe;
 
 use axum::Router;
 use relay_channels::Hub;

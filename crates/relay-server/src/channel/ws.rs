@@ -29,7 +29,7 @@ use relay_wire::channel::MAX_FRAME_BYTES;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-use super::wsframe::{self, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
+use relay_wire::websocket::{self as wsframe, Masking, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
 use super::ChannelFace;
 
 /// A socket that has not logged in by then is closed.
@@ -130,7 +130,7 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
         let dirty = {
             let mut batch = hub.batch();
             loop {
-                let (fin, opcode, payload, len) = match wsframe::parse(&mut buf[used..], MAX_FRAME_BYTES) {
+                let (fin, opcode, payload, len) = match wsframe::parse(&mut buf[used..], MAX_FRAME_BYTES, Masking::Required) {
                     Parsed::Frame { fin, opcode, payload, len } => (fin, opcode, payload, len),
                     Parsed::Incomplete { need: n } => {
                         need = n;

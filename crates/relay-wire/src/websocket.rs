@@ -1,14 +1,22 @@
-//! RFC 6455 framing for the server side of `/ws`: the handshake's accept key, the header of an
-//! outbound (unmasked) frame, and the parser of inbound (masked) frames, which unmasks in place.
+//! RFC 6455 framing: the handshake's accept key, the header of a server's (unmasked) frame, a
+//! client's (masked) frame, and the parser of either side's frames, which unmasks in place.
 //!
 //! The channel face writes frames itself (rather than through a WebSocket library) so that one
 //! serialised message is shared by every recipient and a connection's queued frames leave in one
-//! vectored write.
+//! vectored write; the channel benchmark's client speaks the same framing from the other side.
 
 use std::ops::Range;
 
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
+
+/// Whose frames are parsed: a server reads client frames, which must be masked; a client reads
+/// server frames, which must not be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Masking {
+    Required,
+    Forbidden,
+}
 
 pub const OP_CONT: u8 = 0x0;
 pub const OP_TEXT: u8 = 0x1;
@@ -43,6 +51,15 @@ pub fn header(opcode: u8, len: usize) -> ([u8; 10], u8) {
     }
 }
 
+/// Appends a client's frame (final, masked with `key`) to `out`.
+pub fn masked_frame(opcode: u8, payload: &[u8], key: [u8; 4], out: &mut Vec<u8>) {
+    let (mut head, n) = header(opcode, payload.len());
+    head[1] |= 0x80;
+    out.extend_from_slice(&head[..n as usize]);
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+}
+
 /// The payload of a close frame: the code, then the reason cut to the protocol's 123 bytes
 /// (at a character boundary).
 pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
@@ -66,9 +83,9 @@ pub enum Parsed {
     Error(u16, &'static str),
 }
 
-/// Parses the client frame at the start of `buf`, unmasking its payload in place. Payloads over
+/// Parses the frame at the start of `buf`, unmasking a masked payload in place. Payloads over
 /// `max` bytes are refused before they are read.
-pub fn parse(buf: &mut [u8], max: usize) -> Parsed {
+pub fn parse(buf: &mut [u8], max: usize, masking: Masking) -> Parsed {
     if buf.len() < 2 {
         return Parsed::Incomplete { need: None };
     }
@@ -81,8 +98,11 @@ pub fn parse(buf: &mut [u8], max: usize) -> Parsed {
     if !matches!(opcode, OP_CONT | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG) {
         return Parsed::Error(1002, "protocol error: unknown opcode");
     }
-    if b1 & 0x80 == 0 {
-        return Parsed::Error(1002, "protocol error: client frames must be masked");
+    let masked = b1 & 0x80 != 0;
+    match (masking, masked) {
+        (Masking::Required, false) => return Parsed::Error(1002, "protocol error: client frames must be masked"),
+        (Masking::Forbidden, true) => return Parsed::Error(1002, "protocol error: server frames must not be masked"),
+        _ => {}
     }
     let (len, mut head) = match b1 & 0x7f {
         126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as u64, 4),
@@ -101,15 +121,18 @@ pub fn parse(buf: &mut [u8], max: usize) -> Parsed {
         return Parsed::Error(1009, "frame too large");
     }
     let len = len as usize;
-    if buf.len() < head + 4 {
-        return Parsed::Incomplete { need: Some(head + 4 + len) };
+    let key_len = if masked { 4 } else { 0 };
+    if buf.len() < head + key_len {
+        return Parsed::Incomplete { need: Some(head + key_len + len) };
     }
-    let key = [buf[head], buf[head + 1], buf[head + 2], buf[head + 3]];
-    head += 4;
+    let key = masked.then(|| [buf[head], buf[head + 1], buf[head + 2], buf[head + 3]]);
+    head += key_len;
     if buf.len() < head + len {
         return Parsed::Incomplete { need: Some(head + len) };
     }
-    unmask(&mut buf[head..head + len], key);
+    if let Some(key) = key {
+        unmask(&mut buf[head..head + len], key);
+    }
     Parsed::Frame { fin, opcode, payload: head..head + len, len: head + len }
 }
 
@@ -130,20 +153,11 @@ mod tests {
     use super::*;
 
     fn masked(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
-        let key = [0x37, 0xfa, 0x21, 0x3d];
-        let mut f = vec![(fin as u8) << 7 | opcode];
-        let n = payload.len();
-        if n < 126 {
-            f.push(0x80 | n as u8);
-        } else if n < 65536 {
-            f.push(0x80 | 126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        } else {
-            f.push(0x80 | 127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
+        let mut f = Vec::new();
+        masked_frame(opcode, payload, [0x37, 0xfa, 0x21, 0x3d], &mut f);
+        if !fin {
+            f[0] &= 0x7f;
         }
-        f.extend_from_slice(&key);
-        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
         f
     }
 
@@ -159,10 +173,10 @@ mod tests {
             let mut f = masked(OP_TEXT, true, &payload);
             let total = f.len();
             for cut in [1, 2, total / 2, total - 1] {
-                assert!(matches!(parse(&mut f.clone()[..cut], 1 << 20), Parsed::Incomplete { .. }), "n={n} cut={cut}");
+                assert!(matches!(parse(&mut f.clone()[..cut], 1 << 20, Masking::Required), Parsed::Incomplete { .. }), "n={n} cut={cut}");
             }
             f.extend_from_slice(b"next");
-            match parse(&mut f, 1 << 20) {
+            match parse(&mut f, 1 << 20, Masking::Required) {
                 Parsed::Frame { fin: true, opcode: OP_TEXT, payload: r, len } => {
                     assert_eq!(&f[r], &payload[..]);
                     assert_eq!(len, total);
@@ -175,14 +189,60 @@ mod tests {
     #[test]
     fn refuses_what_the_protocol_forbids() {
         let mut big = masked(OP_TEXT, true, &vec![b'x'; 2000]);
-        assert_eq!(parse(&mut big, 1000), Parsed::Error(1009, "frame too large"));
+        assert_eq!(parse(&mut big, 1000, Masking::Required), Parsed::Error(1009, "frame too large"));
         let mut unmasked = vec![0x81, 0x01, b'x'];
-        assert!(matches!(parse(&mut unmasked, 1000), Parsed::Error(1002, _)));
+        assert!(matches!(parse(&mut unmasked, 1000, Masking::Required), Parsed::Error(1002, _)));
         let mut long_ping = masked(OP_PING, true, &[0; 126]);
-        assert!(matches!(parse(&mut long_ping, 1000), Parsed::Error(1002, _)));
+        assert!(matches!(parse(&mut long_ping, 1000, Masking::Required), Parsed::Error(1002, _)));
         let mut rsv = masked(OP_TEXT, true, b"x");
         rsv[0] |= 0x40;
-        assert!(matches!(parse(&mut rsv, 1000), Parsed::Error(1002, _)));
+        assert!(matches!(parse(&mut rsv, 1000, Masking::Required), Parsed::Error(1002, _)));
+    }
+
+    #[test]
+    fn a_client_reads_unmasked_server_frames_and_refuses_masked_ones() {
+        for n in [0usize, 125, 126, 65536] {
+            let payload = vec![b'y'; n];
+            let (head, hl) = header(OP_TEXT, n);
+            let mut f = head[..hl as usize].to_vec();
+            f.extend_from_slice(&payload);
+            match parse(&mut f, usize::MAX, Masking::Forbidden) {
+                Parsed::Frame { fin: true, opcode: OP_TEXT, payload: r, len } => {
+                    assert_eq!((r.len(), len), (n, f.len()));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut m = masked(OP_TEXT, true, b"x");
+        assert!(matches!(parse(&mut m, 1000, Masking::Forbidden), Parsed::Error(1002, _)));
+    }
+
+    proptest::proptest! {
+        /// Whatever bytes arrive, the parser answers without panicking, and a frame it accepts
+        /// lies within the buffer.
+        #[test]
+        fn any_bytes_parse_without_panic(mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300), max in 0usize..400) {
+            for masking in [Masking::Required, Masking::Forbidden] {
+                if let Parsed::Frame { payload, len, .. } = parse(&mut bytes.clone(), max, masking) {
+                    proptest::prop_assert!(payload.end <= len && len <= bytes.len());
+                }
+            }
+            let _ = parse(&mut bytes, max, Masking::Required);
+        }
+
+        /// A masked frame cut anywhere is incomplete; whole, it gives back its payload.
+        #[test]
+        fn masked_frames_round_trip(payload in proptest::collection::vec(proptest::num::u8::ANY, 0..70_000), key in proptest::array::uniform4(proptest::num::u8::ANY), cut in 0usize..70_020) {
+            let mut f = Vec::new();
+            masked_frame(OP_BINARY, &payload, key, &mut f);
+            let cut = cut % f.len();
+            let incomplete = matches!(parse(&mut f.clone()[..cut], usize::MAX, Masking::Required), Parsed::Incomplete { .. });
+            proptest::prop_assert!(incomplete, "cut at {}", cut);
+            match parse(&mut f, usize::MAX, Masking::Required) {
+                Parsed::Frame { fin: true, opcode: OP_BINARY, payload: r, .. } => proptest::prop_assert_eq!(&f[r], &payload[..]),
+                other => proptest::prop_assert!(false, "{:?}", other),
+            }
+        }
     }
 
     #[test]
