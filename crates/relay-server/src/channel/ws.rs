@@ -29,7 +29,7 @@ use relay_wire::channel::MAX_FRAME_BYTES;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-use relay_wire::websocket::{self as wsframe, Masking, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
+use relay_wire::websocket::{self, Masking, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
 use super::ChannelFace;
 
 /// A socket that has not logged in by then is closed.
@@ -73,7 +73,7 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
     let Some(key) = h.get(SEC_WEBSOCKET_KEY) else {
         return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Key header missing").into_response();
     };
-    let accept = wsframe::accept_key(key.as_bytes());
+    let accept = websocket::accept_key(key.as_bytes());
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
         return (StatusCode::UPGRADE_REQUIRED, "connection is not upgradable").into_response();
     };
@@ -130,7 +130,7 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
         let dirty = {
             let mut batch = hub.batch();
             loop {
-                let (fin, opcode, payload, len) = match wsframe::parse(&mut buf[used..], MAX_FRAME_BYTES, Masking::Required) {
+                let (fin, opcode, payload, len) = match websocket::parse(&mut buf[used..], MAX_FRAME_BYTES, Masking::Required) {
                     Parsed::Frame { fin, opcode, payload, len } => (fin, opcode, payload, len),
                     Parsed::Incomplete { need: n } => {
                         need = n;
@@ -280,7 +280,7 @@ struct Queued {
 
 impl Queued {
     fn new(opcode: u8, body: Bytes) -> Self {
-        let (head, head_len) = wsframe::header(opcode, body.len());
+        let (head, head_len) = websocket::header(opcode, body.len());
         Queued { head, head_len, body }
     }
 
@@ -527,7 +527,7 @@ async fn close(out: &SocketOut, code: u16, reason: &str) {
         s.closed = true;
         let keep = usize::from(s.sent > 0);
         s.queue.truncate(keep);
-        s.queue.push_back(Queued::new(OP_CLOSE, Bytes::from(wsframe::close_payload(code, reason))));
+        s.queue.push_back(Queued::new(OP_CLOSE, Bytes::from(websocket::close_payload(code, reason))));
         s.blocked = true;
     }
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
