@@ -123,4 +123,20 @@ def world(module_server, accounts):
 
 
 def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 120))
+    """Runs a test's coroutine (at most 120 s) on a loop of its own.
+
+    Unlike `asyncio.run`, it does not wait without limit for the tasks left over once the
+    coroutine has returned or failed: the SDK leaves tasks behind (its listen and reconnect
+    loops) that do not always end when cancelled, and waiting for them once hung a test whose
+    every assertion had passed. They get 5 s after their cancellation, then the loop is closed.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(asyncio.wait_for(coro, 120))
+    finally:
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.wait(left, timeout=5))
+        loop.close()
