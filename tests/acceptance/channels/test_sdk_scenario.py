@@ -109,8 +109,9 @@ def test_real_sdk_scenario_with_restart(server):
         assert svc.client_id
         listed = server.ok("GET", "/service/list", token=t_owner)
         assert {"service_id": svc.client_id, "channel_ids": [ch]} in listed
-        logins = frames(svc_raw, "copy")
-        assert any(f["body"]["origin_type"] == "service_login" and f["body"]["status"] is True for f in logins)
+        # The SDK runs on_start without waiting for its login's copy, so the copy may still be
+        # on its way here.
+        await until(lambda: [f for f in frames(svc_raw, "copy") if f["body"]["origin_type"] == "service_login" and f["body"]["status"] is True], 10, "service_login copy")
 
         user = User(**sdkshim.configs(server, "user@example.com", "user-pw", False, [ch]))
         user_raw = sdkshim.record_raw(user)
