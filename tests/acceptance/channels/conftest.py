@@ -140,3 +140,15 @@ def run(coro):
         if left:
             loop.run_until_complete(asyncio.wait(left, timeout=5))
         loop.close()
+
+
+async def until(pred, timeout=10, what="condition"):
+    """Polls `pred` every 50 ms until it returns something truthy, which is returned."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        r = pred()
+        if r:
+            return r
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -8,7 +8,7 @@ from moobius import Moobius
 from moobius.types import Button, CanvasItem, ChannelInfo, MenuItem, StyleItem
 
 import sdkshim
-from conftest import run
+from conftest import run, until
 from relaytest import assert_frame_shape
 
 
@@ -73,17 +73,6 @@ class User(Moobius):
 
     async def on_update_canvas(self, update):
         self.events.append(("canvas", update))
-
-
-async def until(pred, timeout=15, what="condition"):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        r = pred()
-        if r:
-            return r
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def events(obj, kind):

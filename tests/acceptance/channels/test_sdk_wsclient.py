@@ -8,18 +8,7 @@ from moobius.network.ws_client import WSClient
 from moobius.types import Button, CanvasItem
 
 import sdkshim  # noqa: F401  (installs the ws:// shim)
-from conftest import run
-
-
-async def until(pred, timeout=10, what="condition"):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        r = pred()
-        if r:
-            return r
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from conftest import run, until
 
 
 def test_bare_wsclient_service_and_user(world):
