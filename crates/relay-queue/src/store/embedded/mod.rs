@@ -66,8 +66,7 @@ impl RedbStore {
         }
         // Always durable and always a new generation, even with nothing replayed: see
         // `Journal::reset`.
-        apply(&db, &[], redb::Durability::Immediate)?;
-        journal.reset()?;
+        checkpoint(&db, &mut journal, &[])?;
         if replayed > 0 {
             tracing::info!(records = bodies.len(), changes = replayed, "queue journal replayed");
         }
@@ -80,6 +79,14 @@ fn journal_path(db: &Path) -> PathBuf {
     let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".journal");
     db.with_file_name(name)
+}
+
+/// Commits `changes` to redb durably, which makes every earlier non-durable commit durable too,
+/// and then starts the journal's next generation, since its records are now redundant.
+fn checkpoint(db: &Database, journal: &mut Journal, changes: &[Encoded<'_>]) -> Result<(), StoreError> {
+    apply(db, changes, redb::Durability::Immediate)?;
+    journal.reset()?;
+    Ok(())
 }
 
 /// Applies changes to redb in one write transaction.
@@ -130,9 +137,7 @@ impl Store for RedbStore {
         let body = (!changes.is_empty()).then(|| batch::to_body(&encoded));
         let due = st.last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL && !st.journal.is_empty();
         if due || body.as_ref().is_some_and(|b| !st.journal.fits(b.len())) {
-            // A durable redb commit makes every earlier non-durable one durable too.
-            apply(&self.db, &encoded, redb::Durability::Immediate)?;
-            st.journal.reset()?;
+            checkpoint(&self.db, &mut st.journal, &encoded)?;
             st.last_checkpoint = Instant::now();
             st.unsynced = false;
             return Ok(());
@@ -170,8 +175,7 @@ impl Drop for RedbStore {
         if st.journal.is_empty() {
             return;
         }
-        let result = apply(&self.db, &[], redb::Durability::Immediate).and_then(|()| Ok(st.journal.reset()?));
-        if let Err(err) = result {
+        if let Err(err) = checkpoint(&self.db, &mut st.journal, &[]) {
             tracing::error!(%err, "queue store checkpoint at close failed; the journal will be replayed");
         }
     }
