@@ -60,7 +60,7 @@ async fn service_and_user_talk_and_messages_carry_increasing_offsets() {
     let join = until("join", || frames(&svc_seen, "action").into_iter().find(|f| f.subtype() == Some("join"))).await;
     assert_eq!(join.body["sender"], st.user_id.as_str());
 
-    let g = st.owner.create_service_group(&[st.user_id.clone()]).await.unwrap();
+    let g = st.owner.create_service_group(std::slice::from_ref(&st.user_id)).await.unwrap();
     let buttons = UpdateContent::Buttons(vec![Button { button_id: "b".into(), button_text: "B".into(), dialog: None }]);
     svc.update(&st.ch, &g, &buttons).send().unwrap();
     for i in 0..3 {

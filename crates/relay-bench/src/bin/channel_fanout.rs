@@ -390,8 +390,7 @@ impl NatsParser {
     fn push(&mut self, data: &[u8], mut on: impl FnMut(NatsOp<'_>)) {
         self.buf.extend_from_slice(data);
         let mut pos = 0;
-        loop {
-            let Some(nl) = self.buf[pos..].iter().position(|&b| b == b'\n') else { break };
+        while let Some(nl) = self.buf[pos..].iter().position(|&b| b == b'\n') {
             let line = &self.buf[pos..pos + nl];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.starts_with(b"MSG ") {
@@ -586,10 +585,8 @@ async fn run_fanout(args: &Args, relay: Option<&RelaySetup>, n: usize, rate: Opt
         let mut acked = 0usize;
         let open = publisher
             .drain(|e| match (e, args.target) {
-                (Event::Data(_, d), Target::Relay) => {
-                    if std::str::from_utf8(d).is_ok_and(|t| t.contains("\"copy\"")) {
-                        acked += 1;
-                    }
+                (Event::Data(_, d), Target::Relay) if std::str::from_utf8(d).is_ok_and(|t| t.contains("\"copy\"")) => {
+                    acked += 1;
                 }
                 (Event::Data(_, d), Target::Nats) => p.push(d, |op| acked += matches!(op, NatsOp::Pong) as usize),
                 _ => {}

@@ -202,17 +202,13 @@ impl Registry {
         if let Some(conn) = self.conns.remove(&id) {
             self.generation += 1;
             match conn.identity {
-                Some(Identity::Service { service_id, .. }) => {
-                    if self.by_service.get(&service_id) == Some(&id) {
-                        self.by_service.remove(&service_id);
-                    }
+                Some(Identity::Service { service_id, .. }) if self.by_service.get(&service_id) == Some(&id) => {
+                    self.by_service.remove(&service_id);
                 }
-                Some(Identity::User { user_id }) => {
-                    if self.by_user.get(&user_id) == Some(&id) {
-                        self.by_user.remove(&user_id);
-                    }
+                Some(Identity::User { user_id }) if self.by_user.get(&user_id) == Some(&id) => {
+                    self.by_user.remove(&user_id);
                 }
-                None => {}
+                _ => {}
             }
         }
     }

@@ -14,6 +14,9 @@ use crate::message::Message;
 
 /// One change in a commit.
 #[derive(Debug, Clone)]
+// `Put` is nearly every change; boxing its message would cost an allocation per change to
+// shrink the rare `Delete` and `Clear`.
+#[allow(clippy::large_enum_variant)]
 pub enum Change {
     /// Insert or replace a message's system data; `payload` is `None` when it is unchanged.
     Put { message: Message, payload: Option<Bytes> },

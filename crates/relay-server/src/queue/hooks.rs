@@ -49,18 +49,22 @@ fn time_of(v: Option<&Value>) -> Option<i64> {
     }
 }
 
-fn status_of(doc: &Value) -> Result<Option<Status>, Response> {
+/// Why a hook document is refused (answered 400 with it).
+type Refusal = String;
+
+fn status_of(doc: &Value) -> Result<Option<Status>, Refusal> {
     match doc.get("status").and_then(Value::as_str) {
         None => Ok(None),
-        Some(s) => Status::parse(s).map(Some).ok_or_else(|| bad("unknown status")),
+        Some(s) => Status::parse(s).map(Some).ok_or_else(|| "unknown status".to_string()),
     }
 }
 
-fn doc_of(doc: &Value) -> Result<HookDoc, Response> {
-    let id = match str_of(doc, &["_id"]) {
-        Some(s) => Some(MessageId::parse(s).map_err(|e| bad(&e.to_string()))?),
-        None => None,
-    };
+fn id_of(doc: &Value) -> Result<Option<MessageId>, Refusal> {
+    str_of(doc, &["_id"]).map(|s| MessageId::parse(s).map_err(|e| e.to_string())).transpose()
+}
+
+fn doc_of(doc: &Value) -> Result<HookDoc, Refusal> {
+    let id = id_of(doc)?;
     let payload = match doc.get("data").or_else(|| doc.get("payload")) {
         Some(Value::String(s)) => Payload { kind: ContentKind::Text, data: Bytes::from(s.clone()) },
         Some(v) => Payload { kind: ContentKind::Json, data: Bytes::from(v.to_string()) },
@@ -84,9 +88,10 @@ fn doc_of(doc: &Value) -> Result<HookDoc, Response> {
 async fn insert(face: &QueueFace, req: Request) -> Result<Response, Response> {
     let body = read_json(face, req).await?;
     let docs = match &body {
-        Value::Array(items) => items.iter().map(doc_of).collect::<Result<Vec<_>, _>>()?,
-        other => vec![doc_of(other)?],
-    };
+        Value::Array(items) => items.iter().map(doc_of).collect::<Result<Vec<_>, _>>(),
+        other => doc_of(other).map(|d| vec![d]),
+    }
+    .map_err(|why| bad(&why))?;
     let ids = face.engine.hook_insert(docs).await.map_err(|e| render::internal(&e))?;
     let out: Vec<Value> = ids.iter().map(|id| json!({ "_id": id.to_string() })).collect();
     Ok(render::json(StatusCode::OK, &Value::Array(out)))
@@ -97,16 +102,13 @@ async fn update(face: &QueueFace, req: Request) -> Result<Response, Response> {
     let f = body.get("filter").cloned().unwrap_or(Value::Null);
     let u = body.get("update").cloned().unwrap_or(Value::Null);
     let filter = HookFilter {
-        id: match str_of(&f, &["_id"]) {
-            Some(s) => Some(MessageId::parse(s).map_err(|e| bad(&e.to_string()))?),
-            None => None,
-        },
+        id: id_of(&f).map_err(|why| bad(&why))?,
         source: str_of(&f, &["from", "node_source"]).map(str::to_string),
         destination: str_of(&f, &["to", "node_destination"]).map(str::to_string),
-        status: status_of(&f)?,
+        status: status_of(&f).map_err(|why| bad(&why))?,
     };
     let update = HookUpdate {
-        status: status_of(&u)?,
+        status: status_of(&u).map_err(|why| bad(&why))?,
         tries: u.get("tries").and_then(Value::as_u64).map(|t| t as u32),
         scheduled_time: time_of(u.get("scheduled_time")),
     };
