@@ -11,7 +11,7 @@ use relay_wire::channel::types::{ChannelInfo, UpdateKind};
 use relay_wire::channel::SERVICE_GROUP;
 use serde_json::{Map, Value};
 
-use super::session::{text, CachedTargets, ConnId, Identity};
+use super::session::{copy, copy_with_context, text, CachedTargets, ConnId, Identity};
 use super::{Hub, State};
 use crate::auth::{new_id, now_ms};
 use crate::model::{Channel, LoggedMessage, UiEntry};
@@ -26,11 +26,11 @@ impl Hub {
             Identity::Service { service_id, .. } => self.route_service(st, id, service_id, &inbound),
         };
         let frame = match outcome {
-            Ok(None) => outbound::copy(&inbound.request_id, &inbound.origin_type, true, None),
-            Ok(Some(ctx)) => outbound::copy_with_context(&inbound.request_id, &inbound.origin_type, true, ctx),
-            Err(reason) => outbound::copy(&inbound.request_id, &inbound.origin_type, false, Some(&reason)),
+            Ok(None) => copy(&inbound.request_id, &inbound.origin_type, true, None),
+            Ok(Some(ctx)) => copy_with_context(&inbound.request_id, &inbound.origin_type, true, ctx),
+            Err(reason) => copy(&inbound.request_id, &inbound.origin_type, false, Some(&reason)),
         };
-        st.sessions.send(id, &text(frame));
+        st.sessions.send(id, &frame);
     }
 
     fn route_user(&self, st: &mut State, id: ConnId, user_id: &str, inbound: &Inbound) -> Outcome {
@@ -86,7 +86,7 @@ impl Hub {
             }
             ClientMessage::ButtonClick { channel_id, button_id, bottom_button_id, arguments } => {
                 let service = member_channel(st, channel_id, user_id)?.service_id.clone();
-                let frame = outbound::button_click(&new_id(), channel_id, button_id, bottom_button_id.as_deref(), arguments, user_id);
+                let frame = deliverable(outbound::button_click(&new_id(), channel_id, button_id, bottom_button_id.as_deref(), arguments, user_id))?;
                 self.to_service(st, service.as_deref(), frame);
                 Ok(None)
             }
@@ -100,15 +100,15 @@ impl Hub {
                         content = m.body.content.clone();
                     }
                 }
-                let frame = outbound::menu_item_click(&new_id(), channel_id, menu_item_id, message_id.as_deref(), &subtype, &content, arguments, bottom_button_id.as_deref(), user_id);
+                let frame = deliverable(outbound::menu_item_click(&new_id(), channel_id, menu_item_id, message_id.as_deref(), &subtype, &content, arguments, bottom_button_id.as_deref(), user_id))?;
                 self.to_service(st, service.as_deref(), frame);
                 Ok(None)
             }
             ClientMessage::MessageUp { channel_id, subtype, content, recipients, context } => {
                 let service = member_channel(st, channel_id, user_id)?.service_id.clone();
-                fits(content)?;
-                let resolved = resolve(st, channel_id, recipients)?;
                 let body = new_message(channel_id, subtype, content, recipients, context, user_id);
+                fits(&body)?;
+                let resolved = resolve(st, channel_id, recipients)?;
                 match service {
                     Some(sid) => {
                         let logged = self.append(st, "message_up", body, Some(sid.clone()), &resolved);
@@ -139,18 +139,17 @@ impl Hub {
         match &inbound.message {
             ClientMessage::MessageDown { channel_id, subtype, content, recipients, sender, context } => {
                 bound_channel(st, channel_id, service_id)?;
-                fits(content)?;
-                let resolved = resolve(st, channel_id, recipients)?;
                 let body = new_message(channel_id, subtype, content, recipients, context, sender);
+                fits(&body)?;
+                let resolved = resolve(st, channel_id, recipients)?;
                 let logged = self.append(st, "message_down", body, Some(service_id.to_owned()), &resolved);
                 self.deliver(st, &logged, &resolved);
                 Ok(None)
             }
             ClientMessage::Update { channel_id, kind, recipients, content, group_id } => {
                 bound_channel(st, channel_id, service_id)?;
-                fits(content)?;
                 let targets = resolve(st, channel_id, recipients)?;
-                let frame = text(outbound::update(&new_id(), Some(service_id), *kind, channel_id, recipients, content, group_id.as_deref()));
+                let frame = text(deliverable(outbound::update(&new_id(), Some(service_id), *kind, channel_id, recipients, content, group_id.as_deref()))?);
                 let entry = UiEntry { service_id: service_id.to_owned(), recipients: recipients.clone(), content: content.clone(), group_id: group_id.clone() };
                 for user in &targets.users {
                     let key = ui_key(channel_id, user, kind.as_str());
@@ -162,6 +161,7 @@ impl Hub {
             }
             ClientMessage::ChannelInfo(info) => {
                 bound_channel(st, &info.channel_id, service_id)?;
+                deliverable(outbound::channel_info(&new_id(), info))?;
                 self.apply_channel_info(st, info);
                 Ok(None)
             }
@@ -211,11 +211,9 @@ impl Hub {
     }
 }
 
-/// Room left for the envelope and server-added keys around a payload in one outbound frame.
+/// Room left for the envelope and server-added keys around a message body in one outbound frame.
 const ENVELOPE_ROOM: usize = 4096;
 
-/// Receivers refuse frames over 1 MiB, so payloads that would not fit once wrapped are refused
-/// here rather than delivered as something the SDK drops.
 /// A channel message as it enters the log: stamped with the time and a fresh message id.
 fn new_message(
     channel_id: &str,
@@ -237,15 +235,28 @@ fn new_message(
     }
 }
 
-fn fits(content: &Value) -> Result<(), String> {
-    let len = serde_json::to_string(content).map(|s| s.len()).unwrap_or(usize::MAX);
+/// Receivers refuse frames over 1 MiB, so a message that would not fit once wrapped (its
+/// content, context, sender and ids all count) is refused here rather than delivered as
+/// something the SDK drops.
+fn fits(body: &MessageBody) -> Result<(), String> {
+    let len = serde_json::to_string(body).map(|s| s.len()).unwrap_or(usize::MAX);
     if len + ENVELOPE_ROOM > relay_wire::channel::MAX_FRAME_BYTES {
-        return Err(format!(
-            "content is {len} bytes; the frame delivering it would exceed the {} byte limit",
-            relay_wire::channel::MAX_FRAME_BYTES
-        ));
+        return Err(too_big(len));
     }
     Ok(())
+}
+
+/// The frame, if receivers accept its size; else why it is refused.
+fn deliverable(frame: String) -> Result<String, String> {
+    if frame.len() > relay_wire::channel::MAX_FRAME_BYTES {
+        return Err(too_big(frame.len()));
+    }
+    Ok(frame)
+}
+
+fn too_big(len: usize) -> String {
+    let max = relay_wire::channel::MAX_FRAME_BYTES;
+    format!("the frame delivering this would be about {len} bytes, over the {max} byte limit")
 }
 
 fn describe(inbound: &Inbound) -> String {

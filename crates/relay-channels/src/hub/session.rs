@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use relay_wire::channel::inbound::{self, ClientMessage, Inbound};
-use relay_wire::channel::outbound;
+use relay_wire::channel::{outbound, MAX_FRAME_BYTES};
+use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
 use super::{FxMap, Hub, State};
@@ -22,6 +23,12 @@ const PENDING_TTL: Duration = Duration::from_secs(30);
 /// Delay before closing a socket whose login failed, so a client that re-logs in on every
 /// failed copy cannot spin.
 pub const FAILED_LOGIN_CLOSE_DELAY: Duration = Duration::from_millis(1500);
+/// The longest request id, type and reason a `copy` echoes. Only a client's own absurd strings
+/// are longer; cutting them keeps a copy within one frame (even at six bytes per character once
+/// JSON-escaped), so that it still reaches the client.
+const MAX_ECHOED_ID: usize = 64 * 1024;
+const MAX_ECHOED_TYPE: usize = 1024;
+const MAX_ECHOED_REASON: usize = 4096;
 
 /// Why a frame could not be queued on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +124,9 @@ pub(crate) type CachedTargets = std::sync::Mutex<Option<(u64, Vec<(ConnId, std::
 impl Registry {
     /// Queues a frame; a connection whose queue is full is cut off, never waited for.
     pub fn send(&mut self, id: ConnId, frame: &Bytes) {
+        if !fits_one_frame(frame) {
+            return;
+        }
         let Some(conn) = self.conns.get(&id) else { return };
         match conn.out.push(frame) {
             Ok(true) => self.dirty.push(conn.out.clone()),
@@ -142,6 +152,9 @@ impl Registry {
     /// are looked up once per registry generation and kept in `cache`, so a fan-out does not
     /// hash every recipient's id for every message.
     pub fn send_users(&mut self, users: &[String], cache: &CachedTargets, frame: &Bytes) {
+        if !fits_one_frame(frame) {
+            return;
+        }
         let mut cached = cache.lock().unwrap_or_else(|p| p.into_inner());
         if cached.as_ref().map(|(g, _)| *g) != Some(self.generation) {
             let targets = users
@@ -259,6 +272,47 @@ pub(crate) fn text(s: String) -> Bytes {
     Bytes::from(s)
 }
 
+/// Receivers drop frames over 1 MiB (the SDK closes its socket on one), so none is ever sent.
+/// Whatever a client can make the hub say is refused or cut before it gets here; this is the
+/// last guard.
+fn fits_one_frame(frame: &Bytes) -> bool {
+    if frame.len() > MAX_FRAME_BYTES {
+        tracing::warn!(bytes = frame.len(), "not sending a frame over {MAX_FRAME_BYTES} bytes");
+        return false;
+    }
+    true
+}
+
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The `copy` acknowledging a frame, with what it echoes of the frame cut to fit.
+pub(crate) fn copy(
+    request_id: &str,
+    origin_type: &str,
+    status: bool,
+    reason: Option<&str>,
+) -> Bytes {
+    let (id, kind) = (cut(request_id, MAX_ECHOED_ID), cut(origin_type, MAX_ECHOED_TYPE));
+    text(outbound::copy(id, kind, status, reason.map(|r| cut(r, MAX_ECHOED_REASON))))
+}
+
+/// A `copy` with a structured `context` (e.g. a resume's outcome).
+pub(crate) fn copy_with_context(
+    request_id: &str,
+    origin_type: &str,
+    status: bool,
+    context: Map<String, Value>,
+) -> Bytes {
+    let (id, kind) = (cut(request_id, MAX_ECHOED_ID), cut(origin_type, MAX_ECHOED_TYPE));
+    text(outbound::copy_with_context(id, kind, status, context))
+}
+
 impl Hub {
     /// Registers a new connection whose frames go to `out`.
     pub fn connect(&self, out: Arc<dyn Outbox>) -> ConnHandle {
@@ -290,7 +344,7 @@ impl Hub {
     /// Tells the hub a frame could not be read (too big, not text); the client gets a failed copy
     /// or the connection is closed by the transport.
     pub fn reject_frame(&self, id: ConnId, reason: &str) {
-        let frame = text(outbound::copy("", "unknown", false, Some(reason)));
+        let frame = copy("", "unknown", false, Some(reason));
         self.lock().sessions.send(id, &frame);
     }
 
@@ -313,12 +367,12 @@ impl Hub {
             match parsed {
                 Ok(i) => self.dispatch(&mut st, id, i),
                 Err(e) => {
-                    let frame = text(outbound::copy(
+                    let frame = copy(
                         e.request_id.as_deref().unwrap_or(""),
                         e.origin_type.as_deref().unwrap_or("unknown"),
                         false,
                         Some(&e.reason),
-                    ));
+                    );
                     st.sessions.send(id, &frame);
                 }
             }
@@ -349,7 +403,7 @@ impl Hub {
     fn dispatch(&self, st: &mut State, id: ConnId, inbound: Inbound) {
         match &inbound.message {
             ClientMessage::Heartbeat => {
-                let frame = text(outbound::copy(&inbound.request_id, "heartbeat", true, None));
+                let frame = copy(&inbound.request_id, "heartbeat", true, None);
                 st.sessions.send(id, &frame);
             }
             ClientMessage::ServiceLogin { .. } | ClientMessage::UserLogin { .. } => self.login(st, id, inbound),
@@ -359,7 +413,7 @@ impl Hub {
                     Some(identity) => self.route(st, id, &identity, inbound),
                     None => {
                         if conn.pending.len() >= MAX_PENDING {
-                            let frame = text(outbound::copy(&inbound.request_id, &inbound.origin_type, false, Some("not logged in, and the pre-login buffer is full")));
+                            let frame = copy(&inbound.request_id, &inbound.origin_type, false, Some("not logged in, and the pre-login buffer is full"));
                             st.sessions.send(id, &frame);
                         } else {
                             conn.pending.push_back((Instant::now(), inbound));
@@ -387,7 +441,7 @@ impl Hub {
         let identity = match identity {
             Ok(i) => i,
             Err(reason) => {
-                let frame = text(outbound::copy(&inbound.request_id, &inbound.origin_type, false, Some(&format!("login failed: {reason}"))));
+                let frame = copy(&inbound.request_id, &inbound.origin_type, false, Some(&format!("login failed: {reason}")));
                 st.sessions.send(id, &frame);
                 if let Some(conn) = st.sessions.conns.get_mut(&id) {
                     conn.pending.clear();
@@ -415,7 +469,7 @@ impl Hub {
                 conn.identity = Some(identity.clone());
             }
         }
-        let frame = text(outbound::copy(&inbound.request_id, &inbound.origin_type, true, None));
+        let frame = copy(&inbound.request_id, &inbound.origin_type, true, None);
         st.sessions.send(id, &frame);
         let pending: Vec<(Instant, Inbound)> = st.sessions.conns.get_mut(&id).map(|c| c.pending.drain(..).collect()).unwrap_or_default();
         for (at, frame) in pending {

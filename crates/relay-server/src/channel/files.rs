@@ -3,6 +3,7 @@
 //! stores the file; `GET`/`HEAD` of URL + key serve it publicly (the SDK downloads without auth).
 
 use axum::body::Body;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -41,7 +42,12 @@ fn valid_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= 100 && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') && !key.starts_with('.')
 }
 
-async fn upload(State(face): State<ChannelFace>, mut form: Multipart) -> ApiResult {
+async fn upload(
+    State(face): State<ChannelFace>,
+    form: Result<Multipart, MultipartRejection>,
+) -> ApiResult {
+    let mut form =
+        form.map_err(|e| ApiError::bad_request(format!("the upload must be multipart/form-data: {e}")))?;
     let mut key = None;
     let mut bytes = None;
     while let Some(part) = form.next_field().await.map_err(|e| ApiError::bad_request(format!("bad multipart body: {e}")))? {

@@ -14,8 +14,11 @@ mod envelope;
 mod files;
 mod ws;
 
+use axum::http::StatusCode;
 use axum::Router;
 use relay_channels::Hub;
+
+use envelope::{ApiError, ApiResult};
 
 /// Everything the channel routes need.
 #[derive(Clone)]
@@ -29,11 +32,22 @@ impl ChannelFace {
     }
 }
 
-/// The channel face's routes. Paths not listed here fall through to the queue face.
+/// The channel face's routes. Paths not listed here fall through to the queue face (which
+/// answers unknown paths, however close, as its protocol requires); a listed path with a method
+/// it does not take gets the API's JSON envelope, like every other answer of the API.
 pub fn routes(face: ChannelFace) -> Router {
     Router::new()
         .merge(ws::routes())
         .merge(api::routes())
         .merge(files::routes())
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(face)
+}
+
+async fn method_not_allowed() -> ApiResult {
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        40500,
+        "this endpoint does not take that method",
+    ))
 }
