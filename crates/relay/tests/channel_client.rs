@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use channel_common::{setup, Server, Setup};
 use relay_client::channel::types::{Button, MessageContent};
-use relay_client::channel::{ChannelClient, ClientConfig, Login, ServerFrame, Status, UpdateContent};
+use relay_client::channel::{ChannelClient, ClientConfig, Login, ResumeFrom, ServerFrame, Status, UpdateContent};
 
 type Seen = Arc<Mutex<Vec<ServerFrame>>>;
 
@@ -123,7 +123,7 @@ async fn frames_queued_while_the_server_is_down_arrive_in_order_after_reconnect(
     // The user's client may log in again before the service's does, and what reaches a service
     // while it is offline is only kept in the channel log: the service resumes from the last
     // offset it saw, so each message arrives live, replayed, or both (told apart by offset).
-    svc.resume(&st.ch, warm.epoch.as_deref(), since).send().unwrap();
+    svc.resume(&st.ch, warm.epoch.as_deref(), ResumeFrom::After(since)).send().unwrap();
     let distinct = || {
         let mut by_offset = std::collections::BTreeMap::new();
         for f in frames(&svc_seen, "message_up") {

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use relay_wire::channel::inbound::ResumeFrom;
 use relay_wire::channel::outbound::{self, MessageBody, Position};
 use serde_json::{Map, Value};
 
@@ -80,11 +81,15 @@ impl Hub {
         out
     }
 
-    pub(crate) fn resume(&self, st: &mut State, id: ConnId, who: &Identity, channel_id: &str, epoch: Option<&str>, offset: u64) -> Result<Option<Map<String, Value>>, String> {
+    pub(crate) fn resume(&self, st: &mut State, id: ConnId, who: &Identity, channel_id: &str, epoch: Option<&str>, from: ResumeFrom) -> Result<Option<Map<String, Value>>, String> {
         let (first, next) = st.logs.get(channel_id).map(|l| (l.first, l.next)).unwrap_or((0, 0));
+        let Some(wanted) = from.first_wanted() else {
+            // Only where the log ends: a client that starts watching learns where to resume
+            // from should it be disconnected before its first message.
+            return Ok(Some(resume_context(&self.inner.epoch, 0, false, None, first, next, false)));
+        };
         let same_epoch = epoch.map(|e| e == self.inner.epoch).unwrap_or(true);
-        // The client's offset is the last one it saw; it wants everything after it.
-        let mut from = if same_epoch { offset.saturating_add(1) } else { first };
+        let mut from = if same_epoch { wanted } else { first };
         let mut gap = !same_epoch;
         if from < first {
             gap = true;
@@ -121,20 +126,9 @@ impl Hub {
                 }
             }
         }
-        let mut ctx = Map::new();
-        ctx.insert("epoch".into(), self.inner.epoch.clone().into());
-        ctx.insert("replayed".into(), replayed.into());
-        ctx.insert("gap".into(), gap.into());
-        if gap {
-            ctx.insert(
-                "message".into(),
-                format!("messages before offset {first} are no longer available; replayed from there").into(),
-            );
-        }
-        ctx.insert("first_offset".into(), first.into());
-        ctx.insert("next_offset".into(), if more { last_seen + 1 } else { next }.into());
-        ctx.insert("more".into(), more.into());
-        Ok(Some(ctx))
+        let message = gap.then(|| format!("messages before offset {first} are no longer available; replayed from there"));
+        let next_offset = if more { last_seen + 1 } else { next };
+        Ok(Some(resume_context(&self.inner.epoch, replayed, gap, message, first, next_offset, more)))
     }
 
     pub(crate) fn find_visible_message(&self, st: &State, channel_id: &str, message_id: &str, user_id: &str) -> Option<LoggedMessage> {
@@ -187,4 +181,19 @@ impl Hub {
         }
         Ok(out)
     }
+}
+
+/// The `context` of a resume's `copy`.
+fn resume_context(epoch: &str, replayed: usize, gap: bool, message: Option<String>, first: u64, next_offset: u64, more: bool) -> Map<String, Value> {
+    let mut ctx = Map::new();
+    ctx.insert("epoch".into(), epoch.into());
+    ctx.insert("replayed".into(), replayed.into());
+    ctx.insert("gap".into(), gap.into());
+    if let Some(message) = message {
+        ctx.insert("message".into(), message.into());
+    }
+    ctx.insert("first_offset".into(), first.into());
+    ctx.insert("next_offset".into(), next_offset.into());
+    ctx.insert("more".into(), more.into());
+    ctx
 }

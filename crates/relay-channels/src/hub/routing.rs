@@ -124,9 +124,9 @@ impl Hub {
                 }
                 Ok(None)
             }
-            ClientMessage::Resume { channel_id, epoch, offset } => {
+            ClientMessage::Resume { channel_id, epoch, from } => {
                 member_channel(st, channel_id, user_id)?;
-                self.resume(st, id, &Identity::User { user_id: user_id.to_owned() }, channel_id, epoch.as_deref(), *offset)
+                self.resume(st, id, &Identity::User { user_id: user_id.to_owned() }, channel_id, epoch.as_deref(), *from)
             }
             ClientMessage::MessageDown { .. } | ClientMessage::Update { .. } | ClientMessage::ChannelInfo(_) => {
                 Err(format!("{} is for services only: only a channel's bound service may send it", inbound.origin_type))
@@ -165,9 +165,9 @@ impl Hub {
                 self.apply_channel_info(st, info);
                 Ok(None)
             }
-            ClientMessage::Resume { channel_id, epoch, offset } => {
+            ClientMessage::Resume { channel_id, epoch, from } => {
                 bound_channel(st, channel_id, service_id)?;
-                self.resume(st, id, &Identity::Service { service_id: service_id.to_owned(), owner: String::new() }, channel_id, epoch.as_deref(), *offset)
+                self.resume(st, id, &Identity::Service { service_id: service_id.to_owned(), owner: String::new() }, channel_id, epoch.as_deref(), *from)
             }
             ClientMessage::Heartbeat | ClientMessage::ServiceLogin { .. } | ClientMessage::UserLogin { .. } => Ok(None),
             _ => Err(format!("{} is for users only: a service socket cannot send it", describe(inbound))),

@@ -16,6 +16,7 @@ mod ws;
 pub use error::ClientError;
 pub use frame::ServerFrame;
 pub use http::ChannelHttp;
+pub use relay_wire::channel::inbound::ResumeFrom;
 pub use relay_wire::channel::requests::UpdateContent;
 pub use relay_wire::channel::types;
 pub use ws::{ChannelClient, ClientConfig, Handler, Login, Pending, Status};

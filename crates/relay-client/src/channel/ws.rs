@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use relay_wire::channel::inbound::ResumeFrom;
 use relay_wire::channel::requests::{self, RequestError, UpdateContent};
 use relay_wire::channel::types::{ChannelInfo, ClickArgument, MessageContent};
 use serde_json::Value;
@@ -202,9 +203,10 @@ impl ChannelClient {
     pub fn update_channel_info(&self, info: &ChannelInfo) -> Pending<'_> {
         self.pending(requests::channel_info(&new_request_id(), info))
     }
-    /// Asks for what this identity missed in `channel_id` after `offset` (Relay extension).
-    pub fn resume(&self, channel_id: &str, epoch: Option<&str>, offset: u64) -> Pending<'_> {
-        self.pending(requests::resume(&new_request_id(), channel_id, epoch, offset))
+    /// Asks for what this identity missed in `channel_id` from `from` on (Relay extension); the
+    /// copy's `context` says where the log ends (`next_offset`).
+    pub fn resume(&self, channel_id: &str, epoch: Option<&str>, from: ResumeFrom) -> Pending<'_> {
+        self.pending(requests::resume(&new_request_id(), channel_id, epoch, from))
     }
 
     /// Closes the socket and stops the driver.

@@ -58,8 +58,31 @@ pub enum ClientMessage {
     },
     Update { channel_id: String, kind: UpdateKind, recipients: String, content: Value, group_id: Option<String> },
     ChannelInfo(ChannelInfo),
-    /// Relay extension: replay the channel messages addressed to me after `offset`.
-    Resume { channel_id: String, epoch: Option<String>, offset: u64 },
+    /// Relay extension: replay the channel messages addressed to me from a point of the log.
+    Resume { channel_id: String, epoch: Option<String>, from: ResumeFrom },
+}
+
+/// Where a `resume` starts (Relay extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeFrom {
+    /// After the last offset the client saw (`body.offset`).
+    After(u64),
+    /// At this offset (`body.from`): for a client that learnt where the log ended when it
+    /// started and has seen nothing since.
+    At(u64),
+    /// Neither given: replay nothing, only say where the log ends (the copy's `next_offset`).
+    End,
+}
+
+impl ResumeFrom {
+    /// The first offset wanted; `None` for [`ResumeFrom::End`].
+    pub fn first_wanted(self) -> Option<u64> {
+        match self {
+            ResumeFrom::After(offset) => Some(offset.saturating_add(1)),
+            ResumeFrom::At(offset) => Some(offset),
+            ResumeFrom::End => None,
+        }
+    }
 }
 
 /// Why a frame was refused, with what is known of it for the failed `copy`.
@@ -199,14 +222,20 @@ pub fn parse(text: &str) -> Result<Inbound, FrameError> {
         "update" => parse_update(&ctx, &top, body)?,
         "resume" => {
             need_body()?;
-            let offset = body
-                .get("offset")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| ctx.err("body.offset must be a non-negative integer"))?;
+            let offset = |key: &str| match body.get(key) {
+                None => Ok(None),
+                Some(v) => v.as_u64().map(Some).ok_or_else(|| ctx.err(format!("body.{key} must be a non-negative integer"))),
+            };
+            let from = match (offset("offset")?, offset("from")?) {
+                (Some(_), Some(_)) => return Err(ctx.err("give body.offset (the last offset seen) or body.from (the first wanted), not both")),
+                (Some(last), None) => ResumeFrom::After(last),
+                (None, Some(first)) => ResumeFrom::At(first),
+                (None, None) => ResumeFrom::End,
+            };
             ClientMessage::Resume {
                 channel_id: string(&ctx, body, "channel_id", "body.")?,
                 epoch: opt_string(body, "epoch"),
-                offset,
+                from,
             }
         }
         other => return Err(ctx.err(format!("unknown message type {other:?}"))),
@@ -322,6 +351,24 @@ mod tests {
         assert!(e.reason.contains("recipients"));
         let e = parse(r#"{"type":"update","body":{"subtype":"custom","x":1}}"#).unwrap_err();
         assert!(e.reason.contains("unsupported update"));
+    }
+
+    #[test]
+    fn resume_starts_after_the_last_offset_seen_at_a_given_one_or_only_asks_for_the_end() {
+        let from = |body: &str| match parse(&format!(r#"{{"type":"resume","body":{body}}}"#)).map(|i| i.message) {
+            Ok(ClientMessage::Resume { channel_id, from, .. }) if channel_id == "c" => Ok(from),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.reason),
+        };
+        assert_eq!(from(r#"{"channel_id":"c","offset":7}"#), Ok(ResumeFrom::After(7)));
+        assert_eq!(from(r#"{"channel_id":"c","from":0}"#), Ok(ResumeFrom::At(0)));
+        assert_eq!(from(r#"{"channel_id":"c"}"#), Ok(ResumeFrom::End));
+        assert!(from(r#"{"channel_id":"c","offset":1,"from":2}"#).unwrap_err().contains("not both"));
+        assert!(from(r#"{"channel_id":"c","from":-1}"#).unwrap_err().contains("body.from"));
+        assert!(from(r#"{"channel_id":"c","offset":null}"#).unwrap_err().contains("body.offset"));
+        assert_eq!(ResumeFrom::After(u64::MAX).first_wanted(), Some(u64::MAX));
+        assert_eq!(ResumeFrom::After(4).first_wanted(), Some(5));
+        assert_eq!(ResumeFrom::End.first_wanted(), None);
     }
 
     #[test]

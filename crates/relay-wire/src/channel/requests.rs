@@ -6,6 +6,7 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use super::inbound::ResumeFrom;
 use super::types::{check_message_content, check_update_content, Button, CanvasItem, ChannelInfo, ClickArgument, MenuItem, MessageContent, StyleItem, UpdateKind};
 
 /// Why a frame was not built.
@@ -148,10 +149,15 @@ pub fn channel_info(request_id: &str, info: &ChannelInfo) -> Result<Value, Reque
     Ok(json!({"type": "update", "subtype": "channel_info", "channel_id": info.channel_id, "request_id": request_id, "body": body}))
 }
 
-/// Relay extension: replay what was addressed to me in `channel_id` after `offset`.
-pub fn resume(request_id: &str, channel_id: &str, epoch: Option<&str>, offset: u64) -> Result<Value, RequestError> {
+/// Relay extension: replay what was addressed to me in `channel_id` from `from` on.
+pub fn resume(request_id: &str, channel_id: &str, epoch: Option<&str>, from: ResumeFrom) -> Result<Value, RequestError> {
     nonempty("channel_id", channel_id)?;
-    let mut body = json!({"channel_id": channel_id, "offset": offset});
+    let mut body = json!({"channel_id": channel_id});
+    match from {
+        ResumeFrom::After(last) => body["offset"] = last.into(),
+        ResumeFrom::At(first) => body["from"] = first.into(),
+        ResumeFrom::End => {}
+    }
     if let Some(e) = epoch {
         body["epoch"] = e.into();
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use relay_client::channel::{types::MessageContent, ChannelClient, ChannelHttp, ClientConfig, Login, ServerFrame};
+use relay_client::channel::{types::MessageContent, ChannelClient, ChannelHttp, ClientConfig, Login, ResumeFrom, ServerFrame};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -180,6 +180,24 @@ fn line(f: &ServerFrame) -> Option<String> {
     }
 }
 
+/// Moves the watch's resume point forward (never back: a resume's copy can arrive after
+/// newer messages). A new epoch means a new log, whose offsets start over.
+fn advance(next: &mut Option<(u64, Option<String>)>, offset: u64, epoch: Option<&str>) {
+    let same_log = match (next.as_ref().and_then(|(_, e)| e.as_deref()), epoch) {
+        (Some(known), Some(e)) => known == e,
+        _ => true,
+    };
+    match next {
+        Some((n, e)) if same_log => {
+            *n = (*n).max(offset);
+            if e.is_none() {
+                *e = epoch.map(str::to_owned);
+            }
+        }
+        _ => *next = Some((offset, epoch.map(str::to_owned))),
+    }
+}
+
 pub fn run(cmd: ChannelClientCommand) -> anyhow::Result<std::process::ExitCode> {
     tokio::runtime::Runtime::new()?.block_on(run_async(cmd))?;
     Ok(std::process::ExitCode::SUCCESS)
@@ -237,13 +255,12 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
         ChannelClientCommand::Watch { channel, after, count, json, s } => {
             let session = load(&s)?;
             let (client, mut rx) = open_socket(&session).await?;
-            // The last position seen in this channel, so that after a reconnect (another login
-            // of the same account takes the socket over, the server restarts) the watch asks
-            // for what it missed instead of silently skipping it.
-            let mut last: Option<(u64, Option<String>)> = after.map(|o| (o, None));
-            if let Some(offset) = after {
-                client.resume(&channel, None, offset).send()?;
-            }
+            // The first offset not yet seen in this channel, so that after a reconnect (another
+            // login of the same account takes the socket over, the server restarts) the watch
+            // asks for what it missed instead of silently skipping it. Without --after it starts
+            // at the end of the log, which the first resume's copy tells.
+            let mut next: Option<(u64, Option<String>)> = after.map(|o| (o.saturating_add(1), None));
+            client.resume(&channel, None, after.map_or(ResumeFrom::End, ResumeFrom::After)).send()?;
             eprintln!("watching {channel} (Ctrl-C to stop)");
             let mut seen = 0usize;
             let mut logins = 1;
@@ -253,11 +270,11 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
                     relogged = client.wait_logged_in(logins + 1, Duration::MAX) => {
                         relogged?;
                         logins += 1;
-                        match &last {
+                        match &next {
                             Some((offset, epoch)) => {
-                                client.resume(&channel, epoch.as_deref(), *offset).send()?;
+                                client.resume(&channel, epoch.as_deref(), ResumeFrom::At(*offset)).send()?;
                             }
-                            None => eprintln!("note: reconnected before any message arrived; messages sent meanwhile are not replayed"),
+                            None => eprintln!("note: reconnected before the server said where the channel's log ends; messages sent meanwhile are not replayed"),
                         }
                         continue;
                     }
@@ -267,11 +284,19 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
                     continue;
                 }
                 if let Some(offset) = f.offset {
-                    last = Some((offset, f.epoch.clone()));
+                    advance(&mut next, offset.saturating_add(1), f.epoch.as_deref());
                 }
                 if f.kind == "copy" {
-                    if let Some(true) = f.body.pointer("/context/gap").and_then(Value::as_bool) {
-                        eprintln!("note: {}", f.body.pointer("/context/message").and_then(Value::as_str).unwrap_or("some messages could not be replayed"));
+                    let ctx = f.body.get("context");
+                    if let Some(end) = ctx.and_then(|c| c.get("next_offset")).and_then(Value::as_u64) {
+                        advance(&mut next, end, ctx.and_then(|c| c.get("epoch")).and_then(Value::as_str));
+                        if ctx.and_then(|c| c.get("more")).and_then(Value::as_bool) == Some(true) {
+                            // A replay comes in pieces; ask for the next one.
+                            client.resume(&channel, next.as_ref().and_then(|(_, e)| e.as_deref()), ResumeFrom::At(end)).send()?;
+                        }
+                    }
+                    if let Some(true) = ctx.and_then(|c| c.get("gap")).and_then(Value::as_bool) {
+                        eprintln!("note: {}", ctx.and_then(|c| c.get("message")).and_then(Value::as_str).unwrap_or("some messages could not be replayed"));
                     }
                     continue;
                 }
