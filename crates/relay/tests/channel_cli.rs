@@ -125,3 +125,32 @@ fn watch_resumes_after_its_account_logs_in_elsewhere() {
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
     assert!(rest.lines().any(|l| l.ends_with(": from ben himself")), "{rest}");
 }
+
+/// The same takeover before the watch has seen any message (the quick start's order: watch,
+/// then send as the same account): the watch knows where the log ended when it started and
+/// resumes there.
+#[test]
+fn watch_taken_over_before_its_first_message_still_shows_it() {
+    let s = Server::start(&[]);
+    s.add_account("ann@example.com", "pw-a");
+    s.add_account("ben@example.com", "pw-b");
+    relay(&s, "ann", &["login", "--server", &s.http(), "--email", "ann@example.com", "--password", "pw-a"]);
+    relay(&s, "ben", &["login", "--server", &s.http(), "--email", "ben@example.com", "--password", "pw-b"]);
+    let ch = relay(&s, "ann", &["create", "lobby"]).trim().to_owned();
+    relay(&s, "ben", &["join", &ch]);
+    relay(&s, "ann", &["send", &ch, "before the watch started"]);
+
+    let mut watch = watch_logged_in(&s, "ben", &ch, 1);
+    relay(&s, "ben", &["send", &ch, "first words"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while watch.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = watch.kill();
+            panic!("the watch never showed the message sent while its socket was taken over");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = std::io::read_to_string(watch.stdout.take().unwrap()).unwrap();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.trim_end().ends_with(": first words"), "{out}");
+}

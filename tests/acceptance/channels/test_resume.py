@@ -89,3 +89,28 @@ def test_gap_that_cannot_be_filled_is_reported(tmp_path):
         run(go())
     finally:
         s.stop()
+
+
+def test_resume_can_ask_where_the_log_ends_and_start_there(world):
+    """A client that starts watching asks where the log ends (no offset), and if it is taken
+    over before its first message, resumes at that point (`from`) and misses nothing."""
+    async def go():
+        svc = await world.service()
+        alice = await world.user(world.t_alice, join_channel=world.ch)
+        g = world.group([world.alice])
+        await svc.request(message_down(world.ch, g, "old"))
+        await alice.wait(lambda f: f["type"] == "message_down")
+        end = await alice.request({"type": "resume", "body": {"channel_id": world.ch}})
+        ctx = end["body"]["context"]
+        assert end["body"]["status"] is True and ctx["replayed"] == 0 and ctx["gap"] is False and ctx["more"] is False
+        start, epoch = ctx["next_offset"], ctx["epoch"]
+        await alice.close()
+        await svc.request(message_down(world.ch, g, "while away"))
+        back = await world.user(world.t_alice)
+        copy = await back.request({"type": "resume", "body": {"channel_id": world.ch, "from": start, "epoch": epoch}})
+        assert copy["body"]["context"]["replayed"] == 1 and copy["body"]["context"]["next_offset"] == start + 1
+        assert [f["body"]["content"]["text"] for f in back.of_type("message_down")] == ["while away"]
+        both = await back.request({"type": "resume", "body": {"channel_id": world.ch, "from": 0, "offset": 0}})
+        assert both["body"]["status"] is False and "not both" in both["body"]["context"]["message"]
+        await world.close_all()
+    run(go())

@@ -260,8 +260,10 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
             // asks for what it missed instead of silently skipping it. Without --after it starts
             // at the end of the log, which the first resume's copy tells.
             let mut next: Option<(u64, Option<String>)> = after.map(|o| (o.saturating_add(1), None));
-            client.resume(&channel, None, after.map_or(ResumeFrom::End, ResumeFrom::After)).send()?;
-            eprintln!("watching {channel} (Ctrl-C to stop)");
+            let start = client.resume(&channel, None, after.map_or(ResumeFrom::End, ResumeFrom::After)).send()?;
+            // Watching for real once that first resume is answered: from then on a takeover of
+            // the socket loses nothing.
+            let mut started = false;
             let mut seen = 0usize;
             let mut logins = 1;
             loop {
@@ -287,6 +289,13 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
                     advance(&mut next, offset.saturating_add(1), f.epoch.as_deref());
                 }
                 if f.kind == "copy" {
+                    if let Some((rid, ok)) = f.ack().filter(|(rid, _)| !started && *rid == start) {
+                        if !ok {
+                            bail!("refused: {}", f.body.pointer("/context/message").and_then(Value::as_str).unwrap_or(rid));
+                        }
+                        started = true;
+                        eprintln!("watching {channel} (Ctrl-C to stop)");
+                    }
                     let ctx = f.body.get("context");
                     if let Some(end) = ctx.and_then(|c| c.get("next_offset")).and_then(Value::as_u64) {
                         advance(&mut next, end, ctx.and_then(|c| c.get("epoch")).and_then(Value::as_str));
