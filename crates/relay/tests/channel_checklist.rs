@@ -78,6 +78,39 @@ fn keys(v: &Value) -> Vec<String> {
     k
 }
 
+/// The cast of most tests: the service's socket, Alice's socket in the channel, and a
+/// recipients group of Alice.
+struct Room {
+    svc: Ws,
+    alice: Ws,
+    g: String,
+}
+
+async fn room(s: &Server, st: &Setup) -> Room {
+    let svc = service_socket(s, st, "svc").await;
+    let alice = user_socket(s, tok(&st.user), "alice", Some(&st.ch)).await;
+    let g = group(st, &[&st.user_id]).await;
+    Room { svc, alice, g }
+}
+
+/// Sends `frame` from `from` and checks that its copy is false and that `to` got nothing of it
+/// (copies aside); returns what went wrong.
+async fn refused_and_not_passed_on(from: &Ws, to: &Ws, what: &str, frame: &str, passed_on: &str) -> Vec<String> {
+    let rid = serde_json::from_str::<Value>(frame).unwrap()["request_id"].as_str().unwrap().to_owned();
+    let n = to.count();
+    from.send_text(frame).await;
+    let copy = from.wait(what, |f| is_type(f, "copy") && f["body"]["request_id"] == rid.as_str()).await;
+    let mut failures = Vec::new();
+    if copy["body"]["status"] != false {
+        failures.push(format!("{what}: accepted, although it cannot be {passed_on} within 1 MiB"));
+    }
+    let got: Vec<Value> = to.quiet(Duration::from_millis(300)).await.into_iter().chain(to.since(n)).filter(|f| !is_type(f, "copy")).collect();
+    if !got.is_empty() {
+        failures.push(format!("{what}: {passed_on} anyway: {:?}", last(&got)));
+    }
+    failures
+}
+
 fn is_type(f: &Value, kind: &str) -> bool {
     f["type"] == kind
 }
@@ -789,9 +822,7 @@ fn frame_of_size(size: usize, make: impl Fn(&str) -> Value) -> String {
 async fn item_03_no_frame_over_1_mib_whatever_clients_send() {
     let s = Server::start(&[]);
     let st = setup(&s).await;
-    let svc = service_socket(&s, &st, "svc").await;
-    let alice = user_socket(&s, tok(&st.user), "alice", Some(&st.ch)).await;
-    let g = group(&st, &[&st.user_id]).await;
+    let Room { svc, alice, g } = room(&s, &st).await;
     let near = MIB - 16;
 
     // A stored message as large as a message may be, for the menu click below.
@@ -855,31 +886,7 @@ async fn item_03_no_frame_over_1_mib_whatever_clients_send() {
     // Every case is tried before the verdict, so that a failure names all the cases that fail.
     let mut failures = Vec::new();
     for (what, frame) in &service_cases {
-        let rid_ = serde_json::from_str::<Value>(frame).unwrap()["request_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let n = alice.count();
-        svc.send_text(frame).await;
-        let copy = svc
-            .wait(what, |f| {
-                is_type(f, "copy") && f["body"]["request_id"] == rid_.as_str()
-            })
-            .await;
-        if copy["body"]["status"] != false {
-            failures.push(format!(
-                "{what}: accepted, although it cannot be delivered within 1 MiB"
-            ));
-        }
-        let got: Vec<Value> = alice
-            .quiet(Duration::from_millis(300))
-            .await
-            .into_iter()
-            .chain(alice.since(n))
-            .collect();
-        if !got.is_empty() {
-            failures.push(format!("{what}: the user received {:?}", last(&got)));
-        }
+        failures.extend(refused_and_not_passed_on(&svc, &alice, what, frame, "delivered").await);
     }
     let list = ok(&s, "GET", "/channel/list", tok(&st.owner), None).await;
     let mine = list
@@ -893,32 +900,7 @@ async fn item_03_no_frame_over_1_mib_whatever_clients_send() {
         failures.push("the refused channel_info renamed the channel".into());
     }
     for (what, frame) in &user_cases {
-        let rid_ = serde_json::from_str::<Value>(frame).unwrap()["request_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let n = svc.count();
-        alice.send_text(frame).await;
-        let copy = alice
-            .wait(what, |f| {
-                is_type(f, "copy") && f["body"]["request_id"] == rid_.as_str()
-            })
-            .await;
-        if copy["body"]["status"] != false {
-            failures.push(format!(
-                "{what}: accepted, although it cannot be forwarded within 1 MiB"
-            ));
-        }
-        let got: Vec<Value> = svc
-            .quiet(Duration::from_millis(300))
-            .await
-            .into_iter()
-            .chain(svc.since(n))
-            .filter(|f| !is_type(f, "copy"))
-            .collect();
-        if !got.is_empty() {
-            failures.push(format!("{what}: the service received {:?}", last(&got)));
-        }
+        failures.extend(refused_and_not_passed_on(&alice, &svc, what, frame, "forwarded").await);
     }
 
     // Copies echo the request id and the type: an absurdly long one is cut, the copy still comes.
@@ -1210,9 +1192,7 @@ async fn item_14_frames_before_a_missing_or_failed_login_are_never_processed() {
 async fn item_16_a_silent_socket_is_not_closed_within_600_s() {
     let s = Server::start(&[]);
     let st = setup(&s).await;
-    let svc = service_socket(&s, &st, "svc").await;
-    let alice = user_socket(&s, tok(&st.user), "alice", Some(&st.ch)).await;
-    let g = group(&st, &[&st.user_id]).await;
+    let Room { svc, alice, g } = room(&s, &st).await;
     tokio::time::sleep(Duration::from_secs(610)).await;
     assert!(
         svc.closed().is_none() && alice.closed().is_none(),
@@ -1496,9 +1476,7 @@ async fn items_30_34_unbound_or_unknown_updates_reach_nobody() {
         other.login_service(tok(&st.owner), &sid2).await["status"],
         true
     );
-    let svc = service_socket(&s, &st, "svc").await;
-    let alice = user_socket(&s, tok(&st.user), "alice", Some(&st.ch)).await;
-    let g = group(&st, &[&st.user_id]).await;
+    let Room { svc, alice, g } = room(&s, &st).await;
     let cg = group(&st, &[&st.user_id]).await;
     for f in [
         message_down(&st.ch, &g, "x", "no_sender"),
@@ -1729,9 +1707,7 @@ async fn items_31_32_33_35_update_shapes_and_targets() {
 async fn items_37_38_39_ui_cache_for_every_kind() {
     let s = Server::start(&[]);
     let st = setup(&s).await;
-    let svc = service_socket(&s, &st, "svc").await;
-    let alice = user_socket(&s, tok(&st.user), "alice", Some(&st.ch)).await;
-    let g = group(&st, &[&st.user_id]).await;
+    let Room { svc, alice, g } = room(&s, &st).await;
     let chars_old = group(&st, &[&st.user_id]).await;
     let chars_new = group(&st, &[&st.user_id, "someone"]).await;
     let versions = |v: &str| {
@@ -2184,9 +2160,7 @@ async fn items_45_46_47_bindings_channel_lists_and_members() {
 async fn item_53_history_parameters() {
     let s = Server::start(&[]);
     let st = setup(&s).await;
-    let svc = service_socket(&s, &st, "svc").await;
-    let alice = user_socket(&s, tok(&st.user), "alice", Some(&st.ch)).await;
-    let g = group(&st, &[&st.user_id]).await;
+    let Room { svc, alice, g } = room(&s, &st).await;
     for i in 0..5 {
         svc.request(message_down(&st.ch, &g, &format!("m{i}"), "no_sender"))
             .await;

@@ -53,11 +53,7 @@ fn login_create_join_send_and_watch() {
     let mut watch = watch_logged_in(&s, "ben", &ch, 2);
     relay(&s, "ann", &["send", &ch, "hello ben"]);
     relay(&s, "ann", &["send", &ch, "second"]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while watch.try_wait().unwrap().is_none() {
-        assert!(std::time::Instant::now() < deadline, "watch did not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_watch(&mut watch, "both messages");
     let out = std::io::read_to_string(watch.stdout.take().unwrap()).unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
@@ -99,12 +95,7 @@ fn bad_credentials_and_missing_session_fail_clearly() {
 #[test]
 fn watch_resumes_after_its_account_logs_in_elsewhere() {
     let s = Server::start(&[]);
-    s.add_account("ann@example.com", "pw-a");
-    s.add_account("ben@example.com", "pw-b");
-    relay(&s, "ann", &["login", "--server", &s.http(), "--email", "ann@example.com", "--password", "pw-a"]);
-    relay(&s, "ben", &["login", "--server", &s.http(), "--email", "ben@example.com", "--password", "pw-b"]);
-    let ch = relay(&s, "ann", &["create", "lobby"]).trim().to_owned();
-    relay(&s, "ben", &["join", &ch]);
+    let ch = ann_and_ben_in_a_lobby(&s);
 
     let mut watch = watch_logged_in(&s, "ben", &ch, 2);
     let mut out = BufReader::new(watch.stdout.take().unwrap());
@@ -113,14 +104,7 @@ fn watch_resumes_after_its_account_logs_in_elsewhere() {
     out.read_line(&mut first).unwrap();
     assert!(first.trim_end().ends_with(": one"), "{first}");
     relay(&s, "ben", &["send", &ch, "from ben himself"]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while watch.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = watch.kill();
-            panic!("the watch never showed the message sent while its socket was taken over");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_watch(&mut watch, "the message sent while its socket was taken over");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
     assert!(rest.lines().any(|l| l.ends_with(": from ben himself")), "{rest}");
@@ -132,25 +116,36 @@ fn watch_resumes_after_its_account_logs_in_elsewhere() {
 #[test]
 fn watch_taken_over_before_its_first_message_still_shows_it() {
     let s = Server::start(&[]);
-    s.add_account("ann@example.com", "pw-a");
-    s.add_account("ben@example.com", "pw-b");
-    relay(&s, "ann", &["login", "--server", &s.http(), "--email", "ann@example.com", "--password", "pw-a"]);
-    relay(&s, "ben", &["login", "--server", &s.http(), "--email", "ben@example.com", "--password", "pw-b"]);
-    let ch = relay(&s, "ann", &["create", "lobby"]).trim().to_owned();
-    relay(&s, "ben", &["join", &ch]);
+    let ch = ann_and_ben_in_a_lobby(&s);
     relay(&s, "ann", &["send", &ch, "before the watch started"]);
 
     let mut watch = watch_logged_in(&s, "ben", &ch, 1);
     relay(&s, "ben", &["send", &ch, "first words"]);
+    wait_for_watch(&mut watch, "the message sent while its socket was taken over");
+    let out = std::io::read_to_string(watch.stdout.take().unwrap()).unwrap();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.trim_end().ends_with(": first words"), "{out}");
+}
+
+/// Waits for a `watch --count N` to end once it has shown its N messages.
+fn wait_for_watch(watch: &mut std::process::Child, what: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while watch.try_wait().unwrap().is_none() {
         if std::time::Instant::now() > deadline {
             let _ = watch.kill();
-            panic!("the watch never showed the message sent while its socket was taken over");
+            panic!("the watch never showed {what}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = std::io::read_to_string(watch.stdout.take().unwrap()).unwrap();
-    assert_eq!(out.lines().count(), 1, "{out}");
-    assert!(out.trim_end().ends_with(": first words"), "{out}");
+}
+
+/// Ann and Ben logged in from the CLI, Ann's channel "lobby" with Ben joined; its id.
+fn ann_and_ben_in_a_lobby(s: &Server) -> String {
+    s.add_account("ann@example.com", "pw-a");
+    s.add_account("ben@example.com", "pw-b");
+    relay(s, "ann", &["login", "--server", &s.http(), "--email", "ann@example.com", "--password", "pw-a"]);
+    relay(s, "ben", &["login", "--server", &s.http(), "--email", "ben@example.com", "--password", "pw-b"]);
+    let ch = relay(s, "ann", &["create", "lobby"]).trim().to_owned();
+    relay(s, "ben", &["join", &ch]);
+    ch
 }

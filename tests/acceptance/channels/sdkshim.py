@@ -1,11 +1,14 @@
 """The one patch the real SDK needs to reach a plain ws:// server (spec 10.2): moobius always
 passes an `ssl` context to `websockets.connect`, which websockets refuses for ws:// URIs."""
 
+import asyncio
 import json
 
 import websockets
 
 import moobius.network.ws_client as _ws_client
+
+from relaytest import assert_frame_shape
 
 
 class _WebsocketsShim:
@@ -53,3 +56,37 @@ def record_raw(instance):
 
     instance.ws_client.handle = handle
     return frames
+
+
+def events(instance, kind):
+    """What a test's SDK subclass recorded in its `events` list under `kind`."""
+    return [e for k, e in instance.events if k == kind]
+
+
+async def stop(tasks, instances, raws):
+    """Checks the shape of every raw frame the instances got, then stops them: their tasks,
+    their schedulers, and the worker thread each SDK instance leaves blocked on a
+    multiprocessing queue waiting for "spells" (it would keep the interpreter from exiting)."""
+    for raw in raws:
+        for f in raw:
+            if isinstance(f, dict):
+                assert_frame_shape(f)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for inst in instances:
+        try:
+            inst.scheduler.shutdown(wait=False)
+        except Exception:
+            pass
+        inst.queue.put(None)
+
+
+def echo_room(server):
+    """The scenario's cast: accounts owner@example.com (owner-pw) and user@example.com
+    (user-pw), and the owner's channel "Echo". Returns the owner's token and the channel id."""
+    server.add_account("owner@example.com", "owner-pw", "Owner")
+    server.add_account("user@example.com", "user-pw", "User")
+    t_owner = server.sign_in("owner@example.com", "owner-pw")
+    ch = server.ok("POST", "/channel/create", {"channel_name": "Echo", "context": {"channel_description": "echo room"}}, t_owner)["channel_id"]
+    return t_owner, ch

@@ -15,7 +15,7 @@ from moobius import Moobius
 
 import sdkshim
 from conftest import run, until
-from relaytest import assert_frame_shape
+from sdkshim import events
 
 # "A few seconds": the SDK reconnects without any delay, so once the server listens again a
 # login takes well under a second; this leaves room for a slow machine.
@@ -52,20 +52,13 @@ class User(Moobius):
         self.events.append(("message_down", message))
 
 
-def events(obj, kind):
-    return [e for k, e in obj.events if k == kind]
-
-
 def login_copies(raw, kind, since=0):
     return [f for f in raw[since:] if isinstance(f, dict) and f.get("type") == "copy"
             and f["body"]["origin_type"] == kind and f["body"]["status"] is True]
 
 
 def test_21_55_service_only_messages_and_relogin_after_the_server_closes_every_socket(server):
-    server.add_account("owner@example.com", "owner-pw", "Owner")
-    server.add_account("user@example.com", "user-pw", "User")
-    t_owner = server.sign_in("owner@example.com", "owner-pw")
-    ch = server.ok("POST", "/channel/create", {"channel_name": "Echo", "context": {"channel_description": "echo room"}}, t_owner)["channel_id"]
+    _, ch = sdkshim.echo_room(server)
 
     async def scenario():
         svc = Service(**sdkshim.configs(server, "owner@example.com", "owner-pw", True, [ch]))
@@ -99,20 +92,6 @@ def test_21_55_service_only_messages_and_relogin_after_the_server_closes_every_s
         await user.send_message("after the restart", ch, uid, [uid])
         await until(lambda: any(e.content.text == "after the restart (echo)" for e in events(user, "message_down")), 10, "echo after the restart")
 
-        for raw in (svc_raw, user_raw):
-            for f in raw:
-                if isinstance(f, dict):
-                    assert_frame_shape(f)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for inst in (svc, user):
-            try:
-                inst.scheduler.shutdown(wait=False)
-            except Exception:
-                pass
-            # The SDK's listen loop blocks a worker thread on a multiprocessing queue (see
-            # test_sdk_scenario.py); this lets it end.
-            inst.queue.put(None)
+        await sdkshim.stop(tasks, (svc, user), (svc_raw, user_raw))
 
     run(scenario())

@@ -9,7 +9,7 @@ from moobius.types import Button, CanvasItem, ChannelInfo, MenuItem, StyleItem
 
 import sdkshim
 from conftest import run, until
-from relaytest import assert_frame_shape
+from sdkshim import events
 
 
 class EchoService(Moobius):
@@ -75,19 +75,12 @@ class User(Moobius):
         self.events.append(("canvas", update))
 
 
-def events(obj, kind):
-    return [e for k, e in obj.events if k == kind]
-
-
 def frames(raw, t, subtype=None, since=0):
     return [f for f in raw[since:] if isinstance(f, dict) and f.get("type") == t and (subtype is None or f["body"].get("subtype") == subtype)]
 
 
 def test_real_sdk_scenario_with_restart(server):
-    server.add_account("owner@example.com", "owner-pw", "Owner")
-    server.add_account("user@example.com", "user-pw", "User")
-    t_owner = server.sign_in("owner@example.com", "owner-pw")
-    ch = server.ok("POST", "/channel/create", {"channel_name": "Echo", "context": {"channel_description": "echo room"}}, t_owner)["channel_id"]
+    t_owner, ch = sdkshim.echo_room(server)
 
     async def scenario():
         svc = EchoService(**sdkshim.configs(server, "owner@example.com", "owner-pw", True, [ch]))
@@ -180,19 +173,6 @@ def test_real_sdk_scenario_with_restart(server):
         assert leave.sender == uid
         assert uid not in server.ok("GET", f"/channel/character_list?channel_id={ch}", token=t_owner)["character_list"]
 
-        for raw in (svc_raw, user_raw):
-            for f in raw:
-                assert_frame_shape(f)
-        for t in (svc_task, user_task):
-            t.cancel()
-        await asyncio.gather(svc_task, user_task, return_exceptions=True)
-        for inst in (svc, user):
-            try:
-                inst.scheduler.shutdown(wait=False)
-            except Exception:
-                pass
-            # The SDK's listen loop waits for "spells" on a multiprocessing queue from a worker
-            # thread; that blocked get would keep the interpreter from exiting.
-            inst.queue.put(None)
+        await sdkshim.stop((svc_task, user_task), (svc, user), (svc_raw, user_raw))
 
     run(scenario())
