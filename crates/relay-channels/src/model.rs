@@ -120,3 +120,17 @@ pub struct UiEntry {
     #[serde(default)]
     pub group_id: Option<String>,
 }
+
+/// What the store keeps about a channel's log besides its messages. Offsets are handed out
+/// only below `reserved`, which is on disk first, so a crash that loses the newest messages
+/// (they are delivered before their commit) can never lead to their offsets being given again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogMeta {
+    /// Every offset given so far is below this.
+    pub reserved: u64,
+    /// Set by a clean stop, which first lowers `reserved` to the next offset: nothing was lost.
+    pub clean: bool,
+    /// Offset ranges `[start, end)` that may have held messages lost in a crash.
+    pub holes: Vec<(u64, u64)>,
+}
+

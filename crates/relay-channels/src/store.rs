@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::HubError;
-use crate::model::{Account, Agent, Channel, Group, LoggedMessage, Service, Token, UiEntry};
+use crate::model::{Account, Agent, Channel, Group, LogMeta, LoggedMessage, Service, Token, UiEntry};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Table {
@@ -59,6 +59,7 @@ enum Op {
     PutMessage(Arc<LoggedMessage>),
     /// Deletes a channel's messages with offsets below the given one.
     TrimMessages(String, u64),
+    PutMeta(String, Vec<u8>),
     Sync(mpsc::SyncSender<Result<(), String>>),
 }
 
@@ -78,8 +79,26 @@ pub(crate) struct Loaded {
     pub channels: Vec<Channel>,
     pub groups: Vec<Group>,
     pub ui: Vec<(String, UiEntry)>,
-    /// Per channel: first retained offset, next offset, and the newest messages (oldest first).
-    pub logs: HashMap<String, (u64, u64, Vec<LoggedMessage>)>,
+    /// Per channel: its log as found on disk.
+    pub logs: HashMap<String, LoadedLog>,
+}
+
+/// A channel's log at start.
+pub(crate) struct LoadedLog {
+    /// First retained offset.
+    pub first: u64,
+    /// Offset the next message gets: past every offset given before, even ones a crash lost.
+    pub next: u64,
+    /// The newest messages, oldest first.
+    pub newest: Vec<LoggedMessage>,
+    /// With `reserved` equal to `next`: a new reservation is needed before the next message.
+    pub meta: LogMeta,
+    /// The offsets this start found skipped by a crash, if it did.
+    pub new_hole: Option<(u64, u64)>,
+}
+
+fn log_meta_key(channel_id: &str) -> String {
+    format!("log/{channel_id}")
 }
 
 pub(crate) struct Store {
@@ -133,6 +152,11 @@ impl Store {
 
     pub fn put_message(&self, msg: Arc<LoggedMessage>) {
         let _ = self.tx.send(Op::PutMessage(msg));
+    }
+
+    /// Queues a channel's log record (see [`LogMeta`]); [`Store::sync`] makes it durable.
+    pub fn put_log_meta(&self, channel_id: &str, meta: &LogMeta) {
+        let _ = self.tx.send(Op::PutMeta(log_meta_key(channel_id), encode(meta)));
     }
 
     pub fn trim_messages(&self, channel_id: &str, below: u64) {
@@ -191,21 +215,88 @@ fn load(db: &Database, recent: usize) -> Result<Loaded, HubError> {
     let msgs = r.open_table(MESSAGES).map_err(HubError::store)?;
     for ch in &out.channels {
         let id = ch.channel_id.as_str();
+        let log_meta: Option<LogMeta> = meta.get(log_meta_key(id).as_str()).map_err(HubError::store)?.map(|v| decode(v.value())).transpose()?;
         let range = || msgs.range((id, 0u64)..=(id, u64::MAX)).map_err(HubError::store);
         let first = match range()?.next() {
-            Some(e) => e.map_err(HubError::store)?.0.value().1,
-            None => continue,
+            Some(e) => Some(e.map_err(HubError::store)?.0.value().1),
+            None => None,
         };
         let mut newest = Vec::new();
-        for entry in range()?.rev().take(recent) {
+        for entry in range()?.rev().take(recent.max(1)) {
             let (_, v) = entry.map_err(HubError::store)?;
             newest.push(decode::<LoggedMessage>(v.value())?);
         }
         newest.reverse();
-        let next = newest.last().map(|m| m.offset + 1).unwrap_or(first);
-        out.logs.insert(ch.channel_id.clone(), (first, next, newest));
+        if first.is_none() && log_meta.is_none() {
+            continue;
+        }
+        out.logs.insert(ch.channel_id.clone(), loaded_log(first, newest, log_meta.unwrap_or_default()));
     }
     Ok(out)
+}
+
+fn loaded_log(first: Option<u64>, newest: Vec<LoggedMessage>, meta: LogMeta) -> LoadedLog {
+    let bounds = log_bounds(first, newest.last().map(|m| m.offset), meta);
+    LoadedLog { first: bounds.first, next: bounds.next, newest, meta: bounds.meta, new_hole: bounds.new_hole }
+}
+
+struct LogBounds {
+    first: u64,
+    next: u64,
+    meta: LogMeta,
+    new_hole: Option<(u64, u64)>,
+}
+
+/// Where a channel's log starts and goes on, from its oldest and newest offsets on disk and
+/// its record: after a crash (no clean stop) the offsets from the newest message on disk up to
+/// the reservation become a hole, and the next message gets the first offset after it.
+fn log_bounds(first: Option<u64>, newest: Option<u64>, mut meta: LogMeta) -> LogBounds {
+    let after_newest = newest.map(|o| o + 1).or(first).unwrap_or(0);
+    let next = after_newest.max(meta.reserved);
+    let new_hole = (!meta.clean && after_newest < meta.reserved).then_some((after_newest, meta.reserved));
+    meta.holes.extend(new_hole);
+    let first = first.unwrap_or(next);
+    meta.holes.retain(|&(_, end)| end > first);
+    meta.reserved = next;
+    LogBounds { first, next, meta, new_hole }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(reserved: u64, clean: bool, holes: &[(u64, u64)]) -> LogMeta {
+        LogMeta { reserved, clean, holes: holes.to_vec() }
+    }
+
+    #[test]
+    fn a_crash_skips_the_reserved_offsets_and_records_them_as_a_hole() {
+        // Offsets 0..=5 on disk, 4096 reserved, no clean stop: 6.. may have been given.
+        let b = log_bounds(Some(0), Some(5), meta(4096, false, &[]));
+        assert_eq!((b.first, b.next, b.new_hole), (0, 4096, Some((6, 4096))));
+        assert_eq!(b.meta, meta(4096, false, &[(6, 4096)]));
+        // A new channel whose only messages were lost.
+        let b = log_bounds(None, None, meta(4096, false, &[]));
+        assert_eq!((b.first, b.next, b.new_hole), (4096, 4096, Some((0, 4096))));
+    }
+
+    #[test]
+    fn a_clean_stop_skips_nothing() {
+        let b = log_bounds(Some(0), Some(5), meta(6, true, &[]));
+        assert_eq!((b.first, b.next, b.new_hole), (0, 6, None));
+        // A store from before reservations existed: nothing reserved, nothing skipped.
+        let b = log_bounds(Some(3), Some(9), LogMeta::default());
+        assert_eq!((b.first, b.next, b.new_hole), (3, 10, None));
+        // A crash before any message after the last start reserved anything.
+        let b = log_bounds(Some(0), Some(5), meta(6, false, &[]));
+        assert_eq!(b.new_hole, None);
+    }
+
+    #[test]
+    fn holes_older_than_the_retained_history_are_dropped() {
+        let b = log_bounds(Some(5000), Some(9000), meta(9001, true, &[(6, 4096), (4500, 5100)]));
+        assert_eq!(b.meta.holes, [(4500, 5100)]);
+    }
 }
 
 fn writer(db: Arc<Database>, rx: mpsc::Receiver<Op>) {
@@ -245,6 +336,9 @@ fn commit(db: &Database, batch: &[Op]) -> Result<(), HubError> {
                 Op::PutMessage(m) => {
                     let v = encode(&**m);
                     msgs.insert((m.body.channel_id.as_str(), m.offset), v.as_slice()).map_err(HubError::store)?;
+                }
+                Op::PutMeta(k, v) => {
+                    w.open_table(META).map_err(HubError::store)?.insert(k.as_str(), v.as_slice()).map_err(HubError::store)?;
                 }
                 Op::TrimMessages(ch, below) => {
                     msgs.retain_in((ch.as_str(), 0u64)..(ch.as_str(), *below), |_, _| false)

@@ -169,7 +169,7 @@ async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<
     relay_server::serve(listener, app, shutdown).await?;
     engine.flush().await?;
     if let Some(hub) = hub {
-        tokio::task::spawn_blocking(move || hub.flush()).await?.map_err(|e| anyhow::anyhow!("flushing the channel store: {e}"))?;
+        tokio::task::spawn_blocking(move || hub.close()).await?.map_err(|e| anyhow::anyhow!("closing the channel store: {e}"))?;
     }
     eprintln!("relay: stopped");
     Ok(())

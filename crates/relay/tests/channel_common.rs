@@ -92,6 +92,15 @@ impl Server {
         self.spawn();
     }
 
+    /// `kill -9` and start again on the same port and data: what a crash leaves.
+    pub fn crash_and_restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.spawn();
+    }
+
     pub fn http(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -13,7 +13,8 @@ use super::session::{text, ConnId, Identity};
 use super::routing::Resolved;
 use super::{Hub, State};
 use crate::error::HubError;
-use crate::model::LoggedMessage;
+use crate::model::{LogMeta, LoggedMessage};
+use crate::store::LoadedLog;
 
 pub(crate) struct ChannelLog {
     /// Oldest offset still retained.
@@ -21,11 +22,39 @@ pub(crate) struct ChannelLog {
     /// Offset the next message gets.
     next: u64,
     recent: VecDeque<Arc<LoggedMessage>>,
+    /// Offsets below this may be given; the store has it before any is (see [`LogMeta`]).
+    reserved: u64,
+    /// Offset ranges that may have held messages a crash lost.
+    holes: Vec<(u64, u64)>,
 }
 
+/// Offsets reserved at a time: one synchronous store commit per this many messages of a
+/// channel, and at most this many offsets skipped after a crash.
+const RESERVE: u64 = 4096;
+
 impl ChannelLog {
-    pub fn new(first: u64, next: u64, recent: Vec<LoggedMessage>) -> Self {
-        Self { first, next, recent: recent.into_iter().map(Arc::new).collect() }
+    fn empty() -> Self {
+        Self { first: 0, next: 0, recent: VecDeque::new(), reserved: 0, holes: Vec::new() }
+    }
+
+    fn meta(&self, clean: bool) -> LogMeta {
+        LogMeta { reserved: self.reserved, clean, holes: self.holes.clone() }
+    }
+
+    /// The record a clean stop leaves: nothing reserved beyond the next offset.
+    pub fn clean_stop(&self) -> LogMeta {
+        LogMeta { reserved: self.next, ..self.meta(true) }
+    }
+
+    /// The holes that overlap `from..to`.
+    fn holes_in(&self, from: u64, to: u64) -> Vec<(u64, u64)> {
+        self.holes.iter().copied().filter(|&(start, end)| start < to && end > from).collect()
+    }
+}
+
+impl From<LoadedLog> for ChannelLog {
+    fn from(l: LoadedLog) -> Self {
+        Self { first: l.first, next: l.next, recent: l.newest.into_iter().map(Arc::new).collect(), reserved: l.meta.reserved, holes: l.meta.holes }
     }
 }
 
@@ -47,8 +76,15 @@ impl Hub {
         let resolved = if resolved.same_as_group { None } else { Some(resolved.users.clone()) };
         let log = match st.logs.get_mut(&body.channel_id) {
             Some(log) => log,
-            None => st.logs.entry(body.channel_id.clone()).or_insert_with(|| ChannelLog::new(0, 0, Vec::new())),
+            None => st.logs.entry(body.channel_id.clone()).or_insert_with(ChannelLog::empty),
         };
+        if log.next >= log.reserved {
+            log.reserved = log.next + RESERVE;
+            self.inner.store.put_log_meta(&body.channel_id, &log.meta(false));
+            if let Err(err) = self.inner.store.sync() {
+                tracing::error!(%err, channel = %body.channel_id, "could not store the channel's offset reservation; a crash may reuse offsets");
+            }
+        }
         let m = Arc::new(LoggedMessage { offset: log.next, kind: kind.to_owned(), body, service_id, resolved });
         log.next += 1;
         self.inner.store.put_message(m.clone());
@@ -126,8 +162,17 @@ impl Hub {
                 }
             }
         }
-        let message = gap.then(|| format!("messages before offset {first} are no longer available; replayed from there"));
         let next_offset = if more { last_seen + 1 } else { next };
+        let mut why = Vec::new();
+        if gap {
+            why.push(format!("messages before offset {first} are no longer available; replayed from there"));
+        }
+        let holes = st.logs.get(channel_id).map(|l| l.holes_in(from, next_offset)).unwrap_or_default();
+        for (a, b) in holes {
+            gap = true;
+            why.push(format!("messages at offsets {a} to {} may have been lost when the server stopped without a clean shutdown", b - 1));
+        }
+        let message = gap.then(|| why.join("; "));
         Ok(Some(resume_context(&self.inner.epoch, replayed, gap, message, first, next_offset, more)))
     }
 

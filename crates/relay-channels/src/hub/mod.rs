@@ -108,7 +108,14 @@ impl Hub {
             .collect();
         state.groups = groups.into_iter().map(|g| (g.group_id.clone(), g)).collect();
         state.ui = ui.into_iter().collect();
-        state.logs = logs.into_iter().map(|(ch, (first, next, recent))| (ch, log::ChannelLog::new(first, next, recent))).collect();
+        for (ch, log) in &logs {
+            if let Some((from, to)) = log.new_hole {
+                // Kept, so that resumes across it say that messages may be missing.
+                tracing::warn!(channel = %ch, from, to, "channel log: offsets skipped after an unclean stop");
+                store.put_log_meta(ch, &log.meta);
+            }
+        }
+        state.logs = logs.into_iter().map(|(ch, log)| (ch, log::ChannelLog::from(log))).collect();
         Ok(Hub {
             inner: Arc::new(Inner {
                 cfg,
@@ -144,6 +151,18 @@ impl Hub {
 
     /// Waits until all state changes so far are on disk.
     pub fn flush(&self) -> Result<(), HubError> {
+        self.inner.store.sync()
+    }
+
+    /// A clean stop: everything on disk, and each channel's offset reservation lowered to its
+    /// next offset, so that the next start finds no offsets that a crash could have lost.
+    pub fn close(&self) -> Result<(), HubError> {
+        {
+            let st = self.lock();
+            for (ch, log) in &st.logs {
+                self.inner.store.put_log_meta(ch, &log.clean_stop());
+            }
+        }
         self.inner.store.sync()
     }
 }

@@ -184,7 +184,9 @@ mod tests {
             update("r", "c", "g", &UpdateContent::Characters("cg".into())).unwrap(),
             update("r", "c", "g", &UpdateContent::Canvas(vec![CanvasItem { text: Some("t".into()), path: None }])).unwrap(),
             channel_info("r", &ChannelInfo { channel_id: "c".into(), channel_name: "n".into(), channel_description: "d".into(), channel_type: "ccs".into() }).unwrap(),
-            resume("r", "c", Some("e"), 3).unwrap(),
+            resume("r", "c", Some("e"), ResumeFrom::After(3)).unwrap(),
+            resume("r", "c", None, ResumeFrom::At(0)).unwrap(),
+            resume("r", "c", None, ResumeFrom::End).unwrap(),
         ];
         for f in frames {
             let parsed = parse(&f.to_string()).unwrap_or_else(|e| panic!("{f}: {e}"));

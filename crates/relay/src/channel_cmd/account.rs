@@ -74,7 +74,7 @@ fn call(dir: &Path, req: Value) -> anyhow::Result<Value> {
     let reply = match Hub::open(dir, HubConfig::default()) {
         Ok(hub) => {
             let r = relay_server::channel::admin::handle(&hub, &req.to_string());
-            hub.flush().map_err(|e| anyhow::anyhow!("{e}"))?;
+            hub.close().map_err(|e| anyhow::anyhow!("{e}"))?;
             r
         }
         Err(HubError::Locked) => via_socket(&dir.join("admin.sock"), &req)?,
