@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
@@ -59,7 +60,8 @@ enum Op {
     PutMessage(Arc<LoggedMessage>),
     /// Deletes a channel's messages with offsets below the given one.
     TrimMessages(String, u64),
-    PutMeta(String, Vec<u8>),
+    /// A channel's log record; once committed, `confirm` (if any) is raised to the given offset.
+    PutMeta(String, Vec<u8>, Option<(Arc<AtomicU64>, u64)>),
     Sync(mpsc::SyncSender<Result<(), String>>),
 }
 
@@ -156,7 +158,13 @@ impl Store {
 
     /// Queues a channel's log record (see [`LogMeta`]); [`Store::sync`] makes it durable.
     pub fn put_log_meta(&self, channel_id: &str, meta: &LogMeta) {
-        let _ = self.tx.send(Op::PutMeta(log_meta_key(channel_id), encode(meta)));
+        let _ = self.tx.send(Op::PutMeta(log_meta_key(channel_id), encode(meta), None));
+    }
+
+    /// Queues a channel's log record with a new reservation; `durable` is raised to
+    /// `meta.reserved` once it is on disk.
+    pub fn reserve_offsets(&self, channel_id: &str, meta: &LogMeta, durable: Arc<AtomicU64>) {
+        let _ = self.tx.send(Op::PutMeta(log_meta_key(channel_id), encode(meta), Some((durable, meta.reserved))));
     }
 
     pub fn trim_messages(&self, channel_id: &str, below: u64) {
@@ -314,8 +322,14 @@ fn writer(db: Arc<Database>, rx: mpsc::Receiver<Op>) {
             tracing::error!(error = %e, "channel store commit failed");
         }
         for op in batch {
-            if let Op::Sync(done) = op {
-                let _ = done.send(result.clone());
+            match op {
+                Op::Sync(done) => {
+                    let _ = done.send(result.clone());
+                }
+                Op::PutMeta(_, _, Some((durable, upto))) if result.is_ok() => {
+                    durable.fetch_max(upto, Ordering::AcqRel);
+                }
+                _ => {}
             }
         }
     }
@@ -337,7 +351,7 @@ fn commit(db: &Database, batch: &[Op]) -> Result<(), HubError> {
                     let v = encode(&**m);
                     msgs.insert((m.body.channel_id.as_str(), m.offset), v.as_slice()).map_err(HubError::store)?;
                 }
-                Op::PutMeta(k, v) => {
+                Op::PutMeta(k, v, _) => {
                     w.open_table(META).map_err(HubError::store)?.insert(k.as_str(), v.as_slice()).map_err(HubError::store)?;
                 }
                 Op::TrimMessages(ch, below) => {

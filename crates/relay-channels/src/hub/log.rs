@@ -3,6 +3,7 @@
 //! Resume replays what a reconnecting client missed, or says plainly that it cannot.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use relay_wire::channel::inbound::ResumeFrom;
@@ -22,28 +23,36 @@ pub(crate) struct ChannelLog {
     /// Offset the next message gets.
     next: u64,
     recent: VecDeque<Arc<LoggedMessage>>,
-    /// Offsets below this may be given; the store has it before any is (see [`LogMeta`]).
+    /// The newest reservation asked of the store (see [`LogMeta`]).
     reserved: u64,
+    /// The reservation known to be on disk (raised by the store's writer): offsets below it may
+    /// be given.
+    durable: Arc<AtomicU64>,
     /// Offset ranges that may have held messages a crash lost.
     holes: Vec<(u64, u64)>,
 }
 
-/// Offsets reserved at a time: one synchronous store commit per this many messages of a
-/// channel, and at most this many offsets skipped after a crash.
+/// Offsets reserved at a time: one store record per this many messages of a channel, and at
+/// most this many offsets skipped after a crash. The next one is asked for when half of the
+/// current one is left, so fan-out waits for the disk only at a channel's first message after
+/// a start.
 const RESERVE: u64 = 4096;
 
 impl ChannelLog {
     fn empty() -> Self {
-        Self { first: 0, next: 0, recent: VecDeque::new(), reserved: 0, holes: Vec::new() }
+        Self { first: 0, next: 0, recent: VecDeque::new(), reserved: 0, durable: Arc::default(), holes: Vec::new() }
     }
 
     fn meta(&self, clean: bool) -> LogMeta {
         LogMeta { reserved: self.reserved, clean, holes: self.holes.clone() }
     }
 
-    /// The record a clean stop leaves: nothing reserved beyond the next offset.
-    pub fn clean_stop(&self) -> LogMeta {
-        LogMeta { reserved: self.next, ..self.meta(true) }
+    /// The record a clean stop leaves: nothing reserved beyond the next offset (a message after
+    /// it has to reserve again).
+    pub fn clean_stop(&mut self) -> LogMeta {
+        self.reserved = self.next;
+        self.durable.store(self.next, Ordering::Release);
+        self.meta(true)
     }
 
     /// The holes that overlap `from..to`.
@@ -54,7 +63,8 @@ impl ChannelLog {
 
 impl From<LoadedLog> for ChannelLog {
     fn from(l: LoadedLog) -> Self {
-        Self { first: l.first, next: l.next, recent: l.newest.into_iter().map(Arc::new).collect(), reserved: l.meta.reserved, holes: l.meta.holes }
+        let durable = Arc::new(AtomicU64::new(l.meta.reserved));
+        Self { first: l.first, next: l.next, recent: l.newest.into_iter().map(Arc::new).collect(), reserved: l.meta.reserved, durable, holes: l.meta.holes }
     }
 }
 
@@ -78,9 +88,11 @@ impl Hub {
             Some(log) => log,
             None => st.logs.entry(body.channel_id.clone()).or_insert_with(ChannelLog::empty),
         };
-        if log.next >= log.reserved {
+        if log.next + RESERVE / 2 >= log.reserved {
             log.reserved = log.next + RESERVE;
-            self.inner.store.put_log_meta(&body.channel_id, &log.meta(false));
+            self.inner.store.reserve_offsets(&body.channel_id, &log.meta(false), log.durable.clone());
+        }
+        if log.next >= log.durable.load(Ordering::Acquire) {
             if let Err(err) = self.inner.store.sync() {
                 tracing::error!(%err, channel = %body.channel_id, "could not store the channel's offset reservation; a crash may reuse offsets");
             }

@@ -158,8 +158,8 @@ impl Hub {
     /// next offset, so that the next start finds no offsets that a crash could have lost.
     pub fn close(&self) -> Result<(), HubError> {
         {
-            let st = self.lock();
-            for (ch, log) in &st.logs {
+            let mut st = self.lock();
+            for (ch, log) in st.logs.iter_mut() {
                 self.inner.store.put_log_meta(ch, &log.clean_stop());
             }
         }
