@@ -269,44 +269,6 @@ fn log_bounds(first: Option<u64>, newest: Option<u64>, mut meta: LogMeta) -> Log
     LogBounds { first, next, meta, new_hole }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn meta(reserved: u64, clean: bool, holes: &[(u64, u64)]) -> LogMeta {
-        LogMeta { reserved, clean, holes: holes.to_vec() }
-    }
-
-    #[test]
-    fn a_crash_skips_the_reserved_offsets_and_records_them_as_a_hole() {
-        // Offsets 0..=5 on disk, 4096 reserved, no clean stop: 6.. may have been given.
-        let b = log_bounds(Some(0), Some(5), meta(4096, false, &[]));
-        assert_eq!((b.first, b.next, b.new_hole), (0, 4096, Some((6, 4096))));
-        assert_eq!(b.meta, meta(4096, false, &[(6, 4096)]));
-        // A new channel whose only messages were lost.
-        let b = log_bounds(None, None, meta(4096, false, &[]));
-        assert_eq!((b.first, b.next, b.new_hole), (4096, 4096, Some((0, 4096))));
-    }
-
-    #[test]
-    fn a_clean_stop_skips_nothing() {
-        let b = log_bounds(Some(0), Some(5), meta(6, true, &[]));
-        assert_eq!((b.first, b.next, b.new_hole), (0, 6, None));
-        // A store from before reservations existed: nothing reserved, nothing skipped.
-        let b = log_bounds(Some(3), Some(9), LogMeta::default());
-        assert_eq!((b.first, b.next, b.new_hole), (3, 10, None));
-        // A crash before any message after the last start reserved anything.
-        let b = log_bounds(Some(0), Some(5), meta(6, false, &[]));
-        assert_eq!(b.new_hole, None);
-    }
-
-    #[test]
-    fn holes_older_than_the_retained_history_are_dropped() {
-        let b = log_bounds(Some(5000), Some(9000), meta(9001, true, &[(6, 4096), (4500, 5100)]));
-        assert_eq!(b.meta.holes, [(4500, 5100)]);
-    }
-}
-
 fn writer(db: Arc<Database>, rx: mpsc::Receiver<Op>) {
     const MAX_BATCH: usize = 8192;
     while let Ok(first) = rx.recv() {
@@ -364,4 +326,42 @@ fn commit(db: &Database, batch: &[Op]) -> Result<(), HubError> {
     }
     w.commit().map_err(HubError::store)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(reserved: u64, clean: bool, holes: &[(u64, u64)]) -> LogMeta {
+        LogMeta { reserved, clean, holes: holes.to_vec() }
+    }
+
+    #[test]
+    fn a_crash_skips_the_reserved_offsets_and_records_them_as_a_hole() {
+        // Offsets 0..=5 on disk, 4096 reserved, no clean stop: 6.. may have been given.
+        let b = log_bounds(Some(0), Some(5), meta(4096, false, &[]));
+        assert_eq!((b.first, b.next, b.new_hole), (0, 4096, Some((6, 4096))));
+        assert_eq!(b.meta, meta(4096, false, &[(6, 4096)]));
+        // A new channel whose only messages were lost.
+        let b = log_bounds(None, None, meta(4096, false, &[]));
+        assert_eq!((b.first, b.next, b.new_hole), (4096, 4096, Some((0, 4096))));
+    }
+
+    #[test]
+    fn a_clean_stop_skips_nothing() {
+        let b = log_bounds(Some(0), Some(5), meta(6, true, &[]));
+        assert_eq!((b.first, b.next, b.new_hole), (0, 6, None));
+        // A store from before reservations existed: nothing reserved, nothing skipped.
+        let b = log_bounds(Some(3), Some(9), LogMeta::default());
+        assert_eq!((b.first, b.next, b.new_hole), (3, 10, None));
+        // A crash before any message after the last start reserved anything.
+        let b = log_bounds(Some(0), Some(5), meta(6, false, &[]));
+        assert_eq!(b.new_hole, None);
+    }
+
+    #[test]
+    fn holes_older_than_the_retained_history_are_dropped() {
+        let b = log_bounds(Some(5000), Some(9000), meta(9001, true, &[(6, 4096), (4500, 5100)]));
+        assert_eq!(b.meta.holes, [(4500, 5100)]);
+    }
 }
