@@ -331,6 +331,9 @@ async fn session(
     }
     let mut logged_in = false;
     let mut heartbeat = tokio::time::interval_at(Instant::now() + cfg.heartbeat, cfg.heartbeat);
+    // A deadline, not a timeout around each read: every pass of the loop (a heartbeat sent, a
+    // frame queued) would start such a timeout afresh, and a silent server would never be noticed.
+    let mut silent_since = Instant::now();
     loop {
         if logged_in {
             while let Some((rid, text)) = outbox.queued.pop_front() {
@@ -357,18 +360,19 @@ async fn session(
                     return End::Reconnect;
                 }
             }
-            next = timeout(cfg.receive_timeout, stream.next()) => {
+            () = tokio::time::sleep_until(silent_since + cfg.receive_timeout) => {
+                tracing::warn!("no frame from the server in {:?}; reconnecting", cfg.receive_timeout);
+                return End::Reconnect;
+            }
+            next = stream.next() => {
+                silent_since = Instant::now();
                 let msg = match next {
-                    Err(_) => {
-                        tracing::warn!("no frame from the server in {:?}; reconnecting", cfg.receive_timeout);
-                        return End::Reconnect;
-                    }
-                    Ok(None) => return End::Reconnect,
-                    Ok(Some(Err(e))) => {
+                    None => return End::Reconnect,
+                    Some(Err(e)) => {
                         tracing::debug!(error = %e, "channel socket failed");
                         return End::Reconnect;
                     }
-                    Ok(Some(Ok(m))) => m,
+                    Some(Ok(m)) => m,
                 };
                 let text = match msg {
                     Message::Text(t) => t,
