@@ -6,30 +6,10 @@ mod channel_common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use channel_common::{setup, Server, Setup};
+use channel_common::{recorder, setup, until, Seen, Server, Setup};
 use relay_client::channel::types::{Button, MessageContent};
 use relay_client::channel::{ChannelClient, ClientConfig, Login, ResumeFrom, ServerFrame, Status, UpdateContent};
 
-type Seen = Arc<Mutex<Vec<ServerFrame>>>;
-
-fn recorder() -> (Seen, relay_client::channel::Handler) {
-    let seen: Seen = Arc::default();
-    let s = seen.clone();
-    (seen, Box::new(move |f| {
-        s.lock().unwrap().push(f);
-        Ok(())
-    }))
-}
-
-async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..400 {
-        if let Some(v) = f() {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 fn frames(seen: &Seen, kind: &str) -> Vec<ServerFrame> {
     seen.lock().unwrap().iter().filter(|f| f.kind == kind).cloned().collect()

@@ -148,3 +148,28 @@ pub async fn setup(s: &Server) -> Setup {
     owner.bind(&ch, &sid).await.unwrap();
     Setup { owner, user, user_id, sid, ch }
 }
+
+/// The frames a Rust channel client received, in order.
+pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<relay_client::channel::ServerFrame>>>;
+
+/// A handler that records every frame into the returned list.
+pub fn recorder() -> (Seen, relay_client::channel::Handler) {
+    let seen: Seen = Default::default();
+    let s = seen.clone();
+    (seen, Box::new(move |f| {
+        s.lock().unwrap().push(f);
+        Ok(())
+    }))
+}
+
+/// Polls `f` every 50 ms until it gives a value; panics naming `what` after 30 s.
+pub async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..600 {
+        if let Some(v) = f() {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+

@@ -5,35 +5,17 @@
 
 mod channel_common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use channel_common::{setup, Server};
+use channel_common::{recorder, setup, until, Seen, Server};
 use relay_client::channel::types::MessageContent;
 use relay_client::channel::{ChannelClient, ClientConfig, Login, ResumeFrom, ServerFrame};
 
-type Seen = Arc<Mutex<Vec<ServerFrame>>>;
-
 fn client(s: &Server, login: Login) -> (ChannelClient, Seen) {
-    let seen: Seen = Arc::default();
-    let record = seen.clone();
+    let (seen, handler) = recorder();
     let mut cfg = ClientConfig::new(s.ws(), login);
     cfg.backoff_max = Duration::from_millis(300);
-    let c = ChannelClient::connect(cfg, Box::new(move |f| {
-        record.lock().unwrap().push(f);
-        Ok(())
-    }));
-    (c, seen)
-}
-
-async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..600 {
-        if let Some(v) = f() {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
+    (ChannelClient::connect(cfg, handler), seen)
 }
 
 fn texts_with_offsets(seen: &Seen) -> Vec<(String, u64)> {
