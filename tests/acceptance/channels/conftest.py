@@ -138,7 +138,11 @@ def run(coro):
         for task in left:
             task.cancel()
         if left:
-            loop.run_until_complete(asyncio.wait(left, timeout=5))
+            _, stuck = loop.run_until_complete(asyncio.wait(left, timeout=5))
+            for task in stuck:
+                # Named, so that the SDK task that ignores its cancellation can be found.
+                print(f"left running after cancellation: {task!r}", file=sys.stderr)
+                task.print_stack(file=sys.stderr)
         loop.close()
 
 
