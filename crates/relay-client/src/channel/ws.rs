@@ -273,11 +273,16 @@ async fn drive(cfg: ClientConfig, mut handler: Handler, mut cmds: mpsc::Unbounde
                 continue;
             }
         };
-        backoff = cfg.backoff_min;
         outbox.requeue();
+        let before = logins;
         match session(&cfg, ws, &mut handler, &mut cmds, &mut outbox, &status, &mut logins).await {
             End::Closed => break,
             End::Reconnect => {
+                // Only a login makes a connection healthy: a server that accepts sockets and
+                // drops them (or refuses the login) must see the delay grow.
+                if logins > before {
+                    backoff = cfg.backoff_min;
+                }
                 if wait_or_close(&mut cmds, &mut outbox, backoff).await {
                     break;
                 }
