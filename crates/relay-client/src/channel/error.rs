@@ -5,6 +5,9 @@ pub enum ClientError {
     Invalid(#[from] relay_wire::channel::requests::RequestError),
     #[error("the client has been closed")]
     Closed,
+    /// The server refused the login; the reason is the server's.
+    #[error("login refused: {0}")]
+    LoginRefused(String),
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),
     #[error("HTTP request failed: {0}")]

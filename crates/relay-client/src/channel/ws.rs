@@ -132,13 +132,15 @@ impl ChannelClient {
         self.status.borrow().clone()
     }
 
-    /// Waits until the client is logged in for at least the `n`th time.
+    /// Waits until the client is logged in for at least the `n`th time; a refused login ends
+    /// the wait with [`ClientError::LoginRefused`].
     pub async fn wait_logged_in(&self, n: u64, within: Duration) -> Result<(), ClientError> {
         let mut rx = self.status.clone();
         timeout(within, async {
             loop {
                 match &*rx.borrow_and_update() {
                     Status::LoggedIn(k) if *k >= n => return Ok(()),
+                    Status::LoginRefused(reason) => return Err(ClientError::LoginRefused(reason.clone())),
                     Status::Closed => return Err(ClientError::Closed),
                     _ => {}
                 }
