@@ -1,6 +1,7 @@
 //! `relay channel …`: log in, create, list, join and leave channels, send text and watch a
 //! channel from a terminal, through the running server's channel face.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -198,6 +199,20 @@ fn advance(next: &mut Option<(u64, Option<String>)>, offset: u64, epoch: Option<
     }
 }
 
+/// Offsets of the messages a watch has shown (of one epoch; the most recent 10,000): after a
+/// reconnect, a message can reach the new socket live and again in the replay its resume asks
+/// for, since the server replays the log from the asked offset on. True the first time.
+fn first_sight(shown: &mut (Option<String>, BTreeSet<u64>), epoch: Option<&str>, offset: u64) -> bool {
+    if shown.0.as_deref() != epoch {
+        *shown = (epoch.map(str::to_owned), BTreeSet::new());
+    }
+    let first = shown.1.insert(offset);
+    if shown.1.len() > 10_000 {
+        shown.1.pop_first();
+    }
+    first
+}
+
 pub fn run(cmd: ChannelClientCommand) -> anyhow::Result<std::process::ExitCode> {
     tokio::runtime::Runtime::new()?.block_on(run_async(cmd))?;
     Ok(std::process::ExitCode::SUCCESS)
@@ -266,6 +281,7 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
             let mut started = false;
             let mut seen = 0usize;
             let mut logins = 1;
+            let mut shown = (None, BTreeSet::new());
             loop {
                 let f = tokio::select! {
                     f = rx.recv() => match f { Some(f) => f, None => break },
@@ -287,6 +303,9 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
                 }
                 if let Some(offset) = f.offset {
                     advance(&mut next, offset.saturating_add(1), f.epoch.as_deref());
+                    if !first_sight(&mut shown, f.epoch.as_deref(), offset) {
+                        continue;
+                    }
                 }
                 if f.kind == "copy" {
                     if let Some((rid, ok)) = f.ack().filter(|(rid, _)| !started && *rid == start) {
