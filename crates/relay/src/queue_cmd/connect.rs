@@ -39,11 +39,12 @@ impl Connection {
         if !is_valid_node(&self.node) {
             bail!("node id {:?} is not valid: it must be hexadecimal (like af123), at most 128 characters", self.node);
         }
-        if !(self.timeout.is_finite() && self.timeout > 0.0) {
+        // `try_from` also refuses what a `Duration` cannot hold (`from_secs_f64` would panic).
+        let Some(timeout) = Duration::try_from_secs_f64(self.timeout).ok().filter(|d| !d.is_zero()) else {
             bail!("--timeout must be a positive number of seconds");
-        }
+        };
         let token = self.token()?;
-        Ok(QueueClient::with_timeout(&self.url, &self.node, &token, Duration::from_secs_f64(self.timeout))?)
+        Ok(QueueClient::with_timeout(&self.url, &self.node, &token, timeout)?)
     }
 
     fn token(&self) -> anyhow::Result<String> {
