@@ -1,0 +1,133 @@
+//! The channel client's own rules against scripted peers (the real server never misbehaves in
+//! these ways, so only a peer that does can show them): heartbeats at the configured interval
+//! and a reconnect when nothing at all arrives within the receive timeout; retries until a
+//! server listens; a reconnect delay that keeps growing while connections open but no login
+//! succeeds; and a refused login reported to whoever waits for one.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use relay_client::channel::{ChannelClient, ClientConfig, ClientError, Login, Status};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Clone, Copy)]
+enum Peer {
+    /// Completes the WebSocket handshake and closes at once.
+    DropsAtOnce,
+    /// Accepts the login, then says nothing more, whatever arrives (heartbeats included).
+    SilentAfterLogin,
+    /// Refuses every login and keeps the socket open.
+    RefusesLogins,
+}
+
+/// What the peer saw: the frames of each connection, in order.
+type Seen = Arc<Mutex<Vec<Vec<Value>>>>;
+
+async fn serve(listener: TcpListener, peer: Peer, seen: Seen) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else { return };
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+            let conn = {
+                let mut s = seen.lock().unwrap();
+                s.push(Vec::new());
+                s.len() - 1
+            };
+            if let Peer::DropsAtOnce = peer {
+                let _ = ws.close(None).await;
+                return;
+            }
+            while let Some(Ok(msg)) = ws.next().await {
+                let Message::Text(text) = msg else { continue };
+                let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+                seen.lock().unwrap()[conn].push(frame.clone());
+                if frame["type"] == "user_login" {
+                    let (status, context) = match peer {
+                        Peer::RefusesLogins => (false, json!({"message": "invalid access token"})),
+                        _ => (true, json!({})),
+                    };
+                    let copy = json!({"type": "copy", "body": {"request_id": frame["request_id"], "origin_type": "user_login", "status": status, "context": context}});
+                    let _ = ws.send(Message::text(copy.to_string())).await;
+                }
+            }
+        });
+    }
+}
+
+async fn start(peer: Peer) -> (u16, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Seen = Arc::default();
+    tokio::spawn(serve(listener, peer, seen.clone()));
+    (port, seen)
+}
+
+fn config(port: u16) -> ClientConfig {
+    let mut cfg = ClientConfig::new(format!("ws://127.0.0.1:{port}/ws"), Login::User { access_token: "t".into() });
+    cfg.heartbeat = Duration::from_millis(100);
+    cfg.receive_timeout = Duration::from_millis(700);
+    cfg.backoff_min = Duration::from_millis(50);
+    cfg.backoff_max = Duration::from_millis(200);
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_flow_and_a_silent_server_is_left_for_a_new_connection() {
+    let (port, seen) = start(Peer::SilentAfterLogin).await;
+    let client = ChannelClient::connect(config(port), Box::new(|_| Ok(())));
+    client.wait_logged_in(1, Duration::from_secs(5)).await.unwrap();
+    // The first connection hears nothing after the login's copy, although the client keeps
+    // sending heartbeats: the client must give it up and log in on a new one.
+    client.wait_logged_in(2, Duration::from_secs(5)).await.unwrap();
+    let first = seen.lock().unwrap()[0].clone();
+    let heartbeats = first.iter().filter(|f| f["type"] == "heartbeat").count();
+    // About 0.7 s of silence at one heartbeat per 0.1 s.
+    assert!((3..=12).contains(&heartbeats), "{heartbeats} heartbeats on the silent connection: {first:?}");
+    assert_eq!(first[0]["type"], "user_login");
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_keeps_retrying_until_a_server_listens() {
+    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let client = ChannelClient::connect(config(port), Box::new(|_| Ok(())));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(client.status(), Status::Connecting);
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(serve(listener, Peer::SilentAfterLogin, Arc::default()));
+    client.wait_logged_in(1, Duration::from_secs(5)).await.unwrap();
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_drops_every_connection_at_once_gets_a_growing_delay() {
+    let (port, seen) = start(Peer::DropsAtOnce).await;
+    let mut cfg = config(port);
+    cfg.backoff_min = Duration::from_millis(20);
+    cfg.backoff_max = Duration::from_secs(2);
+    let client = ChannelClient::connect(cfg, Box::new(|_| Ok(())));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    client.close().await;
+    // Delays of 20, 40, 80, 160, 320 and 640 ms fill about 1.3 s: some 7 connections, not the
+    // 50 or more of a delay stuck at its minimum (a socket that opens is not yet a healthy
+    // connection; only a login is).
+    let n = seen.lock().unwrap().len();
+    assert!((2..=12).contains(&n), "{n} connections in 1.5 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_to_be_logged_in_ends_with_the_refusal() {
+    let (port, _) = start(Peer::RefusesLogins).await;
+    let client = ChannelClient::connect(config(port), Box::new(|_| Ok(())));
+    let t0 = Instant::now();
+    match client.wait_logged_in(1, Duration::from_secs(5)).await {
+        Err(ClientError::LoginRefused(reason)) => assert_eq!(reason, "invalid access token"),
+        other => panic!("{other:?} after {:?}", t0.elapsed()),
+    }
+    assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    client.close().await;
+}
