@@ -2,7 +2,8 @@
 //! these ways, so only a peer that does can show them): heartbeats at the configured interval
 //! and a reconnect when nothing at all arrives within the receive timeout; retries until a
 //! server listens; a reconnect delay that keeps growing while connections open but no login
-//! succeeds; and a refused login reported to whoever waits for one.
+//! succeeds; a refused login reported to whoever waits for one; and a login that is never
+//! answered given up.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,6 +22,8 @@ enum Peer {
     SilentAfterLogin,
     /// Refuses every login and keeps the socket open.
     RefusesLogins,
+    /// Answers heartbeats, never the login.
+    IgnoresLogins,
 }
 
 /// What the peer saw: the frames of each connection, in order.
@@ -45,7 +48,11 @@ async fn serve(listener: TcpListener, peer: Peer, seen: Seen) {
                 let Message::Text(text) = msg else { continue };
                 let frame: Value = serde_json::from_str(text.as_str()).unwrap();
                 seen.lock().unwrap()[conn].push(frame.clone());
-                if frame["type"] == "user_login" {
+                if frame["type"] == "heartbeat" && matches!(peer, Peer::IgnoresLogins) {
+                    let copy = json!({"type": "copy", "body": {"request_id": frame["request_id"], "origin_type": "heartbeat", "status": true, "context": {}}});
+                    let _ = ws.send(Message::text(copy.to_string())).await;
+                }
+                if frame["type"] == "user_login" && !matches!(peer, Peer::IgnoresLogins) {
                     let (status, context) = match peer {
                         Peer::RefusesLogins => (false, json!({"message": "invalid access token"})),
                         _ => (true, json!({})),
@@ -131,3 +138,19 @@ async fn waiting_to_be_logged_in_ends_with_the_refusal() {
     assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
     client.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_never_answered_is_given_up_although_heartbeats_are() {
+    let (port, seen) = start(Peer::IgnoresLogins).await;
+    let mut cfg = config(port);
+    cfg.connect_timeout = Duration::from_millis(500);
+    cfg.receive_timeout = Duration::from_secs(30);
+    let client = ChannelClient::connect(cfg, Box::new(|_| Ok(())));
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    assert_eq!(client.status(), Status::Connecting);
+    client.close().await;
+    let connections = seen.lock().unwrap().clone();
+    assert!(connections.len() >= 2, "{} connection(s): the first was never given up", connections.len());
+    assert!(connections[0].iter().any(|f| f["type"] == "heartbeat"), "{:?}", connections[0]);
+}
+

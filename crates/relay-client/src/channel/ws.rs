@@ -37,6 +37,7 @@ pub struct ClientConfig {
     pub heartbeat: Duration,
     /// Reconnect when no frame at all arrives for this long; keep it above `heartbeat`.
     pub receive_timeout: Duration,
+    /// How long a connection and then its login's answer may take.
     pub connect_timeout: Duration,
     pub send_timeout: Duration,
     /// Reconnect delays grow from `backoff_min` to `backoff_max`, doubling.
@@ -254,20 +255,25 @@ async fn drive(cfg: ClientConfig, mut handler: Handler, mut cmds: mpsc::Unbounde
     let mut outbox = Outbox::default();
     let mut backoff = cfg.backoff_min;
     let mut logins = 0u64;
+    let mut failures = 0u64;
     loop {
         let _ = status.send(Status::Connecting);
-        let ws = match timeout(cfg.connect_timeout, tokio_tungstenite::connect_async(cfg.url.as_str())).await {
-            Ok(Ok((ws, _))) => ws,
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "channel connect failed");
-                if wait_or_close(&mut cmds, &mut outbox, backoff).await {
-                    break;
+        let connected = match timeout(cfg.connect_timeout, tokio_tungstenite::connect_async(cfg.url.as_str())).await {
+            Ok(Ok((ws, _))) => Ok(ws),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no connection within {:?}", cfg.connect_timeout)),
+        };
+        let ws = match connected {
+            Ok(ws) => ws,
+            Err(why) => {
+                // Said once per run of failures, so a server that stays away does not flood
+                // the log, and a URL that can never work (wss:// in a build without TLS) is seen.
+                if failures == 0 {
+                    tracing::warn!(url = %cfg.url, error = %why, "cannot connect to the channel server; retrying");
+                } else {
+                    tracing::debug!(error = %why, "channel connect failed");
                 }
-                backoff = (backoff * 2).min(cfg.backoff_max);
-                continue;
-            }
-            Err(_) => {
-                tracing::debug!("channel connect timed out");
+                failures += 1;
                 if wait_or_close(&mut cmds, &mut outbox, backoff).await {
                     break;
                 }
@@ -275,6 +281,7 @@ async fn drive(cfg: ClientConfig, mut handler: Handler, mut cmds: mpsc::Unbounde
                 continue;
             }
         };
+        failures = 0;
         outbox.requeue();
         let before = logins;
         match session(&cfg, ws, &mut handler, &mut cmds, &mut outbox, &status, &mut logins).await {
@@ -337,6 +344,9 @@ async fn session(
         return End::Reconnect;
     }
     let mut logged_in = false;
+    // The login's answer is a network wait like any other: a server that keeps the socket
+    // (even answering heartbeats) but never answers the login is left.
+    let login_deadline = Instant::now() + cfg.connect_timeout;
     let mut heartbeat = tokio::time::interval_at(Instant::now() + cfg.heartbeat, cfg.heartbeat);
     // A deadline, not a timeout around each read: every pass of the loop (a heartbeat sent, a
     // frame queued) would start such a timeout afresh, and a silent server would never be noticed.
@@ -366,6 +376,10 @@ async fn session(
                 if !matches!(timeout(cfg.send_timeout, sink.send(Message::text(hb))).await, Ok(Ok(()))) {
                     return End::Reconnect;
                 }
+            }
+            () = tokio::time::sleep_until(login_deadline), if !logged_in => {
+                tracing::warn!("no answer to the login in {:?}; reconnecting", cfg.connect_timeout);
+                return End::Reconnect;
             }
             () = tokio::time::sleep_until(silent_since + cfg.receive_timeout) => {
                 tracing::warn!("no frame from the server in {:?}; reconnecting", cfg.receive_timeout);
