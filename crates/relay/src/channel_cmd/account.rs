@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -77,7 +78,7 @@ fn call(dir: &Path, req: Value) -> anyhow::Result<Value> {
             hub.close().map_err(|e| anyhow::anyhow!("{e}"))?;
             r
         }
-        Err(HubError::Locked) => via_socket(&dir.join("admin.sock"), &req)?,
+        Err(HubError::Locked) => via_socket(&dir.join("admin.sock"), &req, ADMIN_REPLY_TIMEOUT)?,
         Err(e) => anyhow::bail!("opening the channel store in {}: {e}", dir.display()),
     };
     if reply["ok"].as_bool() != Some(true) {
@@ -86,11 +87,35 @@ fn call(dir: &Path, req: Value) -> anyhow::Result<Value> {
     Ok(reply)
 }
 
-fn via_socket(path: &Path, req: &Value) -> anyhow::Result<Value> {
+/// How long the running server may take to answer (an `add` hashes a password: well under a
+/// second), so that a server that hangs does not hang the command too.
+const ADMIN_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn via_socket(path: &Path, req: &Value, within: Duration) -> anyhow::Result<Value> {
     let mut stream = UnixStream::connect(path)
         .with_context(|| format!("the store is in use but the server's admin socket {} is not reachable", path.display()))?;
+    stream.set_read_timeout(Some(within))?;
+    stream.set_write_timeout(Some(within))?;
     writeln!(stream, "{req}")?;
     let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line)?;
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .with_context(|| format!("no answer from the server's admin socket {} within {within:?}", path.display()))?;
     serde_json::from_str(&line).context("the server's admin reply is not JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_that_never_answers_is_given_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("admin.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let t0 = std::time::Instant::now();
+        let err = via_socket(&path, &json!({"op": "list"}), Duration::from_millis(300)).unwrap_err();
+        assert!(format!("{err:#}").contains("no answer from the server's admin socket"), "{err:#}");
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    }
 }
