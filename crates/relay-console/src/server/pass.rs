@@ -23,6 +23,9 @@ pub struct PassTarget {
 /// Smallest read buffer: the reference reads `read_size` bytes at a time, but larger reads only
 /// reduce system calls; lines come out identical.
 const MIN_READ: usize = 64 * 1024;
+/// Largest read buffer: `read_size` comes from the client, and a buffer of any size it asks for
+/// could not be allocated (the process would abort).
+const MAX_READ: usize = 16 * 1024 * 1024;
 
 /// Starts a pass once a concurrency permit is available.
 pub fn spawn_pass(fd: OwnedFd, target: PassTarget, read_size: usize, tab_size: usize, data: mpsc::Sender<Event>, permits: Arc<Semaphore>) {
@@ -38,7 +41,7 @@ pub fn spawn_reader(fd: OwnedFd, step: String, tab_size: usize, data: mpsc::Send
 }
 
 async fn run(fd: OwnedFd, target: PassTarget, read_size: usize, tab_size: usize, data: mpsc::Sender<Event>) {
-    let size = read_size.max(MIN_READ);
+    let size = read_size.clamp(MIN_READ, MAX_READ);
     if let Err(e) = check_readable(&fd) {
         let _ = data.send(Event::PassDone { step: target.step, reply_to: target.reply_to, error: Some(e) }).await;
         return;
