@@ -40,11 +40,15 @@ pub fn log_total(step: &StepBody) -> usize {
     step.log.len() + usize::from(step.log.dropped() > 0)
 }
 
+/// Most rows a log takes, whatever `min_height` a client asked for, so that adding up the heights
+/// of all widgets cannot overflow.
+const MAX_LOG_ROWS: i64 = u32::MAX as i64;
+
 /// Visible log rows: the line count clamped to `[min_height, max_height]` (`max_height <= 0`
 /// means unlimited).
 pub fn log_height(step: &StepBody) -> usize {
     let n = log_total(step) as i64;
-    let mut h = n.max(step.min_height.max(0));
+    let mut h = n.max(step.min_height.clamp(0, MAX_LOG_ROWS));
     if step.max_height > 0 {
         h = h.min(step.max_height);
     }
