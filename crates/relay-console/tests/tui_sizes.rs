@@ -35,3 +35,21 @@ fn huge_min_height_on_several_steps_still_draws() {
     view.scroll_y = usize::MAX / 2;
     render(&inst, &mut view, 40, 10);
 }
+
+#[test]
+fn clicking_a_button_with_a_huge_label() {
+    // Button labels are client text of any length; their widths do not fit in a screen column.
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let mut inst = instance();
+    let long = "x".repeat(70_000);
+    send(&mut inst, json!({"command": "buttonquestion", "action": "add", "id": "q", "collapsed": false,
+        "button": [["big", "default", "y".repeat(65_534)], ["long", "default", long], ["ok", "success", "OK"]]}));
+    let mut view = ViewState::new("default".into(), false);
+    render(&inst, &mut view, 40, 10);
+    // Row 0 is the header, row 1 the title, row 2 the buttons.
+    for column in [3, 39] {
+        let click = MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column, row: 2, modifiers: KeyModifiers::NONE };
+        relay_console::tui::handle_mouse(&mut inst, &mut view, click);
+    }
+    assert_eq!(inst.console.store.get("q").unwrap().question().unwrap().answer.as_deref(), Some("big"));
+}

@@ -301,9 +301,9 @@ fn question_row(w: &Widget, i: usize, ctx: &RowCtx<'_>, class: Style) -> (Line<'
 /// Which button a column of the buttons row falls on.
 pub fn button_at(w: &Widget, x: u16) -> Option<usize> {
     let q = w.question()?;
-    let mut col = 2u16;
+    let (x, mut col) = (usize::from(x), 2);
     for (n, b) in q.buttons.iter().enumerate() {
-        let width = markup::plain(&b.label).width() as u16 + 2;
+        let width = markup::plain(&b.label).width() + 2;
         if x >= col && x < col + width {
             return Some(n);
         }
