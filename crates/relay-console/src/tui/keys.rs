@@ -2,7 +2,7 @@
 //! collapse) and effects the terminal loop performs (quit, save, clipboard).
 
 use super::layout::{self, log_height, log_start, log_total};
-use super::render::{display_order, list_layout, reveal};
+use super::render::{display_order, list_layout, maximized_height, reveal};
 use super::search::{find, Field};
 use super::view::{Focus, Part, QuitDialog, ViewState};
 use crate::instance::Instance;
@@ -210,12 +210,13 @@ fn search_again(instance: &mut Instance, view: &mut ViewState, reverse: bool) {
         return;
     };
     let mut part = Part::Title;
+    if let Some(w) = instance.console.store.get_mut(&m.id).filter(|w| w.collapsible()) {
+        w.collapsed = false;
+    }
+    let drawn = instance.console.store.get(&m.id).and_then(|w| maximized_height(w, view));
     if let Some(w) = instance.console.store.get_mut(&m.id) {
-        if w.collapsible() {
-            w.collapsed = false;
-        }
         if let (Field::Log, Some(step)) = (m.field, w.step_mut()) {
-            let h = log_height(step);
+            let h = drawn.unwrap_or_else(|| log_height(step));
             let marker = usize::from(step.log.dropped() > 0);
             let row = m.line + marker;
             let start = log_start(step, h);
@@ -455,10 +456,11 @@ fn scroll_key(instance: &mut Instance, view: &mut ViewState, code: KeyCode, ctrl
     // A focused log takes the scrolling keys; otherwise the list does.
     if let Some(f) = view.focus.clone() {
         let maximized = view.maximized.as_deref() == Some(f.id.as_str());
-        let max_h = view.list_height;
         if f.part == Part::Log || maximized {
+            // The height the log is drawn with (a maximized one leaves room for its texts).
+            let drawn = instance.console.store.get(&f.id).and_then(|w| maximized_height(w, view));
             if let Some(step) = instance.console.store.get_mut(&f.id).and_then(Widget::step_mut) {
-                let h = if maximized { max_h.saturating_sub(1).max(1) } else { log_height(step) };
+                let h = drawn.unwrap_or_else(|| log_height(step));
                 let start = log_start(step, h);
                 let max_start = log_total(step).saturating_sub(h);
                 let set = |step: &mut crate::model::StepBody, v: usize| {
@@ -504,8 +506,9 @@ pub fn handle_mouse(instance: &mut Instance, view: &mut ViewState, ev: MouseEven
             // The wheel over a log scrolls that log, elsewhere the list.
             let over_log = view.hits.iter().find(|h| h.y == ev.row && h.part == Part::Log).map(|h| h.id.clone());
             if let Some(id) = over_log {
+                let drawn = instance.console.store.get(&id).and_then(|w| maximized_height(w, view));
                 if let Some(step) = instance.console.store.get_mut(&id).and_then(Widget::step_mut) {
-                    let h = log_height(step);
+                    let h = drawn.unwrap_or_else(|| log_height(step));
                     if log_total(step) > h {
                         let start = log_start(step, h);
                         let max_start = log_total(step).saturating_sub(h);

@@ -37,7 +37,7 @@ pub fn list_layout<'a>(console: &'a Console, view: &ViewState) -> Vec<(&'a Widge
         .collect()
 }
 
-fn maximized_height(w: &Widget, view: &ViewState) -> Option<usize> {
+pub(super) fn maximized_height(w: &Widget, view: &ViewState) -> Option<usize> {
     if view.maximized.as_deref() != Some(w.id.as_str()) {
         return None;
     }

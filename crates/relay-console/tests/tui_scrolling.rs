@@ -1,0 +1,95 @@
+//! Scrolling state of logs in the TUI after keys and after the log changes under it.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use relay_console::instance::{queues, Instance};
+use relay_console::settings::Settings;
+use relay_console::tui::{draw, handle_key, Focus, Part, ViewState};
+use serde_json::{json, Value};
+
+fn instance() -> Instance {
+    let (senders, _q) = queues();
+    Instance::new(Settings::default(), senders)
+}
+
+fn send(inst: &mut Instance, v: Value) {
+    let mut m = v.as_object().unwrap().clone();
+    inst.console.handle(&mut m, false);
+}
+
+fn screen(inst: &Instance, view: &mut ViewState, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(f, inst, view)).unwrap();
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn press(inst: &mut Instance, view: &mut ViewState, code: KeyCode) {
+    handle_key(inst, view, KeyEvent::new(code, KeyModifiers::NONE), false);
+}
+
+#[test]
+fn end_in_a_maximized_log_with_top_and_bottom_text_shows_the_last_line() {
+    let mut inst = instance();
+    let text: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "s", "collapsed": false, "auto_scroll": false,
+        "top_text": "above", "bottom_text": "below", "text": text}));
+    let mut view = ViewState::new("default".into(), false);
+    screen(&inst, &mut view, 60, 20);
+    view.focus = Some(Focus { id: "s".into(), part: Part::Log });
+    press(&mut inst, &mut view, KeyCode::Char('f'));
+    screen(&inst, &mut view, 60, 20);
+    press(&mut inst, &mut view, KeyCode::End);
+    let shown = screen(&inst, &mut view, 60, 20);
+    assert!(shown.contains("line 100"), "{shown}");
+    press(&mut inst, &mut view, KeyCode::Home);
+    press(&mut inst, &mut view, KeyCode::PageDown);
+    let shown = screen(&inst, &mut view, 60, 20);
+    // 15 log rows are visible (18 list rows minus title, top and bottom text).
+    assert!(!shown.contains(" line 15\n") && shown.contains(" line 16\n") && shown.contains(" line 30\n"), "a page down moves by one visible page: {shown}");
+}
+
+#[test]
+fn mouse_wheel_scrolls_a_maximized_log_that_fits_its_normal_height() {
+    use crossterm::event::{MouseEvent, MouseEventKind};
+    let mut inst = instance();
+    let text: String = (1..=20).map(|i| format!("line {i}\n")).collect();
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "s", "collapsed": false, "text": text}));
+    let mut view = ViewState::new("default".into(), false);
+    screen(&inst, &mut view, 60, 10);
+    view.focus = Some(Focus { id: "s".into(), part: Part::Log });
+    press(&mut inst, &mut view, KeyCode::Char('f'));
+    let shown = screen(&inst, &mut view, 60, 10);
+    assert!(shown.contains(" line 20\n"), "{shown}");
+    // 8 list rows: the title and 7 log rows; row 5 of the screen is a log row.
+    let wheel = MouseEvent { kind: MouseEventKind::ScrollUp, column: 10, row: 5, modifiers: KeyModifiers::NONE };
+    relay_console::tui::handle_mouse(&mut inst, &mut view, wheel);
+    let shown = screen(&inst, &mut view, 60, 10);
+    assert!(shown.contains(" line 11\n") && shown.contains(" line 17\n") && !shown.contains(" line 18\n"), "{shown}");
+}
+
+#[test]
+fn search_in_a_maximized_log_scrolls_the_match_into_view() {
+    let mut inst = instance();
+    let text: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "s", "collapsed": false, "text": text}));
+    let mut view = ViewState::new("default".into(), false);
+    screen(&inst, &mut view, 60, 10);
+    view.focus = Some(Focus { id: "s".into(), part: Part::Log });
+    press(&mut inst, &mut view, KeyCode::Char('f'));
+    screen(&inst, &mut view, 60, 10);
+    press(&mut inst, &mut view, KeyCode::Char('/'));
+    for c in "line 80$".chars() {
+        press(&mut inst, &mut view, KeyCode::Char(c));
+    }
+    press(&mut inst, &mut view, KeyCode::Enter);
+    let shown = screen(&inst, &mut view, 60, 10);
+    assert!(shown.contains(" line 80\n"), "{shown}");
+}
