@@ -124,6 +124,7 @@ impl Console {
                 step.log.clear();
                 step.following = step.auto_scroll;
                 step.log_offset = 0;
+                step.h_offset = 0;
                 Outcome::Done
             }
             "append" if kind == Kind::Step => self.append(&id, req),
@@ -502,6 +503,7 @@ fn apply_props(w: &mut Widget, req: &Map<String, Value>, adding: bool, tab_size:
             if let Some(v) = req.get("text") {
                 let t = text(v);
                 step.log.clear();
+                step.h_offset = 0;
                 step.log.extend(lines::split_text(&t, tab_size));
                 if !adding {
                     step.following = step.auto_scroll;

@@ -93,3 +93,27 @@ fn search_in_a_maximized_log_scrolls_the_match_into_view() {
     let shown = screen(&inst, &mut view, 60, 10);
     assert!(shown.contains(" line 80\n"), "{shown}");
 }
+
+#[test]
+fn horizontal_scroll_does_not_outlive_the_lines_it_was_for() {
+    let mut inst = instance();
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "s", "collapsed": false, "text": format!("{}END", "x".repeat(300))}));
+    let mut view = ViewState::new("default".into(), false);
+    screen(&inst, &mut view, 60, 10);
+    view.focus = Some(Focus { id: "s".into(), part: Part::Log });
+    for _ in 0..5 {
+        handle_key(&mut inst, &mut view, KeyEvent::new(KeyCode::PageDown, KeyModifiers::CONTROL), false);
+    }
+    assert!(screen(&inst, &mut view, 60, 10).contains("END"));
+    // Replacing the content (clear + append, or update --text) leaves only short lines.
+    send(&mut inst, json!({"command": "step", "action": "clear", "id": "s"}));
+    send(&mut inst, json!({"command": "step", "action": "append", "id": "s", "text": ["short"]}));
+    let shown = screen(&inst, &mut view, 60, 10);
+    assert!(shown.contains(" short"), "{shown}");
+    for _ in 0..10 {
+        handle_key(&mut inst, &mut view, KeyEvent::new(KeyCode::PageDown, KeyModifiers::CONTROL), false);
+    }
+    send(&mut inst, json!({"command": "step", "action": "update", "id": "s", "text": "tiny"}));
+    let shown = screen(&inst, &mut view, 60, 10);
+    assert!(shown.contains(" tiny"), "{shown}");
+}
