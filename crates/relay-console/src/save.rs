@@ -49,6 +49,9 @@ pub fn save_to(console: &Console, dir: &Path) -> std::io::Result<usize> {
         write_json(&dir.join(format!("{stem}.properties.json")), &Value::Object(properties(w)))?;
         if let Some(step) = w.step() {
             let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join(format!("{stem}.contents.log")))?);
+            if step.log.dropped() > 0 {
+                writeln!(f, "[… {} earlier lines dropped: per-step limit reached]", step.log.dropped())?;
+            }
             for line in step.log.iter() {
                 f.write_all(line.as_bytes())?;
                 if line.contains('\x1b') {
