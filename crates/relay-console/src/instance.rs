@@ -90,6 +90,11 @@ impl Instance {
                 }
             }
             Event::Request { conn, mut request, fd } => self.request(conn, &mut request, fd),
+            // Parked waiters of a gone client would keep its socket open until an answer.
+            Event::Closed { conn } => self.waiters.retain(|_, list| {
+                list.retain(|(c, _)| c.id != conn);
+                !list.is_empty()
+            }),
         }
     }
 

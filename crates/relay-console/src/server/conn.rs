@@ -69,6 +69,7 @@ pub(super) fn spawn(stream: UnixStream, id: u64, label: String, limit: u64, even
     tokio::spawn(async move {
         read_loop(&stream, &conn, limit, &events).await;
         let _ = closed_tx.send(true);
+        let _ = events.send(Event::Closed { conn: id });
     });
 }
 

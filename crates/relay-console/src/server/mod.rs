@@ -25,4 +25,6 @@ pub enum Event {
     Lines { step: String, lines: Vec<String> },
     /// A pass reached end of file (or failed); `reply_to` is `None` for run output.
     PassDone { step: String, reply_to: Option<(Conn, Map<String, Value>)>, error: Option<String> },
+    /// The client of connection `conn` is gone (after its last request).
+    Closed { conn: u64 },
 }
