@@ -67,7 +67,8 @@ pub fn parse(markup: &str) -> Result<Styled, MarkupError> {
             push_text(&mut pieces, &format!("[{tag}]"), style);
             continue;
         }
-        let position = whole.start() + backslashes.len();
+        // Python counts characters, not bytes.
+        let position = markup[..whole.start()].chars().count() + backslashes.len();
         if let Some(name) = tag.strip_prefix('/') {
             let name = name.trim();
             if name.is_empty() {
@@ -202,6 +203,12 @@ mod tests {
         assert_eq!(validate("[/]").unwrap_err().0, "closing tag '[/]' at position 0 has nothing to close");
         assert_eq!(validate("[/x]").unwrap_err().0, "closing tag '[/x]' at position 0 doesn't match any open tag");
         assert_eq!(validate("ab[/]").unwrap_err().0, "closing tag '[/]' at position 2 has nothing to close");
+    }
+
+    #[test]
+    fn error_positions_count_characters_like_python() {
+        assert_eq!(validate("é[/]").unwrap_err().0, "closing tag '[/]' at position 1 has nothing to close");
+        assert_eq!(validate("日本 \\\\[/x]").unwrap_err().0, "closing tag '[/x]' at position 5 doesn't match any open tag");
     }
 
     #[test]
