@@ -76,7 +76,7 @@ pub fn parse(markup: &str) -> Result<Styled, MarkupError> {
                     return Err(MarkupError(format!("closing tag '[/]' at position {position} has nothing to close")));
                 }
             } else {
-                match stack.iter().rposition(|(n, _)| n == name) {
+                match stack.iter().rposition(|(n, _)| n == tag_name(name)) {
                     Some(i) => {
                         stack.remove(i);
                     }
@@ -88,12 +88,17 @@ pub fn parse(markup: &str) -> Result<Styled, MarkupError> {
                 }
             }
         } else {
-            stack.push((tag.trim().to_string(), parse_style(tag)));
+            stack.push((tag_name(tag).to_string(), parse_style(tag)));
         }
     }
     let style = current(&stack);
     push_text(&mut pieces, &markup[pos..], style);
     Ok(Styled { pieces })
+}
+
+/// A tag's name, as Rich matches closing tags: what precedes `=` (`[link=URL]` is closed by `[/link]`).
+fn tag_name(tag: &str) -> &str {
+    tag.split('=').next().unwrap_or_default().trim()
 }
 
 /// Validates markup without keeping the result.
@@ -203,6 +208,14 @@ mod tests {
         assert_eq!(validate("[/]").unwrap_err().0, "closing tag '[/]' at position 0 has nothing to close");
         assert_eq!(validate("[/x]").unwrap_err().0, "closing tag '[/x]' at position 0 doesn't match any open tag");
         assert_eq!(validate("ab[/]").unwrap_err().0, "closing tag '[/]' at position 2 has nothing to close");
+    }
+
+    #[test]
+    fn tags_with_parameters_are_closed_by_their_name() {
+        // Rich names a tag by what precedes `=`: `[link=URL]…[/link]` is valid.
+        assert!(validate("see [link=https://example.com]the site[/link]").is_ok());
+        assert!(validate("[@click=app.bell]ring[/@click]").is_ok());
+        assert_eq!(parse("[link=https://example.com]x[/link] y").unwrap().plain(), "x y");
     }
 
     #[test]
