@@ -53,3 +53,39 @@ fn clicking_a_button_with_a_huge_label() {
     }
     assert_eq!(inst.console.store.get("q").unwrap().question().unwrap().answer.as_deref(), Some("big"));
 }
+
+#[test]
+fn tiny_and_empty_terminals_draw_without_panicking() {
+    // A terminal resized to zero columns or rows (a pty whose size was never set reports 0x0),
+    // with everything on screen that can be.
+    let mut inst = instance();
+    for i in 0..5 {
+        send(&mut inst, json!({"command": "step", "action": "add", "id": format!("s{i}"), "collapsed": false, "text": "a\nb\nc", "top_text": "t", "bottom_text": "b"}));
+    }
+    send(&mut inst, json!({"command": "divider", "action": "add", "id": "d", "title": "div"}));
+    send(&mut inst, json!({"command": "question", "action": "add", "id": "q", "collapsed": false, "text": "Q?"}));
+    for (w, h) in [(0, 0), (0, 12), (12, 0), (1, 1), (1, 12), (2, 3), (5, 2), (3, 40)] {
+        let mut view = ViewState::new("default".into(), false);
+        render(&inst, &mut view, w, h);
+        view.show_console = true;
+        view.search.open = true;
+        view.notify("Saved\nsomewhere", false);
+        render(&inst, &mut view, w, h);
+        view.show_help = true;
+        view.quit_dialog = Some(relay_console::tui::QuitDialog::Stay);
+        view.maximized = Some("s1".into());
+        render(&inst, &mut view, w, h);
+    }
+}
+
+#[test]
+fn indeterminate_progress_bar_in_a_narrow_terminal() {
+    // `progress_target: 0` animates a segment at least one cell wide; the bar itself can be
+    // narrower than that (the label takes 6 columns).
+    let mut inst = instance();
+    send(&mut inst, json!({"command": "set", "progress_bar": true, "progress_target": 0}));
+    for w in [0, 1, 5, 6, 7, 12] {
+        let mut view = ViewState::new("default".into(), false);
+        render(&inst, &mut view, w, 5);
+    }
+}

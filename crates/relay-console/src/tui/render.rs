@@ -122,7 +122,7 @@ fn draw_list(frame: &mut Frame, area: Rect, console: &Console, view: &mut ViewSt
     let total: usize = layout.last().map_or(0, |(_, top, s)| top + s.height());
     let h = area.height as usize;
     view.scroll_y = view.scroll_y.min(total.saturating_sub(h));
-    let scrollbar = total > h;
+    let scrollbar = total > h && area.width > 0;
     let width = area.width.saturating_sub(u16::from(scrollbar));
     view.width = width;
     let offset = if console.props.step_position_bottom && total < h { h - total } else { 0 };
@@ -170,6 +170,9 @@ fn draw_list(frame: &mut Frame, area: Rect, console: &Console, view: &mut ViewSt
 }
 
 fn draw_search(frame: &mut Frame, area: Rect, view: &ViewState) {
+    if area.is_empty() {
+        return;
+    }
     let s = &view.search;
     let valid = s.input.is_empty() || s.compile().is_ok();
     let style = if valid { Style::default().bg(Color::Rgb(0x27, 0x27, 0x27)).fg(Color::White) } else { Style::default().bg(theme::ERROR).fg(Color::White) };
@@ -202,7 +205,7 @@ fn draw_progress(frame: &mut Frame, area: Rect, console: &Console, view: &ViewSt
         }
         None => {
             // Indeterminate: a block sliding back and forth.
-            let seg = (bar_w / 5).max(1);
+            let seg = (bar_w / 5).max(1).min(bar_w);
             let period = (bar_w.saturating_sub(seg)).max(1) * 2;
             let t = (view.started.elapsed().as_millis() / 40) as usize % period;
             let pos = if t < period / 2 { t } else { period - t };
