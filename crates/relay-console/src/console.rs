@@ -219,8 +219,8 @@ impl Console {
             Some(Value::String(s)) => s.chars().map(String::from).collect(),
             Some(other) => vec![py_str(other)],
         };
-        let mut joined = pieces.join("\n");
-        joined.push('\n');
+        // A final LF is implied; split_text ends an unterminated last line the same way.
+        let joined = pieces.join("\n");
         let tab = self.settings.tab_size;
         self.append_lines(id, lines::split_text(&joined, tab));
         Outcome::Done

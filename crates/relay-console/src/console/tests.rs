@@ -82,6 +82,24 @@ fn text_append_clear() {
 }
 
 #[test]
+fn append_implies_a_final_lf_only_when_missing() {
+    // The reference joins the texts with LF, returns on an empty result and adds a LF only if the
+    // text does not already end with one.
+    let mut c = console();
+    send(&mut c, json!({"command": "step", "action": "add", "id": "s"}));
+    let log = |c: &Console| c.store.get("s").unwrap().step().unwrap().log.iter().map(str::to_string).collect::<Vec<_>>();
+    send(&mut c, json!({"command": "step", "action": "append", "id": "s", "text": ["a\n"]}));
+    assert_eq!(log(&c), ["a"]);
+    send(&mut c, json!({"command": "step", "action": "append", "id": "s", "text": [""]}));
+    send(&mut c, json!({"command": "step", "action": "append", "id": "s", "text": []}));
+    assert_eq!(log(&c), ["a"]);
+    send(&mut c, json!({"command": "step", "action": "append", "id": "s", "text": ["b", ""]}));
+    assert_eq!(log(&c), ["a", "b"]);
+    send(&mut c, json!({"command": "step", "action": "append", "id": "s", "text": ["c", "", "d"]}));
+    assert_eq!(log(&c), ["a", "b", "c", "", "d"]);
+}
+
+#[test]
 fn kinds_are_checked() {
     let mut c = console();
     send(&mut c, json!({"command": "divider", "action": "add", "id": "d"}));
