@@ -125,7 +125,13 @@ async fn read_polled(afd: AsyncFd<OwnedFd>, target: &PassTarget, size: usize, ta
                 Ok(g) => g,
                 Err(e) => return Some(e.to_string()),
             },
-            _ = &mut closed => return Some("client disconnected; stopped reading".into()),
+            _ = &mut closed => {
+                // What was read is shown, even an unterminated last line.
+                if let Some(last) = splitter.finish() {
+                    let _ = data.send(Event::Lines { step: step.clone(), lines: vec![last] }).await;
+                }
+                return Some("client disconnected; stopped reading".into());
+            }
         };
         match guard.try_io(|inner| rustix::io::read(inner.get_ref(), &mut buf).map_err(Into::into)) {
             Ok(Ok(0)) => break,
@@ -144,4 +150,49 @@ async fn read_polled(afd: AsyncFd<OwnedFd>, target: &PassTarget, size: usize, ta
         let _ = data.send(Event::Lines { step: step.clone(), lines: vec![last] }).await;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn an_interrupted_pass_keeps_the_partial_line_it_read() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            // A connection whose client sends one request, so that we hold its `Conn`.
+            let (server, client) = tokio::net::UnixStream::pair().unwrap();
+            let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+            super::super::conn::spawn(server, 1, "test".into(), 1 << 20, events_tx);
+            let mut client = client.into_std().unwrap();
+            client.set_nonblocking(false).unwrap();
+            client.write_all(&relay_wire::console::encode_json_frame(br#"{"command":"ping"}"#)).unwrap();
+            let conn = loop {
+                if let Some(Event::Request { conn, .. }) = events_rx.recv().await {
+                    break conn;
+                }
+            };
+            let (r, mut w) = std::io::pipe().unwrap();
+            w.write_all(b"first\npartial").unwrap();
+            let (data_tx, mut data_rx) = mpsc::channel(16);
+            let target = PassTarget { step: "s".into(), reply_to: Some((conn, Map::new())) };
+            tokio::spawn(run(OwnedFd::from(r), target, 0, 8, data_tx));
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            drop(client);
+            let mut lines = Vec::new();
+            loop {
+                match tokio::time::timeout(std::time::Duration::from_secs(5), data_rx.recv()).await.expect("pass ends") {
+                    Some(Event::Lines { lines: l, .. }) => lines.extend(l),
+                    Some(Event::PassDone { error, .. }) => {
+                        assert!(error.is_some_and(|e| e.contains("client disconnected")));
+                        break;
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert_eq!(lines, ["first", "partial"]);
+            drop(w);
+        });
+    }
 }
