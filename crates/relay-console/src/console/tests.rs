@@ -100,6 +100,21 @@ fn append_implies_a_final_lf_only_when_missing() {
 }
 
 #[test]
+fn colour_carries_over_within_one_text_but_not_into_the_next_append() {
+    // The reference starts every append (and every pass) without a carried colour: one
+    // stream's unterminated colour must not paint lines coming from another.
+    let mut c = console();
+    send(&mut c, json!({"command": "step", "action": "add", "id": "s"}));
+    let log = |c: &Console| c.store.get("s").unwrap().step().unwrap().log.iter().map(str::to_string).collect::<Vec<_>>();
+    send(&mut c, json!({"command": "step", "action": "append", "id": "s", "text": ["\u{1b}[31mred", "still"]}));
+    send(&mut c, json!({"command": "step", "action": "append", "id": "s", "text": ["plain"]}));
+    assert_eq!(log(&c), ["\u{1b}[31mred", "\u{1b}[31mstill", "plain"]);
+    c.append_lines("s", vec!["\u{1b}[32mgreen".into()]);
+    send(&mut c, json!({"command": "step", "action": "append", "id": "s", "text": ["plain too"]}));
+    assert_eq!(log(&c)[4], "plain too");
+}
+
+#[test]
 fn kinds_are_checked() {
     let mut c = console();
     send(&mut c, json!({"command": "divider", "action": "add", "id": "d"}));

@@ -1,4 +1,5 @@
-//! A step's log: lines with their carried ANSI style already prefixed, bounded by a line limit.
+//! A step's log: lines with their carried ANSI style already prefixed (by the stream that
+//! produced them), bounded by a line limit.
 
 use crate::text::ansi;
 use std::collections::VecDeque;
@@ -10,7 +11,6 @@ pub struct StepLog {
     lines: VecDeque<Box<str>>,
     limit: usize,
     dropped: u64,
-    carry: String,
     /// Widest line seen, in terminal cells (for horizontal scrolling).
     width: usize,
     /// Bumped on every change so views can cache what they derived from the log.
@@ -19,7 +19,7 @@ pub struct StepLog {
 
 impl StepLog {
     pub fn new(limit: usize) -> Self {
-        StepLog { lines: VecDeque::new(), limit: limit.max(1), dropped: 0, carry: String::new(), width: 0, generation: 0 }
+        StepLog { lines: VecDeque::new(), limit: limit.max(1), dropped: 0, width: 0, generation: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -54,17 +54,13 @@ impl StepLog {
     pub fn clear(&mut self) {
         self.lines.clear();
         self.dropped = 0;
-        self.carry.clear();
         self.width = 0;
         self.generation += 1;
     }
 
-    /// Appends lines, applying the colour carried over from the previous line.
+    /// Appends lines (their carried colour is already prefixed).
     pub fn extend<I: IntoIterator<Item = String>>(&mut self, lines: I) {
-        for line in lines {
-            let next_carry = ansi::carry_out(&self.carry, &line);
-            let stored = if self.carry.is_empty() { line } else { format!("{}{}", self.carry, line) };
-            self.carry = next_carry;
+        for stored in lines {
             let cells = if stored.contains('\x1b') { display_width(&ansi::strip(&stored)) } else { display_width(&stored) };
             self.width = self.width.max(cells);
             if self.lines.len() == self.limit {
@@ -85,18 +81,6 @@ fn display_width(s: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn carry_is_prefixed_and_clear_forgets_it() {
-        let mut log = StepLog::new(100);
-        log.extend(["\x1b[31mred".to_string(), "still".into(), "\x1b[0mplain".into()]);
-        assert_eq!(log.line(1), Some("\x1b[31mstill"));
-        assert_eq!(log.line(2), Some("\x1b[31m\x1b[0mplain"));
-        log.extend(["\x1b[32mgreen".to_string()]);
-        log.clear();
-        log.extend(["after".to_string()]);
-        assert_eq!(log.line(0), Some("after"));
-    }
 
     #[test]
     fn limit_drops_oldest_and_counts() {

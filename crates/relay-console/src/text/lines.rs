@@ -1,5 +1,6 @@
 //! Bytes to log lines: only LF ends a line, the remainder waits for more data or for EOF, TABs
-//! become a fixed number of spaces, invalid UTF-8 is kept visible with replacement characters.
+//! become a fixed number of spaces, invalid UTF-8 is kept visible with replacement characters,
+//! and the colour a line leaves active is carried into the next lines of the same stream.
 
 /// Longest line kept whole; a longer run without LF is cut into pieces of this size so one
 /// endless line cannot grow memory without bound.
@@ -10,11 +11,14 @@ pub const MAX_LINE: usize = 1024 * 1024;
 pub struct LineSplitter {
     pending: Vec<u8>,
     tab: String,
+    /// SGR sequences still active at the end of the last line, prefixed to the next one. Each
+    /// stream (pass, append, text) has its own, as in the reference.
+    carry: String,
 }
 
 impl LineSplitter {
     pub fn new(tab_size: usize) -> Self {
-        LineSplitter { pending: Vec::new(), tab: " ".repeat(tab_size) }
+        LineSplitter { pending: Vec::new(), tab: " ".repeat(tab_size), carry: String::new() }
     }
 
     /// Returns the lines completed by `data`.
@@ -49,13 +53,13 @@ impl LineSplitter {
         Some(self.decode(&line))
     }
 
-    fn decode(&self, bytes: &[u8]) -> String {
+    fn decode(&mut self, bytes: &[u8]) -> String {
         let text = String::from_utf8_lossy(bytes);
-        if text.contains('\t') {
-            text.replace('\t', &self.tab)
-        } else {
-            text.into_owned()
-        }
+        let line = if text.contains('\t') { text.replace('\t', &self.tab) } else { text.into_owned() };
+        let next_carry = super::ansi::carry_out(&self.carry, &line);
+        let stored = if self.carry.is_empty() { line } else { format!("{}{line}", self.carry) };
+        self.carry = next_carry;
+        stored
     }
 }
 
@@ -94,6 +98,15 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(lines.iter().all(|l| l.len() == MAX_LINE));
         assert_eq!(s.finish().map(|l| l.len()), Some(5));
+    }
+
+    #[test]
+    fn colour_is_carried_into_the_next_lines_of_the_stream() {
+        let mut s = LineSplitter::new(8);
+        let lines = s.push(b"\x1b[31mred\nstill\n\x1b[0mplain\n\x1b[32mgr");
+        assert_eq!(lines, ["\x1b[31mred", "\x1b[31mstill", "\x1b[31m\x1b[0mplain"]);
+        assert_eq!(s.push(b"een\nnext\n"), ["\x1b[32mgreen", "\x1b[32mnext"]);
+        assert_eq!(split_text("after", 8), ["after"]);
     }
 
     #[test]
