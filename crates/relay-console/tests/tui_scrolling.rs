@@ -117,3 +117,24 @@ fn horizontal_scroll_does_not_outlive_the_lines_it_was_for() {
     let shown = screen(&inst, &mut view, 60, 10);
     assert!(shown.contains(" tiny"), "{shown}");
 }
+
+#[test]
+fn scrolling_right_stops_when_the_end_of_the_widest_line_is_visible() {
+    let mut inst = instance();
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "s", "collapsed": false, "text": format!("{}END\nshort", "x".repeat(100))}));
+    let mut view = ViewState::new("default".into(), false);
+    screen(&inst, &mut view, 60, 10);
+    view.focus = Some(Focus { id: "s".into(), part: Part::Log });
+    for _ in 0..3 {
+        handle_key(&mut inst, &mut view, KeyEvent::new(KeyCode::PageDown, KeyModifiers::CONTROL), false);
+    }
+    for _ in 0..5 {
+        press(&mut inst, &mut view, KeyCode::Right);
+    }
+    let shown = screen(&inst, &mut view, 60, 10);
+    assert!(shown.contains("xxxEND\n"), "{shown}");
+    // One step left shows one more column on the left at once.
+    press(&mut inst, &mut view, KeyCode::Left);
+    let shown = screen(&inst, &mut view, 60, 10);
+    assert!(shown.contains("xxxEN"), "{shown}");
+}

@@ -463,6 +463,9 @@ fn scroll_key(instance: &mut Instance, view: &mut ViewState, code: KeyCode, ctrl
                 let h = drawn.unwrap_or_else(|| log_height(step));
                 let start = log_start(step, h);
                 let max_start = log_total(step).saturating_sub(h);
+                // Far enough right that the end of the widest line is at the right edge (log rows
+                // show the list width minus 4 cells of text).
+                let max_h_offset = step.log.width().saturating_sub((view.width as usize).saturating_sub(4));
                 let set = |step: &mut crate::model::StepBody, v: usize| {
                     step.following = false;
                     step.log_offset = v.min(max_start);
@@ -478,9 +481,9 @@ fn scroll_key(instance: &mut Instance, view: &mut ViewState, code: KeyCode, ctrl
                         step.log_offset = max_start;
                     }
                     (KeyCode::Left, _) => step.h_offset = step.h_offset.saturating_sub(1),
-                    (KeyCode::Right, _) => step.h_offset = (step.h_offset + 1).min(step.log.width()),
+                    (KeyCode::Right, _) => step.h_offset = (step.h_offset + 1).min(max_h_offset),
                     (KeyCode::PageUp, true) => step.h_offset = step.h_offset.saturating_sub(view.width as usize),
-                    (KeyCode::PageDown, true) => step.h_offset = (step.h_offset + view.width as usize).min(step.log.width()),
+                    (KeyCode::PageDown, true) => step.h_offset = (step.h_offset + view.width as usize).min(max_h_offset),
                     _ => {}
                 }
                 instance.console.generation += 1;
