@@ -50,8 +50,9 @@ pub trait Outbox: Send + Sync + 'static {
     fn push(&self, frame: &Bytes) -> Result<bool, PushError>;
     /// Writes what is queued, as far as the socket takes it now.
     fn flush(&self);
-    /// Closes the connection with `code` and `reason` after the frames queued so far are sent
-    /// and `after` has passed. Later frames are dropped.
+    /// Closes the connection with `code` and `reason` once `after` has passed, after the frames
+    /// queued so far (those the socket has not taken by then are dropped). Later frames are
+    /// dropped.
     fn close_after(&self, code: u16, reason: &str, after: Duration);
 }
 

@@ -298,8 +298,9 @@ struct OutState {
     flush_due: bool,
     /// The socket took less than offered: the writer task writes until the queue is empty.
     blocked: bool,
-    /// A close queued behind the frames so far: (code, reason, delay once they are written).
-    closing: Option<(u16, String, Duration)>,
+    /// A close queued behind the frames so far: (code, reason, when it happens, whether or not
+    /// the socket took them by then).
+    closing: Option<(u16, String, tokio::time::Instant)>,
     /// Closed (or closing right now): nothing more is queued.
     closed: bool,
     /// A write failed: the connection is gone.
@@ -432,7 +433,7 @@ impl Outbox for SocketOut {
         if s.closed || s.closing.is_some() {
             return;
         }
-        s.closing = Some((code, reason.to_owned(), after));
+        s.closing = Some((code, reason.to_owned(), tokio::time::Instant::now() + after));
         // From now on the writer task writes what is left, then closes.
         s.blocked = true;
         self.wake.notify_one();
@@ -442,10 +443,10 @@ impl Outbox for SocketOut {
 enum Next {
     /// Nothing to do until the next wake-up.
     Idle,
-    /// The socket is full: wait until it is writable.
-    Writable,
+    /// The socket is full: wait until it is writable (or until the close queued, if any, is due).
+    Writable(Option<(u16, String, tokio::time::Instant)>),
     /// The queue is written and a close was queued behind it.
-    Close(u16, String, Duration),
+    Close(u16, String, tokio::time::Instant),
     /// The socket is broken.
     Stop,
 }
@@ -480,7 +481,7 @@ async fn write_loop(hub: &Hub, id: ConnId, out: &SocketOut, kill: &Kill) {
                                 Next::Idle
                             }
                         },
-                        Wrote::WouldBlock => Next::Writable,
+                        Wrote::WouldBlock => Next::Writable(s.closing.clone()),
                         Wrote::Failed => {
                             s.failed = true;
                             s.closed = true;
@@ -495,20 +496,34 @@ async fn write_loop(hub: &Hub, id: ConnId, out: &SocketOut, kill: &Kill) {
             match next {
                 Next::Idle => break,
                 Next::Stop => return,
-                Next::Writable => {
-                    // A socket the client stopped reading stays full; the hub's cut-off must
-                    // still win.
+                Next::Writable(closing) => {
+                    // A socket the client stopped reading stays full; the hub's cut-off, the
+                    // login deadline and a queued close must still win.
+                    let close_at = closing.as_ref().map(|c| c.2);
                     tokio::select! {
                         biased;
                         (code, reason) = kill.wait() => return close(out, code, &reason).await,
+                        () = &mut login_deadline, if !login_checked => {
+                            login_checked = true;
+                            if !hub.is_logged_in(id) {
+                                return close(out, 1008, "no login within 60 s").await;
+                            }
+                        }
+                        () = tokio::time::sleep_until(close_at.unwrap_or_else(tokio::time::Instant::now)), if close_at.is_some() => {
+                            if let Some((code, reason, _)) = closing {
+                                return close(out, code, &reason).await;
+                            }
+                        }
+                        // A close queued meanwhile.
+                        () = out.wake.notified() => {}
                         r = out.wr.writable() => if r.is_err() { return },
                     }
                 }
-                Next::Close(code, reason, after) => {
+                Next::Close(code, reason, at) => {
                     tokio::select! {
                         biased;
                         (code, reason) = kill.wait() => return close(out, code, &reason).await,
-                        () = tokio::time::sleep(after) => return close(out, code, &reason).await,
+                        () = tokio::time::sleep_until(at) => return close(out, code, &reason).await,
                     }
                 }
             }
