@@ -255,6 +255,22 @@ mod tests {
     }
 
     #[test]
+    fn negative_read_size_parses() {
+        // Checklist 49: a negative read_size behaves as 8192; `moulti pass x --read-size -1` is accepted.
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            cmd: ConsoleCommand,
+        }
+        for args in [["relay", "pass", "s", "--read-size", "-1"], ["relay", "pass", "s", "-rs", "-1"]] {
+            let cli = Cli::try_parse_from(normalize_args(args.iter().map(Into::into))).expect("parses");
+            let ConsoleCommand::Pass(a) = cli.cmd else { panic!("not a pass") };
+            assert_eq!(a.read_size, -1);
+        }
+    }
+
+    #[test]
     fn multi_letter_shorts_become_long_options() {
         let args: Vec<std::ffi::OsString> = ["relay", "step", "add", "s", "-tt", "x", "-Mh=0", "--", "-tt"].iter().map(Into::into).collect();
         let out: Vec<String> = normalize_args(args).into_iter().map(|s| s.into_string().unwrap()).collect();

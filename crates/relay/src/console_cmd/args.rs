@@ -172,7 +172,7 @@ pub struct PassArgs {
     #[arg(long, short = 'a', visible_alias = "no-clear")]
     pub append: bool,
     /// Bytes per read; `-rs` works too.
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = 8192, allow_hyphen_values = true)]
     pub read_size: i64,
 }
 
