@@ -48,7 +48,7 @@ async fn run(fd: OwnedFd, target: PassTarget, read_size: usize, tab_size: usize,
     }
     let regular = rustix::fs::fstat(&fd).map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile).unwrap_or(false);
     let error = if regular {
-        read_blocking(fd, target.step.clone(), size, tab_size, data.clone()).await
+        read_blocking(fd, target.step.clone(), size, tab_size, data.clone(), None).await
     } else {
         if let Err(e) = set_nonblocking(&fd) {
             Some(e.to_string())
@@ -57,9 +57,11 @@ async fn run(fd: OwnedFd, target: PassTarget, read_size: usize, tab_size: usize,
             match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
                 Ok(afd) => read_polled(afd, &target, size, tab_size, &data).await,
                 // Descriptors epoll refuses (e.g. /dev/null) are read like regular files.
+                // They may never end (/dev/zero), so they stop when the client leaves like pipes.
                 Err(e) => {
                     let (fd, _) = e.into_parts();
-                    read_blocking(fd, target.step.clone(), size, tab_size, data.clone()).await
+                    let client = target.reply_to.as_ref().map(|(conn, _)| conn.clone());
+                    read_blocking(fd, target.step.clone(), size, tab_size, data.clone(), client).await
                 }
             }
         }
@@ -82,12 +84,19 @@ fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn read_blocking(fd: OwnedFd, step: String, size: usize, tab: usize, data: mpsc::Sender<Event>) -> Option<String> {
+/// Reads to the end on a blocking thread; with `client`, stops once that client is gone.
+async fn read_blocking(fd: OwnedFd, step: String, size: usize, tab: usize, data: mpsc::Sender<Event>, client: Option<Conn>) -> Option<String> {
     let joined = tokio::task::spawn_blocking(move || {
         let mut file = std::fs::File::from(fd);
         let mut buf = vec![0u8; size];
         let mut splitter = LineSplitter::new(tab);
         loop {
+            if client.as_ref().is_some_and(Conn::is_closed) {
+                if let Some(last) = splitter.finish() {
+                    let _ = data.blocking_send(Event::Lines { step, lines: vec![last] });
+                }
+                return Some("client disconnected; stopped reading".into());
+            }
             let n = match file.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
@@ -193,6 +202,43 @@ mod tests {
             }
             assert_eq!(lines, ["first", "partial"]);
             drop(w);
+        });
+    }
+
+    #[test]
+    fn an_endless_device_stops_being_read_when_its_client_leaves() {
+        // /dev/zero cannot be polled (epoll refuses it) and never ends; like a pipe or a terminal
+        // it must stop being read when the client that passed it disconnects.
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let (server, client) = tokio::net::UnixStream::pair().unwrap();
+            let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+            super::super::conn::spawn(server, 1, "test".into(), 1 << 20, events_tx);
+            let mut client = client.into_std().unwrap();
+            client.set_nonblocking(false).unwrap();
+            client.write_all(&relay_wire::console::encode_json_frame(br#"{"command":"ping"}"#)).unwrap();
+            let conn = loop {
+                if let Some(Event::Request { conn, .. }) = events_rx.recv().await {
+                    break conn;
+                }
+            };
+            let zero = OwnedFd::from(std::fs::File::open("/dev/zero").unwrap());
+            let (data_tx, mut data_rx) = mpsc::channel(16);
+            let target = PassTarget { step: "s".into(), reply_to: Some((conn, Map::new())) };
+            tokio::spawn(run(zero, target, 0, 8, data_tx));
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            drop(client);
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            loop {
+                match tokio::time::timeout_at(deadline, data_rx.recv()).await.expect("the pass must end") {
+                    Some(Event::Lines { .. }) => {}
+                    Some(Event::PassDone { error, .. }) => {
+                        assert!(error.is_some_and(|e| e.contains("client disconnected")));
+                        break;
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
         });
     }
 }
