@@ -138,3 +138,18 @@ fn scrolling_right_stops_when_the_end_of_the_widest_line_is_visible() {
     let shown = screen(&inst, &mut view, 60, 10);
     assert!(shown.contains("xxxEN"), "{shown}");
 }
+
+#[test]
+fn deleting_the_maximized_step_restores_the_list() {
+    let mut inst = instance();
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "a", "title": "First", "collapsed": false, "text": "one"}));
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "b", "title": "Second", "collapsed": false, "text": "two"}));
+    let mut view = ViewState::new("default".into(), false);
+    screen(&inst, &mut view, 60, 12);
+    view.focus = Some(Focus { id: "a".into(), part: Part::Log });
+    press(&mut inst, &mut view, KeyCode::Char('f'));
+    assert!(!screen(&inst, &mut view, 60, 12).contains("Second"));
+    send(&mut inst, json!({"command": "step", "action": "delete", "id": "a"}));
+    let shown = screen(&inst, &mut view, 60, 12);
+    assert!(shown.contains("Second") && shown.contains("Save"), "{shown}");
+}

@@ -78,6 +78,10 @@ pub fn apply_scroll_requests(instance: &mut Instance, view: &mut ViewState) {
 
 pub fn draw(frame: &mut Frame, instance: &Instance, view: &mut ViewState) {
     let console = &instance.console;
+    // A maximized step that was deleted (or replaced by another kind) leaves nothing to show.
+    if view.maximized.as_deref().is_some_and(|id| console.store.get(id).and_then(Widget::step).is_none()) {
+        view.maximized = None;
+    }
     let area = frame.area();
     frame.buffer_mut().set_style(area, theme::screen_style(view.light));
     let console_rows = if view.show_console && view.maximized.is_none() { 11 } else { 0 };
