@@ -173,7 +173,13 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
                         return;
                     }
                     (OP_PING, _) => {
-                        out.push_control(OP_PONG, &buf[payload]);
+                        if !out.push_control(OP_PONG, &buf[payload]) {
+                            drop(batch);
+                            let cap = out.cap;
+                            tracing::warn!(conn = id, "slow consumer: {cap} frames waiting; disconnecting");
+                            kill.fire(1008, format!("slow consumer: {cap} frames waiting to be sent; disconnecting"));
+                            return;
+                        }
                         pong = true;
                         None
                     }
@@ -330,12 +336,17 @@ impl SocketOut {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues a control frame (pong), which the outbound limit does not count.
-    fn push_control(&self, opcode: u8, payload: &[u8]) {
+    /// Queues a control frame (pong); false if the queue is already at the outbound limit (a
+    /// client that sends pings and does not read its pongs is a slow consumer too).
+    fn push_control(&self, opcode: u8, payload: &[u8]) -> bool {
         let mut s = self.lock();
+        if s.queue.len() >= self.cap + IN_FLIGHT_FRAMES {
+            return false;
+        }
         if !s.closed && s.closing.is_none() {
             s.queue.push_back(Queued::new(opcode, Bytes::copy_from_slice(payload)));
         }
+        true
     }
 
     /// Writes queued frames until the queue is empty or the socket would block. Called with the
