@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::Router;
@@ -64,6 +64,25 @@ impl FromRequestParts<ChannelFace> for Caller {
             .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <access token>"))?;
         let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or(header).trim();
         face.hub.authenticate(token).map(Caller).map_err(|_| ApiError::unauthorized("invalid or expired access token"))
+    }
+}
+
+/// A request body. One axum cannot read (over its size limit, cut off) is refused with the API's
+/// envelope, not axum's plain-text rejection.
+pub struct Raw(Bytes);
+
+impl std::ops::Deref for Raw {
+    type Target = Bytes;
+    fn deref(&self) -> &Bytes {
+        &self.0
+    }
+}
+
+impl FromRequest<ChannelFace> for Raw {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, face: &ChannelFace) -> Result<Self, ApiError> {
+        Bytes::from_request(req, face).await.map(Raw).map_err(|e| ApiError::new(e.status(), i64::from(e.status().as_u16()) * 100, e.body_text()))
     }
 }
 
@@ -133,28 +152,28 @@ fn characters(v: &Value, key: &str) -> Result<Vec<String>, ApiError> {
 
 // ---- auth ----
 
-async fn sign_in(State(face): State<ChannelFace>, raw: Bytes) -> ApiResult {
+async fn sign_in(State(face): State<ChannelFace>, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (user, pw) = (field(&b, "username")?, field(&b, "password")?);
     let t = blocking(move || face.hub.sign_in(&user, &pw)).await?;
     Ok(ok(tokens_json(&t)))
 }
 
-async fn refresh(State(face): State<ChannelFace>, raw: Bytes) -> ApiResult {
+async fn refresh(State(face): State<ChannelFace>, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (user, rt) = (field(&b, "username")?, field(&b, "refresh_token")?);
     let t = blocking(move || face.hub.refresh(&user, &rt)).await?;
     Ok(ok(tokens_json(&t)))
 }
 
-async fn sign_up(State(face): State<ChannelFace>, raw: Bytes) -> ApiResult {
+async fn sign_up(State(face): State<ChannelFace>, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (user, pw) = (field(&b, "username")?, field(&b, "password")?);
     let a = blocking(move || face.hub.sign_up(&user, &pw)).await?;
     Ok(ok(json!({"user_id": a.user_id, "email": a.email, "confirmed": true})))
 }
 
-async fn sign_out(State(face): State<ChannelFace>, Caller(_): Caller, raw: Bytes) -> ApiResult {
+async fn sign_out(State(face): State<ChannelFace>, Caller(_): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let token = field(&b, "access_token")?;
     blocking(move || face.hub.sign_out(&token)).await?;
@@ -183,7 +202,7 @@ async fn user_info(State(face): State<ChannelFace>, Caller(uid): Caller) -> ApiR
     })))
 }
 
-async fn update_user_info(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+async fn update_user_info(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (n, a, d) = (opt_field(&b, "name"), opt_field(&b, "avatar"), opt_field(&b, "description"));
     let acc = blocking(move || face.hub.update_user_info(&uid, n, a, d)).await?;
@@ -192,7 +211,7 @@ async fn update_user_info(State(face): State<ChannelFace>, Caller(uid): Caller, 
 
 // ---- services and agents ----
 
-async fn create_service(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+async fn create_service(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let desc = opt_field(&b, "description").unwrap_or_default();
     let sid = blocking(move || face.hub.create_service(&uid, &desc)).await?;
@@ -204,21 +223,21 @@ async fn list_services(State(face): State<ChannelFace>, Caller(uid): Caller) -> 
     Ok(ok(Value::Array(list)))
 }
 
-async fn bind(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+async fn bind(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (ch, sid) = (field(&b, "channel_id")?, field(&b, "service_id")?);
     blocking(move || face.hub.bind(&uid, &ch, &sid)).await?;
     Ok(ok(json!({})))
 }
 
-async fn unbind(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+async fn unbind(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (ch, sid) = (field(&b, "channel_id")?, field(&b, "service_id")?);
     blocking(move || face.hub.unbind(&uid, &ch, &sid)).await?;
     Ok(ok(json!({})))
 }
 
-async fn create_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+async fn create_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let sid = field(&b, "service_id")?;
     let ctx = b.get("context").cloned().unwrap_or(json!({}));
@@ -228,7 +247,7 @@ async fn create_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw:
     Ok(ok(serde_json::to_value(c).unwrap_or_default()))
 }
 
-async fn update_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+async fn update_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (sid, cid) = (field(&b, "service_id")?, field(&b, "character_id")?);
     let ctx = b.get("context").cloned().unwrap_or(json!({}));
@@ -237,7 +256,7 @@ async fn update_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw:
     Ok(ok(serde_json::to_value(c).unwrap_or_default()))
 }
 
-async fn list_agents(State(face): State<ChannelFace>, Caller(_): Caller, Query(p): Params, raw: Bytes) -> ApiResult {
+async fn list_agents(State(face): State<ChannelFace>, Caller(_): Caller, Query(p): Params, raw: Raw) -> ApiResult {
     // The SDK sometimes sends the query as a JSON body on GET.
     let sid = match p.get("service_id") {
         Some(s) => s.clone(),
@@ -246,7 +265,7 @@ async fn list_agents(State(face): State<ChannelFace>, Caller(_): Caller, Query(p
     Ok(ok(serde_json::to_value(face.hub.list_agents(&sid)).unwrap_or_default()))
 }
 
-async fn fetch_profile(State(face): State<ChannelFace>, Caller(_): Caller, raw: Bytes) -> ApiResult {
+async fn fetch_profile(State(face): State<ChannelFace>, Caller(_): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let ids = characters(&b, "character_list")?;
     Ok(ok(serde_json::to_value(face.hub.fetch_profiles(&ids)).unwrap_or_default()))
@@ -254,7 +273,7 @@ async fn fetch_profile(State(face): State<ChannelFace>, Caller(_): Caller, raw: 
 
 // ---- channels ----
 
-async fn create_channel(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+async fn create_channel(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let name = field(&b, "channel_name")?;
     let desc = b.get("context").and_then(|c| opt_field(c, "channel_description")).unwrap_or_default();
@@ -262,7 +281,7 @@ async fn create_channel(State(face): State<ChannelFace>, Caller(uid): Caller, ra
     Ok(ok(json!({"channel_id": ch})))
 }
 
-async fn update_channel(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+async fn update_channel(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let ch = field(&b, "channel_id")?;
     let name = opt_field(&b, "channel_name");
@@ -286,7 +305,7 @@ async fn character_list(State(face): State<ChannelFace>, Caller(_): Caller, Quer
     Ok(ok(json!({"character_list": face.hub.members(&ch)?})))
 }
 
-async fn history(State(face): State<ChannelFace>, Caller(uid): Caller, Query(p): Params, raw: Bytes) -> ApiResult {
+async fn history(State(face): State<ChannelFace>, Caller(uid): Caller, Query(p): Params, raw: Raw) -> ApiResult {
     let b = body(&raw).unwrap_or(json!({}));
     let ch = param(&p, "channel_id")?;
     let limit = p
@@ -303,7 +322,7 @@ async fn history(State(face): State<ChannelFace>, Caller(uid): Caller, Query(p):
 
 // ---- groups ----
 
-async fn create_service_group(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+async fn create_service_group(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let chars = characters(&b, "characters")?;
     let ch = opt_field(&b, "channel_id");
@@ -312,7 +331,7 @@ async fn create_service_group(State(face): State<ChannelFace>, Caller(uid): Call
     Ok(ok(Value::String(gid)))
 }
 
-async fn create_user_group(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Bytes) -> ApiResult {
+async fn create_user_group(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let chars = characters(&b, "characters")?;
     let ch = opt_field(&b, "channel_id");

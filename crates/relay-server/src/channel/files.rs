@@ -4,6 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -83,7 +84,8 @@ fn content_type(key: &str) -> &'static str {
     }
 }
 
-async fn download(State(face): State<ChannelFace>, Path(key): Path<String>) -> Response {
+async fn download(State(face): State<ChannelFace>, key: Result<Path<String>, PathRejection>) -> Response {
+    let key = key.map(|Path(k)| k).unwrap_or_default();
     if !valid_key(&key) {
         return ApiError::new(StatusCode::NOT_FOUND, 40400, "no such file").into_response();
     }
