@@ -101,6 +101,8 @@ pub(crate) struct Conn {
     kill: Arc<Kill>,
     pub identity: Option<Identity>,
     pending: VecDeque<(Instant, Inbound)>,
+    /// A login failed: the socket is being closed, and no later login on it counts.
+    login_failed: bool,
     tokens: f64,
     refilled: Instant,
 }
@@ -320,7 +322,7 @@ impl Hub {
         let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         let kill = Arc::new(Kill::default());
         let burst = self.inner.cfg.max_frames_per_sec as f64;
-        let conn = Conn { out, kill: kill.clone(), identity: None, pending: VecDeque::new(), tokens: burst, refilled: Instant::now() };
+        let conn = Conn { out, kill: kill.clone(), identity: None, pending: VecDeque::new(), login_failed: false, tokens: burst, refilled: Instant::now() };
         self.lock().sessions.conns.insert(id, conn);
         ConnHandle { id, kill }
     }
@@ -426,6 +428,11 @@ impl Hub {
     }
 
     fn login(&self, st: &mut State, id: ConnId, inbound: Inbound) {
+        // A socket closing after a failed login must not take an identity over from the socket
+        // that holds it (nothing would be left to hold it once this one is closed).
+        if st.sessions.conns.get(&id).is_some_and(|c| c.login_failed) {
+            return;
+        }
         let identity = match &inbound.message {
             ClientMessage::ServiceLogin { access_token, service_id } => {
                 self.check_token(st, access_token).and_then(|owner| {
@@ -446,6 +453,7 @@ impl Hub {
                 st.sessions.send(id, &frame);
                 if let Some(conn) = st.sessions.conns.get_mut(&id) {
                     conn.pending.clear();
+                    conn.login_failed = true;
                 }
                 st.sessions.close(id, 1008, &format!("login failed: {reason}"), super::session::FAILED_LOGIN_CLOSE_DELAY);
                 return;
