@@ -67,8 +67,16 @@ impl FromRequestParts<ChannelFace> for Caller {
     }
 }
 
-/// A request body. One axum cannot read (over its size limit, cut off) is refused with the API's
-/// envelope, not axum's plain-text rejection.
+/// A client that stops sending mid-body is given up on after this long (as on the queue face).
+pub(super) const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The answer to a body not received within [`BODY_TIMEOUT`].
+pub(super) fn body_timeout() -> ApiError {
+    ApiError::new(axum::http::StatusCode::REQUEST_TIMEOUT, 40800, "request body not received in time")
+}
+
+/// A request body. One axum cannot read (over its size limit, cut off, not sent in time) is
+/// refused with the API's envelope, not axum's plain-text rejection.
 pub struct Raw(Bytes);
 
 impl std::ops::Deref for Raw {
@@ -82,7 +90,11 @@ impl FromRequest<ChannelFace> for Raw {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, face: &ChannelFace) -> Result<Self, ApiError> {
-        Bytes::from_request(req, face).await.map(Raw).map_err(|e| ApiError::new(e.status(), i64::from(e.status().as_u16()) * 100, e.body_text()))
+        tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(req, face))
+            .await
+            .map_err(|_| body_timeout())?
+            .map(Raw)
+            .map_err(|e| ApiError::new(e.status(), i64::from(e.status().as_u16()) * 100, e.body_text()))
     }
 }
 

@@ -51,11 +51,26 @@ async fn upload(
         form.map_err(|e| ApiError::bad_request(format!("the upload must be multipart/form-data: {e}")))?;
     let mut key = None;
     let mut bytes = None;
-    while let Some(part) = form.next_field().await.map_err(|e| ApiError::bad_request(format!("bad multipart body: {e}")))? {
-        match part.name() {
-            Some("key") => key = Some(part.text().await.map_err(|e| ApiError::bad_request(e.to_string()))?),
-            Some("file") => bytes = Some(part.bytes().await.map_err(|e| ApiError::bad_request(e.to_string()))?),
-            _ => {}
+    // Every read may wait at most BODY_TIMEOUT: a client that stops sending is given up on,
+    // while a large upload on a slow link still gets through.
+    let timeout = super::api::BODY_TIMEOUT;
+    let stalled = |_| super::api::body_timeout();
+    while let Some(mut part) = tokio::time::timeout(timeout, form.next_field())
+        .await
+        .map_err(stalled)?
+        .map_err(|e| ApiError::bad_request(format!("bad multipart body: {e}")))?
+    {
+        let name = part.name().map(str::to_owned);
+        if !matches!(name.as_deref(), Some("key" | "file")) {
+            continue;
+        }
+        let mut data = bytes::BytesMut::new();
+        while let Some(chunk) = tokio::time::timeout(timeout, part.chunk()).await.map_err(stalled)?.map_err(|e| ApiError::bad_request(e.to_string()))? {
+            data.extend_from_slice(&chunk);
+        }
+        match name.as_deref() {
+            Some("key") => key = Some(String::from_utf8(data.to_vec()).map_err(|e| ApiError::bad_request(e.to_string()))?),
+            _ => bytes = Some(data.freeze()),
         }
     }
     let key = key.ok_or_else(|| ApiError::bad_request("missing form field key"))?;
