@@ -348,7 +348,11 @@ impl Hub {
     /// or the connection is closed by the transport.
     pub fn reject_frame(&self, id: ConnId, reason: &str) {
         let frame = copy("", "unknown", false, Some(reason));
-        self.lock().sessions.send(id, &frame);
+        let mut st = self.lock();
+        // Such a frame counts against the connection's rate limit like any other.
+        if self.take_token(&mut st, id) {
+            st.sessions.send(id, &frame);
+        }
     }
 
     /// Handles one inbound text frame.
