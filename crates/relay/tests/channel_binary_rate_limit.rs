@@ -4,33 +4,15 @@
 mod channel_common;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use channel_common::Server;
 use relay_wire::websocket::{self, Masking, Parsed};
 
-fn open(s: &Server) -> TcpStream {
-    let mut tcp = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    let req = format!(
-        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        s.port
-    );
-    tcp.write_all(req.as_bytes()).unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        assert_eq!(tcp.read(&mut b).unwrap(), 1, "the server closed during the handshake");
-        head.push(b[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
-    tcp
-}
-
 #[test]
 fn binary_frames_count_against_the_rate_limit() {
     let s = Server::start(&["--channel-max-frames-per-sec", "10"]);
-    let mut tcp = open(&s);
+    let mut tcp = s.raw_ws();
     let mut burst = Vec::new();
     for _ in 0..200 {
         websocket::masked_frame(websocket::OP_BINARY, b"\x00\x01", [1, 2, 3, 4], &mut burst);

@@ -105,6 +105,27 @@ impl Server {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// A blocking TCP stream to `/ws` after the WebSocket handshake, for tests that send raw
+    /// frames or stop reading. The response head is read byte by byte, so that no frame byte
+    /// is taken with it.
+    pub fn raw_ws(&self) -> std::net::TcpStream {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let req = format!(
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            self.port
+        );
+        tcp.write_all(req.as_bytes()).unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut b = [0u8; 1];
+            assert_eq!(tcp.read(&mut b).unwrap(), 1, "the server closed during the handshake");
+            head.push(b[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+        tcp
+    }
+
     pub fn ws(&self) -> String {
         format!("ws://127.0.0.1:{}/ws", self.port)
     }

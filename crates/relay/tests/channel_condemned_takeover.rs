@@ -19,19 +19,7 @@ struct Ws {
 
 impl Ws {
     fn open(s: &Server) -> Ws {
-        let mut tcp = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-        let req = format!(
-            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            s.port
-        );
-        tcp.write_all(req.as_bytes()).unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut b = [0u8; 1];
-            assert_eq!(tcp.read(&mut b).unwrap(), 1, "the server closed during the handshake");
-            head.push(b[0]);
-        }
-        assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+        let tcp = s.raw_ws();
         tcp.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
         Ws { tcp, buf: Vec::new() }
     }

@@ -5,33 +5,15 @@
 mod channel_common;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use channel_common::Server;
 use relay_wire::websocket;
 
-fn open(s: &Server) -> TcpStream {
-    let mut tcp = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    let req = format!(
-        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        s.port
-    );
-    tcp.write_all(req.as_bytes()).unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        assert_eq!(tcp.read(&mut b).unwrap(), 1, "the server closed during the handshake");
-        head.push(b[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
-    tcp
-}
-
 #[test]
 fn a_client_that_never_reads_its_pongs_is_cut_off_as_a_slow_consumer() {
     let s = Server::start(&["--channel-outbound-queue", "100"]);
-    let mut tcp = open(&s);
+    let mut tcp = s.raw_ws();
     // 200,000 pongs of 127 bytes: far more than the kernel buffers hold, and far more than the
     // outbound limit (100 frames waiting, 128 being written).
     const PINGS: usize = 200_000;

@@ -17,24 +17,6 @@ use relay_wire::websocket;
 const HEARTBEATS: usize = 300;
 const ID_LEN: usize = 60_000;
 
-fn open(s: &Server) -> TcpStream {
-    let mut tcp = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    let req = format!(
-        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        s.port
-    );
-    tcp.write_all(req.as_bytes()).unwrap();
-    // Read the response head byte by byte, so no frame byte is taken with it.
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        assert_eq!(tcp.read(&mut b).unwrap(), 1, "the server closed during the handshake");
-        head.push(b[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
-    tcp
-}
-
 fn send(tcp: &mut TcpStream, text: &str) {
     let mut out = Vec::new();
     websocket::masked_frame(websocket::OP_TEXT, text.as_bytes(), [1, 2, 3, 4], &mut out);
@@ -72,7 +54,7 @@ fn read_to_end(tcp: &mut TcpStream, within: Duration) -> (usize, Duration) {
 #[test]
 fn a_failed_login_closes_a_socket_that_stopped_reading_after_1_5_s() {
     let s = Server::start(&[]);
-    let mut tcp = open(&s);
+    let mut tcp = s.raw_ws();
     flood_unread_copies(&mut tcp);
     send(&mut tcp, r#"{"type":"user_login","request_id":"l1","auth_origin":"cognito","access_token":"bogus"}"#);
     // 1.5 s, a second for the close frame, 5 s for the reader to end: well within 10 s.
@@ -85,7 +67,7 @@ fn a_failed_login_closes_a_socket_that_stopped_reading_after_1_5_s() {
 #[test]
 fn a_socket_that_never_logs_in_is_closed_after_60_s_even_when_it_stopped_reading() {
     let s = Server::start(&[]);
-    let mut tcp = open(&s);
+    let mut tcp = s.raw_ws();
     flood_unread_copies(&mut tcp);
     // 60 s, a second for the close frame, 5 s for the reader to end.
     std::thread::sleep(Duration::from_secs(70));
