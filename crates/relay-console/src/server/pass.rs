@@ -166,22 +166,27 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// A connection whose client has sent one request, so that the test holds its `Conn`; the
+    /// client's end of the socket; and the connection's events, kept open for its lifetime.
+    async fn connected() -> (std::os::unix::net::UnixStream, Conn, mpsc::UnboundedReceiver<Event>) {
+        let (server, client) = tokio::net::UnixStream::pair().unwrap();
+        let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+        super::super::conn::spawn(server, 1, "test".into(), 1 << 20, events_tx);
+        let mut client = client.into_std().unwrap();
+        client.set_nonblocking(false).unwrap();
+        client.write_all(&relay_wire::console::encode_json_frame(br#"{"command":"ping"}"#)).unwrap();
+        loop {
+            if let Some(Event::Request { conn, .. }) = events_rx.recv().await {
+                return (client, conn, events_rx);
+            }
+        }
+    }
+
     #[test]
     fn an_interrupted_pass_keeps_the_partial_line_it_read() {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async {
-            // A connection whose client sends one request, so that we hold its `Conn`.
-            let (server, client) = tokio::net::UnixStream::pair().unwrap();
-            let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-            super::super::conn::spawn(server, 1, "test".into(), 1 << 20, events_tx);
-            let mut client = client.into_std().unwrap();
-            client.set_nonblocking(false).unwrap();
-            client.write_all(&relay_wire::console::encode_json_frame(br#"{"command":"ping"}"#)).unwrap();
-            let conn = loop {
-                if let Some(Event::Request { conn, .. }) = events_rx.recv().await {
-                    break conn;
-                }
-            };
+            let (client, conn, _events) = connected().await;
             let (r, mut w) = std::io::pipe().unwrap();
             w.write_all(b"first\npartial").unwrap();
             let (data_tx, mut data_rx) = mpsc::channel(16);
@@ -211,17 +216,7 @@ mod tests {
         // it must stop being read when the client that passed it disconnects.
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async {
-            let (server, client) = tokio::net::UnixStream::pair().unwrap();
-            let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-            super::super::conn::spawn(server, 1, "test".into(), 1 << 20, events_tx);
-            let mut client = client.into_std().unwrap();
-            client.set_nonblocking(false).unwrap();
-            client.write_all(&relay_wire::console::encode_json_frame(br#"{"command":"ping"}"#)).unwrap();
-            let conn = loop {
-                if let Some(Event::Request { conn, .. }) = events_rx.recv().await {
-                    break conn;
-                }
-            };
+            let (client, conn, _events) = connected().await;
             let zero = OwnedFd::from(std::fs::File::open("/dev/zero").unwrap());
             let (data_tx, mut data_rx) = mpsc::channel(16);
             let target = PassTarget { step: "s".into(), reply_to: Some((conn, Map::new())) };
