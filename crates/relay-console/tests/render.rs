@@ -1,28 +1,17 @@
 //! Rendering snapshots with ratatui's test backend: what a user would see for a given state.
 
+#[path = "common/tui.rs"]
+mod tui;
+
+use tui::{instance, render, send};
+
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use ratatui::Terminal;
 use relay_console::instance::{queues, Instance};
 use relay_console::settings::Settings;
-use relay_console::tui::{draw, handle_key, ViewState};
-use serde_json::{json, Value};
-
-fn instance() -> Instance {
-    let (senders, _q) = queues();
-    Instance::new(Settings::default(), senders)
-}
-
-fn send(inst: &mut Instance, v: Value) {
-    let mut m = v.as_object().unwrap().clone();
-    inst.console.handle(&mut m, false);
-}
-
-fn render(inst: &Instance, view: &mut ViewState, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw(f, inst, view)).unwrap();
-    t
-}
+use relay_console::tui::{handle_key, ViewState};
+use serde_json::json;
 
 fn text(t: &Terminal<TestBackend>) -> String {
     let buf = t.backend().buffer();

@@ -1,22 +1,16 @@
 //! Scrolling state of logs in the TUI after keys and after the log changes under it.
 
+#[path = "common/tui.rs"]
+mod tui;
+
+use tui::{instance, send};
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use relay_console::instance::{queues, Instance};
-use relay_console::settings::Settings;
+use relay_console::instance::Instance;
 use relay_console::tui::{draw, handle_key, Focus, Part, ViewState};
-use serde_json::{json, Value};
-
-fn instance() -> Instance {
-    let (senders, _q) = queues();
-    Instance::new(Settings::default(), senders)
-}
-
-fn send(inst: &mut Instance, v: Value) {
-    let mut m = v.as_object().unwrap().clone();
-    inst.console.handle(&mut m, false);
-}
+use serde_json::json;
 
 fn screen(inst: &Instance, view: &mut ViewState, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();

@@ -1,27 +1,12 @@
 //! The TUI with sizes taken from client messages at their extremes.
 
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
-use relay_console::instance::{queues, Instance};
-use relay_console::settings::Settings;
-use relay_console::tui::{draw, ViewState};
-use serde_json::{json, Value};
+#[path = "common/tui.rs"]
+mod tui;
 
-fn instance() -> Instance {
-    let (senders, _q) = queues();
-    Instance::new(Settings::default(), senders)
-}
+use tui::{instance, render, send};
 
-fn send(inst: &mut Instance, v: Value) {
-    let mut m = v.as_object().unwrap().clone();
-    inst.console.handle(&mut m, false);
-}
-
-fn render(inst: &Instance, view: &mut ViewState, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw(f, inst, view)).unwrap();
-    t
-}
+use relay_console::tui::ViewState;
+use serde_json::json;
 
 #[test]
 fn huge_min_height_on_several_steps_still_draws() {

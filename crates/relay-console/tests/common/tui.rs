@@ -1,0 +1,27 @@
+//! Shared by the TUI tests: an instance without a socket, messages applied to it directly, and
+//! a draw on ratatui's test backend.
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use relay_console::instance::{queues, Instance};
+use relay_console::settings::Settings;
+use relay_console::tui::{draw, ViewState};
+use serde_json::Value;
+
+pub fn instance() -> Instance {
+    let (senders, _q) = queues();
+    Instance::new(Settings::default(), senders)
+}
+
+pub fn send(inst: &mut Instance, v: Value) {
+    let mut m = v.as_object().unwrap().clone();
+    inst.console.handle(&mut m, false);
+}
+
+pub fn render(inst: &Instance, view: &mut ViewState, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(f, inst, view)).unwrap();
+    t
+}
