@@ -3,26 +3,13 @@
 #[path = "common/tui.rs"]
 mod tui;
 
-use tui::{instance, render, send};
+use tui::{instance, render, send, text};
 
-use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use ratatui::Terminal;
 use relay_console::instance::{queues, Instance};
 use relay_console::settings::Settings;
 use relay_console::tui::{handle_key, ViewState};
 use serde_json::json;
-
-fn text(t: &Terminal<TestBackend>) -> String {
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
 
 fn key(c: char) -> crossterm::event::KeyEvent {
     crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char(c), crossterm::event::KeyModifiers::NONE)

@@ -3,26 +3,15 @@
 #[path = "common/tui.rs"]
 mod tui;
 
-use tui::{instance, send};
+use tui::{instance, render, send, text};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
 use relay_console::instance::Instance;
-use relay_console::tui::{draw, handle_key, Focus, Part, ViewState};
+use relay_console::tui::{handle_key, Focus, Part, ViewState};
 use serde_json::json;
 
 fn screen(inst: &Instance, view: &mut ViewState, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw(f, inst, view)).unwrap();
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    text(&render(inst, view, w, h))
 }
 
 fn press(inst: &mut Instance, view: &mut ViewState, code: KeyCode) {

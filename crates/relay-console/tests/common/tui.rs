@@ -25,3 +25,15 @@ pub fn render(inst: &Instance, view: &mut ViewState, w: u16, h: u16) -> Terminal
     t.draw(|f| draw(f, inst, view)).unwrap();
     t
 }
+
+/// The screen's text, one line per row, trailing blanks cut.
+pub fn text(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
