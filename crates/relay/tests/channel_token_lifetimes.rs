@@ -117,3 +117,50 @@ async fn a_socket_stays_served_after_its_login_token_expires() {
     svc.close().await;
     ucli.close().await;
 }
+
+/// `POST /file/store/` with `key` and a one-line `file`, multipart as the SDK sends it: the
+/// API's `code`.
+async fn upload(s: &Server, key: &str) -> i64 {
+    let body = format!(
+        "--B\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{key}\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello\r\n--B--\r\n"
+    );
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/file/store/", s.http()))
+        .header("Content-Type", "multipart/form-data; boundary=B")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["code"].as_i64().unwrap()
+}
+
+/// An upload key from `GET /file/upload` is good for an hour: a key never used is forgotten
+/// then (they would otherwise pile up in memory until a restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_keys_expire_after_an_hour() {
+    let s = start();
+    let st = setup(&s).await;
+    let token = st.owner.access_token.clone().unwrap();
+    let ticket = || async {
+        let v: Value = reqwest::Client::new()
+            .get(format!("{}/file/upload?extension=txt", s.http()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["data"]["fields"]["key"].as_str().unwrap().to_owned()
+    };
+    let early = ticket().await;
+    let late = ticket().await;
+    advance(&s, 59 * 60_000);
+    assert_eq!(upload(&s, &early).await, 10000, "a key used within the hour works");
+    advance(&s, 2 * 60_000);
+    assert_eq!(upload(&s, &late).await, 40300, "a key older than an hour is refused");
+    assert_eq!(upload(&s, &ticket().await).await, 10000, "a fresh key works");
+}

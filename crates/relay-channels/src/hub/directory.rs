@@ -10,6 +10,9 @@ use crate::error::HubError;
 use crate::model::{Account, Agent, Channel, Group, Service, Token, TokenKind};
 use crate::store::Table;
 
+/// How long an upload key from `GET /file/upload` may wait for its upload.
+pub const UPLOAD_KEY_TTL_MS: i64 = 3_600_000;
+
 /// The result of a sign-in or refresh.
 #[derive(Debug, Clone)]
 pub struct Tokens {
@@ -464,16 +467,25 @@ impl Hub {
 
     // ---- uploads ----
 
-    /// Issues an unguessable file key for one upload.
+    /// Issues an unguessable file key for one upload, valid for [`UPLOAD_KEY_TTL_MS`]. Keys
+    /// never used are forgotten once expired, so asking for keys does not grow the memory.
     pub fn new_upload_key(&self, extension: &str) -> Result<String, HubError> {
         let ext: String = extension.trim_start_matches('.').chars().filter(|c| c.is_ascii_alphanumeric()).take(16).collect();
         let key = if ext.is_empty() { auth::new_token() } else { format!("{}.{ext}", auth::new_token()) };
-        self.lock().sessions.uploads.insert(key.clone());
+        let now = auth::now_ms();
+        let mut st = self.lock();
+        let uploads = &mut st.sessions.uploads;
+        // Swept when the map has doubled since the last sweep: amortised constant time.
+        if uploads.len() >= 64 && uploads.len().is_power_of_two() {
+            uploads.retain(|_, issued| now - *issued < UPLOAD_KEY_TTL_MS);
+        }
+        uploads.insert(key.clone(), now);
         Ok(key)
     }
 
-    /// Consumes an issued upload key; false if it was never issued or already used.
+    /// Consumes an issued upload key; false if it was never issued, already used or expired.
     pub fn take_upload_key(&self, key: &str) -> bool {
-        self.lock().sessions.uploads.remove(key)
+        let issued = self.lock().sessions.uploads.remove(key);
+        issued.is_some_and(|t| auth::now_ms() - t < UPLOAD_KEY_TTL_MS)
     }
 }

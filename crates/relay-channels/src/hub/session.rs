@@ -1,7 +1,7 @@
 //! Live connections: registration, logins ("newest login wins"), the pre-login buffer, inbound
 //! rate limiting and the bounded outbound queues.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -112,7 +112,8 @@ pub(crate) struct Registry {
     pub conns: FxMap<ConnId, Conn>,
     pub by_service: FxMap<String, ConnId>,
     pub by_user: FxMap<String, ConnId>,
-    pub uploads: HashSet<String>,
+    /// Upload keys issued and not yet used, with when they were issued (hub clock, ms).
+    pub uploads: HashMap<String, i64>,
     /// Outboxes that got frames since the last flush (flushed once the hub lock is released).
     pub dirty: Vec<Arc<dyn Outbox>>,
     /// Changes whenever a user or service id starts or stops naming a connection, so that a
