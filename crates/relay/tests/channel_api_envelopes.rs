@@ -36,3 +36,28 @@ async fn a_file_key_that_is_not_utf8_gets_the_json_envelope() {
     let res = reqwest::get(format!("{}/file/store/%FF", s.http())).await.unwrap();
     assert_envelope(res, "GET /file/store/%FF").await;
 }
+
+/// A channel name or description too long for the `channel_info` frame that would announce it
+/// (clients refuse frames over 1 MiB) is refused with a reason, on create and on update, and
+/// the channel keeps its name.
+#[tokio::test]
+async fn channel_names_too_long_to_announce_are_refused() {
+    let s = Server::start(&[]);
+    s.add_account("a@example.com", "pw");
+    let mut h = relay_client::channel::ChannelHttp::new(&s.http()).unwrap();
+    let (token, _) = h.sign_in("a@example.com", "pw").await.unwrap();
+    let http = reqwest::Client::new();
+    let call = |path: &'static str, body: Value| {
+        let req = http.post(format!("{}{path}", s.http())).bearer_auth(&token).json(&body);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let long = "n".repeat(1_500_000);
+    let v = call("/channel/create", serde_json::json!({"channel_name": long, "context": {}})).await;
+    assert!(v["code"] != 10000 && v["message"].as_str().unwrap_or("").contains("channel_name"), "{v}");
+    let v = call("/channel/create", serde_json::json!({"channel_name": "room", "context": {"channel_description": "d"}})).await;
+    let ch = v["data"]["channel_id"].as_str().unwrap().to_owned();
+    let v = call("/channel/update", serde_json::json!({"channel_id": ch, "channel_name": "room", "context": {"channel_description": long}})).await;
+    assert!(v["code"] != 10000 && v["message"].as_str().unwrap_or("").contains("channel_description"), "{v}");
+    let list: Value = http.get(format!("{}/channel/list", s.http())).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["data"][0]["channel_name"], "room", "{list}");
+}

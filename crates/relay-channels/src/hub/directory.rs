@@ -13,6 +13,21 @@ use crate::store::Table;
 /// How long an upload key from `GET /file/upload` may wait for its upload.
 pub const UPLOAD_KEY_TTL_MS: i64 = 3_600_000;
 
+/// The longest channel name and description: far above any real one, and small enough that the
+/// `channel_info` frame carrying them stays within the 1 MiB a client accepts.
+pub const MAX_CHANNEL_NAME: usize = 1024;
+pub const MAX_CHANNEL_DESCRIPTION: usize = 64 * 1024;
+
+fn check_channel_text(name: &str, description: &str) -> Result<(), HubError> {
+    if name.len() > MAX_CHANNEL_NAME {
+        return Err(HubError::Invalid(format!("channel_name is {} bytes; at most {MAX_CHANNEL_NAME}", name.len())));
+    }
+    if description.len() > MAX_CHANNEL_DESCRIPTION {
+        return Err(HubError::Invalid(format!("channel_description is {} bytes; at most {MAX_CHANNEL_DESCRIPTION}", description.len())));
+    }
+    Ok(())
+}
+
 /// The result of a sign-in or refresh.
 #[derive(Debug, Clone)]
 pub struct Tokens {
@@ -369,6 +384,7 @@ impl Hub {
 
     /// Creates a channel owned by (and containing) the caller.
     pub fn create_channel(&self, owner: &str, name: &str, description: &str) -> Result<String, HubError> {
+        check_channel_text(name, description)?;
         let mut ch = Channel {
             channel_id: auth::new_id(),
             name: name.to_owned(),
@@ -392,6 +408,7 @@ impl Hub {
     /// Renames a channel (its owner or the owner of its bound service) and pushes the new
     /// channel info to its online members.
     pub fn update_channel(&self, caller: &str, channel_id: &str, name: Option<String>, description: Option<String>) -> Result<ChannelInfo, HubError> {
+        check_channel_text(name.as_deref().unwrap_or(""), description.as_deref().unwrap_or(""))?;
         let info = {
             let mut st = self.lock();
             let ch = st.channels.get(channel_id).ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))?;
