@@ -31,17 +31,15 @@ fn advance(s: &Server, ms: i64) {
     assert_eq!(reply["ok"], true, "{reply}");
 }
 
+/// Sends an API call and returns its JSON envelope.
+async fn envelope(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 /// `POST /auth/refresh`: the new access token, or the API's error code.
 async fn refresh(s: &Server, email: &str, refresh_token: &str) -> Result<String, i64> {
-    let v: Value = reqwest::Client::new()
-        .post(format!("{}/auth/refresh", s.http()))
-        .json(&json!({"username": email, "refresh_token": refresh_token}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let http = reqwest::Client::new();
+    let v = envelope(http.post(format!("{}/auth/refresh", s.http())).json(&json!({"username": email, "refresh_token": refresh_token}))).await;
     match v["code"].as_i64() {
         Some(10000) => Ok(v["data"]["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_owned()),
         other => Err(other.unwrap_or(-1)),
@@ -124,16 +122,8 @@ async fn upload(s: &Server, key: &str) -> i64 {
     let body = format!(
         "--B\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{key}\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello\r\n--B--\r\n"
     );
-    let v: Value = reqwest::Client::new()
-        .post(format!("{}/file/store/", s.http()))
-        .header("Content-Type", "multipart/form-data; boundary=B")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let http = reqwest::Client::new();
+    let v = envelope(http.post(format!("{}/file/store/", s.http())).header("Content-Type", "multipart/form-data; boundary=B").body(body)).await;
     v["code"].as_i64().unwrap()
 }
 
@@ -144,16 +134,9 @@ async fn upload_keys_expire_after_an_hour() {
     let s = start();
     let st = setup(&s).await;
     let token = st.owner.access_token.clone().unwrap();
+    let http = reqwest::Client::new();
     let ticket = || async {
-        let v: Value = reqwest::Client::new()
-            .get(format!("{}/file/upload?extension=txt", s.http()))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = envelope(http.get(format!("{}/file/upload?extension=txt", s.http())).bearer_auth(&token)).await;
         v["data"]["fields"]["key"].as_str().unwrap().to_owned()
     };
     let early = ticket().await;
