@@ -73,6 +73,13 @@ impl Kill {
         }
     }
 
+    /// Closes a connection whose outbound queue of `cap` frames is full (said in the log too),
+    /// rather than letting it grow the server's memory.
+    pub fn slow_consumer(&self, conn: ConnId, cap: usize) {
+        tracing::warn!(conn, "slow consumer: {cap} frames waiting; disconnecting");
+        self.fire(1008, format!("slow consumer: {cap} frames waiting to be sent; disconnecting"));
+    }
+
     /// Resolves once the hub wants this connection closed, with the close code and reason.
     pub async fn wait(&self) -> (u16, String) {
         loop {
@@ -142,9 +149,8 @@ impl Registry {
     fn push_failed(&mut self, id: ConnId, e: PushError) {
         match e {
             PushError::Full(cap) => {
-                tracing::warn!(conn = id, "slow consumer: {cap} frames waiting; disconnecting");
                 if let Some(conn) = self.conns.get(&id) {
-                    conn.kill.fire(1008, format!("slow consumer: {cap} frames waiting to be sent; disconnecting"));
+                    conn.kill.slow_consumer(id, cap);
                 }
                 self.remove(id);
             }

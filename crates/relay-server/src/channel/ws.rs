@@ -175,9 +175,7 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
                     (OP_PING, _) => {
                         if !out.push_control(OP_PONG, &buf[payload]) {
                             drop(batch);
-                            let cap = out.cap;
-                            tracing::warn!(conn = id, "slow consumer: {cap} frames waiting; disconnecting");
-                            kill.fire(1008, format!("slow consumer: {cap} frames waiting to be sent; disconnecting"));
+                            kill.slow_consumer(id, out.cap);
                             return;
                         }
                         pong = true;
