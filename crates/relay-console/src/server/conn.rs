@@ -1,6 +1,7 @@
 //! One client connection: a reader that reassembles frames and collects passed descriptors, and
 //! a writer that sends queued replies in order without ever blocking the instance.
 
+use super::backlog::Backlog;
 use super::Event;
 use relay_wire::console::{build_reply, encode_json_frame, to_python_json, FrameDecoder};
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
@@ -26,6 +27,7 @@ pub struct Conn {
     pub label: String,
     tx: mpsc::UnboundedSender<OutgoingBox>,
     closed: watch::Receiver<bool>,
+    backlog: Arc<Backlog>,
 }
 
 /// Wrapper so `Conn` can derive Debug without exposing the enum.
@@ -41,7 +43,11 @@ impl Conn {
     /// Queues a JSON reply; silently dropped if the client is gone.
     pub fn send(&self, reply: &Map<String, Value>) {
         let text = to_python_json(&Value::Object(reply.clone()));
-        let _ = self.tx.send(OutgoingBox(Outgoing::Frame(encode_json_frame(text.as_bytes()))));
+        let frame = encode_json_frame(text.as_bytes());
+        self.backlog.queued(frame.len());
+        if self.tx.send(OutgoingBox(Outgoing::Frame(frame))).is_err() {
+            self.backlog.writer_stopped();
+        }
     }
 
     /// Closes the connection once queued replies are written.
@@ -62,18 +68,23 @@ impl Conn {
 
 pub(super) fn spawn(stream: UnixStream, id: u64, label: String, limit: u64, events: mpsc::UnboundedSender<Event>) {
     let stream = Arc::new(stream);
+    let reader_stream = stream.clone();
     let (tx, rx) = mpsc::unbounded_channel();
     let (closed_tx, closed_rx) = watch::channel(false);
-    let conn = Conn { id, label, tx, closed: closed_rx };
-    tokio::spawn(write_loop(stream.clone(), rx));
+    let backlog = Arc::new(Backlog::default());
+    let conn = Conn { id, label, tx, closed: closed_rx, backlog: backlog.clone() };
     tokio::spawn(async move {
-        read_loop(&stream, &conn, limit, &events).await;
+        write_loop(stream.clone(), rx, &backlog).await;
+        backlog.writer_stopped();
+    });
+    tokio::spawn(async move {
+        read_loop(&reader_stream, &conn, limit, &events).await;
         let _ = closed_tx.send(true);
         let _ = events.send(Event::Closed { conn: id });
     });
 }
 
-async fn write_loop(stream: Arc<UnixStream>, mut rx: mpsc::UnboundedReceiver<OutgoingBox>) {
+async fn write_loop(stream: Arc<UnixStream>, mut rx: mpsc::UnboundedReceiver<OutgoingBox>, backlog: &Backlog) {
     while let Some(OutgoingBox(item)) = rx.recv().await {
         match item {
             Outgoing::Frame(bytes) => {
@@ -88,6 +99,7 @@ async fn write_loop(stream: Arc<UnixStream>, mut rx: mpsc::UnboundedReceiver<Out
                         Err(_) => return,
                     }
                 }
+                backlog.written(bytes.len());
             }
             Outgoing::Close => {
                 // Half-close: the client reads the error reply, then EOF.
@@ -120,6 +132,7 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
         let _ = events.send(Event::Log(format!("{}: {s}", conn.label)));
     };
     loop {
+        conn.backlog.room().await;
         // Reading at most what the current part needs keeps one read (and its descriptors)
         // inside one message.
         let want = decoder.wanted().clamp(1, buf.len());
@@ -156,6 +169,7 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
             Ok(p) => p,
             Err(e) => {
                 log(format!("read: {e}; closing connection"));
+                conn.backlog.expect_reply();
                 conn.send(&build_reply(&Map::new(), Some(&e.to_string()), None));
                 conn.close();
                 drain(stream).await;
@@ -174,6 +188,7 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
             };
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(request)) => {
+                    conn.backlog.expect_reply();
                     let _ = events.send(Event::Request { conn: conn.clone(), request, fd });
                 }
                 Ok(other) => {
@@ -198,6 +213,7 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
 
 fn reject(conn: &Conn, log: &dyn Fn(String), error: &str, close: bool) {
     log(format!("read: {error}{}", if close { "; closing connection" } else { "" }));
+    conn.backlog.expect_reply();
     conn.send(&build_reply(&Map::new(), Some(error), None));
     if close {
         conn.close();

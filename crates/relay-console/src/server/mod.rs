@@ -2,6 +2,7 @@
 //! descriptors are read, and how `pass` descriptors are streamed. Everything received becomes an
 //! [`Event`] for the instance; replies travel back through each connection's [`Conn`].
 
+mod backlog;
 mod conn;
 mod listener;
 mod pass;
