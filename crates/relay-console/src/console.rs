@@ -227,7 +227,7 @@ impl Console {
     }
 
     /// Appends already split lines to a step (used by `append`, `pass` and run output).
-    pub fn append_lines(&mut self, id: &str, new_lines: Vec<String>) {
+    pub fn append_lines(&mut self, id: &str, new_lines: Vec<lines::LogLine>) {
         self.generation += 1;
         if let Some(widget) = self.store.get_mut(id) {
             let soa = widget.scroll_on_activity;

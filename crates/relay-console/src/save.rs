@@ -52,9 +52,9 @@ pub fn save_to(console: &Console, dir: &Path) -> std::io::Result<usize> {
             if step.log.dropped() > 0 {
                 writeln!(f, "[… {} earlier lines dropped: per-step limit reached]", step.log.dropped())?;
             }
-            for line in step.log.iter() {
-                f.write_all(line.as_bytes())?;
-                if line.contains('\x1b') {
+            for line in step.log.iter_bytes() {
+                f.write_all(line)?;
+                if line.contains(&0x1b) {
                     f.write_all(b"\x1b[0m")?;
                 }
                 f.write_all(b"\n")?;

@@ -17,3 +17,19 @@ fn dropped_lines_are_stated_in_the_saved_log() {
     let txt = std::fs::read_to_string(dir.path().join("session.txt")).unwrap();
     assert!(txt.contains("[… 2 earlier lines dropped: per-step limit reached]"), "{txt}");
 }
+
+#[test]
+fn bytes_that_are_not_utf8_are_saved_as_received() {
+    // The spec (5.3): invalid bytes are preserved and written back unchanged by Save, so that
+    // `moulti load` replays what the step received (a Latin-1 file, a binary's output).
+    let mut c = Console::new(Settings::default());
+    let mut m = json!({"command": "step", "action": "add", "id": "s", "collapsed": false}).as_object().unwrap().clone();
+    c.handle(&mut m, false);
+    let mut stream = relay_console::text::lines::LineSplitter::new(8);
+    c.append_lines("s", stream.push(b"caf\xe9 cr\xe8me\n\x1b[31mred \xff\nstill\tred\n"));
+    c.append_lines("s", stream.finish().into_iter().collect());
+    let dir = tempfile::tempdir().unwrap();
+    relay_console::save::save_to(&c, dir.path()).unwrap();
+    let log = std::fs::read(dir.path().join("1-s.contents.log")).unwrap();
+    assert_eq!(log, b"caf\xe9 cr\xe8me\n\x1b[31mred \xff\x1b[0m\n\x1b[31mstill        red\x1b[0m\n", "{}", String::from_utf8_lossy(&log));
+}

@@ -23,7 +23,7 @@ pub enum Event {
     /// A line for the instance's own console log (`z`).
     Log(String),
     /// Lines read by a pass (or from `relay run` output) for a step.
-    Lines { step: String, lines: Vec<String> },
+    Lines { step: String, lines: Vec<crate::text::lines::LogLine> },
     /// A pass reached end of file (or failed); `reply_to` is `None` for run output.
     PassDone { step: String, reply_to: Option<(Conn, Map<String, Value>)>, error: Option<String> },
     /// The client of connection `conn` is gone (after its last request).

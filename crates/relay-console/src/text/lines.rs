@@ -1,10 +1,39 @@
 //! Bytes to log lines: only LF ends a line, the remainder waits for more data or for EOF, TABs
-//! become a fixed number of spaces, invalid UTF-8 is kept visible with replacement characters,
-//! and the colour a line leaves active is carried into the next lines of the same stream.
+//! become a fixed number of spaces, invalid UTF-8 is shown with replacement characters but kept
+//! for Save, and the colour a line leaves active is carried into the next lines of the same
+//! stream.
 
 /// Longest line kept whole; a longer run without LF is cut into pieces of this size so one
 /// endless line cannot grow memory without bound.
 pub const MAX_LINE: usize = 1024 * 1024;
+
+/// One line as a step keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// What is shown, searched and copied (carried colour prefixed, TABs expanded).
+    pub text: String,
+    /// The same line as bytes when it was not valid UTF-8: Save writes back what the step
+    /// received, as the reference does, where `text` has replacement characters.
+    pub raw: Option<Vec<u8>>,
+}
+
+impl From<String> for LogLine {
+    fn from(text: String) -> Self {
+        LogLine { text, raw: None }
+    }
+}
+
+impl From<&str> for LogLine {
+    fn from(text: &str) -> Self {
+        LogLine { text: text.to_string(), raw: None }
+    }
+}
+
+impl PartialEq<&str> for LogLine {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
+    }
+}
 
 /// Splits a byte stream into complete lines.
 #[derive(Debug, Default)]
@@ -22,7 +51,7 @@ impl LineSplitter {
     }
 
     /// Returns the lines completed by `data`.
-    pub fn push(&mut self, data: &[u8]) -> Vec<String> {
+    pub fn push(&mut self, data: &[u8]) -> Vec<LogLine> {
         let mut out = Vec::new();
         let mut rest = data;
         while let Some(pos) = rest.iter().position(|b| *b == b'\n') {
@@ -45,7 +74,7 @@ impl LineSplitter {
     }
 
     /// Flushes the unterminated remainder at end of input.
-    pub fn finish(&mut self) -> Option<String> {
+    pub fn finish(&mut self) -> Option<LogLine> {
         if self.pending.is_empty() {
             return None;
         }
@@ -53,18 +82,36 @@ impl LineSplitter {
         Some(self.decode(&line))
     }
 
-    fn decode(&mut self, bytes: &[u8]) -> String {
+    fn decode(&mut self, bytes: &[u8]) -> LogLine {
         let text = String::from_utf8_lossy(bytes);
+        let raw = match text {
+            std::borrow::Cow::Borrowed(_) => None,
+            std::borrow::Cow::Owned(_) => Some(self.raw_line(bytes)),
+        };
         let line = if text.contains('\t') { text.replace('\t', &self.tab) } else { text.into_owned() };
         let next_carry = super::ansi::carry_out(&self.carry, &line);
         let stored = if self.carry.is_empty() { line } else { format!("{}{line}", self.carry) };
         self.carry = next_carry;
-        stored
+        LogLine { text: stored, raw }
+    }
+
+    /// The bytes of a line that is not UTF-8, transformed as its text is.
+    fn raw_line(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut raw = Vec::with_capacity(self.carry.len() + bytes.len());
+        raw.extend_from_slice(self.carry.as_bytes());
+        for &b in bytes {
+            if b == b'\t' {
+                raw.extend_from_slice(self.tab.as_bytes());
+            } else {
+                raw.push(b);
+            }
+        }
+        raw
     }
 }
 
 /// Splits a whole text (from `text` or `append`) with the same rules as a stream.
-pub fn split_text(text: &str, tab_size: usize) -> Vec<String> {
+pub fn split_text(text: &str, tab_size: usize) -> Vec<LogLine> {
     let mut s = LineSplitter::new(tab_size);
     let mut lines = s.push(text.as_bytes());
     lines.extend(s.finish());
@@ -80,7 +127,7 @@ mod tests {
         let mut s = LineSplitter::new(8);
         assert!(s.push(b"partial-").is_empty());
         assert_eq!(s.push(b"line\nlast"), vec!["partial-line"]);
-        assert_eq!(s.finish().as_deref(), Some("last"));
+        assert_eq!(s.finish().map(|l| l.text).as_deref(), Some("last"));
         assert_eq!(s.finish(), None);
     }
 
@@ -96,8 +143,8 @@ mod tests {
         let mut s = LineSplitter::new(8);
         let lines = s.push(&vec![b'x'; MAX_LINE * 2 + 5]);
         assert_eq!(lines.len(), 2);
-        assert!(lines.iter().all(|l| l.len() == MAX_LINE));
-        assert_eq!(s.finish().map(|l| l.len()), Some(5));
+        assert!(lines.iter().all(|l| l.text.len() == MAX_LINE));
+        assert_eq!(s.finish().map(|l| l.text.len()), Some(5));
     }
 
     #[test]
