@@ -41,8 +41,8 @@ fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
     }
 }
 
-/// SGR sequences (`ESC[...m`) of a line, in order, as (start offset, sequence text).
-fn sgr_sequences(line: &str) -> Vec<(usize, &str)> {
+/// SGR sequences (`ESC[...m`) of a line, in order.
+fn sgr_sequences(line: &str) -> Vec<&str> {
     let bytes = line.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -55,7 +55,7 @@ fn sgr_sequences(line: &str) -> Vec<(usize, &str)> {
             }
             if j < bytes.len() {
                 if bytes[j] == b'm' {
-                    out.push((start, &line[start..=j]));
+                    out.push(&line[start..=j]);
                 }
                 i = j + 1;
                 continue;
@@ -67,33 +67,17 @@ fn sgr_sequences(line: &str) -> Vec<(usize, &str)> {
     out
 }
 
-fn is_reset(seq: &str) -> bool {
-    seq == "\x1b[0m" || seq == "\x1b[m"
-}
-
-/// Computes the style carried into the next line: if the line's last SGR sequence is not a full
-/// reset, every SGR sequence since the last reset (starting from `carry_in`) stays active.
+/// The style carried into the next line: what the SGR sequences of `line` leave active, starting
+/// from `carry_in`, as one sequence (empty when that is the default style).
 pub fn carry_out(carry_in: &str, line: &str) -> String {
     if !line.contains('\x1b') {
         return carry_in.to_string();
     }
-    let seqs = sgr_sequences(line);
-    match seqs.last() {
-        None => carry_in.to_string(),
-        Some((_, last)) if is_reset(last) => String::new(),
-        Some(_) => {
-            let after_reset = seqs.iter().rposition(|(_, s)| is_reset(s));
-            let mut carry = match after_reset {
-                Some(_) => String::new(),
-                None => carry_in.to_string(),
-            };
-            let from = after_reset.map_or(0, |i| i + 1);
-            for (_, s) in &seqs[from..] {
-                carry.push_str(s);
-            }
-            carry
-        }
+    let mut rendition = super::sgr::Rendition::default();
+    for seq in sgr_sequences(carry_in).into_iter().chain(sgr_sequences(line)) {
+        rendition.apply(&seq[2..seq.len() - 1]);
     }
+    rendition.sequence()
 }
 
 #[cfg(test)]
@@ -111,7 +95,7 @@ mod tests {
         assert_eq!(carry_out("", "\x1b[31mred"), "\x1b[31m");
         assert_eq!(carry_out("\x1b[31m", "still"), "\x1b[31m");
         assert_eq!(carry_out("\x1b[31m", "\x1b[0mplain"), "");
-        assert_eq!(carry_out("\x1b[31m", "\x1b[1mbold"), "\x1b[31m\x1b[1m");
+        assert_eq!(carry_out("\x1b[31m", "\x1b[1mbold"), "\x1b[1;31m");
         assert_eq!(carry_out("", "\x1b[31mx\x1b[0m y \x1b[32mgreen"), "\x1b[32m");
     }
 }

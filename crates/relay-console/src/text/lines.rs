@@ -157,6 +157,20 @@ mod tests {
     }
 
     #[test]
+    fn a_colour_set_on_every_line_is_carried_once() {
+        // Programs that colour each line and reset only at the end must not make every line
+        // carry all the sequences before it (memory would grow with the square of the lines).
+        let mut s = LineSplitter::new(8);
+        let input: Vec<u8> = (0..2000).flat_map(|i| format!("\x1b[3{}mline {i}\n", i % 8).into_bytes()).collect();
+        let lines = s.push(&input);
+        assert!(lines.iter().all(|l| l.text.len() < 32), "longest line: {} bytes", lines.iter().map(|l| l.text.len()).max().unwrap_or(0));
+        assert_eq!(lines[1999], "\x1b[36m\x1b[37mline 1999");
+        let lines = s.push(b"\x1b[1mbold\nstill\n\x1b[22;39mplain\n");
+        assert_eq!(lines, ["\x1b[37m\x1b[1mbold", "\x1b[1;37mstill", "\x1b[1;37m\x1b[22;39mplain"]);
+        assert_eq!(s.push(b"after\n"), ["after"]);
+    }
+
+    #[test]
     fn tabs_are_plain_substitution_and_cr_is_kept() {
         assert_eq!(split_text("first\tTAB|", 8), vec!["first        TAB|"]);
         assert_eq!(split_text("a\tb", 2), vec!["a  b"]);

@@ -4,3 +4,4 @@
 pub mod ansi;
 pub mod lines;
 pub mod markup;
+pub mod sgr;
