@@ -2,8 +2,9 @@
 //! these ways, so only a peer that does can show them): heartbeats at the configured interval
 //! and a reconnect when nothing at all arrives within the receive timeout; retries until a
 //! server listens; a reconnect delay that keeps growing while connections open but no login
-//! succeeds; a refused login reported to whoever waits for one; and a login that is never
-//! answered given up.
+//! succeeds; a refused login reported to whoever waits for one; a login that is never
+//! answered given up; and a backlog that a slowly reading server takes longer than the receive
+//! timeout to accept, which is no reason to leave it.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -154,3 +155,74 @@ async fn a_login_never_answered_is_given_up_although_heartbeats_are() {
     assert!(connections[0].iter().any(|f| f["type"] == "heartbeat"), "{:?}", connections[0]);
 }
 
+
+/// Answers the login late (so that what the client was given meanwhile is one backlog), then
+/// reads nothing for `stall`, then reads `backlog` frames and only after the last one answers
+/// them all. Counts the connections it accepts.
+async fn serve_slow_reader(listener: TcpListener, backlog: usize, stall: Duration, connections: Arc<Mutex<usize>>) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else { return };
+        *connections.lock().unwrap() += 1;
+        tokio::spawn(async move {
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+            let mut read = Vec::new();
+            while let Some(Ok(msg)) = ws.next().await {
+                let Message::Text(text) = msg else { continue };
+                let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+                if frame["type"] == "user_login" {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let copy = json!({"type": "copy", "body": {"request_id": frame["request_id"], "origin_type": "user_login", "status": true, "context": {}}});
+                    let _ = ws.send(Message::text(copy.to_string())).await;
+                    tokio::time::sleep(stall).await;
+                    continue;
+                }
+                read.push(frame);
+                if read.len() >= backlog {
+                    for f in read.drain(..) {
+                        let copy = json!({"type": "copy", "body": {"request_id": f["request_id"], "origin_type": f["type"], "status": true, "context": {}}});
+                        let _ = ws.send(Message::text(copy.to_string())).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// A backlog larger than the socket buffers takes the client longer to write than its receive
+/// timeout, because the server reads it slowly. That time is the client's own, not the server's
+/// silence: the client must not leave a connection that answers everything once it has read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writing_a_long_backlog_is_not_mistaken_for_a_silent_server() {
+    const BACKLOG: usize = 48;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(Mutex::new(0));
+    tokio::spawn(serve_slow_reader(listener, BACKLOG, Duration::from_millis(1500), connections.clone()));
+
+    let acked = Arc::new(Mutex::new(0usize));
+    let counter = acked.clone();
+    let mut cfg = config(port);
+    cfg.heartbeat = Duration::from_secs(30);
+    let client = ChannelClient::connect(
+        cfg,
+        Box::new(move |f| {
+            if f.ack().is_some_and(|(_, ok)| ok) {
+                *counter.lock().unwrap() += 1;
+            }
+            Ok(())
+        }),
+    );
+    // 12 MiB in all: far more than the kernel buffers of a socket nobody reads.
+    let pad = "x".repeat(256 * 1024);
+    for _ in 0..BACKLOG {
+        client.send_frame(json!({"type": "heartbeat", "body": {"pad": pad}})).unwrap();
+    }
+    let t0 = Instant::now();
+    while *acked.lock().unwrap() < BACKLOG + 1 && t0.elapsed() < Duration::from_secs(8) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (acked, connections) = (*acked.lock().unwrap(), *connections.lock().unwrap());
+    client.close().await;
+    assert_eq!(connections, 1, "the client left a connection that was only slow to read ({acked} copies)");
+    assert_eq!(acked, BACKLOG + 1, "the login's copy and one per frame");
+}

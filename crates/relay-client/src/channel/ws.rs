@@ -316,6 +316,15 @@ async fn wait_or_close(cmds: &mut mpsc::UnboundedReceiver<Cmd>, outbox: &mut Out
     }
 }
 
+/// What woke a session up.
+enum Event {
+    Command(Option<Cmd>),
+    Heartbeat,
+    LoginUnanswered,
+    Silent,
+    Received(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+}
+
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn session(
@@ -348,9 +357,13 @@ async fn session(
     // (even answering heartbeats) but never answers the login is left.
     let login_deadline = Instant::now() + cfg.connect_timeout;
     let mut heartbeat = tokio::time::interval_at(Instant::now() + cfg.heartbeat, cfg.heartbeat);
-    // A deadline, not a timeout around each read: every pass of the loop (a heartbeat sent, a
-    // frame queued) would start such a timeout afresh, and a silent server would never be noticed.
-    let mut silent_since = Instant::now();
+    // How much longer the client may listen without hearing anything. Only time spent waiting
+    // counts: while the client writes a backlog, encodes a frame or runs its handler, what the
+    // server sends stays unread, and a server that reads a long backlog slowly answers only once
+    // it has read it. Counted across passes of the loop, not per wait: every pass (a heartbeat
+    // sent, a frame queued) would start a per-wait timeout afresh, and a silent server would
+    // never be noticed.
+    let mut patience = cfg.receive_timeout;
     loop {
         if logged_in {
             while let Some((rid, text)) = outbox.queued.pop_front() {
@@ -363,30 +376,39 @@ async fn session(
                 }
             }
         }
-        tokio::select! {
-            c = cmds.recv() => match c {
-                Some(Cmd::Send(r, f)) => outbox.queued.push_back((r, f.to_string())),
-                Some(Cmd::Close) | None => {
-                    let _ = timeout(Duration::from_secs(2), sink.close()).await;
-                    return End::Closed;
-                }
-            },
-            _ = heartbeat.tick() => {
+        let listening = Instant::now();
+        let event = tokio::select! {
+            c = cmds.recv() => Event::Command(c),
+            _ = heartbeat.tick() => Event::Heartbeat,
+            () = tokio::time::sleep_until(login_deadline), if !logged_in => Event::LoginUnanswered,
+            () = tokio::time::sleep_until(listening + patience) => Event::Silent,
+            next = stream.next() => Event::Received(next),
+        };
+        patience = match event {
+            Event::Received(_) => cfg.receive_timeout,
+            _ => patience.saturating_sub(listening.elapsed()),
+        };
+        match event {
+            Event::Command(Some(Cmd::Send(r, f))) => outbox.queued.push_back((r, f.to_string())),
+            Event::Command(Some(Cmd::Close) | None) => {
+                let _ = timeout(Duration::from_secs(2), sink.close()).await;
+                return End::Closed;
+            }
+            Event::Heartbeat => {
                 let hb = requests::heartbeat(&new_request_id()).to_string();
                 if !matches!(timeout(cfg.send_timeout, sink.send(Message::text(hb))).await, Ok(Ok(()))) {
                     return End::Reconnect;
                 }
             }
-            () = tokio::time::sleep_until(login_deadline), if !logged_in => {
+            Event::LoginUnanswered => {
                 tracing::warn!("no answer to the login in {:?}; reconnecting", cfg.connect_timeout);
                 return End::Reconnect;
             }
-            () = tokio::time::sleep_until(silent_since + cfg.receive_timeout) => {
+            Event::Silent => {
                 tracing::warn!("no frame from the server in {:?}; reconnecting", cfg.receive_timeout);
                 return End::Reconnect;
             }
-            next = stream.next() => {
-                silent_since = Instant::now();
+            Event::Received(next) => {
                 let msg = match next {
                     None => return End::Reconnect,
                     Some(Err(e)) => {
