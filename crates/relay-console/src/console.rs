@@ -123,7 +123,7 @@ impl Console {
                 let step = self.step_mut(&id);
                 step.log.clear();
                 step.following = step.auto_scroll;
-                step.log_offset = 0;
+                step.log_offset = step.log.first();
                 step.h_offset = 0;
                 Outcome::Done
             }

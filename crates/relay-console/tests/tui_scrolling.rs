@@ -3,7 +3,7 @@
 #[path = "common/tui.rs"]
 mod tui;
 
-use tui::{instance, render, send, text};
+use tui::{instance, instance_with, render, send, text};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use relay_console::instance::Instance;
@@ -135,4 +135,31 @@ fn deleting_the_maximized_step_restores_the_list() {
     send(&mut inst, json!({"command": "step", "action": "delete", "id": "a"}));
     let shown = screen(&inst, &mut view, 60, 12);
     assert!(shown.contains("Second") && shown.contains("Save"), "{shown}");
+}
+
+#[test]
+fn a_log_scrolled_up_stays_on_its_lines_while_old_ones_are_dropped() {
+    let mut inst = instance_with(relay_console::settings::Settings { max_lines: 50, ..Default::default() });
+    let text: String = (1..=50).map(|i| format!("line {i}\n")).collect();
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "s", "collapsed": false, "max_height": 10, "text": text}));
+    let mut view = ViewState::new("default".into(), false);
+    screen(&inst, &mut view, 60, 20);
+    view.focus = Some(Focus { id: "s".into(), part: Part::Log });
+    press(&mut inst, &mut view, KeyCode::PageUp);
+    press(&mut inst, &mut view, KeyCode::PageUp);
+    let before = screen(&inst, &mut view, 60, 20);
+    assert!(before.contains(" line 21\n") && before.contains(" line 30\n"), "{before}");
+    for i in 51..=55 {
+        send(&mut inst, json!({"command": "step", "action": "append", "id": "s", "text": [format!("line {i}")]}));
+    }
+    assert_eq!(screen(&inst, &mut view, 60, 20), before, "the view moved while the user read it");
+    // Once the lines it showed are gone, it shows the oldest ones left, after the marker.
+    for i in 56..=80 {
+        send(&mut inst, json!({"command": "step", "action": "append", "id": "s", "text": [format!("line {i}")]}));
+    }
+    let shown = screen(&inst, &mut view, 60, 20);
+    assert!(shown.contains("30 earlier lines dropped") && shown.contains(" line 31\n") && shown.contains(" line 39\n"), "{shown}");
+    press(&mut inst, &mut view, KeyCode::Down);
+    let shown = screen(&inst, &mut view, 60, 20);
+    assert!(!shown.contains("dropped") && shown.contains(" line 40\n"), "{shown}");
 }

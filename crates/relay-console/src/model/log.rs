@@ -42,6 +42,11 @@ impl StepLog {
         self.dropped
     }
 
+    /// Number of the first kept line; line `i` is number `first() + i` for as long as it is kept.
+    pub fn first(&self) -> usize {
+        self.first
+    }
+
     pub fn width(&self) -> usize {
         self.width
     }

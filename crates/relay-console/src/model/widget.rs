@@ -106,7 +106,8 @@ pub struct StepBody {
     pub auto_scroll: bool,
     /// Whether the view currently follows the last line (turned off by scrolling up).
     pub following: bool,
-    /// First visible log line when not following.
+    /// Number (see `StepLog::first`) of the first visible log line when not following: the view
+    /// stays on the lines the user reads while older ones are dropped.
     pub log_offset: usize,
     pub min_height: i64,
     pub max_height: i64,

@@ -1,7 +1,7 @@
 //! Key and mouse handling: turns input events into view changes, instance changes (answers,
 //! collapse) and effects the terminal loop performs (quit, save, clipboard).
 
-use super::layout::{self, log_height, log_start, log_total};
+use super::layout::{self, log_height, log_start, log_total, set_log_start};
 use super::render::{display_order, list_layout, maximized_height, reveal};
 use super::search::{find, Field};
 use super::view::{Focus, Part, QuitDialog, ViewState};
@@ -222,7 +222,7 @@ fn search_again(instance: &mut Instance, view: &mut ViewState, reverse: bool) {
             let start = log_start(step, h);
             if row < start || row >= start + h {
                 step.following = false;
-                step.log_offset = row.saturating_sub(h / 2);
+                set_log_start(step, row.saturating_sub(h / 2));
             }
             part = Part::Log;
         }
@@ -468,7 +468,7 @@ fn scroll_key(instance: &mut Instance, view: &mut ViewState, code: KeyCode, ctrl
                 let max_h_offset = step.log.width().saturating_sub((view.width as usize).saturating_sub(4));
                 let set = |step: &mut crate::model::StepBody, v: usize| {
                     step.following = false;
-                    step.log_offset = v.min(max_start);
+                    set_log_start(step, v.min(max_start));
                 };
                 match (code, ctrl) {
                     (KeyCode::Up, _) => set(step, start.saturating_sub(1)),
@@ -478,7 +478,7 @@ fn scroll_key(instance: &mut Instance, view: &mut ViewState, code: KeyCode, ctrl
                     (KeyCode::Home, _) => set(step, 0),
                     (KeyCode::End, _) => {
                         step.following = step.auto_scroll;
-                        step.log_offset = max_start;
+                        set_log_start(step, max_start);
                     }
                     (KeyCode::Left, _) => step.h_offset = step.h_offset.saturating_sub(1),
                     (KeyCode::Right, _) => step.h_offset = (step.h_offset + 1).min(max_h_offset),
@@ -516,8 +516,9 @@ pub fn handle_mouse(instance: &mut Instance, view: &mut ViewState, ev: MouseEven
                         let start = log_start(step, h);
                         let max_start = log_total(step).saturating_sub(h);
                         step.following = false;
-                        step.log_offset = if up { start.saturating_sub(3) } else { (start + 3).min(max_start) };
-                        if !up && step.log_offset == max_start {
+                        let row = if up { start.saturating_sub(3) } else { (start + 3).min(max_start) };
+                        set_log_start(step, row);
+                        if !up && row == max_start {
                             step.following = step.auto_scroll;
                         }
                         instance.console.generation += 1;

@@ -55,14 +55,23 @@ pub fn log_height(step: &StepBody) -> usize {
     h.max(0) as usize
 }
 
-/// First visible log line.
+/// First visible log row (row 0 is the "lines dropped" marker when there is one).
 pub fn log_start(step: &StepBody, height: usize) -> usize {
     let max_start = log_total(step).saturating_sub(height);
     if step.following {
         max_start
     } else {
-        step.log_offset.min(max_start)
+        let marker = usize::from(step.log.dropped() > 0);
+        // Lines dropped since the view was set leave it on the oldest row left.
+        (step.log_offset + marker).saturating_sub(step.log.first()).min(max_start)
     }
+}
+
+/// Makes `row` the first visible log row, remembered by line number (the marker counts as the
+/// line before the first kept one).
+pub fn set_log_start(step: &mut StepBody, row: usize) {
+    let marker = usize::from(step.log.dropped() > 0);
+    step.log_offset = (step.log.first() + row).saturating_sub(marker);
 }
 
 pub fn question_text_rows(w: &Widget) -> usize {

@@ -11,8 +11,12 @@ use relay_console::tui::{draw, ViewState};
 use serde_json::Value;
 
 pub fn instance() -> Instance {
+    instance_with(Settings::default())
+}
+
+pub fn instance_with(settings: Settings) -> Instance {
     let (senders, _q) = queues();
-    Instance::new(Settings::default(), senders)
+    Instance::new(settings, senders)
 }
 
 pub fn send(inst: &mut Instance, v: Value) {
