@@ -1,7 +1,7 @@
 //! Key and mouse handling: turns input events into view changes, instance changes (answers,
 //! collapse) and effects the terminal loop performs (quit, save, clipboard).
 
-use super::layout::{self, log_height, log_start, log_total, set_log_start};
+use super::layout::{self, log_height, log_start, log_total, row_of_line, set_log_start};
 use super::render::{display_order, list_layout, maximized_height, reveal};
 use super::search::{find, Field};
 use super::view::{Focus, Part, QuitDialog, ViewState};
@@ -217,8 +217,7 @@ fn search_again(instance: &mut Instance, view: &mut ViewState, reverse: bool) {
     if let Some(w) = instance.console.store.get_mut(&m.id) {
         if let (Field::Log, Some(step)) = (m.field, w.step_mut()) {
             let h = drawn.unwrap_or_else(|| log_height(step));
-            let marker = usize::from(step.log.dropped() > 0);
-            let row = m.line + marker;
+            let row = row_of_line(step, m.line);
             let start = log_start(step, h);
             if row < start || row >= start + h {
                 step.following = false;
@@ -239,7 +238,7 @@ fn search_again(instance: &mut Instance, view: &mut ViewState, reverse: bool) {
             Field::Log => {
                 let step = w.step().expect("log match in a step");
                 let start = log_start(step, s.body);
-                s.title + s.top + (m.line + usize::from(step.log.dropped() > 0)).saturating_sub(start)
+                s.title + s.top + row_of_line(step, m.line).saturating_sub(start)
             }
             Field::Bottom => s.title + s.top + s.body + m.line,
         };

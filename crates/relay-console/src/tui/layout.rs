@@ -61,10 +61,14 @@ pub fn log_start(step: &StepBody, height: usize) -> usize {
     if step.following {
         max_start
     } else {
-        let marker = usize::from(step.log.dropped() > 0);
-        // Lines dropped since the view was set leave it on the oldest row left.
-        (step.log_offset + marker).saturating_sub(step.log.first()).min(max_start)
+        row_of_line(step, step.log_offset).min(max_start)
     }
+}
+
+/// The log row showing line `number` (see `StepLog::first`); a line dropped since maps to row 0.
+pub fn row_of_line(step: &StepBody, number: usize) -> usize {
+    let marker = usize::from(step.log.dropped() > 0);
+    (number + marker).saturating_sub(step.log.first())
 }
 
 /// Makes `row` the first visible log row, remembered by line number (the marker counts as the
@@ -171,7 +175,7 @@ fn log_row(w: &Widget, step: &StepBody, i: usize, height: usize, ctx: &RowCtx<'_
         )]
     } else if let Some(text) = step.log.line(index - marker) {
         let mut spans = log_spans(text, log_style);
-        if ctx.current_match.is_some_and(|m| m.id == w.id && m.field == Field::Log && m.line == index - marker) {
+        if ctx.current_match.is_some_and(|m| m.id == w.id && m.field == Field::Log && m.line == step.log.first() + index - marker) {
             for span in &mut spans {
                 span.style = span.style.add_modifier(Modifier::REVERSED);
             }

@@ -19,6 +19,8 @@ pub enum Field {
 pub struct Match {
     pub id: String,
     pub field: Field,
+    /// Line within the field; in a log, the line's number (see `StepLog::first`), which stays
+    /// attached to it while older lines are dropped.
     pub line: usize,
 }
 
@@ -105,22 +107,23 @@ fn scan(w: &Widget, re: &Regex, backward: bool, after: Option<(Field, usize)>) -
     let log_hit = || -> Option<(Field, usize)> {
         let WidgetBody::Step(step) = &w.body else { return None };
         let matches = |i: usize| step.log.line(i).is_some_and(|t| re.is_match(&ansi::strip(t)));
-        let n = step.log.len();
-        if backward {
+        let (n, first) = (step.log.len(), step.log.first());
+        let found = if backward {
             let end = match after {
-                Some((Field::Log, l)) => l,
+                Some((Field::Log, l)) => l.saturating_sub(first).min(n),
                 Some((f, _)) if f < Field::Log => 0,
                 _ => n,
             };
-            (0..end).rev().find(|i| matches(*i)).map(|i| (Field::Log, i))
+            (0..end).rev().find(|i| matches(*i))
         } else {
             let start = match after {
-                Some((Field::Log, l)) => l + 1,
+                Some((Field::Log, l)) => (l + 1).saturating_sub(first),
                 Some((f, _)) if f > Field::Log => n,
                 _ => 0,
             };
-            (start..n).find(|i| matches(*i)).map(|i| (Field::Log, i))
-        }
+            (start..n).find(|i| matches(*i))
+        };
+        found.map(|i| (Field::Log, first + i))
     };
     // Fields before the log, the log, fields after it, in the search direction.
     let before: Vec<_> = small.iter().filter(|(f, _, _)| *f < Field::Log).collect();

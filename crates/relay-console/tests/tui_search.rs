@@ -1,0 +1,55 @@
+//! Text search in the TUI: what it covers and where its matches point after the log changes.
+
+#[path = "common/tui.rs"]
+mod tui;
+
+use tui::{instance_with, render, send, text};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Modifier;
+use relay_console::instance::Instance;
+use relay_console::tui::{handle_key, ViewState};
+use serde_json::json;
+
+fn press(inst: &mut Instance, view: &mut ViewState, code: KeyCode) {
+    handle_key(inst, view, KeyEvent::new(code, KeyModifiers::NONE), false);
+}
+
+fn search(inst: &mut Instance, view: &mut ViewState, pattern: &str) {
+    press(inst, view, KeyCode::Char('/'));
+    for c in pattern.chars() {
+        press(inst, view, KeyCode::Char(c));
+    }
+    press(inst, view, KeyCode::Enter);
+}
+
+/// The text of the screen rows drawn in reverse video (the current match).
+fn highlighted(inst: &Instance, view: &mut ViewState) -> Vec<String> {
+    let t = render(inst, view, 60, 60);
+    let buf = t.backend().buffer();
+    let rows: Vec<String> = text(&t).lines().map(String::from).collect();
+    (0..buf.area.height)
+        .filter(|y| (0..buf.area.width).any(|x| buf[(x, *y)].modifier.contains(Modifier::REVERSED) && buf[(x, *y)].symbol() != " "))
+        .map(|y| rows[y as usize].trim_start_matches(['▌', ' ']).to_string())
+        .collect()
+}
+
+#[test]
+fn a_match_stays_on_its_line_while_old_lines_are_dropped() {
+    let mut inst = instance_with(relay_console::settings::Settings { max_lines: 50, ..Default::default() });
+    let lines: String = (1..=50).map(|i| format!("line {i}\n")).collect();
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "s", "collapsed": false, "max_height": 0, "text": lines}));
+    let mut view = ViewState::new("default".into(), false);
+    render(&inst, &mut view, 60, 60);
+    search(&mut inst, &mut view, "line 1[0-9]$");
+    assert_eq!(highlighted(&inst, &mut view), ["line 10"]);
+    for i in 51..=55 {
+        send(&mut inst, json!({"command": "step", "action": "append", "id": "s", "text": [format!("line {i}")]}));
+    }
+    assert_eq!(highlighted(&inst, &mut view), ["line 10"], "the highlight moved to another line");
+    press(&mut inst, &mut view, KeyCode::Char('n'));
+    assert_eq!(highlighted(&inst, &mut view), ["line 11"], "the next match is the one after the current one");
+    press(&mut inst, &mut view, KeyCode::Char('N'));
+    press(&mut inst, &mut view, KeyCode::Char('N'));
+    assert_eq!(highlighted(&inst, &mut view), ["line 19"], "wrapped backward to the last match");
+}
