@@ -177,3 +177,23 @@ fn a_refused_session_token_fails_the_command_with_the_reason() {
     assert!(err.contains("login refused") && err.contains("invalid access token"), "{err}");
     assert!(took < Duration::from_secs(10), "took {took:?}: {err}");
 }
+
+/// A session whose server is an https:// URL (so the socket is wss://, which this client cannot
+/// speak): the socket commands fail at once and say why, instead of retrying until their login
+/// limit and reporting a timeout.
+#[test]
+fn an_https_server_fails_the_socket_commands_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("session.json");
+    let v = serde_json::json!({"server": "https://127.0.0.1:1", "email": "a@example.com", "user_id": "u", "access_token": "a", "refresh_token": "r"});
+    std::fs::write(&session, v.to_string()).unwrap();
+    for args in [&["join", "ch"][..], &["watch", "ch"], &["send", "ch", "hi", "--to-service"]] {
+        let t0 = Instant::now();
+        let out = Command::new(BIN).arg("channel").args(args).arg("--session").arg(&session).output().unwrap();
+        let took = t0.elapsed();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("wss://127.0.0.1:1/ws") && err.contains("use a ws:// URL"), "{args:?}: {err}");
+        assert!(took < Duration::from_secs(5), "{args:?} took {took:?}: {err}");
+    }
+}

@@ -8,6 +8,9 @@ pub enum ClientError {
     /// The server refused the login; the reason is the server's.
     #[error("login refused: {0}")]
     LoginRefused(String),
+    /// The server URL can never work (see [`Status::Unusable`](super::Status::Unusable)).
+    #[error("unusable channel server URL: {0}")]
+    UnusableUrl(String),
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),
     #[error("HTTP request failed: {0}")]

@@ -1,7 +1,8 @@
 //! Channel client: a reconnecting WebSocket client for Relay's channel face (the capabilities of
 //! the Moobius SDK's `WSClient`, without its reconnect races) plus a small HTTP API client.
 //!
-//! - `ws`: [`ChannelClient`]: connects with backoff, logs in first on every socket, keeps an
+//! - `ws`: [`ChannelClient`]: connects with backoff (a URL it can never use, such as wss://,
+//!   stops it at once), logs in first on every socket, keeps an
 //!   outbound queue across reconnects (unacknowledged frames are re-sent, in order), heartbeats,
 //!   reconnects when nothing arrives within the receive timeout, and calls a handler whose errors
 //!   are logged, never fatal.

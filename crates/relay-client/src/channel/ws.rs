@@ -16,6 +16,8 @@ use relay_wire::channel::types::{ChannelInfo, ClickArgument, MessageContent};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{timeout, Instant};
+use tokio_tungstenite::tungstenite::http::Uri;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::error::ClientError;
@@ -69,6 +71,9 @@ pub enum Status {
     LoggedIn(u64),
     /// The last login was refused; the reason is the server's.
     LoginRefused(String),
+    /// The URL can never work (wss:// in this client without TLS, another scheme, no host), so
+    /// the client has stopped instead of retrying; the reason names the URL.
+    Unusable(String),
     Closed,
 }
 
@@ -142,6 +147,7 @@ impl ChannelClient {
                 match &*rx.borrow_and_update() {
                     Status::LoggedIn(k) if *k >= n => return Ok(()),
                     Status::LoginRefused(reason) => return Err(ClientError::LoginRefused(reason.clone())),
+                    Status::Unusable(reason) => return Err(ClientError::UnusableUrl(reason.clone())),
                     Status::Closed => return Err(ClientError::Closed),
                     _ => {}
                 }
@@ -256,6 +262,12 @@ async fn drive(cfg: ClientConfig, mut handler: Handler, mut cmds: mpsc::Unbounde
     let mut backoff = cfg.backoff_min;
     let mut logins = 0u64;
     let mut failures = 0u64;
+    if let Some(why) = unusable(&cfg.url) {
+        let reason = format!("{}: {why}", cfg.url);
+        tracing::error!(%reason, "cannot use the channel server URL");
+        let _ = status.send(Status::Unusable(reason));
+        return;
+    }
     loop {
         let _ = status.send(Status::Connecting);
         let connected = match timeout(cfg.connect_timeout, tokio_tungstenite::connect_async(cfg.url.as_str())).await {
@@ -267,7 +279,7 @@ async fn drive(cfg: ClientConfig, mut handler: Handler, mut cmds: mpsc::Unbounde
             Ok(ws) => ws,
             Err(why) => {
                 // Said once per run of failures, so a server that stays away does not flood
-                // the log, and a URL that can never work (wss:// in a build without TLS) is seen.
+                // the log.
                 if failures == 0 {
                     tracing::warn!(url = %cfg.url, error = %why, "cannot connect to the channel server; retrying");
                 } else {
@@ -302,6 +314,26 @@ async fn drive(cfg: ClientConfig, mut handler: Handler, mut cmds: mpsc::Unbounde
     let _ = status.send(Status::Closed);
 }
 
+/// Why `url` can never work, if it cannot. Checked before connecting: the connector looks at
+/// the scheme only once a TCP connection is made, so while nothing listens it would report a
+/// refused connection, and the client would retry a URL it can never use.
+fn unusable(url: &str) -> Option<String> {
+    let uri: Uri = match url.parse() {
+        Ok(u) => u,
+        Err(e) => return Some(format!("not a URL ({e})")),
+    };
+    match uri.scheme_str() {
+        Some("ws") => {}
+        // tokio-tungstenite is built without a TLS feature here.
+        Some("wss") => return Some("wss:// is not supported (this client has no TLS); use a ws:// URL".into()),
+        _ => return Some("only ws:// URLs are supported".into()),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Some("no host".into());
+    }
+    None
+}
+
 /// Sleeps `delay` while still accepting frames into the queue; true if asked to close.
 async fn wait_or_close(cmds: &mut mpsc::UnboundedReceiver<Cmd>, outbox: &mut Outbox, delay: Duration) -> bool {
     let until = Instant::now() + delay;
@@ -322,7 +354,7 @@ enum Event {
     Heartbeat,
     LoginUnanswered,
     Silent,
-    Received(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    Received(Option<Result<Message, WsError>>),
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
