@@ -3,7 +3,7 @@
 #[path = "common/tui.rs"]
 mod tui;
 
-use tui::{instance_with, render, send, text};
+use tui::{instance, instance_with, render, send, text};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Modifier;
@@ -52,4 +52,22 @@ fn a_match_stays_on_its_line_while_old_lines_are_dropped() {
     press(&mut inst, &mut view, KeyCode::Char('N'));
     press(&mut inst, &mut view, KeyCode::Char('N'));
     assert_eq!(highlighted(&inst, &mut view), ["line 19"], "wrapped backward to the last match");
+}
+
+#[test]
+fn the_header_title_is_searched_too() {
+    // Spec 9.10: the search covers the header title, then the widgets, wrapping around.
+    let mut inst = instance();
+    send(&mut inst, json!({"command": "set", "title": "Nightly [b]report[/b]"}));
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "s", "title": "Build report", "collapsed": false, "text": "no match here"}));
+    let mut view = ViewState::new("default".into(), false);
+    render(&inst, &mut view, 60, 60);
+    search(&mut inst, &mut view, "report");
+    assert_eq!(highlighted(&inst, &mut view), ["Nightly report"]);
+    press(&mut inst, &mut view, KeyCode::Char('n'));
+    assert_eq!(highlighted(&inst, &mut view), ["Build report"]);
+    press(&mut inst, &mut view, KeyCode::Char('n'));
+    assert_eq!(highlighted(&inst, &mut view), ["Nightly report"], "wrapped around to the header");
+    press(&mut inst, &mut view, KeyCode::Char('N'));
+    assert_eq!(highlighted(&inst, &mut view), ["Build report"]);
 }

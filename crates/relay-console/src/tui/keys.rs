@@ -203,12 +203,17 @@ fn search_again(instance: &mut Instance, view: &mut ViewState, reverse: bool) {
     let backward = view.search.backward != reverse;
     let found = {
         let widgets = display_order(&instance.console);
-        find(&widgets, &re, backward, view.search.current.as_ref())
+        find(&instance.console.props.title, &widgets, &re, backward, view.search.current.as_ref())
     };
     let Some(m) = found else {
         view.notify(format!("not found: {}", re.as_str()), true);
         return;
     };
+    if m.field == Field::Header {
+        // Always on screen; there is no widget to open or scroll to.
+        view.search.current = Some(m);
+        return;
+    }
     let mut part = Part::Title;
     if let Some(w) = instance.console.store.get_mut(&m.id).filter(|w| w.collapsible()) {
         w.collapsed = false;
@@ -232,7 +237,7 @@ fn search_again(instance: &mut Instance, view: &mut ViewState, reverse: bool) {
     let layout = list_layout(&instance.console, view);
     if let Some((w, top, s)) = layout.iter().find(|(w, _, _)| w.id == m.id) {
         let row = match m.field {
-            Field::Title => m.line,
+            Field::Header | Field::Title => m.line,
             Field::Top => s.title + m.line,
             Field::Text => s.title + s.top + m.line,
             Field::Log => {

@@ -1,6 +1,7 @@
 //! Drawing one frame from the instance and the view state.
 
 use super::layout::{self, RowCtx, Shape};
+use super::search::Field;
 use super::theme;
 use super::view::{Hit, Part, QuitDialog, ViewState};
 use crate::console::Console;
@@ -94,7 +95,7 @@ pub fn draw(frame: &mut Frame, instance: &Instance, view: &mut ViewState) {
         Constraint::Length(1),
     ])
     .areas(area);
-    draw_header(frame, header, console);
+    draw_header(frame, header, console, view.search.current.as_ref().is_some_and(|m| m.field == Field::Header));
     draw_list(frame, list, console, view);
     if view.search.open {
         draw_search(frame, search, view);
@@ -115,8 +116,13 @@ pub fn draw(frame: &mut Frame, instance: &Instance, view: &mut ViewState) {
     }
 }
 
-fn draw_header(frame: &mut Frame, area: Rect, console: &Console) {
-    let title = markup::lines(&console.props.title, theme::bar_style()).into_iter().next().unwrap_or_default();
+fn draw_header(frame: &mut Frame, area: Rect, console: &Console, matched: bool) {
+    let mut title = markup::lines(&console.props.title, theme::bar_style()).into_iter().next().unwrap_or_default();
+    if matched {
+        for span in &mut title.spans {
+            span.style = span.style.add_modifier(Modifier::REVERSED);
+        }
+    }
     frame.render_widget(Paragraph::new(title.centered()).style(theme::bar_style()), area);
 }
 

@@ -8,6 +8,8 @@ use regex::{Regex, RegexBuilder};
 /// Where in a widget a match is. Ordered as displayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Field {
+    /// The header's title (the instance's, not a widget's; the match has no widget id).
+    Header,
     Title,
     Top,
     Text,
@@ -143,23 +145,29 @@ fn scan(w: &Widget, re: &Regex, backward: bool, after: Option<(Field, usize)>) -
     }
 }
 
-/// Next match over widgets in display order, starting after `from`, wrapping once.
-pub fn find(widgets: &[&Widget], re: &Regex, backward: bool, from: Option<&Match>) -> Option<Match> {
-    let n = widgets.len();
-    if n == 0 {
-        return None;
-    }
-    let start = from.and_then(|m| widgets.iter().position(|w| w.id == m.id));
+/// Next match over the header title, then the widgets in display order, starting after `from`,
+/// wrapping once.
+pub fn find(header: &str, widgets: &[&Widget], re: &Regex, backward: bool, from: Option<&Match>) -> Option<Match> {
+    // Part 0 is the header, part i + 1 the widget i.
+    let n = widgets.len() + 1;
+    let start = from.and_then(|m| if m.field == Field::Header { Some(0) } else { widgets.iter().position(|w| w.id == m.id).map(|i| i + 1) });
     let order: Vec<usize> = match (start, backward) {
         (Some(s), false) => (s..n).chain(0..=s).collect(),
         (Some(s), true) => (0..=s).rev().chain((s..n).rev()).collect(),
         (None, false) => (0..n).collect(),
         (None, true) => (0..n).rev().collect(),
     };
-    for (k, idx) in order.into_iter().enumerate() {
-        let w = widgets[idx];
-        // Only the first visit of the starting widget resumes after the current match.
-        let after = if k == 0 { from.filter(|m| m.id == w.id).map(|m| (m.field, m.line)) } else { None };
+    for (k, part) in order.into_iter().enumerate() {
+        // Only the first visit of the starting part resumes after the current match.
+        let resume = if k == 0 { from } else { None };
+        if part == 0 {
+            if resume.is_none() && re.is_match(&markup::plain(header)) {
+                return Some(Match { id: String::new(), field: Field::Header, line: 0 });
+            }
+            continue;
+        }
+        let w = widgets[part - 1];
+        let after = resume.filter(|m| m.id == w.id && m.field != Field::Header).map(|m| (m.field, m.line));
         if let Some((field, line)) = scan(w, re, backward, after) {
             return Some(Match { id: w.id.clone(), field, line });
         }
