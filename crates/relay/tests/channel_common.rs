@@ -194,3 +194,96 @@ pub async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     panic!("timed out waiting for {what}");
 }
 
+/// A raw WebSocket client on blocking threads: frames are sent as written, and every text frame
+/// the server sends is parsed as JSON and kept, in order, by a reader thread.
+pub struct RawWs {
+    tcp: std::net::TcpStream,
+    frames: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    /// The close frame's code and reason, once the server sent one.
+    closed: std::sync::Arc<std::sync::Mutex<Option<(u16, String)>>>,
+}
+
+impl RawWs {
+    pub fn open(s: &Server) -> RawWs {
+        use relay_wire::websocket::{self, Masking, Parsed};
+        use std::io::Read;
+        let tcp = s.raw_ws();
+        let mut rd = tcp.try_clone().unwrap();
+        let frames: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
+        let closed: std::sync::Arc<std::sync::Mutex<Option<(u16, String)>>> = Default::default();
+        let (f, c) = (frames.clone(), closed.clone());
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let mut chunk = vec![0u8; 1 << 16];
+            loop {
+                while let Parsed::Frame { opcode, payload, len, .. } = websocket::parse(&mut buf, usize::MAX, Masking::Forbidden) {
+                    let p = buf[payload].to_vec();
+                    buf.drain(..len);
+                    match opcode {
+                        websocket::OP_TEXT => f.lock().unwrap().push(serde_json::from_slice(&p).expect("a text frame that is not JSON")),
+                        websocket::OP_CLOSE if p.len() >= 2 => {
+                            *c.lock().unwrap() = Some((u16::from_be_bytes([p[0], p[1]]), String::from_utf8_lossy(&p[2..]).into_owned()));
+                        }
+                        _ => {}
+                    }
+                }
+                match rd.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        });
+        RawWs { tcp, frames, closed }
+    }
+
+    /// Sends one text frame; false once the connection is gone.
+    pub fn send(&self, v: &serde_json::Value) -> bool {
+        self.send_raw(&RawWs::encode(v))
+    }
+
+    /// `v` as a client's text frame, for [`RawWs::send_raw`].
+    pub fn encode(v: &serde_json::Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        relay_wire::websocket::masked_frame(relay_wire::websocket::OP_TEXT, v.to_string().as_bytes(), [7, 1, 2, 9], &mut out);
+        out
+    }
+
+    /// Writes bytes as they are (frames already encoded); false once the connection is gone.
+    pub fn send_raw(&self, bytes: &[u8]) -> bool {
+        use std::io::Write;
+        (&self.tcp).write_all(bytes).is_ok()
+    }
+
+    pub fn frames(&self) -> Vec<serde_json::Value> {
+        self.frames.lock().unwrap().clone()
+    }
+
+    pub fn closed(&self) -> Option<(u16, String)> {
+        self.closed.lock().unwrap().clone()
+    }
+
+    /// Waits up to 10 s for a frame matching `pred`.
+    pub fn wait(&self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(f) = self.frames.lock().unwrap().iter().find(|f| pred(f)) {
+                return f.clone();
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends `v` with `request_id` set to `rid` and returns the body of its copy.
+    pub fn request(&self, mut v: serde_json::Value, rid: &str) -> serde_json::Value {
+        v["request_id"] = rid.into();
+        assert!(self.send(&v), "the connection is gone");
+        self.wait(&format!("the copy of {rid}"), |f| f["type"] == "copy" && f["body"]["request_id"] == rid)["body"].clone()
+    }
+
+    /// Logs in as a user and asserts that the login was accepted.
+    pub fn login_user(&self, token: &str) {
+        let copy = self.request(serde_json::json!({"type": "user_login", "auth_origin": "cognito", "access_token": token}), "login");
+        assert_eq!(copy["status"], true, "{copy}");
+    }
+}

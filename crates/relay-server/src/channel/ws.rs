@@ -121,6 +121,8 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
     let mut buf: Vec<u8> = pre_read.to_vec();
     // A fragmented message being reassembled: its opcode and the payload so far.
     let mut message: Option<(u8, Vec<u8>)> = None;
+    // The last read stopped at the batch limit rather than at the end of what the socket had.
+    let mut full = false;
     loop {
         // Every complete frame buffered is handled in one batch: what they send is written
         // once the batch ends, one write per recipient for the whole burst.
@@ -213,6 +215,14 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
         } else if used > 0 {
             buf.drain(..used);
         }
+        // `readable()` and `try_read_buf` never make a task yield, so a socket that always has
+        // more to read would hold its worker thread forever, and with every worker held so
+        // nobody polls the I/O driver: other sockets, timers and signals would all wait.
+        if full {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::task::consume_budget().await;
+        }
         if rd.readable().await.is_err() {
             kill.fire(1000, "client closed");
             return;
@@ -229,8 +239,14 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
                     return;
                 }
                 Ok(_) if buf.len() == buf.capacity() && buf.len() < MAX_READ_BATCH => want = buf.len(),
-                Ok(_) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::Interrupted => break,
+                Ok(_) => {
+                    full = buf.len() >= MAX_READ_BATCH;
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::Interrupted => {
+                    full = false;
+                    break;
+                }
                 Err(e) => {
                     kill.fire(1002, format!("protocol error: {e}"));
                     return;
