@@ -30,9 +30,28 @@ const MAX_READ: usize = 16 * 1024 * 1024;
 /// Starts a pass once a concurrency permit is available.
 pub fn spawn_pass(fd: OwnedFd, target: PassTarget, read_size: usize, tab_size: usize, data: mpsc::Sender<Event>, permits: Arc<Semaphore>) {
     tokio::spawn(async move {
-        let _permit = permits.acquire_owned().await;
+        // A pipe or terminal whose client leaves while waiting for a slot is given up like one
+        // being read: holding it would keep its producer blocked on a full pipe for as long as
+        // the other passes run. Regular files are always read.
+        let client = target.reply_to.as_ref().map(|(conn, _)| conn.clone()).filter(|_| !is_regular(&fd));
+        let _permit = match client {
+            Some(conn) => tokio::select! {
+                permit = permits.acquire_owned() => permit,
+                () = conn.wait_closed() => {
+                    drop(fd);
+                    let error = Some("client disconnected; stopped reading".to_string());
+                    let _ = data.send(Event::PassDone { step: target.step, reply_to: target.reply_to, error }).await;
+                    return;
+                }
+            },
+            None => permits.acquire_owned().await,
+        };
         run(fd, target, read_size, tab_size, data).await;
     });
+}
+
+fn is_regular(fd: &OwnedFd) -> bool {
+    rustix::fs::fstat(fd).is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile)
 }
 
 /// Streams a descriptor nobody waits on (the output of `relay run`'s child).
@@ -46,8 +65,7 @@ async fn run(fd: OwnedFd, target: PassTarget, read_size: usize, tab_size: usize,
         let _ = data.send(Event::PassDone { step: target.step, reply_to: target.reply_to, error: Some(e) }).await;
         return;
     }
-    let regular = rustix::fs::fstat(&fd).map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile).unwrap_or(false);
-    let error = if regular {
+    let error = if is_regular(&fd) {
         read_blocking(fd, target.step.clone(), size, tab_size, data.clone(), None).await
     } else {
         if let Err(e) = set_nonblocking(&fd) {
