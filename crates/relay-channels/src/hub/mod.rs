@@ -67,6 +67,9 @@ pub(crate) struct State {
     /// Per channel: recipients groups resolved against its members (emptied when they change).
     pub resolved: HashMap<String, HashMap<String, Arc<routing::Resolved>>>,
     pub sessions: session::Registry,
+    /// Set by [`Hub::close`]: no frame is handled after it, since nothing it logged would
+    /// reach the disk.
+    pub closed: bool,
 }
 
 pub(crate) struct Inner {
@@ -156,9 +159,15 @@ impl Hub {
 
     /// A clean stop: everything on disk, and each channel's offset reservation lowered to its
     /// next offset, so that the next start finds no offsets that a crash could have lost.
+    /// Sockets still open are closed and their later frames refused: a message handled after
+    /// this would reach its recipients but not the log.
     pub fn close(&self) -> Result<(), HubError> {
         {
             let mut st = self.lock();
+            st.closed = true;
+            for conn in st.sessions.conns.values() {
+                conn.kill.fire(1001, session::SHUTTING_DOWN);
+            }
             for (ch, log) in st.logs.iter_mut() {
                 self.inner.store.put_log_meta(ch, &log.clean_stop());
             }

@@ -23,6 +23,8 @@ const PENDING_TTL: Duration = Duration::from_secs(30);
 /// Delay before closing a socket whose login failed, so a client that re-logs in on every
 /// failed copy cannot spin.
 pub const FAILED_LOGIN_CLOSE_DELAY: Duration = Duration::from_millis(1500);
+/// The close reason of every socket once the hub is closed.
+pub(crate) const SHUTTING_DOWN: &str = "the server is shutting down";
 /// The longest request id, type and reason a `copy` echoes. Only a client's own absurd strings
 /// are longer; cutting them keeps a copy within one frame (even at six bytes per character once
 /// JSON-escaped), so that it still reaches the client.
@@ -105,7 +107,7 @@ pub(crate) enum Identity {
 
 pub(crate) struct Conn {
     out: Arc<dyn Outbox>,
-    kill: Arc<Kill>,
+    pub kill: Arc<Kill>,
     pub identity: Option<Identity>,
     pending: VecDeque<(Instant, Inbound)>,
     /// A login failed: the socket is being closed, and no later login on it counts.
@@ -330,7 +332,11 @@ impl Hub {
         let kill = Arc::new(Kill::default());
         let burst = self.inner.cfg.max_frames_per_sec as f64;
         let conn = Conn { out, kill: kill.clone(), identity: None, pending: VecDeque::new(), login_failed: false, tokens: burst, refilled: Instant::now() };
-        self.lock().sessions.conns.insert(id, conn);
+        let mut st = self.lock();
+        if st.closed {
+            kill.fire(1001, SHUTTING_DOWN);
+        }
+        st.sessions.conns.insert(id, conn);
         ConnHandle { id, kill }
     }
 
@@ -377,6 +383,10 @@ impl Hub {
         // Parsing is pure, so it happens before the lock is taken.
         let parsed = inbound::parse(raw);
         let mut st = self.lock();
+        if st.closed {
+            // Refused unanswered: the socket is being closed with the reason.
+            return;
+        }
         if self.take_token(&mut st, id) {
             match parsed {
                 Ok(i) => self.dispatch(&mut st, id, i),
