@@ -181,36 +181,48 @@ fn line(f: &ServerFrame) -> Option<String> {
     }
 }
 
-/// Moves the watch's resume point forward (never back: a resume's copy can arrive after
-/// newer messages). A new epoch means a new log, whose offsets start over.
-fn advance(next: &mut Option<(u64, Option<String>)>, offset: u64, epoch: Option<&str>) {
-    let same_log = match (next.as_ref().and_then(|(_, e)| e.as_deref()), epoch) {
-        (Some(known), Some(e)) => known == e,
-        _ => true,
-    };
-    match next {
-        Some((n, e)) if same_log => {
-            *n = (*n).max(offset);
-            if e.is_none() {
-                *e = epoch.map(str::to_owned);
-            }
-        }
-        _ => *next = Some((offset, epoch.map(str::to_owned))),
-    }
+/// Where a watch is in the channel's log: the log (epoch) it follows, the first offset it has
+/// not seen (where a resume after a reconnect starts) and the offsets it has shown lately (the
+/// most recent 10,000). A new epoch means a new log, whose offsets start over.
+#[derive(Debug, Default)]
+struct Position {
+    epoch: Option<String>,
+    next: Option<u64>,
+    shown: BTreeSet<u64>,
 }
 
-/// Offsets of the messages a watch has shown (of one epoch; the most recent 10,000): after a
-/// reconnect, a message can reach the new socket live and again in the replay its resume asks
-/// for, since the server replays the log from the asked offset on. True the first time.
-fn first_sight(shown: &mut (Option<String>, BTreeSet<u64>), epoch: Option<&str>, offset: u64) -> bool {
-    if shown.0.as_deref() != epoch {
-        *shown = (epoch.map(str::to_owned), BTreeSet::new());
+impl Position {
+    /// Without `after` the start is unknown until the server says where the log ends.
+    fn after(after: Option<u64>) -> Self {
+        Self { next: after.map(|o| o.saturating_add(1)), ..Self::default() }
     }
-    let first = shown.1.insert(offset);
-    if shown.1.len() > 10_000 {
-        shown.1.pop_first();
+
+    fn follow(&mut self, epoch: Option<&str>) {
+        match (self.epoch.as_deref(), epoch) {
+            (Some(known), Some(e)) if known != e => *self = Self { epoch: Some(e.to_owned()), ..Self::default() },
+            (None, Some(e)) => self.epoch = Some(e.to_owned()),
+            _ => {}
+        }
     }
-    first
+
+    /// Everything before `next` has reached the watch. Never moves back: a resume's copy can
+    /// arrive after newer messages.
+    fn reached(&mut self, next: u64, epoch: Option<&str>) {
+        self.follow(epoch);
+        self.next = Some(self.next.map_or(next, |n| n.max(next)));
+    }
+
+    /// A message at `offset` arrived; true the first time. After a reconnect a message can reach
+    /// the new socket live and again in the replay its resume asks for, since the server
+    /// replays the log from the asked offset on.
+    fn first_sight(&mut self, offset: u64, epoch: Option<&str>) -> bool {
+        self.reached(offset.saturating_add(1), epoch);
+        let first = self.shown.insert(offset);
+        if self.shown.len() > 10_000 {
+            self.shown.pop_first();
+        }
+        first
+    }
 }
 
 pub fn run(cmd: ChannelClientCommand) -> anyhow::Result<std::process::ExitCode> {
@@ -274,23 +286,22 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
             // login of the same account takes the socket over, the server restarts) the watch
             // asks for what it missed instead of silently skipping it. Without --after it starts
             // at the end of the log, which the first resume's copy tells.
-            let mut next: Option<(u64, Option<String>)> = after.map(|o| (o.saturating_add(1), None));
+            let mut position = Position::after(after);
             let start = client.resume(&channel, None, after.map_or(ResumeFrom::End, ResumeFrom::After)).send()?;
             // Watching for real once that first resume is answered: from then on a takeover of
             // the socket loses nothing.
             let mut started = false;
             let mut seen = 0usize;
             let mut logins = 1;
-            let mut shown = (None, BTreeSet::new());
             loop {
                 let f = tokio::select! {
                     f = rx.recv() => match f { Some(f) => f, None => break },
                     relogged = client.wait_logged_in(logins + 1, Duration::MAX) => {
                         relogged?;
                         logins += 1;
-                        match &next {
-                            Some((offset, epoch)) => {
-                                client.resume(&channel, epoch.as_deref(), ResumeFrom::At(*offset)).send()?;
+                        match position.next {
+                            Some(offset) => {
+                                client.resume(&channel, position.epoch.as_deref(), ResumeFrom::At(offset)).send()?;
                             }
                             None => eprintln!("note: reconnected before the server said where the channel's log ends; messages sent meanwhile are not replayed"),
                         }
@@ -301,11 +312,8 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
                 if f.body.get("channel_id").and_then(Value::as_str).is_some_and(|c| c != channel) {
                     continue;
                 }
-                if let Some(offset) = f.offset {
-                    advance(&mut next, offset.saturating_add(1), f.epoch.as_deref());
-                    if !first_sight(&mut shown, f.epoch.as_deref(), offset) {
-                        continue;
-                    }
+                if f.offset.is_some_and(|offset| !position.first_sight(offset, f.epoch.as_deref())) {
+                    continue;
                 }
                 if f.kind == "copy" {
                     if let Some((rid, ok)) = f.ack().filter(|(rid, _)| !started && *rid == start) {
@@ -317,10 +325,10 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
                     }
                     let ctx = f.body.get("context");
                     if let Some(end) = ctx.and_then(|c| c.get("next_offset")).and_then(Value::as_u64) {
-                        advance(&mut next, end, ctx.and_then(|c| c.get("epoch")).and_then(Value::as_str));
+                        position.reached(end, ctx.and_then(|c| c.get("epoch")).and_then(Value::as_str));
                         if ctx.and_then(|c| c.get("more")).and_then(Value::as_bool) == Some(true) {
                             // A replay comes in pieces; ask for the next one.
-                            client.resume(&channel, next.as_ref().and_then(|(_, e)| e.as_deref()), ResumeFrom::At(end)).send()?;
+                            client.resume(&channel, position.epoch.as_deref(), ResumeFrom::At(end)).send()?;
                         }
                     }
                     if let Some(true) = ctx.and_then(|c| c.get("gap")).and_then(Value::as_bool) {
@@ -344,4 +352,30 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Position;
+
+    #[test]
+    fn the_resume_point_never_moves_back_within_a_log() {
+        let mut p = Position::after(Some(4));
+        assert_eq!(p.next, Some(5));
+        assert!(p.first_sight(9, Some("e1")));
+        p.reached(7, Some("e1"));
+        assert_eq!((p.next, p.epoch.as_deref()), (Some(10), Some("e1")));
+    }
+
+    #[test]
+    fn a_message_is_shown_once_per_log() {
+        let mut p = Position::after(None);
+        assert!(p.first_sight(3, Some("e1")));
+        assert!(!p.first_sight(3, Some("e1")));
+        // A recreated store: its offsets start over.
+        assert!(p.first_sight(3, Some("e2")));
+        assert_eq!((p.next, p.epoch.as_deref()), (Some(4), Some("e2")));
+        p.reached(1, Some("e3"));
+        assert_eq!(p.next, Some(1));
+    }
 }
