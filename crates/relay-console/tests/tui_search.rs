@@ -71,3 +71,25 @@ fn the_header_title_is_searched_too() {
     press(&mut inst, &mut view, KeyCode::Char('N'));
     assert_eq!(highlighted(&inst, &mut view), ["Build report"]);
 }
+
+#[test]
+fn a_maximized_log_is_searched_alone() {
+    // As in the reference: while a log fills the screen, matches in hidden widgets are not
+    // jumped to (the focus would go to a widget that is not shown).
+    let mut inst = instance();
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "s1", "collapsed": false, "text": "alpha\nbeta\ndelta"}));
+    send(&mut inst, json!({"command": "step", "action": "add", "id": "s2", "collapsed": false, "text": "gamma\nzeta"}));
+    let mut view = ViewState::new("default".into(), false);
+    render(&inst, &mut view, 60, 60);
+    view.focus = Some(relay_console::tui::Focus { id: "s1".into(), part: relay_console::tui::Part::Log });
+    press(&mut inst, &mut view, KeyCode::Char('f'));
+    search(&mut inst, &mut view, "gamma");
+    assert_eq!(view.focused_id(), Some("s1"));
+    assert!(highlighted(&inst, &mut view).is_empty());
+    search(&mut inst, &mut view, "ta$");
+    assert_eq!(highlighted(&inst, &mut view), ["beta"]);
+    press(&mut inst, &mut view, KeyCode::Char('n'));
+    assert_eq!(highlighted(&inst, &mut view), ["delta"]);
+    press(&mut inst, &mut view, KeyCode::Char('n'));
+    assert_eq!(highlighted(&inst, &mut view), ["beta"], "wrapped within the maximized log");
+}

@@ -202,7 +202,11 @@ fn search_again(instance: &mut Instance, view: &mut ViewState, reverse: bool) {
     };
     let backward = view.search.backward != reverse;
     let found = {
-        let widgets = display_order(&instance.console);
+        let mut widgets = display_order(&instance.console);
+        // A maximized log hides the other widgets; a match there could not be shown.
+        if let Some(id) = view.maximized.as_deref() {
+            widgets.retain(|w| w.id == id);
+        }
         find(&instance.console.props.title, &widgets, &re, backward, view.search.current.as_ref())
     };
     let Some(m) = found else {
