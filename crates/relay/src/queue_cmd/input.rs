@@ -53,7 +53,8 @@ fn typed(raw: Vec<u8>, kind: PayloadType, source: &str) -> anyhow::Result<Payloa
 /// RFC 2822).
 pub fn parse_at(value: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
     if let Some(rel) = value.strip_prefix('+') {
-        return Ok(now + parse_offset(rel).with_context(|| format!("--at {value:?}"))?);
+        let offset = parse_offset(rel).with_context(|| format!("--at {value:?}"))?;
+        return now.checked_add_signed(offset).with_context(|| format!("--at {value:?} is beyond the last representable time"));
     }
     parse_scheduled_time(value)
         .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
@@ -95,6 +96,15 @@ mod tests {
         assert_eq!(parse_at("+7", now()).unwrap().timestamp_millis(), 1_700_000_007_000);
         assert!(parse_at("+5y", now()).is_err());
         assert!(parse_at("+s", now()).is_err());
+    }
+
+    #[test]
+    fn offsets_past_the_last_representable_time_are_errors() {
+        // Each is a valid duration; only added to now does it overflow.
+        for value in ["+100000000000h", "+9223372036854775807ms", "+106751991167d"] {
+            let err = parse_at(value, now()).unwrap_err();
+            assert!(format!("{err:#}").contains("beyond the last representable time"), "{value}: {err:#}");
+        }
     }
 
     #[test]
