@@ -40,20 +40,30 @@ pub fn new_id() -> String {
 /// How far the hub's clock is ahead of the system's; only tests move it.
 static CLOCK_SHIFT_MS: AtomicI64 = AtomicI64::new(0);
 
+/// How far tests may move the clock in all: a thousand years, far beyond any lifetime they
+/// check, and far enough from `i64::MAX` that adding a token lifetime to the clock cannot
+/// overflow.
+pub const MAX_CLOCK_SHIFT_MS: i64 = 1000 * 365 * 24 * 3600 * 1000;
+
 /// The hub's clock, which token lifetimes and message timestamps are read from.
 pub fn now_ms() -> i64 {
     let system = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
-    system + CLOCK_SHIFT_MS.load(Ordering::Relaxed)
+    system.saturating_add(CLOCK_SHIFT_MS.load(Ordering::Relaxed))
 }
 
 /// Moves the hub's clock forward by `ms` (test hook). Lifetimes of days (tokens) can then be
 /// tested against a running server without waiting for them; `relay serve` offers it only
-/// with `RELAY_TEST_HOOKS=1`.
-pub fn advance_clock_for_tests(ms: i64) {
-    CLOCK_SHIFT_MS.fetch_add(ms, Ordering::Relaxed);
+/// with `RELAY_TEST_HOOKS=1`. A shift past [`MAX_CLOCK_SHIFT_MS`] in all is refused.
+pub fn advance_clock_for_tests(ms: i64) -> Result<(), HubError> {
+    CLOCK_SHIFT_MS
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |shift| {
+            shift.checked_add(ms).filter(|total| (0..=MAX_CLOCK_SHIFT_MS).contains(total))
+        })
+        .map(drop)
+        .map_err(|shift| HubError::Invalid(format!("ms must be between 0 and {} (the clock is {shift} ms ahead already, of {MAX_CLOCK_SHIFT_MS} at most)", MAX_CLOCK_SHIFT_MS - shift)))
 }
 
 #[cfg(test)]
@@ -66,6 +76,17 @@ mod tests {
         assert!(h.starts_with("$argon2"));
         assert!(verify_password("s3cret", &h));
         assert!(!verify_password("wrong", &h));
+    }
+
+    #[test]
+    fn the_clock_is_moved_forward_only_within_its_limit() {
+        let before = now_ms();
+        assert!(advance_clock_for_tests(i64::MAX).is_err());
+        assert!(advance_clock_for_tests(-1).is_err());
+        advance_clock_for_tests(1000).unwrap();
+        assert!(advance_clock_for_tests(MAX_CLOCK_SHIFT_MS).is_err());
+        assert!(now_ms() >= before + 1000);
+        assert!(now_ms() < before + 60_000, "a refused shift moved the clock");
     }
 
     #[test]

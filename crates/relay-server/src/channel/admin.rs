@@ -64,11 +64,11 @@ pub fn handle(hub: &Hub, line: &str) -> Value {
         }
         // Test hook: lets the integration tests check token lifetimes of days in seconds.
         Some("advance_clock") if test_hooks() => match req.get("ms").and_then(Value::as_i64) {
-            Some(ms) if ms >= 0 => {
-                relay_channels::auth::advance_clock_for_tests(ms);
-                json!({"ok": true})
-            }
-            _ => json!({"ok": false, "error": "ms (a non-negative integer) is required"}),
+            Some(ms) => match relay_channels::auth::advance_clock_for_tests(ms) {
+                Ok(()) => json!({"ok": true}),
+                Err(e) => json!({"ok": false, "error": e.to_string()}),
+            },
+            None => json!({"ok": false, "error": "ms (a non-negative integer) is required"}),
         },
         other => json!({"ok": false, "error": format!("unknown op {other:?}")}),
     }
