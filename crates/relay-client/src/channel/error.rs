@@ -19,4 +19,8 @@ pub enum ClientError {
     Api { code: i64, message: String },
     #[error("unexpected response: {0}")]
     Response(String),
+    /// An answer that is not the channel API's JSON (a proxy's error page, another server);
+    /// `body` is its start.
+    #[error("the server answered HTTP {status} with a body that is not JSON: {body}")]
+    NotJson { status: u16, body: String },
 }

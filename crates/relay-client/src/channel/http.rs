@@ -26,7 +26,15 @@ impl ChannelHttp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let v: Value = req.send().await?.json().await?;
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|_| {
+            let text = String::from_utf8_lossy(&bytes);
+            // An error page can be long; its start says what answered.
+            let body: String = text.trim().chars().take(500).collect();
+            ClientError::NotJson { status, body }
+        })?;
         match v.get("code").and_then(Value::as_i64) {
             Some(10000) => Ok(v.get("data").cloned().unwrap_or(Value::Null)),
             Some(code) => Err(ClientError::Api { code, message: v.get("message").and_then(Value::as_str).unwrap_or("").to_owned() }),
