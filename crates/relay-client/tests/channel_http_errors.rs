@@ -1,6 +1,8 @@
 //! What the channel face's HTTP client says when a call fails: the answer of something that is
-//! not the channel API (a proxy's error page, another server) is shown with its status.
+//! not the channel API (a proxy's error page, another server) is shown with its status, and a
+//! failed connection says its cause once.
 
+use std::error::Error;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
@@ -32,4 +34,14 @@ async fn an_answer_that_is_not_json_is_shown_with_its_status() {
         other => panic!("{other:?}"),
     }
     assert!(err.to_string().contains("502"), "{err}");
+}
+
+#[tokio::test]
+async fn a_failed_connection_names_its_cause_once() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let err = ChannelHttp::new(&format!("http://127.0.0.1:{port}")).unwrap().sign_in("a@example.com", "pw").await.unwrap_err();
+    assert!(matches!(err, ClientError::Http(_)), "{err:?}");
+    // Printed with its sources (as `relay` does), each part once.
+    let cause = err.source().expect("the reqwest error is the source").to_string();
+    assert!(!err.to_string().contains(&cause), "{err} repeats its source {cause}");
 }

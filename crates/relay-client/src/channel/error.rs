@@ -13,7 +13,8 @@ pub enum ClientError {
     UnusableUrl(String),
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),
-    #[error("HTTP request failed: {0}")]
+    /// The cause is the error's source (printed after this message, so not repeated in it).
+    #[error("HTTP request failed")]
     Http(#[from] reqwest::Error),
     #[error("server refused the request (code {code}): {message}")]
     Api { code: i64, message: String },
