@@ -119,6 +119,9 @@ pub async fn serve(
         });
         while connections.try_join_next().is_some() {}
     }
+    // Closing the socket now makes new clients fail at once and try elsewhere; left open, the
+    // kernel would keep accepting them for the whole drain without anyone to answer them.
+    drop(listener);
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while connections.join_next().await.is_some() {}
