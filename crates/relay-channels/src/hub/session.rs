@@ -20,6 +20,10 @@ pub type ConnId = u64;
 const MAX_PENDING: usize = 64;
 /// How long a pre-login frame stays eligible.
 const PENDING_TTL: Duration = Duration::from_secs(30);
+/// Bytes of pre-login frames a socket may have kept: one frame of the largest size and then
+/// some. Kept frames cost the server memory until a login or the login deadline, and anyone
+/// may open sockets without logging in, so this is far below 64 frames of the largest size.
+const MAX_PENDING_BYTES: usize = 2 * MAX_FRAME_BYTES;
 /// Delay before closing a socket whose login failed, so a client that re-logs in on every
 /// failed copy cannot spin.
 pub const FAILED_LOGIN_CLOSE_DELAY: Duration = Duration::from_millis(1500);
@@ -109,7 +113,9 @@ pub(crate) struct Conn {
     out: Arc<dyn Outbox>,
     pub kill: Arc<Kill>,
     pub identity: Option<Identity>,
-    pending: VecDeque<(Instant, Inbound)>,
+    /// Frames sent before the login: when each came, its size in bytes, the frame.
+    pending: VecDeque<(Instant, usize, Inbound)>,
+    pending_bytes: usize,
     /// A login failed: the socket is being closed, and no later login on it counts.
     login_failed: bool,
     tokens: f64,
@@ -331,7 +337,7 @@ impl Hub {
         let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         let kill = Arc::new(Kill::default());
         let burst = self.inner.cfg.max_frames_per_sec as f64;
-        let conn = Conn { out, kill: kill.clone(), identity: None, pending: VecDeque::new(), login_failed: false, tokens: burst, refilled: Instant::now() };
+        let conn = Conn { out, kill: kill.clone(), identity: None, pending: VecDeque::new(), pending_bytes: 0, login_failed: false, tokens: burst, refilled: Instant::now() };
         let mut st = self.lock();
         if st.closed {
             kill.fire(1001, SHUTTING_DOWN);
@@ -389,7 +395,7 @@ impl Hub {
         }
         if self.take_token(&mut st, id) {
             match parsed {
-                Ok(i) => self.dispatch(&mut st, id, i),
+                Ok(i) => self.dispatch(&mut st, id, i, raw.len()),
                 Err(e) => {
                     let frame = copy(
                         e.request_id.as_deref().unwrap_or(""),
@@ -424,7 +430,7 @@ impl Hub {
         false
     }
 
-    fn dispatch(&self, st: &mut State, id: ConnId, inbound: Inbound) {
+    fn dispatch(&self, st: &mut State, id: ConnId, inbound: Inbound, size: usize) {
         match &inbound.message {
             ClientMessage::Heartbeat => {
                 let frame = copy(&inbound.request_id, "heartbeat", true, None);
@@ -436,11 +442,18 @@ impl Hub {
                 match conn.identity.clone() {
                     Some(identity) => self.route(st, id, &identity, inbound),
                     None => {
-                        if conn.pending.len() >= MAX_PENDING {
+                        // Frames too old to run after a login are of no use: their memory goes now.
+                        while conn.pending.front().is_some_and(|(at, _, _)| at.elapsed() > PENDING_TTL) {
+                            if let Some((_, len, _)) = conn.pending.pop_front() {
+                                conn.pending_bytes -= len;
+                            }
+                        }
+                        if conn.pending.len() >= MAX_PENDING || conn.pending_bytes + size > MAX_PENDING_BYTES {
                             let frame = copy(&inbound.request_id, &inbound.origin_type, false, Some("not logged in, and the pre-login buffer is full"));
                             st.sessions.send(id, &frame);
                         } else {
-                            conn.pending.push_back((Instant::now(), inbound));
+                            conn.pending_bytes += size;
+                            conn.pending.push_back((Instant::now(), size, inbound));
                         }
                     }
                 }
@@ -474,6 +487,7 @@ impl Hub {
                 st.sessions.send(id, &frame);
                 if let Some(conn) = st.sessions.conns.get_mut(&id) {
                     conn.pending.clear();
+                    conn.pending_bytes = 0;
                     conn.login_failed = true;
                 }
                 st.sessions.close(id, 1008, &format!("login failed: {reason}"), super::session::FAILED_LOGIN_CLOSE_DELAY);
@@ -501,8 +515,16 @@ impl Hub {
         }
         let frame = copy(&inbound.request_id, &inbound.origin_type, true, None);
         st.sessions.send(id, &frame);
-        let pending: Vec<(Instant, Inbound)> = st.sessions.conns.get_mut(&id).map(|c| c.pending.drain(..).collect()).unwrap_or_default();
-        for (at, frame) in pending {
+        let pending: Vec<(Instant, usize, Inbound)> = st
+            .sessions
+            .conns
+            .get_mut(&id)
+            .map(|c| {
+                c.pending_bytes = 0;
+                c.pending.drain(..).collect()
+            })
+            .unwrap_or_default();
+        for (at, _, frame) in pending {
             if at.elapsed() <= PENDING_TTL {
                 self.route(st, id, &identity, frame);
             }
