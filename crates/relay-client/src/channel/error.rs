@@ -1,7 +1,8 @@
 /// Errors of the channel client.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("invalid frame: {0}")]
+    /// What is wrong is the error's source (printed after this message, so not repeated in it).
+    #[error("invalid frame")]
     Invalid(#[from] relay_wire::channel::requests::RequestError),
     #[error("the client has been closed")]
     Closed,
