@@ -31,6 +31,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a response may go without the client taking any more of it.
 const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Least time between two warnings about failing accepts.
+const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(60);
 /// Environment variable that overrides `WRITE_STALL_TIMEOUT`, in milliseconds.
 const WRITE_STALL_ENV: &str = "RELAY_HTTP_WRITE_STALL_MS";
 /// Response bodies reach hyper in pieces of at most this size. hyper only asks for the next
@@ -56,13 +58,19 @@ pub async fn serve(
     let write_stall = write_stall_timeout()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
+    let mut last_accept_warning = None;
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(err) if is_transient(&err) => {
-                    tracing::warn!(%err, "accept failed; continuing");
+                    // Out of descriptors every retry fails, twenty times a second for as long
+                    // as it lasts: one line now and then says as much.
+                    if last_accept_warning.is_none_or(|at: Instant| at.elapsed() >= ACCEPT_WARNING_EVERY) {
+                        tracing::warn!(%err, "accept failed; retrying (repeats are logged at most once a minute)");
+                        last_accept_warning = Some(Instant::now());
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
