@@ -6,6 +6,7 @@ mod client;
 
 use std::path::Path;
 
+use anyhow::Context;
 use clap::Subcommand;
 use relay_channels::{Hub, HubConfig};
 
@@ -17,6 +18,13 @@ pub enum ChannelCommand {
     /// Use channels from a terminal: log in, create, join, send, watch.
     #[command(subcommand)]
     Channel(client::ChannelClientCommand),
+}
+
+/// One line to standard output. A closed pipe (`watch | head`) or a full disk is an error here,
+/// where `println!` would panic.
+fn say(line: impl std::fmt::Display) -> anyhow::Result<()> {
+    use std::io::Write;
+    writeln!(std::io::stdout(), "{line}").context("writing to standard output")
 }
 
 pub fn run(cmd: ChannelCommand) -> anyhow::Result<std::process::ExitCode> {

@@ -159,7 +159,7 @@ async fn run_async(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
                 Some(msg) => print_message(&msg, &a.out, true)?,
                 None => {
                     if a.out.json {
-                        println!("null");
+                        output::say("null")?;
                     }
                     return Ok(ExitCode::from(EXIT_EMPTY));
                 }
@@ -177,9 +177,9 @@ async fn run_async(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
             let items = a.conn.client()?.get_all(a.limit).await?;
             if a.json {
                 let list: Vec<_> = items.iter().map(output::message_json).collect();
-                println!("{}", serde_json::Value::Array(list));
+                output::say(serde_json::Value::Array(list))?;
             } else if !items.is_empty() {
-                print!("{}", output::list_text(&items));
+                output::write_stdout(output::list_text(&items).as_bytes())?;
             }
         }
         QueueCommand::Update(a) => {
@@ -195,9 +195,9 @@ async fn run_async(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
                 None => client.delete_all().await?,
             };
             if a.json {
-                println!("{}", json!({ "n": deleted.n }));
+                output::say(json!({ "n": deleted.n }))?;
             } else {
-                println!("deleted {} message{}", deleted.n, if deleted.n == 1 { "" } else { "s" });
+                output::say(format_args!("deleted {} message{}", deleted.n, if deleted.n == 1 { "" } else { "s" }))?;
             }
         }
     }
@@ -206,11 +206,11 @@ async fn run_async(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
 
 fn print_message(msg: &relay_client::queue::QueueMessage, out: &Output, with_payload: bool) -> anyhow::Result<()> {
     if out.json {
-        println!("{}", output::message_json(msg));
+        output::say(output::message_json(msg))?;
     } else if out.payload_only {
         output::write_stdout(&output::payload_raw(&msg.data)?)?;
     } else {
-        print!("{}", output::message_text(msg, with_payload));
+        output::write_stdout(output::message_text(msg, with_payload).as_bytes())?;
     }
     Ok(())
 }

@@ -11,6 +11,8 @@ use clap::Subcommand;
 use relay_channels::{Hub, HubConfig, HubError};
 use serde_json::{json, Value};
 
+use super::say;
+
 #[derive(Subcommand)]
 pub enum AccountCommand {
     /// Create an account (the e-mail is the login name).
@@ -41,24 +43,24 @@ pub fn run(cmd: AccountCommand) -> anyhow::Result<std::process::ExitCode> {
             let req = json!({"op": "add_account", "email": email, "password": password, "name": name});
             let reply = call(&data_dir(data), req)?;
             let a = &reply["account"];
-            println!("created account {} (user id {})", a["email"].as_str().unwrap_or(""), a["user_id"].as_str().unwrap_or(""));
+            say(format_args!("created account {} (user id {})", a["email"].as_str().unwrap_or(""), a["user_id"].as_str().unwrap_or("")))?;
         }
         AccountCommand::List { data, json } => {
             let reply = call(&data_dir(data), json!({"op": "list_accounts"}))?;
             let accounts = reply["accounts"].as_array().cloned().unwrap_or_default();
             if json {
                 for a in &accounts {
-                    println!("{a}");
+                    say(a)?;
                 }
             } else {
-                println!("{:<36}  {:<32}  NAME", "USER ID", "EMAIL");
+                say(format_args!("{:<36}  {:<32}  NAME", "USER ID", "EMAIL"))?;
                 for a in &accounts {
-                    println!(
+                    say(format_args!(
                         "{:<36}  {:<32}  {}",
                         a["user_id"].as_str().unwrap_or(""),
                         a["email"].as_str().unwrap_or(""),
                         a["name"].as_str().unwrap_or("")
-                    );
+                    ))?;
                 }
             }
         }

@@ -11,6 +11,8 @@ use relay_client::channel::{types::MessageContent, ChannelClient, ChannelHttp, C
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use super::say;
+
 #[derive(clap::Args, Clone)]
 pub struct SessionArgs {
     /// Where `relay channel login` keeps the session [default: relay/channel-session.json in the
@@ -237,16 +239,16 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
             let (access_token, refresh_token) = h.sign_in(&email, &password).await?;
             let user_id = h.user_id().await?;
             save(&s, &Session { server, email, user_id: user_id.clone(), access_token, refresh_token })?;
-            println!("logged in as {user_id}");
+            say(format_args!("logged in as {user_id}"))?;
         }
         ChannelClientCommand::Create { name, description, s } => {
             let session = load(&s)?;
-            println!("{}", http(&session)?.create_channel(&name, &description).await?);
+            say(http(&session)?.create_channel(&name, &description).await?)?;
         }
         ChannelClientCommand::List { s } => {
             let session = load(&s)?;
             for c in http(&session)?.channels().await? {
-                println!("{}  {}", c["channel_id"].as_str().unwrap_or(""), c["channel_name"].as_str().unwrap_or(""));
+                say(format_args!("{}  {}", c["channel_id"].as_str().unwrap_or(""), c["channel_name"].as_str().unwrap_or("")))?;
             }
         }
         ChannelClientCommand::Join { channel, s } => {
@@ -255,7 +257,7 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
             let rid = client.join_channel(&channel).send()?;
             acked(&mut rx, &rid).await?;
             client.close().await;
-            println!("joined {channel}");
+            say(format_args!("joined {channel}"))?;
         }
         ChannelClientCommand::Leave { channel, s } => {
             let session = load(&s)?;
@@ -263,7 +265,7 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
             let rid = client.leave_channel(&channel).send()?;
             acked(&mut rx, &rid).await?;
             client.close().await;
-            println!("left {channel}");
+            say(format_args!("left {channel}"))?;
         }
         ChannelClientCommand::Send { channel, text, to_service, s } => {
             let session = load(&s)?;
@@ -337,9 +339,9 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
                     continue;
                 }
                 if json {
-                    println!("{}", f.raw);
+                    say(&f.raw)?;
                 } else if let Some(l) = line(&f) {
-                    println!("{l}");
+                    say(l)?;
                 }
                 if f.kind == "message_down" {
                     seen += 1;

@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+use anyhow::Context;
+
 use base64::Engine;
 use relay_client::queue::{MessageData, QueueMessage, SystemData};
 use relay_wire::queue::format_json_time;
@@ -140,11 +142,15 @@ fn shorten(s: &str, max: usize) -> String {
     }
 }
 
+/// A closed pipe (`| head`) or a full disk is an error here, where `print!` would panic.
 pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes)?;
-    out.flush()?;
-    Ok(())
+    out.write_all(bytes).and_then(|()| out.flush()).context("writing to standard output")
+}
+
+/// `text` and a newline to standard output.
+pub fn say(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    write_stdout(format!("{text}\n").as_bytes())
 }
 
 #[cfg(test)]
