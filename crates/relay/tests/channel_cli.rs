@@ -197,3 +197,13 @@ fn an_https_server_fails_the_socket_commands_at_once() {
         assert!(took < Duration::from_secs(5), "{args:?} took {took:?}: {err}");
     }
 }
+
+/// `watch --count 0` is a usage error: it used to wait for a message, show it and stop, one
+/// message more than asked for.
+#[test]
+fn watch_count_zero_is_a_usage_error() {
+    let out = Command::new(BIN).args(["channel", "watch", "ch", "--count", "0", "--session", "/nonexistent/session.json"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--count"), "{err}");
+}

@@ -76,9 +76,9 @@ pub enum ChannelClientCommand {
         /// First replay what arrived after this offset.
         #[arg(long)]
         after: Option<u64>,
-        /// Exit after this many messages.
-        #[arg(long)]
-        count: Option<usize>,
+        /// Exit after this many messages (at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -293,7 +293,7 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
             // Watching for real once that first resume is answered: from then on a takeover of
             // the socket loses nothing.
             let mut started = false;
-            let mut seen = 0usize;
+            let mut seen = 0u64;
             let mut logins = 1;
             loop {
                 let f = tokio::select! {
