@@ -5,6 +5,8 @@
 //! - `listener`: the accept loop. It speaks HTTP/1.1 through hyper directly because the queue
 //!   face must write header names in Title-Case (the Python queue clients match them
 //!   case-sensitively) and the channel face needs connection upgrades for WebSocket.
+//! - `write_stall`: the transport under every connection, which gives up on a client that
+//!   stops reading what it asked for.
 //! - `dispatch`: decides which face a request belongs to, by its first path segment.
 //! - `queue`: the queue face's HTTP handlers over `relay_queue::Engine`.
 //! - `channel`: the channel face's WebSocket and HTTP handlers over `relay_channels`.
@@ -13,6 +15,7 @@ pub mod channel;
 mod dispatch;
 mod listener;
 pub mod queue;
+mod write_stall;
 
 pub use dispatch::{app, Faces};
 pub use listener::{serve, ServeError};

@@ -31,6 +31,7 @@ use tokio::net::TcpStream;
 
 use relay_wire::websocket::{self, Masking, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
 use super::ChannelFace;
+use crate::write_stall::WriteStall;
 
 /// A socket that has not logged in by then is closed.
 const LOGIN_DEADLINE: Duration = Duration::from_secs(60);
@@ -80,8 +81,9 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
     let hub = face.hub;
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
-                Ok(parts) => serve_socket(hub, parts.io.into_inner(), parts.read_buf).await,
+            Ok(upgraded) => match upgraded.downcast::<TokioIo<WriteStall<TcpStream>>>() {
+                // The socket leaves the HTTP deadline behind: the channel face has its own.
+                Ok(parts) => serve_socket(hub, parts.io.into_inner().into_inner(), parts.read_buf).await,
                 Err(_) => tracing::error!("WebSocket upgrade on a transport other than TCP; closing"),
             },
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
