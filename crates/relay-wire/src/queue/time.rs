@@ -2,51 +2,96 @@
 //! saw (always in UTC here); JSON bodies use ISO-8601 with milliseconds. Scheduled times are
 //! read in every form the known clients and suites send. All values are epoch milliseconds.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use std::fmt::Write as _;
 
-fn utc(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+/// A UTC instant split into calendar fields, for any `i64` of milliseconds. chrono stops at
+/// year 262143, short of JavaScript's ±8.64e15 ms (years -271821 to 275760), which a numeric
+/// scheduled time may reach; its `unwrap_or_default` used to turn those into 1970.
+struct Civil {
+    year: i64,
+    /// 0 = January.
+    month0: usize,
+    day: u32,
+    /// 0 = Sunday, as in JavaScript.
+    weekday: usize,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    milli: u32,
 }
 
-/// `Tue Nov 15 2016 10:41:05 GMT+0000 (UTC)`.
-///
-/// Every queue response carries several of these, so the common case (years 0 to 9999) is
-/// written directly rather than through a format string that is parsed on every call.
+const MS_PER_DAY: i64 = 86_400_000;
+
+fn civil(ms: i64) -> Civil {
+    let days = ms.div_euclid(MS_PER_DAY);
+    let in_day = ms.rem_euclid(MS_PER_DAY) as u32;
+    // Howard Hinnant's days-to-civil, on 400-year eras of 146097 days starting on March 1st.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month0 = if mp < 10 { mp + 2 } else { mp - 10 } as usize;
+    Civil {
+        year: yoe + era * 400 + i64::from(month0 <= 1),
+        month0,
+        day,
+        // 1970-01-01 was a Thursday.
+        weekday: (days + 4).rem_euclid(7) as usize,
+        hour: in_day / 3_600_000,
+        minute: in_day / 60_000 % 60,
+        second: in_day / 1000 % 60,
+        milli: in_day % 1000,
+    }
+}
+
+/// `Tue Nov 15 2016 10:41:05 GMT+0000 (UTC)`: JavaScript's `Date.prototype.toString()` in UTC,
+/// years below 0 written `-0001`, above 9999 as they are (`275760`).
 pub fn format_header_time(ms: i64) -> String {
-    let t = utc(ms);
-    if !(0..=9999).contains(&t.year()) {
-        return t.format("%a %b %d %Y %H:%M:%S GMT+0000 (UTC)").to_string();
-    }
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!(
-        "{} {} {:02} {:04} {:02}:{:02}:{:02} GMT+0000 (UTC)",
-        DAYS[t.weekday().num_days_from_monday() as usize],
-        MONTHS[t.month0() as usize],
-        t.day(),
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let t = civil(ms);
+    let sign = if t.year < 0 { "-" } else { "" };
+    let mut out = String::with_capacity(48);
+    let _ = write!(
+        out,
+        "{} {} {:02} {sign}{:04} {:02}:{:02}:{:02} GMT+0000 (UTC)",
+        DAYS[t.weekday],
+        MONTHS[t.month0],
+        t.day,
+        t.year.unsigned_abs(),
+        t.hour,
+        t.minute,
+        t.second
+    );
+    out
 }
 
-/// `2016-11-15T10:41:05.123Z`.
+/// `2016-11-15T10:41:05.123Z`: JavaScript's `Date.prototype.toISOString()`, which writes years
+/// outside 0 to 9999 with a sign and six digits (`+275760-09-13T00:00:00.000Z`), the ISO 8601
+/// expanded form that `Date.parse` reads back.
 pub fn format_json_time(ms: i64) -> String {
-    let t = utc(ms);
-    if !(0..=9999).contains(&t.year()) {
-        return t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-    }
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.timestamp_subsec_millis()
-    )
+    let t = civil(ms);
+    let mut out = String::with_capacity(32);
+    let _ = if (0..=9999).contains(&t.year) {
+        write!(out, "{:04}", t.year)
+    } else {
+        write!(out, "{}{:06}", if t.year < 0 { '-' } else { '+' }, t.year.unsigned_abs())
+    };
+    let _ = write!(
+        out,
+        "-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.month0 + 1,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.milli
+    );
+    out
 }
 
 /// JavaScript dates stop at ±8.64e15 ms; anything beyond is "Invalid Date" there too.
@@ -105,15 +150,53 @@ fn parse_js_to_string(v: &str) -> Option<i64> {
 mod tests {
     use super::*;
 
+    /// The calendar arithmetic against chrono over chrono's whole range, years written as
+    /// JavaScript writes them.
     #[test]
-    fn direct_formatting_matches_the_format_strings() {
-        // From 1900 to 2100 in uneven steps, plus the ends of the direct range and beyond it.
+    fn formatting_matches_chrono_where_chrono_reaches() {
+        use chrono::{Datelike, TimeZone, Utc};
+        // 1900 to about year 200000 in uneven steps, the years around 0, and the ends of the
+        // four-digit range.
         let mut times: Vec<i64> = (0..20_000).map(|i| -2_208_988_800_000 + i * 316_223_017_123).collect();
-        times.extend([0, -1, 1, 253_402_300_799_999, -62_167_219_200_000, 253_402_300_800_000, -62_167_219_200_001]);
+        times.extend((0..2_000).map(|i| -63_000_000_000_000 + i * 1_000_000_017));
+        times.extend([0, -1, 1, 253_402_300_799_999, 253_402_300_800_000, -62_167_219_200_000, -62_167_219_200_001]);
         for ms in times {
-            let t = utc(ms);
-            assert_eq!(format_header_time(ms), t.format("%a %b %d %Y %H:%M:%S GMT+0000 (UTC)").to_string(), "{ms}");
-            assert_eq!(format_json_time(ms), t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(), "{ms}");
+            let t = Utc.timestamp_millis_opt(ms).unwrap();
+            let (header_year, json_year) = match t.year() {
+                y @ 0..=9999 => (format!("{y:04}"), format!("{y:04}")),
+                y if y < 0 => (format!("-{:04}", -y), format!("-{:06}", -y)),
+                y => (y.to_string(), format!("+{y:06}")),
+            };
+            let header = t.format(&format!("%a %b %d {header_year} %H:%M:%S GMT+0000 (UTC)")).to_string();
+            assert_eq!(format_header_time(ms), header, "{ms}");
+            assert_eq!(format_json_time(ms), t.format(&format!("{json_year}-%m-%dT%H:%M:%S%.3fZ")).to_string(), "{ms}");
+        }
+    }
+
+    /// What Node.js prints for these instants (`toString()` with TZ=UTC, the zone name aside,
+    /// and `toISOString()`): the ends of JavaScript's range lie beyond chrono's.
+    #[test]
+    fn formatting_matches_javascript_over_its_whole_range() {
+        for (ms, header, json) in [
+            (8_640_000_000_000_000, "Sat Sep 13 275760 00:00:00", "+275760-09-13T00:00:00.000Z"),
+            (-8_640_000_000_000_000, "Tue Apr 20 -271821 00:00:00", "-271821-04-20T00:00:00.000Z"),
+            (8_300_000_000_000_000, "Wed Jul 12 264986 19:33:20", "+264986-07-12T19:33:20.000Z"),
+            (-8_300_000_000_000_000, "Thu Jun 21 -261047 04:26:40", "-261047-06-21T04:26:40.000Z"),
+            (8_210_000_000_000_000, "Sun Jul 18 262134 03:33:20", "+262134-07-18T03:33:20.000Z"),
+            (253_402_300_800_000, "Sat Jan 01 10000 00:00:00", "+010000-01-01T00:00:00.000Z"),
+            (-62_167_219_200_001, "Fri Dec 31 -0001 23:59:59", "-000001-12-31T23:59:59.999Z"),
+            (-100_000_000_000_000, "Thu Feb 15 -1199 14:13:20", "-001199-02-15T14:13:20.000Z"),
+        ] {
+            assert_eq!(format_header_time(ms), format!("{header} GMT+0000 (UTC)"), "{ms}");
+            assert_eq!(format_json_time(ms), json, "{ms}");
+        }
+    }
+
+    #[test]
+    fn any_i64_formats_without_panicking() {
+        for ms in [i64::MIN, i64::MAX, -8_640_000_000_000_000, 8_640_000_000_000_000] {
+            assert!(format_header_time(ms).ends_with("GMT+0000 (UTC)"));
+            assert!(format_json_time(ms).ends_with('Z'));
         }
     }
 
