@@ -18,4 +18,4 @@ pub mod model;
 mod store;
 
 pub use error::HubError;
-pub use hub::{Batch, ChannelSummary, ConnHandle, ConnId, Hub, HubConfig, Kill, Outbox, PushError, Tokens};
+pub use hub::{Batch, ChannelSummary, ConnHandle, ConnId, Hub, HubConfig, Kill, Outbox, PreloginLimits, PushError, Tokens, TOO_MANY_WAITING};

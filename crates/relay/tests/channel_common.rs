@@ -254,6 +254,12 @@ impl RawWs {
         (&self.tcp).write_all(bytes).is_ok()
     }
 
+    /// Drops the TCP connection without a close frame (dropping a `RawWs` leaves it open: its
+    /// reader thread holds a clone of the stream).
+    pub fn disconnect(&self) {
+        let _ = self.tcp.shutdown(std::net::Shutdown::Both);
+    }
+
     pub fn frames(&self) -> Vec<serde_json::Value> {
         self.frames.lock().unwrap().clone()
     }

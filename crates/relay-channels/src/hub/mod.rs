@@ -3,12 +3,14 @@
 //! frames and drain per-connection bounded queues; the hub never touches a socket.
 //!
 //! - `directory`: accounts, tokens, services, agents, channels, bindings, groups (the HTTP API).
-//! - `session`: connections, logins, the pre-login buffer and the bounded outbound queues.
+//! - `session`: connections, logins and the bounded outbound queues.
+//! - `prelogin`: the frames sockets send before their login, and what all such sockets may hold.
 //! - `routing`: what each inbound frame does once its sender is known.
 //! - `log`: per-channel message offsets, history and resume.
 
 mod directory;
 mod log;
+mod prelogin;
 mod routing;
 mod session;
 
@@ -23,7 +25,8 @@ use crate::model::{Account, Agent, Channel, Group, Service, Token, UiEntry};
 use crate::store::{Loaded, Store};
 
 pub use directory::{ChannelSummary, Tokens};
-pub use session::{Batch, ConnHandle, ConnId, Kill, Outbox, PushError};
+pub use prelogin::PreloginLimits;
+pub use session::{Batch, ConnHandle, ConnId, Kill, Outbox, PushError, TOO_MANY_WAITING};
 
 /// Tunables of the channel face.
 #[derive(Debug, Clone)]
@@ -39,6 +42,8 @@ pub struct HubConfig {
     pub history_limit: u64,
     /// Newest messages per channel kept in memory for fast resume.
     pub recent_in_memory: usize,
+    /// What sockets that have not logged in may make the server hold.
+    pub prelogin: PreloginLimits,
 }
 
 impl Default for HubConfig {
@@ -49,6 +54,7 @@ impl Default for HubConfig {
             max_frames_per_sec: 5000,
             history_limit: 100_000,
             recent_in_memory: 1024,
+            prelogin: PreloginLimits::default(),
         }
     }
 }
@@ -95,6 +101,7 @@ impl Hub {
         let Loaded { epoch, accounts, tokens, services, agents, channels, groups, ui, logs } = loaded;
         let now = crate::auth::now_ms();
         let mut state = State::default();
+        state.sessions.prelogin = prelogin::Prelogin::new(cfg.prelogin);
         for a in accounts {
             state.email_of.insert(a.user_id.clone(), a.email.clone());
             state.accounts.insert(a.email.clone(), a);
@@ -135,6 +142,12 @@ impl Hub {
         &self.inner.cfg
     }
 
+    /// Replaces the limits on sockets that have not logged in, for a caller that settles them
+    /// after opening the hub (`relay serve` takes them from flags of its own).
+    pub fn set_prelogin_limits(&self, limits: PreloginLimits) {
+        self.lock().sessions.prelogin.limits = limits;
+    }
+
     /// The store's epoch: it changes only if the store is recreated, which invalidates offsets.
     pub fn epoch(&self) -> &str {
         &self.inner.epoch
@@ -168,6 +181,7 @@ impl Hub {
             for conn in st.sessions.conns.values() {
                 conn.kill.fire(1001, session::SHUTTING_DOWN);
             }
+            st.sessions.drop_all_pending();
             for (ch, log) in st.logs.iter_mut() {
                 self.inner.store.put_log_meta(ch, &log.clean_stop());
             }

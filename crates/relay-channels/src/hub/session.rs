@@ -1,7 +1,7 @@
 //! Live connections: registration, logins ("newest login wins"), the pre-login buffer, inbound
 //! rate limiting and the bounded outbound queues.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,23 +12,18 @@ use relay_wire::channel::{outbound, MAX_FRAME_BYTES};
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
+use super::prelogin::{NotKept, Pending, Prelogin};
 use super::{FxMap, Hub, State};
 
 pub type ConnId = u64;
 
-/// Frames a socket logs before its login that are kept for processing after it.
-const MAX_PENDING: usize = 64;
-/// How long a pre-login frame stays eligible.
-const PENDING_TTL: Duration = Duration::from_secs(30);
-/// Bytes of pre-login frames a socket may have kept: one frame of the largest size and then
-/// some. Kept frames cost the server memory until a login or the login deadline, and anyone
-/// may open sockets without logging in, so this is far below 64 frames of the largest size.
-const MAX_PENDING_BYTES: usize = 2 * MAX_FRAME_BYTES;
 /// Delay before closing a socket whose login failed, so a client that re-logs in on every
 /// failed copy cannot spin.
 pub const FAILED_LOGIN_CLOSE_DELAY: Duration = Duration::from_millis(1500);
 /// The close reason of every socket once the hub is closed.
 pub(crate) const SHUTTING_DOWN: &str = "the server is shutting down";
+/// The close reason of a socket opened while as many sockets as allowed wait for their login.
+pub const TOO_MANY_WAITING: &str = "too many connections waiting for a login; try again later";
 /// The longest request id, type and reason a `copy` echoes. Only a client's own absurd strings
 /// are longer; cutting them keeps a copy within one frame (even at six bytes per character once
 /// JSON-escaped), so that it still reaches the client.
@@ -113,9 +108,10 @@ pub(crate) struct Conn {
     out: Arc<dyn Outbox>,
     pub kill: Arc<Kill>,
     pub identity: Option<Identity>,
-    /// Frames sent before the login: when each came, its size in bytes, the frame.
-    pending: VecDeque<(Instant, usize, Inbound)>,
-    pending_bytes: usize,
+    /// Frames sent before the login.
+    pending: Pending,
+    /// Counted among the sockets waiting for a login (until its first login succeeds).
+    awaiting_login: bool,
     /// A login failed: the socket is being closed, and no later login on it counts.
     login_failed: bool,
     tokens: f64,
@@ -134,6 +130,8 @@ pub(crate) struct Registry {
     /// Changes whenever a user or service id starts or stops naming a connection, so that a
     /// recipient list's cached connections know when they are stale.
     pub generation: u64,
+    /// What sockets that have not logged in hold, all together.
+    pub prelogin: Prelogin,
 }
 
 /// A recipient list's connections as of one registry generation. Weak, so that a cached list
@@ -141,6 +139,31 @@ pub(crate) struct Registry {
 pub(crate) type CachedTargets = std::sync::Mutex<Option<(u64, Vec<(ConnId, std::sync::Weak<dyn Outbox>)>)>>;
 
 impl Registry {
+    /// Drops every socket's pre-login frames: no frame is handled once the hub is closed.
+    pub(crate) fn drop_all_pending(&mut self) {
+        for conn in self.conns.values_mut() {
+            self.prelogin.clear(&mut conn.pending);
+        }
+    }
+
+    /// Keeps a frame a socket sent before its login. When the server's budget is spent, the
+    /// frames that have expired in every socket are dropped first (silent sockets would keep
+    /// theirs until they close).
+    pub(crate) fn keep_pending(&mut self, id: ConnId, raw: &str) -> Result<(), NotKept> {
+        let now = Instant::now();
+        let Some(conn) = self.conns.get_mut(&id) else { return Ok(()) };
+        match self.prelogin.keep(&mut conn.pending, raw, now) {
+            Err(NotKept::ServerFull) if self.prelogin.sweep_due(now) => {
+                for c in self.conns.values_mut().filter(|c| !c.pending.is_empty()) {
+                    self.prelogin.expire(&mut c.pending, now);
+                }
+                let Some(conn) = self.conns.get_mut(&id) else { return Ok(()) };
+                self.prelogin.keep(&mut conn.pending, raw, now)
+            }
+            kept => kept,
+        }
+    }
+
     /// Queues a frame; a connection whose queue is full is cut off, never waited for.
     pub fn send(&mut self, id: ConnId, frame: &Bytes) {
         if !fits_one_frame(frame) {
@@ -230,8 +253,12 @@ impl Registry {
     }
 
     pub fn remove(&mut self, id: ConnId) {
-        if let Some(conn) = self.conns.remove(&id) {
+        if let Some(mut conn) = self.conns.remove(&id) {
             self.generation += 1;
+            self.prelogin.clear(&mut conn.pending);
+            if conn.awaiting_login {
+                self.prelogin.sockets -= 1;
+            }
             match conn.identity {
                 Some(Identity::Service { service_id, .. }) if self.by_service.get(&service_id) == Some(&id) => {
                     self.by_service.remove(&service_id);
@@ -332,18 +359,37 @@ pub(crate) fn copy_with_context(
 }
 
 impl Hub {
-    /// Registers a new connection whose frames go to `out`.
+    /// Registers a new connection whose frames go to `out`. While as many connections as
+    /// allowed wait for their login, it is not registered and its kill signal is fired at once
+    /// (1013, [`TOO_MANY_WAITING`]).
     pub fn connect(&self, out: Arc<dyn Outbox>) -> ConnHandle {
         let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         let kill = Arc::new(Kill::default());
         let burst = self.inner.cfg.max_frames_per_sec as f64;
-        let conn = Conn { out, kill: kill.clone(), identity: None, pending: VecDeque::new(), pending_bytes: 0, login_failed: false, tokens: burst, refilled: Instant::now() };
+        let conn = Conn { out, kill: kill.clone(), identity: None, pending: Pending::default(), awaiting_login: true, login_failed: false, tokens: burst, refilled: Instant::now() };
         let mut st = self.lock();
         if st.closed {
             kill.fire(1001, SHUTTING_DOWN);
+        } else if !st.sessions.prelogin.admits_socket() {
+            tracing::warn!(waiting = st.sessions.prelogin.sockets, "refusing a connection: too many waiting for a login");
+            kill.fire(1013, TOO_MANY_WAITING);
+            return ConnHandle { id, kill };
         }
+        st.sessions.prelogin.sockets += 1;
         st.sessions.conns.insert(id, conn);
         ConnHandle { id, kill }
+    }
+
+    /// Whether a new connection would be accepted now (see [`Hub::connect`]), so that a
+    /// transport can refuse it before accepting it (as an HTTP 503 instead of an upgrade).
+    pub fn admits_connection(&self) -> bool {
+        self.lock().sessions.prelogin.admits_socket()
+    }
+
+    /// Sockets open that have not logged in, and the bytes of the frames they have kept.
+    pub fn prelogin_usage(&self) -> (usize, usize) {
+        let st = self.lock();
+        (st.sessions.prelogin.sockets, st.sessions.prelogin.used())
     }
 
     /// Forgets a connection (idempotent).
@@ -395,7 +441,7 @@ impl Hub {
         }
         if self.take_token(&mut st, id) {
             match parsed {
-                Ok(i) => self.dispatch(&mut st, id, i, raw.len()),
+                Ok(i) => self.dispatch(&mut st, id, i, raw),
                 Err(e) => {
                     let frame = copy(
                         e.request_id.as_deref().unwrap_or(""),
@@ -430,7 +476,7 @@ impl Hub {
         false
     }
 
-    fn dispatch(&self, st: &mut State, id: ConnId, inbound: Inbound, size: usize) {
+    fn dispatch(&self, st: &mut State, id: ConnId, inbound: Inbound, raw: &str) {
         match &inbound.message {
             ClientMessage::Heartbeat => {
                 let frame = copy(&inbound.request_id, "heartbeat", true, None);
@@ -438,22 +484,13 @@ impl Hub {
             }
             ClientMessage::ServiceLogin { .. } | ClientMessage::UserLogin { .. } => self.login(st, id, inbound),
             _ => {
-                let Some(conn) = st.sessions.conns.get_mut(&id) else { return };
+                let Some(conn) = st.sessions.conns.get(&id) else { return };
                 match conn.identity.clone() {
                     Some(identity) => self.route(st, id, &identity, inbound),
                     None => {
-                        // Frames too old to run after a login are of no use: their memory goes now.
-                        while conn.pending.front().is_some_and(|(at, _, _)| at.elapsed() > PENDING_TTL) {
-                            if let Some((_, len, _)) = conn.pending.pop_front() {
-                                conn.pending_bytes -= len;
-                            }
-                        }
-                        if conn.pending.len() >= MAX_PENDING || conn.pending_bytes + size > MAX_PENDING_BYTES {
-                            let frame = copy(&inbound.request_id, &inbound.origin_type, false, Some("not logged in, and the pre-login buffer is full"));
+                        if let Err(e) = st.sessions.keep_pending(id, raw) {
+                            let frame = copy(&inbound.request_id, &inbound.origin_type, false, Some(&e.to_string()));
                             st.sessions.send(id, &frame);
-                        } else {
-                            conn.pending_bytes += size;
-                            conn.pending.push_back((Instant::now(), size, inbound));
                         }
                     }
                 }
@@ -486,8 +523,7 @@ impl Hub {
                 let frame = copy(&inbound.request_id, &inbound.origin_type, false, Some(&format!("login failed: {reason}")));
                 st.sessions.send(id, &frame);
                 if let Some(conn) = st.sessions.conns.get_mut(&id) {
-                    conn.pending.clear();
-                    conn.pending_bytes = 0;
+                    st.sessions.prelogin.clear(&mut conn.pending);
                     conn.login_failed = true;
                 }
                 st.sessions.close(id, 1008, &format!("login failed: {reason}"), super::session::FAILED_LOGIN_CLOSE_DELAY);
@@ -511,22 +547,26 @@ impl Hub {
             }
             if let Some(conn) = st.sessions.conns.get_mut(&id) {
                 conn.identity = Some(identity.clone());
+                if std::mem::take(&mut conn.awaiting_login) {
+                    st.sessions.prelogin.sockets -= 1;
+                }
             }
         }
         let frame = copy(&inbound.request_id, &inbound.origin_type, true, None);
         st.sessions.send(id, &frame);
-        let pending: Vec<(Instant, usize, Inbound)> = st
-            .sessions
-            .conns
-            .get_mut(&id)
-            .map(|c| {
-                c.pending_bytes = 0;
-                c.pending.drain(..).collect()
-            })
-            .unwrap_or_default();
-        for (at, _, frame) in pending {
-            if at.elapsed() <= PENDING_TTL {
-                self.route(st, id, &identity, frame);
+        let pending = match st.sessions.conns.get_mut(&id) {
+            Some(conn) => st.sessions.prelogin.take(&mut conn.pending),
+            None => return,
+        };
+        let ttl = st.sessions.prelogin.limits.ttl;
+        for (at, raw) in pending {
+            if at.elapsed() > ttl {
+                continue;
+            }
+            // Parsed when it came, so it parses again.
+            match inbound::parse(&raw) {
+                Ok(frame) => self.route(st, id, &identity, frame),
+                Err(e) => tracing::error!(conn = id, reason = %e.reason, "a kept pre-login frame no longer parses"),
             }
         }
     }

@@ -74,6 +74,11 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
     let Some(key) = h.get(SEC_WEBSOCKET_KEY) else {
         return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Key header missing").into_response();
     };
+    if !face.hub.admits_connection() {
+        // Refused before the upgrade, so that any HTTP client sees why; `Hub::connect` still
+        // refuses the ones that race past this (with a WebSocket close saying the same).
+        return (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "1")], relay_channels::TOO_MANY_WAITING).into_response();
+    }
     let accept = websocket::accept_key(key.as_bytes());
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
         return (StatusCode::UPGRADE_REQUIRED, "connection is not upgradable").into_response();
