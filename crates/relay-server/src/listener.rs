@@ -59,17 +59,23 @@ pub async fn serve(
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
-                Err(err) if is_transient(&err) => {
-                    // Out of descriptors every retry fails, twenty times a second for as long
-                    // as it lasts: one line now and then says as much.
-                    if last_accept_warning.is_none_or(|at: Instant| at.elapsed() >= ACCEPT_WARNING_EVERY) {
-                        tracing::warn!(%err, "accept failed; retrying (repeats are logged at most once a minute)");
-                        last_accept_warning = Some(Instant::now());
+                Err(err) => match accept_failure(err.raw_os_error()) {
+                    AcceptFailure::Connection => {
+                        tracing::debug!(%err, "a connection failed before it was accepted");
+                        continue;
                     }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-                Err(err) => return Err(err.into()),
+                    AcceptFailure::Shortage => {
+                        // Out of descriptors every retry fails, twenty times a second for as
+                        // long as it lasts: one line now and then says as much.
+                        if last_accept_warning.is_none_or(|at: Instant| at.elapsed() >= ACCEPT_WARNING_EVERY) {
+                            tracing::warn!(%err, "accept failed; retrying (repeats are logged at most once a minute)");
+                            last_accept_warning = Some(Instant::now());
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                    AcceptFailure::Listener => return Err(err.into()),
+                },
             },
             () = &mut shutdown => break,
         };
@@ -113,9 +119,110 @@ pub async fn serve(
     Ok(())
 }
 
-fn is_transient(err: &std::io::Error) -> bool {
-    use std::io::ErrorKind::*;
-    matches!(err.kind(), ConnectionAborted | ConnectionReset | Interrupted | WouldBlock)
-        || err.raw_os_error() == Some(24) // EMFILE: out of descriptors, try again shortly
-        || err.raw_os_error() == Some(23)
+/// What a failed accept(2) says, and so what the accept loop does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AcceptFailure {
+    /// The connection being taken failed (reset or aborted by its client, refused by a
+    /// firewall, a network error pending on it). Linux takes it off the queue as it reports
+    /// the error, so the next accept sees the next client: retry at once.
+    Connection,
+    /// The system is short of descriptors, buffers or memory, or the error is one this list
+    /// does not know: the server must outlive it, so pause briefly and retry.
+    Shortage,
+    /// The listening socket itself is unusable: every retry would fail the same way.
+    Listener,
+}
+
+/// Linux's values; relay-server does without libc. EBADF, EFAULT and EINVAL are the same on
+/// every Unix, so the errors that end the server are right everywhere; anything else
+/// unknown elsewhere is retried with a pause.
+mod errno {
+    pub const EPERM: i32 = 1;
+    pub const EINTR: i32 = 4;
+    pub const EBADF: i32 = 9;
+    pub const EAGAIN: i32 = 11;
+    pub const EFAULT: i32 = 14;
+    pub const EINVAL: i32 = 22;
+    pub const ENONET: i32 = 64;
+    pub const EPROTO: i32 = 71;
+    #[cfg(target_os = "linux")]
+    pub const ENOTSOCK: i32 = 88;
+    #[cfg(not(target_os = "linux"))]
+    pub const ENOTSOCK: i32 = 38;
+    pub const ENOPROTOOPT: i32 = 92;
+    pub const EOPNOTSUPP: i32 = 95;
+    pub const ENETDOWN: i32 = 100;
+    pub const ENETUNREACH: i32 = 101;
+    pub const ECONNABORTED: i32 = 103;
+    pub const ECONNRESET: i32 = 104;
+    pub const ETIMEDOUT: i32 = 110;
+    pub const EHOSTDOWN: i32 = 112;
+    pub const EHOSTUNREACH: i32 = 113;
+}
+
+/// accept(2): only a bad descriptor, a socket that is not listening (EINVAL) or not a socket,
+/// or a bad address buffer make the listener useless. EOPNOTSUPP would mean "not a stream
+/// socket", which a `TcpListener` cannot be; on TCP it is one of the pending network errors
+/// accept(2) says to retry, like ENETDOWN and EPROTO.
+fn accept_failure(raw_os_error: Option<i32>) -> AcceptFailure {
+    use errno::*;
+    match raw_os_error {
+        Some(EBADF | EINVAL | ENOTSOCK | EFAULT) => AcceptFailure::Listener,
+        Some(
+            ECONNABORTED | ECONNRESET | EINTR | EAGAIN | EPERM | EPROTO | ENOPROTOOPT | ENETDOWN | ENETUNREACH
+            | EHOSTDOWN | EHOSTUNREACH | ENONET | EOPNOTSUPP | ETIMEDOUT,
+        ) => AcceptFailure::Connection,
+        _ => AcceptFailure::Shortage,
+    }
+}
+
+#[cfg(test)]
+mod accept_tests {
+    use super::{accept_failure, AcceptFailure};
+
+    /// Linux errno values, spelled out so that a wrong constant above shows here.
+    #[test]
+    fn only_an_unusable_listener_ends_the_loop() {
+        for (errno, name) in [(9, "EBADF"), (14, "EFAULT"), (22, "EINVAL"), (88, "ENOTSOCK")] {
+            assert_eq!(accept_failure(Some(errno)), AcceptFailure::Listener, "{name}");
+        }
+        for (errno, name) in [
+            (1, "EPERM"),
+            (4, "EINTR"),
+            (11, "EAGAIN"),
+            (64, "ENONET"),
+            (71, "EPROTO"),
+            (92, "ENOPROTOOPT"),
+            (95, "EOPNOTSUPP"),
+            (100, "ENETDOWN"),
+            (101, "ENETUNREACH"),
+            (103, "ECONNABORTED"),
+            (104, "ECONNRESET"),
+            (110, "ETIMEDOUT"),
+            (112, "EHOSTDOWN"),
+            (113, "EHOSTUNREACH"),
+        ] {
+            assert_eq!(accept_failure(Some(errno)), AcceptFailure::Connection, "{name}");
+        }
+        for (errno, name) in [(12, "ENOMEM"), (23, "ENFILE"), (24, "EMFILE"), (105, "ENOBUFS"), (7, "E2BIG"), (9999, "unknown")] {
+            assert_eq!(accept_failure(Some(errno)), AcceptFailure::Shortage, "{name}");
+        }
+        assert_eq!(accept_failure(None), AcceptFailure::Shortage, "not an OS error");
+    }
+
+    /// The errors a real accept(2) gives on a socket that is not listening (EINVAL) and on a
+    /// descriptor that is not a socket (ENOTSOCK).
+    #[test]
+    fn accepting_on_what_is_no_listener_ends_the_loop() {
+        use std::os::fd::{FromRawFd, IntoRawFd};
+        let listening = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let connected = std::net::TcpStream::connect(listening.local_addr().unwrap()).unwrap();
+        let file = std::fs::File::open("/dev/null").unwrap();
+        for fd in [connected.into_raw_fd(), file.into_raw_fd()] {
+            // SAFETY: the descriptor was just given up by its owner; the listener now closes it.
+            let not_a_listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+            let err = not_a_listener.accept().expect_err("accept on a descriptor that does not listen");
+            assert_eq!(accept_failure(err.raw_os_error()), AcceptFailure::Listener, "{err}");
+        }
+    }
 }
