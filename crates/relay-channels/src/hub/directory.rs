@@ -18,7 +18,13 @@ pub const UPLOAD_KEY_TTL_MS: i64 = 3_600_000;
 pub const MAX_CHANNEL_NAME: usize = 1024;
 pub const MAX_CHANNEL_DESCRIPTION: usize = 64 * 1024;
 
-fn check_channel_text(name: &str, description: &str) -> Result<(), HubError> {
+/// Checks what a create or update would set (`None`: left as it is). A name is what every list
+/// and client shows a channel by, so it is never empty or only whitespace.
+fn check_channel_text(name: Option<&str>, description: Option<&str>) -> Result<(), HubError> {
+    let (name, description) = (name.unwrap_or("-"), description.unwrap_or(""));
+    if name.trim().is_empty() {
+        return Err(HubError::Invalid("channel_name must not be empty or only whitespace".into()));
+    }
     if name.len() > MAX_CHANNEL_NAME {
         return Err(HubError::Invalid(format!("channel_name is {} bytes; at most {MAX_CHANNEL_NAME}", name.len())));
     }
@@ -384,7 +390,7 @@ impl Hub {
 
     /// Creates a channel owned by (and containing) the caller.
     pub fn create_channel(&self, owner: &str, name: &str, description: &str) -> Result<String, HubError> {
-        check_channel_text(name, description)?;
+        check_channel_text(Some(name), Some(description))?;
         let mut ch = Channel {
             channel_id: auth::new_id(),
             name: name.to_owned(),
@@ -408,7 +414,7 @@ impl Hub {
     /// Renames a channel (its owner or the owner of its bound service) and pushes the new
     /// channel info to its online members.
     pub fn update_channel(&self, caller: &str, channel_id: &str, name: Option<String>, description: Option<String>) -> Result<ChannelInfo, HubError> {
-        check_channel_text(name.as_deref().unwrap_or(""), description.as_deref().unwrap_or(""))?;
+        check_channel_text(name.as_deref(), description.as_deref())?;
         let info = {
             let mut st = self.lock();
             let ch = st.channels.get(channel_id).ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))?;
