@@ -506,6 +506,12 @@ impl Hub {
         Ok(key)
     }
 
+    /// Whether an upload key was issued, is unused and has not expired (without using it).
+    pub fn upload_key_pending(&self, key: &str) -> bool {
+        let st = self.lock();
+        st.sessions.uploads.get(key).is_some_and(|t| auth::now_ms() - t < UPLOAD_KEY_TTL_MS)
+    }
+
     /// Consumes an issued upload key; false if it was never issued, already used or expired.
     pub fn take_upload_key(&self, key: &str) -> bool {
         let issued = self.lock().sessions.uploads.remove(key);

@@ -43,14 +43,58 @@ fn valid_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= 100 && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') && !key.starts_with('.')
 }
 
+/// Longest `key` field read: longer ones are no key that was issued.
+const MAX_KEY_FIELD: usize = 1024;
+
+/// An upload being written, under a name no download can ask for (keys never start with a
+/// dot); removed unless it is moved to its key's name.
+struct PartFile {
+    path: std::path::PathBuf,
+    file: Option<tokio::fs::File>,
+}
+
+impl PartFile {
+    async fn create(dir: &std::path::Path) -> Result<Self, ApiError> {
+        let path = dir.join(format!(".upload-{}", relay_channels::auth::new_token()));
+        let file = tokio::fs::File::create(&path).await.map_err(internal)?;
+        Ok(PartFile { path, file: Some(file) })
+    }
+
+    async fn finish(mut self, to: &std::path::Path) -> Result<(), ApiError> {
+        if let Some(mut f) = self.file.take() {
+            use tokio::io::AsyncWriteExt;
+            f.flush().await.map_err(internal)?;
+        }
+        tokio::fs::rename(&self.path, to).await.map_err(internal)
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn internal(e: std::io::Error) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 50000, e.to_string())
+}
+
+fn unknown_key() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, 40300, "unknown or already used upload key; ask GET /file/upload for one")
+}
+
+/// Anyone may post here, so the file is written to disk as it arrives, never held in memory,
+/// and a key that comes first (as the SDK sends it) is checked before any byte of the file is
+/// read.
 async fn upload(
     State(face): State<ChannelFace>,
     form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult {
+    use tokio::io::AsyncWriteExt;
     let mut form =
         form.map_err(|e| ApiError::bad_request(format!("the upload must be multipart/form-data: {e}")))?;
     let mut key = None;
-    let mut bytes = None;
+    let mut stored: Option<(PartFile, usize)> = None;
     // Every read may wait at most BODY_TIMEOUT: a client that stops sending is given up on,
     // while a large upload on a slow link still gets through.
     let timeout = super::api::BODY_TIMEOUT;
@@ -60,27 +104,42 @@ async fn upload(
         .map_err(stalled)?
         .map_err(|e| ApiError::bad_request(format!("bad multipart body: {e}")))?
     {
-        let name = part.name().map(str::to_owned);
-        if !matches!(name.as_deref(), Some("key" | "file")) {
-            continue;
-        }
-        let mut data = bytes::BytesMut::new();
-        while let Some(chunk) = tokio::time::timeout(timeout, part.chunk()).await.map_err(stalled)?.map_err(|e| ApiError::bad_request(e.to_string()))? {
-            data.extend_from_slice(&chunk);
-        }
-        match name.as_deref() {
-            Some("key") => key = Some(String::from_utf8(data.to_vec()).map_err(|e| ApiError::bad_request(e.to_string()))?),
-            _ => bytes = Some(data.freeze()),
+        match part.name() {
+            Some("key") => {
+                let mut data = Vec::new();
+                while let Some(chunk) = tokio::time::timeout(timeout, part.chunk()).await.map_err(stalled)?.map_err(|e| ApiError::bad_request(e.to_string()))? {
+                    if data.len() + chunk.len() > MAX_KEY_FIELD {
+                        return Err(unknown_key());
+                    }
+                    data.extend_from_slice(&chunk);
+                }
+                let k = String::from_utf8(data).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                if !valid_key(&k) || !face.hub.upload_key_pending(&k) {
+                    return Err(unknown_key());
+                }
+                key = Some(k);
+            }
+            Some("file") => {
+                let mut out = PartFile::create(face.hub.files_dir()).await?;
+                let mut size = 0;
+                while let Some(chunk) = tokio::time::timeout(timeout, part.chunk()).await.map_err(stalled)?.map_err(|e| ApiError::bad_request(e.to_string()))? {
+                    if let Some(f) = out.file.as_mut() {
+                        f.write_all(&chunk).await.map_err(internal)?;
+                    }
+                    size += chunk.len();
+                }
+                stored = Some((out, size));
+            }
+            _ => {}
         }
     }
     let key = key.ok_or_else(|| ApiError::bad_request("missing form field key"))?;
-    let bytes = bytes.ok_or_else(|| ApiError::bad_request("missing form field file"))?;
-    if !valid_key(&key) || !face.hub.take_upload_key(&key) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, 40300, "unknown or already used upload key; ask GET /file/upload for one"));
+    let (file, size) = stored.ok_or_else(|| ApiError::bad_request("missing form field file"))?;
+    if !face.hub.take_upload_key(&key) {
+        return Err(unknown_key());
     }
-    let path = face.hub.files_dir().join(&key);
-    tokio::fs::write(&path, &bytes).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 50000, e.to_string()))?;
-    Ok(ok(json!({"key": key, "size": bytes.len()})))
+    file.finish(&face.hub.files_dir().join(&key)).await?;
+    Ok(ok(json!({"key": key, "size": size})))
 }
 
 fn content_type(key: &str) -> &'static str {
