@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::Subcommand;
-use relay_channels::{Hub, HubConfig};
+use relay_channels::{Hub, HubConfig, PreloginLimits};
 
 #[derive(Subcommand)]
 pub enum ChannelCommand {
@@ -52,6 +52,14 @@ pub struct ServeChannelArgs {
     /// Messages kept per channel for history and resume.
     #[arg(long, default_value_t = 100_000)]
     pub channel_history_limit: u64,
+    /// Bytes of frames all channel sockets that have not logged in may have kept for after
+    /// their logins, together; beyond it such frames are refused with a failed copy.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub channel_prelogin_budget: usize,
+    /// Channel sockets that may be open at once without having logged in (0: no limit); more
+    /// are refused with HTTP 503.
+    #[arg(long, default_value_t = 1024)]
+    pub channel_max_unauthenticated: usize,
 }
 
 impl ServeChannelArgs {
@@ -61,6 +69,11 @@ impl ServeChannelArgs {
             outbound_queue: self.channel_outbound_queue.max(16),
             max_frames_per_sec: self.channel_max_frames_per_sec,
             history_limit: self.channel_history_limit.max(1),
+            prelogin: PreloginLimits {
+                budget_bytes: self.channel_prelogin_budget,
+                max_sockets: self.channel_max_unauthenticated,
+                ..PreloginLimits::default()
+            },
             ..HubConfig::default()
         }
     }

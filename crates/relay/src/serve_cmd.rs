@@ -54,14 +54,6 @@ pub struct ServeArgs {
     store: Option<String>,
     #[command(flatten)]
     channels: ServeChannelArgs,
-    /// Bytes of frames all channel sockets that have not logged in may have kept for after
-    /// their logins, together; beyond it such frames are refused with a failed copy.
-    #[arg(long, default_value_t = 64 * 1024 * 1024)]
-    channel_prelogin_budget: usize,
-    /// Channel sockets that may be open at once without having logged in (0: no limit); more
-    /// are refused with HTTP 503.
-    #[arg(long, default_value_t = 1024)]
-    channel_max_unauthenticated: usize,
 }
 
 fn parse_durability(s: &str) -> Result<Durability, String> {
@@ -166,13 +158,6 @@ async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<
     };
     let channels = channel_cmd::open_face(&args.channels, &data)?;
     let hub = channels.as_ref().map(|face| face.hub.clone());
-    if let Some(hub) = &hub {
-        hub.set_prelogin_limits(relay_channels::PreloginLimits {
-            budget_bytes: args.channel_prelogin_budget,
-            max_sockets: args.channel_max_unauthenticated,
-            ..relay_channels::PreloginLimits::default()
-        });
-    }
     let app = relay_server::app(relay_server::Faces { queue, channels });
 
     // Signal handlers exist before anyone is told the server is up, so a SIGTERM sent the

@@ -142,12 +142,6 @@ impl Hub {
         &self.inner.cfg
     }
 
-    /// Replaces the limits on sockets that have not logged in, for a caller that settles them
-    /// after opening the hub (`relay serve` takes them from flags of its own).
-    pub fn set_prelogin_limits(&self, limits: PreloginLimits) {
-        self.lock().sessions.prelogin.limits = limits;
-    }
-
     /// The store's epoch: it changes only if the store is recreated, which invalidates offsets.
     pub fn epoch(&self) -> &str {
         &self.inner.epoch
