@@ -250,10 +250,26 @@ impl Engine {
         Ok(Some(self.with_payload(msg).await?))
     }
 
-    /// Up to `limit` messages `node` sent or receives, oldest first.
-    pub async fn list(&self, node: &str, limit: usize) -> Result<Vec<Stored>, EngineError> {
-        let msgs: Vec<Message> = self.lock().index.involving(node).take(limit).cloned().collect();
-        self.with_payloads(msgs).await
+    /// Up to `limit` messages `node` sent or receives, oldest first, without their payloads:
+    /// a list answer reads those one at a time with `listed_payload`, so that it never holds
+    /// more than one of them (up to the payload cap each).
+    pub fn list(&self, node: &str, limit: usize) -> Vec<Message> {
+        self.lock().index.involving(node).take(limit).cloned().collect()
+    }
+
+    /// The payload of a message `list` gave, read now; `None` if the message has been deleted
+    /// since.
+    pub async fn listed_payload(&self, message: Message) -> Result<Option<Stored>, EngineError> {
+        let seq = message.seq;
+        let read = move |store: &dyn Store| -> Result<Option<Stored>, crate::store::StoreError> {
+            let payload = store.read_payload(seq)?.map(|data| Payload { kind: message.kind, data });
+            Ok(payload.map(|payload| Stored { message, payload }))
+        };
+        if self.store.reads_in_place() {
+            return Ok(read(&*self.store)?);
+        }
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || read(&*store)).await.map_err(|_| EngineError::Closed)?.map_err(EngineError::from)
     }
 
     /// Whether `node` may update the message, so callers can refuse before reading a body.

@@ -154,11 +154,54 @@ async fn list(face: &QueueFace, req: Request) -> Response {
     let dialect = dialect(req.headers());
     let Some(node) = identity(req.headers(), dialect) else { return render::no_content() };
     let limit = list_limit(req.uri().query(), face.config.max_list);
-    match face.engine.list(node, limit).await {
-        Ok(items) => render::list(dialect, &items),
-        Err(err) => render::internal(&err),
-    }
+    let mut listed = face.engine.list(node, limit).into_iter();
+    // The first payload is read before answering, so that an empty list is still a 204 and a
+    // store that cannot be read is still a 500.
+    let first = loop {
+        let Some(message) = listed.next() else { return render::no_content() };
+        match face.engine.listed_payload(message).await {
+            Ok(Some(stored)) => break stored,
+            Ok(None) => continue,
+            Err(err) => return render::internal(&err),
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(LIST_PIECES_AHEAD);
+    let engine = face.engine.clone();
+    tokio::spawn(async move {
+        let mut next = Some(first);
+        let mut first_element = true;
+        while let Some(stored) = next.take() {
+            for piece in render::list_element(dialect, &stored, first_element) {
+                // The client has gone: stop reading payloads for it.
+                if tx.send(Ok(piece)).await.is_err() {
+                    return;
+                }
+            }
+            first_element = false;
+            drop(stored);
+            for message in listed.by_ref() {
+                match engine.listed_payload(message).await {
+                    Ok(Some(stored)) => {
+                        next = Some(stored);
+                        break;
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::error!(%err, "queue list cut off: a payload could not be read");
+                        let _ = tx.send(Err(err)).await;
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = tx.send(Ok(Bytes::from_static(render::LIST_END))).await;
+    });
+    render::list(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)))
 }
+
+/// Pieces of a list answer (about 64 KiB each) made ahead of what the client has taken: with
+/// the payload being read, all a list answer holds.
+const LIST_PIECES_AHEAD: usize = 4;
 
 async fn update(face: &QueueFace, req: Request, id: &str) -> Response {
     let dialect = dialect(req.headers());

@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::response::Response;
 use base64::Engine as _;
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use relay_queue::{Message, Stored};
 use relay_wire::queue::{format_header_time, format_json_time, ContentKind, Dialect, Field, Payload};
@@ -167,29 +168,87 @@ pub fn read_back(dialect: Dialect, stored: &Stored) -> Response {
     res
 }
 
-/// `GET /messages`: a JSON array in the caller's dialect, or 204 when empty.
-pub fn list(dialect: Dialect, items: &[Stored]) -> Response {
-    if items.is_empty() {
-        return no_content();
+/// How much of a payload one piece of a list answer carries: a multiple of 3, so that every
+/// piece but the last is base64 without padding.
+const LIST_PIECE: usize = 48 * 1024;
+
+/// One element of the `GET /messages` array, in pieces of at most about `LIST_PIECE` bytes of
+/// payload each (a `[` before the first, a `,` before the others): the list answer is streamed,
+/// so a list of large messages never sits whole in memory.
+pub fn list_element(dialect: Dialect, stored: &Stored, first: bool) -> impl Iterator<Item = Bytes> + Send + '_ {
+    let p = &stored.payload;
+    let quoted = p.kind != ContentKind::Json;
+    let mut head = Vec::with_capacity(320);
+    head.push(if first { b'[' } else { b',' });
+    serde_json::to_writer(&mut head, &ListHead { dialect, message: &stored.message })
+        .expect("strings and numbers serialise into memory");
+    // The system fields make a whole JSON object; its closing brace makes way for the payload.
+    head.pop();
+    head.extend_from_slice(format!(",\"{}\":", dialect.payload_key()).as_bytes());
+    if quoted {
+        head.push(b'"');
     }
-    let mut out = Vec::with_capacity(items.len() * 256);
-    let mut ser = serde_json::Serializer::new(&mut out);
-    let result = ser.collect_seq(items.iter().map(|s| ListItem { dialect, stored: s }));
-    match result {
-        Ok(()) => base(StatusCode::OK, JSON, out),
-        Err(err) => internal(&err),
+    let body: Box<dyn Iterator<Item = Bytes> + Send> = match p.kind {
+        ContentKind::Json => {
+            let data = p.data.clone();
+            Box::new((0..data.len()).step_by(LIST_PIECE).map(move |at| data.slice(at..data.len().min(at + LIST_PIECE))))
+        }
+        ContentKind::Bytes => Box::new(p.data.chunks(LIST_PIECE).map(|piece| {
+            Bytes::from(base64::engine::general_purpose::STANDARD.encode(piece))
+        })),
+        ContentKind::Text => Box::new(TextPieces { text: p.as_text(), at: 0 }),
+    };
+    let tail: &'static [u8] = if quoted { b"\"}" } else { b"}" };
+    std::iter::once(Bytes::from(head)).chain(body).chain(std::iter::once(Bytes::from_static(tail)))
+}
+
+/// The end of a list answer whose first element has been written.
+pub const LIST_END: &[u8] = b"]";
+
+/// A `GET /messages` answer whose body comes from `pieces`; an error there cuts the answer
+/// off, which the client sees as a broken response rather than a short list.
+pub fn list<S>(pieces: S) -> Response
+where
+    S: futures_util::Stream<Item = Result<Bytes, relay_queue::EngineError>> + Send + 'static,
+{
+    base(StatusCode::OK, JSON, Body::from_stream(pieces))
+}
+
+/// A text payload as JSON string content, escaped piece by piece (escapes never span
+/// characters, so cutting between characters is safe).
+struct TextPieces<'a> {
+    text: std::borrow::Cow<'a, str>,
+    at: usize,
+}
+
+impl Iterator for TextPieces<'_> {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        let rest = &self.text[self.at..];
+        if rest.is_empty() {
+            return None;
+        }
+        let mut end = rest.len().min(LIST_PIECE);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.at += end;
+        let quoted = Bytes::from(serde_json::to_vec(&rest[..end]).expect("a string serialises into memory"));
+        Some(quoted.slice(1..quoted.len() - 1))
     }
 }
 
-struct ListItem<'a> {
+/// The system fields of a list element.
+struct ListHead<'a> {
     dialect: Dialect,
-    stored: &'a Stored,
+    message: &'a Message,
 }
 
-impl serde::Serialize for ListItem<'_> {
+impl serde::Serialize for ListHead<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let d = self.dialect;
-        let m = &self.stored.message;
+        let m = self.message;
         let mut map = s.serialize_map(None)?;
         map.serialize_entry(d.json_key(Field::Id), &m.id.to_string())?;
         map.serialize_entry(d.json_key(Field::Destination), &m.destination)?;
@@ -203,19 +262,6 @@ impl serde::Serialize for ListItem<'_> {
         map.serialize_entry(d.json_key(Field::CreatedTime), &format_json_time(m.created_time))?;
         for (field, t) in set_times(m) {
             map.serialize_entry(d.json_key(field), &format_json_time(t))?;
-        }
-        let p = &self.stored.payload;
-        match p.kind {
-            ContentKind::Json => {
-                let raw: &serde_json::value::RawValue =
-                    serde_json::from_slice(&p.data).map_err(serde::ser::Error::custom)?;
-                map.serialize_entry(d.payload_key(), raw)?;
-            }
-            ContentKind::Text => map.serialize_entry(d.payload_key(), &p.as_text())?,
-            ContentKind::Bytes => map.serialize_entry(
-                d.payload_key(),
-                &base64::engine::general_purpose::STANDARD.encode(&p.data),
-            )?,
         }
         map.end()
     }
