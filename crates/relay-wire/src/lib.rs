@@ -7,6 +7,7 @@
 //! - `queue`: the queue face's header names, dialects, times and payload kinds (Scirocco-compatible).
 //! - `websocket`: RFC 6455 framing, for the channel face's `/ws` and the benchmark's client.
 
+pub mod calendar;
 pub mod channel;
 pub mod console;
 pub mod queue;

@@ -26,18 +26,10 @@ const MS_PER_DAY: i64 = 86_400_000;
 fn civil(ms: i64) -> Civil {
     let days = ms.div_euclid(MS_PER_DAY);
     let in_day = ms.rem_euclid(MS_PER_DAY) as u32;
-    // Howard Hinnant's days-to-civil, on 400-year eras of 146097 days starting on March 1st.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month0 = if mp < 10 { mp + 2 } else { mp - 10 } as usize;
+    let (year, month, day) = crate::calendar::civil_from_days(days);
     Civil {
-        year: yoe + era * 400 + i64::from(month0 <= 1),
-        month0,
+        year,
+        month0: month as usize - 1,
         day,
         // 1970-01-01 was a Thursday.
         weekday: (days + 4).rem_euclid(7) as usize,
