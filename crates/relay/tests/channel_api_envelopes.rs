@@ -107,3 +107,23 @@ async fn empty_or_blank_channel_names_are_refused() {
     assert_eq!(list[0]["channel_name"], "room", "{list:?}");
     assert_eq!(list[0]["channel_context"]["channel_description"], "e", "{list:?}");
 }
+
+/// Every id asked for gets a profile, known or not, so one 2 MiB body of one-letter ids once
+/// made the server build about a gigabyte: more than 10,000 ids in one request are refused.
+#[tokio::test]
+async fn fetch_profile_takes_at_most_ten_thousand_ids() {
+    let s = Server::start(&[]);
+    let api = Api::signed_in(&s).await;
+    let me = api.client.user_id().await.unwrap();
+    let mut ids = vec![json!("x"); 10_000];
+    ids[9_999] = json!(me);
+    let (status, v) = api.post("/character/fetch_profile", json!({"character_list": ids})).await;
+    assert_eq!((status, &v["code"]), (200, &json!(10000)), "{v}");
+    let got = v["data"].as_array().unwrap();
+    assert_eq!(got.len(), 10_000);
+    assert_eq!(got[9_999]["character_id"], me.as_str(), "in request order");
+    ids.push(json!("x"));
+    let (status, v) = api.post("/character/fetch_profile", json!({"character_list": ids})).await;
+    assert_eq!((status, &v["code"]), (400, &json!(40000)), "{v}");
+    assert!(v["message"].as_str().unwrap_or("").contains("at most 10000"), "{v}");
+}

@@ -277,8 +277,17 @@ async fn list_agents(State(face): State<ChannelFace>, Caller(_): Caller, Query(p
     Ok(ok(serde_json::to_value(face.hub.list_agents(&sid)).unwrap_or_default()))
 }
 
+/// Ids one `fetch_profile` may ask for. Every id, known or not, gets a profile in the answer, so
+/// a 2 MiB body of one-letter ids once built about a gigabyte; real 36-character ids stop near
+/// 50,000 per body anyway, and a client with more asks in parts.
+const MAX_PROFILES: usize = 10_000;
+
 async fn fetch_profile(State(face): State<ChannelFace>, Caller(_): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
+    let asked = b.get("character_list").and_then(Value::as_array).map_or(0, Vec::len);
+    if asked > MAX_PROFILES {
+        return Err(ApiError::bad_request(format!("character_list has {asked} ids; at most {MAX_PROFILES} per request")));
+    }
     let ids = characters(&b, "character_list")?;
     Ok(ok(serde_json::to_value(face.hub.fetch_profiles(&ids)).unwrap_or_default()))
 }
