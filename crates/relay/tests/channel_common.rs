@@ -106,9 +106,16 @@ impl Server {
     }
 
     /// A blocking TCP stream to `/ws` after the WebSocket handshake, for tests that send raw
-    /// frames or stop reading. The response head is read byte by byte, so that no frame byte
-    /// is taken with it.
+    /// frames or stop reading.
     pub fn raw_ws(&self) -> std::net::TcpStream {
+        let (status, tcp) = self.ws_upgrade();
+        assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+        tcp
+    }
+
+    /// Asks for a WebSocket upgrade of `/ws`: the response's status line and the stream. The
+    /// response head is read byte by byte, so that no frame byte is taken with it.
+    pub fn ws_upgrade(&self) -> (String, std::net::TcpStream) {
         use std::io::{Read, Write};
         let mut tcp = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         let req = format!(
@@ -122,8 +129,8 @@ impl Server {
             assert_eq!(tcp.read(&mut b).unwrap(), 1, "the server closed during the handshake");
             head.push(b[0]);
         }
-        assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
-        tcp
+        let head = String::from_utf8_lossy(&head).into_owned();
+        (head.lines().next().unwrap_or("").to_owned(), tcp)
     }
 
     pub fn ws(&self) -> String {

@@ -6,7 +6,6 @@
 
 mod channel_common;
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use channel_common::{RawWs, Server};
@@ -74,24 +73,6 @@ async fn pre_login_frames_of_all_sockets_share_one_budget() {
     .unwrap();
 }
 
-/// Opens a WebSocket upgrade and returns the response's status line and the stream.
-fn upgrade(s: &Server) -> (String, std::net::TcpStream) {
-    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    let req = format!(
-        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        s.port
-    );
-    tcp.write_all(req.as_bytes()).unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        assert_eq!(tcp.read(&mut byte).unwrap(), 1, "the server closed during the handshake");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    (head.lines().next().unwrap_or("").to_owned(), tcp)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sockets_waiting_for_a_login_are_limited() {
     let s = Server::start(&["--channel-max-unauthenticated", "2"]);
@@ -101,21 +82,21 @@ async fn sockets_waiting_for_a_login_are_limited() {
     tokio::task::spawn_blocking(move || {
         let a = RawWs::open(&s);
         let _b = RawWs::open(&s);
-        let (status, _) = upgrade(&s);
+        let (status, _) = s.ws_upgrade();
         assert!(status.starts_with("HTTP/1.1 503"), "{status}");
 
         // One logging in makes room for another.
         a.login_user(&token);
-        let (status, c) = upgrade(&s);
+        let (status, c) = s.ws_upgrade();
         assert!(status.starts_with("HTTP/1.1 101"), "{status}");
-        let (status, _) = upgrade(&s);
+        let (status, _) = s.ws_upgrade();
         assert!(status.starts_with("HTTP/1.1 503"), "{status}");
 
         // And so does one closing.
         drop(c);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let (status, _) = upgrade(&s);
+            let (status, _) = s.ws_upgrade();
             if status.starts_with("HTTP/1.1 101") {
                 break;
             }
