@@ -7,6 +7,7 @@ import json
 import websockets
 
 import moobius.network.ws_client as _ws_client
+from moobius import Moobius
 
 from relaytest import assert_frame_shape
 
@@ -58,8 +59,16 @@ def record_raw(instance):
     return frames
 
 
+class Recording(Moobius):
+    """A test's SDK instance: its handlers append (kind, payload) to `events`."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.events = []
+
+
 def events(instance, kind):
-    """What a test's SDK subclass recorded in its `events` list under `kind`."""
+    """What a `Recording` instance's handlers recorded under `kind`."""
     return [e for k, e in instance.events if k == kind]
 
 

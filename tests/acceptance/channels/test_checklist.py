@@ -11,22 +11,18 @@ test_sdk_scenario.py covers only in part:
 import asyncio
 import time
 
-from moobius import Moobius
 
 import sdkshim
 from conftest import run, until
-from sdkshim import events
+from sdkshim import Recording, events
 
 # "A few seconds": the SDK reconnects without any delay, so once the server listens again a
 # login takes well under a second; this leaves room for a slow machine.
 RELOGIN_WITHIN_S = 8
 
 
-class Service(Moobius):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.events = []
-        self.agent = None
+class Service(Recording):
+    agent = None
 
     async def before_channel_init(self):
         self.agent = await self.create_agent("Echo Bot")
@@ -43,11 +39,7 @@ class Service(Moobius):
             await self.send_message(message.content.text + " (echo)", message.channel_id, self.agent.character_id, [message.sender])
 
 
-class User(Moobius):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.events = []
-
+class User(Recording):
     async def on_message_down(self, message):
         self.events.append(("message_down", message))
 

@@ -4,19 +4,15 @@ server restart in the middle (checklist 54, 55, 36 and the shapes on the way).""
 
 import asyncio
 
-from moobius import Moobius
 from moobius.types import Button, CanvasItem, ChannelInfo, MenuItem, StyleItem
 
 import sdkshim
 from conftest import run, until
-from sdkshim import events
+from sdkshim import Recording, events
 
 
-class EchoService(Moobius):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.events = []
-        self.agent = None
+class EchoService(Recording):
+    agent = None
 
     async def before_channel_init(self):
         self.agent = await self.create_agent("Echo Bot", description="echoes")
@@ -54,11 +50,7 @@ class EchoService(Moobius):
         self.events.append(("menu_item_click", click))
 
 
-class User(Moobius):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.events = []
-
+class User(Recording):
     async def on_message_down(self, message):
         self.events.append(("message_down", message))
 
