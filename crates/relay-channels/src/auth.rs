@@ -23,7 +23,11 @@ pub fn hash_password(password: &str) -> Result<String, HubError> {
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -86,7 +90,10 @@ mod tests {
         advance_clock_for_tests(1000).unwrap();
         assert!(advance_clock_for_tests(MAX_CLOCK_SHIFT_MS).is_err());
         assert!(now_ms() >= before + 1000);
-        assert!(now_ms() < before + 60_000, "a refused shift moved the clock");
+        assert!(
+            now_ms() < before + 60_000,
+            "a refused shift moved the clock"
+        );
     }
 
     #[test]

@@ -18,4 +18,7 @@ pub mod model;
 mod store;
 
 pub use error::HubError;
-pub use hub::{Batch, ChannelSummary, ConnHandle, ConnId, Hub, HubConfig, Kill, Outbox, PreloginLimits, PushError, Tokens, TOO_MANY_WAITING};
+pub use hub::{
+    Batch, ChannelSummary, ConnHandle, ConnId, Hub, HubConfig, Kill, Outbox, PreloginLimits,
+    PushError, Tokens, TOO_MANY_WAITING,
+};

@@ -103,10 +103,16 @@ pub struct LoggedMessage {
 
 impl LoggedMessage {
     /// Whether `user_id` was a resolved recipient; `groups` resolves the `None` case.
-    pub fn reached(&self, user_id: &str, groups: &std::collections::HashMap<String, Group>) -> bool {
+    pub fn reached(
+        &self,
+        user_id: &str,
+        groups: &std::collections::HashMap<String, Group>,
+    ) -> bool {
         match &self.resolved {
             Some(list) => list.iter().any(|r| r == user_id),
-            None => groups.get(&self.body.recipients).is_some_and(|g| g.characters.iter().any(|c| c == user_id)),
+            None => groups
+                .get(&self.body.recipients)
+                .is_some_and(|g| g.characters.iter().any(|c| c == user_id)),
         }
     }
 }
@@ -133,4 +139,3 @@ pub struct LogMeta {
     /// Offset ranges `[start, end)` that may have held messages lost in a crash.
     pub holes: Vec<(u64, u64)>,
 }
-

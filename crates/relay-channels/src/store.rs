@@ -16,7 +16,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::HubError;
-use crate::model::{Account, Agent, Channel, Group, LogMeta, LoggedMessage, Service, Token, UiEntry};
+use crate::model::{
+    Account, Agent, Channel, Group, LogMeta, LoggedMessage, Service, Token, UiEntry,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Table {
@@ -123,14 +125,17 @@ impl Store {
         let db = Database::create(path).map_err(HubError::store)?;
         let w = db.begin_write().map_err(HubError::store)?;
         {
-            for t in [ACCOUNTS, TOKENS, SERVICES, AGENTS, CHANNELS, GROUPS, UI, META] {
+            for t in [
+                ACCOUNTS, TOKENS, SERVICES, AGENTS, CHANNELS, GROUPS, UI, META,
+            ] {
                 w.open_table(t).map_err(HubError::store)?;
             }
             w.open_table(MESSAGES).map_err(HubError::store)?;
             let mut meta = w.open_table(META).map_err(HubError::store)?;
             if meta.get("epoch").map_err(HubError::store)?.is_none() {
                 let epoch = uuid::Uuid::new_v4().to_string();
-                meta.insert("epoch", epoch.as_bytes()).map_err(HubError::store)?;
+                meta.insert("epoch", epoch.as_bytes())
+                    .map_err(HubError::store)?;
             }
         }
         w.commit().map_err(HubError::store)?;
@@ -158,13 +163,19 @@ impl Store {
 
     /// Queues a channel's log record (see [`LogMeta`]); [`Store::sync`] makes it durable.
     pub fn put_log_meta(&self, channel_id: &str, meta: &LogMeta) {
-        let _ = self.tx.send(Op::PutMeta(log_meta_key(channel_id), encode(meta), None));
+        let _ = self
+            .tx
+            .send(Op::PutMeta(log_meta_key(channel_id), encode(meta), None));
     }
 
     /// Queues a channel's log record with a new reservation; `durable` is raised to
     /// `meta.reserved` once it is on disk.
     pub fn reserve_offsets(&self, channel_id: &str, meta: &LogMeta, durable: Arc<AtomicU64>) {
-        let _ = self.tx.send(Op::PutMeta(log_meta_key(channel_id), encode(meta), Some((durable, meta.reserved))));
+        let _ = self.tx.send(Op::PutMeta(
+            log_meta_key(channel_id),
+            encode(meta),
+            Some((durable, meta.reserved)),
+        ));
     }
 
     pub fn trim_messages(&self, channel_id: &str, below: u64) {
@@ -174,7 +185,9 @@ impl Store {
     /// Waits until everything queued before this call is committed to disk.
     pub fn sync(&self) -> Result<(), HubError> {
         let (done_tx, done_rx) = mpsc::sync_channel(1);
-        self.tx.send(Op::Sync(done_tx)).map_err(|_| HubError::WriterGone)?;
+        self.tx
+            .send(Op::Sync(done_tx))
+            .map_err(|_| HubError::WriterGone)?;
         match done_rx.recv() {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(HubError::Invalid(format!("store commit failed: {e}"))),
@@ -183,11 +196,19 @@ impl Store {
     }
 
     /// Reads a channel's logged messages with offsets in `from..to`, oldest first.
-    pub fn read_messages(&self, channel_id: &str, from: u64, to: u64) -> Result<Vec<LoggedMessage>, HubError> {
+    pub fn read_messages(
+        &self,
+        channel_id: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<LoggedMessage>, HubError> {
         let r = self.db.begin_read().map_err(HubError::store)?;
         let t = r.open_table(MESSAGES).map_err(HubError::store)?;
         let mut out = Vec::new();
-        for entry in t.range((channel_id, from)..(channel_id, to)).map_err(HubError::store)? {
+        for entry in t
+            .range((channel_id, from)..(channel_id, to))
+            .map_err(HubError::store)?
+        {
             let (_, v) = entry.map_err(HubError::store)?;
             out.push(decode(v.value())?);
         }
@@ -198,7 +219,10 @@ impl Store {
 fn load(db: &Database, recent: usize) -> Result<Loaded, HubError> {
     let r = db.begin_read().map_err(HubError::store)?;
     let mut out = Loaded::default();
-    fn all<T: DeserializeOwned>(r: &redb::ReadTransaction, def: TableDefinition<&str, &[u8]>) -> Result<Vec<(String, T)>, HubError> {
+    fn all<T: DeserializeOwned>(
+        r: &redb::ReadTransaction,
+        def: TableDefinition<&str, &[u8]>,
+    ) -> Result<Vec<(String, T)>, HubError> {
         let t = r.open_table(def).map_err(HubError::store)?;
         let mut v = Vec::new();
         for entry in t.iter().map_err(HubError::store)? {
@@ -213,18 +237,40 @@ fn load(db: &Database, recent: usize) -> Result<Loaded, HubError> {
         .map_err(HubError::store)?
         .map(|v| String::from_utf8_lossy(v.value()).into_owned())
         .unwrap_or_default();
-    out.accounts = all::<Account>(&r, ACCOUNTS)?.into_iter().map(|(_, v)| v).collect();
+    out.accounts = all::<Account>(&r, ACCOUNTS)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
     out.tokens = all(&r, TOKENS)?;
-    out.services = all::<Service>(&r, SERVICES)?.into_iter().map(|(_, v)| v).collect();
-    out.agents = all::<Agent>(&r, AGENTS)?.into_iter().map(|(_, v)| v).collect();
-    out.channels = all::<Channel>(&r, CHANNELS)?.into_iter().map(|(_, v)| v).collect();
-    out.groups = all::<Group>(&r, GROUPS)?.into_iter().map(|(_, v)| v).collect();
+    out.services = all::<Service>(&r, SERVICES)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    out.agents = all::<Agent>(&r, AGENTS)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    out.channels = all::<Channel>(&r, CHANNELS)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    out.groups = all::<Group>(&r, GROUPS)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
     out.ui = all(&r, UI)?;
     let msgs = r.open_table(MESSAGES).map_err(HubError::store)?;
     for ch in &out.channels {
         let id = ch.channel_id.as_str();
-        let log_meta: Option<LogMeta> = meta.get(log_meta_key(id).as_str()).map_err(HubError::store)?.map(|v| decode(v.value())).transpose()?;
-        let range = || msgs.range((id, 0u64)..=(id, u64::MAX)).map_err(HubError::store);
+        let log_meta: Option<LogMeta> = meta
+            .get(log_meta_key(id).as_str())
+            .map_err(HubError::store)?
+            .map(|v| decode(v.value()))
+            .transpose()?;
+        let range = || {
+            msgs.range((id, 0u64)..=(id, u64::MAX))
+                .map_err(HubError::store)
+        };
         let first = match range()?.next() {
             Some(e) => Some(e.map_err(HubError::store)?.0.value().1),
             None => None,
@@ -238,14 +284,23 @@ fn load(db: &Database, recent: usize) -> Result<Loaded, HubError> {
         if first.is_none() && log_meta.is_none() {
             continue;
         }
-        out.logs.insert(ch.channel_id.clone(), loaded_log(first, newest, log_meta.unwrap_or_default()));
+        out.logs.insert(
+            ch.channel_id.clone(),
+            loaded_log(first, newest, log_meta.unwrap_or_default()),
+        );
     }
     Ok(out)
 }
 
 fn loaded_log(first: Option<u64>, newest: Vec<LoggedMessage>, meta: LogMeta) -> LoadedLog {
     let bounds = log_bounds(first, newest.last().map(|m| m.offset), meta);
-    LoadedLog { first: bounds.first, next: bounds.next, newest, meta: bounds.meta, new_hole: bounds.new_hole }
+    LoadedLog {
+        first: bounds.first,
+        next: bounds.next,
+        newest,
+        meta: bounds.meta,
+        new_hole: bounds.new_hole,
+    }
 }
 
 struct LogBounds {
@@ -261,12 +316,18 @@ struct LogBounds {
 fn log_bounds(first: Option<u64>, newest: Option<u64>, mut meta: LogMeta) -> LogBounds {
     let after_newest = newest.map(|o| o + 1).or(first).unwrap_or(0);
     let next = after_newest.max(meta.reserved);
-    let new_hole = (!meta.clean && after_newest < meta.reserved).then_some((after_newest, meta.reserved));
+    let new_hole =
+        (!meta.clean && after_newest < meta.reserved).then_some((after_newest, meta.reserved));
     meta.holes.extend(new_hole);
     let first = first.unwrap_or(next);
     meta.holes.retain(|&(_, end)| end > first);
     meta.reserved = next;
-    LogBounds { first, next, meta, new_hole }
+    LogBounds {
+        first,
+        next,
+        meta,
+        new_hole,
+    }
 }
 
 fn writer(db: Arc<Database>, rx: mpsc::Receiver<Op>) {
@@ -304,17 +365,27 @@ fn commit(db: &Database, batch: &[Op]) -> Result<(), HubError> {
         for op in batch {
             match op {
                 Op::Put(t, k, v) => {
-                    w.open_table(t.def()).map_err(HubError::store)?.insert(k.as_str(), v.as_slice()).map_err(HubError::store)?;
+                    w.open_table(t.def())
+                        .map_err(HubError::store)?
+                        .insert(k.as_str(), v.as_slice())
+                        .map_err(HubError::store)?;
                 }
                 Op::Del(t, k) => {
-                    w.open_table(t.def()).map_err(HubError::store)?.remove(k.as_str()).map_err(HubError::store)?;
+                    w.open_table(t.def())
+                        .map_err(HubError::store)?
+                        .remove(k.as_str())
+                        .map_err(HubError::store)?;
                 }
                 Op::PutMessage(m) => {
                     let v = encode(&**m);
-                    msgs.insert((m.body.channel_id.as_str(), m.offset), v.as_slice()).map_err(HubError::store)?;
+                    msgs.insert((m.body.channel_id.as_str(), m.offset), v.as_slice())
+                        .map_err(HubError::store)?;
                 }
                 Op::PutMeta(k, v, _) => {
-                    w.open_table(META).map_err(HubError::store)?.insert(k.as_str(), v.as_slice()).map_err(HubError::store)?;
+                    w.open_table(META)
+                        .map_err(HubError::store)?
+                        .insert(k.as_str(), v.as_slice())
+                        .map_err(HubError::store)?;
                 }
                 Op::TrimMessages(ch, below) => {
                     msgs.retain_in((ch.as_str(), 0u64)..(ch.as_str(), *below), |_, _| false)
@@ -333,7 +404,11 @@ mod tests {
     use super::*;
 
     fn meta(reserved: u64, clean: bool, holes: &[(u64, u64)]) -> LogMeta {
-        LogMeta { reserved, clean, holes: holes.to_vec() }
+        LogMeta {
+            reserved,
+            clean,
+            holes: holes.to_vec(),
+        }
     }
 
     #[test]
@@ -361,7 +436,11 @@ mod tests {
 
     #[test]
     fn holes_older_than_the_retained_history_are_dropped() {
-        let b = log_bounds(Some(5000), Some(9000), meta(9001, true, &[(6, 4096), (4500, 5100)]));
+        let b = log_bounds(
+            Some(5000),
+            Some(9000),
+            meta(9001, true, &[(6, 4096), (4500, 5100)]),
+        );
         assert_eq!(b.meta.holes, [(4500, 5100)]);
     }
 }

@@ -41,12 +41,20 @@ impl Outbox for Recorder {
 impl Recorder {
     fn messages(&self) -> Vec<String> {
         let frames = self.frames.lock().unwrap();
-        frames.iter().filter(|f| f["type"] == "message_down").map(|f| f["body"]["content"]["text"].as_str().unwrap().to_owned()).collect()
+        frames
+            .iter()
+            .filter(|f| f["type"] == "message_down")
+            .map(|f| f["body"]["content"]["text"].as_str().unwrap().to_owned())
+            .collect()
     }
 
     fn copies(&self) -> Vec<bool> {
         let frames = self.frames.lock().unwrap();
-        frames.iter().filter(|f| f["type"] == "copy").map(|f| f["body"]["status"].as_bool().unwrap()).collect()
+        frames
+            .iter()
+            .filter(|f| f["type"] == "copy")
+            .map(|f| f["body"]["status"].as_bool().unwrap())
+            .collect()
     }
 }
 
@@ -67,8 +75,15 @@ impl Drop for World {
 
 fn world(users: usize) -> World {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("relay-fanout-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
-    let cfg = HubConfig { max_frames_per_sec: 0, ..HubConfig::default() };
+    let dir = std::env::temp_dir().join(format!(
+        "relay-fanout-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let cfg = HubConfig {
+        max_frames_per_sec: 0,
+        ..HubConfig::default()
+    };
     let hub = Hub::open(&dir, cfg).unwrap();
     let owner = hub.add_account("owner@example.com", "pw", None).unwrap();
     let owner_token = hub.sign_in("owner@example.com", "pw").unwrap().access_token;
@@ -82,7 +97,14 @@ fn world(users: usize) -> World {
             (a.user_id, hub.sign_in(&email, "pw").unwrap().access_token)
         })
         .collect();
-    World { hub, dir, channel, service, owner_token, tokens }
+    World {
+        hub,
+        dir,
+        channel,
+        service,
+        owner_token,
+        tokens,
+    }
 }
 
 impl World {
@@ -94,9 +116,16 @@ impl World {
     }
 
     fn user_socket(&self, i: usize, cap: usize, join: bool) -> (ConnHandle, Arc<Recorder>) {
-        let out = Arc::new(Recorder { cap, ..Recorder::default() });
+        let out = Arc::new(Recorder {
+            cap,
+            ..Recorder::default()
+        });
         let h = self.hub.connect(out.clone());
-        self.hub.on_frame(h.id, &json!({"type": "user_login", "request_id": "l", "access_token": self.tokens[i].1}).to_string());
+        self.hub.on_frame(
+            h.id,
+            &json!({"type": "user_login", "request_id": "l", "access_token": self.tokens[i].1})
+                .to_string(),
+        );
         if join {
             self.hub.on_frame(h.id, &json!({"type": "action", "request_id": "j", "body": {"subtype": "join_channel", "channel_id": self.channel, "context": {}}}).to_string());
         }
@@ -105,7 +134,9 @@ impl World {
 
     fn group(&self, users: &[usize]) -> String {
         let ids = users.iter().map(|&i| self.tokens[i].0.clone()).collect();
-        self.hub.create_group("owner", Some(&self.channel), ids).unwrap()
+        self.hub
+            .create_group("owner", Some(&self.channel), ids)
+            .unwrap()
     }
 
     fn message_down(&self, group: &str, text: &str) -> String {
@@ -119,7 +150,10 @@ fn a_batch_flushes_each_recipient_once() {
     let (svc, svc_out) = w.service_socket();
     let users: Vec<_> = (0..3).map(|i| w.user_socket(i, 0, true)).collect();
     let g = w.group(&[0, 1, 2]);
-    let before: Vec<usize> = users.iter().map(|(_, o)| o.flushes.load(Ordering::Relaxed)).collect();
+    let before: Vec<usize> = users
+        .iter()
+        .map(|(_, o)| o.flushes.load(Ordering::Relaxed))
+        .collect();
     {
         let mut batch = w.hub.batch();
         for t in ["a", "b", "c"] {
@@ -130,7 +164,11 @@ fn a_batch_flushes_each_recipient_once() {
         assert_eq!(out.messages(), ["a", "b", "c"]);
         assert_eq!(out.flushes.load(Ordering::Relaxed) - before, 1);
     }
-    assert_eq!(svc_out.copies().iter().filter(|s| **s).count(), 1 + 3, "the login and three messages acknowledged");
+    assert_eq!(
+        svc_out.copies().iter().filter(|s| **s).count(),
+        1 + 3,
+        "the login and three messages acknowledged"
+    );
 }
 
 #[test]
@@ -168,6 +206,13 @@ fn a_full_outbox_is_cut_off_and_the_others_still_get_everything() {
 
 /// Polls a future that is already resolved (the kill fired synchronously above).
 fn wait_fired<F: std::future::Future>(f: F) -> F::Output {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
-    rt.block_on(async { tokio::time::timeout(Duration::from_secs(1), f).await.expect("kill fired") })
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(1), f)
+            .await
+            .expect("kill fired")
+    })
 }

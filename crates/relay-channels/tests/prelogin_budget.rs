@@ -15,7 +15,10 @@ struct Recorder(Mutex<Vec<Value>>);
 
 impl Outbox for Recorder {
     fn push(&self, frame: &Bytes) -> Result<bool, PushError> {
-        self.0.lock().unwrap().push(serde_json::from_slice(frame).unwrap());
+        self.0
+            .lock()
+            .unwrap()
+            .push(serde_json::from_slice(frame).unwrap());
         Ok(false)
     }
     fn flush(&self) {}
@@ -26,9 +29,18 @@ impl Recorder {
     /// The `copy` of request `rid`: its status and message.
     fn copy_of(&self, rid: &str) -> Option<(bool, String)> {
         let frames = self.0.lock().unwrap();
-        frames.iter().find(|f| f["type"] == "copy" && f["body"]["request_id"] == rid).map(|f| {
-            (f["body"]["status"].as_bool().unwrap(), f["body"]["context"]["message"].as_str().unwrap_or("").to_owned())
-        })
+        frames
+            .iter()
+            .find(|f| f["type"] == "copy" && f["body"]["request_id"] == rid)
+            .map(|f| {
+                (
+                    f["body"]["status"].as_bool().unwrap(),
+                    f["body"]["context"]["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                )
+            })
     }
 }
 
@@ -48,15 +60,29 @@ const BUDGET: usize = 10_000;
 
 fn world(limits: PreloginLimits) -> World {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("relay-prelogin-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
-    let hub = Hub::open(&dir, HubConfig { prelogin: limits, ..HubConfig::default() }).unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "relay-prelogin-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let hub = Hub::open(
+        &dir,
+        HubConfig {
+            prelogin: limits,
+            ..HubConfig::default()
+        },
+    )
+    .unwrap();
     hub.add_account("user@example.com", "pw", None).unwrap();
     let token = hub.sign_in("user@example.com", "pw").unwrap().access_token;
     World { hub, dir, token }
 }
 
 fn limits() -> PreloginLimits {
-    PreloginLimits { budget_bytes: BUDGET, ..PreloginLimits::default() }
+    PreloginLimits {
+        budget_bytes: BUDGET,
+        ..PreloginLimits::default()
+    }
 }
 
 fn socket(hub: &Hub) -> (ConnId, Arc<Recorder>) {
@@ -75,10 +101,19 @@ fn fill(hub: &Hub, id: ConnId, out: &Recorder, tag: &str) {
     for i in 0..4 {
         hub.on_frame(id, &frame(&format!("{tag}{i}"), BUDGET / 4 - 10));
     }
-    assert!((BUDGET - 200..=BUDGET).contains(&hub.prelogin_usage().1), "{:?}", hub.prelogin_usage());
+    assert!(
+        (BUDGET - 200..=BUDGET).contains(&hub.prelogin_usage().1),
+        "{:?}",
+        hub.prelogin_usage()
+    );
     hub.on_frame(id, &frame(&format!("{tag}-over"), BUDGET / 4 - 10));
-    let (status, message) = out.copy_of(&format!("{tag}-over")).expect("a failed copy once the budget is spent");
-    assert!(!status && message.contains("server's pre-login buffers are full"), "{message}");
+    let (status, message) = out
+        .copy_of(&format!("{tag}-over"))
+        .expect("a failed copy once the budget is spent");
+    assert!(
+        !status && message.contains("server's pre-login buffers are full"),
+        "{message}"
+    );
 }
 
 /// Another socket may keep a frame again: the budget was given back.
@@ -86,7 +121,11 @@ fn budget_is_back(hub: &Hub, tag: &str) {
     assert_eq!(hub.prelogin_usage().1, 0);
     let (id, out) = socket(hub);
     hub.on_frame(id, &frame(tag, BUDGET / 2));
-    assert_eq!(out.copy_of(tag), None, "a frame within the budget is kept, unanswered until a login");
+    assert_eq!(
+        out.copy_of(tag),
+        None,
+        "a frame within the budget is kept, unanswered until a login"
+    );
     hub.disconnect(id);
 }
 
@@ -95,10 +134,17 @@ fn a_login_gives_the_budget_back_and_runs_the_kept_frames() {
     let w = world(limits());
     let (id, out) = socket(&w.hub);
     fill(&w.hub, id, &out, "a");
-    w.hub.on_frame(id, &json!({"type": "user_login", "request_id": "login", "access_token": w.token}).to_string());
+    w.hub.on_frame(
+        id,
+        &json!({"type": "user_login", "request_id": "login", "access_token": w.token}).to_string(),
+    );
     assert_eq!(out.copy_of("login"), Some((true, String::new())));
     // The kept joins ran (and failed: no such channel).
-    assert!(matches!(out.copy_of("a0"), Some((false, m)) if m.contains("channel")), "{:?}", out.copy_of("a0"));
+    assert!(
+        matches!(out.copy_of("a0"), Some((false, m)) if m.contains("channel")),
+        "{:?}",
+        out.copy_of("a0")
+    );
     assert_eq!(w.hub.prelogin_usage(), (0, 0));
     budget_is_back(&w.hub, "after-login");
 }
@@ -108,7 +154,10 @@ fn a_failed_login_gives_the_budget_back() {
     let w = world(limits());
     let (id, out) = socket(&w.hub);
     fill(&w.hub, id, &out, "f");
-    w.hub.on_frame(id, &json!({"type": "user_login", "request_id": "login", "access_token": "bogus"}).to_string());
+    w.hub.on_frame(
+        id,
+        &json!({"type": "user_login", "request_id": "login", "access_token": "bogus"}).to_string(),
+    );
     assert!(matches!(out.copy_of("login"), Some((false, _))));
     // Still open (closed 1.5 s later), still not logged in, and holding nothing.
     assert_eq!(w.hub.prelogin_usage(), (1, 0));
@@ -128,17 +177,32 @@ fn a_disconnect_gives_the_budget_and_the_socket_back() {
 
 #[test]
 fn expired_frames_of_a_silent_socket_give_the_budget_back() {
-    let w = world(PreloginLimits { ttl: Duration::from_millis(200), ..limits() });
+    let w = world(PreloginLimits {
+        ttl: Duration::from_millis(200),
+        ..limits()
+    });
     let (id, out) = socket(&w.hub);
     fill(&w.hub, id, &out, "t");
     std::thread::sleep(Duration::from_millis(400));
     // The silent socket is still open; a frame from another one finds its frames expired.
     let (other, other_out) = socket(&w.hub);
     w.hub.on_frame(other, &frame("late", BUDGET / 2));
-    assert_eq!(other_out.copy_of("late"), None, "{:?}", other_out.copy_of("late"));
-    assert!(w.hub.prelogin_usage().1 <= BUDGET / 2, "{:?}", w.hub.prelogin_usage());
+    assert_eq!(
+        other_out.copy_of("late"),
+        None,
+        "{:?}",
+        other_out.copy_of("late")
+    );
+    assert!(
+        w.hub.prelogin_usage().1 <= BUDGET / 2,
+        "{:?}",
+        w.hub.prelogin_usage()
+    );
     // And the expired frames never run after a login.
-    w.hub.on_frame(id, &json!({"type": "user_login", "request_id": "login", "access_token": w.token}).to_string());
+    w.hub.on_frame(
+        id,
+        &json!({"type": "user_login", "request_id": "login", "access_token": w.token}).to_string(),
+    );
     assert_eq!(out.copy_of("login"), Some((true, String::new())));
     assert_eq!(out.copy_of("t0"), None);
 }
@@ -154,16 +218,25 @@ fn closing_the_hub_gives_the_budget_back() {
 
 #[test]
 fn sockets_waiting_for_a_login_are_limited() {
-    let w = world(PreloginLimits { max_sockets: 2, ..limits() });
+    let w = world(PreloginLimits {
+        max_sockets: 2,
+        ..limits()
+    });
     let (a, a_out) = socket(&w.hub);
     let (_b, _) = socket(&w.hub);
     assert!(!w.hub.admits_connection());
     let refused = w.hub.connect(Arc::new(Recorder::default()));
     let (code, reason) = futures_lite_block_on(refused.kill.wait());
-    assert_eq!((code, reason.as_str()), (1013, relay_channels::TOO_MANY_WAITING));
+    assert_eq!(
+        (code, reason.as_str()),
+        (1013, relay_channels::TOO_MANY_WAITING)
+    );
     assert_eq!(w.hub.prelogin_usage().0, 2);
     // A socket that logs in no longer counts.
-    w.hub.on_frame(a, &json!({"type": "user_login", "request_id": "login", "access_token": w.token}).to_string());
+    w.hub.on_frame(
+        a,
+        &json!({"type": "user_login", "request_id": "login", "access_token": w.token}).to_string(),
+    );
     assert_eq!(a_out.copy_of("login"), Some((true, String::new())));
     assert!(w.hub.admits_connection());
     let (c, _) = socket(&w.hub);
@@ -171,7 +244,10 @@ fn sockets_waiting_for_a_login_are_limited() {
     w.hub.disconnect(c);
     assert_eq!(w.hub.prelogin_usage().0, 1);
     // Logging in again on the same socket counts nothing twice.
-    w.hub.on_frame(a, &json!({"type": "user_login", "request_id": "again", "access_token": w.token}).to_string());
+    w.hub.on_frame(
+        a,
+        &json!({"type": "user_login", "request_id": "again", "access_token": w.token}).to_string(),
+    );
     w.hub.disconnect(a);
     assert_eq!(w.hub.prelogin_usage().0, 1);
 }

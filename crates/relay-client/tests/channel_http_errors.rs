@@ -24,8 +24,15 @@ fn proxy_error_page(status: &str, body: &'static str) -> String {
 
 #[tokio::test]
 async fn an_answer_that_is_not_json_is_shown_with_its_status() {
-    let url = proxy_error_page("502 Bad Gateway", "<html><body>upstream relay is down</body></html>");
-    let err = ChannelHttp::new(&url).unwrap().sign_in("a@example.com", "pw").await.unwrap_err();
+    let url = proxy_error_page(
+        "502 Bad Gateway",
+        "<html><body>upstream relay is down</body></html>",
+    );
+    let err = ChannelHttp::new(&url)
+        .unwrap()
+        .sign_in("a@example.com", "pw")
+        .await
+        .unwrap_err();
     match &err {
         ClientError::NotJson { status, body } => {
             assert_eq!(*status, 502);
@@ -38,10 +45,24 @@ async fn an_answer_that_is_not_json_is_shown_with_its_status() {
 
 #[tokio::test]
 async fn a_failed_connection_names_its_cause_once() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let err = ChannelHttp::new(&format!("http://127.0.0.1:{port}")).unwrap().sign_in("a@example.com", "pw").await.unwrap_err();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = ChannelHttp::new(&format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .sign_in("a@example.com", "pw")
+        .await
+        .unwrap_err();
     assert!(matches!(err, ClientError::Http(_)), "{err:?}");
     // Printed with its sources (as `relay` does), each part once.
-    let cause = err.source().expect("the reqwest error is the source").to_string();
-    assert!(!err.to_string().contains(&cause), "{err} repeats its source {cause}");
+    let cause = err
+        .source()
+        .expect("the reqwest error is the source")
+        .to_string();
+    assert!(
+        !err.to_string().contains(&cause),
+        "{err} repeats its source {cause}"
+    );
 }

@@ -32,10 +32,14 @@ type Seen = Arc<Mutex<Vec<Vec<Value>>>>;
 
 async fn serve(listener: TcpListener, peer: Peer, seen: Seen) {
     loop {
-        let Ok((tcp, _)) = listener.accept().await else { return };
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
         let seen = seen.clone();
         tokio::spawn(async move {
-            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                return;
+            };
             let conn = {
                 let mut s = seen.lock().unwrap();
                 s.push(Vec::new());
@@ -75,7 +79,12 @@ async fn start(peer: Peer) -> (u16, Seen) {
 }
 
 fn config(port: u16) -> ClientConfig {
-    let mut cfg = ClientConfig::new(format!("ws://127.0.0.1:{port}/ws"), Login::User { access_token: "t".into() });
+    let mut cfg = ClientConfig::new(
+        format!("ws://127.0.0.1:{port}/ws"),
+        Login::User {
+            access_token: "t".into(),
+        },
+    );
     cfg.heartbeat = Duration::from_millis(100);
     cfg.receive_timeout = Duration::from_millis(700);
     cfg.backoff_min = Duration::from_millis(50);
@@ -87,27 +96,44 @@ fn config(port: u16) -> ClientConfig {
 async fn heartbeats_flow_and_a_silent_server_is_left_for_a_new_connection() {
     let (port, seen) = start(Peer::SilentAfterLogin).await;
     let client = ChannelClient::connect(config(port), Box::new(|_| Ok(())));
-    client.wait_logged_in(1, Duration::from_secs(5)).await.unwrap();
+    client
+        .wait_logged_in(1, Duration::from_secs(5))
+        .await
+        .unwrap();
     // The first connection hears nothing after the login's copy, although the client keeps
     // sending heartbeats: the client must give it up and log in on a new one.
-    client.wait_logged_in(2, Duration::from_secs(5)).await.unwrap();
+    client
+        .wait_logged_in(2, Duration::from_secs(5))
+        .await
+        .unwrap();
     let first = seen.lock().unwrap()[0].clone();
     let heartbeats = first.iter().filter(|f| f["type"] == "heartbeat").count();
     // About 0.7 s of silence at one heartbeat per 0.1 s.
-    assert!((3..=12).contains(&heartbeats), "{heartbeats} heartbeats on the silent connection: {first:?}");
+    assert!(
+        (3..=12).contains(&heartbeats),
+        "{heartbeats} heartbeats on the silent connection: {first:?}"
+    );
     assert_eq!(first[0]["type"], "user_login");
     client.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_keeps_retrying_until_a_server_listens() {
-    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let client = ChannelClient::connect(config(port), Box::new(|_| Ok(())));
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(client.status(), Status::Connecting);
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     tokio::spawn(serve(listener, Peer::SilentAfterLogin, Arc::default()));
-    client.wait_logged_in(1, Duration::from_secs(5)).await.unwrap();
+    client
+        .wait_logged_in(1, Duration::from_secs(5))
+        .await
+        .unwrap();
     client.close().await;
 }
 
@@ -151,20 +177,36 @@ async fn a_login_never_answered_is_given_up_although_heartbeats_are() {
     assert_eq!(client.status(), Status::Connecting);
     client.close().await;
     let connections = seen.lock().unwrap().clone();
-    assert!(connections.len() >= 2, "{} connection(s): the first was never given up", connections.len());
-    assert!(connections[0].iter().any(|f| f["type"] == "heartbeat"), "{:?}", connections[0]);
+    assert!(
+        connections.len() >= 2,
+        "{} connection(s): the first was never given up",
+        connections.len()
+    );
+    assert!(
+        connections[0].iter().any(|f| f["type"] == "heartbeat"),
+        "{:?}",
+        connections[0]
+    );
 }
-
 
 /// Answers the login late (so that what the client was given meanwhile is one backlog), then
 /// reads nothing for `stall`, then reads `backlog` frames and only after the last one answers
 /// them all. Counts the connections it accepts.
-async fn serve_slow_reader(listener: TcpListener, backlog: usize, stall: Duration, connections: Arc<Mutex<usize>>) {
+async fn serve_slow_reader(
+    listener: TcpListener,
+    backlog: usize,
+    stall: Duration,
+    connections: Arc<Mutex<usize>>,
+) {
     loop {
-        let Ok((tcp, _)) = listener.accept().await else { return };
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
         *connections.lock().unwrap() += 1;
         tokio::spawn(async move {
-            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                return;
+            };
             let mut read = Vec::new();
             while let Some(Ok(msg)) = ws.next().await {
                 let Message::Text(text) = msg else { continue };
@@ -197,7 +239,12 @@ async fn writing_a_long_backlog_is_not_mistaken_for_a_silent_server() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let connections = Arc::new(Mutex::new(0));
-    tokio::spawn(serve_slow_reader(listener, BACKLOG, Duration::from_millis(1500), connections.clone()));
+    tokio::spawn(serve_slow_reader(
+        listener,
+        BACKLOG,
+        Duration::from_millis(1500),
+        connections.clone(),
+    ));
 
     let acked = Arc::new(Mutex::new(0usize));
     let counter = acked.clone();
@@ -215,7 +262,9 @@ async fn writing_a_long_backlog_is_not_mistaken_for_a_silent_server() {
     // 12 MiB in all: far more than the kernel buffers of a socket nobody reads.
     let pad = "x".repeat(256 * 1024);
     for _ in 0..BACKLOG {
-        client.send_frame(json!({"type": "heartbeat", "body": {"pad": pad}})).unwrap();
+        client
+            .send_frame(json!({"type": "heartbeat", "body": {"pad": pad}}))
+            .unwrap();
     }
     let t0 = Instant::now();
     while *acked.lock().unwrap() < BACKLOG + 1 && t0.elapsed() < Duration::from_secs(8) {
@@ -223,6 +272,9 @@ async fn writing_a_long_backlog_is_not_mistaken_for_a_silent_server() {
     }
     let (acked, connections) = (*acked.lock().unwrap(), *connections.lock().unwrap());
     client.close().await;
-    assert_eq!(connections, 1, "the client left a connection that was only slow to read ({acked} copies)");
+    assert_eq!(
+        connections, 1,
+        "the client left a connection that was only slow to read ({acked} copies)"
+    );
     assert_eq!(acked, BACKLOG + 1, "the login's copy and one per frame");
 }

@@ -2,7 +2,8 @@
 //! the server feeds requests in, the TUI reads the state out.
 
 use crate::model::{
-    Button, ButtonStyle, Kind, QuestionBody, ScrollOnActivity, StepBody, StepLog, Store, Widget, WidgetBody,
+    Button, ButtonStyle, Kind, QuestionBody, ScrollOnActivity, StepBody, StepLog, Store, Widget,
+    WidgetBody,
 };
 use crate::settings::Settings;
 use crate::text::{lines, markup};
@@ -40,9 +41,14 @@ pub enum Outcome {
     Answer(String),
     Failed(String),
     /// `get-answer --wait` on an unanswered question: reply when the user answers.
-    Park { question: String },
+    Park {
+        question: String,
+    },
     /// Start streaming the attached descriptor into this step (its `ongoing` count is already up).
-    Pass { step: String, read_size: usize },
+    Pass {
+        step: String,
+        read_size: usize,
+    },
 }
 
 /// A programmatic scroll of the main list the view should perform.
@@ -100,8 +106,16 @@ impl Console {
         }
     }
 
-    fn widget_command(&mut self, kind: Kind, req: &mut Map<String, Value>, has_fd: bool) -> Outcome {
-        let action = req.get("action").map(py_str).unwrap_or_else(|| "None".into());
+    fn widget_command(
+        &mut self,
+        kind: Kind,
+        req: &mut Map<String, Value>,
+        has_fd: bool,
+    ) -> Outcome {
+        let action = req
+            .get("action")
+            .map(py_str)
+            .unwrap_or_else(|| "None".into());
         let action = action.replace('_', "-");
         if action == "add" {
             return self.add(kind, req);
@@ -132,24 +146,45 @@ impl Console {
                 if !has_fd {
                     return Outcome::Failed("missing file descriptor for pass operation".into());
                 }
-                let read_size = req.get("read_size").and_then(|v| py_int(v).ok()).filter(|n| *n > 0).unwrap_or(8192);
+                let read_size = req
+                    .get("read_size")
+                    .and_then(|v| py_int(v).ok())
+                    .filter(|n| *n > 0)
+                    .unwrap_or(8192);
                 self.step_mut(&id).ongoing += 1;
-                Outcome::Pass { step: id, read_size: read_size as usize }
+                Outcome::Pass {
+                    step: id,
+                    read_size: read_size as usize,
+                }
             }
             "get-answer" if kind.is_question() => {
-                let answer = self.store.get(&id).and_then(Widget::question).and_then(|q| q.answer.clone());
+                let answer = self
+                    .store
+                    .get(&id)
+                    .and_then(Widget::question)
+                    .and_then(|q| q.answer.clone());
                 match answer {
                     Some(a) => Outcome::Answer(a),
-                    None if req.get("wait").is_some_and(is_truthy) => Outcome::Park { question: id },
+                    None if req.get("wait").is_some_and(is_truthy) => {
+                        Outcome::Park { question: id }
+                    }
                     None => Outcome::Failed("answer not available yet".into()),
                 }
             }
-            _ => Outcome::Failed(format!("unknown action {}", req.get("action").map(py_str).unwrap_or_else(|| "None".into()))),
+            _ => Outcome::Failed(format!(
+                "unknown action {}",
+                req.get("action")
+                    .map(py_str)
+                    .unwrap_or_else(|| "None".into())
+            )),
         }
     }
 
     fn step_mut(&mut self, id: &str) -> &mut StepBody {
-        self.store.get_mut(id).and_then(Widget::step_mut).expect("checked to be a step")
+        self.store
+            .get_mut(id)
+            .and_then(Widget::step_mut)
+            .expect("checked to be a step")
     }
 
     fn add(&mut self, kind: Kind, req: &mut Map<String, Value>) -> Outcome {
@@ -159,13 +194,17 @@ impl Console {
             // The reference silently creates nothing for non-string ids; stringifying numbers
             // keeps `done: true` honest.
             Some(Value::Number(n)) => n.to_string(),
-            Some(other) => return Outcome::Failed(format!("invalid id {other}: ids must be strings")),
+            Some(other) => {
+                return Outcome::Failed(format!("invalid id {other}: ids must be strings"))
+            }
         };
         if self.store.contains(&id) {
             return Outcome::Failed(format!("id {id} already in use"));
         }
         if id == RUN_OUTPUT_ID && kind != Kind::Step {
-            return Outcome::Failed(format!("{RUN_OUTPUT_ID} is a reserved id that must be assigned to a step"));
+            return Outcome::Failed(format!(
+                "{RUN_OUTPUT_ID} is a reserved id that must be assigned to a step"
+            ));
         }
         if let Err(e) = check_id(&id) {
             return Outcome::Failed(e);
@@ -202,9 +241,15 @@ impl Console {
     }
 
     fn delete(&mut self, id: &str) -> Outcome {
-        let ongoing = self.store.get(id).and_then(Widget::step).map_or(0, |s| s.ongoing);
+        let ongoing = self
+            .store
+            .get(id)
+            .and_then(Widget::step)
+            .map_or(0, |s| s.ongoing);
         if ongoing > 0 {
-            return Outcome::Failed(format!("cannot proceed with deletion as {ongoing} ongoing operations prevent it"));
+            return Outcome::Failed(format!(
+                "cannot proceed with deletion as {ongoing} ongoing operations prevent it"
+            ));
         }
         self.store.remove(id);
         Outcome::Done
@@ -212,7 +257,9 @@ impl Console {
 
     fn append(&mut self, id: &str, req: &Map<String, Value>) -> Outcome {
         let pieces: Vec<String> = match req.get("text") {
-            None | Some(Value::Null) => return Outcome::Failed("missing text for append operation".into()),
+            None | Some(Value::Null) => {
+                return Outcome::Failed("missing text for append operation".into())
+            }
             Some(Value::Array(items)) => items.iter().map(py_str).collect(),
             // The reference iterates a plain string character by character; so do we, since
             // scripts written against it may rely on it.
@@ -238,8 +285,14 @@ impl Console {
                 step.log.extend(new_lines);
                 let request = match soa {
                     ScrollOnActivity::Never => None,
-                    ScrollOnActivity::Widget => Some(ScrollRequest { id: id.into(), line: None }),
-                    ScrollOnActivity::Line(n) => Some(ScrollRequest { id: id.into(), line: Some(n) }),
+                    ScrollOnActivity::Widget => Some(ScrollRequest {
+                        id: id.into(),
+                        line: None,
+                    }),
+                    ScrollOnActivity::Line(n) => Some(ScrollRequest {
+                        id: id.into(),
+                        line: Some(n),
+                    }),
                 };
                 // Consecutive appends to one step ask for the same scroll once.
                 if let Some(r) = request.filter(|r| self.scroll_requests.last() != Some(r)) {
@@ -335,7 +388,10 @@ impl Console {
 
 /// Textual's identifier rule applied to the internal name `step_<id>`.
 fn check_id(id: &str) -> Result<(), String> {
-    if id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         Ok(())
     } else {
         Err(format!(
@@ -344,7 +400,12 @@ fn check_id(id: &str) -> Result<(), String> {
     }
 }
 
-fn new_widget(kind: Kind, id: &str, settings: &Settings, req: &Map<String, Value>) -> Result<Widget, String> {
+fn new_widget(
+    kind: Kind,
+    id: &str,
+    settings: &Settings,
+    req: &Map<String, Value>,
+) -> Result<Widget, String> {
     validate_props(kind, req, true)?;
     let body = match kind {
         Kind::Step => WidgetBody::Step(StepBody {
@@ -384,10 +445,18 @@ fn new_widget(kind: Kind, id: &str, settings: &Settings, req: &Map<String, Value
 }
 
 fn default_buttons() -> Vec<Button> {
-    [("yes", ButtonStyle::Success, "Yes"), ("no", ButtonStyle::Error, "No"), ("cancel", ButtonStyle::Primary, "Cancel")]
-        .into_iter()
-        .map(|(v, s, l)| Button { value: v.into(), style: s, label: l.into() })
-        .collect()
+    [
+        ("yes", ButtonStyle::Success, "Yes"),
+        ("no", ButtonStyle::Error, "No"),
+        ("cancel", ButtonStyle::Primary, "Cancel"),
+    ]
+    .into_iter()
+    .map(|(v, s, l)| Button {
+        value: v.into(),
+        style: s,
+        label: l.into(),
+    })
+    .collect()
 }
 
 fn parse_buttons(v: &Value) -> Result<Vec<Button>, String> {
@@ -456,14 +525,21 @@ fn parse_scroll_on_activity(v: &Value) -> Result<ScrollOnActivity, String> {
     Ok(match v {
         Value::Null | Value::Bool(false) => ScrollOnActivity::Never,
         Value::Bool(true) => ScrollOnActivity::Widget,
-        Value::String(s) if s.eq_ignore_ascii_case("false") || s.is_empty() => ScrollOnActivity::Never,
+        Value::String(s) if s.eq_ignore_ascii_case("false") || s.is_empty() => {
+            ScrollOnActivity::Never
+        }
         Value::String(s) if s.eq_ignore_ascii_case("true") => ScrollOnActivity::Widget,
         other => ScrollOnActivity::Line(py_int(other)?),
     })
 }
 
 /// Applies provided properties (on add, missing ones keep the defaults set by `new_widget`).
-fn apply_props(w: &mut Widget, req: &Map<String, Value>, adding: bool, tab_size: usize) -> Result<(), String> {
+fn apply_props(
+    w: &mut Widget,
+    req: &Map<String, Value>,
+    adding: bool,
+    tab_size: usize,
+) -> Result<(), String> {
     if let Some(v) = req.get("title") {
         w.title = match v {
             Value::Null => None,

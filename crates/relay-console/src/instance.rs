@@ -34,7 +34,16 @@ pub struct Senders {
 pub fn queues() -> (Senders, Queues) {
     let (ctx, crx) = mpsc::unbounded_channel();
     let (dtx, drx) = mpsc::channel(DATA_QUEUE);
-    (Senders { control: ctx, data: dtx }, Queues { control: crx, data: drx })
+    (
+        Senders {
+            control: ctx,
+            data: dtx,
+        },
+        Queues {
+            control: crx,
+            data: drx,
+        },
+    )
 }
 
 /// A client parked on `get-answer --wait`, with the request to answer.
@@ -54,7 +63,14 @@ pub struct Instance {
 impl Instance {
     pub fn new(settings: Settings, senders: Senders) -> Self {
         let permits = Arc::new(Semaphore::new(settings.pass_concurrency));
-        Instance { console: Console::new(settings), waiters: HashMap::new(), log: VecDeque::new(), senders, permits, run_output_started: false }
+        Instance {
+            console: Console::new(settings),
+            waiters: HashMap::new(),
+            log: VecDeque::new(),
+            senders,
+            permits,
+            run_output_started: false,
+        }
     }
 
     pub fn senders(&self) -> &Senders {
@@ -80,7 +96,11 @@ impl Instance {
                 }
                 self.console.append_lines(&step, lines)
             }
-            Event::PassDone { step, reply_to, error } => {
+            Event::PassDone {
+                step,
+                reply_to,
+                error,
+            } => {
                 if reply_to.is_some() || self.run_output_started {
                     self.console.pass_finished(&step);
                 }
@@ -89,7 +109,11 @@ impl Instance {
                     self.reply(&conn, &request, error.as_deref(), None);
                 }
             }
-            Event::Request { conn, mut request, fd } => self.request(conn, &mut request, fd),
+            Event::Request {
+                conn,
+                mut request,
+                fd,
+            } => self.request(conn, &mut request, fd),
             // Parked waiters of a gone client would keep its socket open until an answer.
             Event::Closed { conn } => self.waiters.retain(|_, list| {
                 list.retain(|(c, _)| c.id != conn);
@@ -98,7 +122,12 @@ impl Instance {
         }
     }
 
-    fn request(&mut self, conn: Conn, request: &mut Map<String, Value>, fd: Option<std::os::fd::OwnedFd>) {
+    fn request(
+        &mut self,
+        conn: Conn,
+        request: &mut Map<String, Value>,
+        fd: Option<std::os::fd::OwnedFd>,
+    ) {
         self.push_log(format!("{}: => message={}", conn.label, log_json(request)));
         let is_delete = request.get("action").and_then(Value::as_str) == Some("delete");
         let outcome = self.console.handle(request, fd.is_some());
@@ -113,11 +142,25 @@ impl Instance {
             }
             Outcome::Answer(a) => self.reply(&conn, request, None, Some(&a)),
             Outcome::Failed(e) => self.reply(&conn, request, Some(&e), None),
-            Outcome::Park { question } => self.waiters.entry(question).or_default().push((conn, request.clone())),
+            Outcome::Park { question } => self
+                .waiters
+                .entry(question)
+                .or_default()
+                .push((conn, request.clone())),
             Outcome::Pass { step, read_size } => {
                 let fd = fd.expect("pass outcome implies a descriptor");
-                let target = PassTarget { step, reply_to: Some((conn, request.clone())) };
-                spawn_pass(fd, target, read_size, self.console.settings.tab_size, self.senders.data.clone(), self.permits.clone());
+                let target = PassTarget {
+                    step,
+                    reply_to: Some((conn, request.clone())),
+                };
+                spawn_pass(
+                    fd,
+                    target,
+                    read_size,
+                    self.console.settings.tab_size,
+                    self.senders.data.clone(),
+                    self.permits.clone(),
+                );
             }
         }
     }
@@ -125,11 +168,22 @@ impl Instance {
     /// Deleting a question must not leave its waiters hanging forever (the reference does).
     fn release_waiters(&mut self, id: &str) {
         for (conn, request) in self.waiters.remove(id).unwrap_or_default() {
-            self.reply(&conn, &request, Some("no answer from end user: the question was deleted"), None);
+            self.reply(
+                &conn,
+                &request,
+                Some("no answer from end user: the question was deleted"),
+                None,
+            );
         }
     }
 
-    fn reply(&mut self, conn: &Conn, request: &Map<String, Value>, error: Option<&str>, answer: Option<&str>) {
+    fn reply(
+        &mut self,
+        conn: &Conn,
+        request: &Map<String, Value>,
+        error: Option<&str>,
+        answer: Option<&str>,
+    ) {
         let reply = build_reply(request, error, answer);
         self.push_log(format!("{}: <= message={}", conn.label, log_json(&reply)));
         conn.send(&reply);
@@ -189,11 +243,19 @@ pub async fn run_headless(mut instance: Instance, mut queues: Queues) {
 
 /// `YYYY-MM-DDTHH:MM:SS.mmm` in UTC, without pulling a date crate in.
 fn timestamp() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = relay_wire::calendar::civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}", rem / 3600, rem % 3600 / 60, rem % 60, now.subsec_millis())
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_millis()
+    )
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ pub fn launch(command: Option<Vec<String>>) -> Result<u8, ConsoleError> {
     let get = |k: &str| std::env::var(k).ok();
     let settings = Settings::from_env();
     let address = resolve_address(&get);
-    let instance_name = get("MOULTI_INSTANCE").filter(|s| !s.is_empty()).unwrap_or_else(|| "default".into());
+    let instance_name = get("MOULTI_INSTANCE")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".into());
     let mut listener = match bind(&address) {
         Ok(l) => l,
         Err(e) => {
@@ -40,7 +42,13 @@ pub fn launch(command: Option<Vec<String>>) -> Result<u8, ConsoleError> {
         let child = match &command {
             Some(cmd) => {
                 let env = run_environment(&address.printable(), &get);
-                Some(spawn_child(cmd, &env, settings.run_output, settings.tab_size, &senders)?)
+                Some(spawn_child(
+                    cmd,
+                    &env,
+                    settings.run_output,
+                    settings.tab_size,
+                    &senders,
+                )?)
             }
             None => None,
         };
@@ -51,7 +59,9 @@ pub fn launch(command: Option<Vec<String>>) -> Result<u8, ConsoleError> {
             terminate(pid);
             // Give the child a moment to handle SIGTERM before our exit hangs up the terminal.
             if let Some(rx) = running.as_mut() {
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), rx.wait_for(|r| !*r)).await;
+                let _ =
+                    tokio::time::timeout(std::time::Duration::from_secs(2), rx.wait_for(|r| !*r))
+                        .await;
             }
         }
         Ok::<_, ConsoleError>(exit)

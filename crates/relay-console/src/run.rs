@@ -10,11 +10,20 @@ use tokio::sync::watch;
 
 /// Variables `relay run` adds for the child (the same as `moulti run`, minus the Ansible
 /// integration, which needs the Python package's callback plugin).
-pub fn run_environment(socket_printable: &str, get: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+pub fn run_environment(
+    socket_printable: &str,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(String, String)> {
     let mut env = vec![
         ("MOULTI_RUN".to_string(), "moulti".to_string()),
-        ("MOULTI_SOCKET_PATH".to_string(), socket_printable.to_string()),
-        ("MOULTI_INSTANCE_PID".to_string(), std::process::id().to_string()),
+        (
+            "MOULTI_SOCKET_PATH".to_string(),
+            socket_printable.to_string(),
+        ),
+        (
+            "MOULTI_INSTANCE_PID".to_string(),
+            std::process::id().to_string(),
+        ),
     ];
     if get("SSH_ASKPASS").is_none() {
         env.push(("SSH_ASKPASS".into(), "moulti-askpass".into()));
@@ -30,7 +39,11 @@ pub fn run_environment(socket_printable: &str, get: &dyn Fn(&str) -> Option<Stri
 
 fn which(program: &str, get: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     let path = get("PATH")?;
-    path.split(':').filter(|d| !d.is_empty()).map(|d| std::path::Path::new(d).join(program)).find(|p| p.is_file()).map(|p| p.display().to_string())
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| std::path::Path::new(d).join(program))
+        .find(|p| p.is_file())
+        .map(|p| p.display().to_string())
 }
 
 /// A running child: its pid and a flag that turns false when it exits.
@@ -41,10 +54,21 @@ pub struct RunningChild {
 
 /// Starts the child once the socket listens: stdin from /dev/null, stdout and stderr into one
 /// pipe harvested into the `moulti_run_output` step (or discarded, or inherited).
-pub fn spawn_child(command: &[String], env: &[(String, String)], output: RunOutput, tab_size: usize, senders: &Senders) -> Result<RunningChild, ConsoleError> {
-    let spawn_err = |source| ConsoleError::Spawn { command: command.join(" "), source };
+pub fn spawn_child(
+    command: &[String],
+    env: &[(String, String)],
+    output: RunOutput,
+    tab_size: usize,
+    senders: &Senders,
+) -> Result<RunningChild, ConsoleError> {
+    let spawn_err = |source| ConsoleError::Spawn {
+        command: command.join(" "),
+        source,
+    };
     let mut cmd = tokio::process::Command::new(&command[0]);
-    cmd.args(&command[1..]).envs(env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
+    cmd.args(&command[1..])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null());
     let mut reader = None;
     match output {
         RunOutput::Harvest => {
@@ -88,7 +112,12 @@ fn pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
-    Ok(unsafe { (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1])) })
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    })
 }
 
 /// Sends SIGTERM to the child.

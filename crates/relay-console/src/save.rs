@@ -18,11 +18,19 @@ pub fn save(instance: &Instance, instance_name: &str) -> Result<String, ConsoleE
         Some(p) => p.clone(),
         None => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
     };
-    let stamp = chrono::Local::now().format("%Y-%m-%dT%H-%M-%S%.6f").to_string();
+    let stamp = chrono::Local::now()
+        .format("%Y-%m-%dT%H-%M-%S%.6f")
+        .to_string();
     let subdir = format!("{instance_name}-{stamp}");
     let dir = base.join(&subdir);
-    let n = save_to(console, &dir).map_err(|source| ConsoleError::Save { path: dir.display().to_string(), source })?;
-    Ok(format!("{n} steps successfully saved\nDir: {}\nSubdir: {subdir}", base.display()))
+    let n = save_to(console, &dir).map_err(|source| ConsoleError::Save {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    Ok(format!(
+        "{n} steps successfully saved\nDir: {}\nSubdir: {subdir}",
+        base.display()
+    ))
 }
 
 /// Writes the save files into `dir` (created); returns the number of widgets saved.
@@ -43,14 +51,26 @@ pub fn save_to(console: &Console, dir: &Path) -> std::io::Result<usize> {
         "step_position": if p.step_position_bottom { "bottom" } else { "top" },
         "step_direction": if p.step_direction_up { "up" } else { "down" },
     });
-    write_json(&dir.join(format!("{}-instance.properties.json", "0".repeat(width))), &instance_props)?;
+    write_json(
+        &dir.join(format!("{}-instance.properties.json", "0".repeat(width))),
+        &instance_props,
+    )?;
     for (i, w) in widgets.iter().enumerate() {
         let stem = format!("{:0width$}-{}", i + 1, w.id);
-        write_json(&dir.join(format!("{stem}.properties.json")), &Value::Object(properties(w)))?;
+        write_json(
+            &dir.join(format!("{stem}.properties.json")),
+            &Value::Object(properties(w)),
+        )?;
         if let Some(step) = w.step() {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join(format!("{stem}.contents.log")))?);
+            let mut f = std::io::BufWriter::new(std::fs::File::create(
+                dir.join(format!("{stem}.contents.log")),
+            )?);
             if step.log.dropped() > 0 {
-                writeln!(f, "[… {} earlier lines dropped: per-step limit reached]", step.log.dropped())?;
+                writeln!(
+                    f,
+                    "[… {} earlier lines dropped: per-step limit reached]",
+                    step.log.dropped()
+                )?;
             }
             for line in step.log.iter_bytes() {
                 f.write_all(line)?;
@@ -69,7 +89,10 @@ pub fn save_to(console: &Console, dir: &Path) -> std::io::Result<usize> {
 
 fn write_json(path: &Path, value: &Value) -> std::io::Result<()> {
     let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, serde_json::ser::PrettyFormatter::with_indent(b"    "));
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
     value.serialize(&mut ser).map_err(std::io::Error::other)?;
     out.push(b'\n');
     std::fs::write(path, out)
@@ -82,7 +105,10 @@ pub fn properties(w: &Widget) -> Map<String, Value> {
     m.insert("action".into(), "add".into());
     m.insert("id".into(), w.id.clone().into());
     m.insert("classes".into(), w.classes.clone().into());
-    m.insert("title".into(), w.title.clone().map_or(Value::Null, Value::String));
+    m.insert(
+        "title".into(),
+        w.title.clone().map_or(Value::Null, Value::String),
+    );
     m.insert(
         "scroll_on_activity".into(),
         match w.scroll_on_activity {
@@ -106,14 +132,22 @@ pub fn properties(w: &Widget) -> Map<String, Value> {
             m.insert("text".into(), q.text.clone().into());
             if w.kind.has_input() {
                 m.insert("placeholder".into(), q.placeholder.clone().into());
-                let value = if q.password { "*".repeat(q.value.chars().count()) } else { q.value.clone() };
+                let value = if q.password {
+                    "*".repeat(q.value.chars().count())
+                } else {
+                    q.value.clone()
+                };
                 m.insert("value".into(), value.into());
                 m.insert("password".into(), q.password.into());
                 m.insert("max_length".into(), q.max_length.into());
                 m.insert("restrict".into(), q.restrict.clone().into());
             }
             if w.kind.has_buttons() {
-                let buttons: Vec<Value> = q.buttons.iter().map(|b| json!([b.value, b.style.name(), b.label])).collect();
+                let buttons: Vec<Value> = q
+                    .buttons
+                    .iter()
+                    .map(|b| json!([b.value, b.style.name(), b.label]))
+                    .collect();
                 m.insert("button".into(), Value::Array(buttons));
             }
         }
@@ -123,7 +157,12 @@ pub fn properties(w: &Widget) -> Map<String, Value> {
 }
 
 /// The whole session as a readable document: header title, then each widget.
-pub fn export(console: &Console, widgets: &[&Widget], path: &Path, colours: bool) -> std::io::Result<()> {
+pub fn export(
+    console: &Console,
+    widgets: &[&Widget],
+    path: &Path,
+    colours: bool,
+) -> std::io::Result<()> {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(f, "{}", markup::plain(&console.props.title))?;
     for w in widgets {
@@ -141,7 +180,11 @@ pub fn export(console: &Console, widgets: &[&Widget], path: &Path, colours: bool
         match &w.body {
             WidgetBody::Step(s) => {
                 if s.log.dropped() > 0 {
-                    writeln!(f, "   [… {} earlier lines dropped: per-step limit reached]", s.log.dropped())?;
+                    writeln!(
+                        f,
+                        "   [… {} earlier lines dropped: per-step limit reached]",
+                        s.log.dropped()
+                    )?;
                 }
                 for line in s.log.iter() {
                     if colours {
@@ -161,7 +204,11 @@ pub fn export(console: &Console, widgets: &[&Widget], path: &Path, colours: bool
             WidgetBody::Divider => {}
         }
         if !w.bottom_text.is_empty() {
-            writeln!(f, "  {}", markup::plain(&w.bottom_text).replace('\n', "\n  "))?;
+            writeln!(
+                f,
+                "  {}",
+                markup::plain(&w.bottom_text).replace('\n', "\n  ")
+            )?;
         }
     }
     f.flush()

@@ -68,17 +68,24 @@ impl Settings {
         if let Some(n) = get("MOULTI_TAB_SIZE").and_then(|v| v.trim().parse().ok()) {
             s.tab_size = n;
         }
-        if let Some(n) = get("RELAY_CONSOLE_MAX_LINES").and_then(|v| v.trim().parse::<usize>().ok()) {
+        if let Some(n) = get("RELAY_CONSOLE_MAX_LINES").and_then(|v| v.trim().parse::<usize>().ok())
+        {
             s.max_lines = n.max(1);
         }
-        if let Some(n) = get("RELAY_CONSOLE_MAX_MESSAGE").and_then(|v| v.trim().parse::<u64>().ok()) {
+        if let Some(n) = get("RELAY_CONSOLE_MAX_MESSAGE").and_then(|v| v.trim().parse::<u64>().ok())
+        {
             s.max_message = n;
         }
-        if let Some(n) = get("MOULTI_PASS_CONCURRENCY").and_then(|v| v.trim().parse::<usize>().ok()) {
+        if let Some(n) = get("MOULTI_PASS_CONCURRENCY").and_then(|v| v.trim().parse::<usize>().ok())
+        {
             s.pass_concurrency = n.max(1);
         }
-        s.allowed_uids = get("MOULTI_ALLOWED_UID").and_then(|v| parse_id_list(&v)).unwrap_or_default();
-        s.allowed_gids = get("MOULTI_ALLOWED_GID").and_then(|v| parse_id_list(&v)).unwrap_or_default();
+        s.allowed_uids = get("MOULTI_ALLOWED_UID")
+            .and_then(|v| parse_id_list(&v))
+            .unwrap_or_default();
+        s.allowed_gids = get("MOULTI_ALLOWED_GID")
+            .and_then(|v| parse_id_list(&v))
+            .unwrap_or_default();
         s.enforce_collapsed = match get("MOULTI_ENFORCE_COLLAPSIBLE").as_deref() {
             Some("collapse") => Some(true),
             Some("expand") => Some(false),
@@ -101,7 +108,9 @@ impl Settings {
                 }
             }
         }
-        s.save_path = get("MOULTI_SAVE_PATH").filter(|p| !p.is_empty()).map(PathBuf::from);
+        s.save_path = get("MOULTI_SAVE_PATH")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
         s.light = get("MOULTI_MODE").as_deref() == Some("light");
         s
     }
@@ -129,7 +138,9 @@ mod tests {
 
     #[test]
     fn quit_policy() {
-        let s = Settings::from_lookup(|k| (k == "MOULTI_QUIT_POLICY").then(|| "running=terminate;default=ask".into()));
+        let s = Settings::from_lookup(|k| {
+            (k == "MOULTI_QUIT_POLICY").then(|| "running=terminate;default=ask".into())
+        });
         assert_eq!(s.quit_running, RunningQuit::Terminate);
         assert_eq!(s.quit_default, DefaultQuit::Ask);
     }

@@ -3,7 +3,9 @@
 mod common;
 
 use common::TestInstance;
-use relay_client::console::{connect_to, recv_json_message, send_json_message, send_to_console, ConsoleClientError};
+use relay_client::console::{
+    connect_to, recv_json_message, send_json_message, send_to_console, ConsoleClientError,
+};
 use relay_wire::console::SocketAddress;
 use serde_json::json;
 use std::io::{Read, Write};
@@ -56,7 +58,12 @@ fn two_concurrent_passes_both_complete() {
     for id in ["a", "b"] {
         let (r, w) = std::io::pipe().unwrap();
         let mut c = inst.connect();
-        send_json_message(&mut c, &json!({"msgid": id, "command": "pass", "id": id}), &[r.as_fd()]).unwrap();
+        send_json_message(
+            &mut c,
+            &json!({"msgid": id, "command": "pass", "id": id}),
+            &[r.as_fd()],
+        )
+        .unwrap();
         conns.push(c);
         writers.push(w);
     }
@@ -67,6 +74,9 @@ fn two_concurrent_passes_both_complete() {
     }
     drop(writers);
     for (c, id) in conns.iter_mut().zip(["a", "b"]) {
-        assert_eq!(recv_json_message(c).unwrap(), json!({"msgid": id, "done": true, "error": null}));
+        assert_eq!(
+            recv_json_message(c).unwrap(),
+            json!({"msgid": id, "done": true, "error": null})
+        );
     }
 }

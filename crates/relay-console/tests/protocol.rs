@@ -14,15 +14,31 @@ fn reply_framing_and_msgid_forms() {
     // 6, 16, 17, 18, 19, 20
     let inst = TestInstance::start();
     let mut s = inst.raw();
-    s.write_all(&frame(br#"{"msgid":"m1","command":"ping"}"#)).unwrap();
+    s.write_all(&frame(br#"{"msgid":"m1","command":"ping"}"#))
+        .unwrap();
     let (bytes, v) = read_frame(&mut s).unwrap();
-    assert_eq!(&bytes[..20], format!(":JSON:{:013}:", bytes.len() - 20).as_bytes());
-    assert_eq!(String::from_utf8(bytes[20..].to_vec()).unwrap(), r#"{"msgid": "m1", "done": true, "error": null}"#);
+    assert_eq!(
+        &bytes[..20],
+        format!(":JSON:{:013}:", bytes.len() - 20).as_bytes()
+    );
+    assert_eq!(
+        String::from_utf8(bytes[20..].to_vec()).unwrap(),
+        r#"{"msgid": "m1", "done": true, "error": null}"#
+    );
     assert_eq!(v, json!({"msgid": "m1", "done": true, "error": null}));
-    assert_eq!(inst.send(json!({"command": "ping"})), json!({"command": "ping", "done": true, "error": null}));
+    assert_eq!(
+        inst.send(json!({"command": "ping"})),
+        json!({"command": "ping", "done": true, "error": null})
+    );
     let r = inst.send(json!({"msgid": "", "command": "ping"}));
-    assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"msgid":"","command":"ping","done":true,"error":null}"#);
-    assert_eq!(inst.send(json!({"msgid": 42, "command": "ping"}))["msgid"], json!(42));
+    assert_eq!(
+        serde_json::to_string(&r).unwrap(),
+        r#"{"msgid":"","command":"ping","done":true,"error":null}"#
+    );
+    assert_eq!(
+        inst.send(json!({"msgid": 42, "command": "ping"}))["msgid"],
+        json!(42)
+    );
 }
 
 #[test]
@@ -39,7 +55,10 @@ fn pipelined_and_fragmented_messages() {
         s.write_all(&[byte]).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
-    assert_eq!(read_frame(&mut s).unwrap().1, json!({"msgid": "c", "done": true, "error": null}));
+    assert_eq!(
+        read_frame(&mut s).unwrap().1,
+        json!({"msgid": "c", "done": true, "error": null})
+    );
 }
 
 fn assert_error_then_closed(inst: &TestInstance, bytes: &[u8], expect: &str) {
@@ -67,8 +86,12 @@ fn bad_input_gets_an_error_and_the_instance_keeps_serving() {
     let mut s = inst.raw();
     s.write_all(&frame(b"[1,2]")).unwrap();
     let (_, v) = read_frame(&mut s).unwrap();
-    assert!(v["error"].as_str().unwrap().contains("must be a JSON object"));
-    s.write_all(&frame(br#"{"msgid":"after","command":"ping"}"#)).unwrap();
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("must be a JSON object"));
+    s.write_all(&frame(br#"{"msgid":"after","command":"ping"}"#))
+        .unwrap();
     assert!(ok(&read_frame(&mut s).unwrap().1));
     // A client vanishing mid-frame does not disturb others.
     let mut gone = inst.raw();
@@ -81,27 +104,59 @@ fn bad_input_gets_an_error_and_the_instance_keeps_serving() {
 fn unknown_command_and_widget_errors() {
     // 21, 22, 23, 24, 27, 28, 29, 38, 41
     let inst = TestInstance::start();
-    assert_eq!(inst.send(json!({"command": "frob"}))["error"], "unknown command frob");
+    assert_eq!(
+        inst.send(json!({"command": "frob"}))["error"],
+        "unknown command frob"
+    );
     assert_eq!(inst.send(json!({}))["error"], "unknown command None");
-    assert!(ok(&inst.send(json!({"command": "step", "action": "add", "id": "x"}))));
+    assert!(ok(
+        &inst.send(json!({"command": "step", "action": "add", "id": "x"}))
+    ));
     let r = inst.send(json!({"msgid": "d", "command": "step", "action": "add", "id": "x"}));
-    assert_eq!(r, json!({"msgid": "d", "done": false, "error": "id x already in use"}));
-    assert_eq!(inst.send(json!({"command": "step", "action": "add"}))["error"], "missing id");
+    assert_eq!(
+        r,
+        json!({"msgid": "d", "done": false, "error": "id x already in use"})
+    );
+    assert_eq!(
+        inst.send(json!({"command": "step", "action": "add"}))["error"],
+        "missing id"
+    );
     for bad in ["a b", "a.b", "é"] {
         let r = inst.send(json!({"command": "step", "action": "add", "id": bad}));
         assert!(r["error"].as_str().unwrap().contains("is an invalid id"));
     }
     for good in ["9lives", "-x", "a_b-c"] {
-        assert!(ok(&inst.send(json!({"command": "step", "action": "add", "id": good}))));
+        assert!(ok(
+            &inst.send(json!({"command": "step", "action": "add", "id": good}))
+        ));
     }
-    assert_eq!(inst.send(json!({"command": "step", "action": "update", "id": "nope"}))["error"], "unknown id: nope");
+    assert_eq!(
+        inst.send(json!({"command": "step", "action": "update", "id": "nope"}))["error"],
+        "unknown id: nope"
+    );
     inst.send(json!({"command": "divider", "action": "add", "id": "dv"}));
-    assert_eq!(inst.send(json!({"command": "step", "action": "update", "id": "dv"}))["error"], "dv is not a step");
-    assert_eq!(inst.send(json!({"command": "step", "action": "frobnicate", "id": "x"}))["error"], "unknown action frobnicate");
-    assert!(inst.send(json!({"command": "divider", "action": "add", "id": "moulti_run_output"}))["error"].as_str().unwrap().contains("reserved id"));
-    let r = inst.send(json!({"command": "step", "action": "add", "id": "crash", "min_height": "abc"}));
+    assert_eq!(
+        inst.send(json!({"command": "step", "action": "update", "id": "dv"}))["error"],
+        "dv is not a step"
+    );
+    assert_eq!(
+        inst.send(json!({"command": "step", "action": "frobnicate", "id": "x"}))["error"],
+        "unknown action frobnicate"
+    );
+    assert!(
+        inst.send(json!({"command": "divider", "action": "add", "id": "moulti_run_output"}))
+            ["error"]
+            .as_str()
+            .unwrap()
+            .contains("reserved id")
+    );
+    let r =
+        inst.send(json!({"command": "step", "action": "add", "id": "crash", "min_height": "abc"}));
     assert_eq!(r["error"], "invalid literal for int() with base 10: 'abc'");
-    assert!(ok(&inst.send(json!({"command": "ping"}))), "instance still alive");
+    assert!(
+        ok(&inst.send(json!({"command": "ping"}))),
+        "instance still alive"
+    );
 }
 
 #[test]
@@ -109,8 +164,12 @@ fn add_is_visible_to_other_connections_at_once() {
     // 26
     let inst = TestInstance::start();
     for i in 0..50 {
-        assert!(ok(&inst.send(json!({"command": "step", "action": "add", "id": format!("s{i}")}))));
-        assert!(ok(&inst.send(json!({"command": "step", "action": "update", "id": format!("s{i}"), "text": "x"}))));
+        assert!(ok(&inst.send(
+            json!({"command": "step", "action": "add", "id": format!("s{i}")})
+        )));
+        assert!(ok(&inst.send(
+            json!({"command": "step", "action": "update", "id": format!("s{i}"), "text": "x"})
+        )));
     }
 }
 
@@ -131,15 +190,25 @@ fn pass_with_descriptor_and_errors() {
     // 12, 42, 43, 44, 49
     let inst = TestInstance::start();
     inst.send(json!({"command": "step", "action": "add", "id": "p"}));
-    assert_eq!(inst.send(json!({"command": "pass", "id": "p"}))["error"], "missing file descriptor for pass operation");
+    assert_eq!(
+        inst.send(json!({"command": "pass", "id": "p"}))["error"],
+        "missing file descriptor for pass operation"
+    );
     let mut c = inst.connect();
     let (r, w) = os_pipe();
-    send_json_message(&mut c, &json!({"msgid": "p1", "command": "pass", "id": "p", "read_size": 4}), &[r.as_fd()]).unwrap();
+    send_json_message(
+        &mut c,
+        &json!({"msgid": "p1", "command": "pass", "id": "p", "read_size": 4}),
+        &[r.as_fd()],
+    )
+    .unwrap();
     drop(r);
     let mut w = std::fs::File::from(w);
     w.write_all(b"abc\n").unwrap();
     // No reply before EOF: the writer is still open.
-    c.stream().set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+    c.stream()
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
     assert!(recv_json_message(&mut c).is_err());
     c.stream().set_read_timeout(None).unwrap();
     drop(w);
@@ -147,15 +216,43 @@ fn pass_with_descriptor_and_errors() {
     assert_eq!(reply, json!({"msgid": "p1", "done": true, "error": null}));
     let mut c = inst.connect();
     let fd = pipe_with(b"");
-    send_json_message(&mut c, &json!({"command": "pass", "id": "nope"}), &[fd.as_fd()]).unwrap();
-    assert_eq!(recv_json_message(&mut c).unwrap()["error"], "unknown id: nope");
+    send_json_message(
+        &mut c,
+        &json!({"command": "pass", "id": "nope"}),
+        &[fd.as_fd()],
+    )
+    .unwrap();
+    assert_eq!(
+        recv_json_message(&mut c).unwrap()["error"],
+        "unknown id: nope"
+    );
     inst.send(json!({"command": "divider", "action": "add", "id": "d"}));
-    send_json_message(&mut c, &json!({"command": "pass", "id": "d"}), &[fd.as_fd()]).unwrap();
-    assert_eq!(recv_json_message(&mut c).unwrap()["error"], "d is not a step");
+    send_json_message(
+        &mut c,
+        &json!({"command": "pass", "id": "d"}),
+        &[fd.as_fd()],
+    )
+    .unwrap();
+    assert_eq!(
+        recv_json_message(&mut c).unwrap()["error"],
+        "d is not a step"
+    );
     // The echoed form shows the rewrite of `pass` into `step`/`pass`.
-    send_json_message(&mut c, &json!({"command": "pass", "id": "p"}), &[fd.as_fd()]).unwrap();
+    send_json_message(
+        &mut c,
+        &json!({"command": "pass", "id": "p"}),
+        &[fd.as_fd()],
+    )
+    .unwrap();
     let r = recv_json_message(&mut c).unwrap();
-    assert_eq!((r["command"].as_str(), r["action"].as_str(), r["done"].as_bool()), (Some("step"), Some("pass"), Some(true)));
+    assert_eq!(
+        (
+            r["command"].as_str(),
+            r["action"].as_str(),
+            r["done"].as_bool()
+        ),
+        (Some("step"), Some("pass"), Some(true))
+    );
 }
 
 #[test]
@@ -174,18 +271,31 @@ fn descriptor_with_first_byte_only_and_pipelined_add_pass() {
     drop((fd1, fd2));
     std::thread::sleep(std::time::Duration::from_millis(200));
     stream.write_all(&pass[1..]).unwrap();
-    let mut got = vec![read_frame(&mut stream).unwrap().1, read_frame(&mut stream).unwrap().1];
+    let mut got = vec![
+        read_frame(&mut stream).unwrap().1,
+        read_frame(&mut stream).unwrap().1,
+    ];
     got.sort_by_key(|v| v["msgid"].as_str().unwrap().to_string());
     assert!(ok(&got[0]) && got[0]["msgid"] == "a", "{got:?}");
     assert!(ok(&got[1]) && got[1]["msgid"] == "b", "{got:?}");
 }
 
-fn send_first_byte_with_fds(s: &std::os::unix::net::UnixStream, byte: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) {
+fn send_first_byte_with_fds(
+    s: &std::os::unix::net::UnixStream,
+    byte: &[u8],
+    fds: &[std::os::fd::BorrowedFd<'_>],
+) {
     use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
     let mut space = vec![std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     assert!(control.push(SendAncillaryMessage::ScmRights(fds)));
-    rustix::net::sendmsg(s, &[std::io::IoSlice::new(byte)], &mut control, SendFlags::empty()).unwrap();
+    rustix::net::sendmsg(
+        s,
+        &[std::io::IoSlice::new(byte)],
+        &mut control,
+        SendFlags::empty(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -199,7 +309,10 @@ fn unreadable_descriptor_gets_an_error_reply() {
     let r = recv_json_message(&mut c).unwrap();
     assert_eq!(r["done"], false);
     assert!(!r["error"].as_str().unwrap().is_empty());
-    assert!(ok(&inst.send(json!({"command": "step", "action": "delete", "id": "w"}))), "pass finished");
+    assert!(
+        ok(&inst.send(json!({"command": "step", "action": "delete", "id": "w"}))),
+        "pass finished"
+    );
 }
 
 #[test]
@@ -213,11 +326,19 @@ fn delete_refused_while_a_pass_is_open_and_many_passes_leak_nothing() {
     drop(r);
     std::thread::sleep(std::time::Duration::from_millis(100));
     let e = inst.send(json!({"command": "step", "action": "delete", "id": "d"}));
-    assert_eq!(e["error"], "cannot proceed with deletion as 1 ongoing operations prevent it");
+    assert_eq!(
+        e["error"],
+        "cannot proceed with deletion as 1 ongoing operations prevent it"
+    );
     drop(w);
     assert!(ok(&recv_json_message(&mut c).unwrap()));
-    assert!(ok(&inst.send(json!({"command": "step", "action": "delete", "id": "d"}))));
-    assert_eq!(inst.send(json!({"command": "step", "action": "delete", "id": "d"}))["error"], "unknown id: d");
+    assert!(ok(&inst.send(
+        json!({"command": "step", "action": "delete", "id": "d"})
+    )));
+    assert_eq!(
+        inst.send(json!({"command": "step", "action": "delete", "id": "d"}))["error"],
+        "unknown id: d"
+    );
 
     inst.send(json!({"command": "step", "action": "add", "id": "e"}));
     inst.send(json!({"command": "step", "action": "add", "id": "f"}));
@@ -231,7 +352,10 @@ fn delete_refused_while_a_pass_is_open_and_many_passes_leak_nothing() {
         assert!(ok(&recv_json_message(&mut c).unwrap()));
     }
     let after = std::fs::read_dir("/proc/self/fd").unwrap().count();
-    assert!(after <= before + 8, "descriptors leaked: {before} -> {after}");
+    assert!(
+        after <= before + 8,
+        "descriptors leaked: {before} -> {after}"
+    );
 }
 
 #[test]
@@ -239,19 +363,36 @@ fn questions_over_the_socket() {
     // 54, 55, 57, 60, 61
     let inst = TestInstance::start();
     inst.send(json!({"command": "inputquestion", "action": "add", "id": "q"}));
-    assert_eq!(inst.send(json!({"command": "inputquestion", "action": "get-answer", "id": "q"}))["error"], "answer not available yet");
+    assert_eq!(
+        inst.send(json!({"command": "inputquestion", "action": "get-answer", "id": "q"}))["error"],
+        "answer not available yet"
+    );
     let r = inst.send(json!({"command": "buttonquestion", "action": "add", "id": "b", "button": [["v", "bogus", "L"]]}));
-    assert!(r["error"].as_str().unwrap().starts_with("invalid style 'bogus'"));
+    assert!(r["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("invalid style 'bogus'"));
     inst.send(json!({"command": "step", "action": "add", "id": "s"}));
-    assert_eq!(inst.send(json!({"command": "question", "action": "get-answer", "id": "s"}))["error"], "s is not a question");
+    assert_eq!(
+        inst.send(json!({"command": "question", "action": "get-answer", "id": "s"}))["error"],
+        "s is not a question"
+    );
     // A waiter on a deleted question gets an explicit failure instead of waiting forever.
     let mut c = inst.connect();
     send_json_message(&mut c, &json!({"msgid": "w", "command": "inputquestion", "action": "get-answer", "id": "q", "wait": true}), &[]).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(100));
-    assert!(ok(&inst.send(json!({"command": "inputquestion", "action": "delete", "id": "q"}))));
+    assert!(ok(&inst.send(
+        json!({"command": "inputquestion", "action": "delete", "id": "q"})
+    )));
     let r = recv_json_message(&mut c).unwrap();
-    assert_eq!((r["msgid"].as_str(), r["done"].as_bool()), (Some("w"), Some(false)));
-    assert!(r["error"].as_str().unwrap().starts_with("no answer from end user"));
+    assert_eq!(
+        (r["msgid"].as_str(), r["done"].as_bool()),
+        (Some("w"), Some(false))
+    );
+    assert!(r["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("no answer from end user"));
 }
 
 #[test]
@@ -259,11 +400,22 @@ fn set_scroll_and_ping() {
     // 62, 64, 67
     let inst = TestInstance::start();
     assert!(ok(&inst.send(json!({"command": "set", "title": "Probe"}))));
-    assert_eq!(inst.send(json!({"command": "set", "title": "[/]"}))["error"], "closing tag '[/]' at position 0 has nothing to close");
-    assert_eq!(inst.send(json!({"command": "set", "progress": "abc"}))["error"], "could not convert string to float: 'abc'");
-    assert_eq!(inst.send(json!({"command": "scroll", "id": "zz"}))["error"], "unknown id: zz");
+    assert_eq!(
+        inst.send(json!({"command": "set", "title": "[/]"}))["error"],
+        "closing tag '[/]' at position 0 has nothing to close"
+    );
+    assert_eq!(
+        inst.send(json!({"command": "set", "progress": "abc"}))["error"],
+        "could not convert string to float: 'abc'"
+    );
+    assert_eq!(
+        inst.send(json!({"command": "scroll", "id": "zz"}))["error"],
+        "unknown id: zz"
+    );
     inst.send(json!({"command": "step", "action": "add", "id": "s"}));
-    assert!(ok(&inst.send(json!({"command": "scroll", "id": "s", "offset": -1}))));
+    assert!(ok(
+        &inst.send(json!({"command": "scroll", "id": "s", "offset": -1}))
+    ));
 }
 
 #[test]
@@ -283,12 +435,19 @@ fn path_socket_is_created_and_removed() {
 
 #[test]
 fn oversized_frame_limit_is_configurable() {
-    let settings = relay_console::settings::Settings { max_message: 16, ..Default::default() };
+    let settings = relay_console::settings::Settings {
+        max_message: 16,
+        ..Default::default()
+    };
     let inst = TestInstance::with_settings(settings);
     let mut s = inst.raw();
-    s.write_all(&frame(br#"{"command":"ping","pad":"xxxxxxxxxxxxxx"}"#)).unwrap();
+    s.write_all(&frame(br#"{"command":"ping","pad":"xxxxxxxxxxxxxx"}"#))
+        .unwrap();
     let (_, v) = read_frame(&mut s).unwrap();
-    assert!(v["error"].as_str().unwrap().contains("exceeds the limit of 16 bytes"));
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("exceeds the limit of 16 bytes"));
     let v: Value = inst.send(json!({})); // 2 bytes: under the limit
     assert_eq!(v["error"], "unknown command None");
 }
@@ -298,15 +457,30 @@ fn huge_read_size_is_served_and_the_instance_survives() {
     // Checklist 49 says read_size only changes the chunking; a huge value must not make the
     // instance allocate a buffer of that size (the allocation fails and aborts the process).
     let inst = TestInstance::start();
-    assert!(ok(&inst.send(json!({"command": "step", "action": "add", "id": "big"}))));
+    assert!(ok(
+        &inst.send(json!({"command": "step", "action": "add", "id": "big"}))
+    ));
     let (r, w) = std::io::pipe().unwrap();
     let mut w = std::fs::File::from(std::os::fd::OwnedFd::from(w));
     w.write_all(b"one\ntwo").unwrap();
     drop(w);
     let mut c = inst.connect();
-    c.stream().set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-    send_json_message(&mut c, &json!({"msgid": "p", "command": "pass", "id": "big", "read_size": 1i64 << 60}), &[r.as_fd()]).unwrap();
+    c.stream()
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    send_json_message(
+        &mut c,
+        &json!({"msgid": "p", "command": "pass", "id": "big", "read_size": 1i64 << 60}),
+        &[r.as_fd()],
+    )
+    .unwrap();
     drop(r);
-    assert_eq!(recv_json_message(&mut c).unwrap(), json!({"msgid": "p", "done": true, "error": null}));
-    assert!(ok(&inst.send(json!({"command": "step", "action": "delete", "id": "big"}))), "the pass finished");
+    assert_eq!(
+        recv_json_message(&mut c).unwrap(),
+        json!({"msgid": "p", "done": true, "error": null})
+    );
+    assert!(
+        ok(&inst.send(json!({"command": "step", "action": "delete", "id": "big"}))),
+        "the pass finished"
+    );
 }

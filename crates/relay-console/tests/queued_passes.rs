@@ -13,22 +13,39 @@ fn a_pass_queued_behind_the_concurrency_limit_is_dropped_when_its_client_leaves(
     // pipe (so its producer gets SIGPIPE instead of blocking forever) and free the step.
     use std::io::Write;
     use std::os::fd::AsFd;
-    let inst = TestInstance::with_settings(relay_console::settings::Settings { pass_concurrency: 1, ..Default::default() });
+    let inst = TestInstance::with_settings(relay_console::settings::Settings {
+        pass_concurrency: 1,
+        ..Default::default()
+    });
     for id in ["busy", "queued"] {
-        assert!(ok(&inst.send(json!({"command": "step", "action": "add", "id": id}))));
+        assert!(ok(
+            &inst.send(json!({"command": "step", "action": "add", "id": id}))
+        ));
     }
     let (busy_r, _busy_w) = std::io::pipe().unwrap();
     let mut busy = inst.connect();
-    send_json_message(&mut busy, &json!({"command": "pass", "id": "busy"}), &[busy_r.as_fd()]).unwrap();
+    send_json_message(
+        &mut busy,
+        &json!({"command": "pass", "id": "busy"}),
+        &[busy_r.as_fd()],
+    )
+    .unwrap();
     drop(busy_r);
     // The busy pass holds the only slot before the other one asks for it: a ping on the same
     // connection is answered once the pass has been started.
     send_json_message(&mut busy, &json!({"command": "ping"}), &[]).unwrap();
-    assert!(ok(&relay_client::console::recv_json_message(&mut busy).unwrap()));
+    assert!(ok(
+        &relay_client::console::recv_json_message(&mut busy).unwrap()
+    ));
     std::thread::sleep(std::time::Duration::from_millis(50));
     let (queued_r, mut queued_w) = std::io::pipe().unwrap();
     let mut queued = inst.connect();
-    send_json_message(&mut queued, &json!({"command": "pass", "id": "queued"}), &[queued_r.as_fd()]).unwrap();
+    send_json_message(
+        &mut queued,
+        &json!({"command": "pass", "id": "queued"}),
+        &[queued_r.as_fd()],
+    )
+    .unwrap();
     drop(queued_r);
     std::thread::sleep(std::time::Duration::from_millis(100));
     drop(queued);
@@ -36,13 +53,18 @@ fn a_pass_queued_behind_the_concurrency_limit_is_dropped_when_its_client_leaves(
     loop {
         match queued_w.write(b"x") {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
-            _ if std::time::Instant::now() > deadline => panic!("the instance still holds the pipe of a client that left"),
+            _ if std::time::Instant::now() > deadline => {
+                panic!("the instance still holds the pipe of a client that left")
+            }
             _ => std::thread::sleep(std::time::Duration::from_millis(20)),
         }
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while !ok(&inst.send(json!({"command": "step", "action": "delete", "id": "queued"}))) {
-        assert!(std::time::Instant::now() < deadline, "the step is still marked as being fed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step is still marked as being fed"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     drop(busy);

@@ -131,12 +131,14 @@ impl Engine {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn committed(rx: tokio::sync::oneshot::Receiver<CommitResult>) -> Result<(), EngineError> {
+    async fn committed(
+        rx: tokio::sync::oneshot::Receiver<CommitResult>,
+    ) -> Result<(), EngineError> {
         match rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(EngineError::Store(Arc::try_unwrap(err).unwrap_or_else(|e| {
-                crate::store::StoreError::Io(std::io::Error::other(e.to_string()))
-            }))),
+            Ok(Err(err)) => Err(EngineError::Store(Arc::try_unwrap(err).unwrap_or_else(
+                |e| crate::store::StoreError::Io(std::io::Error::other(e.to_string())),
+            ))),
             Err(_) => Err(EngineError::Closed),
         }
     }
@@ -189,7 +191,10 @@ impl Engine {
                 error_time: None,
             };
             st.index.put(msg.clone());
-            let rx = self.writer.submit(vec![Change::Put { message: msg.clone(), payload: Some(new.payload.data) }]);
+            let rx = self.writer.submit(vec![Change::Put {
+                message: msg.clone(),
+                payload: Some(new.payload.data),
+            }]);
             (msg, rx)
         };
         self.committed_or_undone(&msg, None, rx).await?;
@@ -201,7 +206,9 @@ impl Engine {
         let now = now_ms();
         let (msg, previous, rx) = {
             let mut st = self.lock();
-            let Some(found) = st.index.next_due(node, now) else { return Ok(None) };
+            let Some(found) = st.index.next_due(node, now) else {
+                return Ok(None);
+            };
             let previous = found.clone();
             let mut msg = found.clone();
             msg.status = Status::Processing;
@@ -209,7 +216,10 @@ impl Engine {
             msg.update_time = Some(now);
             msg.processing_time = Some(now);
             st.index.put(msg.clone());
-            let rx = self.writer.submit(vec![Change::Put { message: msg.clone(), payload: None }]);
+            let rx = self.writer.submit(vec![Change::Put {
+                message: msg.clone(),
+                payload: None,
+            }]);
             (msg, previous, rx)
         };
         self.committed_or_undone(&msg, Some(previous), rx).await?;
@@ -221,7 +231,9 @@ impl Engine {
         let now = now_ms();
         let (msg, previous, rx) = {
             let mut st = self.lock();
-            let Some(found) = st.index.get(&id) else { return Ok(None) };
+            let Some(found) = st.index.get(&id) else {
+                return Ok(None);
+            };
             if found.destination != node || found.status != Status::Processing {
                 return Ok(None);
             }
@@ -231,7 +243,10 @@ impl Engine {
             msg.processed_time = Some(now);
             msg.update_time = Some(now);
             st.index.put(msg.clone());
-            let rx = self.writer.submit(vec![Change::Put { message: msg.clone(), payload: None }]);
+            let rx = self.writer.submit(vec![Change::Put {
+                message: msg.clone(),
+                payload: None,
+            }]);
             (msg, previous, rx)
         };
         self.committed_or_undone(&msg, Some(previous), rx).await?;
@@ -254,7 +269,12 @@ impl Engine {
     /// a list answer reads those one at a time with `listed_payload`, so that it never holds
     /// more than one of them (up to the payload cap each).
     pub fn list(&self, node: &str, limit: usize) -> Vec<Message> {
-        self.lock().index.involving(node).take(limit).cloned().collect()
+        self.lock()
+            .index
+            .involving(node)
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// The payload of a message `list` gave, read now; `None` if the message has been deleted
@@ -262,19 +282,28 @@ impl Engine {
     pub async fn listed_payload(&self, message: Message) -> Result<Option<Stored>, EngineError> {
         let seq = message.seq;
         let read = move |store: &dyn Store| -> Result<Option<Stored>, crate::store::StoreError> {
-            let payload = store.read_payload(seq)?.map(|data| Payload { kind: message.kind, data });
+            let payload = store.read_payload(seq)?.map(|data| Payload {
+                kind: message.kind,
+                data,
+            });
             Ok(payload.map(|payload| Stored { message, payload }))
         };
         if self.store.reads_in_place() {
             return Ok(read(&*self.store)?);
         }
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || read(&*store)).await.map_err(|_| EngineError::Closed)?.map_err(EngineError::from)
+        tokio::task::spawn_blocking(move || read(&*store))
+            .await
+            .map_err(|_| EngineError::Closed)?
+            .map_err(EngineError::from)
     }
 
     /// Whether `node` may update the message, so callers can refuse before reading a body.
     pub fn may_change(&self, node: &str, id: MessageId, access: Access) -> bool {
-        self.lock().index.get(&id).is_some_and(|m| access.allows(m, node))
+        self.lock()
+            .index
+            .get(&id)
+            .is_some_and(|m| access.allows(m, node))
     }
 
     /// Replaces a message's payload; status, label and times other than `update_time` stay.
@@ -288,7 +317,9 @@ impl Engine {
         let now = now_ms();
         let (msg, previous, rx) = {
             let mut st = self.lock();
-            let Some(found) = st.index.get(&id) else { return Ok(None) };
+            let Some(found) = st.index.get(&id) else {
+                return Ok(None);
+            };
             if !access.allows(found, node) {
                 return Ok(None);
             }
@@ -297,24 +328,41 @@ impl Engine {
             msg.kind = payload.kind;
             msg.update_time = Some(now);
             st.index.put(msg.clone());
-            let rx = self.writer.submit(vec![Change::Put { message: msg.clone(), payload: Some(payload.data.clone()) }]);
+            let rx = self.writer.submit(vec![Change::Put {
+                message: msg.clone(),
+                payload: Some(payload.data.clone()),
+            }]);
             (msg, previous, rx)
         };
         self.committed_or_undone(&msg, Some(previous), rx).await?;
-        Ok(Some(Stored { message: msg, payload }))
+        Ok(Some(Stored {
+            message: msg,
+            payload,
+        }))
     }
 
     /// Deletes one message if `node` may; returns how many were deleted (0 or 1).
-    pub async fn delete(&self, node: &str, id: MessageId, access: Access) -> Result<u64, EngineError> {
+    pub async fn delete(
+        &self,
+        node: &str,
+        id: MessageId,
+        access: Access,
+    ) -> Result<u64, EngineError> {
         let (previous, rx) = {
             let mut st = self.lock();
-            let Some(found) = st.index.get(&id) else { return Ok(0) };
+            let Some(found) = st.index.get(&id) else {
+                return Ok(0);
+            };
             if !access.allows(found, node) {
                 return Ok(0);
             }
             let previous = found.clone();
             st.index.remove(previous.seq);
-            (previous.clone(), self.writer.submit(vec![Change::Delete { seq: previous.seq }]))
+            (
+                previous.clone(),
+                self.writer
+                    .submit(vec![Change::Delete { seq: previous.seq }]),
+            )
         };
         if let Err(err) = Self::committed(rx).await {
             // As in `committed_or_undone`: the message is still on disk, so it is back in memory.
@@ -331,8 +379,12 @@ impl Engine {
     pub async fn delete_all(&self, node: &str, access: Access) -> Result<u64, EngineError> {
         let (n, rx) = {
             let mut st = self.lock();
-            let seqs: Vec<u64> =
-                st.index.involving(node).filter(|m| access.allows(m, node)).map(|m| m.seq).collect();
+            let seqs: Vec<u64> = st
+                .index
+                .involving(node)
+                .filter(|m| access.allows(m, node))
+                .map(|m| m.seq)
+                .collect();
             for &seq in &seqs {
                 st.index.remove(seq);
             }
@@ -364,13 +416,18 @@ impl Engine {
             let mut requeued = 0;
             if let Some(vt) = self.config.visibility_timeout {
                 for seq in st.index.in_flight_since(now - vt.as_millis() as i64) {
-                    let Some(found) = st.index.get_seq(seq) else { continue };
+                    let Some(found) = st.index.get_seq(seq) else {
+                        continue;
+                    };
                     let mut msg = found.clone();
                     msg.status = Status::Pending;
                     msg.processing_time = None;
                     msg.update_time = Some(now);
                     st.index.put(msg.clone());
-                    changes.push(Change::Put { message: msg, payload: None });
+                    changes.push(Change::Put {
+                        message: msg,
+                        payload: None,
+                    });
                     requeued += 1;
                 }
             }
@@ -402,7 +459,9 @@ impl Engine {
                 let Some(engine) = weak.upgrade() else { break };
                 match engine.maintain().await {
                     Ok((0, 0)) => {}
-                    Ok((requeued, purged)) => tracing::debug!(requeued, purged, "queue maintenance"),
+                    Ok((requeued, purged)) => {
+                        tracing::debug!(requeued, purged, "queue maintenance")
+                    }
                     Err(err) => tracing::error!(%err, "queue maintenance failed"),
                 }
             }
@@ -451,7 +510,10 @@ impl Engine {
                 };
                 ids.push(msg.id);
                 st.index.put(msg.clone());
-                changes.push(Change::Put { message: msg, payload: Some(doc.payload.data) });
+                changes.push(Change::Put {
+                    message: msg,
+                    payload: Some(doc.payload.data),
+                });
             }
             (ids, self.writer.submit(changes))
         };
@@ -476,7 +538,10 @@ impl Engine {
             let found = st.index.all().find(|m| {
                 filter.id.is_none_or(|id| m.id == id)
                     && filter.source.as_ref().is_none_or(|s| &m.source == s)
-                    && filter.destination.as_ref().is_none_or(|d| &m.destination == d)
+                    && filter
+                        .destination
+                        .as_ref()
+                        .is_none_or(|d| &m.destination == d)
                     && filter.status.is_none_or(|s| m.status == s)
             });
             let Some(found) = found else { return Ok(None) };
@@ -497,7 +562,13 @@ impl Engine {
             }
             msg.update_time = Some(now);
             st.index.put(msg.clone());
-            (msg.id, self.writer.submit(vec![Change::Put { message: msg, payload: None }]))
+            (
+                msg.id,
+                self.writer.submit(vec![Change::Put {
+                    message: msg,
+                    payload: None,
+                }]),
+            )
         };
         Self::committed(rx).await?;
         Ok(Some(id))
@@ -523,12 +594,18 @@ impl Engine {
     }
 }
 
-fn read_payloads(store: &dyn Store, msgs: Vec<Message>) -> Result<Vec<Stored>, crate::store::StoreError> {
+fn read_payloads(
+    store: &dyn Store,
+    msgs: Vec<Message>,
+) -> Result<Vec<Stored>, crate::store::StoreError> {
     msgs.into_iter()
         .map(|message| {
             // A message deleted between its change and this read keeps an empty payload.
             let data = store.read_payload(message.seq)?.unwrap_or_else(Bytes::new);
-            let payload = Payload { kind: message.kind, data };
+            let payload = Payload {
+                kind: message.kind,
+                data,
+            };
             Ok(Stored { message, payload })
         })
         .collect()

@@ -12,7 +12,10 @@ pub struct IdGenerator {
 
 impl IdGenerator {
     pub fn new() -> IdGenerator {
-        IdGenerator { process: rand::random(), counter: AtomicU32::new(rand::random::<u32>() & 0xff_ffff) }
+        IdGenerator {
+            process: rand::random(),
+            counter: AtomicU32::new(rand::random::<u32>() & 0xff_ffff),
+        }
     }
 
     pub fn next(&self, now_ms: i64) -> MessageId {

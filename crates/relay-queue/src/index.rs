@@ -40,12 +40,16 @@ impl Index {
         add_to(&mut self.involved, &msg.source, msg.seq);
         add_to(&mut self.involved, &msg.destination, msg.seq);
         match msg.status {
-            Status::Pending | Status::Scheduled => add_to(&mut self.inbox, &msg.destination, msg.seq),
+            Status::Pending | Status::Scheduled => {
+                add_to(&mut self.inbox, &msg.destination, msg.seq)
+            }
             Status::Processing => {
-                self.in_flight.insert((msg.processing_time.unwrap_or(msg.created_time), msg.seq));
+                self.in_flight
+                    .insert((msg.processing_time.unwrap_or(msg.created_time), msg.seq));
             }
             Status::Processed => {
-                self.processed.insert((msg.processed_time.unwrap_or(msg.created_time), msg.seq));
+                self.processed
+                    .insert((msg.processed_time.unwrap_or(msg.created_time), msg.seq));
             }
         }
         self.by_seq.insert(msg.seq, msg);
@@ -58,8 +62,10 @@ impl Index {
             remove_from(&mut self.involved, node, seq);
         }
         remove_from(&mut self.inbox, &msg.destination, seq);
-        self.in_flight.remove(&(msg.processing_time.unwrap_or(msg.created_time), seq));
-        self.processed.remove(&(msg.processed_time.unwrap_or(msg.created_time), seq));
+        self.in_flight
+            .remove(&(msg.processing_time.unwrap_or(msg.created_time), seq));
+        self.processed
+            .remove(&(msg.processed_time.unwrap_or(msg.created_time), seq));
         Some(msg)
     }
 
@@ -74,17 +80,27 @@ impl Index {
 
     /// Messages `node` sent or receives, oldest first.
     pub fn involving<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Message> + 'a {
-        self.involved.get(node).into_iter().flatten().map(|seq| &self.by_seq[seq])
+        self.involved
+            .get(node)
+            .into_iter()
+            .flatten()
+            .map(|seq| &self.by_seq[seq])
     }
 
     /// Messages pulled at or before `cutoff`.
     pub fn in_flight_since(&self, cutoff: i64) -> Vec<u64> {
-        self.in_flight.range(..=(cutoff, u64::MAX)).map(|&(_, seq)| seq).collect()
+        self.in_flight
+            .range(..=(cutoff, u64::MAX))
+            .map(|&(_, seq)| seq)
+            .collect()
     }
 
     /// Messages acked at or before `cutoff`.
     pub fn processed_since(&self, cutoff: i64) -> Vec<u64> {
-        self.processed.range(..=(cutoff, u64::MAX)).map(|&(_, seq)| seq).collect()
+        self.processed
+            .range(..=(cutoff, u64::MAX))
+            .map(|&(_, seq)| seq)
+            .collect()
     }
 
     pub fn get_seq(&self, seq: u64) -> Option<&Message> {

@@ -46,7 +46,10 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("relay-queue-writer".into())
             .spawn(move || run(store, durability, rx))?;
-        Ok(Writer { tx: Some(tx), thread: Some(thread) })
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// Queues changes for the next commit. Call while holding the engine's state lock so that
@@ -100,7 +103,10 @@ fn run(store: Arc<dyn Store>, durability: Durability, rx: mpsc::Receiver<Job>) {
             }
         }
         last_batch = jobs.len();
-        let changes: Vec<Change> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.changes)).collect();
+        let changes: Vec<Change> = jobs
+            .iter_mut()
+            .flat_map(|j| std::mem::take(&mut j.changes))
+            .collect();
         let durable = match durability {
             Durability::Immediate => true,
             Durability::Relaxed => last_sync.elapsed() >= RELAXED_SYNC_INTERVAL,

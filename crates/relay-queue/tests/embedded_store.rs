@@ -29,7 +29,10 @@ fn message(seq: u64, status: Status) -> Message {
 }
 
 fn put(seq: u64, payload: &[u8]) -> Change {
-    Change::Put { message: message(seq, Status::Pending), payload: Some(Bytes::copy_from_slice(payload)) }
+    Change::Put {
+        message: message(seq, Status::Pending),
+        payload: Some(Bytes::copy_from_slice(payload)),
+    }
 }
 
 /// Copies the store's files while it is open, then opens the copy.
@@ -41,20 +44,44 @@ fn crash_copy(from: &Path, to: &Path) -> RedbStore {
 }
 
 fn states(store: &RedbStore) -> Vec<(u64, Status)> {
-    store.load().unwrap().into_iter().map(|m| (m.seq, m.status)).collect()
+    store
+        .load()
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.seq, m.status))
+        .collect()
 }
 
 #[test]
 fn durable_commits_survive_a_crash() {
     let (live, copy) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let store = RedbStore::open(&live.path().join("queue.redb")).unwrap();
-    store.commit(&[put(1, b"one"), put(2, b"two")], true).unwrap();
-    store.commit(&[Change::Put { message: message(1, Status::Processing), payload: None }], true).unwrap();
-    store.commit(&[Change::Delete { seq: 2 }, put(3, b"three")], true).unwrap();
+    store
+        .commit(&[put(1, b"one"), put(2, b"two")], true)
+        .unwrap();
+    store
+        .commit(
+            &[Change::Put {
+                message: message(1, Status::Processing),
+                payload: None,
+            }],
+            true,
+        )
+        .unwrap();
+    store
+        .commit(&[Change::Delete { seq: 2 }, put(3, b"three")], true)
+        .unwrap();
 
     let after = crash_copy(live.path(), copy.path());
-    assert_eq!(states(&after), vec![(1, Status::Processing), (3, Status::Pending)]);
-    assert_eq!(after.read_payload(1).unwrap().unwrap(), "one", "a state change keeps the payload");
+    assert_eq!(
+        states(&after),
+        vec![(1, Status::Processing), (3, Status::Pending)]
+    );
+    assert_eq!(
+        after.read_payload(1).unwrap().unwrap(),
+        "one",
+        "a state change keeps the payload"
+    );
     assert_eq!(after.read_payload(3).unwrap().unwrap(), "three");
     assert!(after.read_payload(2).unwrap().is_none());
 }
@@ -68,7 +95,9 @@ fn commits_that_outgrow_the_journal_survive_a_crash() {
     for seq in 1..=40u64 {
         store.commit(&[put(seq, &mib)], true).unwrap();
         if seq % 2 == 0 {
-            store.commit(&[Change::Delete { seq: seq - 1 }], true).unwrap();
+            store
+                .commit(&[Change::Delete { seq: seq - 1 }], true)
+                .unwrap();
         }
     }
     // One commit larger than the whole journal goes to redb directly.
@@ -77,8 +106,10 @@ fn commits_that_outgrow_the_journal_survive_a_crash() {
     store.commit(&[put(42, b"last")], true).unwrap();
 
     let after = crash_copy(live.path(), copy.path());
-    let expected: Vec<(u64, Status)> =
-        (1..=42).filter(|s| s % 2 == 0 || *s > 40).map(|s| (s, Status::Pending)).collect();
+    let expected: Vec<(u64, Status)> = (1..=42)
+        .filter(|s| s % 2 == 0 || *s > 40)
+        .map(|s| (s, Status::Pending))
+        .collect();
     assert_eq!(states(&after), expected);
     assert_eq!(after.read_payload(40).unwrap().unwrap().len(), 1 << 20);
     assert_eq!(after.read_payload(41).unwrap().unwrap().len(), 17 << 20);
@@ -105,5 +136,8 @@ fn a_store_reopened_after_a_crash_keeps_working() {
     after.commit(&[put(2, b"b")], true).unwrap();
     drop(after);
     let again = RedbStore::open(&copy.path().join("queue.redb")).unwrap();
-    assert_eq!(states(&again), vec![(1, Status::Pending), (2, Status::Pending)]);
+    assert_eq!(
+        states(&again),
+        vec![(1, Status::Pending), (2, Status::Pending)]
+    );
 }

@@ -22,7 +22,10 @@ async fn pulls_are_fifo_and_only_for_the_destination() {
     for i in 0..5 {
         e.push(new("a1", "b2", &format!("m{i}"))).await.unwrap();
     }
-    assert!(e.pull("a1").await.unwrap().is_none(), "the sender's pull sees nothing");
+    assert!(
+        e.pull("a1").await.unwrap().is_none(),
+        "the sender's pull sees nothing"
+    );
     for i in 0..5 {
         let got = e.pull("b2").await.unwrap().unwrap();
         assert_eq!(got.payload.data, format!("m{i}"));
@@ -72,7 +75,10 @@ async fn every_state_survives_a_restart() {
 #[tokio::test]
 async fn unacked_messages_return_after_the_visibility_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let config = EngineConfig { visibility_timeout: Some(Duration::from_millis(50)), ..Default::default() };
+    let config = EngineConfig {
+        visibility_timeout: Some(Duration::from_millis(50)),
+        ..Default::default()
+    };
     let e = open(dir.path(), config);
     e.push(new("a1", "b2", "x")).await.unwrap();
     let first = e.pull("b2").await.unwrap().unwrap();
@@ -87,7 +93,10 @@ async fn unacked_messages_return_after_the_visibility_timeout() {
 #[tokio::test]
 async fn processed_messages_are_purged_after_retention() {
     let dir = tempfile::tempdir().unwrap();
-    let config = EngineConfig { processed_retention: Some(Duration::from_millis(30)), ..Default::default() };
+    let config = EngineConfig {
+        processed_retention: Some(Duration::from_millis(30)),
+        ..Default::default()
+    };
     let e = open(dir.path(), config);
     let id = e.push(new("a1", "b2", "x")).await.unwrap().id;
     e.pull("b2").await.unwrap().unwrap();
@@ -97,7 +106,10 @@ async fn processed_messages_are_purged_after_retention() {
     assert!(e.get("a1", id).await.unwrap().is_none());
     drop(e);
     let e = open(dir.path(), EngineConfig::default());
-    assert!(e.get("a1", id).await.unwrap().is_none(), "the purge is on disk");
+    assert!(
+        e.get("a1", id).await.unwrap().is_none(),
+        "the purge is on disk"
+    );
 }
 
 #[tokio::test]
@@ -105,10 +117,24 @@ async fn access_rules_differ_by_dialect() {
     let dir = tempfile::tempdir().unwrap();
     let e = open(dir.path(), EngineConfig::default());
     let id = e.push(new("a1", "b2", "x")).await.unwrap().id;
-    assert!(e.update("b2", id, Access::SenderWhileWaiting, text("y")).await.unwrap().is_none());
-    assert!(e.update("b2", id, Access::Involved, text("y")).await.unwrap().is_some());
+    assert!(e
+        .update("b2", id, Access::SenderWhileWaiting, text("y"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(e
+        .update("b2", id, Access::Involved, text("y"))
+        .await
+        .unwrap()
+        .is_some());
     e.pull("b2").await.unwrap().unwrap();
-    assert_eq!(e.delete("a1", id, Access::SenderWhileWaiting).await.unwrap(), 0, "no longer waiting");
+    assert_eq!(
+        e.delete("a1", id, Access::SenderWhileWaiting)
+            .await
+            .unwrap(),
+        0,
+        "no longer waiting"
+    );
     assert_eq!(e.delete("b2", id, Access::Involved).await.unwrap(), 1);
     assert_eq!(e.delete("b2", id, Access::Involved).await.unwrap(), 0);
 }
@@ -116,7 +142,10 @@ async fn access_rules_differ_by_dialect() {
 #[tokio::test]
 async fn relaxed_durability_reaches_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let config = EngineConfig { durability: Durability::Relaxed, ..Default::default() };
+    let config = EngineConfig {
+        durability: Durability::Relaxed,
+        ..Default::default()
+    };
     let id = {
         let e = open(dir.path(), config);
         let id = e.push(new("a1", "b2", "x")).await.unwrap().id;
@@ -138,7 +167,11 @@ impl relay_queue::Store for FailingStore {
     fn load(&self) -> Result<Vec<relay_queue::Message>, relay_queue::StoreError> {
         self.inner.load()
     }
-    fn commit(&self, changes: &[relay_queue::Change], durable: bool) -> Result<(), relay_queue::StoreError> {
+    fn commit(
+        &self,
+        changes: &[relay_queue::Change],
+        durable: bool,
+    ) -> Result<(), relay_queue::StoreError> {
         if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(std::io::Error::other("disk full").into());
         }
@@ -164,15 +197,30 @@ async fn a_refused_commit_leaves_memory_as_the_disk_has_it() {
     assert!(e.push(new("a1", "b2", "lost")).await.is_err());
     assert!(e.pull("b2").await.is_err());
     store.fail.store(false, SeqCst);
-    let pulled = e.pull("b2").await.unwrap().expect("the failed pull left the message pending");
+    let pulled = e
+        .pull("b2")
+        .await
+        .unwrap()
+        .expect("the failed pull left the message pending");
     assert_eq!((pulled.message.id, pulled.message.tries), (first.id, 1));
-    assert!(e.pull("b2").await.unwrap().is_none(), "the failed push is not in memory either");
+    assert!(
+        e.pull("b2").await.unwrap().is_none(),
+        "the failed push is not in memory either"
+    );
 
     store.fail.store(true, SeqCst);
     assert!(e.ack("b2", first.id).await.is_err());
     assert!(e.delete("a1", first.id, Access::Involved).await.is_err());
     store.fail.store(false, SeqCst);
-    let got = e.get("a1", first.id).await.unwrap().expect("the failed delete left the message");
-    assert_eq!(got.message.status, Status::Processing, "the failed ack left it processing");
+    let got = e
+        .get("a1", first.id)
+        .await
+        .unwrap()
+        .expect("the failed delete left the message");
+    assert_eq!(
+        got.message.status,
+        Status::Processing,
+        "the failed ack left it processing"
+    );
     assert!(e.ack("b2", first.id).await.unwrap().is_some());
 }

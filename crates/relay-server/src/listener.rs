@@ -39,7 +39,10 @@ fn write_stall_timeout() -> Result<Duration, ServeError> {
         Err(_) => Ok(WRITE_STALL_TIMEOUT),
         Ok(value) => match value.trim().parse::<u64>() {
             Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
-            _ => Err(ServeError::BadSetting { name: WRITE_STALL_ENV, value }),
+            _ => Err(ServeError::BadSetting {
+                name: WRITE_STALL_ENV,
+                value,
+            }),
         },
     }
 }
@@ -92,7 +95,9 @@ pub async fn serve(
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
                 .keep_alive(true);
-            let conn = builder.serve_connection(TokioIo::new(WriteStall::new(stream, write_stall)), service).with_upgrades();
+            let conn = builder
+                .serve_connection(TokioIo::new(WriteStall::new(stream, write_stall)), service)
+                .with_upgrades();
             tokio::pin!(conn);
             tokio::select! {
                 result = conn.as_mut() => {
@@ -169,8 +174,8 @@ fn accept_failure(raw_os_error: Option<i32>) -> AcceptFailure {
     match raw_os_error {
         Some(EBADF | EINVAL | ENOTSOCK | EFAULT) => AcceptFailure::Listener,
         Some(
-            ECONNABORTED | ECONNRESET | EINTR | EAGAIN | EPERM | EPROTO | ENOPROTOOPT | ENETDOWN | ENETUNREACH
-            | EHOSTDOWN | EHOSTUNREACH | ENONET | EOPNOTSUPP | ETIMEDOUT,
+            ECONNABORTED | ECONNRESET | EINTR | EAGAIN | EPERM | EPROTO | ENOPROTOOPT | ENETDOWN
+            | ENETUNREACH | EHOSTDOWN | EHOSTUNREACH | ENONET | EOPNOTSUPP | ETIMEDOUT,
         ) => AcceptFailure::Connection,
         _ => AcceptFailure::Shortage,
     }
@@ -183,8 +188,17 @@ mod accept_tests {
     /// Linux errno values, spelled out so that a wrong constant above shows here.
     #[test]
     fn only_an_unusable_listener_ends_the_loop() {
-        for (errno, name) in [(9, "EBADF"), (14, "EFAULT"), (22, "EINVAL"), (88, "ENOTSOCK")] {
-            assert_eq!(accept_failure(Some(errno)), AcceptFailure::Listener, "{name}");
+        for (errno, name) in [
+            (9, "EBADF"),
+            (14, "EFAULT"),
+            (22, "EINVAL"),
+            (88, "ENOTSOCK"),
+        ] {
+            assert_eq!(
+                accept_failure(Some(errno)),
+                AcceptFailure::Listener,
+                "{name}"
+            );
         }
         for (errno, name) in [
             (1, "EPERM"),
@@ -202,12 +216,31 @@ mod accept_tests {
             (112, "EHOSTDOWN"),
             (113, "EHOSTUNREACH"),
         ] {
-            assert_eq!(accept_failure(Some(errno)), AcceptFailure::Connection, "{name}");
+            assert_eq!(
+                accept_failure(Some(errno)),
+                AcceptFailure::Connection,
+                "{name}"
+            );
         }
-        for (errno, name) in [(12, "ENOMEM"), (23, "ENFILE"), (24, "EMFILE"), (105, "ENOBUFS"), (7, "E2BIG"), (9999, "unknown")] {
-            assert_eq!(accept_failure(Some(errno)), AcceptFailure::Shortage, "{name}");
+        for (errno, name) in [
+            (12, "ENOMEM"),
+            (23, "ENFILE"),
+            (24, "EMFILE"),
+            (105, "ENOBUFS"),
+            (7, "E2BIG"),
+            (9999, "unknown"),
+        ] {
+            assert_eq!(
+                accept_failure(Some(errno)),
+                AcceptFailure::Shortage,
+                "{name}"
+            );
         }
-        assert_eq!(accept_failure(None), AcceptFailure::Shortage, "not an OS error");
+        assert_eq!(
+            accept_failure(None),
+            AcceptFailure::Shortage,
+            "not an OS error"
+        );
     }
 
     /// The errors a real accept(2) gives on a socket that is not listening (EINVAL) and on a
@@ -221,8 +254,14 @@ mod accept_tests {
         for fd in [connected.into_raw_fd(), file.into_raw_fd()] {
             // SAFETY: the descriptor was just given up by its owner; the listener now closes it.
             let not_a_listener = unsafe { std::net::TcpListener::from_raw_fd(fd) };
-            let err = not_a_listener.accept().expect_err("accept on a descriptor that does not listen");
-            assert_eq!(accept_failure(err.raw_os_error()), AcceptFailure::Listener, "{err}");
+            let err = not_a_listener
+                .accept()
+                .expect_err("accept on a descriptor that does not listen");
+            assert_eq!(
+                accept_failure(err.raw_os_error()),
+                AcceptFailure::Listener,
+                "{err}"
+            );
         }
     }
 }

@@ -23,25 +23,38 @@ pub struct WriteStall<T> {
 
 impl<T> WriteStall<T> {
     pub fn new(inner: T, limit: Duration) -> Self {
-        WriteStall { inner, limit, blocked: None }
+        WriteStall {
+            inner,
+            limit,
+            blocked: None,
+        }
     }
 
     pub fn into_inner(self) -> T {
         self.inner
     }
 
-    fn watch<R>(&mut self, cx: &mut Context<'_>, result: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
+    fn watch<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        result: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
         if result.is_ready() {
             self.blocked = None;
             return result;
         }
         let limit = self.limit;
-        let deadline = self.blocked.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        let deadline = self
+            .blocked
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
         // Polled with the writer's own waker: when it fires, hyper writes again and meets this.
         match deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("the client took nothing of the response for {} ms", limit.as_millis()),
+                format!(
+                    "the client took nothing of the response for {} ms",
+                    limit.as_millis()
+                ),
             ))),
             Poll::Pending => Poll::Pending,
         }
@@ -49,19 +62,31 @@ impl<T> WriteStall<T> {
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for WriteStall<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
     }
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for WriteStall<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
         this.watch(cx, result)
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         this.watch(cx, result)
@@ -93,7 +118,10 @@ mod tests {
         let (near, _far) = tokio::io::duplex(1024);
         let mut w = WriteStall::new(near, Duration::from_secs(60));
         let write = tokio::time::timeout(Duration::from_secs(3600), w.write_all(&[0; 4096]));
-        let err = write.await.expect("the write was never given up").unwrap_err();
+        let err = write
+            .await
+            .expect("the write was never given up")
+            .unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
     }
 

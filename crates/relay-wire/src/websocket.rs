@@ -76,7 +76,12 @@ pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 #[derive(Debug, PartialEq)]
 pub enum Parsed {
     /// A complete frame: `payload` (already unmasked) lies in the buffer; `len` bytes were used.
-    Frame { fin: bool, opcode: u8, payload: Range<usize>, len: usize },
+    Frame {
+        fin: bool,
+        opcode: u8,
+        payload: Range<usize>,
+        len: usize,
+    },
     /// Not all of the frame is buffered yet; `need` is the total it takes, when known.
     Incomplete { need: Option<usize> },
     /// The peer broke the protocol: close with this code and reason.
@@ -93,15 +98,25 @@ pub fn parse(buf: &mut [u8], max: usize, masking: Masking) -> Parsed {
     let fin = b0 & 0x80 != 0;
     let opcode = b0 & 0x0f;
     if b0 & 0x70 != 0 {
-        return Parsed::Error(1002, "protocol error: reserved bits set without a negotiated extension");
+        return Parsed::Error(
+            1002,
+            "protocol error: reserved bits set without a negotiated extension",
+        );
     }
-    if !matches!(opcode, OP_CONT | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG) {
+    if !matches!(
+        opcode,
+        OP_CONT | OP_TEXT | OP_BINARY | OP_CLOSE | OP_PING | OP_PONG
+    ) {
         return Parsed::Error(1002, "protocol error: unknown opcode");
     }
     let masked = b1 & 0x80 != 0;
     match (masking, masked) {
-        (Masking::Required, false) => return Parsed::Error(1002, "protocol error: client frames must be masked"),
-        (Masking::Forbidden, true) => return Parsed::Error(1002, "protocol error: server frames must not be masked"),
+        (Masking::Required, false) => {
+            return Parsed::Error(1002, "protocol error: client frames must be masked")
+        }
+        (Masking::Forbidden, true) => {
+            return Parsed::Error(1002, "protocol error: server frames must not be masked")
+        }
         _ => {}
     }
     let (len, mut head) = match b1 & 0x7f {
@@ -123,17 +138,26 @@ pub fn parse(buf: &mut [u8], max: usize, masking: Masking) -> Parsed {
     let len = len as usize;
     let key_len = if masked { 4 } else { 0 };
     if buf.len() < head + key_len {
-        return Parsed::Incomplete { need: Some(head + key_len + len) };
+        return Parsed::Incomplete {
+            need: Some(head + key_len + len),
+        };
     }
     let key = masked.then(|| [buf[head], buf[head + 1], buf[head + 2], buf[head + 3]]);
     head += key_len;
     if buf.len() < head + len {
-        return Parsed::Incomplete { need: Some(head + len) };
+        return Parsed::Incomplete {
+            need: Some(head + len),
+        };
     }
     if let Some(key) = key {
         unmask(&mut buf[head..head + len], key);
     }
-    Parsed::Frame { fin, opcode, payload: head..head + len, len: head + len }
+    Parsed::Frame {
+        fin,
+        opcode,
+        payload: head..head + len,
+        len: head + len,
+    }
 }
 
 fn unmask(data: &mut [u8], key: [u8; 4]) {
@@ -163,7 +187,10 @@ mod tests {
 
     #[test]
     fn accept_key_of_the_rfc_example() {
-        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 
     #[test]
@@ -173,11 +200,22 @@ mod tests {
             let mut f = masked(OP_TEXT, true, &payload);
             let total = f.len();
             for cut in [1, 2, total / 2, total - 1] {
-                assert!(matches!(parse(&mut f.clone()[..cut], 1 << 20, Masking::Required), Parsed::Incomplete { .. }), "n={n} cut={cut}");
+                assert!(
+                    matches!(
+                        parse(&mut f.clone()[..cut], 1 << 20, Masking::Required),
+                        Parsed::Incomplete { .. }
+                    ),
+                    "n={n} cut={cut}"
+                );
             }
             f.extend_from_slice(b"next");
             match parse(&mut f, 1 << 20, Masking::Required) {
-                Parsed::Frame { fin: true, opcode: OP_TEXT, payload: r, len } => {
+                Parsed::Frame {
+                    fin: true,
+                    opcode: OP_TEXT,
+                    payload: r,
+                    len,
+                } => {
                     assert_eq!(&f[r], &payload[..]);
                     assert_eq!(len, total);
                 }
@@ -189,14 +227,26 @@ mod tests {
     #[test]
     fn refuses_what_the_protocol_forbids() {
         let mut big = masked(OP_TEXT, true, &vec![b'x'; 2000]);
-        assert_eq!(parse(&mut big, 1000, Masking::Required), Parsed::Error(1009, "frame too large"));
+        assert_eq!(
+            parse(&mut big, 1000, Masking::Required),
+            Parsed::Error(1009, "frame too large")
+        );
         let mut unmasked = vec![0x81, 0x01, b'x'];
-        assert!(matches!(parse(&mut unmasked, 1000, Masking::Required), Parsed::Error(1002, _)));
+        assert!(matches!(
+            parse(&mut unmasked, 1000, Masking::Required),
+            Parsed::Error(1002, _)
+        ));
         let mut long_ping = masked(OP_PING, true, &[0; 126]);
-        assert!(matches!(parse(&mut long_ping, 1000, Masking::Required), Parsed::Error(1002, _)));
+        assert!(matches!(
+            parse(&mut long_ping, 1000, Masking::Required),
+            Parsed::Error(1002, _)
+        ));
         let mut rsv = masked(OP_TEXT, true, b"x");
         rsv[0] |= 0x40;
-        assert!(matches!(parse(&mut rsv, 1000, Masking::Required), Parsed::Error(1002, _)));
+        assert!(matches!(
+            parse(&mut rsv, 1000, Masking::Required),
+            Parsed::Error(1002, _)
+        ));
     }
 
     #[test]
@@ -207,14 +257,22 @@ mod tests {
             let mut f = head[..hl as usize].to_vec();
             f.extend_from_slice(&payload);
             match parse(&mut f, usize::MAX, Masking::Forbidden) {
-                Parsed::Frame { fin: true, opcode: OP_TEXT, payload: r, len } => {
+                Parsed::Frame {
+                    fin: true,
+                    opcode: OP_TEXT,
+                    payload: r,
+                    len,
+                } => {
                     assert_eq!((r.len(), len), (n, f.len()));
                 }
                 other => panic!("{other:?}"),
             }
         }
         let mut m = masked(OP_TEXT, true, b"x");
-        assert!(matches!(parse(&mut m, 1000, Masking::Forbidden), Parsed::Error(1002, _)));
+        assert!(matches!(
+            parse(&mut m, 1000, Masking::Forbidden),
+            Parsed::Error(1002, _)
+        ));
     }
 
     proptest::proptest! {

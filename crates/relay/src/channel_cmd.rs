@@ -81,7 +81,9 @@ impl ServeChannelArgs {
 
 /// `relay serve`'s default data directory (the `relay` folder in the user's data directory).
 pub fn default_data_dir() -> std::path::PathBuf {
-    dirs::data_dir().map(|d| d.join("relay")).unwrap_or_else(|| std::path::PathBuf::from("relay-data"))
+    dirs::data_dir()
+        .map(|d| d.join("relay"))
+        .unwrap_or_else(|| std::path::PathBuf::from("relay-data"))
 }
 
 /// Where the channel face keeps its files inside the shared data directory.
@@ -97,7 +99,8 @@ pub fn open_face(
     let dir = channels_dir(data_dir);
     let hub = Hub::open(&dir, args.hub_config())
         .map_err(|e| anyhow::anyhow!("opening the channel store in {}: {e}", dir.display()))?;
-    relay_server::channel::admin::spawn(hub.clone(), &dir.join("admin.sock"))
-        .map_err(|e| anyhow::anyhow!("binding the channel admin socket in {}: {e}", dir.display()))?;
+    relay_server::channel::admin::spawn(hub.clone(), &dir.join("admin.sock")).map_err(|e| {
+        anyhow::anyhow!("binding the channel admin socket in {}: {e}", dir.display())
+    })?;
     Ok(Some(relay_server::channel::ChannelFace::new(hub)))
 }

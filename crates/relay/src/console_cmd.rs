@@ -16,7 +16,9 @@ use std::process::ExitCode;
 
 /// Rewrites Moulti's multi-letter short options (`-tt`, `-bt`, `-mh`, `-Mh`, `-rs`, `-pt`),
 /// which clap cannot declare, into their long forms. Everything after `--` is left alone.
-pub fn normalize_args<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> Vec<std::ffi::OsString> {
+pub fn normalize_args<I: IntoIterator<Item = std::ffi::OsString>>(
+    args: I,
+) -> Vec<std::ffi::OsString> {
     const SHORTS: [(&str, &str); 6] = [
         ("-tt", "--top-text"),
         ("-bt", "--bottom-text"),
@@ -38,7 +40,8 @@ pub fn normalize_args<I: IntoIterator<Item = std::ffi::OsString>>(args: I) -> Ve
             if s == *short {
                 Some(long.to_string())
             } else {
-                s.strip_prefix(&format!("{short}=")).map(|v| format!("{long}={v}"))
+                s.strip_prefix(&format!("{short}="))
+                    .map(|v| format!("{long}={v}"))
             }
         });
         out.push(replaced.map(Into::into).unwrap_or(arg));
@@ -60,16 +63,31 @@ pub fn run(cmd: ConsoleCommand) -> anyhow::Result<ExitCode> {
         ConsoleCommand::Set(a) => {
             let mut m = Map::new();
             m.insert("title".into(), a.title.map_or(Value::Null, Value::String));
-            m.insert("step_position".into(), a.step_position.map_or(Value::Null, Value::String));
-            m.insert("step_direction".into(), a.step_direction.map_or(Value::Null, Value::String));
-            m.insert("progress_bar".into(), flag_pair(a.progress_bar, a.no_progress_bar).map_or(Value::Null, Value::Bool));
-            m.insert("progress_target".into(), a.progress_target.map_or(Value::Null, |t| json!(t)));
+            m.insert(
+                "step_position".into(),
+                a.step_position.map_or(Value::Null, Value::String),
+            );
+            m.insert(
+                "step_direction".into(),
+                a.step_direction.map_or(Value::Null, Value::String),
+            );
+            m.insert(
+                "progress_bar".into(),
+                flag_pair(a.progress_bar, a.no_progress_bar).map_or(Value::Null, Value::Bool),
+            );
+            m.insert(
+                "progress_target".into(),
+                a.progress_target.map_or(Value::Null, |t| json!(t)),
+            );
             if let Some(p) = &a.progress {
                 if p.trim().parse::<f64>().is_err() {
                     anyhow::bail!("argument --progress/-p: invalid float value: '{p}'");
                 }
             }
-            m.insert("progress".into(), a.progress.map_or(Value::Null, Value::String));
+            m.insert(
+                "progress".into(),
+                a.progress.map_or(Value::Null, Value::String),
+            );
             m.insert("command".into(), "set".into());
             Ok(send::one(m))
         }
@@ -93,18 +111,25 @@ fn parse_or_run(src: args::ParseOrRun, what: &str, build: Builder) -> anyhow::Re
     let get = |k: &str| std::env::var(k).ok();
     let (title, bytes) = match src {
         args::ParseOrRun::Parse { file } => {
-            let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let bytes = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             (file.display().to_string(), bytes)
         }
         args::ParseOrRun::Run { command } => {
             let mut cmd = std::process::Command::new(&command[0]);
-            cmd.args(&command[1..]).stdin(std::process::Stdio::inherit());
+            cmd.args(&command[1..])
+                .stdin(std::process::Stdio::inherit());
             if what == "manpage" {
                 cmd.env("MAN_KEEP_FORMATTING", "y");
             }
-            let out = cmd.output().map_err(|e| anyhow::anyhow!("cannot run {}: {e}", command[0]))?;
+            let out = cmd
+                .output()
+                .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", command[0]))?;
             if out.stdout.is_empty() && !out.status.success() {
-                eprintln!("{what}_run: {command:?} produced no output and exited with status {}", out.status.code().unwrap_or(1));
+                eprintln!(
+                    "{what}_run: {command:?} produced no output and exited with status {}",
+                    out.status.code().unwrap_or(1)
+                );
                 return Ok(ExitCode::from(out.status.code().unwrap_or(1) as u8));
             }
             (command.join(" "), out.stdout)
@@ -114,7 +139,12 @@ fn parse_or_run(src: args::ParseOrRun, what: &str, build: Builder) -> anyhow::Re
     if text.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    Ok(send::pipeline_messages(build(&title, &text, std::process::id(), &get)))
+    Ok(send::pipeline_messages(build(
+        &title,
+        &text,
+        std::process::id(),
+        &get,
+    )))
 }
 
 /// `--x` / `--no-x` pairs: `None` when neither was given; the last one wins.
@@ -128,20 +158,28 @@ fn flag_pair(yes: bool, no: bool) -> Option<bool> {
 
 fn run_command(a: args::RunArgs) -> anyhow::Result<ExitCode> {
     let get = |k: &str| std::env::var(k).ok();
-    let suffix = get("MOULTI_SOCKET_PATH").is_none_or(|p| p.is_empty()) && !a.no_suffix && get("MOULTI_RUN_NO_SUFFIX").is_none();
+    let suffix = get("MOULTI_SOCKET_PATH").is_none_or(|p| p.is_empty())
+        && !a.no_suffix
+        && get("MOULTI_RUN_NO_SUFFIX").is_none();
     if suffix {
-        let base = get("MOULTI_INSTANCE").filter(|s| !s.is_empty()).unwrap_or_else(|| "default".into());
+        let base = get("MOULTI_INSTANCE")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "default".into());
         // SAFETY: single-threaded at this point; nothing else reads the environment concurrently.
         unsafe { std::env::set_var("MOULTI_INSTANCE", format!("{base}-{}", std::process::id())) };
     }
     if a.print_env {
         let address = relay_console::server::resolve_address(&|k| std::env::var(k).ok());
-        for (k, v) in relay_console::run::run_environment(&address.printable(), &|k| std::env::var(k).ok()) {
+        for (k, v) in
+            relay_console::run::run_environment(&address.printable(), &|k| std::env::var(k).ok())
+        {
             println!("{k}={v}");
         }
         return Ok(ExitCode::SUCCESS);
     }
-    Ok(ExitCode::from(relay_console::launch::launch(Some(a.command))?))
+    Ok(ExitCode::from(relay_console::launch::launch(Some(
+        a.command,
+    ))?))
 }
 
 fn step(action: StepAction) -> anyhow::Result<ExitCode> {
@@ -201,7 +239,9 @@ fn question(command: &str, action: QuestionAction) -> ExitCode {
     match action {
         QuestionAction::Add(a) => {
             if buttons && a.question.button.is_empty() {
-                eprintln!("relay {command} add: at least one --button VALUE STYLE LABEL is required");
+                eprintln!(
+                    "relay {command} add: at least one --button VALUE STYLE LABEL is required"
+                );
                 return ExitCode::from(2);
             }
             let mut m = Map::new();
@@ -247,9 +287,22 @@ mod tests {
             #[command(subcommand)]
             cmd: ConsoleCommand,
         }
-        let args = ["relay", "step", "add", "s", "--scroll-on-activity", "-1", "-Mh", "-3"].iter().map(Into::into);
+        let args = [
+            "relay",
+            "step",
+            "add",
+            "s",
+            "--scroll-on-activity",
+            "-1",
+            "-Mh",
+            "-3",
+        ]
+        .iter()
+        .map(Into::into);
         let cli = Cli::try_parse_from(normalize_args(args)).expect("parses");
-        let ConsoleCommand::Step(StepAction::Add(a)) = cli.cmd else { panic!("not a step add") };
+        let ConsoleCommand::Step(StepAction::Add(a)) = cli.cmd else {
+            panic!("not a step add")
+        };
         assert_eq!(a.common.scroll_on_activity.as_deref(), Some("-1"));
         assert_eq!(a.step.max_height.as_deref(), Some("-3"));
     }
@@ -263,17 +316,44 @@ mod tests {
             #[command(subcommand)]
             cmd: ConsoleCommand,
         }
-        for args in [["relay", "pass", "s", "--read-size", "-1"], ["relay", "pass", "s", "-rs", "-1"]] {
-            let cli = Cli::try_parse_from(normalize_args(args.iter().map(Into::into))).expect("parses");
-            let ConsoleCommand::Pass(a) = cli.cmd else { panic!("not a pass") };
+        for args in [
+            ["relay", "pass", "s", "--read-size", "-1"],
+            ["relay", "pass", "s", "-rs", "-1"],
+        ] {
+            let cli =
+                Cli::try_parse_from(normalize_args(args.iter().map(Into::into))).expect("parses");
+            let ConsoleCommand::Pass(a) = cli.cmd else {
+                panic!("not a pass")
+            };
             assert_eq!(a.read_size, -1);
         }
     }
 
     #[test]
     fn multi_letter_shorts_become_long_options() {
-        let args: Vec<std::ffi::OsString> = ["relay", "step", "add", "s", "-tt", "x", "-Mh=0", "--", "-tt"].iter().map(Into::into).collect();
-        let out: Vec<String> = normalize_args(args).into_iter().map(|s| s.into_string().unwrap()).collect();
-        assert_eq!(out, ["relay", "step", "add", "s", "--top-text", "x", "--max-height=0", "--", "-tt"]);
+        let args: Vec<std::ffi::OsString> = [
+            "relay", "step", "add", "s", "-tt", "x", "-Mh=0", "--", "-tt",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        let out: Vec<String> = normalize_args(args)
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            out,
+            [
+                "relay",
+                "step",
+                "add",
+                "s",
+                "--top-text",
+                "x",
+                "--max-height=0",
+                "--",
+                "-tt"
+            ]
+        );
     }
 }

@@ -15,7 +15,11 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "relay", version, about = "One server for step consoles, realtime channels and durable queues")]
+#[command(
+    name = "relay",
+    version,
+    about = "One server for step consoles, realtime channels and durable queues"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -138,7 +138,9 @@ struct Output {
 }
 
 pub fn run(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run_async(cmd))
 }
 
@@ -147,8 +149,14 @@ async fn run_async(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
         QueueCommand::Push(a) => {
             let client = a.conn.client()?;
             let payload = read_payload(&a.payload, a.kind)?;
-            let scheduled_at = a.at.as_deref().map(|t| parse_at(t, chrono::Utc::now())).transpose()?;
-            let options = PushOptions { label: a.label, scheduled_at };
+            let scheduled_at =
+                a.at.as_deref()
+                    .map(|t| parse_at(t, chrono::Utc::now()))
+                    .transpose()?;
+            let options = PushOptions {
+                label: a.label,
+                scheduled_at,
+            };
             let msg = client.push_with(&a.destination, payload, &options).await?;
             // The echo of what was just sent is noise in the readable form.
             print_message(&msg, &a.out, false)?;
@@ -197,14 +205,22 @@ async fn run_async(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
             if a.json {
                 output::say(json!({ "n": deleted.n }))?;
             } else {
-                output::say(format_args!("deleted {} message{}", deleted.n, if deleted.n == 1 { "" } else { "s" }))?;
+                output::say(format_args!(
+                    "deleted {} message{}",
+                    deleted.n,
+                    if deleted.n == 1 { "" } else { "s" }
+                ))?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_message(msg: &relay_client::queue::QueueMessage, out: &Output, with_payload: bool) -> anyhow::Result<()> {
+fn print_message(
+    msg: &relay_client::queue::QueueMessage,
+    out: &Output,
+    with_payload: bool,
+) -> anyhow::Result<()> {
     if out.json {
         output::say(output::message_json(msg))?;
     } else if out.payload_only {

@@ -66,7 +66,9 @@ fn parse_durability(s: &str) -> Result<Durability, String> {
 
 /// The default data directory, shared with the commands that read the generated token.
 pub fn default_data_dir() -> PathBuf {
-    dirs::data_dir().map(|d| d.join("relay")).unwrap_or_else(|| PathBuf::from("relay-data"))
+    dirs::data_dir()
+        .map(|d| d.join("relay"))
+        .unwrap_or_else(|| PathBuf::from("relay-data"))
 }
 
 fn env_flag(name: &str) -> bool {
@@ -86,7 +88,11 @@ fn listen_addr(args: &ServeArgs) -> anyhow::Result<SocketAddr> {
 
 /// The queue token: given, or read from (and on first start written to) DATA/queue-token.
 fn queue_token(args: &ServeArgs, data: &Path) -> anyhow::Result<String> {
-    if let Some(t) = args.queue_token.clone().or_else(|| std::env::var("SCIROCCO_MASTER_TOKEN").ok()) {
+    if let Some(t) = args
+        .queue_token
+        .clone()
+        .or_else(|| std::env::var("SCIROCCO_MASTER_TOKEN").ok())
+    {
         if t == "DEFAULT_TOKEN" {
             tracing::warn!("the queue token is the well-known DEFAULT_TOKEN: anyone who can reach this server can use it");
         }
@@ -101,9 +107,14 @@ fn queue_token(args: &ServeArgs, data: &Path) -> anyhow::Result<String> {
             return Ok(t);
         }
     }
-    let token: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    let token: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
     write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("relay: generated a queue token; it is in {}", path.display());
+    eprintln!(
+        "relay: generated a queue token; it is in {}",
+        path.display()
+    );
     Ok(token)
 }
 
@@ -111,7 +122,12 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(tmp, path)
@@ -164,12 +180,16 @@ async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<
     // moment the address is printed still shuts down cleanly.
     let shutdown = shutdown_signal()?;
     let addr = listen_addr(&args)?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
     eprintln!("relay: listening on {}", listener.local_addr()?);
     relay_server::serve(listener, app, shutdown).await?;
     engine.flush().await?;
     if let Some(hub) = hub {
-        tokio::task::spawn_blocking(move || hub.close()).await?.map_err(|e| anyhow::anyhow!("closing the channel store: {e}"))?;
+        tokio::task::spawn_blocking(move || hub.close())
+            .await?
+            .map_err(|e| anyhow::anyhow!("closing the channel store: {e}"))?;
     }
     eprintln!("relay: stopped");
     Ok(())
@@ -178,7 +198,9 @@ async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<
 /// The queue's store: the PostgreSQL server `--store` names, else the embedded file.
 fn open_queue_store(url: Option<&str>, data: &Path) -> anyhow::Result<Arc<dyn Store>> {
     match url.filter(|u| !u.is_empty()) {
-        None => Ok(Arc::new(RedbStore::open(&data.join("queue.redb")).context("opening the queue store")?)),
+        None => Ok(Arc::new(
+            RedbStore::open(&data.join("queue.redb")).context("opening the queue store")?,
+        )),
         Some(url) => {
             let store = PostgresStore::open(url).context("opening the PostgreSQL queue store")?;
             eprintln!("relay: queue store: {}", store.location());

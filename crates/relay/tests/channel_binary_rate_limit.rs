@@ -18,7 +18,8 @@ fn binary_frames_count_against_the_rate_limit() {
         websocket::masked_frame(websocket::OP_BINARY, b"\x00\x01", [1, 2, 3, 4], &mut burst);
     }
     let _ = tcp.write_all(&burst);
-    tcp.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let start = Instant::now();
     let mut buf = Vec::new();
     let (mut copies, mut close) = (0, None);
@@ -32,7 +33,12 @@ fn binary_frames_count_against_the_rate_limit() {
         }
         loop {
             match websocket::parse(&mut buf, 1 << 21, Masking::Forbidden) {
-                Parsed::Frame { opcode, payload, len, .. } => {
+                Parsed::Frame {
+                    opcode,
+                    payload,
+                    len,
+                    ..
+                } => {
                     let data = buf[payload].to_vec();
                     buf.drain(..len);
                     if opcode == websocket::OP_TEXT {

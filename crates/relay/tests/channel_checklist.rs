@@ -95,16 +95,37 @@ async fn room(s: &Server, st: &Setup) -> Room {
 
 /// Sends `frame` from `from` and checks that its copy is false and that `to` got nothing of it
 /// (copies aside); returns what went wrong.
-async fn refused_and_not_passed_on(from: &Ws, to: &Ws, what: &str, frame: &str, passed_on: &str) -> Vec<String> {
-    let rid = serde_json::from_str::<Value>(frame).unwrap()["request_id"].as_str().unwrap().to_owned();
+async fn refused_and_not_passed_on(
+    from: &Ws,
+    to: &Ws,
+    what: &str,
+    frame: &str,
+    passed_on: &str,
+) -> Vec<String> {
+    let rid = serde_json::from_str::<Value>(frame).unwrap()["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let n = to.count();
     from.send_text(frame).await;
-    let copy = from.wait(what, |f| is_type(f, "copy") && f["body"]["request_id"] == rid.as_str()).await;
+    let copy = from
+        .wait(what, |f| {
+            is_type(f, "copy") && f["body"]["request_id"] == rid.as_str()
+        })
+        .await;
     let mut failures = Vec::new();
     if copy["body"]["status"] != false {
-        failures.push(format!("{what}: accepted, although it cannot be {passed_on} within 1 MiB"));
+        failures.push(format!(
+            "{what}: accepted, although it cannot be {passed_on} within 1 MiB"
+        ));
     }
-    let got: Vec<Value> = to.quiet(Duration::from_millis(300)).await.into_iter().chain(to.since(n)).filter(|f| !is_type(f, "copy")).collect();
+    let got: Vec<Value> = to
+        .quiet(Duration::from_millis(300))
+        .await
+        .into_iter()
+        .chain(to.since(n))
+        .filter(|f| !is_type(f, "copy"))
+        .collect();
     if !got.is_empty() {
         failures.push(format!("{what}: {passed_on} anyway: {:?}", last(&got)));
     }

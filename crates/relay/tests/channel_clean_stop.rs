@@ -22,7 +22,14 @@ fn delivered(frames: &[Value]) -> BTreeMap<u64, String> {
     frames
         .iter()
         .filter(|f| f["type"] == "message_down")
-        .map(|f| (f["offset"].as_u64().expect("a delivered message without an offset"), f["body"]["content"]["text"].as_str().unwrap().to_owned()))
+        .map(|f| {
+            (
+                f["offset"]
+                    .as_u64()
+                    .expect("a delivered message without an offset"),
+                f["body"]["content"]["text"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -35,14 +42,28 @@ fn what_members_received_before_a_clean_stop_is_all_in_the_log_after_it() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (ch, group, pub_token, sub_token) = rt.block_on(async {
         let mut publisher = ChannelHttp::new(&s.http()).unwrap();
-        publisher.sign_in("pub@example.com", "pw-pub").await.unwrap();
+        publisher
+            .sign_in("pub@example.com", "pw-pub")
+            .await
+            .unwrap();
         let mut subscriber = ChannelHttp::new(&s.http()).unwrap();
-        subscriber.sign_in("sub@example.com", "pw-sub").await.unwrap();
-        let ids = [publisher.user_id().await.unwrap(), subscriber.user_id().await.unwrap()];
+        subscriber
+            .sign_in("sub@example.com", "pw-sub")
+            .await
+            .unwrap();
+        let ids = [
+            publisher.user_id().await.unwrap(),
+            subscriber.user_id().await.unwrap(),
+        ];
         // No service bound: a message_up is delivered to the group as a message_down.
         let ch = publisher.create_channel("room", "").await.unwrap();
         let group = publisher.create_service_group(&ids).await.unwrap();
-        (ch, group, publisher.access_token.clone().unwrap(), subscriber.access_token.clone().unwrap())
+        (
+            ch,
+            group,
+            publisher.access_token.clone().unwrap(),
+            subscriber.access_token.clone().unwrap(),
+        )
     });
 
     let sub = RawWs::open(&s);
@@ -51,11 +72,15 @@ fn what_members_received_before_a_clean_stop_is_all_in_the_log_after_it() {
     assert_eq!(join["status"], true, "{join}");
     let publisher = Arc::new(RawWs::open(&s));
     publisher.login_user(&pub_token);
-    assert_eq!(publisher.request(message_up(&ch, &group, "first"), "first")["status"], true);
+    assert_eq!(
+        publisher.request(message_up(&ch, &group, "first"), "first")["status"],
+        true
+    );
 
     let stop = Arc::new(AtomicBool::new(false));
     let sender = {
-        let (publisher, stop, ch, group) = (publisher.clone(), stop.clone(), ch.clone(), group.clone());
+        let (publisher, stop, ch, group) =
+            (publisher.clone(), stop.clone(), ch.clone(), group.clone());
         std::thread::spawn(move || {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -71,7 +96,9 @@ fn what_members_received_before_a_clean_stop_is_all_in_the_log_after_it() {
             }
         })
     };
-    sub.wait("messages flowing", |f| f["type"] == "message_down" && f["body"]["content"]["text"] == "m200");
+    sub.wait("messages flowing", |f| {
+        f["type"] == "message_down" && f["body"]["content"]["text"] == "m200"
+    });
     s.stop();
     stop.store(true, Ordering::Relaxed);
     sender.join().unwrap();
@@ -80,7 +107,13 @@ fn what_members_received_before_a_clean_stop_is_all_in_the_log_after_it() {
     let accepted: Vec<String> = publisher
         .frames()
         .iter()
-        .filter(|f| f["type"] == "copy" && f["body"]["status"] == true && f["body"]["request_id"].as_str().is_some_and(|r| r.starts_with('m')))
+        .filter(|f| {
+            f["type"] == "copy"
+                && f["body"]["status"] == true
+                && f["body"]["request_id"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with('m'))
+        })
         .map(|f| f["body"]["request_id"].as_str().unwrap().to_owned())
         .collect();
     assert!(received.len() > 200, "{} messages received", received.len());
@@ -91,10 +124,16 @@ fn what_members_received_before_a_clean_stop_is_all_in_the_log_after_it() {
     let mut replayed = BTreeMap::new();
     let mut from = 0u64;
     for round in 0.. {
-        let copy = again.request(json!({"type": "resume", "body": {"channel_id": ch, "from": from}}), &format!("resume{round}"));
+        let copy = again.request(
+            json!({"type": "resume", "body": {"channel_id": ch, "from": from}}),
+            &format!("resume{round}"),
+        );
         let ctx = &copy["context"];
         assert_eq!(copy["status"], true, "{copy}");
-        assert_eq!(ctx["gap"], false, "a resume from the start after a clean stop reports a gap: {ctx}");
+        assert_eq!(
+            ctx["gap"], false,
+            "a resume from the start after a clean stop reports a gap: {ctx}"
+        );
         from = ctx["next_offset"].as_u64().unwrap();
         if ctx["more"] != true {
             break;
@@ -106,6 +145,9 @@ fn what_members_received_before_a_clean_stop_is_all_in_the_log_after_it() {
     }
     let logged: std::collections::HashSet<&String> = replayed.values().collect();
     for rid in &accepted {
-        assert!(logged.contains(rid), "{rid} was acknowledged before the stop but is not in the log after it");
+        assert!(
+            logged.contains(rid),
+            "{rid} was acknowledged before the stop but is not in the log after it"
+        );
     }
 }

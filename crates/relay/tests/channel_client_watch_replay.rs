@@ -40,14 +40,22 @@ impl Peer {
         let mut tcp = tcp;
         let accept = accept_key(key.as_bytes());
         write!(tcp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").unwrap();
-        Peer { tcp, buf: reader.buffer().to_vec() }
+        Peer {
+            tcp,
+            buf: reader.buffer().to_vec(),
+        }
     }
 
     /// The next text frame from the client, as JSON.
     fn recv(&mut self) -> Value {
         loop {
             match parse(&mut self.buf, 1 << 20, Masking::Required) {
-                Parsed::Frame { opcode, payload, len, .. } => {
+                Parsed::Frame {
+                    opcode,
+                    payload,
+                    len,
+                    ..
+                } => {
                     let text = self.buf[payload].to_vec();
                     self.buf.drain(..len);
                     if opcode == OP_TEXT {
@@ -157,6 +165,9 @@ fn a_message_both_delivered_live_and_replayed_is_shown_once() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = std::io::read_to_string(watch.stdout.take().unwrap()).unwrap();
-    assert_eq!(out, "#5 ann: number 5\n#6 ann: number 6\n#7 ann: number 7\n");
+    assert_eq!(
+        out,
+        "#5 ann: number 5\n#6 ann: number 6\n#7 ann: number 7\n"
+    );
     peer.join().unwrap();
 }

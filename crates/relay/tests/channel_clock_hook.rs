@@ -29,13 +29,25 @@ async fn a_clock_shift_too_large_for_the_clock_is_refused_and_the_server_keeps_w
     for ms in [i64::MAX, i64::MAX / 2] {
         let reply = advance(&s, ms);
         assert_eq!(reply["ok"], false, "a shift of {ms} ms was taken: {reply}");
-        assert!(reply["error"].as_str().is_some_and(|e| e.contains("ms")), "{reply}");
+        assert!(
+            reply["error"].as_str().is_some_and(|e| e.contains("ms")),
+            "{reply}"
+        );
     }
     // A day still moves the clock.
     assert_eq!(advance(&s, 86_400_000)["ok"], true);
 
     let mut again = ChannelHttp::new(&s.http()).unwrap();
-    again.sign_in("u@example.com", "pw-u").await.expect("signing in after the refused shifts");
-    again.user_id().await.expect("an API call after the refused shifts");
-    assert!(http.user_id().await.is_err(), "the first access token outlived the day the clock moved");
+    again
+        .sign_in("u@example.com", "pw-u")
+        .await
+        .expect("signing in after the refused shifts");
+    again
+        .user_id()
+        .await
+        .expect("an API call after the refused shifts");
+    assert!(
+        http.user_id().await.is_err(),
+        "the first access token outlived the day the clock moved"
+    );
 }

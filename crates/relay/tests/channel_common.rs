@@ -22,7 +22,11 @@ pub struct Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
@@ -37,7 +41,10 @@ impl Server {
             port: free_port(),
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         s.spawn();
         s
@@ -49,7 +56,14 @@ impl Server {
 
     fn spawn(&mut self) {
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port), "--queue-token", "x", "--data"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{}", self.port),
+                "--queue-token",
+                "x",
+                "--data",
+            ])
             .arg(self.dir.path())
             .args(&self.extra)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -68,13 +82,16 @@ impl Server {
                 }
             }
         });
-        rx.recv_timeout(Duration::from_secs(30)).expect("relay serve did not report listening");
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("relay serve did not report listening");
         self.child = Some(child);
     }
 
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -126,7 +143,11 @@ impl Server {
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
             let mut b = [0u8; 1];
-            assert_eq!(tcp.read(&mut b).unwrap(), 1, "the server closed during the handshake");
+            assert_eq!(
+                tcp.read(&mut b).unwrap(),
+                1,
+                "the server closed during the handshake"
+            );
             head.push(b[0]);
         }
         let head = String::from_utf8_lossy(&head).into_owned();
@@ -139,8 +160,16 @@ impl Server {
 
     /// `relay account add` against this server's data directory.
     pub fn add_account(&self, email: &str, password: &str) {
-        let out = Command::new(BIN).args(["account", "add", email, "--password", password, "--data"]).arg(self.data()).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(BIN)
+            .args(["account", "add", email, "--password", password, "--data"])
+            .arg(self.data())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn session_file(&self, who: &str) -> PathBuf {
@@ -167,14 +196,23 @@ pub async fn setup(s: &Server) -> Setup {
     s.add_account("owner@example.com", "pw-owner");
     s.add_account("user@example.com", "pw-user");
     let mut owner = ChannelHttp::new(&s.http()).unwrap();
-    owner.sign_in("owner@example.com", "pw-owner").await.unwrap();
+    owner
+        .sign_in("owner@example.com", "pw-owner")
+        .await
+        .unwrap();
     let mut user = ChannelHttp::new(&s.http()).unwrap();
     user.sign_in("user@example.com", "pw-user").await.unwrap();
     let user_id = user.user_id().await.unwrap();
     let sid = owner.create_service("svc").await.unwrap();
     let ch = owner.create_channel("room", "").await.unwrap();
     owner.bind(&ch, &sid).await.unwrap();
-    Setup { owner, user, user_id, sid, ch }
+    Setup {
+        owner,
+        user,
+        user_id,
+        sid,
+        ch,
+    }
 }
 
 /// The frames a Rust channel client received, in order.
@@ -184,10 +222,13 @@ pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<relay_client::channel::Serve
 pub fn recorder() -> (Seen, relay_client::channel::Handler) {
     let seen: Seen = Default::default();
     let s = seen.clone();
-    (seen, Box::new(move |f| {
-        s.lock().unwrap().push(f);
-        Ok(())
-    }))
+    (
+        seen,
+        Box::new(move |f| {
+            s.lock().unwrap().push(f);
+            Ok(())
+        }),
+    )
 }
 
 /// Polls `f` every 50 ms until it gives a value; panics naming `what` after 30 s.
@@ -223,13 +264,24 @@ impl RawWs {
             let mut buf = Vec::new();
             let mut chunk = vec![0u8; 1 << 16];
             loop {
-                while let Parsed::Frame { opcode, payload, len, .. } = websocket::parse(&mut buf, usize::MAX, Masking::Forbidden) {
+                while let Parsed::Frame {
+                    opcode,
+                    payload,
+                    len,
+                    ..
+                } = websocket::parse(&mut buf, usize::MAX, Masking::Forbidden)
+                {
                     let p = buf[payload].to_vec();
                     buf.drain(..len);
                     match opcode {
-                        websocket::OP_TEXT => f.lock().unwrap().push(serde_json::from_slice(&p).expect("a text frame that is not JSON")),
+                        websocket::OP_TEXT => f.lock().unwrap().push(
+                            serde_json::from_slice(&p).expect("a text frame that is not JSON"),
+                        ),
                         websocket::OP_CLOSE if p.len() >= 2 => {
-                            *c.lock().unwrap() = Some((u16::from_be_bytes([p[0], p[1]]), String::from_utf8_lossy(&p[2..]).into_owned()));
+                            *c.lock().unwrap() = Some((
+                                u16::from_be_bytes([p[0], p[1]]),
+                                String::from_utf8_lossy(&p[2..]).into_owned(),
+                            ));
                         }
                         _ => {}
                     }
@@ -240,7 +292,11 @@ impl RawWs {
                 }
             }
         });
-        RawWs { tcp, frames, closed }
+        RawWs {
+            tcp,
+            frames,
+            closed,
+        }
     }
 
     /// Sends one text frame; false once the connection is gone.
@@ -251,7 +307,12 @@ impl RawWs {
     /// `v` as a client's text frame, for [`RawWs::send_raw`].
     pub fn encode(v: &serde_json::Value) -> Vec<u8> {
         let mut out = Vec::new();
-        relay_wire::websocket::masked_frame(relay_wire::websocket::OP_TEXT, v.to_string().as_bytes(), [7, 1, 2, 9], &mut out);
+        relay_wire::websocket::masked_frame(
+            relay_wire::websocket::OP_TEXT,
+            v.to_string().as_bytes(),
+            [7, 1, 2, 9],
+            &mut out,
+        );
         out
     }
 
@@ -291,7 +352,10 @@ impl RawWs {
     pub fn request(&self, mut v: serde_json::Value, rid: &str) -> serde_json::Value {
         v["request_id"] = rid.into();
         assert!(self.send(&v), "the connection is gone");
-        self.wait(&format!("the copy of {rid}"), |f| f["type"] == "copy" && f["body"]["request_id"] == rid)["body"].clone()
+        self.wait(&format!("the copy of {rid}"), |f| {
+            f["type"] == "copy" && f["body"]["request_id"] == rid
+        })["body"]
+            .clone()
     }
 
     /// Logs in as a user and asserts that the login was accepted.

@@ -20,13 +20,22 @@ struct Ws {
 impl Ws {
     fn open(s: &Server) -> Ws {
         let tcp = s.raw_ws();
-        tcp.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
-        Ws { tcp, buf: Vec::new() }
+        tcp.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        Ws {
+            tcp,
+            buf: Vec::new(),
+        }
     }
 
     fn send(&mut self, v: &Value) {
         let mut out = Vec::new();
-        websocket::masked_frame(websocket::OP_TEXT, v.to_string().as_bytes(), [9, 8, 7, 6], &mut out);
+        websocket::masked_frame(
+            websocket::OP_TEXT,
+            v.to_string().as_bytes(),
+            [9, 8, 7, 6],
+            &mut out,
+        );
         self.tcp.write_all(&out).unwrap();
     }
 
@@ -35,12 +44,21 @@ impl Ws {
         let start = Instant::now();
         loop {
             match websocket::parse(&mut self.buf, 1 << 21, Masking::Forbidden) {
-                Parsed::Frame { opcode, payload, len, .. } => {
+                Parsed::Frame {
+                    opcode,
+                    payload,
+                    len,
+                    ..
+                } => {
                     let data = self.buf[payload].to_vec();
                     self.buf.drain(..len);
                     match opcode {
                         websocket::OP_TEXT => return Ok(serde_json::from_slice(&data).unwrap()),
-                        websocket::OP_CLOSE => return Err(String::from_utf8_lossy(data.get(2..).unwrap_or(&[])).into_owned()),
+                        websocket::OP_CLOSE => {
+                            return Err(
+                                String::from_utf8_lossy(data.get(2..).unwrap_or(&[])).into_owned()
+                            )
+                        }
                         _ => continue,
                     }
                 }
@@ -101,6 +119,8 @@ async fn a_good_login_on_a_socket_whose_login_failed_does_not_take_the_identity_
     a.send(&json!({"type": "heartbeat", "request_id": "a2", "body": {}}));
     match a.copy_of("a2") {
         Ok(c) => assert_eq!(c["body"]["status"], true, "{c}"),
-        Err(reason) => panic!("the logged-in socket was closed by a login on a socket already being closed: {reason}"),
+        Err(reason) => panic!(
+            "the logged-in socket was closed by a login on a socket already being closed: {reason}"
+        ),
     }
 }

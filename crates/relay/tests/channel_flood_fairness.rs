@@ -15,10 +15,15 @@ use serde_json::json;
 fn other_sockets_are_answered_while_one_client_floods_the_server() {
     let s = Server::start(&[]);
     let other = RawWs::open(&s);
-    assert_eq!(other.request(json!({"type": "heartbeat", "body": {}}), "before")["status"], true);
+    assert_eq!(
+        other.request(json!({"type": "heartbeat", "body": {}}), "before")["status"],
+        true
+    );
 
     // One flooder per worker thread of the server's runtime (one per CPU).
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let flooding = Arc::new(AtomicBool::new(true));
     let senders: Vec<_> = (0..workers)
         .map(|_| {
@@ -38,11 +43,18 @@ fn other_sockets_are_answered_while_one_client_floods_the_server() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(1000));
-    assert!(senders.iter().all(|t| !t.is_finished()), "a flooder was cut off");
+    assert!(
+        senders.iter().all(|t| !t.is_finished()),
+        "a flooder was cut off"
+    );
     assert!(other.send(&json!({"type": "heartbeat", "request_id": "during", "body": {}})));
     let deadline = Instant::now() + Duration::from_secs(8);
     let answered = loop {
-        if other.frames().iter().any(|f| f["body"]["request_id"] == "during") {
+        if other
+            .frames()
+            .iter()
+            .any(|f| f["body"]["request_id"] == "during")
+        {
             break true;
         }
         if Instant::now() > deadline {
@@ -53,9 +65,19 @@ fn other_sockets_are_answered_while_one_client_floods_the_server() {
     let still_flooding = senders.iter().all(|t| !t.is_finished());
     flooding.store(false, Ordering::Relaxed);
     let flooders: Vec<RawWs> = senders.into_iter().map(|t| t.join().unwrap()).collect();
-    assert!(answered, "a heartbeat sent while another client floods was not answered within 8 s");
-    assert!(still_flooding, "the flood ended before the heartbeat was answered");
+    assert!(
+        answered,
+        "a heartbeat sent while another client floods was not answered within 8 s"
+    );
+    assert!(
+        still_flooding,
+        "the flood ended before the heartbeat was answered"
+    );
     for f in &flooders {
-        assert!(f.closed().is_none(), "a flooder was closed: {:?}", f.closed());
+        assert!(
+            f.closed().is_none(),
+            "a flooder was closed: {:?}",
+            f.closed()
+        );
     }
 }

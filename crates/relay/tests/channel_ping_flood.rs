@@ -28,7 +28,8 @@ fn a_client_that_never_reads_its_pongs_is_cut_off_as_a_slow_consumer() {
     }
     std::thread::sleep(Duration::from_secs(8));
     // Read what reached this socket: the connection must end, without every pong behind it.
-    tcp.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let start = Instant::now();
     let mut total = 0usize;
     let mut buf = vec![0u8; 1 << 16];
@@ -40,7 +41,13 @@ fn a_client_that_never_reads_its_pongs_is_cut_off_as_a_slow_consumer() {
             Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {}
             Err(e) => panic!("reading: {e}"),
         }
-        assert!(start.elapsed() < Duration::from_secs(5), "the socket is still open; {total} bytes of pongs read");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the socket is still open; {total} bytes of pongs read"
+        );
     }
-    assert!(total < PINGS * 127, "every pong was kept for a client that did not read them ({total} bytes)");
+    assert!(
+        total < PINGS * 127,
+        "every pong was kept for a client that did not read them ({total} bytes)"
+    );
 }

@@ -20,11 +20,19 @@ fn big_message(rid: &str) -> serde_json::Value {
 /// was refused (a kept frame is not answered before a login).
 fn send_big(ws: &RawWs, rid: &str) -> Option<String> {
     assert!(ws.send(&big_message(rid)), "the socket was closed");
-    ws.request(json!({"type": "heartbeat", "body": {}}), &format!("hb-{rid}"));
+    ws.request(
+        json!({"type": "heartbeat", "body": {}}),
+        &format!("hb-{rid}"),
+    );
     ws.frames()
         .iter()
         .find(|f| f["type"] == "copy" && f["body"]["request_id"] == rid)
-        .map(|f| f["body"]["context"]["message"].as_str().unwrap_or("").to_owned())
+        .map(|f| {
+            f["body"]["context"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
 }
 
 /// Retries `send_big` from `ws` until a frame is kept again (the budget came back).
@@ -34,7 +42,10 @@ fn kept_again(ws: &RawWs, what: &str) {
         if send_big(ws, &format!("{what}-{i}")).is_none() {
             return;
         }
-        assert!(Instant::now() < deadline, "the budget was not given back after {what}");
+        assert!(
+            Instant::now() < deadline,
+            "the budget was not given back after {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -48,10 +59,17 @@ async fn pre_login_frames_of_all_sockets_share_one_budget() {
     assert_eq!(send_big(&a, "a1"), None);
     assert_eq!(send_big(&a, "a2"), None);
     assert_eq!(send_big(&b, "b1"), None);
-    let refused = send_big(&b, "b2").expect("a frame beyond the server's budget gets a failed copy");
-    assert!(refused.contains("server's pre-login buffers are full"), "{refused}");
+    let refused =
+        send_big(&b, "b2").expect("a frame beyond the server's budget gets a failed copy");
+    assert!(
+        refused.contains("server's pre-login buffers are full"),
+        "{refused}"
+    );
     let c = RawWs::open(&s);
-    assert!(send_big(&c, "c1").is_some(), "a fresh socket gets nothing either");
+    assert!(
+        send_big(&c, "c1").is_some(),
+        "a fresh socket gets nothing either"
+    );
     // (Each socket may keep two such frames; `c` and `d` below are new ones for that reason.)
 
     // A socket that goes away gives its share back.
@@ -100,7 +118,10 @@ async fn sockets_waiting_for_a_login_are_limited() {
             if status.starts_with("HTTP/1.1 101") {
                 break;
             }
-            assert!(Instant::now() < deadline, "a closed socket still counts: {status}");
+            assert!(
+                Instant::now() < deadline,
+                "a closed socket still counts: {status}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     })

@@ -19,13 +19,26 @@ fn large_frames_before_a_login_are_refused_once_2_mib_are_kept() {
         assert!(ws.send(&big_message(rid)), "the socket was closed");
     }
     for rid in ["p3", "p4"] {
-        let copy = ws.wait(&format!("the failed copy of {rid}"), |f| f["type"] == "copy" && f["body"]["request_id"] == rid);
+        let copy = ws.wait(&format!("the failed copy of {rid}"), |f| {
+            f["type"] == "copy" && f["body"]["request_id"] == rid
+        });
         assert_eq!(copy["body"]["status"], false, "{copy}");
-        assert!(copy["body"]["context"]["message"].as_str().unwrap().contains("pre-login buffer is full"), "{copy}");
+        assert!(
+            copy["body"]["context"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("pre-login buffer is full"),
+            "{copy}"
+        );
     }
     // The two kept frames are answered only once a login comes (there is none here).
     let heartbeat = ws.request(json!({"type": "heartbeat", "body": {}}), "hb");
     assert_eq!(heartbeat["status"], true);
-    let copies: Vec<String> = ws.frames().iter().filter(|f| f["type"] == "copy").map(|f| f["body"]["request_id"].as_str().unwrap().to_owned()).collect();
+    let copies: Vec<String> = ws
+        .frames()
+        .iter()
+        .filter(|f| f["type"] == "copy")
+        .map(|f| f["body"]["request_id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(copies, ["p3", "p4", "hb"]);
 }

@@ -14,7 +14,10 @@ use channel_common::Server;
 /// for the answer; returns its status line.
 fn stall(s: &Server, head: &str, declared: usize, partial: &[u8]) -> String {
     let mut tcp = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    let req = format!("{head}Host: 127.0.0.1:{}\r\nContent-Length: {declared}\r\n\r\n", s.port);
+    let req = format!(
+        "{head}Host: 127.0.0.1:{}\r\nContent-Length: {declared}\r\n\r\n",
+        s.port
+    );
     tcp.write_all(req.as_bytes()).unwrap();
     tcp.write_all(partial).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
@@ -35,14 +38,23 @@ fn stall(s: &Server, head: &str, declared: usize, partial: &[u8]) -> String {
         }
     }
     let text = String::from_utf8_lossy(&got).into_owned();
-    assert!(!text.is_empty(), "no answer {:?} after the body stalled", start.elapsed());
+    assert!(
+        !text.is_empty(),
+        "no answer {:?} after the body stalled",
+        start.elapsed()
+    );
     text.lines().next().unwrap_or("").to_owned()
 }
 
 #[test]
 fn a_stalled_api_body_is_given_up_on() {
     let s = Server::start(&[]);
-    let status = stall(&s, "POST /auth/sign_in HTTP/1.1\r\nContent-Type: application/json\r\n", 100, br#"{"username":"#);
+    let status = stall(
+        &s,
+        "POST /auth/sign_in HTTP/1.1\r\nContent-Type: application/json\r\n",
+        100,
+        br#"{"username":"#,
+    );
     assert!(status.starts_with("HTTP/1.1 408"), "{status}");
 }
 

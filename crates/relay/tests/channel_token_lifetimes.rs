@@ -39,9 +39,16 @@ async fn envelope(req: reqwest::RequestBuilder) -> Value {
 /// `POST /auth/refresh`: the new access token, or the API's error code.
 async fn refresh(s: &Server, email: &str, refresh_token: &str) -> Result<String, i64> {
     let http = reqwest::Client::new();
-    let v = envelope(http.post(format!("{}/auth/refresh", s.http())).json(&json!({"username": email, "refresh_token": refresh_token}))).await;
+    let v = envelope(
+        http.post(format!("{}/auth/refresh", s.http()))
+            .json(&json!({"username": email, "refresh_token": refresh_token})),
+    )
+    .await;
     match v["code"].as_i64() {
-        Some(10000) => Ok(v["data"]["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_owned()),
+        Some(10000) => Ok(v["data"]["AuthenticationResult"]["AccessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned()),
         other => Err(other.unwrap_or(-1)),
     }
 }
@@ -60,27 +67,49 @@ async fn refresh_tokens_last_30_days_and_access_tokens_24_hours() {
     let (access, refresh_token) = http.sign_in("u@example.com", "pw-u").await.unwrap();
 
     advance(&s, DAY_MS + 60_000);
-    assert!(signed_in_as(&s, &access).user_id().await.is_err(), "an access token is refused after 24 h");
-    let second = refresh(&s, "u@example.com", &refresh_token).await.expect("refresh after a day");
-    signed_in_as(&s, &second).user_id().await.expect("the refreshed access token works");
+    assert!(
+        signed_in_as(&s, &access).user_id().await.is_err(),
+        "an access token is refused after 24 h"
+    );
+    let second = refresh(&s, "u@example.com", &refresh_token)
+        .await
+        .expect("refresh after a day");
+    signed_in_as(&s, &second)
+        .user_id()
+        .await
+        .expect("the refreshed access token works");
 
     advance(&s, 28 * DAY_MS);
-    let third = refresh(&s, "u@example.com", &refresh_token).await.expect("the same refresh token on day 29");
+    let third = refresh(&s, "u@example.com", &refresh_token)
+        .await
+        .expect("the same refresh token on day 29");
     signed_in_as(&s, &third).user_id().await.unwrap();
 
     advance(&s, 2 * DAY_MS);
-    assert!(refresh(&s, "u@example.com", &refresh_token).await.is_err(), "refused after 31 days");
+    assert!(
+        refresh(&s, "u@example.com", &refresh_token).await.is_err(),
+        "refused after 31 days"
+    );
     assert!(refresh(&s, "u@example.com", "not-a-token").await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_stays_served_after_its_login_token_expires() {
     let s = start();
-    let Setup { owner, user, sid, ch, .. } = setup(&s).await;
+    let Setup {
+        owner,
+        user,
+        sid,
+        ch,
+        ..
+    } = setup(&s).await;
 
     let seen: Arc<Mutex<Vec<ServerFrame>>> = Arc::default();
     let rec = seen.clone();
-    let login = Login::Service { access_token: owner.access_token.clone().unwrap(), service_id: sid };
+    let login = Login::Service {
+        access_token: owner.access_token.clone().unwrap(),
+        service_id: sid,
+    };
     let svc = ChannelClient::connect(
         ClientConfig::new(s.ws(), login),
         Box::new(move |f| {
@@ -89,20 +118,39 @@ async fn a_socket_stays_served_after_its_login_token_expires() {
         }),
     );
     let ucli = ChannelClient::connect(
-        ClientConfig::new(s.ws(), Login::User { access_token: user.access_token.clone().unwrap() }),
+        ClientConfig::new(
+            s.ws(),
+            Login::User {
+                access_token: user.access_token.clone().unwrap(),
+            },
+        ),
         Box::new(|_| Ok(())),
     );
-    svc.wait_logged_in(1, Duration::from_secs(10)).await.unwrap();
-    ucli.wait_logged_in(1, Duration::from_secs(10)).await.unwrap();
+    svc.wait_logged_in(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    ucli.wait_logged_in(1, Duration::from_secs(10))
+        .await
+        .unwrap();
     ucli.join_channel(&ch).send().unwrap();
 
     // Both tokens are now two days past their expiry; neither socket has been closed for it.
     advance(&s, 2 * DAY_MS);
-    assert!(user.user_id().await.is_err(), "the user's access token has expired");
-    ucli.message_up(&ch, "service", "text", &MessageContent::text("still here")).send().unwrap();
+    assert!(
+        user.user_id().await.is_err(),
+        "the user's access token has expired"
+    );
+    ucli.message_up(&ch, "service", "text", &MessageContent::text("still here"))
+        .send()
+        .unwrap();
     let mut got = None;
     for _ in 0..200 {
-        got = seen.lock().unwrap().iter().find(|f| f.kind == "message_up").cloned();
+        got = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|f| f.kind == "message_up")
+            .cloned();
         if got.is_some() {
             break;
         }
@@ -110,7 +158,11 @@ async fn a_socket_stays_served_after_its_login_token_expires() {
     }
     let up = got.expect("the service's socket, logged in with an expired token, still receives");
     assert_eq!(up.body["content"]["text"], "still here");
-    assert_eq!(svc.status(), relay_client::channel::Status::LoggedIn(1), "no reconnect happened");
+    assert_eq!(
+        svc.status(),
+        relay_client::channel::Status::LoggedIn(1),
+        "no reconnect happened"
+    );
     assert_eq!(ucli.status(), relay_client::channel::Status::LoggedIn(1));
     svc.close().await;
     ucli.close().await;
@@ -123,7 +175,12 @@ async fn upload(s: &Server, key: &str) -> i64 {
         "--B\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{key}\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nhello\r\n--B--\r\n"
     );
     let http = reqwest::Client::new();
-    let v = envelope(http.post(format!("{}/file/store/", s.http())).header("Content-Type", "multipart/form-data; boundary=B").body(body)).await;
+    let v = envelope(
+        http.post(format!("{}/file/store/", s.http()))
+            .header("Content-Type", "multipart/form-data; boundary=B")
+            .body(body),
+    )
+    .await;
     v["code"].as_i64().unwrap()
 }
 
@@ -136,14 +193,30 @@ async fn upload_keys_expire_after_an_hour() {
     let token = st.owner.access_token.clone().unwrap();
     let http = reqwest::Client::new();
     let ticket = || async {
-        let v = envelope(http.get(format!("{}/file/upload?extension=txt", s.http())).bearer_auth(&token)).await;
+        let v = envelope(
+            http.get(format!("{}/file/upload?extension=txt", s.http()))
+                .bearer_auth(&token),
+        )
+        .await;
         v["data"]["fields"]["key"].as_str().unwrap().to_owned()
     };
     let early = ticket().await;
     let late = ticket().await;
     advance(&s, 59 * 60_000);
-    assert_eq!(upload(&s, &early).await, 10000, "a key used within the hour works");
+    assert_eq!(
+        upload(&s, &early).await,
+        10000,
+        "a key used within the hour works"
+    );
     advance(&s, 2 * 60_000);
-    assert_eq!(upload(&s, &late).await, 40300, "a key older than an hour is refused");
-    assert_eq!(upload(&s, &ticket().await).await, 10000, "a fresh key works");
+    assert_eq!(
+        upload(&s, &late).await,
+        40300,
+        "a key older than an hour is refused"
+    );
+    assert_eq!(
+        upload(&s, &ticket().await).await,
+        10000,
+        "a fresh key works"
+    );
 }

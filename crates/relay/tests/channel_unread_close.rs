@@ -28,7 +28,10 @@ fn send(tcp: &mut TcpStream, text: &str) {
 fn flood_unread_copies(tcp: &mut TcpStream) {
     let id = "x".repeat(ID_LEN);
     for _ in 0..HEARTBEATS {
-        send(tcp, &format!(r#"{{"type":"heartbeat","request_id":"{id}","body":{{}}}}"#));
+        send(
+            tcp,
+            &format!(r#"{{"type":"heartbeat","request_id":"{id}","body":{{}}}}"#),
+        );
     }
 }
 
@@ -36,7 +39,8 @@ fn flood_unread_copies(tcp: &mut TcpStream) {
 /// server keeps the socket open for `within`.
 fn read_to_end(tcp: &mut TcpStream, within: Duration) -> (usize, Duration) {
     let start = Instant::now();
-    tcp.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let mut total = 0;
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -47,7 +51,10 @@ fn read_to_end(tcp: &mut TcpStream, within: Duration) -> (usize, Duration) {
             Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {}
             Err(e) => panic!("reading: {e}"),
         }
-        assert!(start.elapsed() < within, "the socket is still open {within:?} after the client read again ({total} bytes read)");
+        assert!(
+            start.elapsed() < within,
+            "the socket is still open {within:?} after the client read again ({total} bytes read)"
+        );
     }
 }
 
@@ -56,12 +63,21 @@ fn a_failed_login_closes_a_socket_that_stopped_reading_after_1_5_s() {
     let s = Server::start(&[]);
     let mut tcp = s.raw_ws();
     flood_unread_copies(&mut tcp);
-    send(&mut tcp, r#"{"type":"user_login","request_id":"l1","auth_origin":"cognito","access_token":"bogus"}"#);
+    send(
+        &mut tcp,
+        r#"{"type":"user_login","request_id":"l1","auth_origin":"cognito","access_token":"bogus"}"#,
+    );
     // 1.5 s, a second for the close frame, 5 s for the reader to end: well within 10 s.
     std::thread::sleep(Duration::from_secs(10));
     let (bytes, took) = read_to_end(&mut tcp, Duration::from_secs(3));
-    assert!(bytes < HEARTBEATS * ID_LEN, "the server kept all {bytes} bytes queued for a socket it was closing");
-    assert!(took < Duration::from_secs(1), "the connection ended only {took:?} after the client read again");
+    assert!(
+        bytes < HEARTBEATS * ID_LEN,
+        "the server kept all {bytes} bytes queued for a socket it was closing"
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "the connection ended only {took:?} after the client read again"
+    );
 }
 
 #[test]
@@ -72,6 +88,12 @@ fn a_socket_that_never_logs_in_is_closed_after_60_s_even_when_it_stopped_reading
     // 60 s, a second for the close frame, 5 s for the reader to end.
     std::thread::sleep(Duration::from_secs(70));
     let (bytes, took) = read_to_end(&mut tcp, Duration::from_secs(3));
-    assert!(bytes < HEARTBEATS * ID_LEN, "the server kept all {bytes} bytes queued for a socket that never logged in");
-    assert!(took < Duration::from_secs(1), "the connection ended only {took:?} after the client read again");
+    assert!(
+        bytes < HEARTBEATS * ID_LEN,
+        "the server kept all {bytes} bytes queued for a socket that never logged in"
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "the connection ended only {took:?} after the client read again"
+    );
 }

@@ -19,7 +19,10 @@ const MIB: usize = 1024 * 1024;
 fn start_upload(s: &Server, key: Option<&str>, file_len: usize) -> (std::net::TcpStream, Vec<u8>) {
     let mut head = Vec::new();
     if let Some(k) = key {
-        head.extend_from_slice(format!("--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{k}\r\n").as_bytes());
+        head.extend_from_slice(
+            format!("--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{k}\r\n")
+                .as_bytes(),
+        );
     }
     head.extend_from_slice(b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"file\"\r\nContent-Type: application/octet-stream\r\n\r\n");
     let tail = b"\r\n--XyZ--\r\n".to_vec();
@@ -41,7 +44,11 @@ fn response(tcp: &mut std::net::TcpStream) -> (String, Value) {
             let head = String::from_utf8_lossy(&got[..end]).into_owned();
             let len: usize = head
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
                 .expect("a Content-Length");
             if got.len() >= end + 4 + len {
                 let body = serde_json::from_slice(&got[end + 4..end + 4 + len]).unwrap();
@@ -49,7 +56,11 @@ fn response(tcp: &mut std::net::TcpStream) -> (String, Value) {
             }
         }
         let n = tcp.read(&mut buf).expect("no answer within 10 s");
-        assert!(n > 0, "closed without an answer: {}", String::from_utf8_lossy(&got));
+        assert!(
+            n > 0,
+            "closed without an answer: {}",
+            String::from_utf8_lossy(&got)
+        );
         got.extend_from_slice(&buf[..n]);
     }
 }
@@ -59,7 +70,12 @@ fn part_files(dir: &Path) -> Vec<(String, u64)> {
         .unwrap()
         .map_while(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().map(|m| m.len()).unwrap_or(0)))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().map(|m| m.len()).unwrap_or(0),
+            )
+        })
         .collect()
 }
 

@@ -27,7 +27,9 @@ fn read_answer(tcp: &mut TcpStream, wait: Duration) -> bool {
 }
 
 fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
 }
 
 #[test]
@@ -57,14 +59,26 @@ fn out_of_descriptors_the_server_keeps_serving_and_recovers() {
             break;
         }
     }
-    let mut waiting = waiting.expect("the server accepted 10 connections over its descriptor limit");
+    let mut waiting =
+        waiting.expect("the server accepted 10 connections over its descriptor limit");
 
     std::thread::sleep(Duration::from_secs(2));
-    assert!(answered(&mut kept, &s.token, Duration::from_secs(5)), "a connected client was not served while descriptors ran out");
+    assert!(
+        answered(&mut kept, &s.token, Duration::from_secs(5)),
+        "a connected client was not served while descriptors ran out"
+    );
     let warnings = s.log().matches("accept failed").count();
-    assert!(warnings <= 2, "{warnings} accept warnings in 2 s of EMFILE; log:\n{}", s.log());
+    assert!(
+        warnings <= 2,
+        "{warnings} accept warnings in 2 s of EMFILE; log:\n{}",
+        s.log()
+    );
 
     drop(served);
-    assert!(read_answer(&mut waiting, Duration::from_secs(10)), "the waiting client was not served once descriptors were free; log:\n{}", s.log());
+    assert!(
+        read_answer(&mut waiting, Duration::from_secs(10)),
+        "the waiting client was not served once descriptors were free; log:\n{}",
+        s.log()
+    );
     assert!(s.alive(), "log:\n{}", s.log());
 }

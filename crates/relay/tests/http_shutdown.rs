@@ -2,9 +2,9 @@
 //! client's response to finish (at most the drain time), a new client is refused at once
 //! instead of being left connected and unanswered until the process exits.
 
-mod support;
 #[path = "support/http_raw.rs"]
 mod http_raw;
+mod support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -15,17 +15,40 @@ use support::queue_server::{node, Options, QueueServer};
 #[test]
 fn new_connections_are_refused_while_a_stalled_client_holds_up_the_stop() {
     // The stalled client below holds the stop up for about 3 s, its write-stall deadline.
-    let mut s = QueueServer::with(Options::default().arg("--max-text-kb").arg("16384").env("RELAY_HTTP_WRITE_STALL_MS", "3000"));
+    let mut s = QueueServer::with(
+        Options::default()
+            .arg("--max-text-kb")
+            .arg("16384")
+            .env("RELAY_HTTP_WRITE_STALL_MS", "3000"),
+    );
     let (from, to) = (node(), node());
-    let id = s.req("POST", "/messageQueue").from(&from).to(&to).text(&"x".repeat(16 << 20)).send().expect(201).id();
+    let id = s
+        .req("POST", "/messageQueue")
+        .from(&from)
+        .to(&to)
+        .text(&"x".repeat(16 << 20))
+        .send()
+        .expect(201)
+        .id();
     let mut stalled = small_window(s.addr);
-    send(&mut stalled, &s.req("GET", &format!("/messages/{id}")).from(&from));
+    send(
+        &mut stalled,
+        &s.req("GET", &format!("/messages/{id}")).from(&from),
+    );
     std::thread::sleep(Duration::from_millis(300));
 
-    Command::new("sh").arg("-c").arg(format!("kill -TERM {}", s.pid())).status().unwrap();
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -TERM {}", s.pid()))
+        .status()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !s.log().contains("shutting down") {
-        assert!(Instant::now() < deadline, "no `shutting down` in the log:\n{}", s.log());
+        assert!(
+            Instant::now() < deadline,
+            "no `shutting down` in the log:\n{}",
+            s.log()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -36,6 +59,8 @@ fn new_connections_are_refused_while_a_stalled_client_holds_up_the_stop() {
         s.log()
     );
     drop(stalled);
-    let status = s.stop_with("TERM").unwrap_or_else(|| panic!("no exit after SIGTERM; log:\n{}", s.log()));
+    let status = s
+        .stop_with("TERM")
+        .unwrap_or_else(|| panic!("no exit after SIGTERM; log:\n{}", s.log()));
     assert!(status.success(), "exit status {status}; log:\n{}", s.log());
 }

@@ -3,9 +3,9 @@
 //! no write progress for `RELAY_HTTP_WRITE_STALL_MS`. A reader that is slow but keeps reading
 //! still gets everything, however long the whole response takes.
 
-mod support;
 #[path = "support/http_raw.rs"]
 mod http_raw;
+mod support;
 
 use std::time::Duration;
 
@@ -19,10 +19,22 @@ const BIG: usize = 16 * 1024 * 1024;
 /// A server whose stall deadline is `stall_ms`, holding one BIG text message sent by the
 /// returned node; returns the server, the node and the message id.
 fn server_with_big_message(stall_ms: u64) -> (QueueServer, String, String) {
-    let s = QueueServer::with(Options::default().arg("--max-text-kb").arg("16384").env(STALL_ENV, stall_ms.to_string()));
+    let s = QueueServer::with(
+        Options::default()
+            .arg("--max-text-kb")
+            .arg("16384")
+            .env(STALL_ENV, stall_ms.to_string()),
+    );
     let (from, to) = (node(), node());
     let text = "x".repeat(BIG);
-    let id = s.req("POST", "/messageQueue").from(&from).to(&to).text(&text).send().expect(201).id();
+    let id = s
+        .req("POST", "/messageQueue")
+        .from(&from)
+        .to(&to)
+        .text(&text)
+        .send()
+        .expect(201)
+        .id();
     (s, from, id)
 }
 
@@ -30,7 +42,10 @@ fn server_with_big_message(stall_ms: u64) -> (QueueServer, String, String) {
 fn a_client_that_stops_reading_a_response_is_cut_off() {
     let (s, from, id) = server_with_big_message(1000);
     let mut tcp = small_window(s.addr);
-    send(&mut tcp, &s.req("GET", &format!("/messages/{id}")).from(&from));
+    send(
+        &mut tcp,
+        &s.req("GET", &format!("/messages/{id}")).from(&from),
+    );
     // Read nothing for well past the deadline: the server's writes are blocked all along.
     std::thread::sleep(Duration::from_secs(4));
     let (status, len) = read_head(&mut tcp);
@@ -44,7 +59,10 @@ fn a_client_that_stops_reading_a_response_is_cut_off() {
 fn a_slow_reader_that_keeps_reading_gets_everything() {
     let (s, from, id) = server_with_big_message(1500);
     let mut tcp = small_window(s.addr);
-    send(&mut tcp, &s.req("GET", &format!("/messages/{id}")).from(&from));
+    send(
+        &mut tcp,
+        &s.req("GET", &format!("/messages/{id}")).from(&from),
+    );
     let (status, len) = read_head(&mut tcp);
     assert_eq!((status, len), (200, BIG));
     // 2 MiB every 400 ms: the whole body takes over 3 s, twice the deadline, but no pause
@@ -53,7 +71,11 @@ fn a_slow_reader_that_keeps_reading_gets_everything() {
     while got < len {
         std::thread::sleep(Duration::from_millis(400));
         let step = read_up_to(&mut tcp, (len - got).min(2 * 1024 * 1024));
-        assert!(step > 0, "the server closed the connection after {got} of {len} bytes; log:\n{}", s.log());
+        assert!(
+            step > 0,
+            "the server closed the connection after {got} of {len} bytes; log:\n{}",
+            s.log()
+        );
         got += step;
     }
     // The connection is still usable afterwards.

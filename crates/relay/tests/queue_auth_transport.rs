@@ -51,9 +51,21 @@ fn item_01_missing_or_wrong_token_is_403_everywhere() {
 fn item_01_auth_is_checked_before_the_body() {
     // Recommended over the original order: a bad body without a token is a 403, not a 400.
     let s = QueueServer::start();
-    let r = s.anon("POST", "/messageQueue").from("a1").to("b2").header("Content-Type", "application/json").body("{bad").send();
+    let r = s
+        .anon("POST", "/messageQueue")
+        .from("a1")
+        .to("b2")
+        .header("Content-Type", "application/json")
+        .body("{bad")
+        .send();
     assert_error(&r, 403, AUTH_FAILED);
-    let r = s.anon("POST", "/messageQueue").from("a1").to("b2").header("Content-Type", "image/png").body("x").send();
+    let r = s
+        .anon("POST", "/messageQueue")
+        .from("a1")
+        .to("b2")
+        .header("Content-Type", "image/png")
+        .body("x")
+        .send();
     assert_error(&r, 403, AUTH_FAILED);
 }
 
@@ -99,7 +111,9 @@ fn title_case(name: &str) -> String {
     name.split('-')
         .map(|part| {
             let mut c = part.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + &c.as_str().to_ascii_lowercase())
+                .unwrap_or_default()
         })
         .collect::<Vec<_>>()
         .join("-")
@@ -110,11 +124,20 @@ fn assert_title_case(r: &Response, must_have: &[&str]) {
     let names: Vec<&str> = r.headers.iter().map(|(k, _)| k.as_str()).collect();
     for name in &names {
         if name.to_ascii_lowercase().starts_with("scirocco-") {
-            assert_eq!(*name, title_case(name), "header name not in Title-Case on the wire: {}", r.describe());
+            assert_eq!(
+                *name,
+                title_case(name),
+                "header name not in Title-Case on the wire: {}",
+                r.describe()
+            );
         }
     }
     for want in must_have {
-        assert!(names.contains(want), "no `{want}` header (exact case) in:\n{}", r.describe());
+        assert!(
+            names.contains(want),
+            "no `{want}` header (exact case) in:\n{}",
+            r.describe()
+        );
     }
 }
 
@@ -134,20 +157,58 @@ fn item_05_header_names_title_case() {
         .expect(201);
     assert_title_case(
         &push,
-        &["Scirocco-Id", "Scirocco-From", "Scirocco-To", "Scirocco-Status", "Scirocco-Tries", "Scirocco-Created-Time", "Scirocco-Data-Type", "Scirocco-Scheduled-Time"],
+        &[
+            "Scirocco-Id",
+            "Scirocco-From",
+            "Scirocco-To",
+            "Scirocco-Status",
+            "Scirocco-Tries",
+            "Scirocco-Created-Time",
+            "Scirocco-Data-Type",
+            "Scirocco-Scheduled-Time",
+        ],
     );
     let id = push.id();
     let pull = s.pull("b2").expect(200);
-    assert_title_case(&pull, &["Scirocco-Id", "Scirocco-Update-Time", "Scirocco-Processing-Time"]);
+    assert_title_case(
+        &pull,
+        &[
+            "Scirocco-Id",
+            "Scirocco-Update-Time",
+            "Scirocco-Processing-Time",
+        ],
+    );
     let ack = s.ack("b2", &id).expect(200);
     assert_title_case(&ack, &["Scirocco-Id", "Scirocco-Processed-Time"]);
-    assert_title_case(&s.get("a1", &id).expect(200), &["Scirocco-Id", "Scirocco-Status"]);
+    assert_title_case(
+        &s.get("a1", &id).expect(200),
+        &["Scirocco-Id", "Scirocco-Status"],
+    );
     let id2 = s.push("a1", "b2", &json!({"v": 1})).id();
-    let upd = s.req("PATCH", &format!("/messages/{id2}")).from("a1").json(&json!({"v": 2})).send().expect(200);
+    let upd = s
+        .req("PATCH", &format!("/messages/{id2}"))
+        .from("a1")
+        .json(&json!({"v": 2}))
+        .send()
+        .expect(200);
     assert_title_case(&upd, &["Scirocco-Id", "Scirocco-Update-Time"]);
     // v2.
-    let v2 = s.req("POST", "/messageQueue").source("c3").dest("d4").header("Scirocco-Payload-Type", "x").text("t").send().expect(201);
-    assert_title_case(&v2, &["Scirocco-Node-Source", "Scirocco-Node-Destination", "Scirocco-Payload-Type"]);
+    let v2 = s
+        .req("POST", "/messageQueue")
+        .source("c3")
+        .dest("d4")
+        .header("Scirocco-Payload-Type", "x")
+        .text("t")
+        .send()
+        .expect(201);
+    assert_title_case(
+        &v2,
+        &[
+            "Scirocco-Node-Source",
+            "Scirocco-Node-Destination",
+            "Scirocco-Payload-Type",
+        ],
+    );
 }
 
 #[test]
@@ -156,12 +217,21 @@ fn item_05_header_times_are_js_utc_strings() {
     let before = now_ms() / 1000;
     let push = s.push("a1", "b2", &json!({}));
     let created = push.sc("Created-Time");
-    let t = parse_header_time(created).unwrap_or_else(|| panic!("Created-Time {created:?} is not `Www Mmm DD YYYY HH:MM:SS GMT+0000 (UTC)`"));
+    let t = parse_header_time(created).unwrap_or_else(|| {
+        panic!("Created-Time {created:?} is not `Www Mmm DD YYYY HH:MM:SS GMT+0000 (UTC)`")
+    });
     // Clock sanity (not a speed check): the stamp is the server's current UTC time.
-    assert!((t - before).abs() < 600, "Created-Time {created} is far from now");
+    assert!(
+        (t - before).abs() < 600,
+        "Created-Time {created} is far from now"
+    );
     let pull = s.pull("b2").expect(200);
     for h in ["Update-Time", "Processing-Time", "Created-Time"] {
-        assert!(parse_header_time(pull.sc(h)).is_some(), "{h}: {:?}", pull.sc(h));
+        assert!(
+            parse_header_time(pull.sc(h)).is_some(),
+            "{h}: {:?}",
+            pull.sc(h)
+        );
     }
 }
 
@@ -175,7 +245,10 @@ fn item_06_json_responses_have_json_utf8_content_type() {
         s.push("a1", "b2", &json!({"x": 1})),
         s.pull("b2"),
         s.req("DELETE", "/messages").from("a1").send(),
-        s.req("POST", "/messageQueue").from("a1").text("no destination").send(),
+        s.req("POST", "/messageQueue")
+            .from("a1")
+            .text("no destination")
+            .send(),
         s.ack("b2", "0123456789abcdef01234567"),
     ];
     for r in responses {
@@ -186,17 +259,51 @@ fn item_06_json_responses_have_json_utf8_content_type() {
 #[test]
 fn item_07_get_and_delete_with_octet_stream_and_no_body() {
     let s = QueueServer::start();
-    let octet = |m: &str, p: &str, node: &str| s.req(m, p).from(node).header("Content-Type", "application/octet-stream");
+    let octet = |m: &str, p: &str, node: &str| {
+        s.req(m, p)
+            .from(node)
+            .header("Content-Type", "application/octet-stream")
+    };
     octet("GET", "/messageQueue", "b2").send().expect(204);
     octet("GET", "/messages", "a1").send().expect(204);
     let id = s.push("a1", "b2", &json!({"k": "v"})).id();
-    assert_eq!(octet("GET", &format!("/messages/{id}"), "a1").send().expect(200).json(), json!({"k": "v"}));
-    assert_eq!(octet("GET", "/messageQueue", "b2").send().expect(200).id(), id);
+    assert_eq!(
+        octet("GET", &format!("/messages/{id}"), "a1")
+            .send()
+            .expect(200)
+            .json(),
+        json!({"k": "v"})
+    );
+    assert_eq!(
+        octet("GET", "/messageQueue", "b2").send().expect(200).id(),
+        id
+    );
     // The clients send ack as PATCH with octet-stream and Content-Length 0.
-    octet("PATCH", &format!("/messageQueue/{id}/ack"), "b2").header("Content-Length", "0").send().expect(200);
-    assert_eq!(octet("GET", "/messages", "a1").send().expect(200).json().as_array().unwrap().len(), 1);
-    assert_eq!(octet("DELETE", &format!("/messages/{id}"), "a1").send().expect(200).json(), json!({"n": 1, "ok": 1}));
-    assert_eq!(octet("DELETE", "/messages", "a1").send().expect(200).json(), json!({"n": 0, "ok": 1}));
+    octet("PATCH", &format!("/messageQueue/{id}/ack"), "b2")
+        .header("Content-Length", "0")
+        .send()
+        .expect(200);
+    assert_eq!(
+        octet("GET", "/messages", "a1")
+            .send()
+            .expect(200)
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        octet("DELETE", &format!("/messages/{id}"), "a1")
+            .send()
+            .expect(200)
+            .json(),
+        json!({"n": 1, "ok": 1})
+    );
+    assert_eq!(
+        octet("DELETE", "/messages", "a1").send().expect(200).json(),
+        json!({"n": 0, "ok": 1})
+    );
 }
 
 #[test]
@@ -205,7 +312,12 @@ fn item_08_listens_on_scirocco_port_on_loopback() {
     let mut opts = Options::default().env("SCIROCCO_PORT", port.to_string());
     opts.listen = false;
     let s = QueueServer::with(opts);
-    assert_eq!(s.addr, format!("127.0.0.1:{port}").parse().unwrap(), "stderr:\n{}", s.log());
+    assert_eq!(
+        s.addr,
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        "stderr:\n{}",
+        s.log()
+    );
     s.req("GET", "/").send().expect(200);
 }
 
@@ -223,8 +335,16 @@ fn transport_request_header_names_are_case_insensitive() {
         .body(r#"{"case": "insensitive"}"#)
         .send()
         .expect(201);
-    assert_eq!((r.sc("From"), r.sc("To"), r.sc("Data-Type")), ("a1", "b2", "lower"));
-    let r = s.anon("GET", "/messageQueue").header("AUTHORIZATION", TOKEN).header("scirocco-node-source", "b2").send().expect(200);
+    assert_eq!(
+        (r.sc("From"), r.sc("To"), r.sc("Data-Type")),
+        ("a1", "b2", "lower")
+    );
+    let r = s
+        .anon("GET", "/messageQueue")
+        .header("AUTHORIZATION", TOKEN)
+        .header("scirocco-node-source", "b2")
+        .send()
+        .expect(200);
     assert_eq!(r.sc("Node-Source"), "a1");
 }
 
@@ -246,7 +366,10 @@ fn transport_expect_100_continue() {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
-    assert!(line.starts_with("HTTP/1.1 100"), "expected 100 Continue, got {line:?}");
+    assert!(
+        line.starts_with("HTTP/1.1 100"),
+        "expected 100 Continue, got {line:?}"
+    );
     loop {
         line.clear();
         reader.read_line(&mut line).unwrap();
@@ -259,7 +382,12 @@ fn transport_expect_100_continue() {
     reader.read_to_string(&mut rest).unwrap();
     assert!(rest.starts_with("HTTP/1.1 201"), "{rest}");
     assert!(rest.contains("Scirocco-Id: "), "{rest}");
-    assert_eq!(s.pull("b2").expect(200).json()["pad"].as_str().map(str::len), Some(4000));
+    assert_eq!(
+        s.pull("b2").expect(200).json()["pad"]
+            .as_str()
+            .map(str::len),
+        Some(4000)
+    );
 }
 
 #[test]
@@ -267,10 +395,32 @@ fn transport_keep_alive_serves_several_requests_on_one_connection() {
     // Section 2 rule 2: the clients reuse pooled connections.
     let s = QueueServer::start();
     let mut conn = Conn::open(s.addr).unwrap();
-    let id = conn.send(&s.req("POST", "/messageQueue").from("a1").to("b2").json(&json!({"n": 1}))).unwrap().expect(201).id();
-    assert_eq!(conn.send(&s.req("GET", "/messageQueue").from("b2")).unwrap().expect(200).id(), id);
-    conn.send(&s.req("GET", "/messageQueue").from("b2")).unwrap().expect(204);
-    conn.send(&s.req("PATCH", &format!("/messageQueue/{id}/ack")).from("b2")).unwrap().expect(200);
+    let id = conn
+        .send(
+            &s.req("POST", "/messageQueue")
+                .from("a1")
+                .to("b2")
+                .json(&json!({"n": 1})),
+        )
+        .unwrap()
+        .expect(201)
+        .id();
+    assert_eq!(
+        conn.send(&s.req("GET", "/messageQueue").from("b2"))
+            .unwrap()
+            .expect(200)
+            .id(),
+        id
+    );
+    conn.send(&s.req("GET", "/messageQueue").from("b2"))
+        .unwrap()
+        .expect(204);
+    conn.send(
+        &s.req("PATCH", &format!("/messageQueue/{id}/ack"))
+            .from("b2"),
+    )
+    .unwrap()
+    .expect(200);
     conn.send(&s.req("GET", "/nope")).unwrap().expect(404);
     conn.send(&s.anon("GET", "/")).unwrap().expect(403);
     conn.send(&s.req("GET", "/")).unwrap().expect(200);

@@ -17,13 +17,20 @@ struct Witness {
 
 fn witness(s: &QueueServer) -> Witness {
     let body = json!({"witness": true, "n": [1, 2, 3]});
-    Witness { id: s.push("a1", "b2", &body).id(), body }
+    Witness {
+        id: s.push("a1", "b2", &body).id(),
+        body,
+    }
 }
 
 #[track_caller]
 fn still_serving(s: &QueueServer, w: &Witness) {
     let r = s.get("a1", &w.id).expect(200);
-    assert_eq!((r.sc("Status"), r.json()), ("pending", w.body.clone()), "witness message changed");
+    assert_eq!(
+        (r.sc("Status"), r.json()),
+        ("pending", w.body.clone()),
+        "witness message changed"
+    );
     // A fresh exchange works end to end.
     let id = s.push("e5", "f6", &json!({"after": "abuse"})).id();
     assert_eq!(s.pull("f6").expect(200).id(), id);
@@ -53,29 +60,77 @@ fn wrong_or_missing_token() {
 fn missing_destination_and_malformed_json() {
     let s = QueueServer::start();
     let w = witness(&s);
-    assert_validation(&s.req("POST", "/messageQueue").from("a1").json(&json!({})).send(), "to");
+    assert_validation(
+        &s.req("POST", "/messageQueue")
+            .from("a1")
+            .json(&json!({}))
+            .send(),
+        "to",
+    );
     for body in ["{", "{\"a\":}", "[1,2", "\u{0}", "{\"a\": 1} trailing"] {
-        let r = s.req("POST", "/messageQueue").from("a1").to("b2").header("Content-Type", "application/json").body(body).send();
+        let r = s
+            .req("POST", "/messageQueue")
+            .from("a1")
+            .to("b2")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send();
         assert_eq!(r.status, 400, "body {body:?}: {}", r.describe());
         assert_eq!(r.content_type(), Some(JSON_CT));
         assert!(r.json()["message"].is_string());
     }
     // Invalid UTF-8 under a JSON type is malformed JSON, not a crash.
-    let r = s.req("POST", "/messageQueue").from("a1").to("b2").header("Content-Type", "application/json").body(vec![b'{', 0xff, 0xfe, b'}']).send();
+    let r = s
+        .req("POST", "/messageQueue")
+        .from("a1")
+        .to("b2")
+        .header("Content-Type", "application/json")
+        .body(vec![b'{', 0xff, 0xfe, b'}'])
+        .send();
     assert_eq!(r.status, 400, "{}", r.describe());
     still_serving(&s, &w);
-    assert_eq!(s.req("GET", "/messages").from("a1").send().expect(200).json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        s.req("GET", "/messages")
+            .from("a1")
+            .send()
+            .expect(200)
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
 fn unknown_and_malformed_ids() {
     let s = QueueServer::start();
     let w = witness(&s);
-    for id in ["0123456789abcdef01234567", "abc", "0", "ABCDEF", &"f".repeat(100)] {
+    for id in [
+        "0123456789abcdef01234567",
+        "abc",
+        "0",
+        "ABCDEF",
+        &"f".repeat(100),
+    ] {
         assert_error(&s.get("a1", id), 404, RESOURCE_NOT_FOUND);
         assert_error(&s.ack("b2", id), 404, RESOURCE_NOT_FOUND);
-        assert_error(&s.req("PATCH", &format!("/messages/{id}")).from("a1").json(&json!({})).send(), 404, RESOURCE_NOT_FOUND);
-        assert_eq!(s.req("DELETE", &format!("/messages/{id}")).from("a1").send().expect(200).json(), json!({"n": 0, "ok": 1}));
+        assert_error(
+            &s.req("PATCH", &format!("/messages/{id}"))
+                .from("a1")
+                .json(&json!({}))
+                .send(),
+            404,
+            RESOURCE_NOT_FOUND,
+        );
+        assert_eq!(
+            s.req("DELETE", &format!("/messages/{id}"))
+                .from("a1")
+                .send()
+                .expect(200)
+                .json(),
+            json!({"n": 0, "ok": 1})
+        );
     }
     for id in ["zz", "not-an-id", "%00", "..", "12345678901234567890123g"] {
         assert_error(&s.get("a1", id), 404, "Not Found");
@@ -88,11 +143,27 @@ fn oversize_body_and_unknown_route() {
     let s = QueueServer::start();
     let w = witness(&s);
     let big = vec![b'x'; 200 * 1024];
-    let r = s.req("POST", "/messageQueue").from("a1").to("b2").header("Content-Type", "text/plain").body(big.clone()).send();
+    let r = s
+        .req("POST", "/messageQueue")
+        .from("a1")
+        .to("b2")
+        .header("Content-Type", "text/plain")
+        .body(big.clone())
+        .send();
     assert_error(&r, 413, "request entity too large");
-    let r = s.req("PATCH", &format!("/messages/{}", w.id)).from("a1").header("Content-Type", "text/plain").body(big).send();
+    let r = s
+        .req("PATCH", &format!("/messages/{}", w.id))
+        .from("a1")
+        .header("Content-Type", "text/plain")
+        .body(big)
+        .send();
     assert_eq!(r.status, 413, "{}", r.describe());
-    for (m, p) in [("GET", "/admin"), ("POST", "/"), ("OPTIONS", "/messageQueue"), ("GET", "/messages/abc/def")] {
+    for (m, p) in [
+        ("GET", "/admin"),
+        ("POST", "/"),
+        ("OPTIONS", "/messageQueue"),
+        ("GET", "/messages/abc/def"),
+    ] {
         assert_error(&s.req(m, p).send(), 404, "Not Found");
     }
     still_serving(&s, &w);
@@ -120,8 +191,17 @@ fn client_sends_half_a_body_and_vanishes() {
     still_serving(&s, &w);
     drop(stalled);
     // None of the partial pushes was stored.
-    let listed = s.req("GET", "/messages").from("a1").send().expect(200).json();
-    assert_eq!(listed.as_array().unwrap().len(), 1, "a partial body was stored: {listed}");
+    let listed = s
+        .req("GET", "/messages")
+        .from("a1")
+        .send()
+        .expect(200)
+        .json();
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        1,
+        "a partial body was stored: {listed}"
+    );
     still_serving(&s, &w);
 }
 
@@ -143,8 +223,14 @@ fn garbage_on_the_wire() {
         // Any answer (400, or just a close) is fine; the point is what happens next.
         let mut sink = Vec::new();
         let _ = c.read_to_end(&mut sink);
-        if let Some(status) = std::str::from_utf8(&sink).ok().and_then(|t| t.split_whitespace().nth(1)) {
-            assert!(status.starts_with('4'), "junk {bytes:?} answered with {status}");
+        if let Some(status) = std::str::from_utf8(&sink)
+            .ok()
+            .and_then(|t| t.split_whitespace().nth(1))
+        {
+            assert!(
+                status.starts_with('4'),
+                "junk {bytes:?} answered with {status}"
+            );
         }
     }
     still_serving(&s, &w);
@@ -158,9 +244,19 @@ fn refused_bodies_do_not_poison_a_kept_alive_connection() {
     let w = witness(&s);
     let big_text = "t".repeat(300 * 1024);
     let refusals = [
-        s.anon("POST", "/messageQueue").from("a1").to("b2").text(&big_text),
-        s.req("POST", "/messageQueue").from("a1").to("b2").text(&big_text),
-        s.req("POST", "/messageQueue").from("a1").to("b2").header("Content-Type", "image/png").body(vec![b'G'; 4096]),
+        s.anon("POST", "/messageQueue")
+            .from("a1")
+            .to("b2")
+            .text(&big_text),
+        s.req("POST", "/messageQueue")
+            .from("a1")
+            .to("b2")
+            .text(&big_text),
+        s.req("POST", "/messageQueue")
+            .from("a1")
+            .to("b2")
+            .header("Content-Type", "image/png")
+            .body(vec![b'G'; 4096]),
         s.req("POST", "/nowhere").from("a1").text(&"x".repeat(4096)),
     ];
     for refused in refusals {
@@ -168,7 +264,12 @@ fn refused_bodies_do_not_poison_a_kept_alive_connection() {
         let first = conn.send(&refused).unwrap();
         assert!((400..500).contains(&first.status), "{}", first.describe());
         if let Ok(next) = conn.send(&s.req("GET", &format!("/messages/{}", w.id)).from("a1")) {
-            assert_eq!(next.status, 200, "request after a refused body on the same connection: {}", next.describe());
+            assert_eq!(
+                next.status,
+                200,
+                "request after a refused body on the same connection: {}",
+                next.describe()
+            );
             assert_eq!(next.json(), w.body);
         }
     }
@@ -180,10 +281,13 @@ fn many_idle_connections_do_not_starve_others() {
     let s = QueueServer::start();
     let w = witness(&s);
     // Connections that never send a byte, and some that stop inside the request head.
-    let mut idle: Vec<TcpStream> = (0..150).map(|_| TcpStream::connect(s.addr).unwrap()).collect();
+    let mut idle: Vec<TcpStream> = (0..150)
+        .map(|_| TcpStream::connect(s.addr).unwrap())
+        .collect();
     for _ in 0..50 {
         let mut c = TcpStream::connect(s.addr).unwrap();
-        c.write_all(b"POST /messageQueue HTTP/1.1\r\nHost: x\r\nAuthoriz").unwrap();
+        c.write_all(b"POST /messageQueue HTTP/1.1\r\nHost: x\r\nAuthoriz")
+            .unwrap();
         idle.push(c);
     }
     still_serving(&s, &w);

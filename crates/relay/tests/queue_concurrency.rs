@@ -26,7 +26,12 @@ fn producers_and_consumers_exactly_once() {
             std::thread::spawn(move || {
                 (0..PER_PRODUCER)
                     .map(|i| {
-                        let r = req("POST", "/messageQueue").from(&format!("a{p}")).to("cc").json(&json!({"p": p, "i": i})).send().expect(201);
+                        let r = req("POST", "/messageQueue")
+                            .from(&format!("a{p}"))
+                            .to("cc")
+                            .json(&json!({"p": p, "i": i}))
+                            .send()
+                            .expect(201);
                         produced.fetch_add(1, Ordering::SeqCst);
                         r.id()
                     })
@@ -53,8 +58,15 @@ fn producers_and_consumers_exactly_once() {
                     }
                     let r = r.expect(200);
                     let body = r.json();
-                    req("PATCH", &format!("/messageQueue/{}/ack", r.id())).from("cc").send().expect(200);
-                    got.push((r.id(), body["p"].as_u64().unwrap() as usize, body["i"].as_u64().unwrap() as usize));
+                    req("PATCH", &format!("/messageQueue/{}/ack", r.id()))
+                        .from("cc")
+                        .send()
+                        .expect(200);
+                    got.push((
+                        r.id(),
+                        body["p"].as_u64().unwrap() as usize,
+                        body["i"].as_u64().unwrap() as usize,
+                    ));
                 }
             })
         })
@@ -69,15 +81,24 @@ fn producers_and_consumers_exactly_once() {
     let all: HashSet<&String> = pushed.iter().flatten().collect();
     assert_eq!(ids, all, "delivered set differs from pushed set");
     // Each consumer saw each producer's messages in the order they were pushed.
-    let index: HashMap<&String, (usize, usize)> = delivered.iter().map(|(id, p, i)| (id, (*p, *i))).collect();
+    let index: HashMap<&String, (usize, usize)> =
+        delivered.iter().map(|(id, p, i)| (id, (*p, *i))).collect();
     for (p, list) in pushed.iter().enumerate() {
         for (i, id) in list.iter().enumerate() {
             assert_eq!(index[id], (p, i), "payload of {id}");
         }
     }
-    let listed = s.req("GET", "/messages?limit=1000").from("cc").send().expect(200).json();
+    let listed = s
+        .req("GET", "/messages?limit=1000")
+        .from("cc")
+        .send()
+        .expect(200)
+        .json();
     let listed = listed.as_array().unwrap();
     assert_eq!(listed.len(), 100, "the list is capped at 100");
-    assert!(listed.iter().all(|m| m["status"] == "processed"), "unprocessed message left");
+    assert!(
+        listed.iter().all(|m| m["status"] == "processed"),
+        "unprocessed message left"
+    );
     s.pull("cc").expect(204);
 }

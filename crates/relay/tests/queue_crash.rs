@@ -26,13 +26,24 @@ fn dest(i: usize) -> String {
 #[test]
 fn sigkill_mid_stream_loses_no_acknowledged_push() {
     let mut s = QueueServer::start();
-    let acked = push_until_killed(&mut s, PUSHERS, ACKED_BEFORE_KILL, DEADLINE, |t| (format!("a{t}"), dest(t)));
-    assert!(acked.len() >= PUSHERS, "only {} pushes were acknowledged before the kill", acked.len());
+    let acked = push_until_killed(&mut s, PUSHERS, ACKED_BEFORE_KILL, DEADLINE, |t| {
+        (format!("a{t}"), dest(t))
+    });
+    assert!(
+        acked.len() >= PUSHERS,
+        "only {} pushes were acknowledged before the kill",
+        acked.len()
+    );
 
     s.restart();
     for (id, (source, body)) in &acked {
         let r = s.get(source, id);
-        assert_eq!(r.status, 200, "acknowledged push {id} lost after SIGKILL; server log:\n{}", s.log());
+        assert_eq!(
+            r.status,
+            200,
+            "acknowledged push {id} lost after SIGKILL; server log:\n{}",
+            s.log()
+        );
         assert_eq!(&r.json(), body, "payload of {id}");
     }
 
@@ -49,7 +60,12 @@ fn sigkill_mid_stream_loses_no_acknowledged_push() {
         }
     }
     let missing: Vec<&String> = acked.keys().filter(|id| !delivered.contains(*id)).collect();
-    assert!(missing.is_empty(), "{} acknowledged pushes never delivered, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged pushes never delivered, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
 }
 
 /// `--durability immediate` promises every change is on disk before its reply, not only pushes:
@@ -57,15 +73,24 @@ fn sigkill_mid_stream_loses_no_acknowledged_push() {
 #[test]
 fn sigkill_keeps_every_answered_change() {
     let mut s = QueueServer::start();
-    let ids: Vec<String> = (0..12).map(|i| s.push("a1", "b2", &json!({"i": i})).id()).collect();
+    let ids: Vec<String> = (0..12)
+        .map(|i| s.push("a1", "b2", &json!({"i": i})).id())
+        .collect();
     for _ in 0..8 {
         s.pull("b2").expect(200);
     }
     for id in &ids[..4] {
         s.ack("b2", id).expect(200);
     }
-    s.req("PATCH", &format!("/messages/{}", ids[10])).from("a1").json(&json!({"updated": true})).send().expect(200);
-    s.req("DELETE", &format!("/messages/{}", ids[11])).from("a1").send().expect(200);
+    s.req("PATCH", &format!("/messages/{}", ids[10]))
+        .from("a1")
+        .json(&json!({"updated": true}))
+        .send()
+        .expect(200);
+    s.req("DELETE", &format!("/messages/{}", ids[11]))
+        .from("a1")
+        .send()
+        .expect(200);
     // Everything above was answered; nothing may be lost now.
     s.kill9();
     s.restart();
@@ -77,7 +102,11 @@ fn sigkill_keeps_every_answered_change() {
         assert_eq!(status(id), "processing", "pull of {id} lost");
     }
     assert_eq!(status(&ids[8]), "pending");
-    assert_eq!(s.get("a1", &ids[10]).expect(200).json(), json!({"updated": true}), "update lost");
+    assert_eq!(
+        s.get("a1", &ids[10]).expect(200).json(),
+        json!({"updated": true}),
+        "update lost"
+    );
     s.get("a1", &ids[11]).expect(404);
     assert_eq!(s.pull("b2").expect(200).id(), ids[8]);
 }
@@ -85,13 +114,18 @@ fn sigkill_keeps_every_answered_change() {
 #[test]
 fn sigkill_during_concurrent_pulls_keeps_every_delivery() {
     let mut s = QueueServer::start();
-    let pushed: HashSet<String> = (0..200).map(|i| s.push("a1", "b2", &json!({"i": i})).id()).collect();
+    let pushed: HashSet<String> = (0..200)
+        .map(|i| s.push("a1", "b2", &json!({"i": i})).id())
+        .collect();
     let delivered: Arc<Mutex<Vec<String>>> = Arc::default();
     let workers: Vec<_> = (0..8)
         .map(|_| {
             let (addr, token, delivered) = (s.addr, s.token.clone(), delivered.clone());
             std::thread::spawn(move || loop {
-                let r = Request::new(addr, "GET", "/messageQueue").header("Authorization", &token).from("b2").try_send();
+                let r = Request::new(addr, "GET", "/messageQueue")
+                    .header("Authorization", &token)
+                    .from("b2")
+                    .try_send();
                 match r {
                     Ok(r) if r.status == 200 => delivered.lock().unwrap().push(r.id()),
                     Ok(r) if r.status == 204 => return,
@@ -113,7 +147,11 @@ fn sigkill_during_concurrent_pulls_keeps_every_delivery() {
     s.restart();
     // Every answered pull is still processing; the rest are pending and come out in order.
     for id in &delivered {
-        assert_eq!(s.status_of("a1", id), "processing", "answered pull of {id} lost");
+        assert_eq!(
+            s.status_of("a1", id),
+            "processing",
+            "answered pull of {id} lost"
+        );
     }
     let mut rest = HashSet::new();
     loop {
@@ -127,9 +165,16 @@ fn sigkill_during_concurrent_pulls_keeps_every_delivery() {
     assert_eq!(all.len(), delivered.len(), "a message was delivered twice");
     // Pulls in flight at the kill may have been committed without an answer: those show up
     // as processing, neither pending nor delivered. None may be pending twice or vanish.
-    assert!(all.is_disjoint(&rest), "a message answered as pulled came back as pending");
+    assert!(
+        all.is_disjoint(&rest),
+        "a message answered as pulled came back as pending"
+    );
     all.extend(rest);
     for id in pushed.difference(&all) {
-        assert_eq!(s.status_of("a1", id), "processing", "message {id} neither delivered nor pending");
+        assert_eq!(
+            s.status_of("a1", id),
+            "processing",
+            "message {id} neither delivered nor pending"
+        );
     }
 }

@@ -6,7 +6,11 @@ use serde_json::json;
 use support::queue_server::*;
 
 const V1_NAMES: [&str; 3] = ["Scirocco-From", "Scirocco-To", "Scirocco-Data-Type"];
-const V2_NAMES: [&str; 3] = ["Scirocco-Node-Source", "Scirocco-Node-Destination", "Scirocco-Payload-Type"];
+const V2_NAMES: [&str; 3] = [
+    "Scirocco-Node-Source",
+    "Scirocco-Node-Destination",
+    "Scirocco-Payload-Type",
+];
 
 #[track_caller]
 fn assert_names(r: &Response, present: [&str; 3], absent: [&str; 3]) {
@@ -31,13 +35,36 @@ fn item_64_v2_requests_get_v2_names() {
         v2("PATCH", &format!("/messageQueue/{id}/ack"), "b2"),
     ] {
         assert_names(&r, V2_NAMES, V1_NAMES);
-        assert_eq!((r.sc("Node-Source"), r.sc("Node-Destination")), ("a1", "b2"));
+        assert_eq!(
+            (r.sc("Node-Source"), r.sc("Node-Destination")),
+            ("a1", "b2")
+        );
     }
     // Any one v2 header is enough to select the dialect.
-    let r = s.req("POST", "/messageQueue").from("a1").to("b2").header("Scirocco-Payload-Type", "lbl").json(&json!({})).send();
-    assert_eq!(r.status, 400, "a v2 push without Node-Source/Destination: {}", r.describe());
-    assert!(r.json()["errors"].get("node_source").is_some(), "{}", r.describe());
-    let r = s.req("POST", "/messageQueue").source("a1").to("b2").json(&json!({})).send();
+    let r = s
+        .req("POST", "/messageQueue")
+        .from("a1")
+        .to("b2")
+        .header("Scirocco-Payload-Type", "lbl")
+        .json(&json!({}))
+        .send();
+    assert_eq!(
+        r.status,
+        400,
+        "a v2 push without Node-Source/Destination: {}",
+        r.describe()
+    );
+    assert!(
+        r.json()["errors"].get("node_source").is_some(),
+        "{}",
+        r.describe()
+    );
+    let r = s
+        .req("POST", "/messageQueue")
+        .source("a1")
+        .to("b2")
+        .json(&json!({}))
+        .send();
     assert_validation(&r, "node_destination");
 }
 
@@ -55,14 +82,42 @@ fn item_65_v1_requests_get_v1_names() {
 #[test]
 fn item_66_v1_push_v2_pull_ack_read() {
     let s = QueueServer::start();
-    let id = s.req("POST", "/messageQueue").from("a1").to("b2").header("Scirocco-Data-Type", ".bin").bytes(b"\x00mixed").send().expect(201).id();
-    let pulled = s.req("GET", "/messageQueue").source("b2").send().expect(200);
-    assert_eq!((pulled.id(), pulled.sc("Node-Source"), pulled.sc("Payload-Type")), (id.clone(), "a1", ".bin"));
+    let id = s
+        .req("POST", "/messageQueue")
+        .from("a1")
+        .to("b2")
+        .header("Scirocco-Data-Type", ".bin")
+        .bytes(b"\x00mixed")
+        .send()
+        .expect(201)
+        .id();
+    let pulled = s
+        .req("GET", "/messageQueue")
+        .source("b2")
+        .send()
+        .expect(200);
+    assert_eq!(
+        (
+            pulled.id(),
+            pulled.sc("Node-Source"),
+            pulled.sc("Payload-Type")
+        ),
+        (id.clone(), "a1", ".bin")
+    );
     assert_eq!(pulled.json(), json!(b64(b"\x00mixed")));
-    let acked = s.req("PATCH", &format!("/messageQueue/{id}/ack")).source("b2").send().expect(200);
+    let acked = s
+        .req("PATCH", &format!("/messageQueue/{id}/ack"))
+        .source("b2")
+        .send()
+        .expect(200);
     assert_eq!(acked.sc("Status"), "processed");
     assert_eq!(s.status_of("a1", &id), "processed");
-    let listed = s.req("GET", "/messages").source("b2").send().expect(200).json();
+    let listed = s
+        .req("GET", "/messages")
+        .source("b2")
+        .send()
+        .expect(200)
+        .json();
     assert_eq!(listed[0]["node_source"], "a1");
     assert_eq!(listed[0]["payload"], json!(b64(b"\x00mixed")));
 }
@@ -72,12 +127,35 @@ fn item_66_v2_push_v1_pull_ack_read() {
     let s = QueueServer::start();
     let id = s.push_v2("a1", "b2", &json!({"from": "v2"})).id();
     let pulled = s.pull("b2").expect(200);
-    assert_eq!((pulled.id(), pulled.sc("From"), pulled.sc("To"), pulled.sc("Data-Type")), (id.clone(), "a1", "b2", "application/json"));
+    assert_eq!(
+        (
+            pulled.id(),
+            pulled.sc("From"),
+            pulled.sc("To"),
+            pulled.sc("Data-Type")
+        ),
+        (id.clone(), "a1", "b2", "application/json")
+    );
     s.ack("b2", &id).expect(200);
-    let got = s.req("GET", &format!("/messages/{id}")).source("a1").send().expect(200);
-    assert_eq!((got.sc("Status"), got.json()), ("processed", json!({"from": "v2"})));
-    let listed = s.req("GET", "/messages").from("b2").send().expect(200).json();
-    assert_eq!((&listed[0]["from"], &listed[0]["data"]), (&json!("a1"), &json!({"from": "v2"})));
+    let got = s
+        .req("GET", &format!("/messages/{id}"))
+        .source("a1")
+        .send()
+        .expect(200);
+    assert_eq!(
+        (got.sc("Status"), got.json()),
+        ("processed", json!({"from": "v2"}))
+    );
+    let listed = s
+        .req("GET", "/messages")
+        .from("b2")
+        .send()
+        .expect(200)
+        .json();
+    assert_eq!(
+        (&listed[0]["from"], &listed[0]["data"]),
+        (&json!("a1"), &json!({"from": "v2"}))
+    );
 }
 
 #[test]
@@ -85,6 +163,12 @@ fn item_66_node_ids_are_exact_strings_in_both_dialects() {
     let s = QueueServer::start();
     s.push("a1", "AF1", &json!({}));
     s.pull("af1").expect(204);
-    s.req("GET", "/messageQueue").source("af1").send().expect(204);
-    s.req("GET", "/messageQueue").source("AF1").send().expect(200);
+    s.req("GET", "/messageQueue")
+        .source("af1")
+        .send()
+        .expect(204);
+    s.req("GET", "/messageQueue")
+        .source("AF1")
+        .send()
+        .expect(200);
 }

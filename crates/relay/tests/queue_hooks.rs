@@ -20,16 +20,31 @@ const HOOK_ROUTES: [(&str, &str); 4] = [
 
 fn count(s: &QueueServer) -> u64 {
     let r = s.req("GET", "/__test__/messages/count").send().expect(200);
-    r.json()["count"].as_u64().unwrap_or_else(|| panic!("{}", r.describe()))
+    r.json()["count"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{}", r.describe()))
 }
 
 fn seed(s: &QueueServer, docs: Value) -> Vec<String> {
-    let r = s.req("POST", "/__test__/messages").json(&docs).send().expect(200);
-    r.json().as_array().unwrap().iter().map(|d| d["_id"].as_str().unwrap().to_string()).collect()
+    let r = s
+        .req("POST", "/__test__/messages")
+        .json(&docs)
+        .send()
+        .expect(200);
+    r.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["_id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn force(s: &QueueServer, filter: Value, update: Value) -> Value {
-    s.req("PATCH", "/__test__/messages/update").json(&json!({"filter": filter, "update": update})).send().expect(200).json()
+    s.req("PATCH", "/__test__/messages/update")
+        .json(&json!({"filter": filter, "update": update}))
+        .send()
+        .expect(200)
+        .json()
 }
 
 #[test]
@@ -37,11 +52,19 @@ fn item_71_hooks_absent_by_default() {
     let s = QueueServer::start();
     for (m, p) in HOOK_ROUTES {
         assert_error(&s.req(m, p).json(&json!([])).send(), 404, "Not Found");
-        assert_error(&s.anon(m, p).json(&json!([])).send(), 403, "Incorrect auth token.");
+        assert_error(
+            &s.anon(m, p).json(&json!([])).send(),
+            403,
+            "Incorrect auth token.",
+        );
     }
     // `=0` is not "set".
     let s = QueueServer::with(Options::default().env("RELAY_TEST_HOOKS", "0"));
-    assert_error(&s.req("GET", "/__test__/messages/count").send(), 404, "Not Found");
+    assert_error(
+        &s.req("GET", "/__test__/messages/count").send(),
+        404,
+        "Not Found",
+    );
 }
 
 #[test]
@@ -50,7 +73,11 @@ fn item_71_hooks_present_when_enabled_and_still_behind_the_token() {
         let s = QueueServer::with(Options::default().env(var, "1"));
         assert_eq!(count(&s), 0, "{var}");
         for (m, p) in HOOK_ROUTES {
-            assert_error(&s.anon(m, p).json(&json!([])).send(), 403, "Incorrect auth token.");
+            assert_error(
+                &s.anon(m, p).json(&json!([])).send(),
+                403,
+                "Incorrect auth token.",
+            );
         }
     }
 }
@@ -73,12 +100,18 @@ fn items_69_70_seeded_documents_with_chosen_ids_and_statuses() {
     assert!(ids.iter().all(|i| is_object_id(i)), "{ids:?}");
     assert_eq!(count(&s), 4);
     let got = s.get("a1", chosen).expect(200);
-    assert_eq!((got.sc("Status"), got.json()), ("processed", json!({"n": 0})));
+    assert_eq!(
+        (got.sc("Status"), got.json()),
+        ("processed", json!({"n": 0}))
+    );
     assert_eq!(s.get("b2", &ids[1]).expect(200).sc("Tries"), "1");
     // Only the due scheduled message and the pending one are pullable, in insertion order;
     // the seeded topic is emitted like any other stored field.
     let first = s.pull("b2").expect(200);
-    assert_eq!((first.id(), first.sc("Topic"), first.sc("Status")), (ids[2].clone(), "t1", "processing"));
+    assert_eq!(
+        (first.id(), first.sc("Topic"), first.sc("Status")),
+        (ids[2].clone(), "t1", "processing")
+    );
     assert_eq!(s.pull("b2").expect(200).id(), ids[3]);
     s.pull("b2").expect(204);
     // A seeded single document (not an array) also works.
@@ -96,9 +129,23 @@ fn items_69_70_forced_status_then_ack() {
     let r = s.ack("b2", &id).expect(200);
     assert_eq!(r.sc("Status"), "processed");
     // The filter also matches on dialect keys and status; no match gives null.
-    assert_eq!(force(&s, json!({"node_destination": "b2", "status": "pending"}), json!({"status": "processing"})), Value::Null);
+    assert_eq!(
+        force(
+            &s,
+            json!({"node_destination": "b2", "status": "pending"}),
+            json!({"status": "processing"})
+        ),
+        Value::Null
+    );
     let v2 = s.push_v2("a1", "b2", &json!({})).id();
-    assert_eq!(force(&s, json!({"to": "b2", "status": "pending"}), json!({"status": "processed"}))["_id"], json!(v2));
+    assert_eq!(
+        force(
+            &s,
+            json!({"to": "b2", "status": "pending"}),
+            json!({"status": "processed"})
+        )["_id"],
+        json!(v2)
+    );
     assert_eq!(s.status_of("a1", &v2), "processed");
 }
 

@@ -14,16 +14,32 @@ const CLIENTS: usize = 3;
 
 fn status_kib(pid: u32, field: &str) -> usize {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("no {field} in {status}"));
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} in {status}"));
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]
 fn concurrent_lists_of_large_messages_hold_far_less_than_their_answers() {
-    let s = QueueServer::with(Options::default().env("SCIROCCO_MAX_KB_SIZE_RAW", (PAYLOAD / 1024).to_string()));
-    let payloads: Vec<Vec<u8>> = (0..MESSAGES).map(|i| (0..PAYLOAD).map(|j| (j * 7 + i * 13 + j / 4096) as u8).collect()).collect();
+    let s = QueueServer::with(
+        Options::default().env("SCIROCCO_MAX_KB_SIZE_RAW", (PAYLOAD / 1024).to_string()),
+    );
+    let payloads: Vec<Vec<u8>> = (0..MESSAGES)
+        .map(|i| {
+            (0..PAYLOAD)
+                .map(|j| (j * 7 + i * 13 + j / 4096) as u8)
+                .collect()
+        })
+        .collect();
     for p in &payloads {
-        s.req("POST", "/messageQueue").source("a1").dest("b2").bytes(p).send().expect(201);
+        s.req("POST", "/messageQueue")
+            .source("a1")
+            .dest("b2")
+            .bytes(p)
+            .send()
+            .expect(201);
     }
     // One list first, checked in full: it also brings the store's pages into its cache.
     let r = s.req("GET", "/messages").source("a1").send().expect(200);
@@ -32,7 +48,10 @@ fn concurrent_lists_of_large_messages_hold_far_less_than_their_answers() {
     assert_eq!(listed.len(), MESSAGES);
     for (item, p) in listed.iter().zip(&payloads) {
         assert_eq!(item["payload"].as_str().map(str::len), Some(b64(p).len()));
-        assert!(item["payload"] == b64(p), "a listed payload differs from the pushed one");
+        assert!(
+            item["payload"] == b64(p),
+            "a listed payload differs from the pushed one"
+        );
     }
     let answer_len = r.body.len();
 
@@ -40,13 +59,18 @@ fn concurrent_lists_of_large_messages_hold_far_less_than_their_answers() {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak resident size");
     let before_kib = status_kib(pid, "VmRSS:");
     let answers: Vec<Response> = std::thread::scope(|scope| {
-        let lists: Vec<_> = (0..CLIENTS).map(|_| scope.spawn(|| s.req("GET", "/messages").source("a1").send())).collect();
+        let lists: Vec<_> = (0..CLIENTS)
+            .map(|_| scope.spawn(|| s.req("GET", "/messages").source("a1").send()))
+            .collect();
         lists.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let grew = (status_kib(pid, "VmHWM:").saturating_sub(before_kib)) * 1024;
     for a in &answers {
         assert_eq!(a.status, 200);
-        assert!(a.body == r.body, "a concurrent answer differs from the first one");
+        assert!(
+            a.body == r.body,
+            "a concurrent answer differs from the first one"
+        );
     }
     // Built whole, each answer held its payloads and its text at once: the peak grew by about
     // 54 MiB here. Streamed, each holds about one payload and a few pieces of text.
@@ -62,23 +86,64 @@ fn concurrent_lists_of_large_messages_hold_far_less_than_their_answers() {
 #[test]
 fn streamed_list_elements_are_whole_for_every_kind() {
     let s = QueueServer::with(
-        Options::default().env("SCIROCCO_MAX_KB_SIZE_JSON", "1024").env("SCIROCCO_MAX_KB_SIZE_TEXT", "1024"),
+        Options::default()
+            .env("SCIROCCO_MAX_KB_SIZE_JSON", "1024")
+            .env("SCIROCCO_MAX_KB_SIZE_TEXT", "1024"),
     );
-    let text: String = (0..40_000).map(|i| ["é", "\"", "\\", "\n", "\u{1}", "a", "😀", "</"][i % 8]).collect();
+    let text: String = (0..40_000)
+        .map(|i| ["é", "\"", "\\", "\n", "\u{1}", "a", "😀", "</"][i % 8])
+        .collect();
     let doc = serde_json::json!({"text": text, "list": (0..20_000).collect::<Vec<u32>>()});
     let bytes: Vec<u8> = (0..200_001u32).map(|i| (i * 31 % 251) as u8).collect();
-    s.req("POST", "/messageQueue").source("a1").dest("b2").text(&text).send().expect(201);
-    s.req("POST", "/messageQueue").source("a1").dest("b2").json(&doc).send().expect(201);
-    s.req("POST", "/messageQueue").source("a1").dest("b2").bytes(&bytes).send().expect(201);
-    s.req("POST", "/messageQueue").source("a1").dest("b2").bytes(b"").send().expect(201);
-    s.req("POST", "/messageQueue").source("a1").dest("b2").text("").send().expect(201);
+    s.req("POST", "/messageQueue")
+        .source("a1")
+        .dest("b2")
+        .text(&text)
+        .send()
+        .expect(201);
+    s.req("POST", "/messageQueue")
+        .source("a1")
+        .dest("b2")
+        .json(&doc)
+        .send()
+        .expect(201);
+    s.req("POST", "/messageQueue")
+        .source("a1")
+        .dest("b2")
+        .bytes(&bytes)
+        .send()
+        .expect(201);
+    s.req("POST", "/messageQueue")
+        .source("a1")
+        .dest("b2")
+        .bytes(b"")
+        .send()
+        .expect(201);
+    s.req("POST", "/messageQueue")
+        .source("a1")
+        .dest("b2")
+        .text("")
+        .send()
+        .expect(201);
     for v1 in [false, true] {
         let req = s.req("GET", "/messages");
-        let r = if v1 { req.from("b2") } else { req.source("a1") }.send().expect(200);
+        let r = if v1 { req.from("b2") } else { req.source("a1") }
+            .send()
+            .expect(200);
         assert_eq!(r.content_type(), Some(JSON_CT));
         let listed = r.json();
         let key = if v1 { "data" } else { "payload" };
-        let payloads: Vec<&serde_json::Value> = listed.as_array().unwrap().iter().map(|m| &m[key]).collect();
-        assert_eq!(payloads, [&serde_json::json!(text), &doc, &serde_json::json!(b64(&bytes)), &serde_json::json!(""), &serde_json::json!("")]);
+        let payloads: Vec<&serde_json::Value> =
+            listed.as_array().unwrap().iter().map(|m| &m[key]).collect();
+        assert_eq!(
+            payloads,
+            [
+                &serde_json::json!(text),
+                &doc,
+                &serde_json::json!(b64(&bytes)),
+                &serde_json::json!(""),
+                &serde_json::json!("")
+            ]
+        );
     }
 }

@@ -39,19 +39,41 @@ fn store_url(test: &str, schema: &str) -> Option<String> {
 /// A server on `url` with the test hooks on, its queue emptied of earlier runs' messages.
 fn start(url: &str) -> QueueServer {
     let s = QueueServer::with(Options::default().arg("--store").arg(url).hooks());
-    assert!(s.log().contains("queue store: postgres://"), "the server says where its queue is:\n{}", s.log());
+    assert!(
+        s.log().contains("queue store: postgres://"),
+        "the server says where its queue is:\n{}",
+        s.log()
+    );
     s.req("DELETE", "/__test__/messages").send().expect(200);
     s
 }
 
 #[test]
 fn answered_changes_survive_sigkill() {
-    let Some(url) = store_url("answered_changes_survive_sigkill", "relay_e2e_sigkill") else { return };
+    let Some(url) = store_url("answered_changes_survive_sigkill", "relay_e2e_sigkill") else {
+        return;
+    };
     let mut s = start(&url);
     let (from, to) = (node(), node());
-    let first = s.push(&from, &to, &json!({"n": 1, "text": "première"})).id();
-    let second = s.req("POST", "/messageQueue").from(&from).to(&to).text("second, as text").send().expect(201).id();
-    let third = s.req("POST", "/messageQueue").from(&from).to(&to).bytes(&[0, 1, 254, 255]).send().expect(201).id();
+    let first = s
+        .push(&from, &to, &json!({"n": 1, "text": "première"}))
+        .id();
+    let second = s
+        .req("POST", "/messageQueue")
+        .from(&from)
+        .to(&to)
+        .text("second, as text")
+        .send()
+        .expect(201)
+        .id();
+    let third = s
+        .req("POST", "/messageQueue")
+        .from(&from)
+        .to(&to)
+        .bytes(&[0, 1, 254, 255])
+        .send()
+        .expect(201)
+        .id();
     assert_eq!(s.pull(&to).expect(200).id(), first);
     s.ack(&to, &first).expect(200);
     assert_eq!(s.pull(&to).expect(200).id(), second);
@@ -60,11 +82,26 @@ fn answered_changes_survive_sigkill() {
     s.restart();
 
     assert_eq!(s.status_of(&from, &first), "processed", "the ack survived");
-    assert_eq!(s.status_of(&from, &second), "processing", "the pull survived");
+    assert_eq!(
+        s.status_of(&from, &second),
+        "processing",
+        "the pull survived"
+    );
     let r = s.pull(&to).expect(200);
-    assert_eq!(r.id(), third, "the pending message is delivered after the restart");
-    assert_eq!(r.json(), json!(b64(&[0, 1, 254, 255])), "with its payload, base64 as bytes are on a pull");
-    assert_eq!(s.get(&from, &first).expect(200).json(), json!({"n": 1, "text": "première"}));
+    assert_eq!(
+        r.id(),
+        third,
+        "the pending message is delivered after the restart"
+    );
+    assert_eq!(
+        r.json(),
+        json!(b64(&[0, 1, 254, 255])),
+        "with its payload, base64 as bytes are on a pull"
+    );
+    assert_eq!(
+        s.get(&from, &first).expect(200).json(),
+        json!({"n": 1, "text": "première"})
+    );
     assert_eq!(s.pull(&to).status, 204, "nothing else is waiting");
 
     // A clean stop closes the store from inside the server's runtime, where blocking on another
@@ -73,18 +110,37 @@ fn answered_changes_survive_sigkill() {
     assert!(status.success(), "exit {status}; stderr:\n{}", s.log());
     assert!(!s.log().contains("panicked"), "{}", s.log());
     s.restart();
-    assert_eq!(s.status_of(&from, &third), "processing", "the last pull survived the clean stop");
+    assert_eq!(
+        s.status_of(&from, &third),
+        "processing",
+        "the last pull survived the clean stop"
+    );
 }
 
 #[test]
 fn sigkill_mid_stream_loses_no_acknowledged_push() {
     const PUSHERS: usize = 8;
     const ACKED_BEFORE_KILL: usize = 200;
-    let Some(url) = store_url("sigkill_mid_stream_loses_no_acknowledged_push", "relay_e2e_stream") else { return };
+    let Some(url) = store_url(
+        "sigkill_mid_stream_loses_no_acknowledged_push",
+        "relay_e2e_stream",
+    ) else {
+        return;
+    };
     let mut s = start(&url);
     let to = node();
-    let acked = push_until_killed(&mut s, PUSHERS, ACKED_BEFORE_KILL, Duration::from_secs(60), |_| (node(), to.clone()));
-    assert!(acked.len() >= ACKED_BEFORE_KILL, "only {} pushes were acknowledged before the kill", acked.len());
+    let acked = push_until_killed(
+        &mut s,
+        PUSHERS,
+        ACKED_BEFORE_KILL,
+        Duration::from_secs(60),
+        |_| (node(), to.clone()),
+    );
+    assert!(
+        acked.len() >= ACKED_BEFORE_KILL,
+        "only {} pushes were acknowledged before the kill",
+        acked.len()
+    );
 
     s.restart();
     let mut delivered = HashSet::new();
@@ -97,19 +153,31 @@ fn sigkill_mid_stream_loses_no_acknowledged_push() {
         assert!(delivered.insert(r.id()), "{} delivered twice", r.id());
     }
     for (id, (from, body)) in &acked {
-        assert!(delivered.contains(id), "acknowledged push {id} lost after SIGKILL; server log:\n{}", s.log());
+        assert!(
+            delivered.contains(id),
+            "acknowledged push {id} lost after SIGKILL; server log:\n{}",
+            s.log()
+        );
         assert_eq!(&s.get(from, id).expect(200).json(), body, "payload of {id}");
     }
 }
 
 #[test]
 fn a_second_server_cannot_serve_the_same_queue() {
-    let Some(url) = store_url("a_second_server_cannot_serve_the_same_queue", "relay_e2e_owner") else { return };
+    let Some(url) = store_url(
+        "a_second_server_cannot_serve_the_same_queue",
+        "relay_e2e_owner",
+    ) else {
+        return;
+    };
     let mut first = start(&url);
     let refused = QueueServer::try_with(Options::default().arg("--store").arg(&url))
         .err()
         .expect("a second server started on a queue that is already served");
-    assert!(refused.contains("already served by another Relay process"), "{refused}");
+    assert!(
+        refused.contains("already served by another Relay process"),
+        "{refused}"
+    );
     // Once the owner is gone, even by SIGKILL, the queue can be served again.
     first.kill9();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -128,16 +196,31 @@ fn a_second_server_cannot_serve_the_same_queue() {
 
 #[test]
 fn an_unusable_store_is_a_startup_error() {
-    let Some(url) = store_url("an_unusable_store_is_a_startup_error", "relay_e2e_unusable") else { return };
+    let Some(url) = store_url("an_unusable_store_is_a_startup_error", "relay_e2e_unusable") else {
+        return;
+    };
     let bad_schema = url.replace("schema=relay_e2e_unusable", "schema=not-a-name");
-    let err = QueueServer::try_with(Options::default().arg("--store").arg(&bad_schema)).err().expect("started");
-    assert!(err.contains("invalid PostgreSQL store URL: schema `not-a-name`"), "{err}");
+    let err = QueueServer::try_with(Options::default().arg("--store").arg(&bad_schema))
+        .err()
+        .expect("started");
+    assert!(
+        err.contains("invalid PostgreSQL store URL: schema `not-a-name`"),
+        "{err}"
+    );
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let unreachable = format!("postgres://relay:secret-pw@127.0.0.1:{port}/relay_test");
-    let err = QueueServer::try_with(Options::default().env("RELAY_STORE", &unreachable)).err().expect("started");
-    assert!(err.contains("opening the PostgreSQL queue store: PostgreSQL: error connecting to server"), "{err}");
-    assert!(!err.contains("secret-pw"), "the password is never printed: {err}");
+    let err = QueueServer::try_with(Options::default().env("RELAY_STORE", &unreachable))
+        .err()
+        .expect("started");
+    assert!(
+        err.contains("opening the PostgreSQL queue store: PostgreSQL: error connecting to server"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("secret-pw"),
+        "the password is never printed: {err}"
+    );
 }

@@ -14,10 +14,17 @@ const DUE_DEADLINE: Duration = Duration::from_secs(20);
 #[test]
 fn item_33_nothing_eligible_is_204_empty() {
     let s = QueueServer::start();
-    for r in [s.pull("b2"), s.req("GET", "/messageQueue").source("b2").send()] {
+    for r in [
+        s.pull("b2"),
+        s.req("GET", "/messageQueue").source("b2").send(),
+    ] {
         r.clone().expect(204);
         assert!(r.body.is_empty(), "{}", r.describe());
-        assert!(r.content_type().is_none(), "204 with a Content-Type: {}", r.describe());
+        assert!(
+            r.content_type().is_none(),
+            "204 with a Content-Type: {}",
+            r.describe()
+        );
     }
 }
 
@@ -46,7 +53,9 @@ fn item_35_pull_sees_only_own_inbox() {
 #[test]
 fn item_36_pull_is_fifo() {
     let s = QueueServer::start();
-    let ids: Vec<String> = (0..20).map(|i| s.push(&format!("a{}", i % 3), "b2", &json!({"i": i})).id()).collect();
+    let ids: Vec<String> = (0..20)
+        .map(|i| s.push(&format!("a{}", i % 3), "b2", &json!({"i": i})).id())
+        .collect();
     let pulled: Vec<String> = (0..20).map(|_| s.pull("b2").expect(200).id()).collect();
     assert_eq!(pulled, ids);
     s.pull("b2").expect(204);
@@ -84,8 +93,16 @@ fn item_37_pulled_message_is_processing_with_tries_1() {
     let pushed = s.push("a1", "b2", &json!({"n": 1}));
     let r = s.pull("b2").expect(200);
     assert_eq!((r.sc("Status"), r.sc("Tries")), ("processing", "1"));
-    assert!(parse_header_time(r.sc("Update-Time")).is_some(), "{}", r.describe());
-    assert!(parse_header_time(r.sc("Processing-Time")).is_some(), "{}", r.describe());
+    assert!(
+        parse_header_time(r.sc("Update-Time")).is_some(),
+        "{}",
+        r.describe()
+    );
+    assert!(
+        parse_header_time(r.sc("Processing-Time")).is_some(),
+        "{}",
+        r.describe()
+    );
     assert_eq!(r.sc("Created-Time"), pushed.sc("Created-Time"));
     assert_eq!((r.sc("From"), r.sc("To")), ("a1", "b2"));
     assert!(!r.has("Scirocco-Processed-Time"));
@@ -116,11 +133,17 @@ fn item_39_future_scheduled_message_is_not_pulled() {
         .source("a1")
         .dest("b2")
         .header("Scirocco-Status", "scheduled")
-        .header("Scirocco-Scheduled-Time", &(now_ms() + 3_600_000).to_string())
+        .header(
+            "Scirocco-Scheduled-Time",
+            &(now_ms() + 3_600_000).to_string(),
+        )
         .json(&json!({}))
         .send()
         .expect(201);
-    s.req("GET", "/messageQueue").source("b2").send().expect(204);
+    s.req("GET", "/messageQueue")
+        .source("b2")
+        .send()
+        .expect(204);
     assert_eq!(s.status_of("a1", &r.id()), "scheduled");
 }
 
@@ -144,12 +167,18 @@ fn item_40_due_scheduled_message_is_pulled_as_processing() {
             break r;
         }
         r.expect(204);
-        assert!(Instant::now() < deadline, "scheduled message never became due");
+        assert!(
+            Instant::now() < deadline,
+            "scheduled message never became due"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(now_ms() >= due_at, "delivered before its scheduled time");
     assert_eq!(pulled.id(), pushed.id());
-    assert_eq!((pulled.sc("Status"), pulled.sc("Tries")), ("processing", "1"));
+    assert_eq!(
+        (pulled.sc("Status"), pulled.sc("Tries")),
+        ("processing", "1")
+    );
     assert_eq!(pulled.sc("Scheduled-Time"), pushed.sc("Scheduled-Time"));
     assert_eq!(pulled.json(), json!({"when": "later"}));
 }
@@ -179,14 +208,26 @@ fn item_41_pulled_binary_is_base64_json_string() {
     let bytes: Vec<u8> = (0..=255).rev().collect();
     for len in [0, 1, 2, 3, 256] {
         let body = &bytes[..len];
-        s.req("POST", "/messageQueue").from("a1").to("b2").bytes(body).send().expect(201);
+        s.req("POST", "/messageQueue")
+            .from("a1")
+            .to("b2")
+            .bytes(body)
+            .send()
+            .expect(201);
         let r = s.pull("b2").expect(200);
         assert_eq!(r.content_type(), Some(JSON_CT));
         assert_eq!(r.json(), json!(b64(body)), "len {len}");
     }
     // The largest default raw body, every byte value many times over.
-    let big: Vec<u8> = (0..1000 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
-    s.req("POST", "/messageQueue").from("a1").to("b2").bytes(&big).send().expect(201);
+    let big: Vec<u8> = (0..1000 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    s.req("POST", "/messageQueue")
+        .from("a1")
+        .to("b2")
+        .bytes(&big)
+        .send()
+        .expect(201);
     assert_eq!(s.pull("b2").expect(200).json(), json!(b64(&big)));
 }
 
@@ -194,14 +235,27 @@ fn item_41_pulled_binary_is_base64_json_string() {
 fn item_42_pulled_text_is_raw_html_typed() {
     let s = QueueServer::start();
     let text = "plain ✓ text\nwith lines";
-    s.req("POST", "/messageQueue").from("a1").to("b2").text(text).send().expect(201);
+    s.req("POST", "/messageQueue")
+        .from("a1")
+        .to("b2")
+        .text(text)
+        .send()
+        .expect(201);
     let r = s.pull("b2").expect(200);
     assert_eq!(r.content_type(), Some("text/html; charset=utf-8"));
     assert_eq!(r.text(), text);
     // A JSON-looking text stays text.
-    s.req("POST", "/messageQueue").from("a1").to("b2").text("{\"a\":1}").send().expect(201);
+    s.req("POST", "/messageQueue")
+        .from("a1")
+        .to("b2")
+        .text("{\"a\":1}")
+        .send()
+        .expect(201);
     let r = s.pull("b2").expect(200);
-    assert_eq!((r.content_type(), r.text().as_str()), (Some("text/html; charset=utf-8"), "{\"a\":1}"));
+    assert_eq!(
+        (r.content_type(), r.text().as_str()),
+        (Some("text/html; charset=utf-8"), "{\"a\":1}")
+    );
 }
 
 #[test]
@@ -213,14 +267,20 @@ fn item_43_pulled_json_is_the_same_json() {
     assert_eq!(r.content_type(), Some(JSON_CT));
     let got = r.json();
     assert_eq!(got, body);
-    assert_eq!(got.as_object().unwrap().keys().collect::<Vec<_>>(), ["b", "a", "1"], "key order not preserved");
+    assert_eq!(
+        got.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["b", "a", "1"],
+        "key order not preserved"
+    );
 }
 
 #[test]
 fn item_44_concurrent_pulls_never_share_a_message() {
     let s = QueueServer::start();
     const N: usize = 60;
-    let pushed: HashSet<String> = (0..N).map(|i| s.push("a1", "b2", &json!({"i": i})).id()).collect();
+    let pushed: HashSet<String> = (0..N)
+        .map(|i| s.push("a1", "b2", &json!({"i": i})).id())
+        .collect();
     let addr_token = (s.addr, s.token.clone());
     let workers: Vec<_> = (0..8)
         .map(|_| {
@@ -228,7 +288,10 @@ fn item_44_concurrent_pulls_never_share_a_message() {
             std::thread::spawn(move || {
                 let mut got = Vec::new();
                 loop {
-                    let r = Request::new(addr, "GET", "/messageQueue").header("Authorization", &token).from("b2").send();
+                    let r = Request::new(addr, "GET", "/messageQueue")
+                        .header("Authorization", &token)
+                        .from("b2")
+                        .send();
                     match r.status {
                         200 => got.push(r.id()),
                         204 => return got,
@@ -243,6 +306,10 @@ fn item_44_concurrent_pulls_never_share_a_message() {
         all.extend(w.join().unwrap());
     }
     let unique: HashSet<String> = all.iter().cloned().collect();
-    assert_eq!(unique.len(), all.len(), "a message was delivered to two pulls");
+    assert_eq!(
+        unique.len(),
+        all.len(),
+        "a message was delivered to two pulls"
+    );
     assert_eq!(unique, pushed);
 }

@@ -18,7 +18,9 @@ fn processed_messages_go_after_the_retention_and_nothing_else_does() {
     let mut kept = Vec::new();
     for server in [&s, &keep_forever] {
         let done = server.push("a1", "b2", &json!({"state": "processed"})).id();
-        let working = server.push("a1", "b2", &json!({"state": "processing"})).id();
+        let working = server
+            .push("a1", "b2", &json!({"state": "processing"}))
+            .id();
         server.pull("b2").expect(200);
         server.ack("b2", &done).expect(200);
         server.pull("b2").expect(200);
@@ -38,7 +40,10 @@ fn processed_messages_go_after_the_retention_and_nothing_else_does() {
     let (done, working, waiting, later) = &kept[0];
     let start = Instant::now();
     while s.get("a1", done).status != 404 {
-        assert!(start.elapsed() < DEADLINE, "processed message never dropped with --processed-retention 1");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "processed message never dropped with --processed-retention 1"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(s.status_of("a1", working), "processing");

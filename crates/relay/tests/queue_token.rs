@@ -10,7 +10,9 @@ use serde_json::json;
 use support::queue_server::*;
 
 fn accepts(s: &QueueServer, token: &str) -> bool {
-    let r = Request::new(s.addr, "GET", "/").header("Authorization", token).send();
+    let r = Request::new(s.addr, "GET", "/")
+        .header("Authorization", token)
+        .send();
     match r.status {
         200 => true,
         403 => false,
@@ -20,7 +22,11 @@ fn accepts(s: &QueueServer, token: &str) -> bool {
 
 #[test]
 fn item_02_scirocco_master_token_default_token_works() {
-    let s = QueueServer::with(Options::default().token(None).env("SCIROCCO_MASTER_TOKEN", "DEFAULT_TOKEN"));
+    let s = QueueServer::with(
+        Options::default()
+            .token(None)
+            .env("SCIROCCO_MASTER_TOKEN", "DEFAULT_TOKEN"),
+    );
     assert!(accepts(&s, "DEFAULT_TOKEN"));
     let id = s.push("a1", "b2", &json!({}));
     assert_eq!(s.pull("b2").expect(200).id(), id.id());
@@ -28,14 +34,21 @@ fn item_02_scirocco_master_token_default_token_works() {
 
 #[test]
 fn item_02_scirocco_master_token_overrides() {
-    let s = QueueServer::with(Options::default().token(None).env("SCIROCCO_MASTER_TOKEN", "s3cret-master"));
+    let s = QueueServer::with(
+        Options::default()
+            .token(None)
+            .env("SCIROCCO_MASTER_TOKEN", "s3cret-master"),
+    );
     assert!(accepts(&s, "s3cret-master"));
     assert!(!accepts(&s, "DEFAULT_TOKEN"));
 }
 
 #[test]
 fn item_02_precedence_flag_then_relay_env_then_scirocco_env() {
-    let both = Options::default().token(None).env("RELAY_QUEUE_TOKEN", "relay-env").env("SCIROCCO_MASTER_TOKEN", "scirocco-env");
+    let both = Options::default()
+        .token(None)
+        .env("RELAY_QUEUE_TOKEN", "relay-env")
+        .env("SCIROCCO_MASTER_TOKEN", "scirocco-env");
     let s = QueueServer::with(both.clone());
     assert!(accepts(&s, "relay-env"));
     assert!(!accepts(&s, "scirocco-env"));
@@ -58,8 +71,15 @@ fn item_02_no_token_configured_generates_a_strong_token_file() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(s.data_dir().join("queue-token")).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "token file mode {mode:o} lets other users read the token");
+        let mode = std::fs::metadata(s.data_dir().join("queue-token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "token file mode {mode:o} lets other users read the token"
+        );
     }
     // The same token after a restart: clients keep working.
     s.restart();

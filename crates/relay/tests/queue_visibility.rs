@@ -29,10 +29,17 @@ fn unacked_message_is_redelivered_with_tries_2() {
             break r;
         }
         r.expect(204);
-        assert!(start.elapsed() < DEADLINE, "never redelivered; log:\n{}", s.log());
+        assert!(
+            start.elapsed() < DEADLINE,
+            "never redelivered; log:\n{}",
+            s.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!((again.id(), again.sc("Status"), again.sc("Tries")), (id.clone(), "processing", "2"));
+    assert_eq!(
+        (again.id(), again.sc("Status"), again.sc("Tries")),
+        (id.clone(), "processing", "2")
+    );
     assert_eq!(again.json(), json!({"job": 1}));
     let acked = s.ack("b2", &id).expect(200);
     assert_eq!((acked.sc("Status"), acked.sc("Tries")), ("processed", "2"));
@@ -45,7 +52,10 @@ fn expired_message_reads_back_as_pending() {
     s.pull("b2").expect(200);
     let start = Instant::now();
     while s.status_of("a1", &id) != "pending" {
-        assert!(start.elapsed() < DEADLINE, "still processing long after the visibility timeout");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "still processing long after the visibility timeout"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // Back to pending: an ack now is refused like any ack of a pending message.
@@ -66,7 +76,10 @@ fn a_message_pulled_before_a_restart_still_expires() {
             break r;
         }
         r.expect(204);
-        assert!(start.elapsed() < DEADLINE, "a message in processing at shutdown was never redelivered");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "a message in processing at shutdown was never redelivered"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!((again.id(), again.sc("Tries")), (id, "2"));
@@ -95,6 +108,10 @@ fn redelivery_keeps_fifo_order_with_newer_messages() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let new = s.push("a1", "b2", &json!({"n": "new"})).id();
-    assert_eq!(s.pull("b2").expect(200).id(), old, "an expired message lost its place in the queue");
+    assert_eq!(
+        s.pull("b2").expect(200).id(),
+        old,
+        "an expired message lost its place in the queue"
+    );
     assert_eq!(s.pull("b2").expect(200).id(), new);
 }

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
-use relay_wire::websocket::{self, Masking, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
+use relay_wire::websocket::{
+    self, Masking, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
+};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -76,7 +78,8 @@ impl Shared {
             return;
         }
         if self.measuring.load(Ordering::Relaxed) {
-            self.deliveries.fetch_add(sent.len() as u64, Ordering::Relaxed);
+            self.deliveries
+                .fetch_add(sent.len() as u64, Ordering::Relaxed);
             if let Ok(mut h) = self.hist.lock() {
                 for &us in sent.iter() {
                     let _ = h.record(now_us.saturating_sub(us).max(1));
@@ -89,7 +92,12 @@ impl Shared {
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// A minimal RFC 6455 client over a plain TCP stream. Both servers are driven through this same
@@ -119,11 +127,15 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 impl Ws {
     async fn connect(url: &str) -> anyhow::Result<Ws> {
-        tokio::time::timeout(Duration::from_secs(10), Ws::handshake(url)).await.context("connect timed out")?
+        tokio::time::timeout(Duration::from_secs(10), Ws::handshake(url))
+            .await
+            .context("connect timed out")?
     }
 
     async fn handshake(url: &str) -> anyhow::Result<Ws> {
-        let rest = url.strip_prefix("ws://").context("only ws:// URLs are supported")?;
+        let rest = url
+            .strip_prefix("ws://")
+            .context("only ws:// URLs are supported")?;
         let (host, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -132,7 +144,14 @@ impl Ws {
         stream.set_nodelay(true)?;
         static SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9);
         let seed = (SEED.fetch_add(0x6d2b_79f5, Ordering::Relaxed) as u32) | 1;
-        let mut ws = Ws { stream, buf: Vec::with_capacity(4096), pos: 0, partial: Vec::new(), partial_op: 0, seed };
+        let mut ws = Ws {
+            stream,
+            buf: Vec::with_capacity(4096),
+            pos: 0,
+            partial: Vec::new(),
+            partial_op: 0,
+            seed,
+        };
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         );
@@ -167,13 +186,20 @@ impl Ws {
     /// The next complete frame already buffered: (fin, opcode, payload range in `buf`).
     fn next_frame(&mut self) -> anyhow::Result<Option<(bool, u8, std::ops::Range<usize>)>> {
         match websocket::parse(&mut self.buf[self.pos..], usize::MAX, Masking::Forbidden) {
-            Parsed::Frame { fin, opcode, payload, len } => {
+            Parsed::Frame {
+                fin,
+                opcode,
+                payload,
+                len,
+            } => {
                 let range = self.pos + payload.start..self.pos + payload.end;
                 self.pos += len;
                 Ok(Some((fin, opcode, range)))
             }
             Parsed::Incomplete { .. } => Ok(None),
-            Parsed::Error(code, why) => bail!("the server broke the WebSocket protocol ({code}): {why}"),
+            Parsed::Error(code, why) => {
+                bail!("the server broke the WebSocket protocol ({code}): {why}")
+            }
         }
     }
 
@@ -182,7 +208,9 @@ impl Ws {
     async fn drain(&mut self, mut on: impl FnMut(Event<'_>)) -> anyhow::Result<bool> {
         while let Some((fin, op, range)) = self.next_frame()? {
             match op {
-                OP_TEXT | OP_BINARY if fin && self.partial.is_empty() => on(Event::Data(op, &self.buf[range])),
+                OP_TEXT | OP_BINARY if fin && self.partial.is_empty() => {
+                    on(Event::Data(op, &self.buf[range]))
+                }
                 OP_TEXT | OP_BINARY | OP_CONT => {
                     if op != OP_CONT {
                         self.partial_op = op;
@@ -245,7 +273,9 @@ impl Ws {
     async fn drain_one(&mut self, got: &mut Option<String>) -> anyhow::Result<bool> {
         // Like `drain`, but stops after the first data message so that later ones stay buffered.
         while got.is_none() {
-            let Some((fin, op, range)) = self.next_frame()? else { break };
+            let Some((fin, op, range)) = self.next_frame()? else {
+                break;
+            };
             match op {
                 OP_TEXT | OP_BINARY | OP_CONT => {
                     self.partial.extend_from_slice(&self.buf[range]);
@@ -276,7 +306,12 @@ struct RelaySetup {
     users: Vec<(String, String)>, // (user_id, token)
 }
 
-async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, body: Value) -> anyhow::Result<Value> {
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: Value,
+) -> anyhow::Result<Value> {
     let mut r = http.post(url).json(&body);
     if let Some(t) = token {
         r = r.bearer_auth(t);
@@ -289,34 +324,91 @@ async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, body: Valu
 }
 
 async fn get(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<Value> {
-    let v: Value = http.get(url).bearer_auth(token).send().await?.json().await?;
+    let v: Value = http
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
     if v["code"] != 10000 {
         bail!("{url}: {v}");
     }
     Ok(v["data"].clone())
 }
 
-async fn account(http: &reqwest::Client, base: &str, email: String) -> anyhow::Result<(String, String)> {
+async fn account(
+    http: &reqwest::Client,
+    base: &str,
+    email: String,
+) -> anyhow::Result<(String, String)> {
     let pw = "bench-password";
-    let _ = post(http, &format!("{base}/auth/sign_up"), None, json!({"username": email, "password": pw})).await;
-    let d = post(http, &format!("{base}/auth/sign_in"), None, json!({"username": email, "password": pw})).await?;
-    let token = d["AuthenticationResult"]["AccessToken"].as_str().context("no token")?.to_owned();
-    let uid = get(http, &format!("{base}/user/info"), &token).await?["user_id"].as_str().context("no user id")?.to_owned();
+    let _ = post(
+        http,
+        &format!("{base}/auth/sign_up"),
+        None,
+        json!({"username": email, "password": pw}),
+    )
+    .await;
+    let d = post(
+        http,
+        &format!("{base}/auth/sign_in"),
+        None,
+        json!({"username": email, "password": pw}),
+    )
+    .await?;
+    let token = d["AuthenticationResult"]["AccessToken"]
+        .as_str()
+        .context("no token")?
+        .to_owned();
+    let uid = get(http, &format!("{base}/user/info"), &token).await?["user_id"]
+        .as_str()
+        .context("no user id")?
+        .to_owned();
     Ok((uid, token))
 }
 
 async fn relay_setup(base: &str, users: usize) -> anyhow::Result<RelaySetup> {
     let http = reqwest::Client::new();
     let (_, owner_token) = account(&http, base, "bench-owner@example.com".into()).await?;
-    let service_id = post(&http, &format!("{base}/service/create"), Some(&owner_token), json!({"description": "bench"})).await?["service_id"].as_str().context("sid")?.to_owned();
-    let channel_id = post(&http, &format!("{base}/channel/create"), Some(&owner_token), json!({"channel_name": "bench", "context": {}})).await?["channel_id"].as_str().context("ch")?.to_owned();
-    post(&http, &format!("{base}/service/bind"), Some(&owner_token), json!({"channel_id": channel_id, "service_id": service_id})).await?;
+    let service_id = post(
+        &http,
+        &format!("{base}/service/create"),
+        Some(&owner_token),
+        json!({"description": "bench"}),
+    )
+    .await?["service_id"]
+        .as_str()
+        .context("sid")?
+        .to_owned();
+    let channel_id = post(
+        &http,
+        &format!("{base}/channel/create"),
+        Some(&owner_token),
+        json!({"channel_name": "bench", "context": {}}),
+    )
+    .await?["channel_id"]
+        .as_str()
+        .context("ch")?
+        .to_owned();
+    post(
+        &http,
+        &format!("{base}/service/bind"),
+        Some(&owner_token),
+        json!({"channel_id": channel_id, "service_id": service_id}),
+    )
+    .await?;
     let mut out = Vec::with_capacity(users);
     let mut set = tokio::task::JoinSet::new();
     for i in 0..users {
         let http = http.clone();
         let base = base.to_owned();
-        set.spawn(async move { (i, account(&http, &base, format!("bench-user-{i}@example.com")).await) });
+        set.spawn(async move {
+            (
+                i,
+                account(&http, &base, format!("bench-user-{i}@example.com")).await,
+            )
+        });
         while set.len() >= 8 {
             let (i, r) = set.join_next().await.unwrap()?;
             out.push((i, r?));
@@ -327,7 +419,13 @@ async fn relay_setup(base: &str, users: usize) -> anyhow::Result<RelaySetup> {
         out.push((i, r?));
     }
     out.sort_by_key(|(i, _)| *i);
-    Ok(RelaySetup { http: base.to_owned(), owner_token, service_id, channel_id, users: out.into_iter().map(|(_, u)| u).collect() })
+    Ok(RelaySetup {
+        http: base.to_owned(),
+        owner_token,
+        service_id,
+        channel_id,
+        users: out.into_iter().map(|(_, u)| u).collect(),
+    })
 }
 
 /// Sends a frame and waits for its copy, skipping anything else.
@@ -335,7 +433,9 @@ async fn relay_request(ws: &mut Ws, frame: Value) -> anyhow::Result<()> {
     let rid = frame["request_id"].as_str().unwrap_or("").to_owned();
     ws.send_text(&frame.to_string()).await?;
     loop {
-        let t = tokio::time::timeout(Duration::from_secs(20), ws.next_text()).await.context("no copy")??;
+        let t = tokio::time::timeout(Duration::from_secs(20), ws.next_text())
+            .await
+            .context("no copy")??;
         let v: Value = serde_json::from_str(&t)?;
         if v["type"] == "copy" && v["body"]["request_id"] == rid.as_str() {
             if v["body"]["status"] != true {
@@ -348,7 +448,11 @@ async fn relay_request(ws: &mut Ws, frame: Value) -> anyhow::Result<()> {
 
 async fn relay_user_socket(url: &str, token: &str, join: Option<&str>) -> anyhow::Result<Ws> {
     let mut ws = Ws::connect(url).await?;
-    relay_request(&mut ws, json!({"type": "user_login", "request_id": "login", "access_token": token})).await?;
+    relay_request(
+        &mut ws,
+        json!({"type": "user_login", "request_id": "login", "access_token": token}),
+    )
+    .await?;
     if let Some(ch) = join {
         relay_request(&mut ws, json!({"type": "action", "request_id": "join", "body": {"subtype": "join_channel", "channel_id": ch, "context": {}}})).await?;
     }
@@ -362,8 +466,10 @@ async fn relay_user_socket(url: &str, token: &str, join: Option<&str>) -> anyhow
 /// CPU, which it shares with the server under test.
 fn relay_sent_us(frame: &[u8]) -> Option<u64> {
     use memchr::memmem::Finder;
-    static KIND: std::sync::LazyLock<Finder<'static>> = std::sync::LazyLock::new(|| Finder::new(b"\"message_down\""));
-    static TEXT: std::sync::LazyLock<Finder<'static>> = std::sync::LazyLock::new(|| Finder::new(b"\"text\":\""));
+    static KIND: std::sync::LazyLock<Finder<'static>> =
+        std::sync::LazyLock::new(|| Finder::new(b"\"message_down\""));
+    static TEXT: std::sync::LazyLock<Finder<'static>> =
+        std::sync::LazyLock::new(|| Finder::new(b"\"text\":\""));
     std::str::from_utf8(frame).ok()?;
     KIND.find(frame)?;
     let digits = &frame[TEXT.find(frame)? + 8..];
@@ -394,7 +500,11 @@ impl NatsParser {
             let line = &self.buf[pos..pos + nl];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.starts_with(b"MSG ") {
-                let len: usize = std::str::from_utf8(line).ok().and_then(|l| l.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+                let len: usize = std::str::from_utf8(line)
+                    .ok()
+                    .and_then(|l| l.rsplit(' ').next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
                 let start = pos + nl + 1;
                 if self.buf.len() < start + len + 2 {
                     break;
@@ -416,7 +526,8 @@ impl NatsParser {
 
 async fn nats_socket(url: &str, subscribe: bool) -> anyhow::Result<Ws> {
     let mut ws = Ws::connect(url).await?;
-    let mut init = String::from("CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":false}\r\n");
+    let mut init =
+        String::from("CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":false}\r\n");
     if subscribe {
         init.push_str("SUB bench 1\r\n");
     }
@@ -455,7 +566,13 @@ struct RunResult {
 }
 
 /// One subscriber: reads until told to stop, recording every delivery while measuring.
-async fn subscriber(mut ws: Ws, target: Target, shared: Arc<Shared>, disconnects: Arc<AtomicU64>, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn subscriber(
+    mut ws: Ws,
+    target: Target,
+    shared: Arc<Shared>,
+    disconnects: Arc<AtomicU64>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut parser = NatsParser::default();
     let mut sent = Vec::with_capacity(256);
     let mut pongs = 0usize;
@@ -483,15 +600,20 @@ async fn subscriber(mut ws: Ws, target: Target, shared: Arc<Shared>, disconnects
                         sent.push(us);
                     }
                 }
-                Event::Data(OP_BINARY, d) if target == Target::Nats => parser.push(d, |op| match op {
-                    NatsOp::Msg(payload) => {
-                        if let Some(us) = std::str::from_utf8(payload).ok().and_then(|s| s.parse().ok()) {
-                            sent.push(us);
+                Event::Data(OP_BINARY, d) if target == Target::Nats => {
+                    parser.push(d, |op| match op {
+                        NatsOp::Msg(payload) => {
+                            if let Some(us) = std::str::from_utf8(payload)
+                                .ok()
+                                .and_then(|s| s.parse().ok())
+                            {
+                                sent.push(us);
+                            }
                         }
-                    }
-                    NatsOp::Ping => pongs += 1,
-                    _ => {}
-                }),
+                        NatsOp::Ping => pongs += 1,
+                        _ => {}
+                    })
+                }
                 Event::Closed => closed = true,
                 _ => {}
             })
@@ -507,7 +629,12 @@ async fn subscriber(mut ws: Ws, target: Target, shared: Arc<Shared>, disconnects
     }
 }
 
-async fn run_fanout(args: &Args, relay: Option<&RelaySetup>, n: usize, rate: Option<f64>) -> anyhow::Result<RunResult> {
+async fn run_fanout(
+    args: &Args,
+    relay: Option<&RelaySetup>,
+    n: usize,
+    rate: Option<f64>,
+) -> anyhow::Result<RunResult> {
     let shared = Arc::new(Shared {
         base: Instant::now(),
         deliveries: AtomicU64::new(0),
@@ -521,13 +648,21 @@ async fn run_fanout(args: &Args, relay: Option<&RelaySetup>, n: usize, rate: Opt
     let mut opened = Vec::with_capacity(n);
     for i in 0..n {
         let ws = match (args.target, relay) {
-            (Target::Relay, Some(r)) => relay_user_socket(&args.ws, &r.users[i].1, Some(&r.channel_id)).await?,
+            (Target::Relay, Some(r)) => {
+                relay_user_socket(&args.ws, &r.users[i].1, Some(&r.channel_id)).await?
+            }
             _ => nats_socket(&args.ws, true).await?,
         };
         opened.push(ws);
     }
     for ws in opened {
-        subs.spawn(subscriber(ws, args.target, shared.clone(), disconnects.clone(), stop_rx.clone()));
+        subs.spawn(subscriber(
+            ws,
+            args.target,
+            shared.clone(),
+            disconnects.clone(),
+            stop_rx.clone(),
+        ));
     }
     // Publisher.
     let mut publisher = match (args.target, relay) {
@@ -542,7 +677,16 @@ async fn run_fanout(args: &Args, relay: Option<&RelaySetup>, n: usize, rate: Opt
         Some(r) => {
             let ids: Vec<&str> = r.users[..n].iter().map(|(u, _)| u.as_str()).collect();
             let http = reqwest::Client::new();
-            post(&http, &format!("{}/service/group/create", r.http), Some(&r.owner_token), json!({"group_id": "", "characters": ids})).await?.as_str().context("group")?.to_owned()
+            post(
+                &http,
+                &format!("{}/service/group/create", r.http),
+                Some(&r.owner_token),
+                json!({"group_id": "", "characters": ids}),
+            )
+            .await?
+            .as_str()
+            .context("group")?
+            .to_owned()
         }
         None => String::new(),
     };
@@ -581,14 +725,24 @@ async fn run_fanout(args: &Args, relay: Option<&RelaySetup>, n: usize, rate: Opt
             publisher.stream.write_all(&out).await?;
             out.clear();
         }
-        let wait = if in_flight >= args.window || interval.is_none() { Duration::from_millis(200) } else { next_send.saturating_duration_since(Instant::now()).min(Duration::from_millis(200)) };
+        let wait = if in_flight >= args.window || interval.is_none() {
+            Duration::from_millis(200)
+        } else {
+            next_send
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(200))
+        };
         let mut acked = 0usize;
         let open = publisher
             .drain(|e| match (e, args.target) {
-                (Event::Data(_, d), Target::Relay) if std::str::from_utf8(d).is_ok_and(|t| t.contains("\"copy\"")) => {
+                (Event::Data(_, d), Target::Relay)
+                    if std::str::from_utf8(d).is_ok_and(|t| t.contains("\"copy\"")) =>
+                {
                     acked += 1;
                 }
-                (Event::Data(_, d), Target::Nats) => p.push(d, |op| acked += matches!(op, NatsOp::Pong) as usize),
+                (Event::Data(_, d), Target::Nats) => {
+                    p.push(d, |op| acked += matches!(op, NatsOp::Pong) as usize)
+                }
                 _ => {}
             })
             .await?;
@@ -645,7 +799,9 @@ async fn settled_rss_kib(pid: u32) -> anyhow::Result<u64> {
 /// later work runs, which once made the RSS *fall* as sockets opened); the figure is the growth
 /// from the first half to all of them, divided by the second half.
 async fn idle_rss(args: &Args, relay: Option<&RelaySetup>) -> anyhow::Result<Option<f64>> {
-    let Some(pid) = args.server_pid else { return Ok(None) };
+    let Some(pid) = args.server_pid else {
+        return Ok(None);
+    };
     if args.idle < 2 {
         return Ok(None);
     }
@@ -657,7 +813,9 @@ async fn idle_rss(args: &Args, relay: Option<&RelaySetup>) -> anyhow::Result<Opt
             readings.push(settled_rss_kib(pid).await?);
         }
         conns.push(match (args.target, relay) {
-            (Target::Relay, Some(r)) => relay_user_socket(&args.ws, &r.users[i % r.users.len()].1, None).await?,
+            (Target::Relay, Some(r)) => {
+                relay_user_socket(&args.ws, &r.users[i % r.users.len()].1, None).await?
+            }
             _ => nats_socket(&args.ws, true).await?,
         });
     }
@@ -667,40 +825,66 @@ async fn idle_rss(args: &Args, relay: Option<&RelaySetup>) -> anyhow::Result<Opt
         "server RSS {} KiB before, {} KiB with {half} idle connections, {} KiB with {}",
         readings[0], readings[1], readings[2], args.idle
     );
-    Ok(Some((readings[2] as f64 - readings[1] as f64) / (args.idle - half) as f64))
+    Ok(Some(
+        (readings[2] as f64 - readings[1] as f64) / (args.idle - half) as f64,
+    ))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let fanouts: Vec<usize> = args.fanouts.split(',').map(|s| s.trim().parse()).collect::<Result<_, _>>()?;
+    let fanouts: Vec<usize> = args
+        .fanouts
+        .split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()?;
     let max_n = fanouts.iter().copied().max().unwrap_or(0).max(args.idle);
     let relay = match args.target {
-        Target::Relay => Some(relay_setup(args.http.as_deref().context("--http is required for relay")?, max_n).await?),
+        Target::Relay => Some(
+            relay_setup(
+                args.http
+                    .as_deref()
+                    .context("--http is required for relay")?,
+                max_n,
+            )
+            .await?,
+        ),
         Target::Nats => None,
     };
     let name = format!("{:?}", args.target).to_lowercase();
     // Memory first, while the server has not yet grown buffers for the throughput runs.
     if let Some(kib) = idle_rss(&args, relay.as_ref()).await? {
-        println!("{}", json!({"target": name, "idle_connections": args.idle, "rss_kib_per_connection": (kib * 100.0).round() / 100.0}));
+        println!(
+            "{}",
+            json!({"target": name, "idle_connections": args.idle, "rss_kib_per_connection": (kib * 100.0).round() / 100.0})
+        );
     }
     if let Some(rate) = args.rate {
         for &n in &fanouts {
             let r = run_fanout(&args, relay.as_ref(), n, Some(rate)).await?;
-            println!("{}", json!({"target": name, "fanout": n, "mode": "paced", "rate_msgs_per_s": rate, "deliveries_per_s": r.deliveries_per_s.round(), "msgs_per_s": r.msgs_per_s.round(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "disconnects": r.disconnects}));
+            println!(
+                "{}",
+                json!({"target": name, "fanout": n, "mode": "paced", "rate_msgs_per_s": rate, "deliveries_per_s": r.deliveries_per_s.round(), "msgs_per_s": r.msgs_per_s.round(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "disconnects": r.disconnects})
+            );
         }
         return Ok(());
     }
     let mut last_peak = None;
     for &n in &fanouts {
         let r = run_fanout(&args, relay.as_ref(), n, None).await?;
-        println!("{}", json!({"target": name, "fanout": n, "mode": "peak", "deliveries_per_s": r.deliveries_per_s.round(), "msgs_per_s": r.msgs_per_s.round(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "disconnects": r.disconnects}));
+        println!(
+            "{}",
+            json!({"target": name, "fanout": n, "mode": "peak", "deliveries_per_s": r.deliveries_per_s.round(), "msgs_per_s": r.msgs_per_s.round(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "disconnects": r.disconnects})
+        );
         last_peak = Some((n, r.msgs_per_s));
     }
     if let (true, Some((n, peak))) = (args.half_peak, last_peak) {
         let rate = (peak / 2.0).max(1.0);
         let r = run_fanout(&args, relay.as_ref(), n, Some(rate)).await?;
-        println!("{}", json!({"target": name, "fanout": n, "mode": "half_peak", "rate_msgs_per_s": rate.round(), "deliveries_per_s": r.deliveries_per_s.round(), "msgs_per_s": r.msgs_per_s.round(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "disconnects": r.disconnects}));
+        println!(
+            "{}",
+            json!({"target": name, "fanout": n, "mode": "half_peak", "rate_msgs_per_s": rate.round(), "deliveries_per_s": r.deliveries_per_s.round(), "msgs_per_s": r.msgs_per_s.round(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "disconnects": r.disconnects})
+        );
     }
     Ok(())
 }
@@ -722,7 +906,15 @@ mod tests {
             sender: "s".into(),
             message_id: "m".into(),
         };
-        message("message_down", Some("svc"), &body, Some(Position { epoch: "e", offset: 3 }))
+        message(
+            "message_down",
+            Some("svc"),
+            &body,
+            Some(Position {
+                epoch: "e",
+                offset: 3,
+            }),
+        )
     }
 
     #[test]
@@ -732,7 +924,10 @@ mod tests {
 
     #[test]
     fn ignores_other_frames_and_non_numeric_or_invalid_text() {
-        assert_eq!(relay_sent_us(copy("r", "message_down", true, None).as_bytes()), None);
+        assert_eq!(
+            relay_sent_us(copy("r", "message_down", true, None).as_bytes()),
+            None
+        );
         assert_eq!(relay_sent_us(down("hello").as_bytes()), None);
         let mut bad = down("42").into_bytes();
         bad.push(0xff);

@@ -42,7 +42,12 @@ struct Args {
     #[arg(long)]
     relay_url: Option<String>,
     /// Relay's queue token.
-    #[arg(long, env = "RELAY_QUEUE_TOKEN", hide_env_values = true, default_value = "")]
+    #[arg(
+        long,
+        env = "RELAY_QUEUE_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
     relay_token: String,
     /// beanstalkd's address, such as 127.0.0.1:11300.
     #[arg(long)]
@@ -100,17 +105,28 @@ fn main() -> anyhow::Result<()> {
         bail!("--messages takes one value or one per --clients entry");
     }
     let runtime = if args.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()?
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()?
     };
     runtime.block_on(bench(args))
 }
 
 async fn bench(args: Args) -> anyhow::Result<()> {
-    let payload = Bytes::from((0..args.payload_size).map(|i| b'a' + (i % 26) as u8).collect::<Vec<u8>>());
+    let payload = Bytes::from(
+        (0..args.payload_size)
+            .map(|i| b'a' + (i % 26) as u8)
+            .collect::<Vec<u8>>(),
+    );
     // Fresh queue names per invocation, so a rerun against the same servers starts empty.
-    let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as u32;
+    let run_id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as u32;
 
     let relay_cpu = args.relay_pid.map(|p| CpuProbe::new(p, args.clk_tck));
     let beanstalkd_cpu = args.beanstalkd_pid.map(|p| CpuProbe::new(p, args.clk_tck));
@@ -119,21 +135,42 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     let mut run = 0usize;
     for (i, &clients) in args.clients.iter().enumerate() {
         let messages = *args.messages.get(i).unwrap_or(&args.messages[0]);
-        let mut row = Row { clients, relay: None, beanstalkd: None };
+        let mut row = Row {
+            clients,
+            relay: None,
+            beanstalkd: None,
+        };
         for round in 0..args.rounds {
             // Spread the remainder so the rounds add up to exactly `messages`.
             let share = messages / args.rounds + u64::from(round < messages % args.rounds);
             if let Some(url) = &args.relay_url {
-                eprintln!("relay: {clients} client(s), {share} messages (round {})…", round + 1);
-                let o = run_relay(url, &args.relay_token, run_id, run, clients, share, Pace::Closed, relay_cpu, &payload)
-                    .await?;
+                eprintln!(
+                    "relay: {clients} client(s), {share} messages (round {})…",
+                    round + 1
+                );
+                let o = run_relay(
+                    url,
+                    &args.relay_token,
+                    run_id,
+                    run,
+                    clients,
+                    share,
+                    Pace::Closed,
+                    relay_cpu,
+                    &payload,
+                )
+                .await?;
                 run += 1;
                 eprintln!("  {:.0} msgs/s", o.rate());
                 merge(&mut row.relay, o)?;
             }
             if let Some(addr) = args.beanstalkd {
-                eprintln!("beanstalkd: {clients} client(s), {share} messages (round {})…", round + 1);
-                let o = run_beanstalkd(addr, run_id, run, clients, share, beanstalkd_cpu, &payload).await?;
+                eprintln!(
+                    "beanstalkd: {clients} client(s), {share} messages (round {})…",
+                    round + 1
+                );
+                let o = run_beanstalkd(addr, run_id, run, clients, share, beanstalkd_cpu, &payload)
+                    .await?;
                 run += 1;
                 eprintln!("  {:.0} msgs/s", o.rate());
                 merge(&mut row.beanstalkd, o)?;
@@ -144,11 +181,17 @@ async fn bench(args: Args) -> anyhow::Result<()> {
 
     let mut half = None;
     if let (Some(url), true) = (&args.relay_url, args.half_peak_seconds > 0.0) {
-        let peak_row = rows.iter().max_by_key(|r| r.clients).expect("at least one run");
+        let peak_row = rows
+            .iter()
+            .max_by_key(|r| r.clients)
+            .expect("at least one run");
         let peak = peak_row.relay.as_ref().map(Outcome::rate).unwrap_or(0.0);
         let rate = peak / 2.0;
         let messages = (rate * args.half_peak_seconds).ceil().max(1.0) as u64;
-        eprintln!("relay: {} clients at {rate:.0} msgs/s offered ({messages} messages)…", peak_row.clients);
+        eprintln!(
+            "relay: {} clients at {rate:.0} msgs/s offered ({messages} messages)…",
+            peak_row.clients
+        );
         let o = run_relay(
             url,
             &args.relay_token,
@@ -225,12 +268,21 @@ async fn run_beanstalkd(
 
 fn print_report(args: &Args, rows: &[Row], half: Option<&(usize, f64, Outcome)>) {
     let dash = || "–".to_owned();
-    let rate = |o: &Option<Outcome>| o.as_ref().map(|o| format!("{:.0}", o.rate())).unwrap_or_else(dash);
+    let rate = |o: &Option<Outcome>| {
+        o.as_ref()
+            .map(|o| format!("{:.0}", o.rate()))
+            .unwrap_or_else(dash)
+    };
     let lat = |o: &Option<Outcome>| {
-        o.as_ref().map(|o| format!("{:.2} / {:.2}", o.push_ms(0.5), o.push_ms(0.99))).unwrap_or_else(dash)
+        o.as_ref()
+            .map(|o| format!("{:.2} / {:.2}", o.push_ms(0.5), o.push_ms(0.99)))
+            .unwrap_or_else(dash)
     };
     let cpu = |o: &Option<Outcome>| {
-        o.as_ref().and_then(Outcome::cpu_us_per_message).map(|c| format!("{c:.0}")).unwrap_or_else(dash)
+        o.as_ref()
+            .and_then(Outcome::cpu_us_per_message)
+            .map(|c| format!("{c:.0}"))
+            .unwrap_or_else(dash)
     };
     println!(
         "push → pull → ack per message, {} B payloads, each client on its own queue; \
@@ -242,7 +294,12 @@ fn print_report(args: &Args, rows: &[Row], half: Option<&(usize, f64, Outcome)>)
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
-        let messages = r.relay.as_ref().or(r.beanstalkd.as_ref()).map(|o| o.messages).unwrap_or(0);
+        let messages = r
+            .relay
+            .as_ref()
+            .or(r.beanstalkd.as_ref())
+            .map(|o| o.messages)
+            .unwrap_or(0);
         let ratio = match (&r.relay, &r.beanstalkd) {
             (Some(a), Some(b)) => format!("{:.2}x", a.rate() / b.rate()),
             _ => dash(),

@@ -2,7 +2,7 @@
 //! reads and writes. Records that a client will rely on after the call returns (an account, a
 //! token, a group id) are on disk before the call returns.
 
-use relay_wire::channel::types::{Character, CharacterContext, ChannelInfo};
+use relay_wire::channel::types::{ChannelInfo, Character, CharacterContext};
 
 use super::Hub;
 use crate::auth::{self, ACCESS_TTL_MS, REFRESH_TTL_MS};
@@ -23,13 +23,21 @@ pub const MAX_CHANNEL_DESCRIPTION: usize = 64 * 1024;
 fn check_channel_text(name: Option<&str>, description: Option<&str>) -> Result<(), HubError> {
     let (name, description) = (name.unwrap_or("-"), description.unwrap_or(""));
     if name.trim().is_empty() {
-        return Err(HubError::Invalid("channel_name must not be empty or only whitespace".into()));
+        return Err(HubError::Invalid(
+            "channel_name must not be empty or only whitespace".into(),
+        ));
     }
     if name.len() > MAX_CHANNEL_NAME {
-        return Err(HubError::Invalid(format!("channel_name is {} bytes; at most {MAX_CHANNEL_NAME}", name.len())));
+        return Err(HubError::Invalid(format!(
+            "channel_name is {} bytes; at most {MAX_CHANNEL_NAME}",
+            name.len()
+        )));
     }
     if description.len() > MAX_CHANNEL_DESCRIPTION {
-        return Err(HubError::Invalid(format!("channel_description is {} bytes; at most {MAX_CHANNEL_DESCRIPTION}", description.len())));
+        return Err(HubError::Invalid(format!(
+            "channel_description is {} bytes; at most {MAX_CHANNEL_DESCRIPTION}",
+            description.len()
+        )));
     }
     Ok(())
 }
@@ -71,7 +79,9 @@ impl From<&Channel> for ChannelSummary {
 fn normalise_email(email: &str) -> Result<String, HubError> {
     let e = email.trim().to_lowercase();
     if e.is_empty() || e.contains(char::is_whitespace) {
-        return Err(HubError::Invalid("the account name (an e-mail) must be non-empty and contain no spaces".into()));
+        return Err(HubError::Invalid(
+            "the account name (an e-mail) must be non-empty and contain no spaces".into(),
+        ));
     }
     Ok(e)
 }
@@ -102,7 +112,12 @@ impl Hub {
     // ---- accounts and tokens ----
 
     /// Creates an account (operator path: always allowed).
-    pub fn add_account(&self, email: &str, password: &str, name: Option<&str>) -> Result<Account, HubError> {
+    pub fn add_account(
+        &self,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+    ) -> Result<Account, HubError> {
         let email = normalise_email(email)?;
         if password.is_empty() {
             return Err(HubError::Invalid("the password must not be empty".into()));
@@ -149,7 +164,12 @@ impl Hub {
 
     pub fn sign_in(&self, email: &str, password: &str) -> Result<Tokens, HubError> {
         let email = normalise_email(email).map_err(|_| HubError::BadCredentials)?;
-        let account = self.lock().accounts.get(&email).cloned().ok_or(HubError::BadCredentials)?;
+        let account = self
+            .lock()
+            .accounts
+            .get(&email)
+            .cloned()
+            .ok_or(HubError::BadCredentials)?;
         if !auth::verify_password(password, &account.password_hash) {
             return Err(HubError::BadCredentials);
         }
@@ -158,19 +178,34 @@ impl Hub {
         let refresh = auth::new_token();
         {
             let mut st = self.lock();
-            for (tok, kind, ttl) in [(&access, TokenKind::Access, ACCESS_TTL_MS), (&refresh, TokenKind::Refresh, REFRESH_TTL_MS)] {
-                let t = Token { user_id: account.user_id.clone(), kind, expires_ms: now + ttl };
+            for (tok, kind, ttl) in [
+                (&access, TokenKind::Access, ACCESS_TTL_MS),
+                (&refresh, TokenKind::Refresh, REFRESH_TTL_MS),
+            ] {
+                let t = Token {
+                    user_id: account.user_id.clone(),
+                    kind,
+                    expires_ms: now + ttl,
+                };
                 self.inner.store.put(Table::Tokens, tok, &t);
                 st.tokens.insert(tok.clone(), t);
             }
             self.purge_expired(&mut st.tokens, now);
         }
         self.flush()?;
-        Ok(Tokens { access_token: access, refresh_token: refresh, expires_in_s: ACCESS_TTL_MS / 1000 })
+        Ok(Tokens {
+            access_token: access,
+            refresh_token: refresh,
+            expires_in_s: ACCESS_TTL_MS / 1000,
+        })
     }
 
     fn purge_expired(&self, tokens: &mut std::collections::HashMap<String, Token>, now: i64) {
-        let expired: Vec<String> = tokens.iter().filter(|(_, t)| t.expires_ms <= now).map(|(k, _)| k.clone()).collect();
+        let expired: Vec<String> = tokens
+            .iter()
+            .filter(|(_, t)| t.expires_ms <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in expired {
             tokens.remove(&k);
             self.inner.store.delete(Table::Tokens, &k);
@@ -192,12 +227,20 @@ impl Hub {
             if st.email_of.get(&user_id) != Some(&email) {
                 return Err(HubError::BadToken);
             }
-            let tok = Token { user_id, kind: TokenKind::Access, expires_ms: now + ACCESS_TTL_MS };
+            let tok = Token {
+                user_id,
+                kind: TokenKind::Access,
+                expires_ms: now + ACCESS_TTL_MS,
+            };
             self.inner.store.put(Table::Tokens, &access, &tok);
             st.tokens.insert(access.clone(), tok);
         }
         self.flush()?;
-        Ok(Tokens { access_token: access, refresh_token: refresh_token.to_owned(), expires_in_s: ACCESS_TTL_MS / 1000 })
+        Ok(Tokens {
+            access_token: access,
+            refresh_token: refresh_token.to_owned(),
+            expires_in_s: ACCESS_TTL_MS / 1000,
+        })
     }
 
     pub fn sign_out(&self, access_token: &str) -> Result<(), HubError> {
@@ -213,7 +256,9 @@ impl Hub {
     pub fn authenticate(&self, access_token: &str) -> Result<String, HubError> {
         let st = self.lock();
         match st.tokens.get(access_token) {
-            Some(t) if t.kind == TokenKind::Access && t.expires_ms > auth::now_ms() => Ok(t.user_id.clone()),
+            Some(t) if t.kind == TokenKind::Access && t.expires_ms > auth::now_ms() => {
+                Ok(t.user_id.clone())
+            }
             _ => Err(HubError::BadToken),
         }
     }
@@ -227,11 +272,24 @@ impl Hub {
             .ok_or_else(|| HubError::NotFound(format!("user {user_id}")))
     }
 
-    pub fn update_user_info(&self, user_id: &str, name: Option<String>, avatar: Option<String>, description: Option<String>) -> Result<Account, HubError> {
+    pub fn update_user_info(
+        &self,
+        user_id: &str,
+        name: Option<String>,
+        avatar: Option<String>,
+        description: Option<String>,
+    ) -> Result<Account, HubError> {
         let account = {
             let mut st = self.lock();
-            let email = st.email_of.get(user_id).cloned().ok_or_else(|| HubError::NotFound(format!("user {user_id}")))?;
-            let a = st.accounts.get_mut(&email).ok_or_else(|| HubError::NotFound(format!("user {user_id}")))?;
+            let email = st
+                .email_of
+                .get(user_id)
+                .cloned()
+                .ok_or_else(|| HubError::NotFound(format!("user {user_id}")))?;
+            let a = st
+                .accounts
+                .get_mut(&email)
+                .ok_or_else(|| HubError::NotFound(format!("user {user_id}")))?;
             if let Some(n) = name {
                 a.name = n;
             }
@@ -251,11 +309,18 @@ impl Hub {
     // ---- services and agents ----
 
     pub fn create_service(&self, owner: &str, description: &str) -> Result<String, HubError> {
-        let service = Service { service_id: auth::new_id(), owner: owner.to_owned(), description: description.to_owned() };
+        let service = Service {
+            service_id: auth::new_id(),
+            owner: owner.to_owned(),
+            description: description.to_owned(),
+        };
         {
             let mut st = self.lock();
-            self.inner.store.put(Table::Services, &service.service_id, &service);
-            st.services.insert(service.service_id.clone(), service.clone());
+            self.inner
+                .store
+                .put(Table::Services, &service.service_id, &service);
+            st.services
+                .insert(service.service_id.clone(), service.clone());
         }
         self.flush()?;
         Ok(service.service_id)
@@ -283,10 +348,16 @@ impl Hub {
         out
     }
 
-    pub(crate) fn owned_service(st: &super::State, owner: &str, service_id: &str) -> Result<(), HubError> {
+    pub(crate) fn owned_service(
+        st: &super::State,
+        owner: &str,
+        service_id: &str,
+    ) -> Result<(), HubError> {
         match st.services.get(service_id) {
             Some(s) if s.owner == owner => Ok(()),
-            Some(_) => Err(HubError::Forbidden(format!("service {service_id} belongs to another account"))),
+            Some(_) => Err(HubError::Forbidden(format!(
+                "service {service_id} belongs to another account"
+            ))),
             None => Err(HubError::NotFound(format!("service {service_id}"))),
         }
     }
@@ -296,9 +367,14 @@ impl Hub {
         {
             let mut st = self.lock();
             Self::owned_service(&st, caller, service_id)?;
-            let ch = st.channels.get_mut(channel_id).ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))?;
+            let ch = st
+                .channels
+                .get_mut(channel_id)
+                .ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))?;
             if ch.owner != caller {
-                return Err(HubError::Forbidden(format!("channel {channel_id} belongs to another account")));
+                return Err(HubError::Forbidden(format!(
+                    "channel {channel_id} belongs to another account"
+                )));
             }
             ch.service_id = Some(service_id.to_owned());
             self.inner.store.put(Table::Channels, channel_id, ch);
@@ -310,9 +386,14 @@ impl Hub {
         {
             let mut st = self.lock();
             Self::owned_service(&st, caller, service_id)?;
-            let ch = st.channels.get_mut(channel_id).ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))?;
+            let ch = st
+                .channels
+                .get_mut(channel_id)
+                .ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))?;
             if ch.service_id.as_deref() != Some(service_id) {
-                return Err(HubError::Invalid(format!("channel {channel_id} is not bound to service {service_id}")));
+                return Err(HubError::Invalid(format!(
+                    "channel {channel_id} is not bound to service {service_id}"
+                )));
             }
             ch.service_id = None;
             self.inner.store.put(Table::Channels, channel_id, ch);
@@ -320,7 +401,14 @@ impl Hub {
         self.flush()
     }
 
-    pub fn create_agent(&self, caller: &str, service_id: &str, name: &str, avatar: Option<String>, description: Option<String>) -> Result<Character, HubError> {
+    pub fn create_agent(
+        &self,
+        caller: &str,
+        service_id: &str,
+        name: &str,
+        avatar: Option<String>,
+        description: Option<String>,
+    ) -> Result<Character, HubError> {
         let agent = Agent {
             character_id: auth::new_id(),
             service_id: service_id.to_owned(),
@@ -331,18 +419,32 @@ impl Hub {
         {
             let mut st = self.lock();
             Self::owned_service(&st, caller, service_id)?;
-            self.inner.store.put(Table::Agents, &agent.character_id, &agent);
+            self.inner
+                .store
+                .put(Table::Agents, &agent.character_id, &agent);
             st.agents.insert(agent.character_id.clone(), agent.clone());
         }
         self.flush()?;
         Ok(character_of_agent(&agent))
     }
 
-    pub fn update_agent(&self, caller: &str, service_id: &str, character_id: &str, name: Option<String>, avatar: Option<String>, description: Option<String>) -> Result<Character, HubError> {
+    pub fn update_agent(
+        &self,
+        caller: &str,
+        service_id: &str,
+        character_id: &str,
+        name: Option<String>,
+        avatar: Option<String>,
+        description: Option<String>,
+    ) -> Result<Character, HubError> {
         let agent = {
             let mut st = self.lock();
             Self::owned_service(&st, caller, service_id)?;
-            let a = st.agents.get_mut(character_id).filter(|a| a.service_id == service_id).ok_or_else(|| HubError::NotFound(format!("agent {character_id}")))?;
+            let a = st
+                .agents
+                .get_mut(character_id)
+                .filter(|a| a.service_id == service_id)
+                .ok_or_else(|| HubError::NotFound(format!("agent {character_id}")))?;
             if let Some(n) = name {
                 a.name = n;
             }
@@ -361,8 +463,16 @@ impl Hub {
 
     pub fn list_agents(&self, service_id: &str) -> Vec<Character> {
         let st = self.lock();
-        let mut v: Vec<&Agent> = st.agents.values().filter(|a| a.service_id == service_id).collect();
-        v.sort_by(|a, b| a.name.cmp(&b.name).then(a.character_id.cmp(&b.character_id)));
+        let mut v: Vec<&Agent> = st
+            .agents
+            .values()
+            .filter(|a| a.service_id == service_id)
+            .collect();
+        v.sort_by(|a, b| {
+            a.name
+                .cmp(&b.name)
+                .then(a.character_id.cmp(&b.character_id))
+        });
         v.into_iter().map(character_of_agent).collect()
     }
 
@@ -379,7 +489,11 @@ impl Hub {
                 } else {
                     Character {
                         character_id: id.clone(),
-                        character_context: CharacterContext { name: "<unknown>".into(), avatar: None, description: None },
+                        character_context: CharacterContext {
+                            name: "<unknown>".into(),
+                            avatar: None,
+                            description: None,
+                        },
                     }
                 }
             })
@@ -389,7 +503,12 @@ impl Hub {
     // ---- channels ----
 
     /// Creates a channel owned by (and containing) the caller.
-    pub fn create_channel(&self, owner: &str, name: &str, description: &str) -> Result<String, HubError> {
+    pub fn create_channel(
+        &self,
+        owner: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<String, HubError> {
         check_channel_text(Some(name), Some(description))?;
         let mut ch = Channel {
             channel_id: auth::new_id(),
@@ -413,14 +532,30 @@ impl Hub {
 
     /// Renames a channel (its owner or the owner of its bound service) and pushes the new
     /// channel info to its online members.
-    pub fn update_channel(&self, caller: &str, channel_id: &str, name: Option<String>, description: Option<String>) -> Result<ChannelInfo, HubError> {
+    pub fn update_channel(
+        &self,
+        caller: &str,
+        channel_id: &str,
+        name: Option<String>,
+        description: Option<String>,
+    ) -> Result<ChannelInfo, HubError> {
         check_channel_text(name.as_deref(), description.as_deref())?;
         let info = {
             let mut st = self.lock();
-            let ch = st.channels.get(channel_id).ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))?;
-            let via_service = ch.service_id.as_ref().and_then(|s| st.services.get(s)).map(|s| s.owner == caller).unwrap_or(false);
+            let ch = st
+                .channels
+                .get(channel_id)
+                .ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))?;
+            let via_service = ch
+                .service_id
+                .as_ref()
+                .and_then(|s| st.services.get(s))
+                .map(|s| s.owner == caller)
+                .unwrap_or(false);
             if ch.owner != caller && !via_service {
-                return Err(HubError::Forbidden(format!("only the owner of channel {channel_id} or of its service may update it")));
+                return Err(HubError::Forbidden(format!(
+                    "only the owner of channel {channel_id} or of its service may update it"
+                )));
             }
             let info = ChannelInfo {
                 channel_id: channel_id.to_owned(),
@@ -437,7 +572,12 @@ impl Hub {
 
     pub fn list_channels(&self, user_id: &str) -> Vec<ChannelSummary> {
         let st = self.lock();
-        let mut v: Vec<ChannelSummary> = st.channels.values().filter(|c| c.is_member(user_id)).map(ChannelSummary::from).collect();
+        let mut v: Vec<ChannelSummary> = st
+            .channels
+            .values()
+            .filter(|c| c.is_member(user_id))
+            .map(ChannelSummary::from)
+            .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name).then(a.channel_id.cmp(&b.channel_id)));
         v
     }
@@ -446,23 +586,44 @@ impl Hub {
     pub fn popular_channels(&self) -> Vec<ChannelSummary> {
         let st = self.lock();
         let mut v: Vec<ChannelSummary> = st.channels.values().map(ChannelSummary::from).collect();
-        v.sort_by(|a, b| b.member_count.cmp(&a.member_count).then(a.channel_id.cmp(&b.channel_id)));
+        v.sort_by(|a, b| {
+            b.member_count
+                .cmp(&a.member_count)
+                .then(a.channel_id.cmp(&b.channel_id))
+        });
         v
     }
 
     pub fn channel(&self, channel_id: &str) -> Option<ChannelSummary> {
-        self.lock().channels.get(channel_id).map(ChannelSummary::from)
+        self.lock()
+            .channels
+            .get(channel_id)
+            .map(ChannelSummary::from)
     }
 
     /// Current member user ids in join order.
     pub fn members(&self, channel_id: &str) -> Result<Vec<String>, HubError> {
-        self.lock().channels.get(channel_id).map(|c| c.members.clone()).ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))
+        self.lock()
+            .channels
+            .get(channel_id)
+            .map(|c| c.members.clone())
+            .ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))
     }
 
     // ---- groups ----
 
-    pub fn create_group(&self, creator: &str, channel_id: Option<&str>, characters: Vec<String>) -> Result<String, HubError> {
-        let g = Group { group_id: auth::new_id(), characters, creator: creator.to_owned(), channel_id: channel_id.map(str::to_owned) };
+    pub fn create_group(
+        &self,
+        creator: &str,
+        channel_id: Option<&str>,
+        characters: Vec<String>,
+    ) -> Result<String, HubError> {
+        let g = Group {
+            group_id: auth::new_id(),
+            characters,
+            creator: creator.to_owned(),
+            channel_id: channel_id.map(str::to_owned),
+        };
         {
             let mut st = self.lock();
             self.inner.store.put(Table::Groups, &g.group_id, &g);
@@ -477,13 +638,21 @@ impl Hub {
         if group_id == relay_wire::channel::SERVICE_GROUP {
             return Some(Vec::new());
         }
-        self.lock().groups.get(group_id).map(|g| g.characters.clone())
+        self.lock()
+            .groups
+            .get(group_id)
+            .map(|g| g.characters.clone())
     }
 
     /// Groups created for a channel.
     pub fn channel_groups(&self, channel_id: &str) -> Vec<Group> {
         let st = self.lock();
-        let mut v: Vec<Group> = st.groups.values().filter(|g| g.channel_id.as_deref() == Some(channel_id)).cloned().collect();
+        let mut v: Vec<Group> = st
+            .groups
+            .values()
+            .filter(|g| g.channel_id.as_deref() == Some(channel_id))
+            .cloned()
+            .collect();
         v.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         v
     }
@@ -493,8 +662,17 @@ impl Hub {
     /// Issues an unguessable file key for one upload, valid for [`UPLOAD_KEY_TTL_MS`]. Keys
     /// never used are forgotten once expired, so asking for keys does not grow the memory.
     pub fn new_upload_key(&self, extension: &str) -> Result<String, HubError> {
-        let ext: String = extension.trim_start_matches('.').chars().filter(|c| c.is_ascii_alphanumeric()).take(16).collect();
-        let key = if ext.is_empty() { auth::new_token() } else { format!("{}.{ext}", auth::new_token()) };
+        let ext: String = extension
+            .trim_start_matches('.')
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(16)
+            .collect();
+        let key = if ext.is_empty() {
+            auth::new_token()
+        } else {
+            format!("{}.{ext}", auth::new_token())
+        };
         let now = auth::now_ms();
         let mut st = self.lock();
         let uploads = &mut st.sessions.uploads;
@@ -509,7 +687,10 @@ impl Hub {
     /// Whether an upload key was issued, is unused and has not expired (without using it).
     pub fn upload_key_pending(&self, key: &str) -> bool {
         let st = self.lock();
-        st.sessions.uploads.get(key).is_some_and(|t| auth::now_ms() - t < UPLOAD_KEY_TTL_MS)
+        st.sessions
+            .uploads
+            .get(key)
+            .is_some_and(|t| auth::now_ms() - t < UPLOAD_KEY_TTL_MS)
     }
 
     /// Consumes an issued upload key; false if it was never issued, already used or expired.

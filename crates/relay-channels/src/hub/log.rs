@@ -10,8 +10,8 @@ use relay_wire::channel::inbound::ResumeFrom;
 use relay_wire::channel::outbound::{self, MessageBody, Position};
 use serde_json::{Map, Value};
 
-use super::session::{text, ConnId, Identity};
 use super::routing::Resolved;
+use super::session::{text, ConnId, Identity};
 use super::{Hub, State};
 use crate::error::HubError;
 use crate::model::{LogMeta, LoggedMessage};
@@ -40,11 +40,22 @@ const RESERVE: u64 = 4096;
 
 impl ChannelLog {
     fn empty() -> Self {
-        Self { first: 0, next: 0, recent: VecDeque::new(), reserved: 0, durable: Arc::default(), holes: Vec::new() }
+        Self {
+            first: 0,
+            next: 0,
+            recent: VecDeque::new(),
+            reserved: 0,
+            durable: Arc::default(),
+            holes: Vec::new(),
+        }
     }
 
     fn meta(&self, clean: bool) -> LogMeta {
-        LogMeta { reserved: self.reserved, clean, holes: self.holes.clone() }
+        LogMeta {
+            reserved: self.reserved,
+            clean,
+            holes: self.holes.clone(),
+        }
     }
 
     /// The record a clean stop leaves: nothing reserved beyond the next offset (a message after
@@ -57,47 +68,88 @@ impl ChannelLog {
 
     /// The holes that overlap `from..to`.
     fn holes_in(&self, from: u64, to: u64) -> Vec<(u64, u64)> {
-        self.holes.iter().copied().filter(|&(start, end)| start < to && end > from).collect()
+        self.holes
+            .iter()
+            .copied()
+            .filter(|&(start, end)| start < to && end > from)
+            .collect()
     }
 }
 
 impl From<LoadedLog> for ChannelLog {
     fn from(l: LoadedLog) -> Self {
         let durable = Arc::new(AtomicU64::new(l.meta.reserved));
-        Self { first: l.first, next: l.next, recent: l.newest.into_iter().map(Arc::new).collect(), reserved: l.meta.reserved, durable, holes: l.meta.holes }
+        Self {
+            first: l.first,
+            next: l.next,
+            recent: l.newest.into_iter().map(Arc::new).collect(),
+            reserved: l.meta.reserved,
+            durable,
+            holes: l.meta.holes,
+        }
     }
 }
 
 /// Most frames one resume request replays; the client asks again from the last offset it got.
 const MAX_REPLAY: usize = 1000;
 
-fn visible(m: &LoggedMessage, who: &Identity, groups: &std::collections::HashMap<String, crate::model::Group>) -> bool {
+fn visible(
+    m: &LoggedMessage,
+    who: &Identity,
+    groups: &std::collections::HashMap<String, crate::model::Group>,
+) -> bool {
     match who {
         Identity::User { user_id } => m.kind == "message_down" && m.reached(user_id, groups),
-        Identity::Service { service_id, .. } => m.kind == "message_up" && m.service_id.as_deref() == Some(service_id),
+        Identity::Service { service_id, .. } => {
+            m.kind == "message_up" && m.service_id.as_deref() == Some(service_id)
+        }
     }
 }
 
 impl Hub {
     /// Gives the message the channel's next offset and keeps it: in memory among the newest,
     /// and in the store (encoded and committed by the store's writer thread, not here).
-    pub(crate) fn append(&self, st: &mut State, kind: &str, body: MessageBody, service_id: Option<String>, resolved: &Resolved) -> Arc<LoggedMessage> {
+    pub(crate) fn append(
+        &self,
+        st: &mut State,
+        kind: &str,
+        body: MessageBody,
+        service_id: Option<String>,
+        resolved: &Resolved,
+    ) -> Arc<LoggedMessage> {
         let cfg = &self.inner.cfg;
-        let resolved = if resolved.same_as_group { None } else { Some(resolved.users.clone()) };
+        let resolved = if resolved.same_as_group {
+            None
+        } else {
+            Some(resolved.users.clone())
+        };
         let log = match st.logs.get_mut(&body.channel_id) {
             Some(log) => log,
-            None => st.logs.entry(body.channel_id.clone()).or_insert_with(ChannelLog::empty),
+            None => st
+                .logs
+                .entry(body.channel_id.clone())
+                .or_insert_with(ChannelLog::empty),
         };
         if log.next + RESERVE / 2 >= log.reserved {
             log.reserved = log.next + RESERVE;
-            self.inner.store.reserve_offsets(&body.channel_id, &log.meta(false), log.durable.clone());
+            self.inner.store.reserve_offsets(
+                &body.channel_id,
+                &log.meta(false),
+                log.durable.clone(),
+            );
         }
         if log.next >= log.durable.load(Ordering::Acquire) {
             if let Err(err) = self.inner.store.sync() {
                 tracing::error!(%err, channel = %body.channel_id, "could not store the channel's offset reservation; a crash may reuse offsets");
             }
         }
-        let m = Arc::new(LoggedMessage { offset: log.next, kind: kind.to_owned(), body, service_id, resolved });
+        let m = Arc::new(LoggedMessage {
+            offset: log.next,
+            kind: kind.to_owned(),
+            body,
+            service_id,
+            resolved,
+        });
         log.next += 1;
         self.inner.store.put_message(m.clone());
         log.recent.push_back(m.clone());
@@ -108,14 +160,24 @@ impl Hub {
         let step = (cfg.history_limit / 16).max(1);
         if log.next - log.first > cfg.history_limit + step {
             log.first = log.next - cfg.history_limit;
-            self.inner.store.trim_messages(&m.body.channel_id, log.first);
+            self.inner
+                .store
+                .trim_messages(&m.body.channel_id, log.first);
         }
         m
     }
 
     /// Logged messages of a channel in `from..`, oldest first, at most `max`.
-    fn read_log(&self, st: &State, channel_id: &str, from: u64, max: usize) -> Vec<Arc<LoggedMessage>> {
-        let Some(log) = st.logs.get(channel_id) else { return Vec::new() };
+    fn read_log(
+        &self,
+        st: &State,
+        channel_id: &str,
+        from: u64,
+        max: usize,
+    ) -> Vec<Arc<LoggedMessage>> {
+        let Some(log) = st.logs.get(channel_id) else {
+            return Vec::new();
+        };
         let from = from.max(log.first);
         let mem_first = log.recent.front().map(|m| m.offset).unwrap_or(log.next);
         let mut out = Vec::new();
@@ -125,16 +187,42 @@ impl Hub {
                 Err(e) => tracing::warn!(error = %e, "reading channel log failed"),
             }
         }
-        out.extend(log.recent.iter().filter(|m| m.offset >= from).take(max.saturating_sub(out.len())).cloned());
+        out.extend(
+            log.recent
+                .iter()
+                .filter(|m| m.offset >= from)
+                .take(max.saturating_sub(out.len()))
+                .cloned(),
+        );
         out
     }
 
-    pub(crate) fn resume(&self, st: &mut State, id: ConnId, who: &Identity, channel_id: &str, epoch: Option<&str>, from: ResumeFrom) -> Result<Option<Map<String, Value>>, String> {
-        let (first, next) = st.logs.get(channel_id).map(|l| (l.first, l.next)).unwrap_or((0, 0));
+    pub(crate) fn resume(
+        &self,
+        st: &mut State,
+        id: ConnId,
+        who: &Identity,
+        channel_id: &str,
+        epoch: Option<&str>,
+        from: ResumeFrom,
+    ) -> Result<Option<Map<String, Value>>, String> {
+        let (first, next) = st
+            .logs
+            .get(channel_id)
+            .map(|l| (l.first, l.next))
+            .unwrap_or((0, 0));
         let Some(wanted) = from.first_wanted() else {
             // Only where the log ends: a client that starts watching learns where to resume
             // from should it be disconnected before its first message.
-            return Ok(Some(resume_context(&self.inner.epoch, 0, false, None, first, next, false)));
+            return Ok(Some(resume_context(
+                &self.inner.epoch,
+                0,
+                false,
+                None,
+                first,
+                next,
+                false,
+            )));
         };
         let same_epoch = epoch.map(|e| e == self.inner.epoch).unwrap_or(true);
         let mut from = if same_epoch { wanted } else { first };
@@ -162,10 +250,18 @@ impl Hub {
                 if !visible(m, who, &st.groups) {
                     continue;
                 }
-                let pos = Position { epoch: &self.inner.epoch, offset: m.offset };
+                let pos = Position {
+                    epoch: &self.inner.epoch,
+                    offset: m.offset,
+                };
                 let kind = m.kind.as_str();
-                let sid = if kind == "message_down" { m.service_id.as_deref() } else { None };
-                st.sessions.send(id, &text(outbound::message(kind, sid, &m.body, Some(pos))));
+                let sid = if kind == "message_down" {
+                    m.service_id.as_deref()
+                } else {
+                    None
+                };
+                st.sessions
+                    .send(id, &text(outbound::message(kind, sid, &m.body, Some(pos))));
                 replayed += 1;
                 last_seen = m.offset;
                 if replayed >= MAX_REPLAY {
@@ -177,37 +273,78 @@ impl Hub {
         let next_offset = if more { last_seen + 1 } else { next };
         let mut why = Vec::new();
         if gap {
-            why.push(format!("messages before offset {first} are no longer available; replayed from there"));
+            why.push(format!(
+                "messages before offset {first} are no longer available; replayed from there"
+            ));
         }
-        let holes = st.logs.get(channel_id).map(|l| l.holes_in(from, next_offset)).unwrap_or_default();
+        let holes = st
+            .logs
+            .get(channel_id)
+            .map(|l| l.holes_in(from, next_offset))
+            .unwrap_or_default();
         for (a, b) in holes {
             gap = true;
             why.push(format!("messages at offsets {a} to {} may have been lost when the server stopped without a clean shutdown", b - 1));
         }
         let message = gap.then(|| why.join("; "));
-        Ok(Some(resume_context(&self.inner.epoch, replayed, gap, message, first, next_offset, more)))
+        Ok(Some(resume_context(
+            &self.inner.epoch,
+            replayed,
+            gap,
+            message,
+            first,
+            next_offset,
+            more,
+        )))
     }
 
-    pub(crate) fn find_visible_message(&self, st: &State, channel_id: &str, message_id: &str, user_id: &str) -> Option<LoggedMessage> {
+    pub(crate) fn find_visible_message(
+        &self,
+        st: &State,
+        channel_id: &str,
+        message_id: &str,
+        user_id: &str,
+    ) -> Option<LoggedMessage> {
         let log = st.logs.get(channel_id)?;
         log.recent
             .iter()
             .rev()
-            .find(|m| m.body.message_id == message_id && (m.body.sender == user_id || m.reached(user_id, &st.groups)))
+            .find(|m| {
+                m.body.message_id == message_id
+                    && (m.body.sender == user_id || m.reached(user_id, &st.groups))
+            })
             .map(|m| LoggedMessage::clone(m))
     }
 
     /// Channel history for `caller`: messages it sent or was a resolved recipient of (all of
     /// them for the owner of the channel's bound service), newest first. `before` is a
     /// `message_id` or a millisecond timestamp; `None` means the latest.
-    pub fn history(&self, caller: &str, channel_id: &str, limit: usize, before: Option<&str>) -> Result<Vec<MessageBody>, HubError> {
+    pub fn history(
+        &self,
+        caller: &str,
+        channel_id: &str,
+        limit: usize,
+        before: Option<&str>,
+    ) -> Result<Vec<MessageBody>, HubError> {
         let st = self.lock();
-        let ch = st.channels.get(channel_id).ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))?;
-        let owns_service = ch.service_id.as_ref().and_then(|s| st.services.get(s)).map(|s| s.owner == caller).unwrap_or(false);
+        let ch = st
+            .channels
+            .get(channel_id)
+            .ok_or_else(|| HubError::NotFound(format!("channel {channel_id}")))?;
+        let owns_service = ch
+            .service_id
+            .as_ref()
+            .and_then(|s| st.services.get(s))
+            .map(|s| s.owner == caller)
+            .unwrap_or(false);
         if !ch.is_member(caller) && !owns_service {
-            return Err(HubError::Forbidden(format!("not a member of channel {channel_id}")));
+            return Err(HubError::Forbidden(format!(
+                "not a member of channel {channel_id}"
+            )));
         }
-        let Some(log) = st.logs.get(channel_id) else { return Ok(Vec::new()) };
+        let Some(log) = st.logs.get(channel_id) else {
+            return Ok(Vec::new());
+        };
         let before_ts = before.and_then(|b| b.parse::<i64>().ok());
         let mut before_id = before.filter(|_| before_ts.is_none()).map(str::to_owned);
         let mut out = Vec::new();
@@ -241,7 +378,15 @@ impl Hub {
 }
 
 /// The `context` of a resume's `copy`.
-fn resume_context(epoch: &str, replayed: usize, gap: bool, message: Option<String>, first: u64, next_offset: u64, more: bool) -> Map<String, Value> {
+fn resume_context(
+    epoch: &str,
+    replayed: usize,
+    gap: bool,
+    message: Option<String>,
+    first: u64,
+    next_offset: u64,
+    more: bool,
+) -> Map<String, Value> {
     let mut ctx = Map::new();
     ctx.insert("epoch".into(), epoch.into());
     ctx.insert("replayed".into(), replayed.into());

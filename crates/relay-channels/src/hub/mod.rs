@@ -15,9 +15,9 @@ mod routing;
 mod session;
 
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
-use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::HubError;
@@ -98,7 +98,17 @@ impl Hub {
     pub fn open(dir: &Path, cfg: HubConfig) -> Result<Hub, HubError> {
         std::fs::create_dir_all(dir.join("files"))?;
         let (store, loaded) = Store::open(&dir.join("channels.redb"), cfg.recent_in_memory)?;
-        let Loaded { epoch, accounts, tokens, services, agents, channels, groups, ui, logs } = loaded;
+        let Loaded {
+            epoch,
+            accounts,
+            tokens,
+            services,
+            agents,
+            channels,
+            groups,
+            ui,
+            logs,
+        } = loaded;
         let now = crate::auth::now_ms();
         let mut state = State::default();
         state.sessions.prelogin = prelogin::Prelogin::new(cfg.prelogin);
@@ -106,9 +116,18 @@ impl Hub {
             state.email_of.insert(a.user_id.clone(), a.email.clone());
             state.accounts.insert(a.email.clone(), a);
         }
-        state.tokens = tokens.into_iter().filter(|(_, t)| t.expires_ms > now).collect();
-        state.services = services.into_iter().map(|s| (s.service_id.clone(), s)).collect();
-        state.agents = agents.into_iter().map(|a| (a.character_id.clone(), a)).collect();
+        state.tokens = tokens
+            .into_iter()
+            .filter(|(_, t)| t.expires_ms > now)
+            .collect();
+        state.services = services
+            .into_iter()
+            .map(|s| (s.service_id.clone(), s))
+            .collect();
+        state.agents = agents
+            .into_iter()
+            .map(|a| (a.character_id.clone(), a))
+            .collect();
         state.channels = channels
             .into_iter()
             .map(|mut c| {
@@ -116,7 +135,10 @@ impl Hub {
                 (c.channel_id.clone(), c)
             })
             .collect();
-        state.groups = groups.into_iter().map(|g| (g.group_id.clone(), g)).collect();
+        state.groups = groups
+            .into_iter()
+            .map(|g| (g.group_id.clone(), g))
+            .collect();
         state.ui = ui.into_iter().collect();
         for (ch, log) in &logs {
             if let Some((from, to)) = log.new_hole {
@@ -125,7 +147,10 @@ impl Hub {
                 store.put_log_meta(ch, &log.meta);
             }
         }
-        state.logs = logs.into_iter().map(|(ch, log)| (ch, log::ChannelLog::from(log))).collect();
+        state.logs = logs
+            .into_iter()
+            .map(|(ch, log)| (ch, log::ChannelLog::from(log)))
+            .collect();
         Ok(Hub {
             inner: Arc::new(Inner {
                 cfg,
@@ -156,7 +181,9 @@ impl Hub {
     /// the guard is dropped, after the lock is released.
     pub(crate) fn lock(&self) -> Locked<'_> {
         // A panic while holding the lock must not take every later request down with it.
-        Locked(Some(self.inner.state.lock().unwrap_or_else(|p| p.into_inner())))
+        Locked(Some(
+            self.inner.state.lock().unwrap_or_else(|p| p.into_inner()),
+        ))
     }
 
     /// Waits until all state changes so far are on disk.
@@ -202,7 +229,9 @@ impl DerefMut for Locked<'_> {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        let Some(mut guard) = self.0.take() else { return };
+        let Some(mut guard) = self.0.take() else {
+            return;
+        };
         if guard.sessions.dirty.is_empty() {
             return;
         }
@@ -233,7 +262,9 @@ impl std::hash::Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+            self.add(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]));
         }
         let mut tail = [0u8; 8];
         let rest = chunks.remainder();

@@ -30,7 +30,11 @@ pub struct PreloginLimits {
 
 impl Default for PreloginLimits {
     fn default() -> Self {
-        Self { budget_bytes: 64 * 1024 * 1024, ttl: Duration::from_secs(30), max_sockets: 1024 }
+        Self {
+            budget_bytes: 64 * 1024 * 1024,
+            ttl: Duration::from_secs(30),
+            max_sockets: 1024,
+        }
     }
 }
 
@@ -71,7 +75,10 @@ pub(crate) struct Prelogin {
 
 impl Prelogin {
     pub fn new(limits: PreloginLimits) -> Self {
-        Self { limits, ..Self::default() }
+        Self {
+            limits,
+            ..Self::default()
+        }
     }
 
     pub fn used(&self) -> usize {
@@ -85,7 +92,11 @@ impl Prelogin {
 
     /// Drops a socket's frames too old to run after a login.
     pub fn expire(&mut self, p: &mut Pending, now: Instant) {
-        while p.frames.front().is_some_and(|(at, _)| now.duration_since(*at) > self.limits.ttl) {
+        while p
+            .frames
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > self.limits.ttl)
+        {
             if let Some((_, raw)) = p.frames.pop_front() {
                 self.give_back(p, raw.len());
             }
@@ -111,7 +122,10 @@ impl Prelogin {
     /// (at most once per [`MAX_SWEEP_INTERVAL`], or per TTL if shorter).
     pub fn sweep_due(&mut self, now: Instant) -> bool {
         let every = self.limits.ttl.min(MAX_SWEEP_INTERVAL);
-        if self.last_sweep.is_some_and(|at| now.duration_since(at) < every) {
+        if self
+            .last_sweep
+            .is_some_and(|at| now.duration_since(at) < every)
+        {
             return false;
         }
         self.last_sweep = Some(now);
@@ -141,7 +155,11 @@ mod tests {
     use super::*;
 
     fn limits(budget_bytes: usize) -> PreloginLimits {
-        PreloginLimits { budget_bytes, ttl: Duration::from_secs(30), max_sockets: 0 }
+        PreloginLimits {
+            budget_bytes,
+            ttl: Duration::from_secs(30),
+            max_sockets: 0,
+        }
     }
 
     #[test]
@@ -162,11 +180,15 @@ mod tests {
 
     #[test]
     fn expired_frames_give_their_bytes_back() {
-        let mut pre = Prelogin::new(PreloginLimits { ttl: Duration::from_millis(10), ..limits(100) });
+        let mut pre = Prelogin::new(PreloginLimits {
+            ttl: Duration::from_millis(10),
+            ..limits(100)
+        });
         let mut p = Pending::default();
         let then = Instant::now();
         pre.keep(&mut p, "12345", then).unwrap();
-        pre.keep(&mut p, "123", then + Duration::from_millis(8)).unwrap();
+        pre.keep(&mut p, "123", then + Duration::from_millis(8))
+            .unwrap();
         pre.expire(&mut p, then + Duration::from_millis(15));
         assert_eq!(pre.used(), 3);
         pre.expire(&mut p, then + Duration::from_millis(30));

@@ -23,12 +23,21 @@ impl Hub {
     pub(crate) fn route(&self, st: &mut State, id: ConnId, identity: &Identity, inbound: Inbound) {
         let outcome = match identity {
             Identity::User { user_id } => self.route_user(st, id, user_id, &inbound),
-            Identity::Service { service_id, .. } => self.route_service(st, id, service_id, &inbound),
+            Identity::Service { service_id, .. } => {
+                self.route_service(st, id, service_id, &inbound)
+            }
         };
         let frame = match outcome {
             Ok(None) => copy(&inbound.request_id, &inbound.origin_type, true, None),
-            Ok(Some(ctx)) => copy_with_context(&inbound.request_id, &inbound.origin_type, true, ctx),
-            Err(reason) => copy(&inbound.request_id, &inbound.origin_type, false, Some(&reason)),
+            Ok(Some(ctx)) => {
+                copy_with_context(&inbound.request_id, &inbound.origin_type, true, ctx)
+            }
+            Err(reason) => copy(
+                &inbound.request_id,
+                &inbound.origin_type,
+                false,
+                Some(&reason),
+            ),
         };
         st.sessions.send(id, &frame);
     }
@@ -36,7 +45,10 @@ impl Hub {
     fn route_user(&self, st: &mut State, id: ConnId, user_id: &str, inbound: &Inbound) -> Outcome {
         match &inbound.message {
             ClientMessage::Join { channel_id } => {
-                let ch = st.channels.get_mut(channel_id).ok_or_else(|| format!("no such channel {channel_id}"))?;
+                let ch = st
+                    .channels
+                    .get_mut(channel_id)
+                    .ok_or_else(|| format!("no such channel {channel_id}"))?;
                 if !ch.is_member(user_id) {
                     ch.members.push(user_id.to_owned());
                     ch.member_set.insert(user_id.to_owned());
@@ -44,11 +56,18 @@ impl Hub {
                 }
                 let service = ch.service_id.clone();
                 st.resolved.remove(channel_id.as_str());
-                self.to_service(st, service.as_deref(), outbound::simple_action(&new_id(), "join", channel_id, user_id));
+                self.to_service(
+                    st,
+                    service.as_deref(),
+                    outbound::simple_action(&new_id(), "join", channel_id, user_id),
+                );
                 Ok(None)
             }
             ClientMessage::Leave { channel_id } => {
-                let ch = st.channels.get_mut(channel_id).ok_or_else(|| format!("no such channel {channel_id}"))?;
+                let ch = st
+                    .channels
+                    .get_mut(channel_id)
+                    .ok_or_else(|| format!("no such channel {channel_id}"))?;
                 if ch.is_member(user_id) {
                     ch.members.retain(|m| m != user_id);
                     ch.member_set.remove(user_id);
@@ -62,7 +81,11 @@ impl Hub {
                         self.inner.store.delete(Table::Ui, &key);
                     }
                 }
-                self.to_service(st, service.as_deref(), outbound::simple_action(&new_id(), "leave", channel_id, user_id));
+                self.to_service(
+                    st,
+                    service.as_deref(),
+                    outbound::simple_action(&new_id(), "leave", channel_id, user_id),
+                );
                 Ok(None)
             }
             ClientMessage::Refresh { channel_id } => {
@@ -70,7 +93,11 @@ impl Hub {
                 for kind in UpdateKind::ALL {
                     self.replay_ui(st, id, channel_id, user_id, kind);
                 }
-                self.to_service(st, service.as_deref(), outbound::simple_action(&new_id(), "refresh", channel_id, user_id));
+                self.to_service(
+                    st,
+                    service.as_deref(),
+                    outbound::simple_action(&new_id(), "refresh", channel_id, user_id),
+                );
                 Ok(None)
             }
             ClientMessage::Fetch { channel_id, what } => {
@@ -79,40 +106,82 @@ impl Hub {
                     Fetch::Kind(kind) => self.replay_ui(st, id, channel_id, user_id, *kind),
                     Fetch::ChannelInfo => {
                         let info = channel_info(ch);
-                        st.sessions.send(id, &text(outbound::channel_info(&new_id(), &info)));
+                        st.sessions
+                            .send(id, &text(outbound::channel_info(&new_id(), &info)));
                     }
                 }
                 Ok(None)
             }
-            ClientMessage::ButtonClick { channel_id, button_id, bottom_button_id, arguments } => {
+            ClientMessage::ButtonClick {
+                channel_id,
+                button_id,
+                bottom_button_id,
+                arguments,
+            } => {
                 let service = member_channel(st, channel_id, user_id)?.service_id.clone();
-                let frame = deliverable(outbound::button_click(&new_id(), channel_id, button_id, bottom_button_id.as_deref(), arguments, user_id))?;
+                let frame = deliverable(outbound::button_click(
+                    &new_id(),
+                    channel_id,
+                    button_id,
+                    bottom_button_id.as_deref(),
+                    arguments,
+                    user_id,
+                ))?;
                 self.to_service(st, service.as_deref(), frame);
                 Ok(None)
             }
-            ClientMessage::MenuItemClick { channel_id, menu_item_id, message_id, message_subtype, message_content, bottom_button_id, arguments } => {
+            ClientMessage::MenuItemClick {
+                channel_id,
+                menu_item_id,
+                message_id,
+                message_subtype,
+                message_content,
+                bottom_button_id,
+                arguments,
+            } => {
                 let service = member_channel(st, channel_id, user_id)?.service_id.clone();
                 let (mut subtype, mut content) = (message_subtype.clone(), message_content.clone());
-                let unknown = subtype == "<unknown>" || content.as_object().map(|o| o.is_empty()).unwrap_or(true);
+                let unknown = subtype == "<unknown>"
+                    || content.as_object().map(|o| o.is_empty()).unwrap_or(true);
                 if let (true, Some(mid)) = (unknown, message_id) {
                     if let Some(m) = self.find_visible_message(st, channel_id, mid, user_id) {
                         subtype = m.body.subtype.clone();
                         content = m.body.content.clone();
                     }
                 }
-                let frame = deliverable(outbound::menu_item_click(&new_id(), channel_id, menu_item_id, message_id.as_deref(), &subtype, &content, arguments, bottom_button_id.as_deref(), user_id))?;
+                let frame = deliverable(outbound::menu_item_click(
+                    &new_id(),
+                    channel_id,
+                    menu_item_id,
+                    message_id.as_deref(),
+                    &subtype,
+                    &content,
+                    arguments,
+                    bottom_button_id.as_deref(),
+                    user_id,
+                ))?;
                 self.to_service(st, service.as_deref(), frame);
                 Ok(None)
             }
-            ClientMessage::MessageUp { channel_id, subtype, content, recipients, context } => {
+            ClientMessage::MessageUp {
+                channel_id,
+                subtype,
+                content,
+                recipients,
+                context,
+            } => {
                 let service = member_channel(st, channel_id, user_id)?.service_id.clone();
                 let body = new_message(channel_id, subtype, content, recipients, context, user_id);
                 fits(&body)?;
                 let resolved = resolve(st, channel_id, recipients)?;
                 match service {
                     Some(sid) => {
-                        let logged = self.append(st, "message_up", body, Some(sid.clone()), &resolved);
-                        let pos = Position { epoch: &self.inner.epoch, offset: logged.offset };
+                        let logged =
+                            self.append(st, "message_up", body, Some(sid.clone()), &resolved);
+                        let pos = Position {
+                            epoch: &self.inner.epoch,
+                            offset: logged.offset,
+                        };
                         let frame = outbound::message("message_up", None, &logged.body, Some(pos));
                         st.sessions.send_service(&sid, &text(frame));
                     }
@@ -124,33 +193,89 @@ impl Hub {
                 }
                 Ok(None)
             }
-            ClientMessage::Resume { channel_id, epoch, from } => {
+            ClientMessage::Resume {
+                channel_id,
+                epoch,
+                from,
+            } => {
                 member_channel(st, channel_id, user_id)?;
-                self.resume(st, id, &Identity::User { user_id: user_id.to_owned() }, channel_id, epoch.as_deref(), *from)
+                self.resume(
+                    st,
+                    id,
+                    &Identity::User {
+                        user_id: user_id.to_owned(),
+                    },
+                    channel_id,
+                    epoch.as_deref(),
+                    *from,
+                )
             }
-            ClientMessage::MessageDown { .. } | ClientMessage::Update { .. } | ClientMessage::ChannelInfo(_) => {
-                Err(format!("{} is for services only: only a channel's bound service may send it", inbound.origin_type))
-            }
-            ClientMessage::Heartbeat | ClientMessage::ServiceLogin { .. } | ClientMessage::UserLogin { .. } => Ok(None),
+            ClientMessage::MessageDown { .. }
+            | ClientMessage::Update { .. }
+            | ClientMessage::ChannelInfo(_) => Err(format!(
+                "{} is for services only: only a channel's bound service may send it",
+                inbound.origin_type
+            )),
+            ClientMessage::Heartbeat
+            | ClientMessage::ServiceLogin { .. }
+            | ClientMessage::UserLogin { .. } => Ok(None),
         }
     }
 
-    fn route_service(&self, st: &mut State, id: ConnId, service_id: &str, inbound: &Inbound) -> Outcome {
+    fn route_service(
+        &self,
+        st: &mut State,
+        id: ConnId,
+        service_id: &str,
+        inbound: &Inbound,
+    ) -> Outcome {
         match &inbound.message {
-            ClientMessage::MessageDown { channel_id, subtype, content, recipients, sender, context } => {
+            ClientMessage::MessageDown {
+                channel_id,
+                subtype,
+                content,
+                recipients,
+                sender,
+                context,
+            } => {
                 bound_channel(st, channel_id, service_id)?;
                 let body = new_message(channel_id, subtype, content, recipients, context, sender);
                 fits(&body)?;
                 let resolved = resolve(st, channel_id, recipients)?;
-                let logged = self.append(st, "message_down", body, Some(service_id.to_owned()), &resolved);
+                let logged = self.append(
+                    st,
+                    "message_down",
+                    body,
+                    Some(service_id.to_owned()),
+                    &resolved,
+                );
                 self.deliver(st, &logged, &resolved);
                 Ok(None)
             }
-            ClientMessage::Update { channel_id, kind, recipients, content, group_id } => {
+            ClientMessage::Update {
+                channel_id,
+                kind,
+                recipients,
+                content,
+                group_id,
+            } => {
                 bound_channel(st, channel_id, service_id)?;
                 let targets = resolve(st, channel_id, recipients)?;
-                let frame = text(deliverable(outbound::update(&new_id(), Some(service_id), *kind, channel_id, recipients, content, group_id.as_deref()))?);
-                let entry = UiEntry { service_id: service_id.to_owned(), recipients: recipients.clone(), content: content.clone(), group_id: group_id.clone() };
+                let frame = text(deliverable(outbound::update(
+                    &new_id(),
+                    Some(service_id),
+                    *kind,
+                    channel_id,
+                    recipients,
+                    content,
+                    group_id.as_deref(),
+                ))?);
+                let entry = UiEntry {
+                    service_id: service_id.to_owned(),
+                    recipients: recipients.clone(),
+                    content: content.clone(),
+                    group_id: group_id.clone(),
+                };
                 for user in &targets.users {
                     let key = ui_key(channel_id, user, kind.as_str());
                     self.inner.store.put(Table::Ui, &key, &entry);
@@ -165,12 +290,31 @@ impl Hub {
                 self.apply_channel_info(st, info);
                 Ok(None)
             }
-            ClientMessage::Resume { channel_id, epoch, from } => {
+            ClientMessage::Resume {
+                channel_id,
+                epoch,
+                from,
+            } => {
                 bound_channel(st, channel_id, service_id)?;
-                self.resume(st, id, &Identity::Service { service_id: service_id.to_owned(), owner: String::new() }, channel_id, epoch.as_deref(), *from)
+                self.resume(
+                    st,
+                    id,
+                    &Identity::Service {
+                        service_id: service_id.to_owned(),
+                        owner: String::new(),
+                    },
+                    channel_id,
+                    epoch.as_deref(),
+                    *from,
+                )
             }
-            ClientMessage::Heartbeat | ClientMessage::ServiceLogin { .. } | ClientMessage::UserLogin { .. } => Ok(None),
-            _ => Err(format!("{} is for users only: a service socket cannot send it", describe(inbound))),
+            ClientMessage::Heartbeat
+            | ClientMessage::ServiceLogin { .. }
+            | ClientMessage::UserLogin { .. } => Ok(None),
+            _ => Err(format!(
+                "{} is for users only: a service socket cannot send it",
+                describe(inbound)
+            )),
         }
     }
 
@@ -182,23 +326,49 @@ impl Hub {
         }
     }
 
-    fn replay_ui(&self, st: &mut State, id: ConnId, channel_id: &str, user_id: &str, kind: UpdateKind) {
+    fn replay_ui(
+        &self,
+        st: &mut State,
+        id: ConnId,
+        channel_id: &str,
+        user_id: &str,
+        kind: UpdateKind,
+    ) {
         if let Some(e) = st.ui.get(&ui_key(channel_id, user_id, kind.as_str())) {
-            let frame = outbound::update(&new_id(), Some(&e.service_id), kind, channel_id, &e.recipients, &e.content, e.group_id.as_deref());
+            let frame = outbound::update(
+                &new_id(),
+                Some(&e.service_id),
+                kind,
+                channel_id,
+                &e.recipients,
+                &e.content,
+                e.group_id.as_deref(),
+            );
             st.sessions.send(id, &text(frame));
         }
     }
 
     /// Delivers a logged `message_down` to its resolved recipients, serialising it once.
     pub(crate) fn deliver(&self, st: &mut State, m: &LoggedMessage, resolved: &Resolved) {
-        let pos = Position { epoch: &self.inner.epoch, offset: m.offset };
-        let frame: Bytes = text(outbound::message("message_down", m.service_id.as_deref(), &m.body, Some(pos)));
-        st.sessions.send_users(&resolved.users, &resolved.targets, &frame);
+        let pos = Position {
+            epoch: &self.inner.epoch,
+            offset: m.offset,
+        };
+        let frame: Bytes = text(outbound::message(
+            "message_down",
+            m.service_id.as_deref(),
+            &m.body,
+            Some(pos),
+        ));
+        st.sessions
+            .send_users(&resolved.users, &resolved.targets, &frame);
     }
 
     /// Updates a channel's info in place and pushes it to every online member.
     pub(crate) fn apply_channel_info(&self, st: &mut State, info: &ChannelInfo) {
-        let Some(ch) = st.channels.get_mut(&info.channel_id) else { return };
+        let Some(ch) = st.channels.get_mut(&info.channel_id) else {
+            return;
+        };
         ch.name = info.channel_name.clone();
         ch.description = info.channel_description.clone();
         ch.channel_type = info.channel_type.clone();
@@ -239,7 +409,9 @@ fn new_message(
 /// content, context, sender and ids all count) is refused here rather than delivered as
 /// something the SDK drops.
 fn fits(body: &MessageBody) -> Result<(), String> {
-    let len = serde_json::to_string(body).map(|s| s.len()).unwrap_or(usize::MAX);
+    let len = serde_json::to_string(body)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX);
     if len + ENVELOPE_ROOM > relay_wire::channel::MAX_FRAME_BYTES {
         return Err(too_big(len));
     }
@@ -281,16 +453,30 @@ fn channel_info(ch: &Channel) -> ChannelInfo {
     }
 }
 
-fn member_channel<'a>(st: &'a State, channel_id: &str, user_id: &str) -> Result<&'a Channel, String> {
-    let ch = st.channels.get(channel_id).ok_or_else(|| format!("no such channel {channel_id}"))?;
+fn member_channel<'a>(
+    st: &'a State,
+    channel_id: &str,
+    user_id: &str,
+) -> Result<&'a Channel, String> {
+    let ch = st
+        .channels
+        .get(channel_id)
+        .ok_or_else(|| format!("no such channel {channel_id}"))?;
     if !ch.is_member(user_id) {
         return Err(format!("not a member of channel {channel_id}"));
     }
     Ok(ch)
 }
 
-fn bound_channel<'a>(st: &'a State, channel_id: &str, service_id: &str) -> Result<&'a Channel, String> {
-    let ch = st.channels.get(channel_id).ok_or_else(|| format!("no such channel {channel_id}"))?;
+fn bound_channel<'a>(
+    st: &'a State,
+    channel_id: &str,
+    service_id: &str,
+) -> Result<&'a Channel, String> {
+    let ch = st
+        .channels
+        .get(channel_id)
+        .ok_or_else(|| format!("no such channel {channel_id}"))?;
     if ch.service_id.as_deref() != Some(service_id) {
         return Err(format!("channel {channel_id} is not bound to this service"));
     }
@@ -315,17 +501,36 @@ const MAX_RESOLVED_PER_CHANNEL: usize = 256;
 /// immutable, so the result is cached per channel until the channel's membership changes.
 fn resolve(st: &mut State, channel_id: &str, recipients: &str) -> Result<Arc<Resolved>, String> {
     if recipients == SERVICE_GROUP {
-        return Ok(Arc::new(Resolved { users: Vec::new(), same_as_group: false, targets: Default::default() }));
+        return Ok(Arc::new(Resolved {
+            users: Vec::new(),
+            same_as_group: false,
+            targets: Default::default(),
+        }));
     }
     if let Some(r) = st.resolved.get(channel_id).and_then(|m| m.get(recipients)) {
         return Ok(r.clone());
     }
-    let ch = st.channels.get(channel_id).ok_or_else(|| format!("no such channel {channel_id}"))?;
-    let g = st.groups.get(recipients).ok_or_else(|| format!("unknown recipients group {recipients}"))?;
+    let ch = st
+        .channels
+        .get(channel_id)
+        .ok_or_else(|| format!("no such channel {channel_id}"))?;
+    let g = st
+        .groups
+        .get(recipients)
+        .ok_or_else(|| format!("unknown recipients group {recipients}"))?;
     let mut seen = HashSet::new();
-    let users: Vec<String> = g.characters.iter().filter(|c| ch.is_member(c) && seen.insert(c.as_str())).cloned().collect();
+    let users: Vec<String> = g
+        .characters
+        .iter()
+        .filter(|c| ch.is_member(c) && seen.insert(c.as_str()))
+        .cloned()
+        .collect();
     let same_as_group = g.characters == users;
-    let r = Arc::new(Resolved { users, same_as_group, targets: Default::default() });
+    let r = Arc::new(Resolved {
+        users,
+        same_as_group,
+        targets: Default::default(),
+    });
     let per = st.resolved.entry(channel_id.to_owned()).or_default();
     if per.len() >= MAX_RESOLVED_PER_CHANNEL {
         per.clear();

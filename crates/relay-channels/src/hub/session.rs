@@ -78,13 +78,21 @@ impl Kill {
     /// rather than letting it grow the server's memory.
     pub fn slow_consumer(&self, conn: ConnId, cap: usize) {
         tracing::warn!(conn, "slow consumer: {cap} frames waiting; disconnecting");
-        self.fire(1008, format!("slow consumer: {cap} frames waiting to be sent; disconnecting"));
+        self.fire(
+            1008,
+            format!("slow consumer: {cap} frames waiting to be sent; disconnecting"),
+        );
     }
 
     /// Resolves once the hub wants this connection closed, with the close code and reason.
     pub async fn wait(&self) -> (u16, String) {
         loop {
-            if let Some(r) = self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            if let Some(r) = self
+                .reason
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+            {
                 return r;
             }
             self.notify.notified().await;
@@ -136,7 +144,8 @@ pub(crate) struct Registry {
 
 /// A recipient list's connections as of one registry generation. Weak, so that a cached list
 /// never keeps a closed connection's socket open.
-pub(crate) type CachedTargets = std::sync::Mutex<Option<(u64, Vec<(ConnId, std::sync::Weak<dyn Outbox>)>)>>;
+pub(crate) type CachedTargets =
+    std::sync::Mutex<Option<(u64, Vec<(ConnId, std::sync::Weak<dyn Outbox>)>)>>;
 
 impl Registry {
     /// Drops every socket's pre-login frames: no frame is handled once the hub is closed.
@@ -151,13 +160,17 @@ impl Registry {
     /// theirs until they close).
     pub(crate) fn keep_pending(&mut self, id: ConnId, raw: &str) -> Result<(), NotKept> {
         let now = Instant::now();
-        let Some(conn) = self.conns.get_mut(&id) else { return Ok(()) };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return Ok(());
+        };
         match self.prelogin.keep(&mut conn.pending, raw, now) {
             Err(NotKept::ServerFull) if self.prelogin.sweep_due(now) => {
                 for c in self.conns.values_mut().filter(|c| !c.pending.is_empty()) {
                     self.prelogin.expire(&mut c.pending, now);
                 }
-                let Some(conn) = self.conns.get_mut(&id) else { return Ok(()) };
+                let Some(conn) = self.conns.get_mut(&id) else {
+                    return Ok(());
+                };
                 self.prelogin.keep(&mut conn.pending, raw, now)
             }
             kept => kept,
@@ -169,7 +182,9 @@ impl Registry {
         if !fits_one_frame(frame) {
             return;
         }
-        let Some(conn) = self.conns.get(&id) else { return };
+        let Some(conn) = self.conns.get(&id) else {
+            return;
+        };
         match conn.out.push(frame) {
             Ok(true) => self.dirty.push(conn.out.clone()),
             Ok(false) => {}
@@ -260,7 +275,9 @@ impl Registry {
                 self.prelogin.sockets -= 1;
             }
             match conn.identity {
-                Some(Identity::Service { service_id, .. }) if self.by_service.get(&service_id) == Some(&id) => {
+                Some(Identity::Service { service_id, .. })
+                    if self.by_service.get(&service_id) == Some(&id) =>
+                {
                     self.by_service.remove(&service_id);
                 }
                 Some(Identity::User { user_id }) if self.by_user.get(&user_id) == Some(&id) => {
@@ -272,10 +289,14 @@ impl Registry {
     }
 
     fn unregister_identity(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else { return };
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
         self.generation += 1;
         match conn.identity.take() {
-            Some(Identity::Service { service_id, .. }) if self.by_service.get(&service_id) == Some(&id) => {
+            Some(Identity::Service { service_id, .. })
+                if self.by_service.get(&service_id) == Some(&id) =>
+            {
                 self.by_service.remove(&service_id);
             }
             Some(Identity::User { user_id }) if self.by_user.get(&user_id) == Some(&id) => {
@@ -322,7 +343,10 @@ pub(crate) fn text(s: String) -> Bytes {
 /// last guard.
 fn fits_one_frame(frame: &Bytes) -> bool {
     if frame.len() > MAX_FRAME_BYTES {
-        tracing::warn!(bytes = frame.len(), "not sending a frame over {MAX_FRAME_BYTES} bytes");
+        tracing::warn!(
+            bytes = frame.len(),
+            "not sending a frame over {MAX_FRAME_BYTES} bytes"
+        );
         return false;
     }
     true
@@ -343,8 +367,16 @@ pub(crate) fn copy(
     status: bool,
     reason: Option<&str>,
 ) -> Bytes {
-    let (id, kind) = (cut(request_id, MAX_ECHOED_ID), cut(origin_type, MAX_ECHOED_TYPE));
-    text(outbound::copy(id, kind, status, reason.map(|r| cut(r, MAX_ECHOED_REASON))))
+    let (id, kind) = (
+        cut(request_id, MAX_ECHOED_ID),
+        cut(origin_type, MAX_ECHOED_TYPE),
+    );
+    text(outbound::copy(
+        id,
+        kind,
+        status,
+        reason.map(|r| cut(r, MAX_ECHOED_REASON)),
+    ))
 }
 
 /// A `copy` with a structured `context` (e.g. a resume's outcome).
@@ -354,7 +386,10 @@ pub(crate) fn copy_with_context(
     status: bool,
     context: Map<String, Value>,
 ) -> Bytes {
-    let (id, kind) = (cut(request_id, MAX_ECHOED_ID), cut(origin_type, MAX_ECHOED_TYPE));
+    let (id, kind) = (
+        cut(request_id, MAX_ECHOED_ID),
+        cut(origin_type, MAX_ECHOED_TYPE),
+    );
     text(outbound::copy_with_context(id, kind, status, context))
 }
 
@@ -366,12 +401,24 @@ impl Hub {
         let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         let kill = Arc::new(Kill::default());
         let burst = self.inner.cfg.max_frames_per_sec as f64;
-        let conn = Conn { out, kill: kill.clone(), identity: None, pending: Pending::default(), awaiting_login: true, login_failed: false, tokens: burst, refilled: Instant::now() };
+        let conn = Conn {
+            out,
+            kill: kill.clone(),
+            identity: None,
+            pending: Pending::default(),
+            awaiting_login: true,
+            login_failed: false,
+            tokens: burst,
+            refilled: Instant::now(),
+        };
         let mut st = self.lock();
         if st.closed {
             kill.fire(1001, SHUTTING_DOWN);
         } else if !st.sessions.prelogin.admits_socket() {
-            tracing::warn!(waiting = st.sessions.prelogin.sockets, "refusing a connection: too many waiting for a login");
+            tracing::warn!(
+                waiting = st.sessions.prelogin.sockets,
+                "refusing a connection: too many waiting for a login"
+            );
             kill.fire(1013, TOO_MANY_WAITING);
             return ConnHandle { id, kill };
         }
@@ -398,14 +445,24 @@ impl Hub {
     }
 
     pub fn is_logged_in(&self, id: ConnId) -> bool {
-        self.lock().sessions.conns.get(&id).map(|c| c.identity.is_some()).unwrap_or(false)
+        self.lock()
+            .sessions
+            .conns
+            .get(&id)
+            .map(|c| c.identity.is_some())
+            .unwrap_or(false)
     }
 
     /// Number of live connections and of logged-in ones.
     pub fn connection_counts(&self) -> (usize, usize) {
         let st = self.lock();
         let total = st.sessions.conns.len();
-        let logged = st.sessions.conns.values().filter(|c| c.identity.is_some()).count();
+        let logged = st
+            .sessions
+            .conns
+            .values()
+            .filter(|c| c.identity.is_some())
+            .count();
         (total, logged)
     }
 
@@ -428,7 +485,10 @@ impl Hub {
     /// Starts a batch: frames handled through it are flushed to their connections once, when
     /// the batch ends (is dropped), so a burst of inbound frames costs one write per recipient.
     pub fn batch(&self) -> Batch<'_> {
-        Batch { hub: self, dirty: Vec::new() }
+        Batch {
+            hub: self,
+            dirty: Vec::new(),
+        }
     }
 
     fn handle_frame(&self, id: ConnId, raw: &str, dirty: &mut Vec<Arc<dyn Outbox>>) {
@@ -461,17 +521,23 @@ impl Hub {
         if limit == 0 {
             return true;
         }
-        let Some(conn) = st.sessions.conns.get_mut(&id) else { return false };
+        let Some(conn) = st.sessions.conns.get_mut(&id) else {
+            return false;
+        };
         let now = Instant::now();
         let rate = limit as f64;
-        conn.tokens = (conn.tokens + now.duration_since(conn.refilled).as_secs_f64() * rate).min(rate);
+        conn.tokens =
+            (conn.tokens + now.duration_since(conn.refilled).as_secs_f64() * rate).min(rate);
         conn.refilled = now;
         if conn.tokens >= 1.0 {
             conn.tokens -= 1.0;
             return true;
         }
         tracing::warn!(conn = id, "rate limit exceeded; disconnecting");
-        conn.kill.fire(1008, format!("rate limit: more than {limit} frames per second"));
+        conn.kill.fire(
+            1008,
+            format!("rate limit: more than {limit} frames per second"),
+        );
         st.sessions.remove(id);
         false
     }
@@ -482,14 +548,23 @@ impl Hub {
                 let frame = copy(&inbound.request_id, "heartbeat", true, None);
                 st.sessions.send(id, &frame);
             }
-            ClientMessage::ServiceLogin { .. } | ClientMessage::UserLogin { .. } => self.login(st, id, inbound),
+            ClientMessage::ServiceLogin { .. } | ClientMessage::UserLogin { .. } => {
+                self.login(st, id, inbound)
+            }
             _ => {
-                let Some(conn) = st.sessions.conns.get(&id) else { return };
+                let Some(conn) = st.sessions.conns.get(&id) else {
+                    return;
+                };
                 match conn.identity.clone() {
                     Some(identity) => self.route(st, id, &identity, inbound),
                     None => {
                         if let Err(e) = st.sessions.keep_pending(id, raw) {
-                            let frame = copy(&inbound.request_id, &inbound.origin_type, false, Some(&e.to_string()));
+                            let frame = copy(
+                                &inbound.request_id,
+                                &inbound.origin_type,
+                                false,
+                                Some(&e.to_string()),
+                            );
                             st.sessions.send(id, &frame);
                         }
                     }
@@ -505,44 +580,67 @@ impl Hub {
             return;
         }
         let identity = match &inbound.message {
-            ClientMessage::ServiceLogin { access_token, service_id } => {
-                self.check_token(st, access_token).and_then(|owner| {
-                    Hub::owned_service(st, &owner, service_id)
-                        .map(|_| Identity::Service { service_id: service_id.clone(), owner })
-                        .map_err(|e| e.to_string())
-                })
-            }
-            ClientMessage::UserLogin { access_token } => {
-                self.check_token(st, access_token).map(|user_id| Identity::User { user_id })
-            }
+            ClientMessage::ServiceLogin {
+                access_token,
+                service_id,
+            } => self.check_token(st, access_token).and_then(|owner| {
+                Hub::owned_service(st, &owner, service_id)
+                    .map(|_| Identity::Service {
+                        service_id: service_id.clone(),
+                        owner,
+                    })
+                    .map_err(|e| e.to_string())
+            }),
+            ClientMessage::UserLogin { access_token } => self
+                .check_token(st, access_token)
+                .map(|user_id| Identity::User { user_id }),
             _ => return,
         };
         let identity = match identity {
             Ok(i) => i,
             Err(reason) => {
-                let frame = copy(&inbound.request_id, &inbound.origin_type, false, Some(&format!("login failed: {reason}")));
+                let frame = copy(
+                    &inbound.request_id,
+                    &inbound.origin_type,
+                    false,
+                    Some(&format!("login failed: {reason}")),
+                );
                 st.sessions.send(id, &frame);
                 if let Some(conn) = st.sessions.conns.get_mut(&id) {
                     st.sessions.prelogin.clear(&mut conn.pending);
                     conn.login_failed = true;
                 }
-                st.sessions.close(id, 1008, &format!("login failed: {reason}"), super::session::FAILED_LOGIN_CLOSE_DELAY);
+                st.sessions.close(
+                    id,
+                    1008,
+                    &format!("login failed: {reason}"),
+                    super::session::FAILED_LOGIN_CLOSE_DELAY,
+                );
                 return;
             }
         };
-        let Some(conn) = st.sessions.conns.get(&id) else { return };
+        let Some(conn) = st.sessions.conns.get(&id) else {
+            return;
+        };
         if conn.identity.as_ref() != Some(&identity) {
             st.sessions.unregister_identity(id);
             st.sessions.generation += 1;
             let previous = match &identity {
-                Identity::Service { service_id, .. } => st.sessions.by_service.insert(service_id.clone(), id),
+                Identity::Service { service_id, .. } => {
+                    st.sessions.by_service.insert(service_id.clone(), id)
+                }
                 Identity::User { user_id } => st.sessions.by_user.insert(user_id.clone(), id),
             };
             if let Some(old) = previous.filter(|old| *old != id) {
                 if let Some(old_conn) = st.sessions.conns.get_mut(&old) {
                     old_conn.identity = None;
                 }
-                st.sessions.close(old, 1000, "superseded by a newer login of the same identity", Duration::ZERO);
+                st.sessions.close(
+                    old,
+                    1000,
+                    "superseded by a newer login of the same identity",
+                    Duration::ZERO,
+                );
                 st.sessions.remove(old);
             }
             if let Some(conn) = st.sessions.conns.get_mut(&id) {
@@ -566,15 +664,24 @@ impl Hub {
             // Parsed when it came, so it parses again.
             match inbound::parse(&raw) {
                 Ok(frame) => self.route(st, id, &identity, frame),
-                Err(e) => tracing::error!(conn = id, reason = %e.reason, "a kept pre-login frame no longer parses"),
+                Err(e) => {
+                    tracing::error!(conn = id, reason = %e.reason, "a kept pre-login frame no longer parses")
+                }
             }
         }
     }
 
     fn check_token(&self, st: &State, token: &str) -> Result<String, String> {
         match st.tokens.get(token) {
-            Some(t) if t.kind == crate::model::TokenKind::Access && t.expires_ms > crate::auth::now_ms() => Ok(t.user_id.clone()),
-            Some(t) if t.kind == crate::model::TokenKind::Access => Err("access token expired".into()),
+            Some(t)
+                if t.kind == crate::model::TokenKind::Access
+                    && t.expires_ms > crate::auth::now_ms() =>
+            {
+                Ok(t.user_id.clone())
+            }
+            Some(t) if t.kind == crate::model::TokenKind::Access => {
+                Err("access token expired".into())
+            }
             _ => Err("invalid access token".into()),
         }
     }

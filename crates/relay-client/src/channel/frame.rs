@@ -31,7 +31,10 @@ impl ServerFrame {
         if self.kind != "copy" {
             return None;
         }
-        Some((self.body.get("request_id")?.as_str()?, self.body.get("status")?.as_bool()?))
+        Some((
+            self.body.get("request_id")?.as_str()?,
+            self.body.get("status")?.as_bool()?,
+        ))
     }
 
     /// The `subtype` of the body, if any.

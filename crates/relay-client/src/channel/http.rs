@@ -14,11 +14,22 @@ pub struct ChannelHttp {
 
 impl ChannelHttp {
     pub fn new(base: &str) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(16)).build()?;
-        Ok(Self { base: base.trim_end_matches('/').to_owned(), http, access_token: None })
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(16))
+            .build()?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+            access_token: None,
+        })
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, ClientError> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ClientError> {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(t) = &self.access_token {
             req = req.bearer_auth(t).header("Auth-Origin", "cognito");
@@ -37,18 +48,38 @@ impl ChannelHttp {
         })?;
         match v.get("code").and_then(Value::as_i64) {
             Some(10000) => Ok(v.get("data").cloned().unwrap_or(Value::Null)),
-            Some(code) => Err(ClientError::Api { code, message: v.get("message").and_then(Value::as_str).unwrap_or("").to_owned() }),
+            Some(code) => Err(ClientError::Api {
+                code,
+                message: v
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+            }),
             None => Err(ClientError::Response(v.to_string())),
         }
     }
 
     fn str_at(v: &Value, ptr: &str) -> Result<String, ClientError> {
-        v.pointer(ptr).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ClientError::Response(format!("missing {ptr} in {v}")))
+        v.pointer(ptr)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::Response(format!("missing {ptr} in {v}")))
     }
 
     /// Signs in and keeps the access token for later calls; returns (access, refresh).
-    pub async fn sign_in(&mut self, email: &str, password: &str) -> Result<(String, String), ClientError> {
-        let d = self.call(reqwest::Method::POST, "/auth/sign_in", Some(json!({"username": email, "password": password}))).await?;
+    pub async fn sign_in(
+        &mut self,
+        email: &str,
+        password: &str,
+    ) -> Result<(String, String), ClientError> {
+        let d = self
+            .call(
+                reqwest::Method::POST,
+                "/auth/sign_in",
+                Some(json!({"username": email, "password": password})),
+            )
+            .await?;
         let access = Self::str_at(&d, "/AuthenticationResult/AccessToken")?;
         let refresh = Self::str_at(&d, "/AuthenticationResult/RefreshToken")?;
         self.access_token = Some(access.clone());
@@ -60,45 +91,98 @@ impl ChannelHttp {
         Self::str_at(&d, "/user_id")
     }
 
-    pub async fn create_channel(&self, name: &str, description: &str) -> Result<String, ClientError> {
-        let d = self.call(reqwest::Method::POST, "/channel/create", Some(json!({"channel_name": name, "context": {"channel_description": description}}))).await?;
+    pub async fn create_channel(
+        &self,
+        name: &str,
+        description: &str,
+    ) -> Result<String, ClientError> {
+        let d = self
+            .call(
+                reqwest::Method::POST,
+                "/channel/create",
+                Some(
+                    json!({"channel_name": name, "context": {"channel_description": description}}),
+                ),
+            )
+            .await?;
         Self::str_at(&d, "/channel_id")
     }
 
     /// Channels the caller is a member of, as returned by the server.
     pub async fn channels(&self) -> Result<Vec<Value>, ClientError> {
-        let d = self.call(reqwest::Method::GET, "/channel/list", None).await?;
+        let d = self
+            .call(reqwest::Method::GET, "/channel/list", None)
+            .await?;
         Ok(d.as_array().cloned().unwrap_or_default())
     }
 
     pub async fn members(&self, channel_id: &str) -> Result<Vec<String>, ClientError> {
-        let d = self.call(reqwest::Method::GET, &format!("/channel/character_list?channel_id={channel_id}"), None).await?;
-        serde_json::from_value(d.get("character_list").cloned().unwrap_or(Value::Null)).map_err(|e| ClientError::Response(e.to_string()))
+        let d = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/channel/character_list?channel_id={channel_id}"),
+                None,
+            )
+            .await?;
+        serde_json::from_value(d.get("character_list").cloned().unwrap_or(Value::Null))
+            .map_err(|e| ClientError::Response(e.to_string()))
     }
 
     pub async fn create_service(&self, description: &str) -> Result<String, ClientError> {
-        let d = self.call(reqwest::Method::POST, "/service/create", Some(json!({"description": description}))).await?;
+        let d = self
+            .call(
+                reqwest::Method::POST,
+                "/service/create",
+                Some(json!({"description": description})),
+            )
+            .await?;
         Self::str_at(&d, "/service_id")
     }
 
     pub async fn bind(&self, channel_id: &str, service_id: &str) -> Result<(), ClientError> {
-        self.call(reqwest::Method::POST, "/service/bind", Some(json!({"channel_id": channel_id, "service_id": service_id}))).await.map(|_| ())
+        self.call(
+            reqwest::Method::POST,
+            "/service/bind",
+            Some(json!({"channel_id": channel_id, "service_id": service_id})),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// A service-side group (bare id string in the response).
     pub async fn create_service_group(&self, characters: &[String]) -> Result<String, ClientError> {
-        let d = self.call(reqwest::Method::POST, "/service/group/create", Some(json!({"group_id": "", "characters": characters}))).await?;
-        d.as_str().map(str::to_owned).ok_or_else(|| ClientError::Response(d.to_string()))
+        let d = self
+            .call(
+                reqwest::Method::POST,
+                "/service/group/create",
+                Some(json!({"group_id": "", "characters": characters})),
+            )
+            .await?;
+        d.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::Response(d.to_string()))
     }
 
     /// A user-side group for `message_up` recipients.
-    pub async fn create_user_group(&self, channel_id: &str, characters: &[String]) -> Result<String, ClientError> {
+    pub async fn create_user_group(
+        &self,
+        channel_id: &str,
+        characters: &[String],
+    ) -> Result<String, ClientError> {
         let d = self.call(reqwest::Method::POST, "/user/group/create", Some(json!({"channel_id": channel_id, "group_name": "A_message_up_group", "characters": characters}))).await?;
         Self::str_at(&d, "/group_id")
     }
 
     pub async fn history(&self, channel_id: &str, limit: usize) -> Result<Vec<Value>, ClientError> {
-        let d = self.call(reqwest::Method::GET, &format!("/channel/history_message?channel_id={channel_id}&limit={limit}&before=null"), None).await?;
+        let d = self
+            .call(
+                reqwest::Method::GET,
+                &format!(
+                    "/channel/history_message?channel_id={channel_id}&limit={limit}&before=null"
+                ),
+                None,
+            )
+            .await?;
         Ok(d.as_array().cloned().unwrap_or_default())
     }
 }

@@ -26,8 +26,13 @@ use super::frame::ServerFrame;
 /// Who to log in as on every socket.
 #[derive(Debug, Clone)]
 pub enum Login {
-    User { access_token: String },
-    Service { access_token: String, service_id: String },
+    User {
+        access_token: String,
+    },
+    Service {
+        access_token: String,
+        service_id: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -78,7 +83,8 @@ pub enum Status {
 }
 
 /// Called for every received frame; an error is logged and the client carries on.
-pub type Handler = Box<dyn FnMut(ServerFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + Send>;
+pub type Handler =
+    Box<dyn FnMut(ServerFrame) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + Send>;
 
 enum Cmd {
     Send(String, Value),
@@ -117,12 +123,18 @@ fn new_request_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{t:x}-{}-{n:x}", std::process::id())
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl ChannelClient {
@@ -131,7 +143,11 @@ impl ChannelClient {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (status_tx, status_rx) = watch::channel(Status::Connecting);
         let task = tokio::spawn(drive(cfg, handler, cmd_rx, status_tx));
-        Self { cmd: cmd_tx, status: status_rx, task }
+        Self {
+            cmd: cmd_tx,
+            status: status_rx,
+            task,
+        }
     }
 
     pub fn status(&self) -> Status {
@@ -146,8 +162,12 @@ impl ChannelClient {
             loop {
                 match &*rx.borrow_and_update() {
                     Status::LoggedIn(k) if *k >= n => return Ok(()),
-                    Status::LoginRefused(reason) => return Err(ClientError::LoginRefused(reason.clone())),
-                    Status::Unusable(reason) => return Err(ClientError::UnusableUrl(reason.clone())),
+                    Status::LoginRefused(reason) => {
+                        return Err(ClientError::LoginRefused(reason.clone()))
+                    }
+                    Status::Unusable(reason) => {
+                        return Err(ClientError::UnusableUrl(reason.clone()))
+                    }
                     Status::Closed => return Err(ClientError::Closed),
                     _ => {}
                 }
@@ -170,44 +190,130 @@ impl ChannelClient {
                 r
             }
         };
-        self.cmd.send(Cmd::Send(rid.clone(), frame)).map_err(|_| ClientError::Closed)?;
+        self.cmd
+            .send(Cmd::Send(rid.clone(), frame))
+            .map_err(|_| ClientError::Closed)?;
         Ok(rid)
     }
 
     fn pending(&self, frame: Result<Value, RequestError>) -> Pending<'_> {
-        Pending { client: self, frame }
+        Pending {
+            client: self,
+            frame,
+        }
     }
 
     pub fn heartbeat(&self) -> Pending<'_> {
         self.pending(Ok(requests::heartbeat(&new_request_id())))
     }
     pub fn join_channel(&self, channel_id: &str) -> Pending<'_> {
-        self.pending(requests::simple_action(&new_request_id(), "join_channel", channel_id))
+        self.pending(requests::simple_action(
+            &new_request_id(),
+            "join_channel",
+            channel_id,
+        ))
     }
     pub fn leave_channel(&self, channel_id: &str) -> Pending<'_> {
-        self.pending(requests::simple_action(&new_request_id(), "leave_channel", channel_id))
+        self.pending(requests::simple_action(
+            &new_request_id(),
+            "leave_channel",
+            channel_id,
+        ))
     }
     pub fn refresh(&self, channel_id: &str) -> Pending<'_> {
-        self.pending(requests::simple_action(&new_request_id(), "refresh", channel_id))
+        self.pending(requests::simple_action(
+            &new_request_id(),
+            "refresh",
+            channel_id,
+        ))
     }
-    pub fn button_click(&self, channel_id: &str, button_id: &str, bottom_button_id: &str, arguments: &[ClickArgument]) -> Pending<'_> {
-        self.pending(requests::button_click(&new_request_id(), channel_id, button_id, bottom_button_id, arguments))
+    pub fn button_click(
+        &self,
+        channel_id: &str,
+        button_id: &str,
+        bottom_button_id: &str,
+        arguments: &[ClickArgument],
+    ) -> Pending<'_> {
+        self.pending(requests::button_click(
+            &new_request_id(),
+            channel_id,
+            button_id,
+            bottom_button_id,
+            arguments,
+        ))
     }
     #[allow(clippy::too_many_arguments)]
-    pub fn menu_item_click(&self, channel_id: &str, menu_item_id: &str, message_id: &str, message_subtype: &str, message_content: &MessageContent, bottom_button_id: &str, arguments: &[ClickArgument]) -> Pending<'_> {
-        self.pending(requests::menu_item_click(&new_request_id(), channel_id, menu_item_id, message_id, message_subtype, message_content, bottom_button_id, arguments))
+    pub fn menu_item_click(
+        &self,
+        channel_id: &str,
+        menu_item_id: &str,
+        message_id: &str,
+        message_subtype: &str,
+        message_content: &MessageContent,
+        bottom_button_id: &str,
+        arguments: &[ClickArgument],
+    ) -> Pending<'_> {
+        self.pending(requests::menu_item_click(
+            &new_request_id(),
+            channel_id,
+            menu_item_id,
+            message_id,
+            message_subtype,
+            message_content,
+            bottom_button_id,
+            arguments,
+        ))
     }
     /// A user's message (to the channel's service; `recipients` is a user group or `"service"`).
-    pub fn message_up(&self, channel_id: &str, recipients: &str, subtype: &str, content: &MessageContent) -> Pending<'_> {
-        self.pending(requests::message(&new_request_id(), now_ms(), channel_id, recipients, subtype, content, None))
+    pub fn message_up(
+        &self,
+        channel_id: &str,
+        recipients: &str,
+        subtype: &str,
+        content: &MessageContent,
+    ) -> Pending<'_> {
+        self.pending(requests::message(
+            &new_request_id(),
+            now_ms(),
+            channel_id,
+            recipients,
+            subtype,
+            content,
+            None,
+        ))
     }
     /// A service's message to the members in the `recipients` group, shown as from `sender`.
-    pub fn message_down(&self, channel_id: &str, recipients: &str, subtype: &str, content: &MessageContent, sender: &str) -> Pending<'_> {
-        self.pending(requests::message(&new_request_id(), now_ms(), channel_id, recipients, subtype, content, Some(sender)))
+    pub fn message_down(
+        &self,
+        channel_id: &str,
+        recipients: &str,
+        subtype: &str,
+        content: &MessageContent,
+        sender: &str,
+    ) -> Pending<'_> {
+        self.pending(requests::message(
+            &new_request_id(),
+            now_ms(),
+            channel_id,
+            recipients,
+            subtype,
+            content,
+            Some(sender),
+        ))
     }
     /// Characters, buttons, menu, style or canvas for the members in `recipients`.
-    pub fn update(&self, channel_id: &str, recipients: &str, content: &UpdateContent) -> Pending<'_> {
-        self.pending(requests::update(&new_request_id(), channel_id, recipients, content))
+    pub fn update(
+        &self,
+        channel_id: &str,
+        recipients: &str,
+        content: &UpdateContent,
+    ) -> Pending<'_> {
+        self.pending(requests::update(
+            &new_request_id(),
+            channel_id,
+            recipients,
+            content,
+        ))
     }
     pub fn update_channel_info(&self, info: &ChannelInfo) -> Pending<'_> {
         self.pending(requests::channel_info(&new_request_id(), info))
@@ -257,7 +363,12 @@ enum End {
     Closed,
 }
 
-async fn drive(cfg: ClientConfig, mut handler: Handler, mut cmds: mpsc::UnboundedReceiver<Cmd>, status: watch::Sender<Status>) {
+async fn drive(
+    cfg: ClientConfig,
+    mut handler: Handler,
+    mut cmds: mpsc::UnboundedReceiver<Cmd>,
+    status: watch::Sender<Status>,
+) {
     let mut outbox = Outbox::default();
     let mut backoff = cfg.backoff_min;
     let mut logins = 0u64;
@@ -270,7 +381,12 @@ async fn drive(cfg: ClientConfig, mut handler: Handler, mut cmds: mpsc::Unbounde
     }
     loop {
         let _ = status.send(Status::Connecting);
-        let connected = match timeout(cfg.connect_timeout, tokio_tungstenite::connect_async(cfg.url.as_str())).await {
+        let connected = match timeout(
+            cfg.connect_timeout,
+            tokio_tungstenite::connect_async(cfg.url.as_str()),
+        )
+        .await
+        {
             Ok(Ok((ws, _))) => Ok(ws),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("no connection within {:?}", cfg.connect_timeout)),
@@ -296,7 +412,17 @@ async fn drive(cfg: ClientConfig, mut handler: Handler, mut cmds: mpsc::Unbounde
         failures = 0;
         outbox.requeue();
         let before = logins;
-        match session(&cfg, ws, &mut handler, &mut cmds, &mut outbox, &status, &mut logins).await {
+        match session(
+            &cfg,
+            ws,
+            &mut handler,
+            &mut cmds,
+            &mut outbox,
+            &status,
+            &mut logins,
+        )
+        .await
+        {
             End::Closed => break,
             End::Reconnect => {
                 // Only a login makes a connection healthy: a server that accepts sockets and
@@ -325,7 +451,9 @@ fn unusable(url: &str) -> Option<String> {
     match uri.scheme_str() {
         Some("ws") => {}
         // tokio-tungstenite is built without a TLS feature here.
-        Some("wss") => return Some("wss:// is not supported (this client has no TLS); use a ws:// URL".into()),
+        Some("wss") => {
+            return Some("wss:// is not supported (this client has no TLS); use a ws:// URL".into())
+        }
         _ => return Some("only ws:// URLs are supported".into()),
     }
     if uri.host().is_none_or(str::is_empty) {
@@ -335,7 +463,11 @@ fn unusable(url: &str) -> Option<String> {
 }
 
 /// Sleeps `delay` while still accepting frames into the queue; true if asked to close.
-async fn wait_or_close(cmds: &mut mpsc::UnboundedReceiver<Cmd>, outbox: &mut Outbox, delay: Duration) -> bool {
+async fn wait_or_close(
+    cmds: &mut mpsc::UnboundedReceiver<Cmd>,
+    outbox: &mut Outbox,
+    delay: Duration,
+) -> bool {
     let until = Instant::now() + delay;
     loop {
         tokio::select! {
@@ -357,7 +489,8 @@ enum Event {
     Received(Option<Result<Message, WsError>>),
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn session(
     cfg: &ClientConfig,
@@ -372,7 +505,10 @@ async fn session(
     let login_rid = new_request_id();
     let login = match &cfg.login {
         Login::User { access_token } => requests::user_login(&login_rid, access_token),
-        Login::Service { access_token, service_id } => requests::service_login(&login_rid, access_token, service_id),
+        Login::Service {
+            access_token,
+            service_id,
+        } => requests::service_login(&login_rid, access_token, service_id),
     };
     let login = match login {
         Ok(l) => l,
@@ -381,7 +517,14 @@ async fn session(
             return End::Closed;
         }
     };
-    if !matches!(timeout(cfg.send_timeout, sink.send(Message::text(login.to_string()))).await, Ok(Ok(()))) {
+    if !matches!(
+        timeout(
+            cfg.send_timeout,
+            sink.send(Message::text(login.to_string()))
+        )
+        .await,
+        Ok(Ok(()))
+    ) {
         return End::Reconnect;
     }
     let mut logged_in = false;
@@ -428,16 +571,25 @@ async fn session(
             }
             Event::Heartbeat => {
                 let hb = requests::heartbeat(&new_request_id()).to_string();
-                if !matches!(timeout(cfg.send_timeout, sink.send(Message::text(hb))).await, Ok(Ok(()))) {
+                if !matches!(
+                    timeout(cfg.send_timeout, sink.send(Message::text(hb))).await,
+                    Ok(Ok(()))
+                ) {
                     return End::Reconnect;
                 }
             }
             Event::LoginUnanswered => {
-                tracing::warn!("no answer to the login in {:?}; reconnecting", cfg.connect_timeout);
+                tracing::warn!(
+                    "no answer to the login in {:?}; reconnecting",
+                    cfg.connect_timeout
+                );
                 return End::Reconnect;
             }
             Event::Silent => {
-                tracing::warn!("no frame from the server in {:?}; reconnecting", cfg.receive_timeout);
+                tracing::warn!(
+                    "no frame from the server in {:?}; reconnecting",
+                    cfg.receive_timeout
+                );
                 return End::Reconnect;
             }
             Event::Received(next) => {
@@ -468,7 +620,12 @@ async fn session(
                             *logins += 1;
                             let _ = status.send(Status::LoggedIn(*logins));
                         } else {
-                            let reason = frame.body.pointer("/context/message").and_then(Value::as_str).unwrap_or("refused").to_owned();
+                            let reason = frame
+                                .body
+                                .pointer("/context/message")
+                                .and_then(Value::as_str)
+                                .unwrap_or("refused")
+                                .to_owned();
                             tracing::warn!(%reason, "login refused");
                             let _ = status.send(Status::LoginRefused(reason));
                         }

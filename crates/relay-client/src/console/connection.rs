@@ -37,29 +37,45 @@ pub fn connect() -> Result<Connection, ConsoleClientError> {
 
 pub fn connect_to(address: &SocketAddress) -> Result<Connection, ConsoleClientError> {
     let printable = address.printable();
-    let no_instance = |source| ConsoleClientError::NoInstance { address: printable.clone(), source };
+    let no_instance = |source| ConsoleClientError::NoInstance {
+        address: printable.clone(),
+        source,
+    };
     let stream = match address {
         SocketAddress::Path(p) => UnixStream::connect(p).map_err(no_instance)?,
         SocketAddress::Abstract(name) => {
             #[cfg(target_os = "linux")]
             {
                 use std::os::linux::net::SocketAddrExt;
-                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).map_err(no_instance)?;
+                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+                    .map_err(no_instance)?;
                 UnixStream::connect_addr(&addr).map_err(no_instance)?
             }
             #[cfg(not(target_os = "linux"))]
             {
                 let _ = name;
-                return Err(no_instance(std::io::Error::other("abstract sockets need Linux")));
+                return Err(no_instance(std::io::Error::other(
+                    "abstract sockets need Linux",
+                )));
             }
         }
     };
-    Ok(Connection { stream, decoder: FrameDecoder::new(MAX_REPLY), ready: Default::default(), address: printable })
+    Ok(Connection {
+        stream,
+        decoder: FrameDecoder::new(MAX_REPLY),
+        ready: Default::default(),
+        address: printable,
+    })
 }
 
 /// Sends one message, with descriptors attached to its first byte(s).
-pub fn send_json_message(conn: &mut Connection, message: &Value, fds: &[BorrowedFd<'_>]) -> Result<(), ConsoleClientError> {
-    let payload = serde_json::to_vec(message).map_err(|e| ConsoleClientError::Protocol(e.to_string()))?;
+pub fn send_json_message(
+    conn: &mut Connection,
+    message: &Value,
+    fds: &[BorrowedFd<'_>],
+) -> Result<(), ConsoleClientError> {
+    let payload =
+        serde_json::to_vec(message).map_err(|e| ConsoleClientError::Protocol(e.to_string()))?;
     let frame = encode_json_frame(&payload);
     if fds.is_empty() {
         conn.stream.write_all(&frame)?;
@@ -76,13 +92,22 @@ pub fn send_json_message(conn: &mut Connection, message: &Value, fds: &[Borrowed
     Ok(())
 }
 
-fn send_with_fds(stream: &UnixStream, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> std::io::Result<usize> {
+fn send_with_fds(
+    stream: &UnixStream,
+    bytes: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> std::io::Result<usize> {
     let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !control.push(SendAncillaryMessage::ScmRights(fds)) {
         return Err(std::io::Error::other("too many descriptors"));
     }
-    Ok(rustix::net::sendmsg(stream, &[IoSlice::new(bytes)], &mut control, SendFlags::empty())?)
+    Ok(rustix::net::sendmsg(
+        stream,
+        &[IoSlice::new(bytes)],
+        &mut control,
+        SendFlags::empty(),
+    )?)
 }
 
 /// Receives the next message.
@@ -90,13 +115,17 @@ pub fn recv_json_message(conn: &mut Connection) -> Result<Value, ConsoleClientEr
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         if let Some(payload) = conn.ready.pop_front() {
-            return serde_json::from_slice(&payload).map_err(|e| ConsoleClientError::Protocol(format!("reply is not JSON: {e}")));
+            return serde_json::from_slice(&payload)
+                .map_err(|e| ConsoleClientError::Protocol(format!("reply is not JSON: {e}")));
         }
         let n = conn.stream.read(&mut buf)?;
         if n == 0 {
             return Err(ConsoleClientError::Closed);
         }
-        let payloads = conn.decoder.feed(&buf[..n]).map_err(|e| ConsoleClientError::Protocol(e.to_string()))?;
+        let payloads = conn
+            .decoder
+            .feed(&buf[..n])
+            .map_err(|e| ConsoleClientError::Protocol(e.to_string()))?;
         conn.ready.extend(payloads);
     }
 }

@@ -6,5 +6,7 @@ mod connection;
 mod error;
 
 pub use address::{login_name, resolve_address, run_dir};
-pub use connection::{connect, connect_to, recv_json_message, send_json_message, send_to_console, Connection};
+pub use connection::{
+    connect, connect_to, recv_json_message, send_json_message, send_to_console, Connection,
+};
 pub use error::ConsoleClientError;

@@ -9,7 +9,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT
 use reqwest::{Method, StatusCode};
 
 use super::error::QueueError;
-use super::message::{decode_body, decode_deleted, decode_list, Deleted, QueueMessage, SystemData, DIALECT};
+use super::message::{
+    decode_body, decode_deleted, decode_list, Deleted, QueueMessage, SystemData, DIALECT,
+};
 use super::payload::Payload;
 
 /// How long a request may take, connection included, unless the caller picks another limit.
@@ -64,7 +66,13 @@ impl QueueClient {
             .tcp_nodelay(true)
             .build()
             .map_err(QueueError::Transport)?;
-        Ok(QueueClient { http, base, node: node.to_owned(), headers, timeout })
+        Ok(QueueClient {
+            http,
+            base,
+            node: node.to_owned(),
+            headers,
+            timeout,
+        })
     }
 
     pub fn node(&self) -> &str {
@@ -76,8 +84,13 @@ impl QueueClient {
     }
 
     /// Pushes a payload to `destination`'s inbox as a pending message.
-    pub async fn push(&self, destination: &str, payload: Payload) -> Result<QueueMessage, QueueError> {
-        self.push_with(destination, payload, &PushOptions::default()).await
+    pub async fn push(
+        &self,
+        destination: &str,
+        payload: Payload,
+    ) -> Result<QueueMessage, QueueError> {
+        self.push_with(destination, payload, &PushOptions::default())
+            .await
     }
 
     /// Pushes with a label and/or a delivery time. The answer echoes the payload as sent
@@ -89,7 +102,10 @@ impl QueueClient {
         options: &PushOptions,
     ) -> Result<QueueMessage, QueueError> {
         let mut headers = HeaderMap::new();
-        headers.insert(header_name(Field::Destination), header_value("destination", destination)?);
+        headers.insert(
+            header_name(Field::Destination),
+            header_value("destination", destination)?,
+        );
         if let Some(label) = &options.label {
             headers.insert(header_name(Field::Label), header_value("label", label)?);
         }
@@ -97,14 +113,18 @@ impl QueueClient {
         let status = match options.scheduled_at {
             Some(at) => {
                 let when = format_json_time(at.timestamp_millis());
-                headers.insert(header_name(Field::ScheduledTime), header_value("scheduled time", &when)?);
+                headers.insert(
+                    header_name(Field::ScheduledTime),
+                    header_value("scheduled time", &when)?,
+                );
                 "scheduled"
             }
             None => "pending",
         };
         headers.insert(header_name(Field::Status), HeaderValue::from_static(status));
-        let (status, resp_headers, body) =
-            self.send(Method::POST, "/messageQueue", headers, Some(payload)).await?;
+        let (status, resp_headers, body) = self
+            .send(Method::POST, "/messageQueue", headers, Some(payload))
+            .await?;
         expect(status, StatusCode::CREATED, &body)?;
         message(&resp_headers, body)
     }
@@ -112,7 +132,9 @@ impl QueueClient {
     /// Takes the oldest due message addressed to this node and marks it `processing`.
     /// `None` when nothing is waiting.
     pub async fn pull(&self) -> Result<Option<QueueMessage>, QueueError> {
-        let (status, headers, body) = self.send(Method::GET, "/messageQueue", HeaderMap::new(), None).await?;
+        let (status, headers, body) = self
+            .send(Method::GET, "/messageQueue", HeaderMap::new(), None)
+            .await?;
         if status == StatusCode::NO_CONTENT {
             return Ok(None);
         }
@@ -139,7 +161,9 @@ impl QueueClient {
             Some(n) => format!("/messages?limit={n}"),
             None => "/messages".to_owned(),
         };
-        let (status, _, body) = self.send(Method::GET, &path, HeaderMap::new(), None).await?;
+        let (status, _, body) = self
+            .send(Method::GET, &path, HeaderMap::new(), None)
+            .await?;
         if status == StatusCode::NO_CONTENT {
             return Ok(Vec::new());
         }
@@ -166,12 +190,19 @@ impl QueueClient {
     }
 
     async fn deleted(&self, path: &str) -> Result<Deleted, QueueError> {
-        let (status, _, body) = self.send(Method::DELETE, path, HeaderMap::new(), None).await?;
+        let (status, _, body) = self
+            .send(Method::DELETE, path, HeaderMap::new(), None)
+            .await?;
         expect(status, StatusCode::OK, &body)?;
         decode_deleted(&body)
     }
 
-    async fn one(&self, method: Method, path: &str, payload: Option<Payload>) -> Result<QueueMessage, QueueError> {
+    async fn one(
+        &self,
+        method: Method,
+        path: &str,
+        payload: Option<Payload>,
+    ) -> Result<QueueMessage, QueueError> {
         let (status, headers, body) = self.send(method, path, HeaderMap::new(), payload).await?;
         expect(status, StatusCode::OK, &body)?;
         message(&headers, body)
@@ -197,7 +228,10 @@ impl QueueClient {
             request = request.header(CONTENT_TYPE, content_type).body(bytes);
         }
         let response = request.send().await.map_err(|e| match self.transport(e) {
-            QueueError::Transport(e) if body_len > 0 && cut_off(&e) => QueueError::UploadCut { bytes: body_len, source: e },
+            QueueError::Transport(e) if body_len > 0 && cut_off(&e) => QueueError::UploadCut {
+                bytes: body_len,
+                source: e,
+            },
             other => other,
         })?;
         let status = response.status();
@@ -221,7 +255,10 @@ fn cut_off(e: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return matches!(io.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset);
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            );
         }
         source = err.source();
     }
@@ -245,11 +282,15 @@ fn expect(status: StatusCode, wanted: StatusCode, body: &[u8]) -> Result<(), Que
 
 /// The dialect table is Title-Case, for servers; `from_bytes` accepts that and lowercases it.
 fn header_name(field: Field) -> HeaderName {
-    HeaderName::from_bytes(DIALECT.header(field).as_bytes()).expect("dialect header names are valid")
+    HeaderName::from_bytes(DIALECT.header(field).as_bytes())
+        .expect("dialect header names are valid")
 }
 
 fn header_value(what: &'static str, value: &str) -> Result<HeaderValue, QueueError> {
-    HeaderValue::from_str(value).map_err(|_| QueueError::InvalidHeaderValue { what, value: value.to_owned() })
+    HeaderValue::from_str(value).map_err(|_| QueueError::InvalidHeaderValue {
+        what,
+        value: value.to_owned(),
+    })
 }
 
 /// Ids go into the path, so anything but hex is refused here rather than sent.
@@ -264,11 +305,14 @@ fn path_id(id: &str) -> Result<&str, QueueError> {
 /// The clients join the base URL and the path with one slash; a trailing slash on the base
 /// would make `//messageQueue`, which the original answers with 404.
 fn normalise_base(url: &str) -> Result<String, QueueError> {
-    let invalid = |reason: &str| QueueError::InvalidUrl { url: url.to_owned(), reason: reason.to_owned() };
+    let invalid = |reason: &str| QueueError::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
     let trimmed = url.trim().trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("http://")
-        .ok_or_else(|| invalid("only http:// URLs are supported (put TLS in a proxy in front of the server)"))?;
+    let rest = trimmed.strip_prefix("http://").ok_or_else(|| {
+        invalid("only http:// URLs are supported (put TLS in a proxy in front of the server)")
+    })?;
     if rest.is_empty() {
         return Err(invalid("no host"));
     }
@@ -282,17 +326,38 @@ mod tests {
 
     #[test]
     fn base_urls_lose_trailing_slashes_and_need_http() {
-        assert_eq!(normalise_base("http://127.0.0.1:7720/").unwrap(), "http://127.0.0.1:7720");
-        assert_eq!(normalise_base(" http://h:1/relay// ").unwrap(), "http://h:1/relay");
-        assert!(matches!(normalise_base("https://h"), Err(QueueError::InvalidUrl { .. })));
-        assert!(matches!(normalise_base("127.0.0.1:7720"), Err(QueueError::InvalidUrl { .. })));
-        assert!(matches!(normalise_base("http://"), Err(QueueError::InvalidUrl { .. })));
+        assert_eq!(
+            normalise_base("http://127.0.0.1:7720/").unwrap(),
+            "http://127.0.0.1:7720"
+        );
+        assert_eq!(
+            normalise_base(" http://h:1/relay// ").unwrap(),
+            "http://h:1/relay"
+        );
+        assert!(matches!(
+            normalise_base("https://h"),
+            Err(QueueError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            normalise_base("127.0.0.1:7720"),
+            Err(QueueError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            normalise_base("http://"),
+            Err(QueueError::InvalidUrl { .. })
+        ));
     }
 
     #[test]
     fn ids_that_are_not_hex_never_reach_the_path() {
-        assert_eq!(path_id("5823a70203c123003de4229b").unwrap(), "5823a70203c123003de4229b");
-        assert!(matches!(path_id("../globalDataSpace"), Err(QueueError::InvalidId(_))));
+        assert_eq!(
+            path_id("5823a70203c123003de4229b").unwrap(),
+            "5823a70203c123003de4229b"
+        );
+        assert!(matches!(
+            path_id("../globalDataSpace"),
+            Err(QueueError::InvalidId(_))
+        ));
         assert!(matches!(path_id(""), Err(QueueError::InvalidId(_))));
     }
 
@@ -301,7 +366,10 @@ mod tests {
         let c = QueueClient::new("http://127.0.0.1:1", "af1", "secret").unwrap();
         assert_eq!(c.headers.get("Scirocco-Node-Source").unwrap(), "af1");
         assert_eq!(c.headers.get(AUTHORIZATION).unwrap(), "secret");
-        assert!(!format!("{c:?}").contains("secret"), "the token must not show in Debug output");
+        assert!(
+            !format!("{c:?}").contains("secret"),
+            "the token must not show in Debug output"
+        );
         assert!(matches!(
             QueueClient::new("http://127.0.0.1:1", "af1", "bad\ntoken"),
             Err(QueueError::InvalidHeaderValue { what: "token", .. })
@@ -316,7 +384,10 @@ mod tests {
         let server = tokio::spawn(async move {
             let (mut conn, _) = listener.accept().await.unwrap();
             let mut buf = vec![0u8; 4096];
-            while tokio::io::AsyncReadExt::read(&mut conn, &mut buf).await.is_ok_and(|n| n > 0) {}
+            while tokio::io::AsyncReadExt::read(&mut conn, &mut buf)
+                .await
+                .is_ok_and(|n| n > 0)
+            {}
         });
         let limit = Duration::from_millis(200);
         let c = QueueClient::with_timeout(&format!("http://{addr}"), "af1", "t", limit).unwrap();

@@ -17,7 +17,10 @@ pub enum QueueError {
     /// 400 with the server's explanation; `errors` holds the per-field validation details
     /// when the server sent them (keyed by the dialect's JSON field names).
     #[error("bad request (400): {message}")]
-    BadRequest { message: String, errors: Option<serde_json::Value> },
+    BadRequest {
+        message: String,
+        errors: Option<serde_json::Value>,
+    },
 
     /// 413: the body is over the server's limit for its content type.
     #[error("payload too large for the server (413: {message})")]
@@ -26,7 +29,10 @@ pub enum QueueError {
     /// The server closed the connection while the body was being sent, without an answer the
     /// client could read: most likely it refused the body for its size before reading it all.
     #[error("the server closed the connection while receiving the {bytes}-byte body (probably over its size limit)")]
-    UploadCut { bytes: usize, source: reqwest::Error },
+    UploadCut {
+        bytes: usize,
+        source: reqwest::Error,
+    },
 
     /// Any other status the operation does not expect.
     #[error("unexpected HTTP status {status}: {message}")]
@@ -93,7 +99,10 @@ mod tests {
             QueueError::from_status(404, br#"{"message":"Resource not found."}"#),
             QueueError::NotFound { .. }
         ));
-        assert!(matches!(QueueError::from_status(413, b"{}"), QueueError::TooLarge { .. }));
+        assert!(matches!(
+            QueueError::from_status(413, b"{}"),
+            QueueError::TooLarge { .. }
+        ));
         match QueueError::from_status(502, b"  bad gateway\n") {
             QueueError::UnexpectedStatus { status, message } => {
                 assert_eq!((status, message.as_str()), (502, "bad gateway"))

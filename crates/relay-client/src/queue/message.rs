@@ -79,10 +79,18 @@ pub struct Deleted {
 
 impl SystemData {
     pub(crate) fn from_headers(headers: &HeaderMap) -> Result<SystemData, QueueError> {
-        let tries = headers.get(DIALECT.header(Field::Tries)).and_then(|v| v.to_str().ok()?.parse().ok());
-        let tries = tries.ok_or_else(|| QueueError::InvalidResponse("missing or non-numeric header tries".into()))?;
+        let tries = headers
+            .get(DIALECT.header(Field::Tries))
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        let tries = tries.ok_or_else(|| {
+            QueueError::InvalidResponse("missing or non-numeric header tries".into())
+        })?;
         SystemData::from_fields(
-            |field| Ok(headers.get(DIALECT.header(field)).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())),
+            |field| {
+                Ok(headers
+                    .get(DIALECT.header(field))
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            },
             |field| DIALECT.header(field),
             tries,
         )
@@ -100,7 +108,10 @@ impl SystemData {
             |field| match obj.get(key(field)) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(QueueError::InvalidResponse(format!("{}: {other}", key(field)))),
+                Some(other) => Err(QueueError::InvalidResponse(format!(
+                    "{}: {other}",
+                    key(field)
+                ))),
             },
             key,
             tries,
@@ -115,10 +126,13 @@ impl SystemData {
         tries: u32,
     ) -> Result<SystemData, QueueError> {
         let required = |field: Field| {
-            string(field)?.ok_or_else(|| QueueError::InvalidResponse(format!("missing {}", name(field))))
+            string(field)?
+                .ok_or_else(|| QueueError::InvalidResponse(format!("missing {}", name(field))))
         };
         let time = |field: Field| -> Result<Option<DateTime<Utc>>, QueueError> {
-            string(field)?.map(|v| parse_time(name(field), &v)).transpose()
+            string(field)?
+                .map(|v| parse_time(name(field), &v))
+                .transpose()
         };
         Ok(SystemData {
             id: required(Field::Id)?,
@@ -152,9 +166,18 @@ fn parse_time(what: &str, value: &str) -> Result<DateTime<Utc>, QueueError> {
 
 /// Decodes a single-message body by its content type. A stored JSON payload is always an
 /// object or an array, so a JSON *string* body can only be the base64 read-back of bytes.
-pub(crate) fn decode_body(content_type: Option<&str>, body: Bytes) -> Result<MessageData, QueueError> {
+pub(crate) fn decode_body(
+    content_type: Option<&str>,
+    body: Bytes,
+) -> Result<MessageData, QueueError> {
     let media = content_type
-        .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     match media.as_str() {
         "application/json" => match serde_json::from_slice(&body) {
@@ -163,7 +186,9 @@ pub(crate) fn decode_body(content_type: Option<&str>, body: Bytes) -> Result<Mes
             Err(e) => Err(QueueError::InvalidResponse(format!("JSON body: {e}"))),
         },
         "application/octet-stream" => Ok(MessageData::Bytes(body)),
-        m if m.starts_with("text/") => Ok(MessageData::Text(String::from_utf8_lossy(&body).into_owned())),
+        m if m.starts_with("text/") => Ok(MessageData::Text(
+            String::from_utf8_lossy(&body).into_owned(),
+        )),
         // Without a known type, read the body as the Python client does: JSON, else text,
         // else bytes.
         _ => Ok(match serde_json::from_slice::<Value>(&body) {
@@ -184,7 +209,9 @@ pub(crate) fn decode_list(body: &[u8]) -> Result<Vec<QueueMessage>, QueueError> 
         .into_iter()
         .map(|item| {
             let Value::Object(mut obj) = item else {
-                return Err(QueueError::InvalidResponse(format!("list element is not an object: {item}")));
+                return Err(QueueError::InvalidResponse(format!(
+                    "list element is not an object: {item}"
+                )));
             };
             let system = SystemData::from_list_element(&obj)?;
             let data = match obj.remove(DIALECT.payload_key()) {
@@ -206,7 +233,8 @@ pub(crate) fn decode_list(body: &[u8]) -> Result<Vec<QueueMessage>, QueueError> 
 pub(crate) fn decode_deleted(body: &[u8]) -> Result<Deleted, QueueError> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| QueueError::InvalidResponse(format!("delete result: {e}")))?;
-    let ok = matches!(v.get("ok"), Some(Value::Bool(true))) || v.get("ok").and_then(Value::as_i64) == Some(1);
+    let ok = matches!(v.get("ok"), Some(Value::Bool(true)))
+        || v.get("ok").and_then(Value::as_i64) == Some(1);
     match v.get("n").and_then(Value::as_u64) {
         Some(n) if ok => Ok(Deleted { n }),
         _ => Err(QueueError::InvalidResponse(format!("delete result: {v}"))),
@@ -227,8 +255,14 @@ mod tests {
             ("Scirocco-Status", "processing"),
             ("Scirocco-Tries", "1"),
             ("Scirocco-Payload-Type", ".bin"),
-            ("Scirocco-Created-Time", "Tue Nov 15 2016 10:41:05 GMT+0000 (UTC)"),
-            ("Scirocco-Processing-Time", "Tue Nov 15 2016 10:41:06 GMT+0000 (UTC)"),
+            (
+                "Scirocco-Created-Time",
+                "Tue Nov 15 2016 10:41:05 GMT+0000 (UTC)",
+            ),
+            (
+                "Scirocco-Processing-Time",
+                "Tue Nov 15 2016 10:41:06 GMT+0000 (UTC)",
+            ),
         ] {
             h.insert(k, HeaderValue::from_static(v));
         }
@@ -240,36 +274,72 @@ mod tests {
         let s = SystemData::from_headers(&push_headers()).unwrap();
         assert_eq!(s.id, "5823a70203c123003de4229b");
         assert_eq!((s.source.as_str(), s.destination.as_str()), ("af1", "af2"));
-        assert_eq!((s.status, s.tries, s.label.as_str()), (Status::Processing, 1, ".bin"));
-        assert_eq!(s.created_time.unwrap().to_rfc3339(), "2016-11-15T10:41:05+00:00");
+        assert_eq!(
+            (s.status, s.tries, s.label.as_str()),
+            (Status::Processing, 1, ".bin")
+        );
+        assert_eq!(
+            s.created_time.unwrap().to_rfc3339(),
+            "2016-11-15T10:41:05+00:00"
+        );
         assert_eq!(s.processing_time.unwrap().timestamp(), 1_479_206_466);
-        assert_eq!((s.update_time, s.scheduled_time, s.topic), (None, None, None));
+        assert_eq!(
+            (s.update_time, s.scheduled_time, s.topic),
+            (None, None, None)
+        );
     }
 
     #[test]
     fn missing_or_bad_headers_are_malformed_responses() {
         let mut h = push_headers();
         h.remove("Scirocco-Id");
-        assert!(matches!(SystemData::from_headers(&h), Err(QueueError::InvalidResponse(_))));
+        assert!(matches!(
+            SystemData::from_headers(&h),
+            Err(QueueError::InvalidResponse(_))
+        ));
         let mut h = push_headers();
         h.insert("Scirocco-Status", HeaderValue::from_static("done"));
-        assert!(matches!(SystemData::from_headers(&h), Err(QueueError::InvalidResponse(_))));
+        assert!(matches!(
+            SystemData::from_headers(&h),
+            Err(QueueError::InvalidResponse(_))
+        ));
         let mut h = push_headers();
-        h.insert("Scirocco-Update-Time", HeaderValue::from_static("yesterday"));
-        assert!(matches!(SystemData::from_headers(&h), Err(QueueError::InvalidResponse(_))));
+        h.insert(
+            "Scirocco-Update-Time",
+            HeaderValue::from_static("yesterday"),
+        );
+        assert!(matches!(
+            SystemData::from_headers(&h),
+            Err(QueueError::InvalidResponse(_))
+        ));
     }
 
     #[test]
     fn bodies_decode_by_content_type() {
-        let json = decode_body(Some("application/json; charset=utf-8"), Bytes::from_static(br#"{"a":1}"#));
-        assert_eq!(json.unwrap(), MessageData::Json(serde_json::json!({"a": 1})));
-        let b64 = decode_body(Some("application/json; charset=utf-8"), Bytes::from_static(br#""AAEC/w==""#)).unwrap();
+        let json = decode_body(
+            Some("application/json; charset=utf-8"),
+            Bytes::from_static(br#"{"a":1}"#),
+        );
+        assert_eq!(
+            json.unwrap(),
+            MessageData::Json(serde_json::json!({"a": 1}))
+        );
+        let b64 = decode_body(
+            Some("application/json; charset=utf-8"),
+            Bytes::from_static(br#""AAEC/w==""#),
+        )
+        .unwrap();
         assert_eq!(b64, MessageData::Base64("AAEC/w==".into()));
         assert_eq!(b64.to_bytes().unwrap(), vec![0, 1, 2, 255]);
         // Text is served as text/html, and a JSON-looking text stays text.
-        let text = decode_body(Some("text/html; charset=utf-8"), Bytes::from_static(b"42")).unwrap();
+        let text =
+            decode_body(Some("text/html; charset=utf-8"), Bytes::from_static(b"42")).unwrap();
         assert_eq!(text, MessageData::Text("42".into()));
-        let raw = decode_body(Some("application/octet-stream"), Bytes::from_static(b"\xff\x00")).unwrap();
+        let raw = decode_body(
+            Some("application/octet-stream"),
+            Bytes::from_static(b"\xff\x00"),
+        )
+        .unwrap();
         assert_eq!(raw.to_bytes().unwrap(), vec![255, 0]);
         assert!(matches!(
             decode_body(Some("application/json"), Bytes::from_static(b"{no")),
@@ -279,8 +349,14 @@ mod tests {
 
     #[test]
     fn untyped_bodies_fall_back_like_the_python_client() {
-        assert_eq!(decode_body(None, Bytes::from_static(b"[1]")).unwrap(), MessageData::Json(serde_json::json!([1])));
-        assert_eq!(decode_body(None, Bytes::from_static(b"hi")).unwrap(), MessageData::Text("hi".into()));
+        assert_eq!(
+            decode_body(None, Bytes::from_static(b"[1]")).unwrap(),
+            MessageData::Json(serde_json::json!([1]))
+        );
+        assert_eq!(
+            decode_body(None, Bytes::from_static(b"hi")).unwrap(),
+            MessageData::Text("hi".into())
+        );
         assert_eq!(
             decode_body(None, Bytes::from_static(b"\xff")).unwrap(),
             MessageData::Bytes(Bytes::from_static(b"\xff"))
@@ -300,7 +376,10 @@ mod tests {
         let list = decode_list(body).unwrap();
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].system.status, Status::Processed);
-        assert_eq!(list[0].system.created_time.unwrap().timestamp_millis(), 1_479_206_465_123);
+        assert_eq!(
+            list[0].system.created_time.unwrap().timestamp_millis(),
+            1_479_206_465_123
+        );
         assert_eq!(list[0].data, MessageData::Json(serde_json::json!({"n": 1})));
         assert_eq!(list[1].data, MessageData::Text("AAEC".into()));
         assert_eq!(list[1].system.update_time, None);
@@ -315,8 +394,14 @@ mod tests {
 
     #[test]
     fn delete_results() {
-        assert_eq!(decode_deleted(br#"{"n":3,"ok":1}"#).unwrap(), Deleted { n: 3 });
-        assert_eq!(decode_deleted(br#"{"n":0,"ok":true}"#).unwrap(), Deleted { n: 0 });
+        assert_eq!(
+            decode_deleted(br#"{"n":3,"ok":1}"#).unwrap(),
+            Deleted { n: 3 }
+        );
+        assert_eq!(
+            decode_deleted(br#"{"n":0,"ok":true}"#).unwrap(),
+            Deleted { n: 0 }
+        );
         assert!(decode_deleted(br#"{"n":1,"ok":0}"#).is_err());
         assert!(decode_deleted(br#"{"ok":1}"#).is_err());
     }

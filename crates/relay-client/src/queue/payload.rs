@@ -107,28 +107,54 @@ mod tests {
 
     #[test]
     fn text_that_is_an_object_or_array_is_json() {
-        assert_eq!(Payload::detect_text(r#"{"a": 1}"#), Payload::Json(r#"{"a": 1}"#.into()));
-        assert_eq!(Payload::detect_text(" [1,2]"), Payload::Json(" [1,2]".into()));
+        assert_eq!(
+            Payload::detect_text(r#"{"a": 1}"#),
+            Payload::Json(r#"{"a": 1}"#.into())
+        );
+        assert_eq!(
+            Payload::detect_text(" [1,2]"),
+            Payload::Json(" [1,2]".into())
+        );
         assert_eq!(Payload::detect_text("hello").kind(), ContentKind::Text);
         assert_eq!(Payload::detect_text("123").kind(), ContentKind::Text);
-        assert_eq!(Payload::detect_text(r#""quoted""#).kind(), ContentKind::Text);
+        assert_eq!(
+            Payload::detect_text(r#""quoted""#).kind(),
+            ContentKind::Text
+        );
         assert_eq!(Payload::detect_text("{broken").kind(), ContentKind::Text);
         assert_eq!(Payload::detect_text("").kind(), ContentKind::Text);
     }
 
     #[test]
     fn raw_input_is_binary_only_when_not_utf8() {
-        assert_eq!(Payload::detect_bytes(b"[1]".to_vec()).kind(), ContentKind::Json);
-        assert_eq!(Payload::detect_bytes(b"plain".to_vec()).kind(), ContentKind::Text);
+        assert_eq!(
+            Payload::detect_bytes(b"[1]".to_vec()).kind(),
+            ContentKind::Json
+        );
+        assert_eq!(
+            Payload::detect_bytes(b"plain".to_vec()).kind(),
+            ContentKind::Text
+        );
         let raw = vec![0u8, 1, 2, 0xfe, 0xff];
-        assert_eq!(Payload::detect_bytes(raw.clone()), Payload::Bytes(Bytes::from(raw)));
+        assert_eq!(
+            Payload::detect_bytes(raw.clone()),
+            Payload::Bytes(Bytes::from(raw))
+        );
     }
 
     #[test]
     fn content_types_are_the_three_the_server_accepts() {
-        assert_eq!(Payload::json(&serde_json::json!({"a": 1})).unwrap().content_type(), "application/json");
+        assert_eq!(
+            Payload::json(&serde_json::json!({"a": 1}))
+                .unwrap()
+                .content_type(),
+            "application/json"
+        );
         assert_eq!(Payload::from("x").content_type(), "text/plain");
-        assert_eq!(Payload::from(vec![1u8]).content_type(), "application/octet-stream");
+        assert_eq!(
+            Payload::from(vec![1u8]).content_type(),
+            "application/octet-stream"
+        );
     }
 
     #[test]

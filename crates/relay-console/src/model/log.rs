@@ -26,7 +26,15 @@ pub struct StepLog {
 
 impl StepLog {
     pub fn new(limit: usize) -> Self {
-        StepLog { lines: VecDeque::new(), raw: VecDeque::new(), first: 0, limit: limit.max(1), dropped: 0, width: 0, generation: 0 }
+        StepLog {
+            lines: VecDeque::new(),
+            raw: VecDeque::new(),
+            first: 0,
+            limit: limit.max(1),
+            dropped: 0,
+            width: 0,
+            generation: 0,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -66,9 +74,11 @@ impl StepLog {
     /// Each line as received: its bytes when it was not UTF-8, else its text.
     pub fn iter_bytes(&self) -> impl Iterator<Item = &[u8]> {
         let mut raw = self.raw.iter().peekable();
-        self.lines.iter().enumerate().map(move |(i, text)| match raw.next_if(|(n, _)| *n == self.first + i) {
-            Some((_, bytes)) => &**bytes,
-            None => text.as_bytes(),
+        self.lines.iter().enumerate().map(move |(i, text)| {
+            match raw.next_if(|(n, _)| *n == self.first + i) {
+                Some((_, bytes)) => &**bytes,
+                None => text.as_bytes(),
+            }
         })
     }
 
@@ -84,7 +94,11 @@ impl StepLog {
     /// Appends lines (their carried colour is already prefixed).
     pub fn extend<I: IntoIterator<Item = LogLine>>(&mut self, lines: I) {
         for LogLine { text: stored, raw } in lines {
-            let cells = if stored.contains('\x1b') { display_width(&ansi::strip(&stored)) } else { display_width(&stored) };
+            let cells = if stored.contains('\x1b') {
+                display_width(&ansi::strip(&stored))
+            } else {
+                display_width(&stored)
+            };
             self.width = self.width.max(cells);
             if self.lines.len() == self.limit {
                 self.lines.pop_front();
@@ -95,7 +109,8 @@ impl StepLog {
                 }
             }
             if let Some(bytes) = raw {
-                self.raw.push_back((self.first + self.lines.len(), bytes.into_boxed_slice()));
+                self.raw
+                    .push_back((self.first + self.lines.len(), bytes.into_boxed_slice()));
             }
             self.lines.push_back(stored.into_boxed_str());
         }
@@ -123,7 +138,10 @@ mod tests {
 
     #[test]
     fn received_bytes_follow_their_line_through_drops_and_clears() {
-        let bad = |n: u8| LogLine { text: format!("bad{n}\u{fffd}"), raw: Some(vec![b'b', b'a', b'd', b'0' + n, 0xff]) };
+        let bad = |n: u8| LogLine {
+            text: format!("bad{n}\u{fffd}"),
+            raw: Some(vec![b'b', b'a', b'd', b'0' + n, 0xff]),
+        };
         let mut log = StepLog::new(3);
         log.extend([bad(0), "ok1".into(), bad(2), "ok3".into(), bad(4)]);
         let bytes: Vec<&[u8]> = log.iter_bytes().collect();

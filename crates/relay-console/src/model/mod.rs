@@ -6,4 +6,6 @@ mod widget;
 
 pub use log::StepLog;
 pub use store::Store;
-pub use widget::{Button, ButtonStyle, Kind, QuestionBody, ScrollOnActivity, StepBody, Widget, WidgetBody};
+pub use widget::{
+    Button, ButtonStyle, Kind, QuestionBody, ScrollOnActivity, StepBody, Widget, WidgetBody,
+};

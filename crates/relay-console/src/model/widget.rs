@@ -36,11 +36,16 @@ impl Kind {
     /// Whether a widget of this kind answers to `command` (a `question` is also an input and a
     /// button question, as in the reference).
     pub fn satisfies(self, command: Kind) -> bool {
-        self == command || (self == Kind::Question && matches!(command, Kind::InputQuestion | Kind::ButtonQuestion))
+        self == command
+            || (self == Kind::Question
+                && matches!(command, Kind::InputQuestion | Kind::ButtonQuestion))
     }
 
     pub fn is_question(self) -> bool {
-        matches!(self, Kind::InputQuestion | Kind::ButtonQuestion | Kind::Question)
+        matches!(
+            self,
+            Kind::InputQuestion | Kind::ButtonQuestion | Kind::Question
+        )
     }
 
     pub fn has_input(self) -> bool {

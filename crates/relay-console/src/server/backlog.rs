@@ -29,7 +29,8 @@ pub(super) struct Backlog {
 impl Backlog {
     fn over(&self) -> bool {
         !self.writer_done.load(Ordering::Acquire)
-            && (self.unanswered.load(Ordering::Acquire) >= MAX_UNANSWERED || self.unsent.load(Ordering::Acquire) >= MAX_UNSENT_BYTES)
+            && (self.unanswered.load(Ordering::Acquire) >= MAX_UNANSWERED
+                || self.unsent.load(Ordering::Acquire) >= MAX_UNSENT_BYTES)
     }
 
     /// Waits until the client has read enough of its replies.
@@ -55,7 +56,9 @@ impl Backlog {
 
     pub(super) fn written(&self, bytes: usize) {
         self.unsent.fetch_sub(bytes, Ordering::AcqRel);
-        let _ = self.unanswered.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        let _ = self
+            .unanswered
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
         self.progress.notify_waiters();
     }
 

@@ -66,13 +66,25 @@ impl Conn {
     }
 }
 
-pub(super) fn spawn(stream: UnixStream, id: u64, label: String, limit: u64, events: mpsc::UnboundedSender<Event>) {
+pub(super) fn spawn(
+    stream: UnixStream,
+    id: u64,
+    label: String,
+    limit: u64,
+    events: mpsc::UnboundedSender<Event>,
+) {
     let stream = Arc::new(stream);
     let reader_stream = stream.clone();
     let (tx, rx) = mpsc::unbounded_channel();
     let (closed_tx, closed_rx) = watch::channel(false);
     let backlog = Arc::new(Backlog::default());
-    let conn = Conn { id, label, tx, closed: closed_rx, backlog: backlog.clone() };
+    let conn = Conn {
+        id,
+        label,
+        tx,
+        closed: closed_rx,
+        backlog: backlog.clone(),
+    };
     tokio::spawn(async move {
         write_loop(stream.clone(), rx, &backlog).await;
         backlog.writer_stopped();
@@ -84,7 +96,11 @@ pub(super) fn spawn(stream: UnixStream, id: u64, label: String, limit: u64, even
     });
 }
 
-async fn write_loop(stream: Arc<UnixStream>, mut rx: mpsc::UnboundedReceiver<OutgoingBox>, backlog: &Backlog) {
+async fn write_loop(
+    stream: Arc<UnixStream>,
+    mut rx: mpsc::UnboundedReceiver<OutgoingBox>,
+    backlog: &Backlog,
+) {
     while let Some(OutgoingBox(item)) = rx.recv().await {
         match item {
             Outgoing::Frame(bytes) => {
@@ -111,11 +127,20 @@ async fn write_loop(stream: Arc<UnixStream>, mut rx: mpsc::UnboundedReceiver<Out
 }
 
 /// Reads one `recvmsg` worth of bytes, never more than `want`, and the descriptors attached.
-fn recv_some(stream: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> std::io::Result<usize> {
+fn recv_some(
+    stream: &UnixStream,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+) -> std::io::Result<usize> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let mut iov = [IoSliceMut::new(buf)];
-    let msg = rustix::net::recvmsg(stream, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT)?;
+    let msg = rustix::net::recvmsg(
+        stream,
+        &mut iov,
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT,
+    )?;
     for m in control.drain() {
         if let RecvAncillaryMessage::ScmRights(received) = m {
             fds.extend(received);
@@ -124,7 +149,12 @@ fn recv_some(stream: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> std
     Ok(msg.bytes)
 }
 
-async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::UnboundedSender<Event>) {
+async fn read_loop(
+    stream: &UnixStream,
+    conn: &Conn,
+    limit: u64,
+    events: &mpsc::UnboundedSender<Event>,
+) {
     let mut decoder = FrameDecoder::new(limit);
     let mut buf = vec![0u8; 64 * 1024];
     let mut pending_fd: Option<OwnedFd> = None;
@@ -137,7 +167,9 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
         // inside one message.
         let want = decoder.wanted().clamp(1, buf.len());
         let mut fds = Vec::new();
-        let read = stream.try_io(Interest::READABLE, || recv_some(stream, &mut buf[..want], &mut fds));
+        let read = stream.try_io(Interest::READABLE, || {
+            recv_some(stream, &mut buf[..want], &mut fds)
+        });
         let n = match read {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -181,7 +213,12 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
             let text = match std::str::from_utf8(&payload) {
                 Ok(t) => t,
                 Err(e) => {
-                    reject(conn, &log, &format!("message is not valid UTF-8: {e}"), true);
+                    reject(
+                        conn,
+                        &log,
+                        &format!("message is not valid UTF-8: {e}"),
+                        true,
+                    );
                     drain(stream).await;
                     return;
                 }
@@ -189,7 +226,11 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
             match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(request)) => {
                     conn.backlog.expect_reply();
-                    let _ = events.send(Event::Request { conn: conn.clone(), request, fd });
+                    let _ = events.send(Event::Request {
+                        conn: conn.clone(),
+                        request,
+                        fd,
+                    });
                 }
                 Ok(other) => {
                     let kind = match other {
@@ -199,7 +240,12 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
                         Value::Bool(_) => "a boolean",
                         _ => "null",
                     };
-                    reject(conn, &log, &format!("message must be a JSON object, got {kind}"), false);
+                    reject(
+                        conn,
+                        &log,
+                        &format!("message must be a JSON object, got {kind}"),
+                        false,
+                    );
                 }
                 Err(e) => {
                     reject(conn, &log, &format!("message is not valid JSON: {e}"), true);
@@ -212,7 +258,10 @@ async fn read_loop(stream: &UnixStream, conn: &Conn, limit: u64, events: &mpsc::
 }
 
 fn reject(conn: &Conn, log: &dyn Fn(String), error: &str, close: bool) {
-    log(format!("read: {error}{}", if close { "; closing connection" } else { "" }));
+    log(format!(
+        "read: {error}{}",
+        if close { "; closing connection" } else { "" }
+    ));
     conn.backlog.expect_reply();
     conn.send(&build_reply(&Map::new(), Some(error), None));
     if close {

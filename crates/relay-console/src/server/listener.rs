@@ -32,13 +32,17 @@ impl Drop for Listener {
 /// Binds `address`. A path socket gets its parent directories created; a stale file is not
 /// removed (the bind fails, as with the reference).
 pub fn bind(address: &SocketAddress) -> Result<Listener, ConsoleError> {
-    let err = |source| ConsoleError::Listen { address: address.printable(), source };
+    let err = |source| ConsoleError::Listen {
+        address: address.printable(),
+        source,
+    };
     let listener = match address {
         SocketAddress::Abstract(name) => {
             #[cfg(target_os = "linux")]
             {
                 use std::os::linux::net::SocketAddrExt;
-                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).map_err(err)?;
+                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+                    .map_err(err)?;
                 StdListener::bind_addr(&addr).map_err(err)?
             }
             #[cfg(not(target_os = "linux"))]
@@ -55,12 +59,21 @@ pub fn bind(address: &SocketAddress) -> Result<Listener, ConsoleError> {
         }
     };
     listener.set_nonblocking(true).map_err(err)?;
-    Ok(Listener { inner: Some(listener), address: address.clone() })
+    Ok(Listener {
+        inner: Some(listener),
+        address: address.clone(),
+    })
 }
 
 /// Accepts connections forever, spawning one task per connection. Must run inside a runtime.
-pub async fn serve(listener: &mut Listener, settings: Settings, events: mpsc::UnboundedSender<Event>) {
-    let Some(std_listener) = listener.inner.take() else { return };
+pub async fn serve(
+    listener: &mut Listener,
+    settings: Settings,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let Some(std_listener) = listener.inner.take() else {
+        return;
+    };
     let listener_tokio = match tokio::net::UnixListener::from_std(std_listener) {
         Ok(l) => l,
         Err(e) => {
@@ -91,7 +104,9 @@ pub async fn serve(listener: &mut Listener, settings: Settings, events: mpsc::Un
             let allowed = match stream.peer_cred() {
                 Ok(cred) => {
                     let (uid, gid) = (cred.uid(), cred.gid());
-                    let ok = uid == my_uid || settings.allowed_uids.contains(&uid) || settings.allowed_gids.contains(&gid);
+                    let ok = uid == my_uid
+                        || settings.allowed_uids.contains(&uid)
+                        || settings.allowed_gids.contains(&gid);
                     if !ok {
                         let _ = events.send(Event::Log(format!(
                             "{label}: accept: closed connection: invalid Unix credentials {uid}:{gid}"
@@ -100,7 +115,9 @@ pub async fn serve(listener: &mut Listener, settings: Settings, events: mpsc::Un
                     ok
                 }
                 Err(e) => {
-                    let _ = events.send(Event::Log(format!("{label}: accept: cannot read peer credentials: {e}")));
+                    let _ = events.send(Event::Log(format!(
+                        "{label}: accept: cannot read peer credentials: {e}"
+                    )));
                     false
                 }
             };
@@ -109,7 +126,9 @@ pub async fn serve(listener: &mut Listener, settings: Settings, events: mpsc::Un
                 continue;
             }
         }
-        let _ = events.send(Event::Log(format!("{label}: accept: accepted new connection")));
+        let _ = events.send(Event::Log(format!(
+            "{label}: accept: accepted new connection"
+        )));
         conn::spawn(stream, next_id, label, settings.max_message, events.clone());
     }
 }

@@ -74,7 +74,10 @@ pub fn carry_out(carry_in: &str, line: &str) -> String {
         return carry_in.to_string();
     }
     let mut rendition = super::sgr::Rendition::default();
-    for seq in sgr_sequences(carry_in).into_iter().chain(sgr_sequences(line)) {
+    for seq in sgr_sequences(carry_in)
+        .into_iter()
+        .chain(sgr_sequences(line))
+    {
         rendition.apply(&seq[2..seq.len() - 1]);
     }
     rendition.sequence()
@@ -96,6 +99,9 @@ mod tests {
         assert_eq!(carry_out("\x1b[31m", "still"), "\x1b[31m");
         assert_eq!(carry_out("\x1b[31m", "\x1b[0mplain"), "");
         assert_eq!(carry_out("\x1b[31m", "\x1b[1mbold"), "\x1b[1;31m");
-        assert_eq!(carry_out("", "\x1b[31mx\x1b[0m y \x1b[32mgreen"), "\x1b[32m");
+        assert_eq!(
+            carry_out("", "\x1b[31mx\x1b[0m y \x1b[32mgreen"),
+            "\x1b[32m"
+        );
     }
 }

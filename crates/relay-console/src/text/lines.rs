@@ -25,7 +25,10 @@ impl From<String> for LogLine {
 
 impl From<&str> for LogLine {
     fn from(text: &str) -> Self {
-        LogLine { text: text.to_string(), raw: None }
+        LogLine {
+            text: text.to_string(),
+            raw: None,
+        }
     }
 }
 
@@ -47,7 +50,11 @@ pub struct LineSplitter {
 
 impl LineSplitter {
     pub fn new(tab_size: usize) -> Self {
-        LineSplitter { pending: Vec::new(), tab: " ".repeat(tab_size), carry: String::new() }
+        LineSplitter {
+            pending: Vec::new(),
+            tab: " ".repeat(tab_size),
+            carry: String::new(),
+        }
     }
 
     /// Returns the lines completed by `data`.
@@ -88,9 +95,17 @@ impl LineSplitter {
             std::borrow::Cow::Borrowed(_) => None,
             std::borrow::Cow::Owned(_) => Some(self.raw_line(bytes)),
         };
-        let line = if text.contains('\t') { text.replace('\t', &self.tab) } else { text.into_owned() };
+        let line = if text.contains('\t') {
+            text.replace('\t', &self.tab)
+        } else {
+            text.into_owned()
+        };
         let next_carry = super::ansi::carry_out(&self.carry, &line);
-        let stored = if self.carry.is_empty() { line } else { format!("{}{line}", self.carry) };
+        let stored = if self.carry.is_empty() {
+            line
+        } else {
+            format!("{}{line}", self.carry)
+        };
         self.carry = next_carry;
         LogLine { text: stored, raw }
     }
@@ -151,7 +166,10 @@ mod tests {
     fn colour_is_carried_into_the_next_lines_of_the_stream() {
         let mut s = LineSplitter::new(8);
         let lines = s.push(b"\x1b[31mred\nstill\n\x1b[0mplain\n\x1b[32mgr");
-        assert_eq!(lines, ["\x1b[31mred", "\x1b[31mstill", "\x1b[31m\x1b[0mplain"]);
+        assert_eq!(
+            lines,
+            ["\x1b[31mred", "\x1b[31mstill", "\x1b[31m\x1b[0mplain"]
+        );
         assert_eq!(s.push(b"een\nnext\n"), ["\x1b[32mgreen", "\x1b[32mnext"]);
         assert_eq!(split_text("after", 8), ["after"]);
     }
@@ -161,12 +179,25 @@ mod tests {
         // Programs that colour each line and reset only at the end must not make every line
         // carry all the sequences before it (memory would grow with the square of the lines).
         let mut s = LineSplitter::new(8);
-        let input: Vec<u8> = (0..2000).flat_map(|i| format!("\x1b[3{}mline {i}\n", i % 8).into_bytes()).collect();
+        let input: Vec<u8> = (0..2000)
+            .flat_map(|i| format!("\x1b[3{}mline {i}\n", i % 8).into_bytes())
+            .collect();
         let lines = s.push(&input);
-        assert!(lines.iter().all(|l| l.text.len() < 32), "longest line: {} bytes", lines.iter().map(|l| l.text.len()).max().unwrap_or(0));
+        assert!(
+            lines.iter().all(|l| l.text.len() < 32),
+            "longest line: {} bytes",
+            lines.iter().map(|l| l.text.len()).max().unwrap_or(0)
+        );
         assert_eq!(lines[1999], "\x1b[36m\x1b[37mline 1999");
         let lines = s.push(b"\x1b[1mbold\nstill\n\x1b[22;39mplain\n");
-        assert_eq!(lines, ["\x1b[37m\x1b[1mbold", "\x1b[1;37mstill", "\x1b[1;37m\x1b[22;39mplain"]);
+        assert_eq!(
+            lines,
+            [
+                "\x1b[37m\x1b[1mbold",
+                "\x1b[1;37mstill",
+                "\x1b[1;37m\x1b[22;39mplain"
+            ]
+        );
         assert_eq!(s.push(b"after\n"), ["after"]);
     }
 

@@ -34,7 +34,10 @@ impl Styled {
                     lines.push(Vec::new());
                 }
                 if !part.is_empty() {
-                    lines.last_mut().expect("non-empty").push(Span::styled(part.to_string(), base.patch(*style)));
+                    lines
+                        .last_mut()
+                        .expect("non-empty")
+                        .push(Span::styled(part.to_string(), base.patch(*style)));
                 }
             }
         }
@@ -47,7 +50,11 @@ pub fn parse(markup: &str) -> Result<Styled, MarkupError> {
     let mut pieces: Vec<(String, Style)> = Vec::new();
     let mut stack: Vec<(String, Style)> = Vec::new();
     let mut pos = 0;
-    let current = |stack: &Vec<(String, Style)>| stack.iter().fold(Style::default(), |acc, (_, s)| acc.patch(*s));
+    let current = |stack: &Vec<(String, Style)>| {
+        stack
+            .iter()
+            .fold(Style::default(), |acc, (_, s)| acc.patch(*s))
+    };
     let push_text = |pieces: &mut Vec<(String, Style)>, text: &str, style: Style| {
         if !text.is_empty() {
             pieces.push((text.to_string(), style));
@@ -73,7 +80,9 @@ pub fn parse(markup: &str) -> Result<Styled, MarkupError> {
             let name = name.trim();
             if name.is_empty() {
                 if stack.pop().is_none() {
-                    return Err(MarkupError(format!("closing tag '[/]' at position {position} has nothing to close")));
+                    return Err(MarkupError(format!(
+                        "closing tag '[/]' at position {position} has nothing to close"
+                    )));
                 }
             } else {
                 match stack.iter().rposition(|(n, _)| n == tag_name(name)) {
@@ -82,8 +91,8 @@ pub fn parse(markup: &str) -> Result<Styled, MarkupError> {
                     }
                     None => {
                         return Err(MarkupError(format!(
-                            "closing tag '[/{name}]' at position {position} doesn't match any open tag"
-                        )))
+                        "closing tag '[/{name}]' at position {position} doesn't match any open tag"
+                    )))
                     }
                 }
             }
@@ -115,7 +124,10 @@ pub fn plain(markup: &str) -> String {
 pub fn lines(markup: &str, base: Style) -> Vec<Line<'static>> {
     match parse(markup) {
         Ok(s) => s.lines(base),
-        Err(_) => markup.split('\n').map(|l| Line::styled(l.to_string(), base)).collect(),
+        Err(_) => markup
+            .split('\n')
+            .map(|l| Line::styled(l.to_string(), base))
+            .collect(),
     }
 }
 
@@ -140,14 +152,21 @@ fn parse_style(tag: &str) -> Style {
             _ => None,
         };
         if let Some(m) = modifier {
-            style = if negate { style.remove_modifier(m) } else { style.add_modifier(m) };
+            style = if negate {
+                style.remove_modifier(m)
+            } else {
+                style.add_modifier(m)
+            };
             negate = false;
             continue;
         }
         match word.as_str() {
             "not" => negate = true,
             "on" => {
-                if let Some(c) = words.next().and_then(|w| parse_color(&w.to_ascii_lowercase())) {
+                if let Some(c) = words
+                    .next()
+                    .and_then(|w| parse_color(&w.to_ascii_lowercase()))
+                {
                     style = style.bg(c);
                 }
             }
@@ -170,11 +189,17 @@ pub fn parse_color(word: &str) -> Option<Color> {
         }
         return None;
     }
-    if let Some(inner) = word.strip_prefix("color(").and_then(|w| w.strip_suffix(')')) {
+    if let Some(inner) = word
+        .strip_prefix("color(")
+        .and_then(|w| w.strip_suffix(')'))
+    {
         return inner.parse().ok().map(Color::Indexed);
     }
     if let Some(inner) = word.strip_prefix("rgb(").and_then(|w| w.strip_suffix(')')) {
-        let parts: Vec<u8> = inner.split(',').filter_map(|p| p.trim().parse().ok()).collect();
+        let parts: Vec<u8> = inner
+            .split(',')
+            .filter_map(|p| p.trim().parse().ok())
+            .collect();
         return (parts.len() == 3).then(|| Color::Rgb(parts[0], parts[1], parts[2]));
     }
     Some(match word {
@@ -205,9 +230,18 @@ mod tests {
 
     #[test]
     fn reference_error_messages() {
-        assert_eq!(validate("[/]").unwrap_err().0, "closing tag '[/]' at position 0 has nothing to close");
-        assert_eq!(validate("[/x]").unwrap_err().0, "closing tag '[/x]' at position 0 doesn't match any open tag");
-        assert_eq!(validate("ab[/]").unwrap_err().0, "closing tag '[/]' at position 2 has nothing to close");
+        assert_eq!(
+            validate("[/]").unwrap_err().0,
+            "closing tag '[/]' at position 0 has nothing to close"
+        );
+        assert_eq!(
+            validate("[/x]").unwrap_err().0,
+            "closing tag '[/x]' at position 0 doesn't match any open tag"
+        );
+        assert_eq!(
+            validate("ab[/]").unwrap_err().0,
+            "closing tag '[/]' at position 2 has nothing to close"
+        );
     }
 
     #[test]
@@ -215,20 +249,34 @@ mod tests {
         // Rich names a tag by what precedes `=`: `[link=URL]…[/link]` is valid.
         assert!(validate("see [link=https://example.com]the site[/link]").is_ok());
         assert!(validate("[@click=app.bell]ring[/@click]").is_ok());
-        assert_eq!(parse("[link=https://example.com]x[/link] y").unwrap().plain(), "x y");
+        assert_eq!(
+            parse("[link=https://example.com]x[/link] y")
+                .unwrap()
+                .plain(),
+            "x y"
+        );
     }
 
     #[test]
     fn error_positions_count_characters_like_python() {
-        assert_eq!(validate("é[/]").unwrap_err().0, "closing tag '[/]' at position 1 has nothing to close");
-        assert_eq!(validate("日本 \\\\[/x]").unwrap_err().0, "closing tag '[/x]' at position 5 doesn't match any open tag");
+        assert_eq!(
+            validate("é[/]").unwrap_err().0,
+            "closing tag '[/]' at position 1 has nothing to close"
+        );
+        assert_eq!(
+            validate("日本 \\\\[/x]").unwrap_err().0,
+            "closing tag '[/x]' at position 5 doesn't match any open tag"
+        );
     }
 
     #[test]
     fn styles_and_escapes() {
         let s = parse("a [bold red]b[/] \\[c] [1]").unwrap();
         assert_eq!(s.plain(), "a b [c] [1]");
-        assert_eq!(s.pieces[1].1, Style::default().add_modifier(Modifier::BOLD).fg(Color::Red));
+        assert_eq!(
+            s.pieces[1].1,
+            Style::default().add_modifier(Modifier::BOLD).fg(Color::Red)
+        );
         assert!(validate("[b]x[/b] [i]y").is_ok());
     }
 }

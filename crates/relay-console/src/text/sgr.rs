@@ -3,7 +3,15 @@
 //! colour on every line and resets only at the end would make each line longer than the last.
 
 /// The codes that turn attributes 1-9 (bold ... strike) off, with the attributes they turn off.
-const ATTRIBUTE_OFF: [(u16, &[usize]); 7] = [(22, &[1, 2]), (23, &[3]), (24, &[4]), (25, &[5, 6]), (27, &[7]), (28, &[8]), (29, &[9])];
+const ATTRIBUTE_OFF: [(u16, &[usize]); 7] = [
+    (22, &[1, 2]),
+    (23, &[3]),
+    (24, &[4]),
+    (25, &[5, 6]),
+    (27, &[7]),
+    (28, &[8]),
+    (29, &[9]),
+];
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Rendition {
@@ -30,7 +38,13 @@ impl Rendition {
                 }
                 continue;
             }
-            let Ok(code) = (if p.is_empty() { Ok(0) } else { p.parse::<u16>() }) else { continue };
+            let Ok(code) = (if p.is_empty() {
+                Ok(0)
+            } else {
+                p.parse::<u16>()
+            }) else {
+                continue;
+            };
             match code {
                 0 => *self = Rendition::default(),
                 1..=9 => self.attributes[code as usize] = true,
@@ -62,8 +76,16 @@ impl Rendition {
 
     /// One sequence that sets this rendition from the default one; empty for the default.
     pub fn sequence(&self) -> String {
-        let mut params: Vec<String> = (1..10).filter(|a| self.attributes[*a]).map(|a| a.to_string()).collect();
-        params.extend([&self.foreground, &self.background, &self.underline_colour].into_iter().flatten().cloned());
+        let mut params: Vec<String> = (1..10)
+            .filter(|a| self.attributes[*a])
+            .map(|a| a.to_string())
+            .collect();
+        params.extend(
+            [&self.foreground, &self.background, &self.underline_colour]
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
         if params.is_empty() {
             String::new()
         } else {
@@ -105,7 +127,10 @@ mod tests {
         assert_eq!(after(&["31", "32", "33"]), "\x1b[33m");
         assert_eq!(after(&["1;31", "44"]), "\x1b[1;31;44m");
         assert_eq!(after(&["1;31", "22;39"]), "");
-        assert_eq!(after(&["38;5;196", "48;2;1;2;3"]), "\x1b[38;5;196;48;2;1;2;3m");
+        assert_eq!(
+            after(&["38;5;196", "48;2;1;2;3"]),
+            "\x1b[38;5;196;48;2;1;2;3m"
+        );
         assert_eq!(after(&["38:2::1:2:3", "4"]), "\x1b[4;38:2::1:2:3m");
         assert_eq!(after(&["31", ""]), "");
         assert_eq!(after(&["7", "38;5"]), "\x1b[7m");

@@ -8,7 +8,9 @@ use super::view::{Focus, Part, QuitDialog, ViewState};
 use crate::instance::Instance;
 use crate::model::{Kind, Widget, WidgetBody};
 use crate::text::{ansi, markup};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 
 /// What the terminal loop must do after an input event.
 #[derive(Debug, PartialEq, Eq)]
@@ -19,7 +21,12 @@ pub enum Effect {
     Copy(String),
 }
 
-pub fn handle_key(instance: &mut Instance, view: &mut ViewState, key: KeyEvent, child_running: bool) -> Effect {
+pub fn handle_key(
+    instance: &mut Instance,
+    view: &mut ViewState,
+    key: KeyEvent,
+    child_running: bool,
+) -> Effect {
     if key.kind == KeyEventKind::Release {
         return Effect::Nothing;
     }
@@ -56,12 +63,18 @@ pub fn handle_key(instance: &mut Instance, view: &mut ViewState, key: KeyEvent, 
             set_all_collapsed(instance, view, true);
             force_new(instance, view, true);
         }
-        (KeyCode::Char('x'), false) if view.maximized.is_none() => set_all_collapsed(instance, view, false),
-        (KeyCode::Char('o'), false) if view.maximized.is_none() => set_all_collapsed(instance, view, true),
+        (KeyCode::Char('x'), false) if view.maximized.is_none() => {
+            set_all_collapsed(instance, view, false)
+        }
+        (KeyCode::Char('o'), false) if view.maximized.is_none() => {
+            set_all_collapsed(instance, view, true)
+        }
         (KeyCode::Char('X'), false) => force_new(instance, view, false),
         (KeyCode::Char('O'), false) => force_new(instance, view, true),
         (KeyCode::Char('s'), false) if view.maximized.is_none() => return Effect::Save,
-        (KeyCode::Char('z'), false) if view.maximized.is_none() => view.show_console = !view.show_console,
+        (KeyCode::Char('z'), false) if view.maximized.is_none() => {
+            view.show_console = !view.show_console
+        }
         (KeyCode::Char('d'), false) => view.light = !view.light,
         (KeyCode::Char('h'), false) => view.show_help = true,
         (KeyCode::Char('l'), false) => view.locked = !view.locked,
@@ -84,28 +97,51 @@ fn request_quit(instance: &Instance, view: &mut ViewState, child_running: bool) 
     let s = &instance.console.settings;
     if child_running {
         match s.quit_running {
-            RunningQuit::Leave => return Effect::Quit { terminate_child: false },
-            RunningQuit::Terminate => return Effect::Quit { terminate_child: true },
+            RunningQuit::Leave => {
+                return Effect::Quit {
+                    terminate_child: false,
+                }
+            }
+            RunningQuit::Terminate => {
+                return Effect::Quit {
+                    terminate_child: true,
+                }
+            }
             RunningQuit::Ask => {}
         }
     } else if s.quit_default == DefaultQuit::Quit {
-        return Effect::Quit { terminate_child: false };
+        return Effect::Quit {
+            terminate_child: false,
+        };
     }
     view.quit_dialog = Some(QuitDialog::Stay);
     view.quit_presses = 1;
     Effect::Nothing
 }
 
-fn quit_dialog_key(_instance: &mut Instance, view: &mut ViewState, key: KeyEvent, child: bool) -> Effect {
+fn quit_dialog_key(
+    _instance: &mut Instance,
+    view: &mut ViewState,
+    key: KeyEvent,
+    child: bool,
+) -> Effect {
     let choice = view.quit_dialog.unwrap_or(QuitDialog::Stay);
-    let choices: &[QuitDialog] = if child { &[QuitDialog::Stay, QuitDialog::Leave, QuitDialog::Terminate] } else { &[QuitDialog::Stay, QuitDialog::Quit] };
+    let choices: &[QuitDialog] = if child {
+        &[QuitDialog::Stay, QuitDialog::Leave, QuitDialog::Terminate]
+    } else {
+        &[QuitDialog::Stay, QuitDialog::Quit]
+    };
     let activate = |c: QuitDialog, view: &mut ViewState| match c {
         QuitDialog::Stay => {
             view.quit_dialog = None;
             Effect::Nothing
         }
-        QuitDialog::Quit | QuitDialog::Leave => Effect::Quit { terminate_child: false },
-        QuitDialog::Terminate => Effect::Quit { terminate_child: true },
+        QuitDialog::Quit | QuitDialog::Leave => Effect::Quit {
+            terminate_child: false,
+        },
+        QuitDialog::Terminate => Effect::Quit {
+            terminate_child: true,
+        },
     };
     match key.code {
         KeyCode::Esc => activate(QuitDialog::Stay, view),
@@ -136,7 +172,9 @@ fn escalate(view: &mut ViewState, choices: &[QuitDialog]) -> Effect {
     let step = view.quit_presses as usize - 1;
     if step >= choices.len() {
         let last = *choices.last().expect("choices");
-        return Effect::Quit { terminate_child: last == QuitDialog::Terminate };
+        return Effect::Quit {
+            terminate_child: last == QuitDialog::Terminate,
+        };
     }
     view.quit_dialog = Some(choices[step]);
     Effect::Nothing
@@ -161,7 +199,9 @@ fn search_key(instance: &mut Instance, view: &mut ViewState, key: KeyEvent) {
         KeyCode::Char('r') if ctrl => s.plain = !s.plain,
         KeyCode::Char('t') if ctrl => s.case_insensitive = !s.case_insensitive,
         KeyCode::Up if !s.history.is_empty() => {
-            let pos = s.history_pos.map_or(s.history.len() - 1, |p| p.saturating_sub(1));
+            let pos = s
+                .history_pos
+                .map_or(s.history.len() - 1, |p| p.saturating_sub(1));
             s.history_pos = Some(pos);
             s.input = s.history[pos].clone();
         }
@@ -207,7 +247,13 @@ fn search_again(instance: &mut Instance, view: &mut ViewState, reverse: bool) {
         if let Some(id) = view.maximized.as_deref() {
             widgets.retain(|w| w.id == id);
         }
-        find(&instance.console.props.title, &widgets, &re, backward, view.search.current.as_ref())
+        find(
+            &instance.console.props.title,
+            &widgets,
+            &re,
+            backward,
+            view.search.current.as_ref(),
+        )
     };
     let Some(m) = found else {
         view.notify(format!("not found: {}", re.as_str()), true);
@@ -219,10 +265,19 @@ fn search_again(instance: &mut Instance, view: &mut ViewState, reverse: bool) {
         return;
     }
     let mut part = Part::Title;
-    if let Some(w) = instance.console.store.get_mut(&m.id).filter(|w| w.collapsible()) {
+    if let Some(w) = instance
+        .console
+        .store
+        .get_mut(&m.id)
+        .filter(|w| w.collapsible())
+    {
         w.collapsed = false;
     }
-    let drawn = instance.console.store.get(&m.id).and_then(|w| maximized_height(w, view));
+    let drawn = instance
+        .console
+        .store
+        .get(&m.id)
+        .and_then(|w| maximized_height(w, view));
     if let Some(w) = instance.console.store.get_mut(&m.id) {
         if let (Field::Log, Some(step)) = (m.field, w.step_mut()) {
             let h = drawn.unwrap_or_else(|| log_height(step));
@@ -235,7 +290,10 @@ fn search_again(instance: &mut Instance, view: &mut ViewState, reverse: bool) {
             part = Part::Log;
         }
     }
-    view.focus = Some(Focus { id: m.id.clone(), part });
+    view.focus = Some(Focus {
+        id: m.id.clone(),
+        part,
+    });
     view.search.current = Some(m.clone());
     // Bring the matching row into the list viewport.
     let layout = list_layout(&instance.console, view);
@@ -259,7 +317,14 @@ fn search_again(instance: &mut Instance, view: &mut ViewState, reverse: bool) {
 
 /// Typing into a focused, unanswered input. Returns false for keys the input does not take.
 fn input_key(instance: &mut Instance, view: &mut ViewState, id: &str, key: KeyEvent) -> bool {
-    let Some(q) = instance.console.store.get_mut(id).and_then(Widget::question_mut) else { return false };
+    let Some(q) = instance
+        .console
+        .store
+        .get_mut(id)
+        .and_then(Widget::question_mut)
+    else {
+        return false;
+    };
     if q.answer.is_some() {
         return false;
     }
@@ -269,7 +334,8 @@ fn input_key(instance: &mut Instance, view: &mut ViewState, id: &str, key: KeyEv
             candidate.push(c);
             let too_long = q.max_length > 0 && candidate.chars().count() as i64 > q.max_length;
             let restricted = !q.restrict.is_empty()
-                && regex::Regex::new(&format!("^(?:{})$", q.restrict)).is_ok_and(|re| !re.is_match(&candidate));
+                && regex::Regex::new(&format!("^(?:{})$", q.restrict))
+                    .is_ok_and(|re| !re.is_match(&candidate));
             if !too_long && !restricted {
                 q.value = candidate;
             }
@@ -292,20 +358,31 @@ fn input_key(instance: &mut Instance, view: &mut ViewState, id: &str, key: KeyEv
 fn focus_targets(instance: &Instance, view: &ViewState) -> Vec<Focus> {
     let mut out = Vec::new();
     for (w, _, _) in list_layout(&instance.console, view) {
-        out.push(Focus { id: w.id.clone(), part: Part::Title });
+        out.push(Focus {
+            id: w.id.clone(),
+            part: Part::Title,
+        });
         if w.collapsed {
             continue;
         }
         match &w.body {
-            WidgetBody::Step(s) if log_total(s) > log_height(s) || view.maximized.is_some() => {
-                out.push(Focus { id: w.id.clone(), part: Part::Log })
-            }
+            WidgetBody::Step(s) if log_total(s) > log_height(s) || view.maximized.is_some() => out
+                .push(Focus {
+                    id: w.id.clone(),
+                    part: Part::Log,
+                }),
             WidgetBody::Question(q) if q.answer.is_none() => {
                 if w.kind.has_input() {
-                    out.push(Focus { id: w.id.clone(), part: Part::Input });
+                    out.push(Focus {
+                        id: w.id.clone(),
+                        part: Part::Input,
+                    });
                 }
                 if w.kind.has_buttons() {
-                    out.extend((0..q.buttons.len()).map(|i| Focus { id: w.id.clone(), part: Part::Button(i) }));
+                    out.extend((0..q.buttons.len()).map(|i| Focus {
+                        id: w.id.clone(),
+                        part: Part::Button(i),
+                    }));
                 }
             }
             _ => {}
@@ -320,7 +397,10 @@ fn move_focus(instance: &Instance, view: &mut ViewState, forward: bool) {
         view.focus = None;
         return;
     }
-    let current = view.focus.as_ref().and_then(|f| targets.iter().position(|t| t == f));
+    let current = view
+        .focus
+        .as_ref()
+        .and_then(|f| targets.iter().position(|t| t == f));
     let next = match (current, forward) {
         (None, true) => 0,
         (None, false) => targets.len() - 1,
@@ -346,13 +426,22 @@ fn reveal_focus(instance: &Instance, view: &mut ViewState) {
 fn next_question(instance: &mut Instance, view: &mut ViewState, forward: bool) {
     let ids: Vec<String> = {
         let order = display_order(&instance.console);
-        order.iter().filter(|w| w.question().is_some_and(|q| q.answer.is_none())).map(|w| w.id.clone()).collect()
+        order
+            .iter()
+            .filter(|w| w.question().is_some_and(|q| q.answer.is_none()))
+            .map(|w| w.id.clone())
+            .collect()
     };
     if ids.is_empty() {
         return;
     }
-    let all: Vec<String> = display_order(&instance.console).iter().map(|w| w.id.clone()).collect();
-    let cur = view.focused_id().and_then(|id| all.iter().position(|x| x == id));
+    let all: Vec<String> = display_order(&instance.console)
+        .iter()
+        .map(|w| w.id.clone())
+        .collect();
+    let cur = view
+        .focused_id()
+        .and_then(|id| all.iter().position(|x| x == id));
     let pos_of = |id: &String| all.iter().position(|x| x == id).unwrap_or(0);
     let target = match (cur, forward) {
         (Some(c), true) => ids.iter().find(|id| pos_of(id) > c).or(ids.first()),
@@ -364,7 +453,11 @@ fn next_question(instance: &mut Instance, view: &mut ViewState, forward: bool) {
     .expect("non-empty");
     let w = instance.console.store.get_mut(&target).expect("exists");
     w.collapsed = false;
-    let part = if w.kind.has_input() { Part::Input } else { Part::Button(0) };
+    let part = if w.kind.has_input() {
+        Part::Input
+    } else {
+        Part::Button(0)
+    };
     view.focus = Some(Focus { id: target, part });
     reveal_focus(instance, view);
 }
@@ -408,23 +501,38 @@ fn activate(instance: &mut Instance, view: &mut ViewState) {
 }
 
 pub(super) fn press_button(instance: &mut Instance, id: &str, i: usize) {
-    let Some(w) = instance.console.store.get(id) else { return };
+    let Some(w) = instance.console.store.get(id) else {
+        return;
+    };
     let Some(q) = w.question() else { return };
     if q.answer.is_some() {
         return;
     }
     let Some(b) = q.buttons.get(i) else { return };
-    let answer = if w.kind == Kind::Question { b.value.replace("{input}", &q.value) } else { b.value.clone() };
+    let answer = if w.kind == Kind::Question {
+        b.value.replace("{input}", &q.value)
+    } else {
+        b.value.clone()
+    };
     instance.answer(id, answer);
 }
 
 fn copy(instance: &Instance, view: &mut ViewState, extended: bool) -> Effect {
-    let Some(w) = view.focused_id().and_then(|id| instance.console.store.get(id)) else { return Effect::Nothing };
+    let Some(w) = view
+        .focused_id()
+        .and_then(|id| instance.console.store.get(id))
+    else {
+        return Effect::Nothing;
+    };
     let text = match &w.body {
         WidgetBody::Step(s) => {
             let mut out = String::new();
             for l in s.log.iter() {
-                out.push_str(&if extended { l.replace('\r', "") } else { ansi::strip(l) });
+                out.push_str(&if extended {
+                    l.replace('\r', "")
+                } else {
+                    ansi::strip(l)
+                });
                 if extended && l.contains('\x1b') {
                     out.push_str("\x1b[0m");
                 }
@@ -452,7 +560,12 @@ fn toggle_maximize(instance: &Instance, view: &mut ViewState) {
         return;
     }
     if let Some(f) = &view.focus {
-        if instance.console.store.get(&f.id).is_some_and(|w| w.step().is_some() && !w.collapsed) {
+        if instance
+            .console
+            .store
+            .get(&f.id)
+            .is_some_and(|w| w.step().is_some() && !w.collapsed)
+        {
             view.maximized = Some(f.id.clone());
             view.scroll_y = 0;
         }
@@ -466,14 +579,26 @@ fn scroll_key(instance: &mut Instance, view: &mut ViewState, code: KeyCode, ctrl
         let maximized = view.maximized.as_deref() == Some(f.id.as_str());
         if f.part == Part::Log || maximized {
             // The height the log is drawn with (a maximized one leaves room for its texts).
-            let drawn = instance.console.store.get(&f.id).and_then(|w| maximized_height(w, view));
-            if let Some(step) = instance.console.store.get_mut(&f.id).and_then(Widget::step_mut) {
+            let drawn = instance
+                .console
+                .store
+                .get(&f.id)
+                .and_then(|w| maximized_height(w, view));
+            if let Some(step) = instance
+                .console
+                .store
+                .get_mut(&f.id)
+                .and_then(Widget::step_mut)
+            {
                 let h = drawn.unwrap_or_else(|| log_height(step));
                 let start = log_start(step, h);
                 let max_start = log_total(step).saturating_sub(h);
                 // Far enough right that the end of the widest line is at the right edge (log rows
                 // show the list width minus 4 cells of text).
-                let max_h_offset = step.log.width().saturating_sub((view.width as usize).saturating_sub(4));
+                let max_h_offset = step
+                    .log
+                    .width()
+                    .saturating_sub((view.width as usize).saturating_sub(4));
                 let set = |step: &mut crate::model::StepBody, v: usize| {
                     step.following = false;
                     set_log_start(step, v.min(max_start));
@@ -490,8 +615,12 @@ fn scroll_key(instance: &mut Instance, view: &mut ViewState, code: KeyCode, ctrl
                     }
                     (KeyCode::Left, _) => step.h_offset = step.h_offset.saturating_sub(1),
                     (KeyCode::Right, _) => step.h_offset = (step.h_offset + 1).min(max_h_offset),
-                    (KeyCode::PageUp, true) => step.h_offset = step.h_offset.saturating_sub(view.width as usize),
-                    (KeyCode::PageDown, true) => step.h_offset = (step.h_offset + view.width as usize).min(max_h_offset),
+                    (KeyCode::PageUp, true) => {
+                        step.h_offset = step.h_offset.saturating_sub(view.width as usize)
+                    }
+                    (KeyCode::PageDown, true) => {
+                        step.h_offset = (step.h_offset + view.width as usize).min(max_h_offset)
+                    }
                     _ => {}
                 }
                 instance.console.generation += 1;
@@ -515,16 +644,33 @@ pub fn handle_mouse(instance: &mut Instance, view: &mut ViewState, ev: MouseEven
         MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
             let up = ev.kind == MouseEventKind::ScrollUp;
             // The wheel over a log scrolls that log, elsewhere the list.
-            let over_log = view.hits.iter().find(|h| h.y == ev.row && h.part == Part::Log).map(|h| h.id.clone());
+            let over_log = view
+                .hits
+                .iter()
+                .find(|h| h.y == ev.row && h.part == Part::Log)
+                .map(|h| h.id.clone());
             if let Some(id) = over_log {
-                let drawn = instance.console.store.get(&id).and_then(|w| maximized_height(w, view));
-                if let Some(step) = instance.console.store.get_mut(&id).and_then(Widget::step_mut) {
+                let drawn = instance
+                    .console
+                    .store
+                    .get(&id)
+                    .and_then(|w| maximized_height(w, view));
+                if let Some(step) = instance
+                    .console
+                    .store
+                    .get_mut(&id)
+                    .and_then(Widget::step_mut)
+                {
                     let h = drawn.unwrap_or_else(|| log_height(step));
                     if log_total(step) > h {
                         let start = log_start(step, h);
                         let max_start = log_total(step).saturating_sub(h);
                         step.following = false;
-                        let row = if up { start.saturating_sub(3) } else { (start + 3).min(max_start) };
+                        let row = if up {
+                            start.saturating_sub(3)
+                        } else {
+                            (start + 3).min(max_start)
+                        };
                         set_log_start(step, row);
                         if !up && row == max_start {
                             step.following = step.auto_scroll;
@@ -534,17 +680,26 @@ pub fn handle_mouse(instance: &mut Instance, view: &mut ViewState, ev: MouseEven
                     }
                 }
             }
-            view.scroll_y = if up { view.scroll_y.saturating_sub(3) } else { view.scroll_y + 3 };
+            view.scroll_y = if up {
+                view.scroll_y.saturating_sub(3)
+            } else {
+                view.scroll_y + 3
+            };
         }
         MouseEventKind::Down(MouseButton::Left) => {
             if view.show_help {
                 view.show_help = false;
                 return;
             }
-            let Some(hit) = view.hits.iter().find(|h| h.y == ev.row).cloned() else { return };
+            let Some(hit) = view.hits.iter().find(|h| h.y == ev.row).cloned() else {
+                return;
+            };
             match hit.part {
                 Part::Title => {
-                    view.focus = Some(Focus { id: hit.id.clone(), part: Part::Title });
+                    view.focus = Some(Focus {
+                        id: hit.id.clone(),
+                        part: Part::Title,
+                    });
                     if let Some(w) = instance.console.store.get_mut(&hit.id) {
                         if w.collapsible() {
                             w.collapsed = !w.collapsed;
@@ -553,9 +708,16 @@ pub fn handle_mouse(instance: &mut Instance, view: &mut ViewState, ev: MouseEven
                     }
                 }
                 Part::Button(_) => {
-                    let button = instance.console.store.get(&hit.id).and_then(|w| layout::button_at(w, ev.column));
+                    let button = instance
+                        .console
+                        .store
+                        .get(&hit.id)
+                        .and_then(|w| layout::button_at(w, ev.column));
                     if let Some(i) = button {
-                        view.focus = Some(Focus { id: hit.id.clone(), part: Part::Button(i) });
+                        view.focus = Some(Focus {
+                            id: hit.id.clone(),
+                            part: Part::Button(i),
+                        });
                         press_button(instance, &hit.id, i);
                     }
                 }

@@ -84,18 +84,37 @@ pub fn question_text_rows(w: &Widget) -> usize {
 
 pub fn shape(w: &Widget, maximized_height: Option<usize>) -> Shape {
     if w.kind == Kind::Divider {
-        return Shape { title: count_lines(w.display_title()).max(1) + 2, top: 0, body: 0, bottom: 0 };
+        return Shape {
+            title: count_lines(w.display_title()).max(1) + 2,
+            top: 0,
+            body: 0,
+            bottom: 0,
+        };
     }
     let title = count_lines(w.display_title()).max(1);
     if w.collapsed {
-        return Shape { title, top: 0, body: 0, bottom: 0 };
+        return Shape {
+            title,
+            top: 0,
+            body: 0,
+            bottom: 0,
+        };
     }
     let body = match &w.body {
         WidgetBody::Step(s) => maximized_height.unwrap_or_else(|| log_height(s)),
-        WidgetBody::Question(_) => question_text_rows(w) + usize::from(w.kind.has_input()) + usize::from(w.kind.has_buttons()),
+        WidgetBody::Question(_) => {
+            question_text_rows(w)
+                + usize::from(w.kind.has_input())
+                + usize::from(w.kind.has_buttons())
+        }
         WidgetBody::Divider => 0,
     };
-    Shape { title, top: count_lines(&w.top_text), body, bottom: count_lines(&w.bottom_text) }
+    Shape {
+        title,
+        top: count_lines(&w.top_text),
+        body,
+        bottom: count_lines(&w.bottom_text),
+    }
 }
 
 /// What a row needs to know about the view.
@@ -112,13 +131,18 @@ pub fn row(w: &Widget, i: usize, ctx: &RowCtx<'_>) -> (Line<'static>, Style, Par
     let class = theme::class_style(&w.classes);
     let s = shape(w, ctx.maximized_height);
     let hl = |field: Field, line: usize| {
-        ctx.current_match.is_some_and(|m| m.id == w.id && m.field == field && m.line == line)
+        ctx.current_match
+            .is_some_and(|m| m.id == w.id && m.field == field && m.line == line)
     };
     if w.kind == Kind::Divider {
         let title_rows = s.title - 2;
         if i == 0 || i == s.title - 1 {
             let rule = "─".repeat(ctx.width as usize);
-            return (Line::styled(rule, class.fg(theme::RULE)), class, Part::Title);
+            return (
+                Line::styled(rule, class.fg(theme::RULE)),
+                class,
+                Part::Title,
+            );
         }
         let line = markup_line(w.display_title(), i - 1, class, hl(Field::Title, i - 1));
         let _ = title_rows;
@@ -126,13 +150,23 @@ pub fn row(w: &Widget, i: usize, ctx: &RowCtx<'_>) -> (Line<'static>, Style, Par
     }
     if i < s.title {
         let arrow = if w.collapsed { "▶ " } else { "▼ " };
-        let mut line = markup_line(w.display_title(), i, class.add_modifier(Modifier::BOLD), hl(Field::Title, i));
-        line.spans.insert(0, Span::styled(if i == 0 { arrow } else { "  " }, class));
+        let mut line = markup_line(
+            w.display_title(),
+            i,
+            class.add_modifier(Modifier::BOLD),
+            hl(Field::Title, i),
+        );
+        line.spans
+            .insert(0, Span::styled(if i == 0 { arrow } else { "  " }, class));
         return (line, class, Part::Title);
     }
     let mut i = i - s.title;
     if i < s.top {
-        return (indent(markup_line(&w.top_text, i, class, hl(Field::Top, i)), class), class, Part::Title);
+        return (
+            indent(markup_line(&w.top_text, i, class, hl(Field::Top, i)), class),
+            class,
+            Part::Title,
+        );
     }
     i -= s.top;
     if i < s.body {
@@ -143,7 +177,14 @@ pub fn row(w: &Widget, i: usize, ctx: &RowCtx<'_>) -> (Line<'static>, Style, Par
         };
     }
     i -= s.body;
-    (indent(markup_line(&w.bottom_text, i, class, hl(Field::Bottom, i)), class), class, Part::Title)
+    (
+        indent(
+            markup_line(&w.bottom_text, i, class, hl(Field::Bottom, i)),
+            class,
+        ),
+        class,
+        Part::Title,
+    )
 }
 
 fn indent(mut line: Line<'static>, class: Style) -> Line<'static> {
@@ -153,7 +194,10 @@ fn indent(mut line: Line<'static>, class: Style) -> Line<'static> {
 
 fn markup_line(text: &str, n: usize, base: Style, highlight: bool) -> Line<'static> {
     let raw = text.split('\n').nth(n).unwrap_or("");
-    let mut line = markup::lines(raw, base).into_iter().next().unwrap_or_default();
+    let mut line = markup::lines(raw, base)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
     if highlight {
         for span in &mut line.spans {
             span.style = span.style.add_modifier(Modifier::REVERSED);
@@ -162,7 +206,14 @@ fn markup_line(text: &str, n: usize, base: Style, highlight: bool) -> Line<'stat
     line
 }
 
-fn log_row(w: &Widget, step: &StepBody, i: usize, height: usize, ctx: &RowCtx<'_>, class: Style) -> Line<'static> {
+fn log_row(
+    w: &Widget,
+    step: &StepBody,
+    i: usize,
+    height: usize,
+    ctx: &RowCtx<'_>,
+    class: Style,
+) -> Line<'static> {
     let log_style = theme::log_style(ctx.light);
     let avail = (ctx.width as usize).saturating_sub(4);
     let start = log_start(step, height);
@@ -170,12 +221,17 @@ fn log_row(w: &Widget, step: &StepBody, i: usize, height: usize, ctx: &RowCtx<'_
     let marker = usize::from(step.log.dropped() > 0);
     let mut content: Vec<Span<'static>> = if index < marker {
         vec![Span::styled(
-            format!("[… {} earlier lines dropped: per-step limit reached]", step.log.dropped()),
+            format!(
+                "[… {} earlier lines dropped: per-step limit reached]",
+                step.log.dropped()
+            ),
             log_style.fg(Color::Yellow).add_modifier(Modifier::ITALIC),
         )]
     } else if let Some(text) = step.log.line(index - marker) {
         let mut spans = log_spans(text, log_style);
-        if ctx.current_match.is_some_and(|m| m.id == w.id && m.field == Field::Log && m.line == step.log.first() + index - marker) {
+        if ctx.current_match.is_some_and(|m| {
+            m.id == w.id && m.field == Field::Log && m.line == step.log.first() + index - marker
+        }) {
             for span in &mut spans {
                 span.style = span.style.add_modifier(Modifier::REVERSED);
             }
@@ -212,7 +268,12 @@ pub fn log_spans(text: &str, base: Style) -> Vec<Span<'static>> {
             .into_iter()
             .flat_map(|l| {
                 let line_style = l.style;
-                l.spans.into_iter().map(move |s| Span::styled(s.content.into_owned(), inherit_reset(base, base.patch(line_style).patch(s.style))))
+                l.spans.into_iter().map(move |s| {
+                    Span::styled(
+                        s.content.into_owned(),
+                        inherit_reset(base, base.patch(line_style).patch(s.style)),
+                    )
+                })
             })
             .collect(),
         Err(_) => vec![Span::styled(crate::text::ansi::strip(text), base)],
@@ -255,18 +316,31 @@ fn skip_cells(spans: Vec<Span<'static>>, mut skip: usize) -> Vec<Span<'static>> 
     out
 }
 
-fn question_row(w: &Widget, i: usize, ctx: &RowCtx<'_>, class: Style) -> (Line<'static>, Style, Part) {
+fn question_row(
+    w: &Widget,
+    i: usize,
+    ctx: &RowCtx<'_>,
+    class: Style,
+) -> (Line<'static>, Style, Part) {
     let q = w.question().expect("question body");
     let text_rows = question_text_rows(w);
     if i < text_rows {
-        let hl = ctx.current_match.is_some_and(|m| m.id == w.id && m.field == Field::Text && m.line == i);
-        return (indent(markup_line(&q.text, i, class, hl), class), class, Part::Title);
+        let hl = ctx
+            .current_match
+            .is_some_and(|m| m.id == w.id && m.field == Field::Text && m.line == i);
+        return (
+            indent(markup_line(&q.text, i, class, hl), class),
+            class,
+            Part::Title,
+        );
     }
     let i = i - text_rows;
     let answered = q.answer.is_some();
     if w.kind.has_input() && i == 0 {
         let focused = ctx.focus == Some(&Part::Input);
-        let field = Style::default().bg(Color::Rgb(0x27, 0x27, 0x27)).fg(Color::White);
+        let field = Style::default()
+            .bg(Color::Rgb(0x27, 0x27, 0x27))
+            .fg(Color::White);
         let shown = if q.value.is_empty() && !focused {
             Span::styled(q.placeholder.clone(), field.fg(Color::DarkGray))
         } else if q.password {
@@ -274,7 +348,11 @@ fn question_row(w: &Widget, i: usize, ctx: &RowCtx<'_>, class: Style) -> (Line<'
         } else {
             Span::styled(q.value.clone(), field)
         };
-        let mut spans = vec![Span::styled("  ", class), Span::styled(if focused { "▶ " } else { "  " }, field), shown];
+        let mut spans = vec![
+            Span::styled("  ", class),
+            Span::styled(if focused { "▶ " } else { "  " }, field),
+            shown,
+        ];
         if focused && !answered {
             spans.push(Span::styled(" ", field.add_modifier(Modifier::REVERSED)));
         }
@@ -298,14 +376,20 @@ fn question_row(w: &Widget, i: usize, ctx: &RowCtx<'_>, class: Style) -> (Line<'
             ButtonStyle::Warning => theme::WARNING,
             ButtonStyle::Success => Color::Rgb(0x2e, 0x9d, 0x2e),
         };
-        let mut style = Style::default().bg(bg).fg(Color::White).add_modifier(Modifier::BOLD);
+        let mut style = Style::default()
+            .bg(bg)
+            .fg(Color::White)
+            .add_modifier(Modifier::BOLD);
         if ctx.focus == Some(&Part::Button(n)) {
             style = style.add_modifier(Modifier::REVERSED);
         }
         if answered {
             style = style.add_modifier(Modifier::DIM);
         }
-        spans.push(Span::styled(format!(" {} ", markup::plain(&b.label)), style));
+        spans.push(Span::styled(
+            format!(" {} ", markup::plain(&b.label)),
+            style,
+        ));
         spans.push(Span::styled(" ", class));
     }
     (Line::from(spans), class, Part::Button(0))

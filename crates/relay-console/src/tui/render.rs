@@ -69,7 +69,11 @@ pub fn apply_scroll_requests(instance: &mut Instance, view: &mut ViewState) {
             match r.line {
                 None => reveal(view, *top, h),
                 Some(n) => {
-                    let row = if n >= 0 { (n as usize).min(h.saturating_sub(1)) } else { h.saturating_sub(n.unsigned_abs() as usize) };
+                    let row = if n >= 0 {
+                        (n as usize).min(h.saturating_sub(1))
+                    } else {
+                        h.saturating_sub(n.unsigned_abs() as usize)
+                    };
                     reveal(view, top + row, 1);
                 }
             }
@@ -80,12 +84,22 @@ pub fn apply_scroll_requests(instance: &mut Instance, view: &mut ViewState) {
 pub fn draw(frame: &mut Frame, instance: &Instance, view: &mut ViewState) {
     let console = &instance.console;
     // A maximized step that was deleted (or replaced by another kind) leaves nothing to show.
-    if view.maximized.as_deref().is_some_and(|id| console.store.get(id).and_then(Widget::step).is_none()) {
+    if view
+        .maximized
+        .as_deref()
+        .is_some_and(|id| console.store.get(id).and_then(Widget::step).is_none())
+    {
         view.maximized = None;
     }
     let area = frame.area();
-    frame.buffer_mut().set_style(area, theme::screen_style(view.light));
-    let console_rows = if view.show_console && view.maximized.is_none() { 11 } else { 0 };
+    frame
+        .buffer_mut()
+        .set_style(area, theme::screen_style(view.light));
+    let console_rows = if view.show_console && view.maximized.is_none() {
+        11
+    } else {
+        0
+    };
     let [header, list, search, progress, panel, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
@@ -95,7 +109,15 @@ pub fn draw(frame: &mut Frame, instance: &Instance, view: &mut ViewState) {
         Constraint::Length(1),
     ])
     .areas(area);
-    draw_header(frame, header, console, view.search.current.as_ref().is_some_and(|m| m.field == Field::Header));
+    draw_header(
+        frame,
+        header,
+        console,
+        view.search
+            .current
+            .as_ref()
+            .is_some_and(|m| m.field == Field::Header),
+    );
     draw_list(frame, list, console, view);
     if view.search.open {
         draw_search(frame, search, view);
@@ -117,13 +139,19 @@ pub fn draw(frame: &mut Frame, instance: &Instance, view: &mut ViewState) {
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, console: &Console, matched: bool) {
-    let mut title = markup::lines(&console.props.title, theme::bar_style()).into_iter().next().unwrap_or_default();
+    let mut title = markup::lines(&console.props.title, theme::bar_style())
+        .into_iter()
+        .next()
+        .unwrap_or_default();
     if matched {
         for span in &mut title.spans {
             span.style = span.style.add_modifier(Modifier::REVERSED);
         }
     }
-    frame.render_widget(Paragraph::new(title.centered()).style(theme::bar_style()), area);
+    frame.render_widget(
+        Paragraph::new(title.centered()).style(theme::bar_style()),
+        area,
+    );
 }
 
 fn draw_list(frame: &mut Frame, area: Rect, console: &Console, view: &mut ViewState) {
@@ -135,7 +163,11 @@ fn draw_list(frame: &mut Frame, area: Rect, console: &Console, view: &mut ViewSt
     let scrollbar = total > h && area.width > 0;
     let width = area.width.saturating_sub(u16::from(scrollbar));
     view.width = width;
-    let offset = if console.props.step_position_bottom && total < h { h - total } else { 0 };
+    let offset = if console.props.step_position_bottom && total < h {
+        h - total
+    } else {
+        0
+    };
     view.hits.clear();
     let current_match = view.search.current.clone();
     for (w, top, s) in &layout {
@@ -143,7 +175,11 @@ fn draw_list(frame: &mut Frame, area: Rect, console: &Console, view: &mut ViewSt
         if top + height <= view.scroll_y || *top >= view.scroll_y + h {
             continue;
         }
-        let focus_part = view.focus.as_ref().filter(|f| f.id == w.id).map(|f| &f.part);
+        let focus_part = view
+            .focus
+            .as_ref()
+            .filter(|f| f.id == w.id)
+            .map(|f| &f.part);
         let ctx = RowCtx {
             width,
             light: view.light,
@@ -155,26 +191,59 @@ fn draw_list(frame: &mut Frame, area: Rect, console: &Console, view: &mut ViewSt
         let last = (view.scroll_y + h - top).min(height);
         for i in first..last {
             let y = area.y + (offset + top + i - view.scroll_y) as u16;
-            let rect = Rect { x: area.x, y, width, height: 1 };
+            let rect = Rect {
+                x: area.x,
+                y,
+                width,
+                height: 1,
+            };
             let (line, base, part) = layout::row(w, i, &ctx);
             frame.buffer_mut().set_style(rect, base);
             frame.render_widget(Paragraph::new(line), rect);
-            let focused_here = focus_part.is_some_and(|p| *p == part || (matches!(p, Part::Button(_)) && matches!(part, Part::Button(_))));
-            if focus_part.is_some() && (focused_here || *focus_part.unwrap() == Part::Title && part != Part::Log) {
-                frame.buffer_mut().set_string(rect.x, y, "▌", Style::default().fg(theme::FOCUS).bg(base.bg.unwrap_or(Color::Reset)));
+            let focused_here = focus_part.is_some_and(|p| {
+                *p == part || (matches!(p, Part::Button(_)) && matches!(part, Part::Button(_)))
+            });
+            if focus_part.is_some()
+                && (focused_here || *focus_part.unwrap() == Part::Title && part != Part::Log)
+            {
+                frame.buffer_mut().set_string(
+                    rect.x,
+                    y,
+                    "▌",
+                    Style::default()
+                        .fg(theme::FOCUS)
+                        .bg(base.bg.unwrap_or(Color::Reset)),
+                );
             }
-            view.hits.push(Hit { y, id: w.id.clone(), part });
+            view.hits.push(Hit {
+                y,
+                id: w.id.clone(),
+                part,
+            });
         }
     }
     if scrollbar {
         let bar_x = area.x + area.width - 1;
         let thumb_len = ((h * h) / total).max(1);
         let thumb_top = (view.scroll_y * h) / total;
-        let colour = if view.locked { theme::LOCKED } else { theme::PRIMARY };
+        let colour = if view.locked {
+            theme::LOCKED
+        } else {
+            theme::PRIMARY
+        };
         for r in 0..h {
             let on = r >= thumb_top && r < thumb_top + thumb_len;
-            let style = if on { Style::default().fg(colour) } else { Style::default().fg(Color::DarkGray) };
-            frame.buffer_mut().set_string(bar_x, area.y + r as u16, if on { "┃" } else { "│" }, style);
+            let style = if on {
+                Style::default().fg(colour)
+            } else {
+                Style::default().fg(Color::DarkGray)
+            };
+            frame.buffer_mut().set_string(
+                bar_x,
+                area.y + r as u16,
+                if on { "┃" } else { "│" },
+                style,
+            );
         }
     }
 }
@@ -185,7 +254,13 @@ fn draw_search(frame: &mut Frame, area: Rect, view: &ViewState) {
     }
     let s = &view.search;
     let valid = s.input.is_empty() || s.compile().is_ok();
-    let style = if valid { Style::default().bg(Color::Rgb(0x27, 0x27, 0x27)).fg(Color::White) } else { Style::default().bg(theme::ERROR).fg(Color::White) };
+    let style = if valid {
+        Style::default()
+            .bg(Color::Rgb(0x27, 0x27, 0x27))
+            .fg(Color::White)
+    } else {
+        Style::default().bg(theme::ERROR).fg(Color::White)
+    };
     let prompt = if s.backward { "?" } else { "/" };
     let line = Line::from(vec![
         Span::styled(format!(" {prompt} "), style.add_modifier(Modifier::BOLD)),
@@ -195,7 +270,9 @@ fn draw_search(frame: &mut Frame, area: Rect, view: &ViewState) {
     frame.render_widget(Paragraph::new(line).style(style), area);
     let label = format!(" {} ", s.label());
     let x = area.x + area.width.saturating_sub(label.len() as u16);
-    frame.buffer_mut().set_string(x, area.y, label, style.add_modifier(Modifier::BOLD));
+    frame
+        .buffer_mut()
+        .set_string(x, area.y, label, style.add_modifier(Modifier::BOLD));
 }
 
 fn draw_progress(frame: &mut Frame, area: Rect, console: &Console, view: &ViewState) {
@@ -205,13 +282,22 @@ fn draw_progress(frame: &mut Frame, area: Rect, console: &Console, view: &ViewSt
         (None, " --%".to_string())
     } else {
         let ratio = (p.progress / p.progress_target).clamp(0.0, 1.0);
-        (Some((ratio * bar_w as f64).round() as usize), format!("{:>4}", format!("{}%", (ratio * 100.0).floor() as i64)))
+        (
+            Some((ratio * bar_w as f64).round() as usize),
+            format!("{:>4}", format!("{}%", (ratio * 100.0).floor() as i64)),
+        )
     };
     let mut spans = Vec::new();
     match filled {
         Some(n) => {
-            spans.push(Span::styled("━".repeat(n), Style::default().fg(theme::PROGRESS)));
-            spans.push(Span::styled("━".repeat(bar_w - n), Style::default().fg(Color::DarkGray)));
+            spans.push(Span::styled(
+                "━".repeat(n),
+                Style::default().fg(theme::PROGRESS),
+            ));
+            spans.push(Span::styled(
+                "━".repeat(bar_w - n),
+                Style::default().fg(Color::DarkGray),
+            ));
         }
         None => {
             // Indeterminate: a block sliding back and forth.
@@ -220,9 +306,18 @@ fn draw_progress(frame: &mut Frame, area: Rect, console: &Console, view: &ViewSt
             let t = (view.started.elapsed().as_millis() / 40) as usize % period;
             let pos = if t < period / 2 { t } else { period - t };
             let pos = pos.min(bar_w.saturating_sub(seg));
-            spans.push(Span::styled("━".repeat(pos), Style::default().fg(Color::DarkGray)));
-            spans.push(Span::styled("━".repeat(seg), Style::default().fg(theme::PROGRESS)));
-            spans.push(Span::styled("━".repeat(bar_w - pos - seg), Style::default().fg(Color::DarkGray)));
+            spans.push(Span::styled(
+                "━".repeat(pos),
+                Style::default().fg(Color::DarkGray),
+            ));
+            spans.push(Span::styled(
+                "━".repeat(seg),
+                Style::default().fg(theme::PROGRESS),
+            ));
+            spans.push(Span::styled(
+                "━".repeat(bar_w - pos - seg),
+                Style::default().fg(Color::DarkGray),
+            ));
         }
     }
     spans.push(Span::raw(format!(" {label}")));
@@ -230,11 +325,19 @@ fn draw_progress(frame: &mut Frame, area: Rect, console: &Console, view: &ViewSt
 }
 
 fn draw_console(frame: &mut Frame, area: Rect, instance: &Instance) {
-    let block = Block::default().borders(Borders::TOP).title(" Moulti console ").border_style(Style::default().fg(theme::PRIMARY));
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .title(" Moulti console ")
+        .border_style(Style::default().fg(theme::PRIMARY));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let n = inner.height as usize;
-    let lines: Vec<Line> = instance.log.iter().skip(instance.log.len().saturating_sub(n)).map(|l| Line::raw(l.clone())).collect();
+    let lines: Vec<Line> = instance
+        .log
+        .iter()
+        .skip(instance.log.len().saturating_sub(n))
+        .map(|l| Line::raw(l.clone()))
+        .collect();
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
@@ -247,7 +350,14 @@ pub fn footer_hints(console: &Console, view: &ViewState) -> Vec<(&'static str, &
                 hints.push(("c", "Copy"));
                 hints.push(("w", "With colors"));
                 if f.part == Part::Log || view.maximized.is_some() {
-                    hints.push(("f", if view.maximized.is_some() { "Restore" } else { "Maximize" }));
+                    hints.push((
+                        "f",
+                        if view.maximized.is_some() {
+                            "Restore"
+                        } else {
+                            "Maximize"
+                        },
+                    ));
                 }
             }
             Some(w) if w.kind.is_question() => {
@@ -258,15 +368,30 @@ pub fn footer_hints(console: &Console, view: &ViewState) -> Vec<(&'static str, &
             None => {}
         }
     }
-    hints.push(("l", if view.locked { "Unlock scroll" } else { "Lock scroll" }));
-    hints.extend([("s", "Save"), ("z", "Console"), ("x", "Expand all"), ("o", "Collapse all")]);
+    hints.push((
+        "l",
+        if view.locked {
+            "Unlock scroll"
+        } else {
+            "Lock scroll"
+        },
+    ));
+    hints.extend([
+        ("s", "Save"),
+        ("z", "Console"),
+        ("x", "Expand all"),
+        ("o", "Collapse all"),
+    ]);
     hints.push(("d", if view.light { "Dark" } else { "Light" }));
     hints.extend([("h", "Help"), ("q", "Quit")]);
     hints
 }
 
 fn draw_footer(frame: &mut Frame, area: Rect, console: &Console, view: &ViewState) {
-    let key = Style::default().bg(theme::PRIMARY).fg(Color::Rgb(0xff, 0xd7, 0x00)).add_modifier(Modifier::BOLD);
+    let key = Style::default()
+        .bg(theme::PRIMARY)
+        .fg(Color::Rgb(0xff, 0xd7, 0x00))
+        .add_modifier(Modifier::BOLD);
     let desc = theme::bar_style();
     let mut spans = Vec::new();
     for (k, d) in footer_hints(console, view) {
@@ -277,7 +402,9 @@ fn draw_footer(frame: &mut Frame, area: Rect, console: &Console, view: &ViewStat
 }
 
 fn draw_notification(frame: &mut Frame, area: Rect, view: &ViewState) {
-    let Some((text, error, at)) = &view.notification else { return };
+    let Some((text, error, at)) = &view.notification else {
+        return;
+    };
     if at.elapsed().as_secs() >= 4 || area.height < 3 {
         return;
     }
@@ -285,24 +412,44 @@ fn draw_notification(frame: &mut Frame, area: Rect, view: &ViewState) {
     let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u16 + 4;
     let width = width.min(area.width);
     let height = (lines.len() as u16 + 2).min(area.height);
-    let rect = Rect { x: area.x + area.width - width, y: area.y + area.height - height, width, height };
+    let rect = Rect {
+        x: area.x + area.width - width,
+        y: area.y + area.height - height,
+        width,
+        height,
+    };
     let colour = if *error { theme::ERROR } else { theme::SUCCESS };
     frame.render_widget(Clear, rect);
-    let block = Block::default().borders(Borders::LEFT).border_style(Style::default().fg(colour));
+    let block = Block::default()
+        .borders(Borders::LEFT)
+        .border_style(Style::default().fg(colour));
     let body: Vec<Line> = lines.iter().map(|l| Line::raw(format!(" {l}"))).collect();
-    frame.render_widget(Paragraph::new(body).block(block).style(Style::default().bg(Color::Rgb(0x27, 0x27, 0x27)).fg(Color::White)), rect);
+    frame.render_widget(
+        Paragraph::new(body).block(block).style(
+            Style::default()
+                .bg(Color::Rgb(0x27, 0x27, 0x27))
+                .fg(Color::White),
+        ),
+        rect,
+    );
 }
 
 const HELP: &[(&str, &str)] = &[
     ("tab / shift+tab", "next / previous item"),
     ("enter", "expand/collapse, submit, press"),
-    ("up down pgup pgdn home end", "scroll the list or the focused log"),
+    (
+        "up down pgup pgdn home end",
+        "scroll the list or the focused log",
+    ),
     ("left right ctrl+pgup ctrl+pgdn", "scroll horizontally"),
     ("x / o", "expand / collapse all"),
     ("X / O", "expand / collapse new steps"),
     ("ctrl+x / ctrl+o", "both of the above"),
     ("ctrl+y / ctrl+t", "next / previous unanswered question"),
-    ("/ ?  n N", "search forward / backward, next / previous match"),
+    (
+        "/ ?  n N",
+        "search forward / backward, next / previous match",
+    ),
     ("c / w", "copy / copy with colours or question"),
     ("f", "maximize the focused log"),
     ("l", "lock / unlock programmatic scrolling"),
@@ -315,16 +462,31 @@ const HELP: &[(&str, &str)] = &[
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let w = width.min(area.width);
     let h = height.min(area.height);
-    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
 }
 
 fn draw_help(frame: &mut Frame, area: Rect) {
     let rect = centered(area, 72, HELP.len() as u16 + 4);
     frame.render_widget(Clear, rect);
-    let block = Block::bordered().title(" Help: key bindings (press any key to close) ").border_style(Style::default().fg(theme::PRIMARY));
+    let block = Block::bordered()
+        .title(" Help: key bindings (press any key to close) ")
+        .border_style(Style::default().fg(theme::PRIMARY));
     let lines: Vec<Line> = HELP
         .iter()
-        .map(|(k, d)| Line::from(vec![Span::styled(format!(" {k:<32}"), Style::default().add_modifier(Modifier::BOLD)), Span::raw(*d)]))
+        .map(|(k, d)| {
+            Line::from(vec![
+                Span::styled(
+                    format!(" {k:<32}"),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(*d),
+            ])
+        })
         .collect();
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
@@ -333,25 +495,53 @@ fn draw_quit(frame: &mut Frame, area: Rect, choice: QuitDialog, presses: u8, vie
     let child = view.quit_child_running;
     let mut lines = vec![Line::raw(" Are you sure you want to quit Moulti?")];
     if child {
-        lines.push(Line::raw(" The command passed to \"moulti run\" is still running."));
+        lines.push(Line::raw(
+            " The command passed to \"moulti run\" is still running.",
+        ));
     }
     lines.push(Line::raw(""));
     let button = |label: &str, on: bool| {
-        let style = if on { Style::default().bg(theme::PRIMARY).fg(Color::White).add_modifier(Modifier::BOLD) } else { Style::default().bg(Color::Rgb(0x44, 0x44, 0x44)).fg(Color::White) };
+        let style = if on {
+            Style::default()
+                .bg(theme::PRIMARY)
+                .fg(Color::White)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::default()
+                .bg(Color::Rgb(0x44, 0x44, 0x44))
+                .fg(Color::White)
+        };
         Line::from(Span::styled(format!(" {label} "), style))
     };
     lines.push(button("Stay (escape)", choice == QuitDialog::Stay));
     if child {
-        lines.push(button("Quit and leave the process running (l)", choice == QuitDialog::Leave));
-        lines.push(button("Terminate the process and quit (t)", choice == QuitDialog::Terminate));
+        lines.push(button(
+            "Quit and leave the process running (l)",
+            choice == QuitDialog::Leave,
+        ));
+        lines.push(button(
+            "Terminate the process and quit (t)",
+            choice == QuitDialog::Terminate,
+        ));
     } else {
         lines.push(button("Quit (q)", choice == QuitDialog::Quit));
     }
     if presses >= 2 {
-        let hint = if child && choice == QuitDialog::Terminate { " Hitting Ctrl+q again will terminate the process and quit." } else { " Hitting Ctrl+q again will quit." };
+        let hint = if child && choice == QuitDialog::Terminate {
+            " Hitting Ctrl+q again will terminate the process and quit."
+        } else {
+            " Hitting Ctrl+q again will quit."
+        };
         lines.push(Line::styled(hint, Style::default().fg(theme::WARNING)));
     }
     let rect = centered(area, 64, lines.len() as u16 + 2);
     frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Quit ").border_style(Style::default().fg(theme::WARNING))), rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered()
+                .title(" Quit ")
+                .border_style(Style::default().fg(theme::WARNING)),
+        ),
+        rect,
+    );
 }

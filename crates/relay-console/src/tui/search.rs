@@ -45,8 +45,14 @@ const HISTORY: usize = 500;
 impl Search {
     /// Compiles the typed pattern; `Err` keeps the bar open and red.
     pub fn compile(&self) -> Result<Regex, regex::Error> {
-        let source = if self.plain { regex::escape(&self.input) } else { self.input.clone() };
-        RegexBuilder::new(&source).case_insensitive(self.case_insensitive).build()
+        let source = if self.plain {
+            regex::escape(&self.input)
+        } else {
+            self.input.clone()
+        };
+        RegexBuilder::new(&source)
+            .case_insensitive(self.case_insensitive)
+            .build()
     }
 
     pub fn label(&self) -> &'static str {
@@ -95,7 +101,12 @@ fn positions(w: &Widget) -> Vec<(Field, usize, String)> {
 }
 
 /// Finds the next match in `w` strictly after (or before, backward) `after`.
-fn scan(w: &Widget, re: &Regex, backward: bool, after: Option<(Field, usize)>) -> Option<(Field, usize)> {
+fn scan(
+    w: &Widget,
+    re: &Regex,
+    backward: bool,
+    after: Option<(Field, usize)>,
+) -> Option<(Field, usize)> {
     let small = positions(w);
     let beyond = |key: (Field, usize)| match after {
         None => true,
@@ -103,12 +114,23 @@ fn scan(w: &Widget, re: &Regex, backward: bool, after: Option<(Field, usize)>) -
         Some(a) => key > a,
     };
     let small_hit = |rev: bool| {
-        let mut it: Box<dyn Iterator<Item = &(Field, usize, String)>> = if rev { Box::new(small.iter().rev()) } else { Box::new(small.iter()) };
-        it.find(|(f, l, t)| beyond((*f, *l)) && re.is_match(t)).map(|(f, l, _)| (*f, *l))
+        let mut it: Box<dyn Iterator<Item = &(Field, usize, String)>> = if rev {
+            Box::new(small.iter().rev())
+        } else {
+            Box::new(small.iter())
+        };
+        it.find(|(f, l, t)| beyond((*f, *l)) && re.is_match(t))
+            .map(|(f, l, _)| (*f, *l))
     };
     let log_hit = || -> Option<(Field, usize)> {
-        let WidgetBody::Step(step) = &w.body else { return None };
-        let matches = |i: usize| step.log.line(i).is_some_and(|t| re.is_match(&ansi::strip(t)));
+        let WidgetBody::Step(step) = &w.body else {
+            return None;
+        };
+        let matches = |i: usize| {
+            step.log
+                .line(i)
+                .is_some_and(|t| re.is_match(&ansi::strip(t)))
+        };
         let (n, first) = (step.log.len(), step.log.first());
         let found = if backward {
             let end = match after {
@@ -131,13 +153,20 @@ fn scan(w: &Widget, re: &Regex, backward: bool, after: Option<(Field, usize)>) -
     let before: Vec<_> = small.iter().filter(|(f, _, _)| *f < Field::Log).collect();
     let _ = before;
     if backward {
-        let after_log = small.iter().rev().filter(|(f, _, _)| *f > Field::Log).find(|(f, l, t)| beyond((*f, *l)) && re.is_match(t));
+        let after_log = small
+            .iter()
+            .rev()
+            .filter(|(f, _, _)| *f > Field::Log)
+            .find(|(f, l, t)| beyond((*f, *l)) && re.is_match(t));
         if let Some((f, l, _)) = after_log {
             return Some((*f, *l));
         }
         log_hit().or_else(|| small_hit(true).filter(|(f, _)| *f < Field::Log))
     } else {
-        let pre = small.iter().filter(|(f, _, _)| *f < Field::Log).find(|(f, l, t)| beyond((*f, *l)) && re.is_match(t));
+        let pre = small
+            .iter()
+            .filter(|(f, _, _)| *f < Field::Log)
+            .find(|(f, l, t)| beyond((*f, *l)) && re.is_match(t));
         if let Some((f, l, _)) = pre {
             return Some((*f, *l));
         }
@@ -147,10 +176,22 @@ fn scan(w: &Widget, re: &Regex, backward: bool, after: Option<(Field, usize)>) -
 
 /// Next match over the header title, then the widgets in display order, starting after `from`,
 /// wrapping once.
-pub fn find(header: &str, widgets: &[&Widget], re: &Regex, backward: bool, from: Option<&Match>) -> Option<Match> {
+pub fn find(
+    header: &str,
+    widgets: &[&Widget],
+    re: &Regex,
+    backward: bool,
+    from: Option<&Match>,
+) -> Option<Match> {
     // Part 0 is the header, part i + 1 the widget i.
     let n = widgets.len() + 1;
-    let start = from.and_then(|m| if m.field == Field::Header { Some(0) } else { widgets.iter().position(|w| w.id == m.id).map(|i| i + 1) });
+    let start = from.and_then(|m| {
+        if m.field == Field::Header {
+            Some(0)
+        } else {
+            widgets.iter().position(|w| w.id == m.id).map(|i| i + 1)
+        }
+    });
     let order: Vec<usize> = match (start, backward) {
         (Some(s), false) => (s..n).chain(0..=s).collect(),
         (Some(s), true) => (0..=s).rev().chain((s..n).rev()).collect(),
@@ -162,14 +203,24 @@ pub fn find(header: &str, widgets: &[&Widget], re: &Regex, backward: bool, from:
         let resume = if k == 0 { from } else { None };
         if part == 0 {
             if resume.is_none() && re.is_match(&markup::plain(header)) {
-                return Some(Match { id: String::new(), field: Field::Header, line: 0 });
+                return Some(Match {
+                    id: String::new(),
+                    field: Field::Header,
+                    line: 0,
+                });
             }
             continue;
         }
         let w = widgets[part - 1];
-        let after = resume.filter(|m| m.id == w.id && m.field != Field::Header).map(|m| (m.field, m.line));
+        let after = resume
+            .filter(|m| m.id == w.id && m.field != Field::Header)
+            .map(|m| (m.field, m.line));
         if let Some((field, line)) = scan(w, re, backward, after) {
-            return Some(Match { id: w.id.clone(), field, line });
+            return Some(Match {
+                id: w.id.clone(),
+                field,
+                line,
+            });
         }
     }
     None

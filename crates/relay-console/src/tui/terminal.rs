@@ -8,7 +8,9 @@ use crate::instance::{next_event, Instance, Queues};
 use crate::ConsoleError;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
 use crossterm::execute;
-use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
 use futures_util::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
@@ -33,13 +35,24 @@ const EVENT_BUDGET: Duration = Duration::from_millis(15);
 
 fn restore_terminal() {
     let _ = disable_raw_mode();
-    let _ = execute!(std::io::stdout(), DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = execute!(
+        std::io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 /// Runs the TUI until the user quits.
-pub async fn run(mut instance: Instance, mut queues: Queues, mut view: ViewState, child: ChildState) -> Result<TuiExit, ConsoleError> {
+pub async fn run(
+    mut instance: Instance,
+    mut queues: Queues,
+    mut view: ViewState,
+    child: ChildState,
+) -> Result<TuiExit, ConsoleError> {
     enable_raw_mode().map_err(ConsoleError::Terminal)?;
-    execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture).map_err(ConsoleError::Terminal)?;
+    execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)
+        .map_err(ConsoleError::Terminal)?;
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
@@ -50,8 +63,14 @@ pub async fn run(mut instance: Instance, mut queues: Queues, mut view: ViewState
     result
 }
 
-async fn event_loop(instance: &mut Instance, queues: &mut Queues, view: &mut ViewState, child: ChildState) -> Result<TuiExit, ConsoleError> {
-    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout())).map_err(ConsoleError::Terminal)?;
+async fn event_loop(
+    instance: &mut Instance,
+    queues: &mut Queues,
+    view: &mut ViewState,
+    child: ChildState,
+) -> Result<TuiExit, ConsoleError> {
+    let mut terminal =
+        Terminal::new(CrosstermBackend::new(std::io::stdout())).map_err(ConsoleError::Terminal)?;
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

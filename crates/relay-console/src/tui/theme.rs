@@ -27,24 +27,36 @@ pub fn class_style(classes: &str) -> Style {
             _ => {}
         }
     }
-    let fg = if bg == SECONDARY { Color::Rgb(0xe0, 0xe0, 0xe0) } else { Color::Black };
+    let fg = if bg == SECONDARY {
+        Color::Rgb(0xe0, 0xe0, 0xe0)
+    } else {
+        Color::Black
+    };
     Style::default().bg(bg).fg(fg)
 }
 
 /// The log area's colours (`MOULTI_ANSI` verbatim defaults).
 pub fn log_style(light: bool) -> Style {
     if light {
-        Style::default().bg(Color::Rgb(0xf7, 0xf7, 0xf7)).fg(Color::Black)
+        Style::default()
+            .bg(Color::Rgb(0xf7, 0xf7, 0xf7))
+            .fg(Color::Black)
     } else {
-        Style::default().bg(Color::Rgb(0x0c, 0x0c, 0x0c)).fg(Color::Rgb(0xd9, 0xd9, 0xd9))
+        Style::default()
+            .bg(Color::Rgb(0x0c, 0x0c, 0x0c))
+            .fg(Color::Rgb(0xd9, 0xd9, 0xd9))
     }
 }
 
 pub fn screen_style(light: bool) -> Style {
     if light {
-        Style::default().bg(Color::Rgb(0xef, 0xef, 0xef)).fg(Color::Black)
+        Style::default()
+            .bg(Color::Rgb(0xef, 0xef, 0xef))
+            .fg(Color::Black)
     } else {
-        Style::default().bg(Color::Rgb(0x1e, 0x1e, 0x1e)).fg(Color::Rgb(0xe0, 0xe0, 0xe0))
+        Style::default()
+            .bg(Color::Rgb(0x1e, 0x1e, 0x1e))
+            .fg(Color::Rgb(0xe0, 0xe0, 0xe0))
     }
 }
 

@@ -23,15 +23,26 @@ impl TestInstance {
     }
 
     pub fn with_settings(settings: Settings) -> TestInstance {
-        let name = format!("relay-console-test-{}-{}.socket", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "relay-console-test-{}-{}.socket",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
         let address = SocketAddress::Abstract(name);
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let mut listener = bind(&address).expect("bind");
         let (senders, q) = queues();
         let instance = Instance::new(settings.clone(), senders.clone());
         runtime.spawn(async move { serve(&mut listener, settings, senders.control).await });
         runtime.spawn(run_headless(instance, q));
-        TestInstance { address, _runtime: runtime }
+        TestInstance {
+            address,
+            _runtime: runtime,
+        }
     }
 
     pub fn connect(&self) -> Connection {
@@ -47,10 +58,13 @@ impl TestInstance {
 
     pub fn raw(&self) -> std::os::unix::net::UnixStream {
         use std::os::linux::net::SocketAddrExt;
-        let SocketAddress::Abstract(name) = &self.address else { unreachable!() };
+        let SocketAddress::Abstract(name) = &self.address else {
+            unreachable!()
+        };
         let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
         let s = std::os::unix::net::UnixStream::connect_addr(&addr).unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
         s
     }
 }

@@ -2,13 +2,13 @@
 //! start-up load and payload reads, so that a PostgreSQL store can stand beside the embedded one
 //! without touching the engine or the HTTP layer.
 
-mod postgres;
 mod embedded;
+mod postgres;
 
 use bytes::Bytes;
 
-pub use postgres::{PostgresError, PostgresStore};
 pub use embedded::RedbStore;
+pub use postgres::{PostgresError, PostgresStore};
 
 use crate::message::Message;
 
@@ -19,7 +19,10 @@ use crate::message::Message;
 #[allow(clippy::large_enum_variant)]
 pub enum Change {
     /// Insert or replace a message's system data; `payload` is `None` when it is unchanged.
-    Put { message: Message, payload: Option<Bytes> },
+    Put {
+        message: Message,
+        payload: Option<Bytes>,
+    },
     /// Remove a message and its payload.
     Delete { seq: u64 },
     /// Remove every message.

@@ -5,7 +5,10 @@ use relay_queue::{Engine, NewMessage};
 use relay_wire::queue::{ContentKind, MessageId, Payload, Status};
 
 pub fn text(s: &str) -> Payload {
-    Payload { kind: ContentKind::Text, data: Bytes::from(s.to_string()) }
+    Payload {
+        kind: ContentKind::Text,
+        data: Bytes::from(s.to_string()),
+    }
 }
 
 /// A pending text message.
@@ -33,13 +36,23 @@ pub async fn leave_one_message_in_each_state(e: &Engine) -> StateIds {
     let pending = e.push(new("a1", "b2", "p")).await.unwrap().id;
     let processing = e.push(new("a1", "c3", "q")).await.unwrap().id;
     let processed = e.push(new("a1", "d4", "r")).await.unwrap().id;
-    assert!(e.pull("a1").await.unwrap().is_none(), "the sender's pull sees nothing");
+    assert!(
+        e.pull("a1").await.unwrap().is_none(),
+        "the sender's pull sees nothing"
+    );
     let got = e.pull("c3").await.unwrap().unwrap();
-    assert_eq!((got.message.id, got.payload.data.as_ref()), (processing, &b"q"[..]));
+    assert_eq!(
+        (got.message.id, got.payload.data.as_ref()),
+        (processing, &b"q"[..])
+    );
     e.pull("d4").await.unwrap().unwrap();
     let acked = e.ack("d4", processed).await.unwrap().unwrap();
     assert_eq!(acked.message.status, Status::Processed);
-    StateIds { pending, processing, processed }
+    StateIds {
+        pending,
+        processing,
+        processed,
+    }
 }
 
 /// Checks, on an engine opened again over the same store, that each message kept its state and
@@ -59,14 +72,22 @@ pub async fn assert_states_kept(e: &Engine, ids: &StateIds) {
 }
 
 /// Pulls `node`'s inbox empty from `tasks` concurrent tasks; every id pulled, in no order.
-pub async fn pull_concurrently(e: &std::sync::Arc<Engine>, node: &'static str, tasks: usize) -> Vec<MessageId> {
+pub async fn pull_concurrently(
+    e: &std::sync::Arc<Engine>,
+    node: &'static str,
+    tasks: usize,
+) -> Vec<MessageId> {
     let handles: Vec<_> = (0..tasks)
         .map(|_| {
             let e = e.clone();
             tokio::spawn(async move {
                 let mut got = Vec::new();
                 while let Some(s) = e.pull(node).await.unwrap() {
-                    assert!(s.payload.data.starts_with(b"m"), "payload read back: {:?}", s.payload.data);
+                    assert!(
+                        s.payload.data.starts_with(b"m"),
+                        "payload read back: {:?}",
+                        s.payload.data
+                    );
                     got.push(s.message.id);
                 }
                 got

@@ -17,16 +17,20 @@ pub fn spawn(hub: Hub, path: &Path) -> std::io::Result<()> {
     }
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    std::thread::Builder::new().name("channel-admin".into()).spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let hub = hub.clone();
-            let _ = std::thread::Builder::new().name("channel-admin-conn".into()).spawn(move || {
-                if let Err(e) = serve(&hub, stream) {
-                    tracing::debug!(error = %e, "admin connection ended");
-                }
-            });
-        }
-    })?;
+    std::thread::Builder::new()
+        .name("channel-admin".into())
+        .spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let hub = hub.clone();
+                let _ = std::thread::Builder::new()
+                    .name("channel-admin-conn".into())
+                    .spawn(move || {
+                        if let Err(e) = serve(&hub, stream) {
+                            tracing::debug!(error = %e, "admin connection ended");
+                        }
+                    });
+            }
+        })?;
     Ok(())
 }
 

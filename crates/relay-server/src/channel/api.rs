@@ -61,9 +61,18 @@ impl FromRequestParts<ChannelFace> for Caller {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <access token>"))?;
-        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).unwrap_or(header).trim();
-        face.hub.authenticate(token).map(Caller).map_err(|_| ApiError::unauthorized("invalid or expired access token"))
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing Authorization: Bearer <access token>")
+            })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .unwrap_or(header)
+            .trim();
+        face.hub
+            .authenticate(token)
+            .map(Caller)
+            .map_err(|_| ApiError::unauthorized("invalid or expired access token"))
     }
 }
 
@@ -72,7 +81,11 @@ pub(super) const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 
 /// The answer to a body not received within [`BODY_TIMEOUT`].
 pub(super) fn body_timeout() -> ApiError {
-    ApiError::new(axum::http::StatusCode::REQUEST_TIMEOUT, 40800, "request body not received in time")
+    ApiError::new(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        40800,
+        "request body not received in time",
+    )
 }
 
 /// A request body. One axum cannot read (over its size limit, cut off, not sent in time) is
@@ -94,14 +107,28 @@ impl FromRequest<ChannelFace> for Raw {
             .await
             .map_err(|_| body_timeout())?
             .map(Raw)
-            .map_err(|e| ApiError::new(e.status(), i64::from(e.status().as_u16()) * 100, e.body_text()))
+            .map_err(|e| {
+                ApiError::new(
+                    e.status(),
+                    i64::from(e.status().as_u16()) * 100,
+                    e.body_text(),
+                )
+            })
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, HubError> + Send + 'static) -> Result<T, ApiError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, HubError> + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, 50000, e.to_string()))?
+        .map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                50000,
+                e.to_string(),
+            )
+        })?
         .map_err(ApiError::from)
 }
 
@@ -112,8 +139,12 @@ fn body(bytes: &Bytes) -> Result<Value, ApiError> {
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(ApiError::bad_request("the request body must be a JSON object")),
-        Err(e) => Err(ApiError::bad_request(format!("the request body is not JSON: {e}"))),
+        Ok(_) => Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "the request body is not JSON: {e}"
+        ))),
     }
 }
 
@@ -130,7 +161,9 @@ fn opt_field(v: &Value, key: &str) -> Option<String> {
 }
 
 fn param(p: &HashMap<String, String>, key: &str) -> Result<String, ApiError> {
-    p.get(key).cloned().ok_or_else(|| ApiError::bad_request(format!("missing query parameter {key}")))
+    p.get(key)
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request(format!("missing query parameter {key}")))
 }
 
 fn tokens_json(t: &Tokens) -> Value {
@@ -156,9 +189,15 @@ fn characters(v: &Value, key: &str) -> Result<Vec<String>, ApiError> {
     match v.get(key) {
         Some(Value::Array(items)) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| ApiError::bad_request(format!("{key} must be a list of id strings"))))
+            .map(|i| {
+                i.as_str().map(str::to_owned).ok_or_else(|| {
+                    ApiError::bad_request(format!("{key} must be a list of id strings"))
+                })
+            })
             .collect(),
-        _ => Err(ApiError::bad_request(format!("{key} must be a list of id strings"))),
+        _ => Err(ApiError::bad_request(format!(
+            "{key} must be a list of id strings"
+        ))),
     }
 }
 
@@ -182,7 +221,9 @@ async fn sign_up(State(face): State<ChannelFace>, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (user, pw) = (field(&b, "username")?, field(&b, "password")?);
     let a = blocking(move || face.hub.sign_up(&user, &pw)).await?;
-    Ok(ok(json!({"user_id": a.user_id, "email": a.email, "confirmed": true})))
+    Ok(ok(
+        json!({"user_id": a.user_id, "email": a.email, "confirmed": true}),
+    ))
 }
 
 async fn sign_out(State(face): State<ChannelFace>, Caller(_): Caller, raw: Raw) -> ApiResult {
@@ -194,11 +235,17 @@ async fn sign_out(State(face): State<ChannelFace>, Caller(_): Caller, raw: Raw) 
 
 /// Accounts are confirmed at creation, so confirmation calls have nothing to do.
 async fn not_needed() -> ApiResult {
-    Ok(ok(json!({"message": "accounts on this server need no confirmation"})))
+    Ok(ok(
+        json!({"message": "accounts on this server need no confirmation"}),
+    ))
 }
 
 async fn operator_only() -> ApiResult {
-    Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, 40300, "password resets and deletions are done by the operator with `relay account`"))
+    Err(ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        40300,
+        "password resets and deletions are done by the operator with `relay account`",
+    ))
 }
 
 // ---- users ----
@@ -214,16 +261,30 @@ async fn user_info(State(face): State<ChannelFace>, Caller(uid): Caller) -> ApiR
     })))
 }
 
-async fn update_user_info(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
+async fn update_user_info(
+    State(face): State<ChannelFace>,
+    Caller(uid): Caller,
+    raw: Raw,
+) -> ApiResult {
     let b = body(&raw)?;
-    let (n, a, d) = (opt_field(&b, "name"), opt_field(&b, "avatar"), opt_field(&b, "description"));
+    let (n, a, d) = (
+        opt_field(&b, "name"),
+        opt_field(&b, "avatar"),
+        opt_field(&b, "description"),
+    );
     let acc = blocking(move || face.hub.update_user_info(&uid, n, a, d)).await?;
-    Ok(ok(json!({"user_id": acc.user_id, "context": {"name": acc.name, "avatar": acc.avatar, "description": acc.description}})))
+    Ok(ok(
+        json!({"user_id": acc.user_id, "context": {"name": acc.name, "avatar": acc.avatar, "description": acc.description}}),
+    ))
 }
 
 // ---- services and agents ----
 
-async fn create_service(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
+async fn create_service(
+    State(face): State<ChannelFace>,
+    Caller(uid): Caller,
+    raw: Raw,
+) -> ApiResult {
     let b = body(&raw)?;
     let desc = opt_field(&b, "description").unwrap_or_default();
     let sid = blocking(move || face.hub.create_service(&uid, &desc)).await?;
@@ -231,7 +292,12 @@ async fn create_service(State(face): State<ChannelFace>, Caller(uid): Caller, ra
 }
 
 async fn list_services(State(face): State<ChannelFace>, Caller(uid): Caller) -> ApiResult {
-    let list: Vec<Value> = face.hub.list_services(&uid).into_iter().map(|(s, c)| json!({"service_id": s, "channel_ids": c})).collect();
+    let list: Vec<Value> = face
+        .hub
+        .list_services(&uid)
+        .into_iter()
+        .map(|(s, c)| json!({"service_id": s, "channel_ids": c}))
+        .collect();
     Ok(ok(Value::Array(list)))
 }
 
@@ -253,7 +319,8 @@ async fn create_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw:
     let b = body(&raw)?;
     let sid = field(&b, "service_id")?;
     let ctx = b.get("context").cloned().unwrap_or(json!({}));
-    let name = opt_field(&ctx, "name").ok_or_else(|| ApiError::bad_request("missing context.name"))?;
+    let name =
+        opt_field(&ctx, "name").ok_or_else(|| ApiError::bad_request("missing context.name"))?;
     let (avatar, desc) = (opt_field(&ctx, "avatar"), opt_field(&ctx, "description"));
     let c = blocking(move || face.hub.create_agent(&uid, &sid, &name, avatar, desc)).await?;
     Ok(ok(serde_json::to_value(c).unwrap_or_default()))
@@ -263,18 +330,29 @@ async fn update_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw:
     let b = body(&raw)?;
     let (sid, cid) = (field(&b, "service_id")?, field(&b, "character_id")?);
     let ctx = b.get("context").cloned().unwrap_or(json!({}));
-    let (n, a, d) = (opt_field(&ctx, "name"), opt_field(&ctx, "avatar"), opt_field(&ctx, "description"));
+    let (n, a, d) = (
+        opt_field(&ctx, "name"),
+        opt_field(&ctx, "avatar"),
+        opt_field(&ctx, "description"),
+    );
     let c = blocking(move || face.hub.update_agent(&uid, &sid, &cid, n, a, d)).await?;
     Ok(ok(serde_json::to_value(c).unwrap_or_default()))
 }
 
-async fn list_agents(State(face): State<ChannelFace>, Caller(_): Caller, Query(p): Params, raw: Raw) -> ApiResult {
+async fn list_agents(
+    State(face): State<ChannelFace>,
+    Caller(_): Caller,
+    Query(p): Params,
+    raw: Raw,
+) -> ApiResult {
     // The SDK sometimes sends the query as a JSON body on GET.
     let sid = match p.get("service_id") {
         Some(s) => s.clone(),
         None => field(&body(&raw)?, "service_id")?,
     };
-    Ok(ok(serde_json::to_value(face.hub.list_agents(&sid)).unwrap_or_default()))
+    Ok(ok(
+        serde_json::to_value(face.hub.list_agents(&sid)).unwrap_or_default()
+    ))
 }
 
 /// Ids one `fetch_profile` may ask for. Every id, known or not, gets a profile in the answer, so
@@ -284,66 +362,120 @@ const MAX_PROFILES: usize = 10_000;
 
 async fn fetch_profile(State(face): State<ChannelFace>, Caller(_): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
-    let asked = b.get("character_list").and_then(Value::as_array).map_or(0, Vec::len);
+    let asked = b
+        .get("character_list")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
     if asked > MAX_PROFILES {
-        return Err(ApiError::bad_request(format!("character_list has {asked} ids; at most {MAX_PROFILES} per request")));
+        return Err(ApiError::bad_request(format!(
+            "character_list has {asked} ids; at most {MAX_PROFILES} per request"
+        )));
     }
     let ids = characters(&b, "character_list")?;
-    Ok(ok(serde_json::to_value(face.hub.fetch_profiles(&ids)).unwrap_or_default()))
+    Ok(ok(
+        serde_json::to_value(face.hub.fetch_profiles(&ids)).unwrap_or_default()
+    ))
 }
 
 // ---- channels ----
 
-async fn create_channel(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
+async fn create_channel(
+    State(face): State<ChannelFace>,
+    Caller(uid): Caller,
+    raw: Raw,
+) -> ApiResult {
     let b = body(&raw)?;
     let name = field(&b, "channel_name")?;
-    let desc = b.get("context").and_then(|c| opt_field(c, "channel_description")).unwrap_or_default();
+    let desc = b
+        .get("context")
+        .and_then(|c| opt_field(c, "channel_description"))
+        .unwrap_or_default();
     let ch = blocking(move || face.hub.create_channel(&uid, &name, &desc)).await?;
     Ok(ok(json!({"channel_id": ch})))
 }
 
-async fn update_channel(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
+async fn update_channel(
+    State(face): State<ChannelFace>,
+    Caller(uid): Caller,
+    raw: Raw,
+) -> ApiResult {
     let b = body(&raw)?;
     let ch = field(&b, "channel_id")?;
     let name = opt_field(&b, "channel_name");
-    let desc = b.get("context").and_then(|c| opt_field(c, "channel_description"));
+    let desc = b
+        .get("context")
+        .and_then(|c| opt_field(c, "channel_description"));
     let info = blocking(move || face.hub.update_channel(&uid, &ch, name, desc)).await?;
     Ok(ok(serde_json::to_value(info).unwrap_or_default()))
 }
 
 async fn list_channels(State(face): State<ChannelFace>, Caller(uid): Caller) -> ApiResult {
-    Ok(ok(Value::Array(face.hub.list_channels(&uid).iter().map(channel_json).collect())))
+    Ok(ok(Value::Array(
+        face.hub
+            .list_channels(&uid)
+            .iter()
+            .map(channel_json)
+            .collect(),
+    )))
 }
 
 async fn popular_channels(State(face): State<ChannelFace>, Caller(_): Caller) -> ApiResult {
-    Ok(ok(Value::Array(face.hub.popular_channels().iter().map(channel_json).collect())))
+    Ok(ok(Value::Array(
+        face.hub
+            .popular_channels()
+            .iter()
+            .map(channel_json)
+            .collect(),
+    )))
 }
 
 /// Members only, never agents; the `service_id` parameter is ignored (user mode sends its own
 /// user id there).
-async fn character_list(State(face): State<ChannelFace>, Caller(_): Caller, Query(p): Params) -> ApiResult {
+async fn character_list(
+    State(face): State<ChannelFace>,
+    Caller(_): Caller,
+    Query(p): Params,
+) -> ApiResult {
     let ch = param(&p, "channel_id")?;
     Ok(ok(json!({"character_list": face.hub.members(&ch)?})))
 }
 
-async fn history(State(face): State<ChannelFace>, Caller(uid): Caller, Query(p): Params, raw: Raw) -> ApiResult {
+async fn history(
+    State(face): State<ChannelFace>,
+    Caller(uid): Caller,
+    Query(p): Params,
+    raw: Raw,
+) -> ApiResult {
     let b = body(&raw).unwrap_or(json!({}));
     let ch = param(&p, "channel_id")?;
     let limit = p
         .get("limit")
         .cloned()
-        .or_else(|| b.get("limit").map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+        .or_else(|| {
+            b.get("limit").map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string())
+            })
+        })
         .and_then(|s| s.parse::<usize>().ok())
         .unwrap_or(64)
         .clamp(1, 1000);
-    let before = p.get("before").filter(|s| !s.is_empty() && s.as_str() != "null").cloned();
+    let before = p
+        .get("before")
+        .filter(|s| !s.is_empty() && s.as_str() != "null")
+        .cloned();
     let msgs = blocking(move || face.hub.history(&uid, &ch, limit, before.as_deref())).await?;
     Ok(ok(serde_json::to_value(msgs).unwrap_or_default()))
 }
 
 // ---- groups ----
 
-async fn create_service_group(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
+async fn create_service_group(
+    State(face): State<ChannelFace>,
+    Caller(uid): Caller,
+    raw: Raw,
+) -> ApiResult {
     let b = body(&raw)?;
     let chars = characters(&b, "characters")?;
     let ch = opt_field(&b, "channel_id");
@@ -352,7 +484,11 @@ async fn create_service_group(State(face): State<ChannelFace>, Caller(uid): Call
     Ok(ok(Value::String(gid)))
 }
 
-async fn create_user_group(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
+async fn create_user_group(
+    State(face): State<ChannelFace>,
+    Caller(uid): Caller,
+    raw: Raw,
+) -> ApiResult {
     let b = body(&raw)?;
     let chars = characters(&b, "characters")?;
     let ch = opt_field(&b, "channel_id");
@@ -362,18 +498,35 @@ async fn create_user_group(State(face): State<ChannelFace>, Caller(uid): Caller,
 
 /// Resolves groups of either kind for any authenticated caller; `user_id` is not checked
 /// (receivers pass the sender, an agent id or `no_sender` there).
-async fn get_group(State(face): State<ChannelFace>, Caller(_): Caller, Query(p): Params) -> ApiResult {
+async fn get_group(
+    State(face): State<ChannelFace>,
+    Caller(_): Caller,
+    Query(p): Params,
+) -> ApiResult {
     let gid = param(&p, "group_id")?;
     match face.hub.group(&gid) {
         Some(chars) => Ok(ok(json!({"group_id": gid, "characters": chars}))),
-        None => Err(ApiError::new(axum::http::StatusCode::NOT_FOUND, 40400, format!("no such group {gid}"))),
+        None => Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            40400,
+            format!("no such group {gid}"),
+        )),
     }
 }
 
-async fn list_groups(State(face): State<ChannelFace>, Caller(_): Caller, Query(p): Params) -> ApiResult {
+async fn list_groups(
+    State(face): State<ChannelFace>,
+    Caller(_): Caller,
+    Query(p): Params,
+) -> ApiResult {
     let groups = match p.get("channel_id") {
         Some(ch) => face.hub.channel_groups(ch),
         None => Vec::new(),
     };
-    Ok(ok(Value::Array(groups.into_iter().map(|g| json!({"group_id": g.group_id, "characters": g.characters})).collect())))
+    Ok(ok(Value::Array(
+        groups
+            .into_iter()
+            .map(|g| json!({"group_id": g.group_id, "characters": g.characters}))
+            .collect(),
+    )))
 }

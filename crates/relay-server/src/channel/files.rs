@@ -23,24 +23,43 @@ const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 pub fn routes() -> Router<ChannelFace> {
     Router::new()
         .route("/file/upload", get(upload_ticket))
-        .route("/file/store/", axum::routing::post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        .route(
+            "/file/store/",
+            axum::routing::post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
         .route("/file/store/{key}", get(download))
 }
 
 fn base_url(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
-    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
     format!("{proto}://{host}")
 }
 
-async fn upload_ticket(State(face): State<ChannelFace>, Caller(_): Caller, headers: HeaderMap, Query(p): Query<HashMap<String, String>>) -> ApiResult {
+async fn upload_ticket(
+    State(face): State<ChannelFace>,
+    Caller(_): Caller,
+    headers: HeaderMap,
+    Query(p): Query<HashMap<String, String>>,
+) -> ApiResult {
     let ext = p.get("extension").map(String::as_str).unwrap_or("");
     let key = face.hub.new_upload_key(ext)?;
-    Ok(ok(json!({"url": format!("{}/file/store/", base_url(&headers)), "fields": {"key": key}})))
+    Ok(ok(
+        json!({"url": format!("{}/file/store/", base_url(&headers)), "fields": {"key": key}}),
+    ))
 }
 
 fn valid_key(key: &str) -> bool {
-    !key.is_empty() && key.len() <= 100 && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') && !key.starts_with('.')
+    !key.is_empty()
+        && key.len() <= 100
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+        && !key.starts_with('.')
 }
 
 /// Longest `key` field read: longer ones are no key that was issued.
@@ -57,7 +76,10 @@ impl PartFile {
     async fn create(dir: &std::path::Path) -> Result<Self, ApiError> {
         let path = dir.join(format!(".upload-{}", relay_channels::auth::new_token()));
         let file = tokio::fs::File::create(&path).await.map_err(internal)?;
-        Ok(PartFile { path, file: Some(file) })
+        Ok(PartFile {
+            path,
+            file: Some(file),
+        })
     }
 
     async fn finish(mut self, to: &std::path::Path) -> Result<(), ApiError> {
@@ -80,7 +102,11 @@ fn internal(e: std::io::Error) -> ApiError {
 }
 
 fn unknown_key() -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, 40300, "unknown or already used upload key; ask GET /file/upload for one")
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        40300,
+        "unknown or already used upload key; ask GET /file/upload for one",
+    )
 }
 
 /// Anyone may post here, so the file is written to disk as it arrives, never held in memory,
@@ -91,8 +117,9 @@ async fn upload(
     form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult {
     use tokio::io::AsyncWriteExt;
-    let mut form =
-        form.map_err(|e| ApiError::bad_request(format!("the upload must be multipart/form-data: {e}")))?;
+    let mut form = form.map_err(|e| {
+        ApiError::bad_request(format!("the upload must be multipart/form-data: {e}"))
+    })?;
     let mut key = None;
     let mut stored: Option<(PartFile, usize)> = None;
     // Every read may wait at most BODY_TIMEOUT: a client that stops sending is given up on,
@@ -107,13 +134,18 @@ async fn upload(
         match part.name() {
             Some("key") => {
                 let mut data = Vec::new();
-                while let Some(chunk) = tokio::time::timeout(timeout, part.chunk()).await.map_err(stalled)?.map_err(|e| ApiError::bad_request(e.to_string()))? {
+                while let Some(chunk) = tokio::time::timeout(timeout, part.chunk())
+                    .await
+                    .map_err(stalled)?
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?
+                {
                     if data.len() + chunk.len() > MAX_KEY_FIELD {
                         return Err(unknown_key());
                     }
                     data.extend_from_slice(&chunk);
                 }
-                let k = String::from_utf8(data).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let k =
+                    String::from_utf8(data).map_err(|e| ApiError::bad_request(e.to_string()))?;
                 if !valid_key(&k) || !face.hub.upload_key_pending(&k) {
                     return Err(unknown_key());
                 }
@@ -122,7 +154,11 @@ async fn upload(
             Some("file") => {
                 let mut out = PartFile::create(face.hub.files_dir()).await?;
                 let mut size = 0;
-                while let Some(chunk) = tokio::time::timeout(timeout, part.chunk()).await.map_err(stalled)?.map_err(|e| ApiError::bad_request(e.to_string()))? {
+                while let Some(chunk) = tokio::time::timeout(timeout, part.chunk())
+                    .await
+                    .map_err(stalled)?
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?
+                {
                     if let Some(f) = out.file.as_mut() {
                         f.write_all(&chunk).await.map_err(internal)?;
                     }
@@ -158,14 +194,20 @@ fn content_type(key: &str) -> &'static str {
     }
 }
 
-async fn download(State(face): State<ChannelFace>, key: Result<Path<String>, PathRejection>) -> Response {
+async fn download(
+    State(face): State<ChannelFace>,
+    key: Result<Path<String>, PathRejection>,
+) -> Response {
     let key = key.map(|Path(k)| k).unwrap_or_default();
     if !valid_key(&key) {
         return ApiError::new(StatusCode::NOT_FOUND, 40400, "no such file").into_response();
     }
     match tokio::fs::read(face.hub.files_dir().join(&key)).await {
         Ok(bytes) => (
-            [(header::CONTENT_TYPE, content_type(&key).to_owned()), (header::CONTENT_LENGTH, bytes.len().to_string())],
+            [
+                (header::CONTENT_TYPE, content_type(&key).to_owned()),
+                (header::CONTENT_LENGTH, bytes.len().to_string()),
+            ],
             Body::from(bytes),
         )
             .into_response(),

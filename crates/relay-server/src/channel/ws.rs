@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use axum::http::header::{
+    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -29,9 +31,11 @@ use relay_wire::channel::MAX_FRAME_BYTES;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-use relay_wire::websocket::{self, Masking, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
 use super::ChannelFace;
 use crate::write_stall::WriteStall;
+use relay_wire::websocket::{
+    self, Masking, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
+};
 
 /// A socket that has not logged in by then is closed.
 const LOGIN_DEADLINE: Duration = Duration::from_secs(60);
@@ -57,19 +61,32 @@ pub fn routes() -> Router<ChannelFace> {
 }
 
 fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .any(|v| v.to_str().map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))).unwrap_or(false))
+    headers.get_all(name).iter().any(|v| {
+        v.to_str()
+            .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+            .unwrap_or(false)
+    })
 }
 
 async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response {
     let h = req.headers();
     if !has_token(h, CONNECTION, "upgrade") || !has_token(h, UPGRADE, "websocket") {
-        return (StatusCode::BAD_REQUEST, "Connection header did not include 'upgrade' or Upgrade is not 'websocket'").into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            "Connection header did not include 'upgrade' or Upgrade is not 'websocket'",
+        )
+            .into_response();
     }
-    if h.get(SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes() != b"13").unwrap_or(true) {
-        return (StatusCode::UPGRADE_REQUIRED, [(SEC_WEBSOCKET_VERSION, "13")], "WebSocket version 13 required").into_response();
+    if h.get(SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes() != b"13")
+        .unwrap_or(true)
+    {
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            [(SEC_WEBSOCKET_VERSION, "13")],
+            "WebSocket version 13 required",
+        )
+            .into_response();
     }
     let Some(key) = h.get(SEC_WEBSOCKET_KEY) else {
         return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Key header missing").into_response();
@@ -77,7 +94,12 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
     if !face.hub.admits_connection() {
         // Refused before the upgrade, so that any HTTP client sees why; `Hub::connect` still
         // refuses the ones that race past this (with a WebSocket close saying the same).
-        return (StatusCode::SERVICE_UNAVAILABLE, [(axum::http::header::RETRY_AFTER, "1")], relay_channels::TOO_MANY_WAITING).into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "1")],
+            relay_channels::TOO_MANY_WAITING,
+        )
+            .into_response();
     }
     let accept = websocket::accept_key(key.as_bytes());
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
@@ -88,8 +110,12 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
         match on_upgrade.await {
             Ok(upgraded) => match upgraded.downcast::<TokioIo<WriteStall<TcpStream>>>() {
                 // The socket leaves the HTTP deadline behind: the channel face has its own.
-                Ok(parts) => serve_socket(hub, parts.io.into_inner().into_inner(), parts.read_buf).await,
-                Err(_) => tracing::error!("WebSocket upgrade on a transport other than TCP; closing"),
+                Ok(parts) => {
+                    serve_socket(hub, parts.io.into_inner().into_inner(), parts.read_buf).await
+                }
+                Err(_) => {
+                    tracing::error!("WebSocket upgrade on a transport other than TCP; closing")
+                }
             },
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
         }
@@ -124,7 +150,14 @@ async fn serve_socket(hub: Hub, stream: TcpStream, pre_read: Bytes) {
 
 // ---------------------------------------------------------------- reading
 
-async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, out: &SocketOut, kill: &Kill) {
+async fn read_loop(
+    hub: &Hub,
+    id: ConnId,
+    rd: OwnedReadHalf,
+    pre_read: Bytes,
+    out: &SocketOut,
+    kill: &Kill,
+) {
     let mut buf: Vec<u8> = pre_read.to_vec();
     // A fragmented message being reassembled: its opcode and the payload so far.
     let mut message: Option<(u8, Vec<u8>)> = None;
@@ -139,64 +172,77 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
         let dirty = {
             let mut batch = hub.batch();
             loop {
-                let (fin, opcode, payload, len) = match websocket::parse(&mut buf[used..], MAX_FRAME_BYTES, Masking::Required) {
-                    Parsed::Frame { fin, opcode, payload, len } => (fin, opcode, payload, len),
-                    Parsed::Incomplete { need: n } => {
-                        need = n;
-                        break;
-                    }
-                    Parsed::Error(code, reason) => {
-                        drop(batch);
-                        if code == 1009 {
-                            kill.fire(1009, format!("frame larger than {MAX_FRAME_BYTES} bytes"));
-                        } else {
-                            kill.fire(code, reason);
+                let (fin, opcode, payload, len) =
+                    match websocket::parse(&mut buf[used..], MAX_FRAME_BYTES, Masking::Required) {
+                        Parsed::Frame {
+                            fin,
+                            opcode,
+                            payload,
+                            len,
+                        } => (fin, opcode, payload, len),
+                        Parsed::Incomplete { need: n } => {
+                            need = n;
+                            break;
                         }
-                        return;
-                    }
-                };
+                        Parsed::Error(code, reason) => {
+                            drop(batch);
+                            if code == 1009 {
+                                kill.fire(
+                                    1009,
+                                    format!("frame larger than {MAX_FRAME_BYTES} bytes"),
+                                );
+                            } else {
+                                kill.fire(code, reason);
+                            }
+                            return;
+                        }
+                    };
                 let payload = used + payload.start..used + payload.end;
                 used += len;
-                let whole: Option<(u8, std::borrow::Cow<'_, [u8]>)> = match (opcode, message.as_mut()) {
-                    (OP_TEXT | OP_BINARY, None) if fin => Some((opcode, buf[payload].into())),
-                    (OP_TEXT | OP_BINARY, None) => {
-                        message = Some((opcode, buf[payload].to_vec()));
-                        None
-                    }
-                    (OP_CONT, Some((_, so_far))) => {
-                        if so_far.len() + payload.len() > MAX_FRAME_BYTES {
-                            drop(batch);
-                            kill.fire(1009, format!("frame larger than {MAX_FRAME_BYTES} bytes"));
-                            return;
-                        }
-                        so_far.extend_from_slice(&buf[payload]);
-                        if fin {
-                            message.take().map(|(op, m)| (op, m.into()))
-                        } else {
+                let whole: Option<(u8, std::borrow::Cow<'_, [u8]>)> =
+                    match (opcode, message.as_mut()) {
+                        (OP_TEXT | OP_BINARY, None) if fin => Some((opcode, buf[payload].into())),
+                        (OP_TEXT | OP_BINARY, None) => {
+                            message = Some((opcode, buf[payload].to_vec()));
                             None
                         }
-                    }
-                    (OP_TEXT | OP_BINARY | OP_CONT, _) => {
-                        drop(batch);
-                        kill.fire(1002, "protocol error: unexpected continuation state");
-                        return;
-                    }
-                    (OP_PING, _) => {
-                        if !out.push_control(OP_PONG, &buf[payload]) {
+                        (OP_CONT, Some((_, so_far))) => {
+                            if so_far.len() + payload.len() > MAX_FRAME_BYTES {
+                                drop(batch);
+                                kill.fire(
+                                    1009,
+                                    format!("frame larger than {MAX_FRAME_BYTES} bytes"),
+                                );
+                                return;
+                            }
+                            so_far.extend_from_slice(&buf[payload]);
+                            if fin {
+                                message.take().map(|(op, m)| (op, m.into()))
+                            } else {
+                                None
+                            }
+                        }
+                        (OP_TEXT | OP_BINARY | OP_CONT, _) => {
                             drop(batch);
-                            kill.slow_consumer(id, out.cap);
+                            kill.fire(1002, "protocol error: unexpected continuation state");
                             return;
                         }
-                        pong = true;
-                        None
-                    }
-                    (OP_CLOSE, _) => {
-                        drop(batch);
-                        kill.fire(1000, "client closed");
-                        return;
-                    }
-                    _ => None, // pong
-                };
+                        (OP_PING, _) => {
+                            if !out.push_control(OP_PONG, &buf[payload]) {
+                                drop(batch);
+                                kill.slow_consumer(id, out.cap);
+                                return;
+                            }
+                            pong = true;
+                            None
+                        }
+                        (OP_CLOSE, _) => {
+                            drop(batch);
+                            kill.fire(1000, "client closed");
+                            return;
+                        }
+                        _ => None, // pong
+                    };
                 match whole {
                     Some((OP_TEXT, data)) => match std::str::from_utf8(&data) {
                         Ok(text) => batch.on_frame(id, text),
@@ -206,7 +252,10 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
                             return;
                         }
                     },
-                    Some(_) => hub.reject_frame(id, "binary frames are not supported: send one JSON object per text frame"),
+                    Some(_) => hub.reject_frame(
+                        id,
+                        "binary frames are not supported: send one JSON object per text frame",
+                    ),
                     None => {}
                 }
             }
@@ -245,12 +294,17 @@ async fn read_loop(hub: &Hub, id: ConnId, rd: OwnedReadHalf, pre_read: Bytes, ou
                     kill.fire(1000, "client closed");
                     return;
                 }
-                Ok(_) if buf.len() == buf.capacity() && buf.len() < MAX_READ_BATCH => want = buf.len(),
+                Ok(_) if buf.len() == buf.capacity() && buf.len() < MAX_READ_BATCH => {
+                    want = buf.len()
+                }
                 Ok(_) => {
                     full = buf.len() >= MAX_READ_BATCH;
                     break;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::Interrupted => {
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::Interrupted =>
+                {
                     full = false;
                     break;
                 }
@@ -279,7 +333,8 @@ fn flush_all(mut dirty: Vec<Arc<dyn Outbox>>) {
 
 /// The flusher thread's queue (started on first use).
 fn flusher() -> &'static std::sync::mpsc::Sender<Vec<Arc<dyn Outbox>>> {
-    static FLUSHER: std::sync::OnceLock<std::sync::mpsc::Sender<Vec<Arc<dyn Outbox>>>> = std::sync::OnceLock::new();
+    static FLUSHER: std::sync::OnceLock<std::sync::mpsc::Sender<Vec<Arc<dyn Outbox>>>> =
+        std::sync::OnceLock::new();
     FLUSHER.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel::<Vec<Arc<dyn Outbox>>>();
         let spawned = std::thread::Builder::new().name("channel-flush".into()).spawn(move || {
@@ -308,7 +363,11 @@ struct Queued {
 impl Queued {
     fn new(opcode: u8, body: Bytes) -> Self {
         let (head, head_len) = websocket::header(opcode, body.len());
-        Queued { head, head_len, body }
+        Queued {
+            head,
+            head_len,
+            body,
+        }
     }
 
     fn len(&self) -> usize {
@@ -350,7 +409,12 @@ enum Wrote {
 
 impl SocketOut {
     fn new(wr: OwnedWriteHalf, cap: usize) -> Self {
-        SocketOut { wr, state: Mutex::new(OutState::default()), wake: tokio::sync::Notify::new(), cap }
+        SocketOut {
+            wr,
+            state: Mutex::new(OutState::default()),
+            wake: tokio::sync::Notify::new(),
+            cap,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, OutState> {
@@ -365,7 +429,8 @@ impl SocketOut {
             return false;
         }
         if !s.closed && s.closing.is_none() {
-            s.queue.push_back(Queued::new(opcode, Bytes::copy_from_slice(payload)));
+            s.queue
+                .push_back(Queued::new(opcode, Bytes::copy_from_slice(payload)));
         }
         true
     }
@@ -374,7 +439,8 @@ impl SocketOut {
     /// state locked, so frames of one connection never interleave.
     fn write_queued(&self, s: &mut OutState) -> Wrote {
         while !s.queue.is_empty() {
-            let mut slices: [IoSlice<'_>; MAX_IOV_FRAMES * 2] = [IoSlice::new(&[]); MAX_IOV_FRAMES * 2];
+            let mut slices: [IoSlice<'_>; MAX_IOV_FRAMES * 2] =
+                [IoSlice::new(&[]); MAX_IOV_FRAMES * 2];
             let mut n = 0;
             let mut skip = s.sent;
             for q in s.queue.iter().take(MAX_IOV_FRAMES) {
@@ -574,7 +640,10 @@ async fn close(out: &SocketOut, code: u16, reason: &str) {
         s.closed = true;
         let keep = usize::from(s.sent > 0);
         s.queue.truncate(keep);
-        s.queue.push_back(Queued::new(OP_CLOSE, Bytes::from(websocket::close_payload(code, reason))));
+        s.queue.push_back(Queued::new(
+            OP_CLOSE,
+            Bytes::from(websocket::close_payload(code, reason)),
+        ));
         s.blocked = true;
     }
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
@@ -595,5 +664,3 @@ async fn close(out: &SocketOut, code: u16, reason: &str) {
     })
     .await;
 }
-
-

@@ -19,7 +19,12 @@ pub struct BodyLimits {
 
 impl Default for BodyLimits {
     fn default() -> Self {
-        BodyLimits { json: 100 * 1024, text: 100 * 1024, raw: 1000 * 1024, max_payload: 16 * 1024 * 1024 }
+        BodyLimits {
+            json: 100 * 1024,
+            text: 100 * 1024,
+            raw: 1000 * 1024,
+            max_payload: 16 * 1024 * 1024,
+        }
     }
 }
 
@@ -39,13 +44,20 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 pub enum BodyError {
-    TooLarge { limit: usize },
+    TooLarge {
+        limit: usize,
+    },
     Timeout,
     /// The connection broke mid-body; there is nobody left to answer.
     Broken,
 }
 
-pub async fn read(body: Body, declared_len: Option<u64>, limit: usize, max_payload: usize) -> Result<Bytes, BodyError> {
+pub async fn read(
+    body: Body,
+    declared_len: Option<u64>,
+    limit: usize,
+    max_payload: usize,
+) -> Result<Bytes, BodyError> {
     let refuse_after_drain = |body: Body| async move {
         // Reading what the client still sends before answering lets it see the 413: a client
         // that is still writing when the connection closes gets a broken pipe instead.

@@ -60,7 +60,10 @@ fn body_error(err: BodyError) -> Response {
                 "limit": limit,
             }),
         ),
-        BodyError::Timeout => render::message(StatusCode::REQUEST_TIMEOUT, "request body not received in time"),
+        BodyError::Timeout => render::message(
+            StatusCode::REQUEST_TIMEOUT,
+            "request body not received in time",
+        ),
         BodyError::Broken => render::message(StatusCode::BAD_REQUEST, "request body was cut off"),
     }
 }
@@ -70,12 +73,20 @@ async fn read_payload(face: &QueueFace, req: Request) -> Result<(String, Payload
     let headers = req.headers();
     let ct = content_type(headers).unwrap_or_default().to_string();
     let Some(kind) = ContentKind::from_content_type(&ct) else {
-        return Err(render::message(StatusCode::BAD_REQUEST, CONTENT_TYPE_MESSAGE));
+        return Err(render::message(
+            StatusCode::BAD_REQUEST,
+            CONTENT_TYPE_MESSAGE,
+        ));
     };
     let declared = content_length(headers);
-    let bytes: Bytes = body::read(req.into_body(), declared, face.config.limits.for_kind(kind), face.config.limits.max_payload)
-        .await
-        .map_err(body_error)?;
+    let bytes: Bytes = body::read(
+        req.into_body(),
+        declared,
+        face.config.limits.for_kind(kind),
+        face.config.limits.max_payload,
+    )
+    .await
+    .map_err(body_error)?;
     let payload = Payload::from_body(kind, bytes)
         .map_err(|err| render::message(StatusCode::BAD_REQUEST, &err.to_string()))?;
     Ok((ct, payload))
@@ -101,7 +112,9 @@ async fn push(face: &QueueFace, req: Request) -> Response {
 
 async fn pull(face: &QueueFace, req: Request) -> Response {
     let dialect = dialect(req.headers());
-    let Some(node) = identity(req.headers(), dialect) else { return render::no_content() };
+    let Some(node) = identity(req.headers(), dialect) else {
+        return render::no_content();
+    };
     match face.engine.pull(node).await {
         Ok(Some(stored)) => render::read_back(dialect, &stored),
         Ok(None) => render::no_content(),
@@ -152,13 +165,17 @@ fn list_limit(query: Option<&str>, max: usize) -> usize {
 
 async fn list(face: &QueueFace, req: Request) -> Response {
     let dialect = dialect(req.headers());
-    let Some(node) = identity(req.headers(), dialect) else { return render::no_content() };
+    let Some(node) = identity(req.headers(), dialect) else {
+        return render::no_content();
+    };
     let limit = list_limit(req.uri().query(), face.config.max_list);
     let mut listed = face.engine.list(node, limit).into_iter();
     // The first payload is read before answering, so that an empty list is still a 204 and a
     // store that cannot be read is still a 500.
     let first = loop {
-        let Some(message) = listed.next() else { return render::no_content() };
+        let Some(message) = listed.next() else {
+            return render::no_content();
+        };
         match face.engine.listed_payload(message).await {
             Ok(Some(stored)) => break stored,
             Ok(None) => continue,
@@ -205,7 +222,9 @@ const LIST_PIECES_AHEAD: usize = 4;
 
 async fn update(face: &QueueFace, req: Request, id: &str) -> Response {
     let dialect = dialect(req.headers());
-    let Some(id) = parse_id(id) else { return render::resource_not_found() };
+    let Some(id) = parse_id(id) else {
+        return render::resource_not_found();
+    };
     let Some(node) = identity(req.headers(), dialect).map(str::to_string) else {
         return render::resource_not_found();
     };
@@ -218,7 +237,11 @@ async fn update(face: &QueueFace, req: Request, id: &str) -> Response {
         Ok(p) => p,
         Err(res) => return res,
     };
-    match face.engine.update(&node, id, access(dialect), payload).await {
+    match face
+        .engine
+        .update(&node, id, access(dialect), payload)
+        .await
+    {
         Ok(Some(stored)) => render::read_back(dialect, &stored),
         Ok(None) => render::resource_not_found(),
         Err(err) => render::internal(&err),
@@ -238,7 +261,9 @@ async fn delete(face: &QueueFace, req: Request, id: &str) -> Response {
 
 async fn delete_all(face: &QueueFace, req: Request) -> Response {
     let dialect = dialect(req.headers());
-    let Some(node) = identity(req.headers(), dialect) else { return render::write_result(0) };
+    let Some(node) = identity(req.headers(), dialect) else {
+        return render::write_result(0);
+    };
     match face.engine.delete_all(node, access(dialect)).await {
         Ok(n) => render::write_result(n),
         Err(err) => render::internal(&err),

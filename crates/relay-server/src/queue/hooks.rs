@@ -17,9 +17,17 @@ use super::{render, QueueFace};
 pub async fn dispatch(face: &QueueFace, route: Route, req: Request) -> Response {
     let result = match route {
         Route::HookInsert => insert(face, req).await,
-        Route::HookWipe => face.engine.wipe().await.map(render::write_result).map_err(|e| render::internal(&e)),
+        Route::HookWipe => face
+            .engine
+            .wipe()
+            .await
+            .map(render::write_result)
+            .map_err(|e| render::internal(&e)),
         Route::HookUpdate => update(face, req).await,
-        Route::HookCount => Ok(render::json(StatusCode::OK, &json!({ "count": face.engine.hook_count() }))),
+        Route::HookCount => Ok(render::json(
+            StatusCode::OK,
+            &json!({ "count": face.engine.hook_count() }),
+        )),
         _ => Ok(render::not_found()),
     };
     result.unwrap_or_else(|res| res)
@@ -27,10 +35,16 @@ pub async fn dispatch(face: &QueueFace, route: Route, req: Request) -> Response 
 
 async fn read_json(face: &QueueFace, req: Request) -> Result<Value, Response> {
     let declared = content_length(req.headers());
-    let bytes: Bytes = body::read(req.into_body(), declared, face.config.limits.max_payload, face.config.limits.max_payload)
-        .await
-        .map_err(|_| render::message(StatusCode::BAD_REQUEST, "unreadable body"))?;
-    serde_json::from_slice(&bytes).map_err(|e| render::message(StatusCode::BAD_REQUEST, &e.to_string()))
+    let bytes: Bytes = body::read(
+        req.into_body(),
+        declared,
+        face.config.limits.max_payload,
+        face.config.limits.max_payload,
+    )
+    .await
+    .map_err(|_| render::message(StatusCode::BAD_REQUEST, "unreadable body"))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| render::message(StatusCode::BAD_REQUEST, &e.to_string()))
 }
 
 fn bad(text: &str) -> Response {
@@ -38,7 +52,8 @@ fn bad(text: &str) -> Response {
 }
 
 fn str_of<'a>(doc: &'a Value, keys: &[&str]) -> Option<&'a str> {
-    keys.iter().find_map(|k| doc.get(*k).and_then(Value::as_str))
+    keys.iter()
+        .find_map(|k| doc.get(*k).and_then(Value::as_str))
 }
 
 fn time_of(v: Option<&Value>) -> Option<i64> {
@@ -55,25 +70,42 @@ type Refusal = String;
 fn status_of(doc: &Value) -> Result<Option<Status>, Refusal> {
     match doc.get("status").and_then(Value::as_str) {
         None => Ok(None),
-        Some(s) => Status::parse(s).map(Some).ok_or_else(|| "unknown status".to_string()),
+        Some(s) => Status::parse(s)
+            .map(Some)
+            .ok_or_else(|| "unknown status".to_string()),
     }
 }
 
 fn id_of(doc: &Value) -> Result<Option<MessageId>, Refusal> {
-    str_of(doc, &["_id"]).map(|s| MessageId::parse(s).map_err(|e| e.to_string())).transpose()
+    str_of(doc, &["_id"])
+        .map(|s| MessageId::parse(s).map_err(|e| e.to_string()))
+        .transpose()
 }
 
 fn doc_of(doc: &Value) -> Result<HookDoc, Refusal> {
     let id = id_of(doc)?;
     let payload = match doc.get("data").or_else(|| doc.get("payload")) {
-        Some(Value::String(s)) => Payload { kind: ContentKind::Text, data: Bytes::from(s.clone()) },
-        Some(v) => Payload { kind: ContentKind::Json, data: Bytes::from(v.to_string()) },
-        None => Payload { kind: ContentKind::Json, data: Bytes::from_static(b"{}") },
+        Some(Value::String(s)) => Payload {
+            kind: ContentKind::Text,
+            data: Bytes::from(s.clone()),
+        },
+        Some(v) => Payload {
+            kind: ContentKind::Json,
+            data: Bytes::from(v.to_string()),
+        },
+        None => Payload {
+            kind: ContentKind::Json,
+            data: Bytes::from_static(b"{}"),
+        },
     };
     Ok(HookDoc {
         id,
-        source: str_of(doc, &["from", "node_source"]).unwrap_or_default().to_string(),
-        destination: str_of(doc, &["to", "node_destination"]).unwrap_or_default().to_string(),
+        source: str_of(doc, &["from", "node_source"])
+            .unwrap_or_default()
+            .to_string(),
+        destination: str_of(doc, &["to", "node_destination"])
+            .unwrap_or_default()
+            .to_string(),
         status: status_of(doc)?.unwrap_or(Status::Pending),
         label: str_of(doc, &["data_type", "payload_type"])
             .unwrap_or(payload.kind.content_type())
@@ -92,8 +124,15 @@ async fn insert(face: &QueueFace, req: Request) -> Result<Response, Response> {
         other => doc_of(other).map(|d| vec![d]),
     }
     .map_err(|why| bad(&why))?;
-    let ids = face.engine.hook_insert(docs).await.map_err(|e| render::internal(&e))?;
-    let out: Vec<Value> = ids.iter().map(|id| json!({ "_id": id.to_string() })).collect();
+    let ids = face
+        .engine
+        .hook_insert(docs)
+        .await
+        .map_err(|e| render::internal(&e))?;
+    let out: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({ "_id": id.to_string() }))
+        .collect();
     Ok(render::json(StatusCode::OK, &Value::Array(out)))
 }
 
@@ -112,7 +151,11 @@ async fn update(face: &QueueFace, req: Request) -> Result<Response, Response> {
         tries: u.get("tries").and_then(Value::as_u64).map(|t| t as u32),
         scheduled_time: time_of(u.get("scheduled_time")),
     };
-    let found = face.engine.hook_update_first(&filter, &update).await.map_err(|e| render::internal(&e))?;
+    let found = face
+        .engine
+        .hook_update_first(&filter, &update)
+        .await
+        .map_err(|e| render::internal(&e))?;
     let out = found.map_or(Value::Null, |id| json!({ "_id": id.to_string() }));
     Ok(render::json(StatusCode::OK, &out))
 }

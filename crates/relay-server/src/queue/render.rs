@@ -7,7 +7,9 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use relay_queue::{Message, Stored};
-use relay_wire::queue::{format_header_time, format_json_time, ContentKind, Dialect, Field, Payload};
+use relay_wire::queue::{
+    format_header_time, format_json_time, ContentKind, Dialect, Field, Payload,
+};
 use serde::ser::{SerializeMap, Serializer};
 
 pub const JSON: &str = "application/json; charset=utf-8";
@@ -17,7 +19,10 @@ const OCTETS: &str = "application/octet-stream";
 fn base(status: StatusCode, content_type: &'static str, body: impl Into<Body>) -> Response {
     let mut res = Response::new(body.into());
     *res.status_mut() = status;
-    res.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
     res
 }
 
@@ -72,14 +77,25 @@ const FIELDS: [Field; 13] = [
 
 /// Header names are built once: every response carries up to a dozen of them.
 fn header_name(dialect: Dialect, field: Field) -> HeaderName {
-    static NAMES: std::sync::LazyLock<Vec<(Dialect, Field, HeaderName)>> = std::sync::LazyLock::new(|| {
-        [Dialect::V1, Dialect::V2]
-            .into_iter()
-            .flat_map(|d| FIELDS.into_iter().map(move |f| (d, f)))
-            .map(|(d, f)| (d, f, HeaderName::from_bytes(d.header(f).as_bytes()).expect("valid header name")))
-            .collect()
-    });
-    NAMES.iter().find(|(d, f, _)| *d == dialect && *f == field).map(|(_, _, n)| n.clone()).expect("every field is named")
+    static NAMES: std::sync::LazyLock<Vec<(Dialect, Field, HeaderName)>> =
+        std::sync::LazyLock::new(|| {
+            [Dialect::V1, Dialect::V2]
+                .into_iter()
+                .flat_map(|d| FIELDS.into_iter().map(move |f| (d, f)))
+                .map(|(d, f)| {
+                    (
+                        d,
+                        f,
+                        HeaderName::from_bytes(d.header(f).as_bytes()).expect("valid header name"),
+                    )
+                })
+                .collect()
+        });
+    NAMES
+        .iter()
+        .find(|(d, f, _)| *d == dialect && *f == field)
+        .map(|(_, _, n)| n.clone())
+        .expect("every field is named")
 }
 
 /// The bytes a label was read from (Latin-1); a label with wider characters (inserted through
@@ -123,7 +139,10 @@ pub fn system_headers(res: &mut Response, dialect: Dialect, msg: &Message) {
     if let Some(topic) = &msg.topic {
         put(Field::Topic, topic.as_bytes());
     }
-    put(Field::CreatedTime, format_header_time(msg.created_time).as_bytes());
+    put(
+        Field::CreatedTime,
+        format_header_time(msg.created_time).as_bytes(),
+    );
     for (field, t) in set_times(msg) {
         put(field, format_header_time(t).as_bytes());
     }
@@ -136,17 +155,30 @@ fn payload_body(payload: &Payload, read_back: bool) -> Response {
             // Kept as text/html because clients and suites expect it; these two headers stop a
             // browser from running a pushed text as a page.
             let mut r = base(StatusCode::OK, HTML, payload.data.clone());
-            r.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-            r.headers_mut().insert("content-security-policy", HeaderValue::from_static("sandbox"));
+            r.headers_mut().insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+            r.headers_mut().insert(
+                "content-security-policy",
+                HeaderValue::from_static("sandbox"),
+            );
             r
         }
         ContentKind::Bytes if read_back => {
             let b64 = base64::engine::general_purpose::STANDARD.encode(&payload.data);
-            base(StatusCode::OK, JSON, serde_json::to_vec(&b64).unwrap_or_default())
+            base(
+                StatusCode::OK,
+                JSON,
+                serde_json::to_vec(&b64).unwrap_or_default(),
+            )
         }
         ContentKind::Bytes => base(StatusCode::OK, OCTETS, payload.data.clone()),
     };
-    res.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     res
 }
 
@@ -175,13 +207,23 @@ const LIST_PIECE: usize = 48 * 1024;
 /// One element of the `GET /messages` array, in pieces of at most about `LIST_PIECE` bytes of
 /// payload each (a `[` before the first, a `,` before the others): the list answer is streamed,
 /// so a list of large messages never sits whole in memory.
-pub fn list_element(dialect: Dialect, stored: &Stored, first: bool) -> impl Iterator<Item = Bytes> + Send + '_ {
+pub fn list_element(
+    dialect: Dialect,
+    stored: &Stored,
+    first: bool,
+) -> impl Iterator<Item = Bytes> + Send + '_ {
     let p = &stored.payload;
     let quoted = p.kind != ContentKind::Json;
     let mut head = Vec::with_capacity(320);
     head.push(if first { b'[' } else { b',' });
-    serde_json::to_writer(&mut head, &ListHead { dialect, message: &stored.message })
-        .expect("strings and numbers serialise into memory");
+    serde_json::to_writer(
+        &mut head,
+        &ListHead {
+            dialect,
+            message: &stored.message,
+        },
+    )
+    .expect("strings and numbers serialise into memory");
     // The system fields make a whole JSON object; its closing brace makes way for the payload.
     head.pop();
     head.extend_from_slice(format!(",\"{}\":", dialect.payload_key()).as_bytes());
@@ -191,15 +233,26 @@ pub fn list_element(dialect: Dialect, stored: &Stored, first: bool) -> impl Iter
     let body: Box<dyn Iterator<Item = Bytes> + Send> = match p.kind {
         ContentKind::Json => {
             let data = p.data.clone();
-            Box::new((0..data.len()).step_by(LIST_PIECE).map(move |at| data.slice(at..data.len().min(at + LIST_PIECE))))
+            Box::new(
+                (0..data.len())
+                    .step_by(LIST_PIECE)
+                    .map(move |at| data.slice(at..data.len().min(at + LIST_PIECE))),
+            )
         }
-        ContentKind::Bytes => Box::new(p.data.chunks(LIST_PIECE).map(|piece| {
-            Bytes::from(base64::engine::general_purpose::STANDARD.encode(piece))
-        })),
-        ContentKind::Text => Box::new(TextPieces { text: p.as_text(), at: 0 }),
+        ContentKind::Bytes => Box::new(
+            p.data
+                .chunks(LIST_PIECE)
+                .map(|piece| Bytes::from(base64::engine::general_purpose::STANDARD.encode(piece))),
+        ),
+        ContentKind::Text => Box::new(TextPieces {
+            text: p.as_text(),
+            at: 0,
+        }),
     };
     let tail: &'static [u8] = if quoted { b"\"}" } else { b"}" };
-    std::iter::once(Bytes::from(head)).chain(body).chain(std::iter::once(Bytes::from_static(tail)))
+    std::iter::once(Bytes::from(head))
+        .chain(body)
+        .chain(std::iter::once(Bytes::from_static(tail)))
 }
 
 /// The end of a list answer whose first element has been written.
@@ -234,7 +287,8 @@ impl Iterator for TextPieces<'_> {
             end -= 1;
         }
         self.at += end;
-        let quoted = Bytes::from(serde_json::to_vec(&rest[..end]).expect("a string serialises into memory"));
+        let quoted =
+            Bytes::from(serde_json::to_vec(&rest[..end]).expect("a string serialises into memory"));
         Some(quoted.slice(1..quoted.len() - 1))
     }
 }
@@ -259,7 +313,10 @@ impl serde::Serialize for ListHead<'_> {
             map.serialize_entry(d.json_key(Field::Topic), topic)?;
         }
         map.serialize_entry(d.json_key(Field::Label), &m.label)?;
-        map.serialize_entry(d.json_key(Field::CreatedTime), &format_json_time(m.created_time))?;
+        map.serialize_entry(
+            d.json_key(Field::CreatedTime),
+            &format_json_time(m.created_time),
+        )?;
         for (field, t) in set_times(m) {
             map.serialize_entry(d.json_key(field), &format_json_time(t))?;
         }

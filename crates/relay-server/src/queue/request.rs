@@ -5,7 +5,10 @@ use relay_wire::queue::{Dialect, Field};
 
 /// A header's value; an empty or non-text header counts as missing.
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
 }
 
 pub fn dialect(headers: &HeaderMap) -> Dialect {
@@ -18,11 +21,18 @@ pub fn identity(headers: &HeaderMap, dialect: Dialect) -> Option<&str> {
 }
 
 pub fn content_type(headers: &HeaderMap) -> Option<&str> {
-    headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
 }
 
 pub fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// A header's value read byte for byte as Latin-1, the way the original (Node.js) read header

@@ -26,7 +26,11 @@ impl Route {
     pub fn parse(method: &Method, path: &str, hooks: bool) -> Route {
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let lit = |i: usize, name: &str| segs.get(i).is_some_and(|s| s.eq_ignore_ascii_case(name));
-        let id = |i: usize| segs.get(i).filter(|s| relay_wire::queue::is_hex(s)).map(|s| s.to_string());
+        let id = |i: usize| {
+            segs.get(i)
+                .filter(|s| relay_wire::queue::is_hex(s))
+                .map(|s| s.to_string())
+        };
         let m = method.clone();
         match segs.len() {
             0 if m == Method::GET => Route::Root,
@@ -44,12 +48,26 @@ impl Route {
                 _ => Route::NotFound,
             },
             1 if lit(0, "globalDataSpace") && m == Method::DELETE => Route::GlobalWipe,
-            2 if hooks && lit(0, "__test__") && lit(1, "messages") && m == Method::POST => Route::HookInsert,
-            2 if hooks && lit(0, "__test__") && lit(1, "messages") && m == Method::DELETE => Route::HookWipe,
-            3 if hooks && lit(0, "__test__") && lit(1, "messages") && lit(2, "update") && m == Method::PATCH => {
+            2 if hooks && lit(0, "__test__") && lit(1, "messages") && m == Method::POST => {
+                Route::HookInsert
+            }
+            2 if hooks && lit(0, "__test__") && lit(1, "messages") && m == Method::DELETE => {
+                Route::HookWipe
+            }
+            3 if hooks
+                && lit(0, "__test__")
+                && lit(1, "messages")
+                && lit(2, "update")
+                && m == Method::PATCH =>
+            {
                 Route::HookUpdate
             }
-            3 if hooks && lit(0, "__test__") && lit(1, "messages") && lit(2, "count") && m == Method::GET => {
+            3 if hooks
+                && lit(0, "__test__")
+                && lit(1, "messages")
+                && lit(2, "count")
+                && m == Method::GET =>
+            {
                 Route::HookCount
             }
             _ => Route::NotFound,
@@ -63,16 +81,46 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(Route::parse(&Method::POST, "/messageQueue", false), Route::Push);
-        assert_eq!(Route::parse(&Method::POST, "//MESSAGEQUEUE/", false), Route::Push);
-        assert_eq!(Route::parse(&Method::PATCH, "/messageQueue/abc/ack", false), Route::Ack("abc".into()));
-        assert_eq!(Route::parse(&Method::PATCH, "/messageQueue/xyz/ack", false), Route::NotFound);
-        assert_eq!(Route::parse(&Method::GET, "/messages/ABC", false), Route::Get("ABC".into()));
-        assert_eq!(Route::parse(&Method::PUT, "/messages/abc", false), Route::NotFound);
-        assert_eq!(Route::parse(&Method::DELETE, "/globalDataSpace", false), Route::GlobalWipe);
-        assert_eq!(Route::parse(&Method::GET, "/__test__/messages/count", false), Route::NotFound);
-        assert_eq!(Route::parse(&Method::GET, "/__test__/messages/count", true), Route::HookCount);
-        assert_eq!(Route::parse(&Method::GET, "/batches", false), Route::NotFound);
+        assert_eq!(
+            Route::parse(&Method::POST, "/messageQueue", false),
+            Route::Push
+        );
+        assert_eq!(
+            Route::parse(&Method::POST, "//MESSAGEQUEUE/", false),
+            Route::Push
+        );
+        assert_eq!(
+            Route::parse(&Method::PATCH, "/messageQueue/abc/ack", false),
+            Route::Ack("abc".into())
+        );
+        assert_eq!(
+            Route::parse(&Method::PATCH, "/messageQueue/xyz/ack", false),
+            Route::NotFound
+        );
+        assert_eq!(
+            Route::parse(&Method::GET, "/messages/ABC", false),
+            Route::Get("ABC".into())
+        );
+        assert_eq!(
+            Route::parse(&Method::PUT, "/messages/abc", false),
+            Route::NotFound
+        );
+        assert_eq!(
+            Route::parse(&Method::DELETE, "/globalDataSpace", false),
+            Route::GlobalWipe
+        );
+        assert_eq!(
+            Route::parse(&Method::GET, "/__test__/messages/count", false),
+            Route::NotFound
+        );
+        assert_eq!(
+            Route::parse(&Method::GET, "/__test__/messages/count", true),
+            Route::HookCount
+        );
+        assert_eq!(
+            Route::parse(&Method::GET, "/batches", false),
+            Route::NotFound
+        );
         assert_eq!(Route::parse(&Method::GET, "/", false), Route::Root);
     }
 }

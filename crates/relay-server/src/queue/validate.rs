@@ -3,7 +3,9 @@
 
 use http::{HeaderMap, StatusCode};
 use relay_queue::NewMessage;
-use relay_wire::queue::{is_hex, parse_scheduled_time, Dialect, Field, Payload, Status, MAX_NODE_LEN};
+use relay_wire::queue::{
+    is_hex, parse_scheduled_time, Dialect, Field, Payload, Status, MAX_NODE_LEN,
+};
 use serde_json::{json, Map, Value};
 
 use super::request::header_latin1;
@@ -48,18 +50,31 @@ fn validator_error(path: &str, message: String, kind: &str, value: Option<&str>)
 fn check_node(errors: &mut Map<String, Value>, key: &str, value: Option<&str>) {
     match value {
         None => {
-            errors.insert(key.into(), validator_error(key, format!("Path `{key}` is required."), "required", None));
+            errors.insert(
+                key.into(),
+                validator_error(key, format!("Path `{key}` is required."), "required", None),
+            );
         }
         Some(v) if !is_hex(v) => {
             errors.insert(
                 key.into(),
-                validator_error(key, "Field must be in hexadecimal.".into(), "user defined", Some(v)),
+                validator_error(
+                    key,
+                    "Field must be in hexadecimal.".into(),
+                    "user defined",
+                    Some(v),
+                ),
             );
         }
         Some(v) if v.len() > MAX_NODE_LEN => {
             errors.insert(
                 key.into(),
-                validator_error(key, format!("Field must be at most {MAX_NODE_LEN} characters."), "maxlength", Some(v)),
+                validator_error(
+                    key,
+                    format!("Field must be at most {MAX_NODE_LEN} characters."),
+                    "maxlength",
+                    Some(v),
+                ),
             );
         }
         Some(_) => {}
@@ -85,8 +100,16 @@ pub fn push(
     let mut errors = Map::new();
     let destination = header_latin1(headers, dialect.header(Field::Destination));
     let source = header_latin1(headers, dialect.header(Field::Source));
-    check_node(&mut errors, dialect.json_key(Field::Destination), destination.as_deref());
-    check_node(&mut errors, dialect.json_key(Field::Source), source.as_deref());
+    check_node(
+        &mut errors,
+        dialect.json_key(Field::Destination),
+        destination.as_deref(),
+    );
+    check_node(
+        &mut errors,
+        dialect.json_key(Field::Source),
+        source.as_deref(),
+    );
 
     let status = match status_raw.map(Status::parse) {
         None => Status::Pending,
@@ -94,7 +117,12 @@ pub fn push(
         Some(None) => {
             errors.insert(
                 "status".into(),
-                validator_error("status", "Incorrect message status.".into(), "user defined", status_raw),
+                validator_error(
+                    "status",
+                    "Incorrect message status.".into(),
+                    "user defined",
+                    status_raw,
+                ),
             );
             Status::Pending
         }
@@ -118,7 +146,8 @@ pub fn push(
             }
         },
     };
-    let label = header_latin1(headers, dialect.header(Field::Label)).unwrap_or_else(|| content_type.to_string());
+    let label = header_latin1(headers, dialect.header(Field::Label))
+        .unwrap_or_else(|| content_type.to_string());
     let label_chars = label.chars().count();
     if !(1..=MAX_LABEL_CHARS).contains(&label_chars) {
         let key = dialect.json_key(Field::Label);
@@ -139,7 +168,11 @@ pub fn push(
         source: source.unwrap_or_default(),
         destination: destination.unwrap_or_default(),
         // `processing` and `processed` cannot be pushed; they become `pending`, as in the original.
-        status: if status == Status::Scheduled { Status::Scheduled } else { Status::Pending },
+        status: if status == Status::Scheduled {
+            Status::Scheduled
+        } else {
+            Status::Pending
+        },
         scheduled_time,
         label,
         payload,

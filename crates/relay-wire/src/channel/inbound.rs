@@ -4,7 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use super::types::{check_message_content, check_update_content, ChannelInfo, ClickArgument, UpdateKind};
+use super::types::{
+    check_message_content, check_update_content, ChannelInfo, ClickArgument, UpdateKind,
+};
 
 /// A parsed client frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,12 +28,26 @@ pub enum Fetch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientMessage {
     Heartbeat,
-    ServiceLogin { access_token: String, service_id: String },
-    UserLogin { access_token: String },
-    Join { channel_id: String },
-    Leave { channel_id: String },
-    Refresh { channel_id: String },
-    Fetch { channel_id: String, what: Fetch },
+    ServiceLogin {
+        access_token: String,
+        service_id: String,
+    },
+    UserLogin {
+        access_token: String,
+    },
+    Join {
+        channel_id: String,
+    },
+    Leave {
+        channel_id: String,
+    },
+    Refresh {
+        channel_id: String,
+    },
+    Fetch {
+        channel_id: String,
+        what: Fetch,
+    },
     ButtonClick {
         channel_id: String,
         button_id: String,
@@ -47,7 +63,13 @@ pub enum ClientMessage {
         bottom_button_id: Option<String>,
         arguments: Vec<ClickArgument>,
     },
-    MessageUp { channel_id: String, subtype: String, content: Value, recipients: String, context: Value },
+    MessageUp {
+        channel_id: String,
+        subtype: String,
+        content: Value,
+        recipients: String,
+        context: Value,
+    },
     MessageDown {
         channel_id: String,
         subtype: String,
@@ -56,10 +78,20 @@ pub enum ClientMessage {
         sender: String,
         context: Value,
     },
-    Update { channel_id: String, kind: UpdateKind, recipients: String, content: Value, group_id: Option<String> },
+    Update {
+        channel_id: String,
+        kind: UpdateKind,
+        recipients: String,
+        content: Value,
+        group_id: Option<String>,
+    },
     ChannelInfo(ChannelInfo),
     /// Relay extension: replay the channel messages addressed to me from a point of the log.
-    Resume { channel_id: String, epoch: Option<String>, from: ResumeFrom },
+    Resume {
+        channel_id: String,
+        epoch: Option<String>,
+        from: ResumeFrom,
+    },
 }
 
 /// Where a `resume` starts (Relay extension).
@@ -109,7 +141,12 @@ impl Ctx {
     }
 }
 
-fn string(ctx: &Ctx, obj: &Map<String, Value>, key: &str, where_: &str) -> Result<String, FrameError> {
+fn string(
+    ctx: &Ctx,
+    obj: &Map<String, Value>,
+    key: &str,
+    where_: &str,
+) -> Result<String, FrameError> {
     match obj.get(key) {
         Some(Value::String(s)) => Ok(s.clone()),
         Some(_) => Err(ctx.err(format!("{where_}{key} must be a string"))),
@@ -127,7 +164,10 @@ pub fn normalise_arguments(raw: Option<&Value>) -> Vec<ClickArgument> {
     let mut out = Vec::new();
     let mut take = |v: &Value| {
         let Some(o) = v.as_object() else { return };
-        let label = o.get("label").or_else(|| o.get("name")).and_then(Value::as_str);
+        let label = o
+            .get("label")
+            .or_else(|| o.get("name"))
+            .and_then(Value::as_str);
         let value = match o.get("value") {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
@@ -136,7 +176,11 @@ pub fn normalise_arguments(raw: Option<&Value>) -> Vec<ClickArgument> {
         };
         if let (Some(label), Some(value)) = (label, value) {
             let filename = o.get("filename").and_then(Value::as_str).map(str::to_owned);
-            out.push(ClickArgument { label: label.to_owned(), value, filename });
+            out.push(ClickArgument {
+                label: label.to_owned(),
+                value,
+                filename,
+            });
         }
     };
     if let Some(Value::Array(items)) = raw {
@@ -159,7 +203,10 @@ fn context(body: &Map<String, Value>) -> Value {
 
 /// Parses one text frame.
 pub fn parse(text: &str) -> Result<Inbound, FrameError> {
-    let mut ctx = Ctx { request_id: None, origin_type: None };
+    let mut ctx = Ctx {
+        request_id: None,
+        origin_type: None,
+    };
     let value: Value =
         serde_json::from_str(text).map_err(|e| ctx.err(format!("frame is not JSON: {e}")))?;
     let Value::Object(top) = value else {
@@ -178,7 +225,11 @@ pub fn parse(text: &str) -> Result<Inbound, FrameError> {
         None => &empty,
     };
     let need_body = || {
-        if top.contains_key("body") { Ok(()) } else { Err(ctx.err("missing body")) }
+        if top.contains_key("body") {
+            Ok(())
+        } else {
+            Err(ctx.err("missing body"))
+        }
     };
     let message = match kind.as_str() {
         "heartbeat" => ClientMessage::Heartbeat,
@@ -186,7 +237,9 @@ pub fn parse(text: &str) -> Result<Inbound, FrameError> {
             access_token: string(&ctx, &top, "access_token", "")?,
             service_id: string(&ctx, &top, "service_id", "")?,
         },
-        "user_login" => ClientMessage::UserLogin { access_token: string(&ctx, &top, "access_token", "")? },
+        "user_login" => ClientMessage::UserLogin {
+            access_token: string(&ctx, &top, "access_token", "")?,
+        },
         "action" => {
             need_body()?;
             parse_action(&ctx, body)?
@@ -197,18 +250,29 @@ pub fn parse(text: &str) -> Result<Inbound, FrameError> {
         }
         "refresh" => {
             need_body()?;
-            ClientMessage::Refresh { channel_id: string(&ctx, body, "channel_id", "body.")? }
+            ClientMessage::Refresh {
+                channel_id: string(&ctx, body, "channel_id", "body.")?,
+            }
         }
         "message_up" | "message_down" => {
             need_body()?;
             let channel_id = string(&ctx, body, "channel_id", "body.")?;
             let subtype = string(&ctx, body, "subtype", "body.")?;
             let recipients = string(&ctx, body, "recipients", "body.")?;
-            let content = body.get("content").cloned().ok_or_else(|| ctx.err("missing body.content"))?;
+            let content = body
+                .get("content")
+                .cloned()
+                .ok_or_else(|| ctx.err("missing body.content"))?;
             check_message_content(&content).map_err(|e| ctx.err(e.to_string()))?;
             let content = strip_nulls(content);
             if kind == "message_up" {
-                ClientMessage::MessageUp { channel_id, subtype, content, recipients, context: context(body) }
+                ClientMessage::MessageUp {
+                    channel_id,
+                    subtype,
+                    content,
+                    recipients,
+                    context: context(body),
+                }
             } else {
                 let sender = match body.get("sender") {
                     Some(Value::String(s)) if !s.is_empty() => s.clone(),
@@ -216,7 +280,14 @@ pub fn parse(text: &str) -> Result<Inbound, FrameError> {
                     Some(Value::String(_)) => "no_sender".to_owned(),
                     Some(_) => return Err(ctx.err("body.sender must be a string")),
                 };
-                ClientMessage::MessageDown { channel_id, subtype, content, recipients, sender, context: context(body) }
+                ClientMessage::MessageDown {
+                    channel_id,
+                    subtype,
+                    content,
+                    recipients,
+                    sender,
+                    context: context(body),
+                }
             }
         }
         "update" => parse_update(&ctx, &top, body)?,
@@ -224,7 +295,10 @@ pub fn parse(text: &str) -> Result<Inbound, FrameError> {
             need_body()?;
             let offset = |key: &str| match body.get(key) {
                 None => Ok(None),
-                Some(v) => v.as_u64().map(Some).ok_or_else(|| ctx.err(format!("body.{key} must be a non-negative integer"))),
+                Some(v) => v
+                    .as_u64()
+                    .map(Some)
+                    .ok_or_else(|| ctx.err(format!("body.{key} must be a non-negative integer"))),
             };
             let from = match (offset("offset")?, offset("from")?) {
                 (Some(_), Some(_)) => return Err(ctx.err("give body.offset (the last offset seen) or body.from (the first wanted), not both")),
@@ -240,7 +314,11 @@ pub fn parse(text: &str) -> Result<Inbound, FrameError> {
         }
         other => return Err(ctx.err(format!("unknown message type {other:?}"))),
     };
-    Ok(Inbound { request_id: ctx.request_id.unwrap_or_default(), origin_type: kind, message })
+    Ok(Inbound {
+        request_id: ctx.request_id.unwrap_or_default(),
+        origin_type: kind,
+        message,
+    })
 }
 
 fn strip_nulls(content: Value) -> Value {
@@ -273,7 +351,8 @@ fn parse_action(ctx: &Ctx, body: &Map<String, Value>) -> Result<ClientMessage, F
                 channel_id,
                 menu_item_id: string(ctx, body, "menu_item_id", "body.")?,
                 message_id: opt_string(body, "message_id"),
-                message_subtype: opt_string(body, "message_subtype").unwrap_or_else(|| "<unknown>".into()),
+                message_subtype: opt_string(body, "message_subtype")
+                    .unwrap_or_else(|| "<unknown>".into()),
                 message_content: strip_nulls(content),
                 bottom_button_id: opt_string(body, "bottom_button_id"),
                 arguments: normalise_arguments(body.get("arguments")),
@@ -283,7 +362,8 @@ fn parse_action(ctx: &Ctx, body: &Map<String, Value>) -> Result<ClientMessage, F
             let what = match &s["fetch_".len()..] {
                 "channel_info" => Fetch::ChannelInfo,
                 rest => Fetch::Kind(
-                    UpdateKind::parse(rest).ok_or_else(|| ctx.err(format!("unknown action subtype {s:?}")))?,
+                    UpdateKind::parse(rest)
+                        .ok_or_else(|| ctx.err(format!("unknown action subtype {s:?}")))?,
                 ),
             };
             ClientMessage::Fetch { channel_id, what }
@@ -292,13 +372,19 @@ fn parse_action(ctx: &Ctx, body: &Map<String, Value>) -> Result<ClientMessage, F
     })
 }
 
-fn parse_update(ctx: &Ctx, top: &Map<String, Value>, body: &Map<String, Value>) -> Result<ClientMessage, FrameError> {
+fn parse_update(
+    ctx: &Ctx,
+    top: &Map<String, Value>,
+    body: &Map<String, Value>,
+) -> Result<ClientMessage, FrameError> {
     if top.get("subtype").and_then(Value::as_str) == Some("channel_info") {
         let info: ChannelInfo = serde_json::from_value(Value::Object(body.clone()))
             .map_err(|e| ctx.err(format!("channel_info body: {e}")))?;
         if let Some(top_ch) = top.get("channel_id").and_then(Value::as_str) {
             if top_ch != info.channel_id {
-                return Err(ctx.err("channel_info: top-level channel_id differs from body.channel_id"));
+                return Err(
+                    ctx.err("channel_info: top-level channel_id differs from body.channel_id")
+                );
             }
         }
         return Ok(ClientMessage::ChannelInfo(info));
@@ -308,7 +394,10 @@ fn parse_update(ctx: &Ctx, top: &Map<String, Value>, body: &Map<String, Value>) 
     }
     let subtype = body.get("subtype").and_then(Value::as_str).unwrap_or("");
     if subtype == "channel_info" {
-        let content = body.get("content").cloned().unwrap_or(Value::Object(body.clone()));
+        let content = body
+            .get("content")
+            .cloned()
+            .unwrap_or(Value::Object(body.clone()));
         let info: ChannelInfo =
             serde_json::from_value(content).map_err(|e| ctx.err(format!("channel_info: {e}")))?;
         return Ok(ClientMessage::ChannelInfo(info));
@@ -318,9 +407,18 @@ fn parse_update(ctx: &Ctx, top: &Map<String, Value>, body: &Map<String, Value>) 
     };
     let channel_id = string(ctx, body, "channel_id", "body.")?;
     let recipients = string(ctx, body, "recipients", "body.")?;
-    let content = body.get("content").cloned().ok_or_else(|| ctx.err("missing body.content"))?;
+    let content = body
+        .get("content")
+        .cloned()
+        .ok_or_else(|| ctx.err("missing body.content"))?;
     check_update_content(kind, &content).map_err(|e| ctx.err(e.to_string()))?;
-    Ok(ClientMessage::Update { channel_id, kind, recipients, content, group_id: opt_string(body, "group_id") })
+    Ok(ClientMessage::Update {
+        channel_id,
+        kind,
+        recipients,
+        content,
+        group_id: opt_string(body, "group_id"),
+    })
 }
 
 #[cfg(test)]
@@ -334,7 +432,13 @@ mod tests {
         assert_eq!(hb.message, ClientMessage::Heartbeat);
         assert_eq!(hb.request_id, "r1");
         let sl = parse(r#"{"type":"service_login","request_id":"r2","auth_origin":"cognito","access_token":"t","service_id":"s"}"#).unwrap();
-        assert_eq!(sl.message, ClientMessage::ServiceLogin { access_token: "t".into(), service_id: "s".into() });
+        assert_eq!(
+            sl.message,
+            ClientMessage::ServiceLogin {
+                access_token: "t".into(),
+                service_id: "s".into()
+            }
+        );
         let err = parse(r#"{"type":"user_login","request_id":"r3"}"#).unwrap_err();
         assert_eq!(err.request_id.as_deref(), Some("r3"));
         assert!(err.reason.contains("access_token"));
@@ -355,17 +459,33 @@ mod tests {
 
     #[test]
     fn resume_starts_after_the_last_offset_seen_at_a_given_one_or_only_asks_for_the_end() {
-        let from = |body: &str| match parse(&format!(r#"{{"type":"resume","body":{body}}}"#)).map(|i| i.message) {
-            Ok(ClientMessage::Resume { channel_id, from, .. }) if channel_id == "c" => Ok(from),
+        let from = |body: &str| match parse(&format!(r#"{{"type":"resume","body":{body}}}"#))
+            .map(|i| i.message)
+        {
+            Ok(ClientMessage::Resume {
+                channel_id, from, ..
+            }) if channel_id == "c" => Ok(from),
             Ok(other) => panic!("{other:?}"),
             Err(e) => Err(e.reason),
         };
-        assert_eq!(from(r#"{"channel_id":"c","offset":7}"#), Ok(ResumeFrom::After(7)));
-        assert_eq!(from(r#"{"channel_id":"c","from":0}"#), Ok(ResumeFrom::At(0)));
+        assert_eq!(
+            from(r#"{"channel_id":"c","offset":7}"#),
+            Ok(ResumeFrom::After(7))
+        );
+        assert_eq!(
+            from(r#"{"channel_id":"c","from":0}"#),
+            Ok(ResumeFrom::At(0))
+        );
         assert_eq!(from(r#"{"channel_id":"c"}"#), Ok(ResumeFrom::End));
-        assert!(from(r#"{"channel_id":"c","offset":1,"from":2}"#).unwrap_err().contains("not both"));
-        assert!(from(r#"{"channel_id":"c","from":-1}"#).unwrap_err().contains("body.from"));
-        assert!(from(r#"{"channel_id":"c","offset":null}"#).unwrap_err().contains("body.offset"));
+        assert!(from(r#"{"channel_id":"c","offset":1,"from":2}"#)
+            .unwrap_err()
+            .contains("not both"));
+        assert!(from(r#"{"channel_id":"c","from":-1}"#)
+            .unwrap_err()
+            .contains("body.from"));
+        assert!(from(r#"{"channel_id":"c","offset":null}"#)
+            .unwrap_err()
+            .contains("body.offset"));
         assert_eq!(ResumeFrom::After(u64::MAX).first_wanted(), Some(u64::MAX));
         assert_eq!(ResumeFrom::After(4).first_wanted(), Some(5));
         assert_eq!(ResumeFrom::End.first_wanted(), None);
@@ -374,7 +494,9 @@ mod tests {
     #[test]
     fn click_arguments_are_flattened_one_level() {
         assert!(normalise_arguments(Some(&json!([[]]))).is_empty());
-        let args = normalise_arguments(Some(&json!([{"label": "n", "value": "2"}, [{"label": "m", "value": "3", "x": 1}], [[{"label": "deep", "value": "4"}]], "junk"])));
+        let args = normalise_arguments(Some(
+            &json!([{"label": "n", "value": "2"}, [{"label": "m", "value": "3", "x": 1}], [[{"label": "deep", "value": "4"}]], "junk"]),
+        ));
         assert_eq!(args.len(), 2);
         assert_eq!(args[0].label, "n");
         assert_eq!(args[1].label, "m");
@@ -383,7 +505,12 @@ mod tests {
     #[test]
     fn join_channel_and_update_channel_info() {
         let j = parse(r#"{"type":"action","request_id":"r","user_id":"FAKE","body":{"subtype":"join_channel","channel_id":"c","context":{}}}"#).unwrap();
-        assert_eq!(j.message, ClientMessage::Join { channel_id: "c".into() });
+        assert_eq!(
+            j.message,
+            ClientMessage::Join {
+                channel_id: "c".into()
+            }
+        );
         let ci = parse(r#"{"type":"update","subtype":"channel_info","channel_id":"c","request_id":"r","service_id":"s","body":{"channel_id":"c","channel_name":"N","channel_description":"D","channel_type":"ccs","context":{}}}"#).unwrap();
         assert!(matches!(ci.message, ClientMessage::ChannelInfo(ref i) if i.channel_name == "N"));
     }
@@ -392,7 +519,9 @@ mod tests {
     fn message_down_sender_and_null_content_keys() {
         let m = parse(r#"{"type":"message_down","request_id":"r","body":{"subtype":"text","channel_id":"c","content":{"text":"hi","path":null},"recipients":"g","timestamp":1,"context":{},"sender":"a"}}"#).unwrap();
         match m.message {
-            ClientMessage::MessageDown { content, sender, .. } => {
+            ClientMessage::MessageDown {
+                content, sender, ..
+            } => {
                 assert_eq!(content, json!({"text": "hi"}));
                 assert_eq!(sender, "a");
             }

@@ -33,7 +33,12 @@ fn to_text(v: Value) -> String {
 }
 
 /// The acknowledgement of an inbound frame.
-pub fn copy(acked_request_id: &str, origin_type: &str, status: bool, message: Option<&str>) -> String {
+pub fn copy(
+    acked_request_id: &str,
+    origin_type: &str,
+    status: bool,
+    message: Option<&str>,
+) -> String {
     let mut context = Map::new();
     if let Some(m) = message {
         context.insert("message".into(), Value::String(m.to_owned()));
@@ -42,7 +47,12 @@ pub fn copy(acked_request_id: &str, origin_type: &str, status: bool, message: Op
 }
 
 /// A copy whose `context` carries structured detail (e.g. a resume's outcome).
-pub fn copy_with_context(acked_request_id: &str, origin_type: &str, status: bool, context: Map<String, Value>) -> String {
+pub fn copy_with_context(
+    acked_request_id: &str,
+    origin_type: &str,
+    status: bool,
+    context: Map<String, Value>,
+) -> String {
     to_text(json!({
         "type": "copy",
         "body": {
@@ -120,7 +130,12 @@ pub fn menu_item_click(
 /// body (no intermediate `Value`): this runs once per message on the fan-out path. There is no
 /// top-level `request_id`: the protocol makes it optional (section 5.1), the SDK does not read
 /// it on these frames, and it would be a fresh id repeated in every recipient's copy.
-pub fn message(kind: &str, service_id: Option<&str>, body: &MessageBody, pos: Option<Position<'_>>) -> String {
+pub fn message(
+    kind: &str,
+    service_id: Option<&str>,
+    body: &MessageBody,
+    pos: Option<Position<'_>>,
+) -> String {
     #[derive(Serialize)]
     struct Frame<'a> {
         #[serde(rename = "type")]
@@ -133,7 +148,13 @@ pub fn message(kind: &str, service_id: Option<&str>, body: &MessageBody, pos: Op
         offset: Option<u64>,
         body: &'a MessageBody,
     }
-    let frame = Frame { kind, service_id, epoch: pos.map(|p| p.epoch), offset: pos.map(|p| p.offset), body };
+    let frame = Frame {
+        kind,
+        service_id,
+        epoch: pos.map(|p| p.epoch),
+        offset: pos.map(|p| p.offset),
+        body,
+    };
     serde_json::to_string(&frame).unwrap_or_default()
 }
 
@@ -193,7 +214,10 @@ mod tests {
     #[test]
     fn copy_body_has_exactly_four_keys() {
         let v: Value = serde_json::from_str(&copy("r", "heartbeat", true, None)).unwrap();
-        assert_eq!(keys(&v["body"]), ["context", "origin_type", "request_id", "status"]);
+        assert_eq!(
+            keys(&v["body"]),
+            ["context", "origin_type", "request_id", "status"]
+        );
         assert!(v.get("message").is_none());
     }
 
@@ -209,17 +233,59 @@ mod tests {
             sender: "a".into(),
             message_id: "m".into(),
         };
-        let v: Value = serde_json::from_str(&message("message_down", Some("s"), &b, Some(Position { epoch: "e", offset: 7 }))).unwrap();
-        assert_eq!(keys(&v["body"]), ["channel_id", "content", "context", "message_id", "recipients", "sender", "subtype", "timestamp"]);
+        let v: Value = serde_json::from_str(&message(
+            "message_down",
+            Some("s"),
+            &b,
+            Some(Position {
+                epoch: "e",
+                offset: 7,
+            }),
+        ))
+        .unwrap();
+        assert_eq!(
+            keys(&v["body"]),
+            [
+                "channel_id",
+                "content",
+                "context",
+                "message_id",
+                "recipients",
+                "sender",
+                "subtype",
+                "timestamp"
+            ]
+        );
         assert_eq!(v["offset"], 7);
         assert!(v.get("request_id").is_none());
     }
 
     #[test]
     fn characters_update_has_no_group_id() {
-        let v: Value = serde_json::from_str(&update("r", Some("s"), UpdateKind::Characters, "c", "g", &json!({"characters": "cg"}), Some("temp"))).unwrap();
-        assert_eq!(keys(&v["body"]), ["channel_id", "content", "context", "recipients", "subtype"]);
-        let v: Value = serde_json::from_str(&update("r", Some("s"), UpdateKind::Buttons, "c", "g", &json!([]), Some("temp"))).unwrap();
+        let v: Value = serde_json::from_str(&update(
+            "r",
+            Some("s"),
+            UpdateKind::Characters,
+            "c",
+            "g",
+            &json!({"characters": "cg"}),
+            Some("temp"),
+        ))
+        .unwrap();
+        assert_eq!(
+            keys(&v["body"]),
+            ["channel_id", "content", "context", "recipients", "subtype"]
+        );
+        let v: Value = serde_json::from_str(&update(
+            "r",
+            Some("s"),
+            UpdateKind::Buttons,
+            "c",
+            "g",
+            &json!([]),
+            Some("temp"),
+        ))
+        .unwrap();
         assert_eq!(v["body"]["group_id"], "temp");
     }
 }

@@ -7,7 +7,10 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::inbound::ResumeFrom;
-use super::types::{check_message_content, check_update_content, Button, CanvasItem, ChannelInfo, ClickArgument, MenuItem, MessageContent, StyleItem, UpdateKind};
+use super::types::{
+    check_message_content, check_update_content, Button, CanvasItem, ChannelInfo, ClickArgument,
+    MenuItem, MessageContent, StyleItem, UpdateKind,
+};
 
 /// Why a frame was not built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -30,24 +33,44 @@ pub fn heartbeat(request_id: &str) -> Value {
     json!({"type": "heartbeat", "request_id": request_id, "body": {}})
 }
 
-pub fn service_login(request_id: &str, access_token: &str, service_id: &str) -> Result<Value, RequestError> {
+pub fn service_login(
+    request_id: &str,
+    access_token: &str,
+    service_id: &str,
+) -> Result<Value, RequestError> {
     nonempty("access_token", access_token)?;
     nonempty("service_id", service_id)?;
-    Ok(json!({"type": "service_login", "request_id": request_id, "auth_origin": "cognito", "access_token": access_token, "service_id": service_id}))
+    Ok(
+        json!({"type": "service_login", "request_id": request_id, "auth_origin": "cognito", "access_token": access_token, "service_id": service_id}),
+    )
 }
 
 pub fn user_login(request_id: &str, access_token: &str) -> Result<Value, RequestError> {
     nonempty("access_token", access_token)?;
-    Ok(json!({"type": "user_login", "request_id": request_id, "auth_origin": "cognito", "access_token": access_token}))
+    Ok(
+        json!({"type": "user_login", "request_id": request_id, "auth_origin": "cognito", "access_token": access_token}),
+    )
 }
 
 /// `join_channel`, `leave_channel` or `refresh`.
-pub fn simple_action(request_id: &str, subtype: &str, channel_id: &str) -> Result<Value, RequestError> {
+pub fn simple_action(
+    request_id: &str,
+    subtype: &str,
+    channel_id: &str,
+) -> Result<Value, RequestError> {
     nonempty("channel_id", channel_id)?;
-    Ok(json!({"type": "action", "request_id": request_id, "body": {"subtype": subtype, "channel_id": channel_id, "context": {}}}))
+    Ok(
+        json!({"type": "action", "request_id": request_id, "body": {"subtype": subtype, "channel_id": channel_id, "context": {}}}),
+    )
 }
 
-pub fn button_click(request_id: &str, channel_id: &str, button_id: &str, bottom_button_id: &str, arguments: &[ClickArgument]) -> Result<Value, RequestError> {
+pub fn button_click(
+    request_id: &str,
+    channel_id: &str,
+    button_id: &str,
+    bottom_button_id: &str,
+    arguments: &[ClickArgument],
+) -> Result<Value, RequestError> {
     nonempty("channel_id", channel_id)?;
     nonempty("button_id", button_id)?;
     Ok(json!({"type": "action", "request_id": request_id, "body": {
@@ -56,7 +79,16 @@ pub fn button_click(request_id: &str, channel_id: &str, button_id: &str, bottom_
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn menu_item_click(request_id: &str, channel_id: &str, menu_item_id: &str, message_id: &str, message_subtype: &str, message_content: &MessageContent, bottom_button_id: &str, arguments: &[ClickArgument]) -> Result<Value, RequestError> {
+pub fn menu_item_click(
+    request_id: &str,
+    channel_id: &str,
+    menu_item_id: &str,
+    message_id: &str,
+    message_subtype: &str,
+    message_content: &MessageContent,
+    bottom_button_id: &str,
+    arguments: &[ClickArgument],
+) -> Result<Value, RequestError> {
     nonempty("channel_id", channel_id)?;
     nonempty("menu_item_id", menu_item_id)?;
     Ok(json!({"type": "action", "request_id": request_id, "body": {
@@ -66,7 +98,15 @@ pub fn menu_item_click(request_id: &str, channel_id: &str, menu_item_id: &str, m
 }
 
 /// A message from a user (`message_up`) or, with a sender, from a service (`message_down`).
-pub fn message(request_id: &str, timestamp: i64, channel_id: &str, recipients: &str, subtype: &str, content: &MessageContent, sender: Option<&str>) -> Result<Value, RequestError> {
+pub fn message(
+    request_id: &str,
+    timestamp: i64,
+    channel_id: &str,
+    recipients: &str,
+    subtype: &str,
+    content: &MessageContent,
+    sender: Option<&str>,
+) -> Result<Value, RequestError> {
     nonempty("channel_id", channel_id)?;
     nonempty("recipients", recipients)?;
     nonempty("subtype", subtype)?;
@@ -122,7 +162,12 @@ impl UpdateContent {
     }
 }
 
-pub fn update(request_id: &str, channel_id: &str, recipients: &str, content: &UpdateContent) -> Result<Value, RequestError> {
+pub fn update(
+    request_id: &str,
+    channel_id: &str,
+    recipients: &str,
+    content: &UpdateContent,
+) -> Result<Value, RequestError> {
     nonempty("channel_id", channel_id)?;
     nonempty("recipients", recipients)?;
     let kind = content.kind();
@@ -146,11 +191,18 @@ pub fn channel_info(request_id: &str, info: &ChannelInfo) -> Result<Value, Reque
     if let Value::Object(m) = &mut body {
         m.insert("context".into(), json!({"channel_description": info.channel_description, "channel_type": info.channel_type}));
     }
-    Ok(json!({"type": "update", "subtype": "channel_info", "channel_id": info.channel_id, "request_id": request_id, "body": body}))
+    Ok(
+        json!({"type": "update", "subtype": "channel_info", "channel_id": info.channel_id, "request_id": request_id, "body": body}),
+    )
 }
 
 /// Relay extension: replay what was addressed to me in `channel_id` from `from` on.
-pub fn resume(request_id: &str, channel_id: &str, epoch: Option<&str>, from: ResumeFrom) -> Result<Value, RequestError> {
+pub fn resume(
+    request_id: &str,
+    channel_id: &str,
+    epoch: Option<&str>,
+    from: ResumeFrom,
+) -> Result<Value, RequestError> {
     nonempty("channel_id", channel_id)?;
     let mut body = json!({"channel_id": channel_id});
     match from {
@@ -176,14 +228,81 @@ mod tests {
             service_login("r", "t", "s").unwrap(),
             user_login("r", "t").unwrap(),
             simple_action("r", "join_channel", "c").unwrap(),
-            button_click("r", "c", "b", "confirm", &[ClickArgument { label: "n".into(), value: "2".into(), filename: None }]).unwrap(),
-            menu_item_click("r", "c", "m", "mid", "text", &MessageContent::text("x"), "confirm", &[]).unwrap(),
-            message("r", 1, "c", "service", "text", &MessageContent::text("hi"), None).unwrap(),
-            message("r", 1, "c", "g", "text", &MessageContent::text("hi"), Some("agent")).unwrap(),
-            update("r", "c", "g", &UpdateContent::Buttons(vec![Button { button_id: "b".into(), button_text: "B".into(), dialog: None }])).unwrap(),
+            button_click(
+                "r",
+                "c",
+                "b",
+                "confirm",
+                &[ClickArgument {
+                    label: "n".into(),
+                    value: "2".into(),
+                    filename: None,
+                }],
+            )
+            .unwrap(),
+            menu_item_click(
+                "r",
+                "c",
+                "m",
+                "mid",
+                "text",
+                &MessageContent::text("x"),
+                "confirm",
+                &[],
+            )
+            .unwrap(),
+            message(
+                "r",
+                1,
+                "c",
+                "service",
+                "text",
+                &MessageContent::text("hi"),
+                None,
+            )
+            .unwrap(),
+            message(
+                "r",
+                1,
+                "c",
+                "g",
+                "text",
+                &MessageContent::text("hi"),
+                Some("agent"),
+            )
+            .unwrap(),
+            update(
+                "r",
+                "c",
+                "g",
+                &UpdateContent::Buttons(vec![Button {
+                    button_id: "b".into(),
+                    button_text: "B".into(),
+                    dialog: None,
+                }]),
+            )
+            .unwrap(),
             update("r", "c", "g", &UpdateContent::Characters("cg".into())).unwrap(),
-            update("r", "c", "g", &UpdateContent::Canvas(vec![CanvasItem { text: Some("t".into()), path: None }])).unwrap(),
-            channel_info("r", &ChannelInfo { channel_id: "c".into(), channel_name: "n".into(), channel_description: "d".into(), channel_type: "ccs".into() }).unwrap(),
+            update(
+                "r",
+                "c",
+                "g",
+                &UpdateContent::Canvas(vec![CanvasItem {
+                    text: Some("t".into()),
+                    path: None,
+                }]),
+            )
+            .unwrap(),
+            channel_info(
+                "r",
+                &ChannelInfo {
+                    channel_id: "c".into(),
+                    channel_name: "n".into(),
+                    channel_description: "d".into(),
+                    channel_type: "ccs".into(),
+                },
+            )
+            .unwrap(),
             resume("r", "c", Some("e"), ResumeFrom::After(3)).unwrap(),
             resume("r", "c", None, ResumeFrom::At(0)).unwrap(),
             resume("r", "c", None, ResumeFrom::End).unwrap(),

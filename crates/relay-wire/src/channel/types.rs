@@ -116,7 +116,10 @@ pub struct MessageContent {
 
 impl MessageContent {
     pub fn text(text: impl Into<String>) -> Self {
-        Self { text: Some(text.into()), ..Self::default() }
+        Self {
+            text: Some(text.into()),
+            ..Self::default()
+        }
     }
 }
 
@@ -160,8 +163,13 @@ pub enum UpdateKind {
 
 impl UpdateKind {
     /// The order in which a refresh replays cached state.
-    pub const ALL: [UpdateKind; 5] =
-        [Self::Characters, Self::Buttons, Self::Menu, Self::Style, Self::Canvas];
+    pub const ALL: [UpdateKind; 5] = [
+        Self::Characters,
+        Self::Buttons,
+        Self::Menu,
+        Self::Style,
+        Self::Canvas,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -229,11 +237,17 @@ pub fn check_update_content(kind: UpdateKind, content: &Value) -> Result<(), Sha
 /// Checks that a message's `content` is an object with MessageContent keys only.
 pub fn check_message_content(content: &Value) -> Result<(), ShapeError> {
     if !content.is_object() {
-        return Err(ShapeError { what: "content".into(), reason: "must be an object".into() });
+        return Err(ShapeError {
+            what: "content".into(),
+            reason: "must be an object".into(),
+        });
     }
     MessageContent::deserialize(content)
         .map(|_| ())
-        .map_err(|e| ShapeError { what: "content".into(), reason: e.to_string() })
+        .map_err(|e| ShapeError {
+            what: "content".into(),
+            reason: e.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -259,16 +273,27 @@ mod tests {
 
     #[test]
     fn canvas_and_style_items() {
-        assert!(check_update_content(UpdateKind::Canvas, &json!([{"text": "t", "path": null}])).is_ok());
+        assert!(
+            check_update_content(UpdateKind::Canvas, &json!([{"text": "t", "path": null}])).is_ok()
+        );
         assert!(check_update_content(UpdateKind::Canvas, &json!([{"img": "x"}])).is_err());
         assert!(check_update_content(UpdateKind::Style, &json!([{"widget": "canvas"}])).is_err());
         assert!(check_update_content(UpdateKind::Characters, &json!({"characters": "g"})).is_ok());
-        assert!(check_update_content(UpdateKind::Characters, &json!({"characters": ["a"]})).is_err());
+        assert!(
+            check_update_content(UpdateKind::Characters, &json!({"characters": ["a"]})).is_err()
+        );
     }
 
     #[test]
     fn typed_button_serialises_without_nulls() {
-        let b = Button { button_id: "b".into(), button_text: "B".into(), dialog: None };
-        assert_eq!(serde_json::to_value(&b).unwrap(), json!({"button_id": "b", "button_text": "B"}));
+        let b = Button {
+            button_id: "b".into(),
+            button_text: "B".into(),
+            dialog: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&b).unwrap(),
+            json!({"button_id": "b", "button_text": "B"})
+        );
     }
 }

@@ -48,10 +48,19 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(default_socket_name("root", None), "moulti-root-default.socket");
-        assert_eq!(default_socket_name("root", Some("")), "moulti-root-default.socket");
+        assert_eq!(
+            default_socket_name("root", None),
+            "moulti-root-default.socket"
+        );
+        assert_eq!(
+            default_socket_name("root", Some("")),
+            "moulti-root-default.socket"
+        );
         assert_eq!(default_socket_name("bob", Some("t")), "moulti-bob-t.socket");
         assert_eq!(SocketAddress::parse("@x").printable(), "@x");
-        assert_eq!(SocketAddress::parse("/a/b"), SocketAddress::Path("/a/b".into()));
+        assert_eq!(
+            SocketAddress::parse("/a/b"),
+            SocketAddress::Path("/a/b".into())
+        );
     }
 }

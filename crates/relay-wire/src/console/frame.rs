@@ -43,14 +43,21 @@ pub fn parse_preamble(raw: &[u8]) -> Result<(String, u64), FrameError> {
     }
     let kind = &raw[1..5];
     let digits = &raw[6..19];
-    if !kind.iter().all(|b| b.is_ascii_uppercase() || *b == b'_') || !digits.iter().all(u8::is_ascii_digit) {
+    if !kind.iter().all(|b| b.is_ascii_uppercase() || *b == b'_')
+        || !digits.iter().all(u8::is_ascii_digit)
+    {
         return Err(bad());
     }
-    let kind = std::str::from_utf8(kind).map_err(|_| bad())?.trim_end_matches('_');
+    let kind = std::str::from_utf8(kind)
+        .map_err(|_| bad())?
+        .trim_end_matches('_');
     if kind.is_empty() {
         return Err(bad());
     }
-    let len: u64 = std::str::from_utf8(digits).map_err(|_| bad())?.parse().map_err(|_| bad())?;
+    let len: u64 = std::str::from_utf8(digits)
+        .map_err(|_| bad())?
+        .parse()
+        .map_err(|_| bad())?;
     debug_assert!(len <= MAX_ENCODABLE);
     Ok((kind.to_string(), len))
 }
@@ -68,7 +75,11 @@ pub struct FrameDecoder {
 impl FrameDecoder {
     /// `limit` is the largest payload accepted, in bytes.
     pub fn new(limit: u64) -> Self {
-        FrameDecoder { limit, buf: Vec::with_capacity(PREAMBLE_LEN), payload_len: None }
+        FrameDecoder {
+            limit,
+            buf: Vec::with_capacity(PREAMBLE_LEN),
+            payload_len: None,
+        }
     }
 
     /// Bytes still missing to finish the preamble or the payload being read.
@@ -112,7 +123,10 @@ impl FrameDecoder {
                         return Err(FrameError::UnsupportedType(kind));
                     }
                     if len > self.limit {
-                        return Err(FrameError::TooLarge { len, limit: self.limit });
+                        return Err(FrameError::TooLarge {
+                            len,
+                            limit: self.limit,
+                        });
                     }
                     self.buf.clear();
                     // No reservation up front: a peer announcing a large payload and sending
@@ -156,22 +170,34 @@ mod tests {
             b"JSON:0000000000001::",
             b":JSON:000000000001:",
         ] {
-            assert!(matches!(parse_preamble(raw), Err(FrameError::BadPreamble(_))), "{raw:?}");
+            assert!(
+                matches!(parse_preamble(raw), Err(FrameError::BadPreamble(_))),
+                "{raw:?}"
+            );
         }
     }
 
     #[test]
     fn non_json_type_and_oversized_frames_are_errors() {
         let mut d = FrameDecoder::new(10);
-        assert_eq!(d.feed(b":TXT_:0000000000001:x"), Err(FrameError::UnsupportedType("TXT".into())));
+        assert_eq!(
+            d.feed(b":TXT_:0000000000001:x"),
+            Err(FrameError::UnsupportedType("TXT".into()))
+        );
         let mut d = FrameDecoder::new(10);
-        assert_eq!(d.feed(b":JSON:0000000000011:"), Err(FrameError::TooLarge { len: 11, limit: 10 }));
+        assert_eq!(
+            d.feed(b":JSON:0000000000011:"),
+            Err(FrameError::TooLarge { len: 11, limit: 10 })
+        );
     }
 
     #[test]
     fn empty_payload_is_a_frame() {
         let mut d = FrameDecoder::new(10);
-        assert_eq!(d.feed(b":JSON:0000000000000:").unwrap(), vec![Vec::<u8>::new()]);
+        assert_eq!(
+            d.feed(b":JSON:0000000000000:").unwrap(),
+            vec![Vec::<u8>::new()]
+        );
         assert!(d.at_boundary());
     }
 

@@ -16,7 +16,11 @@ pub fn is_truthy(value: &Value) -> bool {
 }
 
 /// Builds the reply to `request`. `error` is `None` on success.
-pub fn build_reply(request: &Map<String, Value>, error: Option<&str>, answer: Option<&str>) -> Map<String, Value> {
+pub fn build_reply(
+    request: &Map<String, Value>,
+    error: Option<&str>,
+    answer: Option<&str>,
+) -> Map<String, Value> {
     let mut reply = match request.get("msgid") {
         Some(id) if is_truthy(id) => {
             let mut m = Map::new();
@@ -29,7 +33,10 @@ pub fn build_reply(request: &Map<String, Value>, error: Option<&str>, answer: Op
         reply.insert("answer".into(), Value::String(answer.into()));
     }
     reply.insert("done".into(), Value::Bool(error.is_none()));
-    reply.insert("error".into(), error.map_or(Value::Null, |e| Value::String(e.into())));
+    reply.insert(
+        "error".into(),
+        error.map_or(Value::Null, |e| Value::String(e.into())),
+    );
     reply
 }
 
@@ -46,7 +53,10 @@ mod tests {
     #[test]
     fn truthy_msgid_gives_the_short_form() {
         let r = build_reply(&obj(json!({"msgid": "m1", "command": "ping"})), None, None);
-        assert_eq!(to_python_json(&Value::Object(r)), r#"{"msgid": "m1", "done": true, "error": null}"#);
+        assert_eq!(
+            to_python_json(&Value::Object(r)),
+            r#"{"msgid": "m1", "done": true, "error": null}"#
+        );
         let r = build_reply(&obj(json!({"msgid": 42, "command": "ping"})), None, None);
         assert_eq!(r["msgid"], json!(42));
     }
@@ -54,14 +64,27 @@ mod tests {
     #[test]
     fn falsy_msgid_echoes_the_request() {
         let r = build_reply(&obj(json!({"msgid": "", "command": "ping"})), None, None);
-        assert_eq!(to_python_json(&Value::Object(r)), r#"{"msgid": "", "command": "ping", "done": true, "error": null}"#);
-        let r = build_reply(&obj(json!({"command": "frob"})), Some("unknown command frob"), None);
-        assert_eq!(to_python_json(&Value::Object(r)), r#"{"command": "frob", "done": false, "error": "unknown command frob"}"#);
+        assert_eq!(
+            to_python_json(&Value::Object(r)),
+            r#"{"msgid": "", "command": "ping", "done": true, "error": null}"#
+        );
+        let r = build_reply(
+            &obj(json!({"command": "frob"})),
+            Some("unknown command frob"),
+            None,
+        );
+        assert_eq!(
+            to_python_json(&Value::Object(r)),
+            r#"{"command": "frob", "done": false, "error": "unknown command frob"}"#
+        );
     }
 
     #[test]
     fn answer_precedes_done() {
         let r = build_reply(&obj(json!({"msgid": "q"})), None, Some("yes"));
-        assert_eq!(to_python_json(&Value::Object(r)), r#"{"msgid": "q", "answer": "yes", "done": true, "error": null}"#);
+        assert_eq!(
+            to_python_json(&Value::Object(r)),
+            r#"{"msgid": "q", "answer": "yes", "done": true, "error": null}"#
+        );
     }
 }

@@ -106,7 +106,11 @@ mod tests {
 
     #[test]
     fn v2_is_detected_by_any_v2_only_header() {
-        for h in ["Scirocco-Node-Source", "Scirocco-Node-Destination", "Scirocco-Payload-Type"] {
+        for h in [
+            "Scirocco-Node-Source",
+            "Scirocco-Node-Destination",
+            "Scirocco-Payload-Type",
+        ] {
             assert_eq!(Dialect::detect(|n| n == h), Dialect::V2);
         }
         assert_eq!(Dialect::detect(|n| n == "Scirocco-From"), Dialect::V1);
@@ -116,9 +120,19 @@ mod tests {
     #[test]
     fn header_names_are_title_case() {
         for d in [Dialect::V1, Dialect::V2] {
-            for f in [Field::Id, Field::Source, Field::Destination, Field::Label, Field::CreatedTime] {
+            for f in [
+                Field::Id,
+                Field::Source,
+                Field::Destination,
+                Field::Label,
+                Field::CreatedTime,
+            ] {
                 let h = d.header(f);
-                assert!(h.split('-').all(|w| w.chars().next().unwrap().is_ascii_uppercase()), "{h}");
+                assert!(
+                    h.split('-')
+                        .all(|w| w.chars().next().unwrap().is_ascii_uppercase()),
+                    "{h}"
+                );
             }
         }
     }

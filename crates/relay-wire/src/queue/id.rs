@@ -6,7 +6,9 @@ use std::fmt;
 /// Node ids longer than this are refused, so that one header cannot make an index entry huge.
 pub const MAX_NODE_LEN: usize = 128;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct MessageId(pub [u8; 12]);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,7 +76,10 @@ mod tests {
     #[test]
     fn bad_ids_are_refused() {
         assert_eq!(MessageId::parse("abc"), Err(ParseIdError::Length));
-        assert_eq!(MessageId::parse("zz23a70203c123003de4229b"), Err(ParseIdError::NotHex));
+        assert_eq!(
+            MessageId::parse("zz23a70203c123003de4229b"),
+            Err(ParseIdError::NotHex)
+        );
         assert_eq!(MessageId::parse(""), Err(ParseIdError::NotHex));
     }
 

@@ -72,7 +72,9 @@ impl Payload {
 /// Validates a JSON body: an empty body is `{}`, the first non-blank character must open an
 /// object or an array, and the rest must parse. Returns the JSON text to store.
 pub fn parse_json_body(body: Bytes) -> Result<Bytes, JsonBodyError> {
-    let first = body.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    let first = body
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
     match first {
         None => return Ok(Bytes::from_static(b"{}")),
         Some(b'{') | Some(b'[') => {}
@@ -89,20 +91,41 @@ mod tests {
 
     #[test]
     fn content_types_are_exact() {
-        assert_eq!(ContentKind::from_content_type("application/json"), Some(ContentKind::Json));
-        assert_eq!(ContentKind::from_content_type("application/json; charset=utf-8"), None);
+        assert_eq!(
+            ContentKind::from_content_type("application/json"),
+            Some(ContentKind::Json)
+        );
+        assert_eq!(
+            ContentKind::from_content_type("application/json; charset=utf-8"),
+            None
+        );
         assert_eq!(ContentKind::from_content_type("Text/Plain"), None);
-        assert_eq!(ContentKind::from_content_type("application/x-www-form-urlencoded"), None);
+        assert_eq!(
+            ContentKind::from_content_type("application/x-www-form-urlencoded"),
+            None
+        );
     }
 
     #[test]
     fn json_bodies_are_strict() {
         assert_eq!(parse_json_body(Bytes::from_static(b"")).unwrap(), "{}");
         assert_eq!(parse_json_body(Bytes::from_static(b"  \n")).unwrap(), "{}");
-        assert_eq!(parse_json_body(Bytes::from_static(b" [1]")).unwrap(), " [1]");
-        assert_eq!(parse_json_body(Bytes::from_static(b"123")), Err(JsonBodyError::NotObjectOrArray));
-        assert_eq!(parse_json_body(Bytes::from_static(b"\"x\"")), Err(JsonBodyError::NotObjectOrArray));
-        assert!(matches!(parse_json_body(Bytes::from_static(b"{\"a\":")), Err(JsonBodyError::Malformed(_))));
+        assert_eq!(
+            parse_json_body(Bytes::from_static(b" [1]")).unwrap(),
+            " [1]"
+        );
+        assert_eq!(
+            parse_json_body(Bytes::from_static(b"123")),
+            Err(JsonBodyError::NotObjectOrArray)
+        );
+        assert_eq!(
+            parse_json_body(Bytes::from_static(b"\"x\"")),
+            Err(JsonBodyError::NotObjectOrArray)
+        );
+        assert!(matches!(
+            parse_json_body(Bytes::from_static(b"{\"a\":")),
+            Err(JsonBodyError::Malformed(_))
+        ));
     }
 
     #[test]

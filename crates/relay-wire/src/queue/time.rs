@@ -44,7 +44,9 @@ fn civil(ms: i64) -> Civil {
 /// years below 0 written `-0001`, above 9999 as they are (`275760`).
 pub fn format_header_time(ms: i64) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let t = civil(ms);
     let sign = if t.year < 0 { "-" } else { "" };
     let mut out = String::with_capacity(48);
@@ -71,7 +73,12 @@ pub fn format_json_time(ms: i64) -> String {
     let _ = if (0..=9999).contains(&t.year) {
         write!(out, "{:04}", t.year)
     } else {
-        write!(out, "{}{:06}", if t.year < 0 { '-' } else { '+' }, t.year.unsigned_abs())
+        write!(
+            out,
+            "{}{:06}",
+            if t.year < 0 { '-' } else { '+' },
+            t.year.unsigned_abs()
+        )
     };
     let _ = write!(
         out,
@@ -104,13 +111,25 @@ pub fn parse_scheduled_time(value: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Some(t.timestamp_millis());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%:z"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M%:z",
+    ] {
         if let Ok(t) = DateTime::parse_from_str(v, fmt) {
             return Some(t.timestamp_millis());
         }
     }
-    let naive = v.strip_suffix('Z').or_else(|| v.strip_suffix('z')).unwrap_or(v);
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    let naive = v
+        .strip_suffix('Z')
+        .or_else(|| v.strip_suffix('z'))
+        .unwrap_or(v);
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(naive, fmt) {
             return Some(t.and_utc().timestamp_millis());
         }
@@ -149,9 +168,19 @@ mod tests {
         use chrono::{Datelike, TimeZone, Utc};
         // 1900 to about year 200000 in uneven steps, the years around 0, and the ends of the
         // four-digit range.
-        let mut times: Vec<i64> = (0..20_000).map(|i| -2_208_988_800_000 + i * 316_223_017_123).collect();
+        let mut times: Vec<i64> = (0..20_000)
+            .map(|i| -2_208_988_800_000 + i * 316_223_017_123)
+            .collect();
         times.extend((0..2_000).map(|i| -63_000_000_000_000 + i * 1_000_000_017));
-        times.extend([0, -1, 1, 253_402_300_799_999, 253_402_300_800_000, -62_167_219_200_000, -62_167_219_200_001]);
+        times.extend([
+            0,
+            -1,
+            1,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            -62_167_219_200_000,
+            -62_167_219_200_001,
+        ]);
         for ms in times {
             let t = Utc.timestamp_millis_opt(ms).unwrap();
             let (header_year, json_year) = match t.year() {
@@ -159,9 +188,16 @@ mod tests {
                 y if y < 0 => (format!("-{:04}", -y), format!("-{:06}", -y)),
                 y => (y.to_string(), format!("+{y:06}")),
             };
-            let header = t.format(&format!("%a %b %d {header_year} %H:%M:%S GMT+0000 (UTC)")).to_string();
+            let header = t
+                .format(&format!("%a %b %d {header_year} %H:%M:%S GMT+0000 (UTC)"))
+                .to_string();
             assert_eq!(format_header_time(ms), header, "{ms}");
-            assert_eq!(format_json_time(ms), t.format(&format!("{json_year}-%m-%dT%H:%M:%S%.3fZ")).to_string(), "{ms}");
+            assert_eq!(
+                format_json_time(ms),
+                t.format(&format!("{json_year}-%m-%dT%H:%M:%S%.3fZ"))
+                    .to_string(),
+                "{ms}"
+            );
         }
     }
 
@@ -170,23 +206,64 @@ mod tests {
     #[test]
     fn formatting_matches_javascript_over_its_whole_range() {
         for (ms, header, json) in [
-            (8_640_000_000_000_000, "Sat Sep 13 275760 00:00:00", "+275760-09-13T00:00:00.000Z"),
-            (-8_640_000_000_000_000, "Tue Apr 20 -271821 00:00:00", "-271821-04-20T00:00:00.000Z"),
-            (8_300_000_000_000_000, "Wed Jul 12 264986 19:33:20", "+264986-07-12T19:33:20.000Z"),
-            (-8_300_000_000_000_000, "Thu Jun 21 -261047 04:26:40", "-261047-06-21T04:26:40.000Z"),
-            (8_210_000_000_000_000, "Sun Jul 18 262134 03:33:20", "+262134-07-18T03:33:20.000Z"),
-            (253_402_300_800_000, "Sat Jan 01 10000 00:00:00", "+010000-01-01T00:00:00.000Z"),
-            (-62_167_219_200_001, "Fri Dec 31 -0001 23:59:59", "-000001-12-31T23:59:59.999Z"),
-            (-100_000_000_000_000, "Thu Feb 15 -1199 14:13:20", "-001199-02-15T14:13:20.000Z"),
+            (
+                8_640_000_000_000_000,
+                "Sat Sep 13 275760 00:00:00",
+                "+275760-09-13T00:00:00.000Z",
+            ),
+            (
+                -8_640_000_000_000_000,
+                "Tue Apr 20 -271821 00:00:00",
+                "-271821-04-20T00:00:00.000Z",
+            ),
+            (
+                8_300_000_000_000_000,
+                "Wed Jul 12 264986 19:33:20",
+                "+264986-07-12T19:33:20.000Z",
+            ),
+            (
+                -8_300_000_000_000_000,
+                "Thu Jun 21 -261047 04:26:40",
+                "-261047-06-21T04:26:40.000Z",
+            ),
+            (
+                8_210_000_000_000_000,
+                "Sun Jul 18 262134 03:33:20",
+                "+262134-07-18T03:33:20.000Z",
+            ),
+            (
+                253_402_300_800_000,
+                "Sat Jan 01 10000 00:00:00",
+                "+010000-01-01T00:00:00.000Z",
+            ),
+            (
+                -62_167_219_200_001,
+                "Fri Dec 31 -0001 23:59:59",
+                "-000001-12-31T23:59:59.999Z",
+            ),
+            (
+                -100_000_000_000_000,
+                "Thu Feb 15 -1199 14:13:20",
+                "-001199-02-15T14:13:20.000Z",
+            ),
         ] {
-            assert_eq!(format_header_time(ms), format!("{header} GMT+0000 (UTC)"), "{ms}");
+            assert_eq!(
+                format_header_time(ms),
+                format!("{header} GMT+0000 (UTC)"),
+                "{ms}"
+            );
             assert_eq!(format_json_time(ms), json, "{ms}");
         }
     }
 
     #[test]
     fn any_i64_formats_without_panicking() {
-        for ms in [i64::MIN, i64::MAX, -8_640_000_000_000_000, 8_640_000_000_000_000] {
+        for ms in [
+            i64::MIN,
+            i64::MAX,
+            -8_640_000_000_000_000,
+            8_640_000_000_000_000,
+        ] {
             assert!(format_header_time(ms).ends_with("GMT+0000 (UTC)"));
             assert!(format_json_time(ms).ends_with('Z'));
         }
@@ -196,9 +273,15 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(format_header_time(T), "Tue Nov 15 2016 10:41:05 GMT+0000 (UTC)");
+        assert_eq!(
+            format_header_time(T),
+            "Tue Nov 15 2016 10:41:05 GMT+0000 (UTC)"
+        );
         assert_eq!(format_json_time(T), "2016-11-15T10:41:05.123Z");
-        assert_eq!(format_header_time(1_478_000_000_000), "Tue Nov 01 2016 11:33:20 GMT+0000 (UTC)");
+        assert_eq!(
+            format_header_time(1_478_000_000_000),
+            "Tue Nov 01 2016 11:33:20 GMT+0000 (UTC)"
+        );
     }
 
     #[test]
@@ -207,14 +290,29 @@ mod tests {
         assert_eq!(parse_scheduled_time("1479206465123"), Some(T));
         assert_eq!(parse_scheduled_time("1.479206465123e12"), Some(T));
         assert_eq!(parse_scheduled_time("2016-11-15T10:41:05.123Z"), Some(T));
-        assert_eq!(parse_scheduled_time("2016-11-15T11:41:05.123+01:00"), Some(T));
+        assert_eq!(
+            parse_scheduled_time("2016-11-15T11:41:05.123+01:00"),
+            Some(T)
+        );
         assert_eq!(parse_scheduled_time("2016-11-15T10:41:05.123456"), Some(T));
         assert_eq!(parse_scheduled_time("2016-11-15T10:41:05"), Some(s));
         assert_eq!(parse_scheduled_time("2016-11-15"), Some(1_479_168_000_000));
-        assert_eq!(parse_scheduled_time("Tue, 15 Nov 2016 10:41:05 GMT"), Some(s));
-        assert_eq!(parse_scheduled_time("Tue, 15 Nov 2016 10:41:05 +0000"), Some(s));
-        assert_eq!(parse_scheduled_time("Tue Nov 15 2016 10:41:05 GMT+0000 (UTC)"), Some(s));
-        assert_eq!(parse_scheduled_time("Tue Nov 15 2016 11:41:05 GMT+0100 (CET)"), Some(s));
+        assert_eq!(
+            parse_scheduled_time("Tue, 15 Nov 2016 10:41:05 GMT"),
+            Some(s)
+        );
+        assert_eq!(
+            parse_scheduled_time("Tue, 15 Nov 2016 10:41:05 +0000"),
+            Some(s)
+        );
+        assert_eq!(
+            parse_scheduled_time("Tue Nov 15 2016 10:41:05 GMT+0000 (UTC)"),
+            Some(s)
+        );
+        assert_eq!(
+            parse_scheduled_time("Tue Nov 15 2016 11:41:05 GMT+0100 (CET)"),
+            Some(s)
+        );
         assert_eq!(
             parse_scheduled_time("Tue Nov 15 2016 10:41:05 GMT+0000 (Coordinated Universal Time)"),
             Some(s)

@@ -39,11 +39,21 @@ pub enum AccountCommand {
 
 pub fn run(cmd: AccountCommand) -> anyhow::Result<std::process::ExitCode> {
     match cmd {
-        AccountCommand::Add { email, password, name, data } => {
-            let req = json!({"op": "add_account", "email": email, "password": password, "name": name});
+        AccountCommand::Add {
+            email,
+            password,
+            name,
+            data,
+        } => {
+            let req =
+                json!({"op": "add_account", "email": email, "password": password, "name": name});
             let reply = call(&data_dir(data), req)?;
             let a = &reply["account"];
-            say(format_args!("created account {} (user id {})", a["email"].as_str().unwrap_or(""), a["user_id"].as_str().unwrap_or("")))?;
+            say(format_args!(
+                "created account {} (user id {})",
+                a["email"].as_str().unwrap_or(""),
+                a["user_id"].as_str().unwrap_or("")
+            ))?;
         }
         AccountCommand::List { data, json } => {
             let reply = call(&data_dir(data), json!({"op": "list_accounts"}))?;
@@ -94,15 +104,24 @@ fn call(dir: &Path, req: Value) -> anyhow::Result<Value> {
 const ADMIN_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn via_socket(path: &Path, req: &Value, within: Duration) -> anyhow::Result<Value> {
-    let mut stream = UnixStream::connect(path)
-        .with_context(|| format!("the store is in use but the server's admin socket {} is not reachable", path.display()))?;
+    let mut stream = UnixStream::connect(path).with_context(|| {
+        format!(
+            "the store is in use but the server's admin socket {} is not reachable",
+            path.display()
+        )
+    })?;
     stream.set_read_timeout(Some(within))?;
     stream.set_write_timeout(Some(within))?;
     writeln!(stream, "{req}")?;
     let mut line = String::new();
     BufReader::new(stream)
         .read_line(&mut line)
-        .with_context(|| format!("no answer from the server's admin socket {} within {within:?}", path.display()))?;
+        .with_context(|| {
+            format!(
+                "no answer from the server's admin socket {} within {within:?}",
+                path.display()
+            )
+        })?;
     serde_json::from_str(&line).context("the server's admin reply is not JSON")
 }
 
@@ -116,8 +135,12 @@ mod tests {
         let path = dir.path().join("admin.sock");
         let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let t0 = std::time::Instant::now();
-        let err = via_socket(&path, &json!({"op": "list"}), Duration::from_millis(300)).unwrap_err();
-        assert!(format!("{err:#}").contains("no answer from the server's admin socket"), "{err:#}");
+        let err =
+            via_socket(&path, &json!({"op": "list"}), Duration::from_millis(300)).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("no answer from the server's admin socket"),
+            "{err:#}"
+        );
         assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
     }
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use relay_client::channel::{types::MessageContent, ChannelClient, ChannelHttp, ClientConfig, Login, ResumeFrom, ServerFrame};
+use relay_client::channel::{
+    types::MessageContent, ChannelClient, ChannelHttp, ClientConfig, Login, ResumeFrom, ServerFrame,
+};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -25,7 +27,11 @@ pub struct SessionArgs {
 pub enum ChannelClientCommand {
     /// Sign in and remember the session for the other commands.
     Login {
-        #[arg(long, env = "RELAY_CHANNEL_SERVER", default_value = "http://127.0.0.1:7720")]
+        #[arg(
+            long,
+            env = "RELAY_CHANNEL_SERVER",
+            default_value = "http://127.0.0.1:7720"
+        )]
         server: String,
         #[arg(long)]
         email: String,
@@ -95,14 +101,30 @@ struct Session {
 }
 
 fn session_path(s: &SessionArgs) -> PathBuf {
-    s.session.clone().unwrap_or_else(|| dirs::config_dir().unwrap_or_else(|| PathBuf::from(".")).join("relay").join("channel-session.json"))
+    s.session.clone().unwrap_or_else(|| {
+        dirs::config_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("relay")
+            .join("channel-session.json")
+    })
 }
 
 fn load(s: &SessionArgs) -> anyhow::Result<Session> {
     let p = session_path(s);
-    let text = std::fs::read_to_string(&p).with_context(|| format!("no session in {}; run `relay channel login` first", p.display()))?;
-    let v: Value = serde_json::from_str(&text).with_context(|| format!("{} is not a session file", p.display()))?;
-    let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned).with_context(|| format!("{} lacks {k}", p.display()));
+    let text = std::fs::read_to_string(&p).with_context(|| {
+        format!(
+            "no session in {}; run `relay channel login` first",
+            p.display()
+        )
+    })?;
+    let v: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a session file", p.display()))?;
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .with_context(|| format!("{} lacks {k}", p.display()))
+    };
     Ok(Session {
         server: field("server")?,
         email: field("email")?,
@@ -119,7 +141,12 @@ fn save(s: &SessionArgs, session: &Session) -> anyhow::Result<()> {
     if let Some(dir) = p.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&p)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&p)?;
     let v = json!({
         "server": session.server,
         "email": session.email,
@@ -139,27 +166,53 @@ fn http(session: &Session) -> anyhow::Result<ChannelHttp> {
 
 fn ws_url(server: &str) -> String {
     let base = server.trim_end_matches('/');
-    let base = base.strip_prefix("https://").map(|r| format!("wss://{r}")).or_else(|| base.strip_prefix("http://").map(|r| format!("ws://{r}"))).unwrap_or_else(|| base.to_owned());
+    let base = base
+        .strip_prefix("https://")
+        .map(|r| format!("wss://{r}"))
+        .or_else(|| base.strip_prefix("http://").map(|r| format!("ws://{r}")))
+        .unwrap_or_else(|| base.to_owned());
     format!("{base}/ws")
 }
 
 /// A logged-in socket plus a stream of what it receives.
-async fn open_socket(session: &Session) -> anyhow::Result<(ChannelClient, mpsc::UnboundedReceiver<ServerFrame>)> {
+async fn open_socket(
+    session: &Session,
+) -> anyhow::Result<(ChannelClient, mpsc::UnboundedReceiver<ServerFrame>)> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let cfg = ClientConfig::new(ws_url(&session.server), Login::User { access_token: session.access_token.clone() });
-    let client = ChannelClient::connect(cfg, Box::new(move |f| tx.send(f).map_err(|e| e.to_string().into())));
-    client.wait_logged_in(1, Duration::from_secs(15)).await.context("logging in on the channel socket")?;
+    let cfg = ClientConfig::new(
+        ws_url(&session.server),
+        Login::User {
+            access_token: session.access_token.clone(),
+        },
+    );
+    let client = ChannelClient::connect(
+        cfg,
+        Box::new(move |f| tx.send(f).map_err(|e| e.to_string().into())),
+    );
+    client
+        .wait_logged_in(1, Duration::from_secs(15))
+        .await
+        .context("logging in on the channel socket")?;
     Ok((client, rx))
 }
 
 /// Waits for the copy acknowledging `rid` and turns a refusal into an error.
-async fn acked(rx: &mut mpsc::UnboundedReceiver<ServerFrame>, rid: &str) -> anyhow::Result<ServerFrame> {
+async fn acked(
+    rx: &mut mpsc::UnboundedReceiver<ServerFrame>,
+    rid: &str,
+) -> anyhow::Result<ServerFrame> {
     let wait = async {
         while let Some(f) = rx.recv().await {
             if let Some((r, ok)) = f.ack() {
                 if r == rid {
                     if !ok {
-                        bail!("refused: {}", f.body.pointer("/context/message").and_then(Value::as_str).unwrap_or("no reason given"));
+                        bail!(
+                            "refused: {}",
+                            f.body
+                                .pointer("/context/message")
+                                .and_then(Value::as_str)
+                                .unwrap_or("no reason given")
+                        );
                     }
                     return Ok(f);
                 }
@@ -167,7 +220,9 @@ async fn acked(rx: &mut mpsc::UnboundedReceiver<ServerFrame>, rid: &str) -> anyh
         }
         bail!("connection closed")
     };
-    tokio::time::timeout(Duration::from_secs(15), wait).await.context("no acknowledgement within 15 s")?
+    tokio::time::timeout(Duration::from_secs(15), wait)
+        .await
+        .context("no acknowledgement within 15 s")?
 }
 
 fn line(f: &ServerFrame) -> Option<String> {
@@ -175,8 +230,17 @@ fn line(f: &ServerFrame) -> Option<String> {
         "message_down" => {
             let sender = f.body.get("sender").and_then(Value::as_str).unwrap_or("?");
             let content = f.body.get("content").cloned().unwrap_or(json!({}));
-            let text = content.get("text").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| content.to_string());
-            Some(format!("#{} {sender}: {text}", f.offset.map(|o| o.to_string()).unwrap_or_else(|| "-".into())))
+            let text = content
+                .get("text")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| content.to_string());
+            Some(format!(
+                "#{} {sender}: {text}",
+                f.offset
+                    .map(|o| o.to_string())
+                    .unwrap_or_else(|| "-".into())
+            ))
         }
         "update" => Some(format!("[update {}]", f.subtype().unwrap_or("?"))),
         _ => None,
@@ -196,12 +260,20 @@ struct Position {
 impl Position {
     /// Without `after` the start is unknown until the server says where the log ends.
     fn after(after: Option<u64>) -> Self {
-        Self { next: after.map(|o| o.saturating_add(1)), ..Self::default() }
+        Self {
+            next: after.map(|o| o.saturating_add(1)),
+            ..Self::default()
+        }
     }
 
     fn follow(&mut self, epoch: Option<&str>) {
         match (self.epoch.as_deref(), epoch) {
-            (Some(known), Some(e)) if known != e => *self = Self { epoch: Some(e.to_owned()), ..Self::default() },
+            (Some(known), Some(e)) if known != e => {
+                *self = Self {
+                    epoch: Some(e.to_owned()),
+                    ..Self::default()
+                }
+            }
             (None, Some(e)) => self.epoch = Some(e.to_owned()),
             _ => {}
         }
@@ -234,21 +306,43 @@ pub fn run(cmd: ChannelClientCommand) -> anyhow::Result<std::process::ExitCode> 
 
 async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
     match cmd {
-        ChannelClientCommand::Login { server, email, password, s } => {
+        ChannelClientCommand::Login {
+            server,
+            email,
+            password,
+            s,
+        } => {
             let mut h = ChannelHttp::new(&server)?;
             let (access_token, refresh_token) = h.sign_in(&email, &password).await?;
             let user_id = h.user_id().await?;
-            save(&s, &Session { server, email, user_id: user_id.clone(), access_token, refresh_token })?;
+            save(
+                &s,
+                &Session {
+                    server,
+                    email,
+                    user_id: user_id.clone(),
+                    access_token,
+                    refresh_token,
+                },
+            )?;
             say(format_args!("logged in as {user_id}"))?;
         }
-        ChannelClientCommand::Create { name, description, s } => {
+        ChannelClientCommand::Create {
+            name,
+            description,
+            s,
+        } => {
             let session = load(&s)?;
             say(http(&session)?.create_channel(&name, &description).await?)?;
         }
         ChannelClientCommand::List { s } => {
             let session = load(&s)?;
             for c in http(&session)?.channels().await? {
-                say(format_args!("{}  {}", c["channel_id"].as_str().unwrap_or(""), c["channel_name"].as_str().unwrap_or("")))?;
+                say(format_args!(
+                    "{}  {}",
+                    c["channel_id"].as_str().unwrap_or(""),
+                    c["channel_name"].as_str().unwrap_or("")
+                ))?;
             }
         }
         ChannelClientCommand::Join { channel, s } => {
@@ -267,7 +361,12 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
             client.close().await;
             say(format_args!("left {channel}"))?;
         }
-        ChannelClientCommand::Send { channel, text, to_service, s } => {
+        ChannelClientCommand::Send {
+            channel,
+            text,
+            to_service,
+            s,
+        } => {
             let session = load(&s)?;
             let recipients = if to_service {
                 "service".to_owned()
@@ -277,11 +376,19 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
                 h.create_user_group(&channel, &members).await?
             };
             let (client, mut rx) = open_socket(&session).await?;
-            let rid = client.message_up(&channel, &recipients, "text", &MessageContent::text(text)).send()?;
+            let rid = client
+                .message_up(&channel, &recipients, "text", &MessageContent::text(text))
+                .send()?;
             acked(&mut rx, &rid).await?;
             client.close().await;
         }
-        ChannelClientCommand::Watch { channel, after, count, json, s } => {
+        ChannelClientCommand::Watch {
+            channel,
+            after,
+            count,
+            json,
+            s,
+        } => {
             let session = load(&s)?;
             let (client, mut rx) = open_socket(&session).await?;
             // The first offset not yet seen in this channel, so that after a reconnect (another
@@ -289,7 +396,13 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
             // asks for what it missed instead of silently skipping it. Without --after it starts
             // at the end of the log, which the first resume's copy tells.
             let mut position = Position::after(after);
-            let start = client.resume(&channel, None, after.map_or(ResumeFrom::End, ResumeFrom::After)).send()?;
+            let start = client
+                .resume(
+                    &channel,
+                    None,
+                    after.map_or(ResumeFrom::End, ResumeFrom::After),
+                )
+                .send()?;
             // Watching for real once that first resume is answered: from then on a takeover of
             // the socket loses nothing.
             let mut started = false;
@@ -311,30 +424,55 @@ async fn run_async(cmd: ChannelClientCommand) -> anyhow::Result<()> {
                     }
                     _ = tokio::signal::ctrl_c() => break,
                 };
-                if f.body.get("channel_id").and_then(Value::as_str).is_some_and(|c| c != channel) {
+                if f.body
+                    .get("channel_id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| c != channel)
+                {
                     continue;
                 }
-                if f.offset.is_some_and(|offset| !position.first_sight(offset, f.epoch.as_deref())) {
+                if f.offset
+                    .is_some_and(|offset| !position.first_sight(offset, f.epoch.as_deref()))
+                {
                     continue;
                 }
                 if f.kind == "copy" {
                     if let Some((rid, ok)) = f.ack().filter(|(rid, _)| !started && *rid == start) {
                         if !ok {
-                            bail!("refused: {}", f.body.pointer("/context/message").and_then(Value::as_str).unwrap_or(rid));
+                            bail!(
+                                "refused: {}",
+                                f.body
+                                    .pointer("/context/message")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or(rid)
+                            );
                         }
                         started = true;
                         eprintln!("watching {channel} (Ctrl-C to stop)");
                     }
                     let ctx = f.body.get("context");
-                    if let Some(end) = ctx.and_then(|c| c.get("next_offset")).and_then(Value::as_u64) {
-                        position.reached(end, ctx.and_then(|c| c.get("epoch")).and_then(Value::as_str));
+                    if let Some(end) = ctx
+                        .and_then(|c| c.get("next_offset"))
+                        .and_then(Value::as_u64)
+                    {
+                        position.reached(
+                            end,
+                            ctx.and_then(|c| c.get("epoch")).and_then(Value::as_str),
+                        );
                         if ctx.and_then(|c| c.get("more")).and_then(Value::as_bool) == Some(true) {
                             // A replay comes in pieces; ask for the next one.
-                            client.resume(&channel, position.epoch.as_deref(), ResumeFrom::At(end)).send()?;
+                            client
+                                .resume(&channel, position.epoch.as_deref(), ResumeFrom::At(end))
+                                .send()?;
                         }
                     }
                     if let Some(true) = ctx.and_then(|c| c.get("gap")).and_then(Value::as_bool) {
-                        eprintln!("note: {}", ctx.and_then(|c| c.get("message")).and_then(Value::as_str).unwrap_or("some messages could not be replayed"));
+                        eprintln!(
+                            "note: {}",
+                            ctx.and_then(|c| c.get("message"))
+                                .and_then(Value::as_str)
+                                .unwrap_or("some messages could not be replayed")
+                        );
                     }
                     continue;
                 }

@@ -29,7 +29,9 @@ pub struct FileDiff {
 
 impl FileDiff {
     fn strip(p: &str) -> &str {
-        p.strip_prefix("a/").or_else(|| p.strip_prefix("b/")).unwrap_or(p)
+        p.strip_prefix("a/")
+            .or_else(|| p.strip_prefix("b/"))
+            .unwrap_or(p)
     }
 
     pub fn added(&self) -> bool {
@@ -51,14 +53,22 @@ impl FileDiff {
 }
 
 fn starts_diff(line: &str) -> bool {
-    ["diff ", "index ", "--- ", "+++ ", "Binary files "].iter().any(|p| line.starts_with(p))
+    ["diff ", "index ", "--- ", "+++ ", "Binary files "]
+        .iter()
+        .any(|p| line.starts_with(p))
 }
 
 /// Splits off the text before the first diff line (e.g. a commit message), then parses files.
 pub fn parse(text: &str) -> (String, Vec<FileDiff>) {
     let lines: Vec<&str> = text.split('\n').collect();
-    let first = lines.iter().position(|l| starts_diff(l)).unwrap_or(lines.len());
-    let header = lines[..first].iter().map(|l| format!("{l}\n")).collect::<String>();
+    let first = lines
+        .iter()
+        .position(|l| starts_diff(l))
+        .unwrap_or(lines.len());
+    let header = lines[..first]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
     let mut files: Vec<FileDiff> = Vec::new();
     let mut i = first;
     let mut fresh_git_header = false;
@@ -67,19 +77,25 @@ pub fn parse(text: &str) -> (String, Vec<FileDiff>) {
         if let Some(rest) = line.strip_prefix("diff --git ") {
             let mut parts = rest.splitn(2, ' ');
             let (a, b) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            files.push(FileDiff { source: a.into(), target: b.into(), ..Default::default() });
+            files.push(FileDiff {
+                source: a.into(),
+                target: b.into(),
+                ..Default::default()
+            });
             fresh_git_header = true;
         } else if let Some(src) = line.strip_prefix("--- ") {
             if !fresh_git_header || files.is_empty() {
                 files.push(FileDiff::default());
             }
             fresh_git_header = false;
-            files.last_mut().expect("pushed").source = src.split('\t').next().unwrap_or(src).to_string();
+            files.last_mut().expect("pushed").source =
+                src.split('\t').next().unwrap_or(src).to_string();
         } else if let Some(dst) = line.strip_prefix("+++ ") {
             if let Some(f) = files.last_mut() {
                 f.target = dst.split('\t').next().unwrap_or(dst).to_string();
             }
-        } else if let (Some(f), Some(from)) = (files.last_mut(), line.strip_prefix("rename from ")) {
+        } else if let (Some(f), Some(from)) = (files.last_mut(), line.strip_prefix("rename from "))
+        {
             f.rename = true;
             f.source = format!("a/{from}");
         } else if let (Some(f), Some(to)) = (files.last_mut(), line.strip_prefix("rename to ")) {
@@ -88,14 +104,19 @@ pub fn parse(text: &str) -> (String, Vec<FileDiff>) {
             f.source = "/dev/null".into();
         } else if let (Some(f), true) = (files.last_mut(), line.starts_with("deleted file mode")) {
             f.target = "/dev/null".into();
-        } else if let (Some(f), true) = (files.last_mut(), line.starts_with("Binary files ") || line.starts_with("GIT binary patch")) {
+        } else if let (Some(f), true) = (
+            files.last_mut(),
+            line.starts_with("Binary files ") || line.starts_with("GIT binary patch"),
+        ) {
             f.binary = true;
         } else if let (Some(f), Some(h)) = (files.last_mut(), parse_hunk_header(line)) {
             fresh_git_header = false;
             let (mut src_left, mut dst_left) = (count(&h.source), count(&h.target));
             let mut hunk = h;
             hunk.header = line.to_string();
-            while i + 1 < lines.len() && (src_left > 0 || dst_left > 0 || lines[i + 1].starts_with('\\')) {
+            while i + 1 < lines.len()
+                && (src_left > 0 || dst_left > 0 || lines[i + 1].starts_with('\\'))
+            {
                 i += 1;
                 let l = lines[i];
                 match l.chars().next() {
@@ -124,14 +145,21 @@ pub fn parse(text: &str) -> (String, Vec<FileDiff>) {
 
 /// `start,length` (length defaults to 1).
 fn count(range: &str) -> usize {
-    range.split_once(',').map_or(1, |(_, n)| n.parse().unwrap_or(0))
+    range
+        .split_once(',')
+        .map_or(1, |(_, n)| n.parse().unwrap_or(0))
 }
 
 fn parse_hunk_header(line: &str) -> Option<Hunk> {
     let rest = line.strip_prefix("@@ -")?;
     let (ranges, section) = rest.split_once(" @@")?;
     let (source, target) = ranges.split_once(" +")?;
-    Some(Hunk { source: source.into(), target: target.into(), section: section.trim().into(), ..Default::default() })
+    Some(Hunk {
+        source: source.into(),
+        target: target.into(),
+        section: section.trim().into(),
+        ..Default::default()
+    })
 }
 
 fn with_length(range: &str) -> String {
@@ -147,11 +175,21 @@ fn escape_markup(s: &str) -> String {
 }
 
 /// The messages `moulti diff` sends for this diff.
-pub fn messages(title: &str, text: &str, pid: u32, get: &dyn Fn(&str) -> Option<String>) -> Vec<Map<String, Value>> {
+pub fn messages(
+    title: &str,
+    text: &str,
+    pid: u32,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Map<String, Value>> {
     let (header, files) = parse(text);
     let mut out = Vec::new();
     if get("MOULTI_DIFF_NO_TITLE").is_none() {
-        out.push(json!({"command": "set", "title": title}).as_object().expect("object").clone());
+        out.push(
+            json!({"command": "set", "title": title})
+                .as_object()
+                .expect("object")
+                .clone(),
+        );
     }
     let verbose = get("MOULTI_DIFF_VERBOSE").is_some_and(|v| !v.is_empty());
     let mut n = 0;
@@ -176,12 +214,22 @@ pub fn messages(title: &str, text: &str, pid: u32, get: &dyn Fn(&str) -> Option<
     };
     let header = header.trim_end_matches('\n');
     if !header.is_empty() {
-        out.push(step("step", "Header".into(), json!({"text": header, "bottom_text": " ", "collapsed": false})));
+        out.push(step(
+            "step",
+            "Header".into(),
+            json!({"text": header, "bottom_text": " ", "collapsed": false}),
+        ));
     }
     for f in &files {
         let path = escape_markup(f.path());
         let (mut title, class) = if f.rename {
-            (format!("renamed: {} -> {path}", escape_markup(FileDiff::strip(&f.source))), Some("warning"))
+            (
+                format!(
+                    "renamed: {} -> {path}",
+                    escape_markup(FileDiff::strip(&f.source))
+                ),
+                Some("warning"),
+            )
         } else if f.removed() {
             (format!("removed: {path}"), Some("error"))
         } else if f.added() {
@@ -244,7 +292,10 @@ mod tests {
         assert_eq!(m[2]["command"], "divider");
         assert_eq!(m[2]["id"], "diff_7_2");
         assert_eq!(m[3]["max_height"], 0);
-        assert_eq!(m[3]["text"], " a\n\u{1b}[1;31m-b\u{1b}[0m\n\u{1b}[0;32m+c\u{1b}[0m\n d");
+        assert_eq!(
+            m[3]["text"],
+            " a\n\u{1b}[1;31m-b\u{1b}[0m\n\u{1b}[0;32m+c\u{1b}[0m\n d"
+        );
         assert_eq!(m[4]["title"], "added: new.txt");
         assert_eq!(m[4]["classes"], "diff success");
     }

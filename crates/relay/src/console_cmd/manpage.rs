@@ -6,7 +6,8 @@ use serde_json::{json, Map, Value};
 use std::sync::LazyLock;
 
 static BOLD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(.)\x08(.)").expect("static regex"));
-static SGR: LazyLock<Regex> = LazyLock::new(|| Regex::new("\x1b\\[[0-9;]*m").expect("static regex"));
+static SGR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new("\x1b\\[[0-9;]*m").expect("static regex"));
 
 /// Teleprinter overstrikes (`X\bX` bold, `_\bX` underline) to ANSI.
 pub fn overtype_to_ansi(line: &str) -> String {
@@ -36,9 +37,18 @@ pub struct Manpage {
 
 pub fn dissect(text: &str) -> Manpage {
     let mut lines = text.split_inclusive('\n');
-    let title = lines.by_ref().map(|l| l.trim_end_matches('\n')).find(|l| !l.is_empty()).map(overtype_to_ansi).unwrap_or_default();
+    let title = lines
+        .by_ref()
+        .map(|l| l.trim_end_matches('\n'))
+        .find(|l| !l.is_empty())
+        .map(overtype_to_ansi)
+        .unwrap_or_default();
     let mut rest: Vec<String> = lines.map(overtype_to_ansi).collect();
-    let footer = rest.pop().unwrap_or_default().trim_end_matches('\n').to_string();
+    let footer = rest
+        .pop()
+        .unwrap_or_default()
+        .trim_end_matches('\n')
+        .to_string();
     let mut sections = Vec::new();
     let mut current = (String::new(), String::new());
     let flush = |s: (String, String), out: &mut Vec<(String, String)>| {
@@ -56,20 +66,43 @@ pub fn dissect(text: &str) -> Manpage {
         }
     }
     flush(current, &mut sections);
-    Manpage { title, sections, footer }
+    Manpage {
+        title,
+        sections,
+        footer,
+    }
 }
 
 /// Removes the common indentation, at most `max` spaces.
 fn unindent(text: &str, max: usize) -> String {
-    let size = text.split('\n').filter(|l| !l.is_empty()).map(|l| l.len() - l.trim_start_matches(' ').len()).min().unwrap_or(0).min(max);
-    text.split('\n').map(|l| if l.is_empty() { l } else { &l[size..] }).collect::<Vec<_>>().join("\n")
+    let size = text
+        .split('\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0)
+        .min(max);
+    text.split('\n')
+        .map(|l| if l.is_empty() { l } else { &l[size..] })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
-pub fn messages(title: &str, text: &str, pid: u32, get: &dyn Fn(&str) -> Option<String>) -> Vec<Map<String, Value>> {
+pub fn messages(
+    title: &str,
+    text: &str,
+    pid: u32,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Map<String, Value>> {
     let page = dissect(text);
     let mut out = Vec::new();
     if get("MOULTI_MANPAGE_NO_TITLE").is_none() {
-        out.push(json!({"command": "set", "title": title}).as_object().expect("object").clone());
+        out.push(
+            json!({"command": "set", "title": title})
+                .as_object()
+                .expect("object")
+                .clone(),
+        );
     }
     let verbose = get("MOULTI_MANPAGE_VERBOSE").is_some_and(|v| !v.is_empty());
     let mut n = 0;
@@ -101,7 +134,10 @@ mod tests {
         let text = "LS(1)   User Commands   LS(1)\n\nN\x08NA\x08AM\x08ME\x08E\n       ls - list\n\nDESCRIPTION\n       List _\x08f_\x08i_\x08l_\x08e_\x08s.\n\nGNU   2024   LS(1)\n";
         let page = dissect(text);
         assert_eq!(page.sections.len(), 2);
-        assert_eq!(page.sections[0].0, "\x1b[1mN\x1b[0m\x1b[1mA\x1b[0m\x1b[1mM\x1b[0m\x1b[1mE\x1b[0m");
+        assert_eq!(
+            page.sections[0].0,
+            "\x1b[1mN\x1b[0m\x1b[1mA\x1b[0m\x1b[1mM\x1b[0m\x1b[1mE\x1b[0m"
+        );
         assert!(page.sections[1].1.contains("\x1b[4mf\x1b[24m"));
         assert_eq!(page.footer, "GNU   2024   LS(1)");
         let m = messages("man ls", text, 9, &|_| None);

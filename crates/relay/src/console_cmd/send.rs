@@ -1,7 +1,9 @@
 //! Talking to the instance the way the `moulti` CLI does: exit status 0 on `done: true`,
 //! otherwise `Something went wrong: <error>` on stderr and status 1.
 
-use relay_client::console::{connect, recv_json_message, send_json_message, Connection, ConsoleClientError};
+use relay_client::console::{
+    connect, recv_json_message, send_json_message, Connection, ConsoleClientError,
+};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
@@ -11,7 +13,14 @@ use std::process::ExitCode;
 fn msgid() -> String {
     let bytes: [u8; 16] = rand::random();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-4{}-a{}-{}", &hex[..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 fn with_msgid(mut m: Map<String, Value>) -> (String, Value) {
@@ -36,7 +45,11 @@ fn fail(e: ConsoleClientError) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn exchange(conn: &mut Connection, m: Map<String, Value>, fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<Value, ConsoleClientError> {
+fn exchange(
+    conn: &mut Connection,
+    m: Map<String, Value>,
+    fds: &[std::os::fd::BorrowedFd<'_>],
+) -> Result<Value, ConsoleClientError> {
     let (_, msg) = with_msgid(m);
     send_json_message(conn, &msg, fds)?;
     recv_json_message(conn)
@@ -81,7 +94,9 @@ pub fn delete(command: &str, ids: &[String]) -> ExitCode {
 
 /// Sends every message (with its optional descriptor) before reading replies, matched by
 /// msgid; returns how many failed.
-fn pipeline(messages: Vec<(Map<String, Value>, Option<OwnedFd>)>) -> Result<usize, ConsoleClientError> {
+fn pipeline(
+    messages: Vec<(Map<String, Value>, Option<OwnedFd>)>,
+) -> Result<usize, ConsoleClientError> {
     let mut conn = connect()?;
     let mut pending = HashMap::new();
     for (m, fd) in messages {
@@ -95,13 +110,23 @@ fn pipeline(messages: Vec<(Map<String, Value>, Option<OwnedFd>)>) -> Result<usiz
     let mut failures = 0;
     while !pending.is_empty() {
         let reply = recv_json_message(&mut conn)?;
-        let id = reply.get("msgid").and_then(Value::as_str).unwrap_or_default().to_string();
+        let id = reply
+            .get("msgid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         if pending.remove(&id).is_none() {
             continue;
         }
         // Pipelined commands report like the reference's pipeline: `Error: <error>`.
         if reply.get("done") != Some(&Value::Bool(true)) {
-            eprintln!("Error: {}", reply.get("error").map_or_else(|| "None".to_string(), |e| e.as_str().map_or_else(|| e.to_string(), str::to_string)));
+            eprintln!(
+                "Error: {}",
+                reply.get("error").map_or_else(
+                    || "None".to_string(),
+                    |e| e.as_str().map_or_else(|| e.to_string(), str::to_string)
+                )
+            );
             failures += 1;
         }
     }
@@ -153,12 +178,19 @@ pub fn wait(verbose: bool, delay_ms: u64, max_attempts: u64) -> ExitCode {
             Ok(r) if r.get("done") == Some(&Value::Bool(true)) => return ExitCode::SUCCESS,
             Ok(r) => {
                 if verbose {
-                    eprintln!("Connection #{attempt}: {}", r.get("error").and_then(Value::as_str).unwrap_or("no error message"));
+                    eprintln!(
+                        "Connection #{attempt}: {}",
+                        r.get("error")
+                            .and_then(Value::as_str)
+                            .unwrap_or("no error message")
+                    );
                 }
             }
             Err(e) => {
                 if verbose {
-                    let address = relay_client::console::resolve_address(&|k| std::env::var(k).ok()).printable();
+                    let address =
+                        relay_client::console::resolve_address(&|k| std::env::var(k).ok())
+                            .printable();
                     println!("Connection #{attempt} to {address}: {e}");
                 }
             }
@@ -174,7 +206,11 @@ pub fn wait(verbose: bool, delay_ms: u64, max_attempts: u64) -> ExitCode {
 /// `load DIR`: replays a Save directory; the exit status is the number of failed messages.
 pub fn load(dir: &Path) -> ExitCode {
     let mut files: Vec<_> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file() && p.to_string_lossy().ends_with(".properties.json")).collect(),
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.to_string_lossy().ends_with(".properties.json"))
+            .collect(),
         Err(e) => {
             eprintln!("relay: cannot read {}: {e}", dir.display());
             return ExitCode::FAILURE;
@@ -183,7 +219,10 @@ pub fn load(dir: &Path) -> ExitCode {
     files.sort();
     let mut messages = Vec::new();
     for file in files {
-        let data: Value = match std::fs::read(&file).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+        let data: Value = match std::fs::read(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
             Ok(v) => v,
             Err(e) => {
                 eprintln!("relay: {}: {e}", file.display());
@@ -194,7 +233,10 @@ pub fn load(dir: &Path) -> ExitCode {
         let id = m.get("id").and_then(Value::as_str).map(str::to_string);
         messages.push((m, None));
         let name = file.to_string_lossy();
-        let log = std::path::PathBuf::from(format!("{}.contents.log", &name[..name.len() - ".properties.json".len()]));
+        let log = std::path::PathBuf::from(format!(
+            "{}.contents.log",
+            &name[..name.len() - ".properties.json".len()]
+        ));
         if let (Some(id), true) = (id, log.is_file()) {
             if let Ok(f) = std::fs::File::open(&log) {
                 let mut p = Map::new();

@@ -40,18 +40,26 @@ impl Connection {
             bail!("node id {:?} is not valid: it must be hexadecimal (like af123), at most 128 characters", self.node);
         }
         // `try_from` also refuses what a `Duration` cannot hold (`from_secs_f64` would panic).
-        let Some(timeout) = Duration::try_from_secs_f64(self.timeout).ok().filter(|d| !d.is_zero()) else {
+        let Some(timeout) = Duration::try_from_secs_f64(self.timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+        else {
             bail!("--timeout must be a positive number of seconds");
         };
         let token = self.token()?;
-        Ok(QueueClient::with_timeout(&self.url, &self.node, &token, timeout)?)
+        Ok(QueueClient::with_timeout(
+            &self.url, &self.node, &token, timeout,
+        )?)
     }
 
     fn token(&self) -> anyhow::Result<String> {
         if let Some(t) = &self.token {
             return Ok(t.clone());
         }
-        let dir = self.data.clone().unwrap_or_else(crate::serve_cmd::default_data_dir);
+        let dir = self
+            .data
+            .clone()
+            .unwrap_or_else(crate::serve_cmd::default_data_dir);
         let path = dir.join(TOKEN_FILE);
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(

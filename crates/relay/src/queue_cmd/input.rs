@@ -25,7 +25,9 @@ pub enum PayloadType {
 pub fn read_payload(arg: &str, kind: PayloadType) -> anyhow::Result<Payload> {
     let raw: Vec<u8> = if arg == "-" {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).context("reading the payload from stdin")?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading the payload from stdin")?;
         buf
     } else if let Some(path) = arg.strip_prefix('@') {
         std::fs::read(path).with_context(|| format!("reading the payload from {path}"))?
@@ -37,7 +39,8 @@ pub fn read_payload(arg: &str, kind: PayloadType) -> anyhow::Result<Payload> {
 
 fn typed(raw: Vec<u8>, kind: PayloadType, source: &str) -> anyhow::Result<Payload> {
     let utf8 = |raw: Vec<u8>| {
-        String::from_utf8(raw).with_context(|| format!("the payload from {source} is not UTF-8; use --type bytes"))
+        String::from_utf8(raw)
+            .with_context(|| format!("the payload from {source} is not UTF-8; use --type bytes"))
     };
     Ok(match kind {
         PayloadType::Auto => Payload::detect_bytes(raw),
@@ -54,7 +57,9 @@ fn typed(raw: Vec<u8>, kind: PayloadType, source: &str) -> anyhow::Result<Payloa
 pub fn parse_at(value: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
     if let Some(rel) = value.strip_prefix('+') {
         let offset = parse_offset(rel).with_context(|| format!("--at {value:?}"))?;
-        return now.checked_add_signed(offset).with_context(|| format!("--at {value:?} is beyond the last representable time"));
+        return now
+            .checked_add_signed(offset)
+            .with_context(|| format!("--at {value:?} is beyond the last representable time"));
     }
     parse_scheduled_time(value)
         .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
@@ -66,7 +71,9 @@ pub fn parse_at(value: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>
 fn parse_offset(rel: &str) -> anyhow::Result<Duration> {
     let split = rel.find(|c: char| !c.is_ascii_digit()).unwrap_or(rel.len());
     let (digits, unit) = rel.split_at(split);
-    let n: i64 = digits.parse().context("expected a number of units after +")?;
+    let n: i64 = digits
+        .parse()
+        .context("expected a number of units after +")?;
     let d = match unit {
         "ms" => Duration::try_milliseconds(n),
         "s" | "" => Duration::try_seconds(n),
@@ -88,12 +95,30 @@ mod tests {
 
     #[test]
     fn relative_times() {
-        assert_eq!(parse_at("+30s", now()).unwrap().timestamp_millis(), 1_700_000_030_000);
-        assert_eq!(parse_at("+5m", now()).unwrap().timestamp_millis(), 1_700_000_300_000);
-        assert_eq!(parse_at("+2h", now()).unwrap().timestamp_millis(), 1_700_007_200_000);
-        assert_eq!(parse_at("+1d", now()).unwrap().timestamp_millis(), 1_700_086_400_000);
-        assert_eq!(parse_at("+250ms", now()).unwrap().timestamp_millis(), 1_700_000_000_250);
-        assert_eq!(parse_at("+7", now()).unwrap().timestamp_millis(), 1_700_000_007_000);
+        assert_eq!(
+            parse_at("+30s", now()).unwrap().timestamp_millis(),
+            1_700_000_030_000
+        );
+        assert_eq!(
+            parse_at("+5m", now()).unwrap().timestamp_millis(),
+            1_700_000_300_000
+        );
+        assert_eq!(
+            parse_at("+2h", now()).unwrap().timestamp_millis(),
+            1_700_007_200_000
+        );
+        assert_eq!(
+            parse_at("+1d", now()).unwrap().timestamp_millis(),
+            1_700_086_400_000
+        );
+        assert_eq!(
+            parse_at("+250ms", now()).unwrap().timestamp_millis(),
+            1_700_000_000_250
+        );
+        assert_eq!(
+            parse_at("+7", now()).unwrap().timestamp_millis(),
+            1_700_000_007_000
+        );
         assert!(parse_at("+5y", now()).is_err());
         assert!(parse_at("+s", now()).is_err());
     }
@@ -103,7 +128,10 @@ mod tests {
         // Each is a valid duration; only added to now does it overflow.
         for value in ["+100000000000h", "+9223372036854775807ms", "+106751991167d"] {
             let err = parse_at(value, now()).unwrap_err();
-            assert!(format!("{err:#}").contains("beyond the last representable time"), "{value}: {err:#}");
+            assert!(
+                format!("{err:#}").contains("beyond the last representable time"),
+                "{value}: {err:#}"
+            );
         }
     }
 
@@ -117,10 +145,22 @@ mod tests {
 
     #[test]
     fn explicit_types_override_detection() {
-        assert_eq!(typed(b"{}".to_vec(), PayloadType::Text, "x").unwrap(), Payload::Text("{}".into()));
-        assert_eq!(typed(b"123".to_vec(), PayloadType::Json, "x").unwrap(), Payload::Json("123".into()));
-        assert_eq!(typed(b"hi".to_vec(), PayloadType::Bytes, "x").unwrap(), Payload::Bytes("hi".into()));
-        assert_eq!(typed(b"[1]".to_vec(), PayloadType::Auto, "x").unwrap(), Payload::Json("[1]".into()));
+        assert_eq!(
+            typed(b"{}".to_vec(), PayloadType::Text, "x").unwrap(),
+            Payload::Text("{}".into())
+        );
+        assert_eq!(
+            typed(b"123".to_vec(), PayloadType::Json, "x").unwrap(),
+            Payload::Json("123".into())
+        );
+        assert_eq!(
+            typed(b"hi".to_vec(), PayloadType::Bytes, "x").unwrap(),
+            Payload::Bytes("hi".into())
+        );
+        assert_eq!(
+            typed(b"[1]".to_vec(), PayloadType::Auto, "x").unwrap(),
+            Payload::Json("[1]".into())
+        );
         assert!(typed(vec![0xff], PayloadType::Text, "x").is_err());
     }
 }

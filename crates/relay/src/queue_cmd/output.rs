@@ -14,12 +14,17 @@ use serde_json::{json, Value};
 /// so scripts can index without checking.
 pub fn message_json(m: &QueueMessage) -> Value {
     let s = &m.system;
-    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| format_json_time(t.timestamp_millis()));
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| format_json_time(t.timestamp_millis()))
+    };
     let (kind, payload) = match &m.data {
         MessageData::Json(v) => ("json", v.clone()),
         MessageData::Text(t) => ("text", Value::String(t.clone())),
         MessageData::Base64(b) => ("base64", Value::String(b.clone())),
-        MessageData::Bytes(b) => ("base64", Value::String(base64::engine::general_purpose::STANDARD.encode(b))),
+        MessageData::Bytes(b) => (
+            "base64",
+            Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
+        ),
     };
     json!({
         "id": s.id,
@@ -90,7 +95,10 @@ fn payload_text(d: &MessageData) -> String {
         MessageData::Text(t) => t.clone(),
         MessageData::Base64(b) => format!("(binary, base64)\n{b}"),
         MessageData::Bytes(b) => {
-            format!("(binary, base64)\n{}", base64::engine::general_purpose::STANDARD.encode(b))
+            format!(
+                "(binary, base64)\n{}",
+                base64::engine::general_purpose::STANDARD.encode(b)
+            )
         }
     }
 }
@@ -105,9 +113,22 @@ pub fn payload_raw(d: &MessageData) -> anyhow::Result<Vec<u8>> {
 
 /// One line per message: id, status, route, tries, label and the start of the payload.
 pub fn list_text(items: &[QueueMessage]) -> String {
-    let routes: Vec<String> = items.iter().map(|m| format!("{} -> {}", m.system.source, m.system.destination)).collect();
-    let route_w = routes.iter().map(|r| r.chars().count()).max().unwrap_or(0).max("ROUTE".len());
-    let label_w = items.iter().map(|m| m.system.label.chars().count()).max().unwrap_or(0).max("LABEL".len());
+    let routes: Vec<String> = items
+        .iter()
+        .map(|m| format!("{} -> {}", m.system.source, m.system.destination))
+        .collect();
+    let route_w = routes
+        .iter()
+        .map(|r| r.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("ROUTE".len());
+    let label_w = items
+        .iter()
+        .map(|m| m.system.label.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("LABEL".len());
     let mut out = format!(
         "{:<24}  {:<10}  {:<route_w$}  {:>5}  {:<label_w$}  PAYLOAD\n",
         "ID", "STATUS", "ROUTE", "TRIES", "LABEL"
@@ -145,7 +166,9 @@ fn shorten(s: &str, max: usize) -> String {
 /// A closed pipe (`| head`) or a full disk is an error here, where `print!` would panic.
 pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes).and_then(|()| out.flush()).context("writing to standard output")
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .context("writing to standard output")
 }
 
 /// `text` and a newline to standard output.
@@ -188,7 +211,10 @@ mod tests {
         assert_eq!(v["status"], "processing");
         assert_eq!(v["created_time"], "2016-11-15T10:41:05.000Z");
         assert_eq!(v["update_time"], Value::Null);
-        assert_eq!((v["payload_kind"].as_str(), v["payload"].as_str()), (Some("base64"), Some("AAE=")));
+        assert_eq!(
+            (v["payload_kind"].as_str(), v["payload"].as_str()),
+            (Some("base64"), Some("AAE="))
+        );
         let raw = message_json(&sample(MessageData::Bytes(vec![0u8, 1].into())));
         assert_eq!(raw["payload"], "AAE=");
     }
@@ -196,7 +222,10 @@ mod tests {
     #[test]
     fn text_output_lists_set_fields_then_the_payload() {
         let t = message_text(&sample(MessageData::Json(json!({"a": 1}))), true);
-        assert!(t.starts_with("id           5823a70203c123003de4229b\nstatus       processing\n"), "{t}");
+        assert!(
+            t.starts_with("id           5823a70203c123003de4229b\nstatus       processing\n"),
+            "{t}"
+        );
         assert!(t.contains("created      2016-11-15T10:41:05.000Z\n"), "{t}");
         assert!(!t.contains("updated"), "{t}");
         assert!(t.ends_with("\n{\n  \"a\": 1\n}\n"), "{t}");
@@ -205,9 +234,15 @@ mod tests {
 
     #[test]
     fn raw_payloads_decode_binary() {
-        assert_eq!(payload_raw(&MessageData::Base64("AAH/".into())).unwrap(), vec![0, 1, 255]);
+        assert_eq!(
+            payload_raw(&MessageData::Base64("AAH/".into())).unwrap(),
+            vec![0, 1, 255]
+        );
         assert_eq!(payload_raw(&MessageData::Text("hi".into())).unwrap(), b"hi");
-        assert_eq!(payload_raw(&MessageData::Json(json!([1]))).unwrap(), b"[1]\n");
+        assert_eq!(
+            payload_raw(&MessageData::Json(json!([1]))).unwrap(),
+            b"[1]\n"
+        );
     }
 
     #[test]

@@ -52,14 +52,17 @@ impl Server {
         let tmp = tempfile::tempdir().expect("temp dir");
         let data = tmp.path().join("data");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_relay"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"]).arg(&data);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data);
         if let Some(t) = token {
             cmd.args(["--queue-token", t]);
         }
         for k in SCRUBBED_ENV {
             cmd.env_remove(k);
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn relay serve");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -78,7 +81,12 @@ impl Server {
                 panic!("relay serve did not print `listening on 127.0.0.1:PORT`");
             }
         };
-        Server { child, url: format!("http://{addr}"), data, _tmp: tmp }
+        Server {
+            child,
+            url: format!("http://{addr}"),
+            data,
+            _tmp: tmp,
+        }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -91,17 +99,35 @@ impl Server {
     }
 
     /// `relay queue ARGS --url URL --node NODE` plus `auth` (the token options), with `stdin`.
-    pub fn queue_with(&self, node: &str, args: &[&str], auth: &[&str], stdin: Option<&[u8]>) -> Run {
+    pub fn queue_with(
+        &self,
+        node: &str,
+        args: &[&str],
+        auth: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_relay"));
-        cmd.arg("queue").args(args).args(["--url", &self.url, "--node", node]).args(auth);
+        cmd.arg("queue")
+            .args(args)
+            .args(["--url", &self.url, "--node", node])
+            .args(auth);
         for k in SCRUBBED_ENV {
             cmd.env_remove(k);
         }
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn relay queue");
         if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input).expect("write stdin");
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input)
+                .expect("write stdin");
         }
         let out = child.wait_with_output().expect("relay queue output");
         Run {
@@ -122,9 +148,14 @@ impl Drop for Server {
 
 fn listening_addr(line: &str) -> Option<String> {
     let rest = &line[line.find("listening on ")? + "listening on ".len()..];
-    let addr: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != ',' && *c != ')').collect();
+    let addr: String = rest
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != ',' && *c != ')')
+        .collect();
     let addr = addr.trim_start_matches("http://").trim_end_matches('/');
-    addr.parse::<std::net::SocketAddr>().ok().map(|a| a.to_string())
+    addr.parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| a.to_string())
 }
 
 /// A finished CLI process.
@@ -143,7 +174,14 @@ impl Run {
     /// Asserts exit status 0 and returns stdout as text.
     #[track_caller]
     pub fn ok(&self) -> String {
-        assert_eq!(self.code, Some(0), "relay queue {:?} failed:\nstdout: {}\nstderr: {}", self.args, self.text(), self.stderr);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "relay queue {:?} failed:\nstdout: {}\nstderr: {}",
+            self.args,
+            self.text(),
+            self.stderr
+        );
         self.text()
     }
 
@@ -151,12 +189,17 @@ impl Run {
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
         let text = self.ok();
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout of {:?} is not JSON ({e}): {text}", self.args))
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("stdout of {:?} is not JSON ({e}): {text}", self.args))
     }
 }
 
 /// Hex node ids unique within this test binary, so tests never share an inbox.
 pub fn node() -> String {
     static N: AtomicU32 = AtomicU32::new(1);
-    format!("c{:05x}{:04x}", std::process::id() & 0xfffff, N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "c{:05x}{:04x}",
+        std::process::id() & 0xfffff,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }

@@ -16,7 +16,10 @@ const SMALL_RCVBUF: u32 = 16 * 1024;
 /// A blocking connection with a small receive buffer (set before connecting, as the window is
 /// negotiated then) and a read timeout that only guards against a hung test.
 pub fn small_window(addr: SocketAddr) -> TcpStream {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let stream = rt.block_on(async {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(SMALL_RCVBUF).unwrap();
@@ -24,7 +27,9 @@ pub fn small_window(addr: SocketAddr) -> TcpStream {
     });
     let stream = stream.into_std().unwrap();
     stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     stream
 }
 
@@ -40,14 +45,25 @@ pub fn read_head(stream: &mut TcpStream) -> (u16, usize) {
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         let n = stream.read(&mut byte).expect("reading the response head");
-        assert!(n == 1, "connection closed in the response head: {:?}", String::from_utf8_lossy(&head));
+        assert!(
+            n == 1,
+            "connection closed in the response head: {:?}",
+            String::from_utf8_lossy(&head)
+        );
         head.push(byte[0]);
     }
     let text = String::from_utf8_lossy(&head).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad head {text:?}"));
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad head {text:?}"));
     let len = text
         .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")))
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        })
         .and_then(|(_, v)| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no Content-Length in {text:?}"));
     (status, len)

@@ -56,7 +56,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { token: Some(TOKEN.to_string()), listen: true, args: Vec::new(), env: Vec::new(), data_dir: None }
+        Options {
+            token: Some(TOKEN.to_string()),
+            listen: true,
+            args: Vec::new(),
+            env: Vec::new(),
+            data_dir: None,
+        }
     }
 }
 
@@ -151,7 +157,9 @@ impl QueueServer {
         for (k, v) in &self.opts.env {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn relay serve");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -180,11 +188,17 @@ impl QueueServer {
                         self.child = None;
                         // Let the reader thread collect the last lines.
                         std::thread::sleep(Duration::from_millis(100));
-                        return Err(format!("relay serve exited with {status} before listening; stderr:\n{}", self.log()));
+                        return Err(format!(
+                            "relay serve exited with {status} before listening; stderr:\n{}",
+                            self.log()
+                        ));
                     }
                     if Instant::now() > deadline {
                         self.kill9();
-                        return Err(format!("relay serve did not print `listening on` in time; stderr:\n{}", self.log()));
+                        return Err(format!(
+                            "relay serve did not print `listening on` in time; stderr:\n{}",
+                            self.log()
+                        ));
                     }
                 }
             }
@@ -192,7 +206,9 @@ impl QueueServer {
         self.addr = addr;
         self.token = match &self.opts.token {
             Some(t) => t.clone(),
-            None => self.env_token().unwrap_or_else(|| self.token_file().unwrap_or_default()),
+            None => self
+                .env_token()
+                .unwrap_or_else(|| self.token_file().unwrap_or_default()),
         };
         Ok(())
     }
@@ -208,7 +224,9 @@ impl QueueServer {
 
     /// The generated token in `DIR/queue-token`, if there is one.
     pub fn token_file(&self) -> Option<String> {
-        std::fs::read_to_string(self.data_dir.join("queue-token")).ok().map(|s| s.trim().to_string())
+        std::fs::read_to_string(self.data_dir.join("queue-token"))
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 
     pub fn pid(&self) -> u32 {
@@ -225,7 +243,10 @@ impl QueueServer {
     pub fn stop_with(&mut self, signal: &str) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
         // Through sh's builtin `kill`: a `kill` binary is not on every minimal machine.
-        let _ = Command::new("sh").arg("-c").arg(format!("kill -{signal} {}", child.id())).status();
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -{signal} {}", child.id()))
+            .status();
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -251,7 +272,11 @@ impl QueueServer {
     /// Starts the server again on the same data directory (on a new ephemeral port).
     pub fn restart(&mut self) {
         if self.child.is_some() {
-            assert!(self.stop(), "server did not stop on SIGTERM; stderr:\n{}", self.log());
+            assert!(
+                self.stop(),
+                "server did not stop on SIGTERM; stderr:\n{}",
+                self.log()
+            );
         }
         self.spawn();
     }
@@ -269,13 +294,23 @@ impl QueueServer {
     /// v1 push of a JSON body; asserts the 201.
     #[track_caller]
     pub fn push(&self, from: &str, to: &str, body: &Value) -> Response {
-        self.req("POST", "/messageQueue").from(from).to(to).json(body).send().expect(201)
+        self.req("POST", "/messageQueue")
+            .from(from)
+            .to(to)
+            .json(body)
+            .send()
+            .expect(201)
     }
 
     /// v2 push of a JSON body; asserts the 201.
     #[track_caller]
     pub fn push_v2(&self, from: &str, to: &str, body: &Value) -> Response {
-        self.req("POST", "/messageQueue").source(from).dest(to).json(body).send().expect(201)
+        self.req("POST", "/messageQueue")
+            .source(from)
+            .dest(to)
+            .json(body)
+            .send()
+            .expect(201)
     }
 
     /// v1 pull (`GET /messageQueue`), status unchecked.
@@ -285,12 +320,16 @@ impl QueueServer {
 
     /// v1 ack, status unchecked.
     pub fn ack(&self, node: &str, id: &str) -> Response {
-        self.req("PATCH", &format!("/messageQueue/{id}/ack")).from(node).send()
+        self.req("PATCH", &format!("/messageQueue/{id}/ack"))
+            .from(node)
+            .send()
     }
 
     /// v1 `GET /messages/{id}`, status unchecked.
     pub fn get(&self, node: &str, id: &str) -> Response {
-        self.req("GET", &format!("/messages/{id}")).from(node).send()
+        self.req("GET", &format!("/messages/{id}"))
+            .from(node)
+            .send()
     }
 
     /// The status of a message as its sender sees it (v1 get-one, which must succeed).
@@ -313,19 +352,34 @@ impl Drop for QueueServer {
 
 fn parse_listening(line: &str) -> Option<SocketAddr> {
     let rest = &line[line.find("listening on ")? + "listening on ".len()..];
-    let token: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != ',' && *c != ')').collect();
-    token.trim_start_matches("http://").trim_end_matches('/').parse().ok()
+    let token: String = rest
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != ',' && *c != ')')
+        .collect();
+    token
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .ok()
 }
 
 /// A port that was free a moment ago, for tests that must choose the port themselves.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Distinct hex node ids, so tests in one binary never share an inbox by accident.
 pub fn node() -> String {
     static N: AtomicU32 = AtomicU32::new(1);
-    format!("a{:04x}{:04x}", std::process::id() & 0xffff, N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "a{:04x}{:04x}",
+        std::process::id() & 0xffff,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 #[derive(Clone)]
@@ -384,13 +438,16 @@ impl Request {
         self
     }
     pub fn json(self, v: &Value) -> Request {
-        self.header("Content-Type", "application/json").body(serde_json::to_vec(v).unwrap())
+        self.header("Content-Type", "application/json")
+            .body(serde_json::to_vec(v).unwrap())
     }
     pub fn text(self, s: &str) -> Request {
-        self.header("Content-Type", "text/plain").body(s.as_bytes().to_vec())
+        self.header("Content-Type", "text/plain")
+            .body(s.as_bytes().to_vec())
     }
     pub fn bytes(self, b: &[u8]) -> Request {
-        self.header("Content-Type", "application/octet-stream").body(b.to_vec())
+        self.header("Content-Type", "application/octet-stream")
+            .body(b.to_vec())
     }
 
     /// Sends the body with `Transfer-Encoding: chunked` (no Content-Length), in `chunk`-byte pieces.
@@ -408,7 +465,11 @@ impl Request {
 
     /// The request exactly as it goes on the wire.
     pub fn wire(&self) -> Vec<u8> {
-        let mut out = format!("{} {} HTTP/1.1\r\nHost: {}\r\n", self.method, self.path, self.addr).into_bytes();
+        let mut out = format!(
+            "{} {} HTTP/1.1\r\nHost: {}\r\n",
+            self.method, self.path, self.addr
+        )
+        .into_bytes();
         for (k, v) in &self.headers {
             out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
         }
@@ -417,8 +478,12 @@ impl Request {
             out.extend_from_slice(v);
             out.extend_from_slice(b"\r\n");
         }
-        let has_len = self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding"));
-        if !has_len && (!self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PATCH" | "PUT")) {
+        let has_len = self.headers.iter().any(|(k, _)| {
+            k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
+        });
+        if !has_len
+            && (!self.body.is_empty() || matches!(self.method.as_str(), "POST" | "PATCH" | "PUT"))
+        {
             out.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
         }
         out.extend_from_slice(b"\r\n");
@@ -432,7 +497,8 @@ impl Request {
 
     /// Sends on a fresh connection; panics with the request line if the exchange fails.
     pub fn send(&self) -> Response {
-        self.try_send().unwrap_or_else(|e| panic!("{} {}: {e}", self.method, self.path))
+        self.try_send()
+            .unwrap_or_else(|e| panic!("{} {}: {e}", self.method, self.path))
     }
 }
 
@@ -447,7 +513,9 @@ impl Conn {
         stream.set_read_timeout(Some(IO_TIMEOUT))?;
         stream.set_write_timeout(Some(IO_TIMEOUT))?;
         stream.set_nodelay(true)?;
-        Ok(Conn { reader: BufReader::new(stream) })
+        Ok(Conn {
+            reader: BufReader::new(stream),
+        })
     }
 
     pub fn stream(&mut self) -> &mut TcpStream {
@@ -476,18 +544,25 @@ pub struct Response {
 impl Response {
     /// Case-insensitive lookup, for value checks.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Case-sensitive lookup: what the Python clients do.
     pub fn exact(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of `Scirocco-<name>`, which must be present and spelled exactly.
     pub fn sc(&self, name: &str) -> &str {
         let full = format!("Scirocco-{name}");
-        self.exact(&full).unwrap_or_else(|| panic!("no `{full}` header in {self:#?}"))
+        self.exact(&full)
+            .unwrap_or_else(|| panic!("no `{full}` header in {self:#?}"))
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -503,7 +578,8 @@ impl Response {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {self:#?}"))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {self:#?}"))
     }
 
     pub fn content_type(&self) -> Option<&str> {
@@ -513,7 +589,12 @@ impl Response {
     /// Asserts the status, printing the whole response on failure.
     #[track_caller]
     pub fn expect(self, status: u16) -> Response {
-        assert_eq!(self.status, status, "unexpected status; response: {}", self.describe());
+        assert_eq!(
+            self.status,
+            status,
+            "unexpected status; response: {}",
+            self.describe()
+        );
         self
     }
 
@@ -531,7 +612,10 @@ impl Response {
 fn read_line(r: &mut BufReader<TcpStream>) -> io::Result<String> {
     let mut line = String::new();
     if r.read_line(&mut line)? == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed",
+        ));
     }
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
@@ -542,7 +626,12 @@ fn read_response(r: &mut BufReader<TcpStream>, head: bool) -> io::Result<Respons
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {status_line:?}")))?;
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad status line {status_line:?}"),
+            )
+        })?;
     let mut headers = Vec::new();
     loop {
         let line = read_line(r)?;
@@ -552,7 +641,12 @@ fn read_response(r: &mut BufReader<TcpStream>, head: bool) -> io::Result<Respons
         let (k, v) = line.split_once(':').unwrap_or((&line, ""));
         headers.push((k.to_string(), v.trim().to_string()));
     }
-    let get = |n: &str| headers.iter().find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    };
     let mut body = Vec::new();
     if head || status == 204 || status == 304 || (100..200).contains(&status) {
     } else if get("Transfer-Encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
@@ -570,13 +664,19 @@ fn read_response(r: &mut BufReader<TcpStream>, head: bool) -> io::Result<Respons
             read_line(r)?;
         }
     } else if let Some(len) = get("Content-Length") {
-        let len: usize = len.parse().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad length"))?;
+        let len: usize = len
+            .parse()
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad length"))?;
         body.resize(len, 0);
         r.read_exact(&mut body)?;
     } else {
         r.read_to_end(&mut body)?;
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// Standard base64 with padding, as the server renders stored bytes.
@@ -587,7 +687,9 @@ pub fn b64(bytes: &[u8]) -> String {
 
 /// True for 24 lowercase hex characters.
 pub fn is_object_id(s: &str) -> bool {
-    s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 24
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 pub const JSON_CT: &str = "application/json; charset=utf-8";
@@ -607,16 +709,29 @@ pub fn assert_error(r: &Response, status: u16, message: &str) {
 pub fn assert_validation(r: &Response, field: &str) {
     assert_eq!(r.status, 400, "{}", r.describe());
     let body = r.json();
-    assert!(body["errors"].get(field).is_some(), "no errors.{field} in {}", r.describe());
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.describe());
+    assert!(
+        body["errors"].get(field).is_some(),
+        "no errors.{field} in {}",
+        r.describe()
+    );
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        r.describe()
+    );
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// (year, month 1-12, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -670,7 +785,10 @@ pub fn parse_header_time(s: &str) -> Option<i64> {
     }
     let d: u32 = parts[2].parse().ok()?;
     let y: i64 = parts[3].parse().ok()?;
-    let hms: Vec<i64> = parts[4].split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let hms: Vec<i64> = parts[4]
+        .split(':')
+        .map(|x| x.parse().ok())
+        .collect::<Option<_>>()?;
     if hms.len() != 3 || parts[4].len() != 8 {
         return None;
     }

@@ -14,11 +14,18 @@ pub struct Beanstalk {
 impl Beanstalk {
     /// Connects and makes `tube` both the tube `put` uses and the only one `reserve` watches.
     pub async fn connect(addr: SocketAddr, tube: &str) -> anyhow::Result<Beanstalk> {
-        let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to beanstalkd at {addr}"))?;
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to beanstalkd at {addr}"))?;
         stream.set_nodelay(true)?;
-        let mut b = Beanstalk { conn: BufReader::new(stream), line: String::new() };
-        b.command(format!("use {tube}\r\n").as_bytes(), "USING").await?;
-        b.command(format!("watch {tube}\r\n").as_bytes(), "WATCHING").await?;
+        let mut b = Beanstalk {
+            conn: BufReader::new(stream),
+            line: String::new(),
+        };
+        b.command(format!("use {tube}\r\n").as_bytes(), "USING")
+            .await?;
+        b.command(format!("watch {tube}\r\n").as_bytes(), "WATCHING")
+            .await?;
         b.command(b"ignore default\r\n", "WATCHING").await?;
         Ok(b)
     }
@@ -29,14 +36,18 @@ impl Beanstalk {
         req.extend_from_slice(body);
         req.extend_from_slice(b"\r\n");
         let reply = self.command(&req, "INSERTED").await?;
-        reply.parse().with_context(|| format!("job id in {:?}", self.line))
+        reply
+            .parse()
+            .with_context(|| format!("job id in {:?}", self.line))
     }
 
     /// `reserve`: blocks until a job is ready; returns its id and body.
     pub async fn reserve(&mut self) -> anyhow::Result<(u64, Vec<u8>)> {
         let reply = self.command(b"reserve\r\n", "RESERVED").await?;
         let mut parts = reply.split(' ');
-        let (Some(id), Some(len)) = (parts.next(), parts.next()) else { bail!("bad reply {:?}", self.line) };
+        let (Some(id), Some(len)) = (parts.next(), parts.next()) else {
+            bail!("bad reply {:?}", self.line)
+        };
         let id: u64 = id.parse()?;
         let len: usize = len.parse()?;
         let mut body = vec![0; len + 2];
@@ -46,7 +57,8 @@ impl Beanstalk {
     }
 
     pub async fn delete(&mut self, id: u64) -> anyhow::Result<()> {
-        self.command(format!("delete {id}\r\n").as_bytes(), "DELETED").await?;
+        self.command(format!("delete {id}\r\n").as_bytes(), "DELETED")
+            .await?;
         Ok(())
     }
 

@@ -14,8 +14,16 @@ pub struct BeanstalkCycle {
 }
 
 impl BeanstalkCycle {
-    pub async fn new(addr: SocketAddr, tube: &str, payload: Vec<u8>) -> anyhow::Result<BeanstalkCycle> {
-        Ok(BeanstalkCycle { conn: Beanstalk::connect(addr, tube).await?, payload, pushed: 0 })
+    pub async fn new(
+        addr: SocketAddr,
+        tube: &str,
+        payload: Vec<u8>,
+    ) -> anyhow::Result<BeanstalkCycle> {
+        Ok(BeanstalkCycle {
+            conn: Beanstalk::connect(addr, tube).await?,
+            payload,
+            pushed: 0,
+        })
     }
 }
 

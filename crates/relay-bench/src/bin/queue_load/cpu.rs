@@ -12,14 +12,19 @@ pub struct CpuProbe {
 
 impl CpuProbe {
     pub fn new(pid: u32, ticks_per_second: u32) -> CpuProbe {
-        CpuProbe { pid, ticks_per_second: f64::from(ticks_per_second.max(1)) }
+        CpuProbe {
+            pid,
+            ticks_per_second: f64::from(ticks_per_second.max(1)),
+        }
     }
 
     /// `None` when the process or /proc is not there.
     pub fn read(&self) -> Option<Duration> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
         let ticks = parse_stat_cpu_ticks(&stat)?;
-        Some(Duration::from_secs_f64(ticks as f64 / self.ticks_per_second))
+        Some(Duration::from_secs_f64(
+            ticks as f64 / self.ticks_per_second,
+        ))
     }
 }
 

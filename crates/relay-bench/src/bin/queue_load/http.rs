@@ -35,9 +35,15 @@ impl Response {
 
 impl Http {
     pub async fn connect(addr: SocketAddr) -> anyhow::Result<Http> {
-        let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
         stream.set_nodelay(true)?;
-        Ok(Http { stream, buf: vec![0; 16 * 1024], filled: 0 })
+        Ok(Http {
+            stream,
+            buf: vec![0; 16 * 1024],
+            filled: 0,
+        })
     }
 
     /// Sends one request (a complete head and body) and reads its response.
@@ -49,9 +55,18 @@ impl Http {
             }
             self.fill().await?;
         };
-        let head = std::str::from_utf8(&self.buf[..head_end]).context("response head is not UTF-8")?.to_owned();
-        let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).with_context(|| format!("bad status line in {head:?}"))?;
-        let mut response = Response { status, head, body: Vec::new() };
+        let head = std::str::from_utf8(&self.buf[..head_end])
+            .context("response head is not UTF-8")?
+            .to_owned();
+        let status: u16 = head
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("bad status line in {head:?}"))?;
+        let mut response = Response {
+            status,
+            head,
+            body: Vec::new(),
+        };
         let len: usize = match response.header("Content-Length") {
             Some(v) => v.parse().context("bad Content-Length")?,
             None => 0,

@@ -19,10 +19,22 @@ pub struct RelayCycle {
 }
 
 impl RelayCycle {
-    pub async fn new(addr: SocketAddr, token: &str, node: &str, payload: Bytes) -> anyhow::Result<RelayCycle> {
-        let common = format!("Host: {addr}\r\nAuthorization: {token}\r\nScirocco-Node-Source: {node}\r\n");
+    pub async fn new(
+        addr: SocketAddr,
+        token: &str,
+        node: &str,
+        payload: Bytes,
+    ) -> anyhow::Result<RelayCycle> {
+        let common =
+            format!("Host: {addr}\r\nAuthorization: {token}\r\nScirocco-Node-Source: {node}\r\n");
         let http = Http::connect(addr).await?;
-        Ok(RelayCycle { http, common, node: node.to_owned(), payload, pushed: None })
+        Ok(RelayCycle {
+            http,
+            common,
+            node: node.to_owned(),
+            payload,
+            pushed: None,
+        })
     }
 }
 
@@ -39,9 +51,17 @@ impl Cycle for RelayCycle {
         req.extend_from_slice(&self.payload);
         let resp = self.http.call(&req).await?;
         if resp.status != 201 {
-            bail!("push answered {}: {}", resp.status, String::from_utf8_lossy(&resp.body));
+            bail!(
+                "push answered {}: {}",
+                resp.status,
+                String::from_utf8_lossy(&resp.body)
+            );
         }
-        self.pushed = Some(resp.header("Scirocco-Id").context("push answer without Scirocco-Id")?.to_owned());
+        self.pushed = Some(
+            resp.header("Scirocco-Id")
+                .context("push answer without Scirocco-Id")?
+                .to_owned(),
+        );
         Ok(())
     }
 
@@ -51,15 +71,25 @@ impl Cycle for RelayCycle {
         if resp.status != 200 {
             bail!("pull right after a push answered {}", resp.status);
         }
-        let id = resp.header("Scirocco-Id").context("pull answer without Scirocco-Id")?.to_owned();
+        let id = resp
+            .header("Scirocco-Id")
+            .context("pull answer without Scirocco-Id")?
+            .to_owned();
         // Each client owns its inbox, so FIFO means it gets back exactly what it pushed.
         if self.pushed.as_deref() != Some(id.as_str()) {
             bail!("pulled {id} but pushed {:?}", self.pushed);
         }
-        let req = format!("PATCH /messageQueue/{id}/ack HTTP/1.1\r\n{}Content-Length: 0\r\n\r\n", self.common);
+        let req = format!(
+            "PATCH /messageQueue/{id}/ack HTTP/1.1\r\n{}Content-Length: 0\r\n\r\n",
+            self.common
+        );
         let resp = self.http.call(req.as_bytes()).await?;
         if resp.status != 200 {
-            bail!("ack answered {}: {}", resp.status, String::from_utf8_lossy(&resp.body));
+            bail!(
+                "ack answered {}: {}",
+                resp.status,
+                String::from_utf8_lossy(&resp.body)
+            );
         }
         Ok(())
     }

@@ -56,7 +56,8 @@ impl Outcome {
 
     /// Server CPU microseconds per message (one push, one pull, one ack).
     pub fn cpu_us_per_message(&self) -> Option<f64> {
-        self.server_cpu.map(|c| c.as_secs_f64() * 1e6 / self.messages as f64)
+        self.server_cpu
+            .map(|c| c.as_secs_f64() * 1e6 / self.messages as f64)
     }
 }
 
@@ -112,7 +113,12 @@ where
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
     };
-    Ok(Outcome { messages, elapsed, push_us, server_cpu })
+    Ok(Outcome {
+        messages,
+        elapsed,
+        push_us,
+        server_cpu,
+    })
 }
 
 async fn client_loop<C: Cycle>(

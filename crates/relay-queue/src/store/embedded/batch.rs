@@ -15,8 +15,14 @@ const CLEAR: u8 = 3;
 /// A change with its system data already encoded, so that the journal and the redb table share
 /// one encoding of each message.
 pub enum Encoded<'a> {
-    Put { seq: u64, meta: Vec<u8>, payload: Option<&'a [u8]> },
-    Delete { seq: u64 },
+    Put {
+        seq: u64,
+        meta: Vec<u8>,
+        payload: Option<&'a [u8]>,
+    },
+    Delete {
+        seq: u64,
+    },
     Clear,
 }
 
@@ -89,7 +95,9 @@ pub fn from_body(body: &[u8]) -> Result<Vec<Change>, StoreError> {
                 };
                 Change::Put { message, payload }
             }
-            DELETE => Change::Delete { seq: u64::from_le_bytes(r.take(8)?.try_into().unwrap()) },
+            DELETE => Change::Delete {
+                seq: u64::from_le_bytes(r.take(8)?.try_into().unwrap()),
+            },
             CLEAR => Change::Clear,
             other => return Err(corrupt(&format!("unknown change tag {other}"))),
         });
@@ -122,7 +130,10 @@ impl<'a> Reader<'a> {
 
 /// A record passed its checksum yet does not decode: only a bug writes such a thing.
 fn corrupt(what: &str) -> StoreError {
-    StoreError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("queue journal record: {what}")))
+    StoreError::Io(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("queue journal record: {what}"),
+    ))
 }
 
 #[cfg(test)]
@@ -153,9 +164,18 @@ mod tests {
     #[test]
     fn every_kind_of_change_round_trips() {
         let changes = vec![
-            Change::Put { message: message(1), payload: Some(Bytes::from_static(b"hello")) },
-            Change::Put { message: message(2), payload: None },
-            Change::Put { message: message(3), payload: Some(Bytes::new()) },
+            Change::Put {
+                message: message(1),
+                payload: Some(Bytes::from_static(b"hello")),
+            },
+            Change::Put {
+                message: message(2),
+                payload: None,
+            },
+            Change::Put {
+                message: message(3),
+                payload: Some(Bytes::new()),
+            },
             Change::Delete { seq: 9 },
             Change::Clear,
         ];
@@ -164,7 +184,16 @@ mod tests {
         assert_eq!(back.len(), changes.len());
         for (a, b) in changes.iter().zip(&back) {
             match (a, b) {
-                (Change::Put { message: m1, payload: p1 }, Change::Put { message: m2, payload: p2 }) => {
+                (
+                    Change::Put {
+                        message: m1,
+                        payload: p1,
+                    },
+                    Change::Put {
+                        message: m2,
+                        payload: p2,
+                    },
+                ) => {
                     assert_eq!(m1, m2);
                     assert_eq!(p1, p2);
                 }
@@ -177,7 +206,13 @@ mod tests {
 
     #[test]
     fn a_cut_body_is_an_error_not_a_panic() {
-        let body = to_body(&encode_changes(&[Change::Put { message: message(1), payload: None }]).unwrap());
+        let body = to_body(
+            &encode_changes(&[Change::Put {
+                message: message(1),
+                payload: None,
+            }])
+            .unwrap(),
+        );
         for n in 1..body.len() {
             assert!(from_body(&body[..n]).is_err(), "cut at {n}");
         }

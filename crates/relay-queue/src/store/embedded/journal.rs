@@ -49,8 +49,14 @@ impl Journal {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         let capacity = file.metadata()?.len();
         let (slot, generation) = read_header(&file)?;
-        let mut journal =
-            Journal { file, generation, slot, end: RECORDS_START, synced_end: RECORDS_START, capacity };
+        let mut journal = Journal {
+            file,
+            generation,
+            slot,
+            end: RECORDS_START,
+            synced_end: RECORDS_START,
+            capacity,
+        };
         let bodies = journal.replay()?;
         journal.synced_end = journal.end;
         Ok((journal, bodies))
@@ -103,7 +109,8 @@ impl Journal {
     pub fn reset(&mut self) -> io::Result<()> {
         let generation = self.generation + 1;
         let slot = 1 - self.slot;
-        self.file.write_all_at(&header(generation), slot * SLOT_SPACING)?;
+        self.file
+            .write_all_at(&header(generation), slot * SLOT_SPACING)?;
         self.file.sync_data()?;
         self.generation = generation;
         self.slot = slot;
@@ -125,7 +132,10 @@ impl Journal {
             let len = u32::from_le_bytes(head[12..16].try_into().unwrap()) as u64;
             let crc = u32::from_le_bytes(head[16..20].try_into().unwrap());
             let body_at = self.end + RECORD_HEADER_LEN as u64;
-            if magic != RECORD_MAGIC || generation != self.generation || body_at + len > self.capacity {
+            if magic != RECORD_MAGIC
+                || generation != self.generation
+                || body_at + len > self.capacity
+            {
                 break;
             }
             let mut body = vec![0u8; len as usize];
@@ -186,7 +196,12 @@ fn read_header(file: &File) -> io::Result<(u64, u64)> {
             best = Some((slot, generation));
         }
     }
-    best.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "the queue journal has no valid header"))
+    best.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the queue journal has no valid header",
+        )
+    })
 }
 
 fn record_crc(generation: u64, body: &[u8]) -> u32 {
@@ -219,7 +234,11 @@ mod tests {
         j.append(b"three").unwrap();
         drop(j);
         let (_, got) = Journal::open(&path, CAP).unwrap();
-        assert_eq!(got, vec![b"three".to_vec()], "a reset makes older records stale");
+        assert_eq!(
+            got,
+            vec![b"three".to_vec()],
+            "a reset makes older records stale"
+        );
     }
 
     #[test]
@@ -233,7 +252,8 @@ mod tests {
         j.append(b"after").unwrap();
         drop(j);
         let file = OpenOptions::new().write(true).open(&path).unwrap();
-        file.write_all_at(b"X", torn_at + RECORD_HEADER_LEN as u64 + 3).unwrap();
+        file.write_all_at(b"X", torn_at + RECORD_HEADER_LEN as u64 + 3)
+            .unwrap();
         let (j, got) = Journal::open(&path, CAP).unwrap();
         assert_eq!(got, vec![b"kept".to_vec()]);
         assert_eq!(j.end, torn_at, "the next record overwrites the torn one");
@@ -249,10 +269,14 @@ mod tests {
         let slot = j.slot;
         drop(j);
         let file = OpenOptions::new().write(true).open(&path).unwrap();
-        file.write_all_at(b"garbage", slot * SLOT_SPACING + 9).unwrap();
+        file.write_all_at(b"garbage", slot * SLOT_SPACING + 9)
+            .unwrap();
         let (j, got) = Journal::open(&path, CAP).unwrap();
         assert_eq!(j.generation, 1);
-        assert!(got.is_empty(), "generation 2's record is not replayed under generation 1");
+        assert!(
+            got.is_empty(),
+            "generation 2's record is not replayed under generation 1"
+        );
     }
 
     #[test]
@@ -265,7 +289,10 @@ mod tests {
             j.append(&body).unwrap();
             n += 1;
         }
-        assert_eq!(n, (CAP - RECORDS_START) as usize / (1000 + RECORD_HEADER_LEN));
+        assert_eq!(
+            n,
+            (CAP - RECORDS_START) as usize / (1000 + RECORD_HEADER_LEN)
+        );
         j.reset().unwrap();
         assert!(j.fits(body.len()));
     }

@@ -62,16 +62,31 @@ impl RedbStore {
         for body in &bodies {
             let changes = batch::from_body(body)?;
             replayed += changes.len();
-            apply(&db, &batch::encode_changes(&changes)?, redb::Durability::None)?;
+            apply(
+                &db,
+                &batch::encode_changes(&changes)?,
+                redb::Durability::None,
+            )?;
         }
         // Always durable and always a new generation, even with nothing replayed: see
         // `Journal::reset`.
         checkpoint(&db, &mut journal, &[])?;
         if replayed > 0 {
-            tracing::info!(records = bodies.len(), changes = replayed, "queue journal replayed");
+            tracing::info!(
+                records = bodies.len(),
+                changes = replayed,
+                "queue journal replayed"
+            );
         }
-        let journal = JournalState { journal, last_checkpoint: Instant::now(), unsynced: false };
-        Ok(RedbStore { db, journal: Mutex::new(journal) })
+        let journal = JournalState {
+            journal,
+            last_checkpoint: Instant::now(),
+            unsynced: false,
+        };
+        Ok(RedbStore {
+            db,
+            journal: Mutex::new(journal),
+        })
     }
 }
 
@@ -83,14 +98,22 @@ fn journal_path(db: &Path) -> PathBuf {
 
 /// Commits `changes` to redb durably, which makes every earlier non-durable commit durable too,
 /// and then starts the journal's next generation, since its records are now redundant.
-fn checkpoint(db: &Database, journal: &mut Journal, changes: &[Encoded<'_>]) -> Result<(), StoreError> {
+fn checkpoint(
+    db: &Database,
+    journal: &mut Journal,
+    changes: &[Encoded<'_>],
+) -> Result<(), StoreError> {
     apply(db, changes, redb::Durability::Immediate)?;
     journal.reset()?;
     Ok(())
 }
 
 /// Applies changes to redb in one write transaction.
-fn apply(db: &Database, changes: &[Encoded<'_>], durability: redb::Durability) -> Result<(), StoreError> {
+fn apply(
+    db: &Database,
+    changes: &[Encoded<'_>],
+    durability: redb::Durability,
+) -> Result<(), StoreError> {
     let mut txn = db.begin_write().map_err(redb::Error::from)?;
     txn.set_durability(durability).map_err(redb::Error::from)?;
     {
@@ -98,8 +121,13 @@ fn apply(db: &Database, changes: &[Encoded<'_>], durability: redb::Durability) -
         let mut payloads = txn.open_table(PAYLOAD).map_err(redb::Error::from)?;
         for change in changes {
             match change {
-                Encoded::Put { seq, meta: bytes, payload } => {
-                    meta.insert(*seq, bytes.as_slice()).map_err(redb::Error::from)?;
+                Encoded::Put {
+                    seq,
+                    meta: bytes,
+                    payload,
+                } => {
+                    meta.insert(*seq, bytes.as_slice())
+                        .map_err(redb::Error::from)?;
                     if let Some(p) = payload {
                         payloads.insert(*seq, *p).map_err(redb::Error::from)?;
                     }

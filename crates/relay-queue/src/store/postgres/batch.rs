@@ -48,14 +48,23 @@ impl Batch {
         for change in changes {
             match change {
                 Change::Put { message, payload } => {
-                    let e = entries.entry(message.seq).or_insert(Entry { message: None, payload: PayloadState::Kept });
+                    let e = entries.entry(message.seq).or_insert(Entry {
+                        message: None,
+                        payload: PayloadState::Kept,
+                    });
                     e.message = Some(message.clone());
                     if let Some(p) = payload {
                         e.payload = PayloadState::Set(p.clone());
                     }
                 }
                 Change::Delete { seq } => {
-                    entries.insert(*seq, Entry { message: None, payload: PayloadState::Removed });
+                    entries.insert(
+                        *seq,
+                        Entry {
+                            message: None,
+                            payload: PayloadState::Removed,
+                        },
+                    );
                 }
                 Change::Clear => {
                     clear = true;
@@ -63,7 +72,10 @@ impl Batch {
                 }
             }
         }
-        let mut batch = Batch { clear, ..Batch::default() };
+        let mut batch = Batch {
+            clear,
+            ..Batch::default()
+        };
         let mut chunk: Vec<(i64, Bytes)> = Vec::new();
         let mut chunk_bytes = 0;
         for (seq, entry) in entries {
@@ -79,7 +91,9 @@ impl Batch {
                 PayloadState::Removed if row_deleted => {}
                 PayloadState::Removed => batch.delete_payloads.push(seq),
                 PayloadState::Set(data) => {
-                    if !chunk.is_empty() && chunk_bytes + data.len() > MAX_PAYLOAD_BYTES_PER_STATEMENT {
+                    if !chunk.is_empty()
+                        && chunk_bytes + data.len() > MAX_PAYLOAD_BYTES_PER_STATEMENT
+                    {
                         batch.payload_chunks.push(std::mem::take(&mut chunk));
                         chunk_bytes = 0;
                     }
@@ -126,7 +140,10 @@ mod tests {
     }
 
     fn put(seq: u64, payload: Option<&'static str>) -> Change {
-        Change::Put { message: msg(seq), payload: payload.map(|s| Bytes::from_static(s.as_bytes())) }
+        Change::Put {
+            message: msg(seq),
+            payload: payload.map(|s| Bytes::from_static(s.as_bytes())),
+        }
     }
 
     #[test]
@@ -135,7 +152,10 @@ mod tests {
         pulled.status = Status::Processing;
         let changes = vec![
             put(1, Some("one")),
-            Change::Put { message: pulled.clone(), payload: None },
+            Change::Put {
+                message: pulled.clone(),
+                payload: None,
+            },
             put(2, Some("two")),
             Change::Delete { seq: 2 },
             Change::Delete { seq: 3 },
@@ -146,7 +166,11 @@ mod tests {
         assert!(!b.clear);
         assert_eq!(b.upsert, vec![pulled, msg(3)]);
         assert_eq!(b.delete, vec![2, 4]);
-        assert_eq!(b.delete_payloads, vec![3], "a payload-less put after a delete keeps no payload");
+        assert_eq!(
+            b.delete_payloads,
+            vec![3],
+            "a payload-less put after a delete keeps no payload"
+        );
         let written: Vec<(i64, Bytes)> = b.payload_chunks.concat();
         assert_eq!(written, vec![(1, Bytes::from_static(b"one"))]);
     }
@@ -163,14 +187,24 @@ mod tests {
     #[test]
     fn large_payloads_are_split_across_statements() {
         let big = Bytes::from(vec![0u8; MAX_PAYLOAD_BYTES_PER_STATEMENT / 2 + 1]);
-        let changes: Vec<Change> =
-            (1..=3).map(|s| Change::Put { message: msg(s), payload: Some(big.clone()) }).collect();
+        let changes: Vec<Change> = (1..=3)
+            .map(|s| Change::Put {
+                message: msg(s),
+                payload: Some(big.clone()),
+            })
+            .collect();
         let b = Batch::fold(&changes).unwrap();
-        assert_eq!(b.payload_chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 1]);
+        assert_eq!(
+            b.payload_chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![1, 1, 1]
+        );
     }
 
     #[test]
     fn a_seq_beyond_bigint_is_refused() {
-        assert!(matches!(Batch::fold(&[Change::Delete { seq: u64::MAX }]), Err(PostgresError::SeqRange(_))));
+        assert!(matches!(
+            Batch::fold(&[Change::Delete { seq: u64::MAX }]),
+            Err(PostgresError::SeqRange(_))
+        ));
     }
 }

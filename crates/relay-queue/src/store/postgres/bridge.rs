@@ -23,7 +23,10 @@ impl Bridge {
             .build()
             .map_err(PostgresError::Runtime)?;
         let handle = runtime.handle().clone();
-        Ok(Bridge { runtime: Some(runtime), handle })
+        Ok(Bridge {
+            runtime: Some(runtime),
+            handle,
+        })
     }
 
     /// Runs `fut` on the store's runtime and blocks the calling thread until it is done.

@@ -18,7 +18,11 @@ pub enum PostgresError {
     )]
     Locked { schema: String, holder: String },
     #[error("row {seq} of {table} cannot be read: {what}")]
-    Corrupt { table: &'static str, seq: i64, what: String },
+    Corrupt {
+        table: &'static str,
+        seq: i64,
+        what: String,
+    },
     #[error("message seq {0} does not fit in a PostgreSQL bigint")]
     SeqRange(u64),
     #[error("the PostgreSQL store is closed")]

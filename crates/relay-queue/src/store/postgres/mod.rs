@@ -66,7 +66,12 @@ impl PostgresStore {
         let target = Target::parse(url)?;
         let bridge = Bridge::new()?;
         let lock_name = format!("relay_queue:{}", target.schema);
-        let conns = bridge.run(connect(target.config.clone(), target.schema.clone(), target.quoted_schema(), lock_name.clone()))?;
+        let conns = bridge.run(connect(
+            target.config.clone(),
+            target.schema.clone(),
+            target.quoted_schema(),
+            lock_name.clone(),
+        ))?;
         Ok(PostgresStore {
             conns: Some(conns),
             lock_name,
@@ -86,14 +91,27 @@ impl PostgresStore {
     }
 }
 
-async fn connect(config: Config, schema: String, quoted: String, lock_name: String) -> Result<Conns, PostgresError> {
+async fn connect(
+    config: Config,
+    schema: String,
+    quoted: String,
+    lock_name: String,
+) -> Result<Conns, PostgresError> {
     let mut tasks = Vec::new();
     let (mut writer, connection) = config.connect(NoTls).await?;
     tasks.push(drive(connection, "committing"));
-    let locked: bool =
-        writer.query_one("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", &[&lock_name]).await?.get(0);
+    let locked: bool = writer
+        .query_one(
+            "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+            &[&lock_name],
+        )
+        .await?
+        .get(0);
     if !locked {
-        return Err(PostgresError::Locked { schema, holder: lock_holder(&writer, &lock_name).await });
+        return Err(PostgresError::Locked {
+            schema,
+            holder: lock_holder(&writer, &lock_name).await,
+        });
     }
     schema::ensure(&mut writer, &schema, &quoted).await?;
     let write_sql = WriteStatements::prepare(&writer, &quoted).await?;
@@ -156,7 +174,9 @@ impl Store for PostgresStore {
         let c = self.conns()?;
         let (reader, sql) = (c.reader.clone(), c.read_sql.clone());
         let messages = self.bridge.run(async move {
-            let rows = reader.query_raw(&sql.load, std::iter::empty::<&(dyn ToSql + Sync)>()).await?;
+            let rows = reader
+                .query_raw(&sql.load, std::iter::empty::<&(dyn ToSql + Sync)>())
+                .await?;
             futures_util::pin_mut!(rows);
             let mut out = Vec::new();
             while let Some(row) = rows.try_next().await? {
@@ -179,7 +199,8 @@ impl Store for PostgresStore {
             let mut client = writer.lock().await;
             let tx = client.transaction().await?;
             if !durable {
-                tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
+                tx.batch_execute("SET LOCAL synchronous_commit = off")
+                    .await?;
             }
             if force_sync {
                 // A transaction that writes nothing commits without touching the WAL; one that
@@ -192,15 +213,26 @@ impl Store for PostgresStore {
             }
             // After folding, every seq appears in one statement at most, so the statements are
             // independent and are sent together (pipelined) rather than one round trip each.
-            let columns = batch.upsert.chunks(UPSERT_ROWS).map(Columns::new).collect::<Result<Vec<_>, _>>()?;
+            let columns = batch
+                .upsert
+                .chunks(UPSERT_ROWS)
+                .map(Columns::new)
+                .collect::<Result<Vec<_>, _>>()?;
             let column_params: Vec<_> = columns.iter().map(Columns::params).collect();
             let payload_columns: Vec<(Vec<i64>, Vec<&[u8]>)> = batch
                 .payload_chunks
                 .iter()
-                .map(|chunk| (chunk.iter().map(|(s, _)| *s).collect(), chunk.iter().map(|(_, d)| d.as_ref()).collect()))
+                .map(|chunk| {
+                    (
+                        chunk.iter().map(|(s, _)| *s).collect(),
+                        chunk.iter().map(|(_, d)| d.as_ref()).collect(),
+                    )
+                })
                 .collect();
-            let payload_params: Vec<[&(dyn ToSql + Sync); 2]> =
-                payload_columns.iter().map(|(seqs, data)| [seqs as &(dyn ToSql + Sync), data]).collect();
+            let payload_params: Vec<[&(dyn ToSql + Sync); 2]> = payload_columns
+                .iter()
+                .map(|(seqs, data)| [seqs as &(dyn ToSql + Sync), data])
+                .collect();
             let delete_params: [&(dyn ToSql + Sync); 1] = [&batch.delete];
             let delete_payload_params: [&(dyn ToSql + Sync); 1] = [&batch.delete_payloads];
             let mut work: Vec<Work<'_>> = Vec::new();
@@ -208,7 +240,9 @@ impl Store for PostgresStore {
                 work.push(Box::pin(tx.execute(&sql.delete, &delete_params)));
             }
             if !batch.delete_payloads.is_empty() {
-                work.push(Box::pin(tx.execute(&sql.delete_payloads, &delete_payload_params)));
+                work.push(Box::pin(
+                    tx.execute(&sql.delete_payloads, &delete_payload_params),
+                ));
             }
             for params in &column_params {
                 work.push(Box::pin(tx.execute(&sql.upsert, params)));
@@ -240,7 +274,16 @@ impl Store for PostgresStore {
 
 impl Drop for PostgresStore {
     fn drop(&mut self) {
-        let Some(Conns { writer, write_sql, reader, read_sql, tasks }) = self.conns.take() else { return };
+        let Some(Conns {
+            writer,
+            write_sql,
+            reader,
+            read_sql,
+            tasks,
+        }) = self.conns.take()
+        else {
+            return;
+        };
         let lock_name = self.lock_name.clone();
         let closed = self.bridge.run(async move {
             // Released explicitly: the server drops a closed session's locks only when its
@@ -248,7 +291,10 @@ impl Drop for PostgresStore {
             let unlocked = writer
                 .lock()
                 .await
-                .execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", &[&lock_name])
+                .execute(
+                    "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+                    &[&lock_name],
+                )
                 .await;
             drop((write_sql, writer, read_sql, reader));
             for task in tasks {

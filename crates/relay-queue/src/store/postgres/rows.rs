@@ -110,7 +110,11 @@ impl<'a> Columns<'a> {
 /// A row of the load query (columns in `schema::COLUMNS` order) back into a message.
 pub fn message_from_row(row: &Row) -> Result<Message, PostgresError> {
     let seq: i64 = row.try_get(0)?;
-    let corrupt = |what: String| PostgresError::Corrupt { table: MESSAGES, seq, what };
+    let corrupt = |what: String| PostgresError::Corrupt {
+        table: MESSAGES,
+        seq,
+        what,
+    };
     let id: &str = row.try_get(1)?;
     let status: &str = row.try_get(4)?;
     let tries: i64 = row.try_get(5)?;
@@ -120,7 +124,8 @@ pub fn message_from_row(row: &Row) -> Result<Message, PostgresError> {
         seq: u64::try_from(seq).map_err(|_| corrupt("negative seq".into()))?,
         source: row.try_get(2)?,
         destination: row.try_get(3)?,
-        status: Status::parse(status).ok_or_else(|| corrupt(format!("unknown status `{status}`")))?,
+        status: Status::parse(status)
+            .ok_or_else(|| corrupt(format!("unknown status `{status}`")))?,
         tries: u32::try_from(tries).map_err(|_| corrupt(format!("tries {tries} out of range")))?,
         topic: row.try_get(6)?,
         label: row.try_get(7)?,

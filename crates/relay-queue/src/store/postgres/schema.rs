@@ -43,14 +43,28 @@ fn create_payloads(schema: &str) -> String {
 /// demands the CREATE privilege, which a role given only an existing schema need not have.
 pub async fn ensure(client: &mut Client, name: &str, quoted: &str) -> Result<(), PostgresError> {
     let tx = client.transaction().await?;
-    let has_schema: bool =
-        tx.query_one("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", &[&name]).await?.get(0);
+    let has_schema: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            &[&name],
+        )
+        .await?
+        .get(0);
     if !has_schema {
-        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}")).await?;
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))
+            .await?;
     }
-    for (table, ddl) in [(MESSAGES, create_messages(quoted)), (PAYLOADS, create_payloads(quoted))] {
-        let exists: bool =
-            tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&format!("{quoted}.{table}")]).await?.get(0);
+    for (table, ddl) in [
+        (MESSAGES, create_messages(quoted)),
+        (PAYLOADS, create_payloads(quoted)),
+    ] {
+        let exists: bool = tx
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&format!("{quoted}.{table}")],
+            )
+            .await?
+            .get(0);
         if !exists {
             tx.batch_execute(&ddl).await?;
         }
@@ -70,7 +84,12 @@ pub struct WriteStatements {
 
 impl WriteStatements {
     pub async fn prepare(client: &Client, s: &str) -> Result<WriteStatements, PostgresError> {
-        let updates = COLUMNS.split(", ").skip(1).map(|c| format!("{c} = EXCLUDED.{c}")).collect::<Vec<_>>().join(", ");
+        let updates = COLUMNS
+            .split(", ")
+            .skip(1)
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let upsert = format!(
             "INSERT INTO {s}.{MESSAGES} ({COLUMNS}) \
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], \
@@ -109,8 +128,14 @@ pub struct ReadStatements {
 impl ReadStatements {
     pub async fn prepare(client: &Client, s: &str) -> Result<ReadStatements, PostgresError> {
         Ok(ReadStatements {
-            load: client.prepare(&format!("SELECT {COLUMNS} FROM {s}.{MESSAGES} ORDER BY seq")).await?,
-            read_payload: client.prepare(&format!("SELECT data FROM {s}.{PAYLOADS} WHERE seq = $1")).await?,
+            load: client
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM {s}.{MESSAGES} ORDER BY seq"
+                ))
+                .await?,
+            read_payload: client
+                .prepare(&format!("SELECT data FROM {s}.{PAYLOADS} WHERE seq = $1"))
+                .await?,
         })
     }
 }

@@ -20,7 +20,9 @@ pub struct Target {
 impl Target {
     pub fn parse(url: &str) -> Result<Target, PostgresError> {
         if !is_postgres_url(url) {
-            return Err(PostgresError::Url("expected a postgres:// or postgresql:// URL".into()));
+            return Err(PostgresError::Url(
+                "expected a postgres:// or postgresql:// URL".into(),
+            ));
         }
         let (base, query) = match url.split_once('?') {
             Some((b, q)) => (b, Some(q)),
@@ -28,7 +30,11 @@ impl Target {
         };
         let mut schema = None;
         let mut kept = Vec::new();
-        for pair in query.into_iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
+        for pair in query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .filter(|p| !p.is_empty())
+        {
             match pair.split_once('=') {
                 Some(("schema", value)) => schema = Some(value.to_string()),
                 _ => kept.push(pair),
@@ -40,9 +46,14 @@ impl Target {
                 "schema `{schema}`: use letters, digits and underscores, not starting with a digit, at most 63"
             )));
         }
-        let driver_url = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+        let driver_url = if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
         // The driver's parse error says only "invalid connection string"; its source says why.
-        let mut config = Config::from_str(&driver_url).map_err(|e| PostgresError::Url(PostgresError::from(e).to_string()))?;
+        let mut config = Config::from_str(&driver_url)
+            .map_err(|e| PostgresError::Url(PostgresError::from(e).to_string()))?;
         if config.get_application_name().is_none() {
             config.application_name("relay");
         }
@@ -68,13 +79,24 @@ impl Target {
                 Host::Unix(p) => p.display().to_string(),
             })
             .collect();
-        let hosts = if hosts.is_empty() { "localhost".to_string() } else { hosts.join(",") };
+        let hosts = if hosts.is_empty() {
+            "localhost".to_string()
+        } else {
+            hosts.join(",")
+        };
         // One port applies to every host; none means the default.
         let ports: Vec<String> = self.config.get_ports().iter().map(u16::to_string).collect();
-        let ports = if ports.is_empty() { "5432".to_string() } else { ports.join(",") };
+        let ports = if ports.is_empty() {
+            "5432".to_string()
+        } else {
+            ports.join(",")
+        };
         let user = self.config.get_user().unwrap_or("?");
         let db = self.config.get_dbname().unwrap_or(user);
-        format!("postgres://{user}@{hosts}:{ports}/{db} schema {}", self.schema)
+        format!(
+            "postgres://{user}@{hosts}:{ports}/{db} schema {}",
+            self.schema
+        )
     }
 }
 
@@ -98,15 +120,24 @@ mod tests {
         let t = Target::parse("postgres://u:secret@db.example:6543/q?sslmode=disable&schema=relay_a&connect_timeout=3").unwrap();
         assert_eq!(t.schema, "relay_a");
         assert_eq!(t.config.get_dbname(), Some("q"));
-        assert_eq!(t.config.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(
+            t.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
         assert!(!t.describe().contains("secret"), "{}", t.describe());
-        assert_eq!(t.describe(), "postgres://u@db.example:6543/q schema relay_a");
+        assert_eq!(
+            t.describe(),
+            "postgres://u@db.example:6543/q schema relay_a"
+        );
     }
 
     #[test]
     fn a_unix_socket_is_described_by_its_directory() {
         let t = Target::parse("postgres://relay@/q?host=/run/postgresql&port=5433").unwrap();
-        assert_eq!(t.describe(), "postgres://relay@/run/postgresql:5433/q schema public");
+        assert_eq!(
+            t.describe(),
+            "postgres://relay@/run/postgresql:5433/q schema public"
+        );
     }
 
     #[test]
@@ -114,13 +145,24 @@ mod tests {
         let t = Target::parse("postgresql://u@localhost/q").unwrap();
         assert_eq!(t.schema, "public");
         assert_eq!(t.config.get_application_name(), Some("relay"));
-        assert_eq!(t.config.get_connect_timeout(), Some(&DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(
+            t.config.get_connect_timeout(),
+            Some(&DEFAULT_CONNECT_TIMEOUT)
+        );
     }
 
     #[test]
     fn refuses_what_it_cannot_use() {
-        for bad in ["/var/lib/queue.redb", "postgres://u@h/q?schema=a;drop", "postgres://u@h/q?schema=1a", "postgres://u@h/q?nonsense=1"] {
-            assert!(matches!(Target::parse(bad), Err(PostgresError::Url(_))), "{bad}");
+        for bad in [
+            "/var/lib/queue.redb",
+            "postgres://u@h/q?schema=a;drop",
+            "postgres://u@h/q?schema=1a",
+            "postgres://u@h/q?nonsense=1",
+        ] {
+            assert!(
+                matches!(Target::parse(bad), Err(PostgresError::Url(_))),
+                "{bad}"
+            );
         }
     }
 }
