@@ -121,7 +121,7 @@ pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 impl Store {
     /// Opens (creating if needed) the store file and loads everything, keeping the newest
     /// `recent` messages of each channel in memory.
-    pub fn open(path: &Path, recent: usize) -> Result<(Store, Loaded), HubError> {
+    pub(crate) fn open(path: &Path, recent: usize) -> Result<(Store, Loaded), HubError> {
         let db = Database::create(path).map_err(HubError::store)?;
         let w = db.begin_write().map_err(HubError::store)?;
         {
@@ -149,20 +149,20 @@ impl Store {
         Ok((Store { db, tx }, loaded))
     }
 
-    pub fn put<T: Serialize>(&self, table: Table, key: &str, value: &T) {
+    pub(crate) fn put<T: Serialize>(&self, table: Table, key: &str, value: &T) {
         let _ = self.tx.send(Op::Put(table, key.to_owned(), encode(value)));
     }
 
-    pub fn delete(&self, table: Table, key: &str) {
+    pub(crate) fn delete(&self, table: Table, key: &str) {
         let _ = self.tx.send(Op::Del(table, key.to_owned()));
     }
 
-    pub fn put_message(&self, msg: Arc<LoggedMessage>) {
+    pub(crate) fn put_message(&self, msg: Arc<LoggedMessage>) {
         let _ = self.tx.send(Op::PutMessage(msg));
     }
 
     /// Queues a channel's log record (see [`LogMeta`]); [`Store::sync`] makes it durable.
-    pub fn put_log_meta(&self, channel_id: &str, meta: &LogMeta) {
+    pub(crate) fn put_log_meta(&self, channel_id: &str, meta: &LogMeta) {
         let _ = self
             .tx
             .send(Op::PutMeta(log_meta_key(channel_id), encode(meta), None));
@@ -170,7 +170,12 @@ impl Store {
 
     /// Queues a channel's log record with a new reservation; `durable` is raised to
     /// `meta.reserved` once it is on disk.
-    pub fn reserve_offsets(&self, channel_id: &str, meta: &LogMeta, durable: Arc<AtomicU64>) {
+    pub(crate) fn reserve_offsets(
+        &self,
+        channel_id: &str,
+        meta: &LogMeta,
+        durable: Arc<AtomicU64>,
+    ) {
         let _ = self.tx.send(Op::PutMeta(
             log_meta_key(channel_id),
             encode(meta),
@@ -178,12 +183,12 @@ impl Store {
         ));
     }
 
-    pub fn trim_messages(&self, channel_id: &str, below: u64) {
+    pub(crate) fn trim_messages(&self, channel_id: &str, below: u64) {
         let _ = self.tx.send(Op::TrimMessages(channel_id.to_owned(), below));
     }
 
     /// Waits until everything queued before this call is committed to disk.
-    pub fn sync(&self) -> Result<(), HubError> {
+    pub(crate) fn sync(&self) -> Result<(), HubError> {
         let (done_tx, done_rx) = mpsc::sync_channel(1);
         self.tx
             .send(Op::Sync(done_tx))
@@ -196,7 +201,7 @@ impl Store {
     }
 
     /// Reads a channel's logged messages with offsets in `from..to`, oldest first.
-    pub fn read_messages(
+    pub(crate) fn read_messages(
         &self,
         channel_id: &str,
         from: u64,

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Rust clients for Relay's three faces.
 //!
 //! - `console`: connect to a step console instance over its Unix socket and send it commands.

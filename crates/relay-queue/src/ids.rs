@@ -5,20 +5,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use relay_wire::queue::MessageId;
 
-pub struct IdGenerator {
+pub(crate) struct IdGenerator {
     process: [u8; 5],
     counter: AtomicU32,
 }
 
 impl IdGenerator {
-    pub fn new() -> IdGenerator {
+    pub(crate) fn new() -> IdGenerator {
         IdGenerator {
             process: rand::random(),
             counter: AtomicU32::new(rand::random::<u32>() & 0xff_ffff),
         }
     }
 
-    pub fn next(&self, now_ms: i64) -> MessageId {
+    pub(crate) fn next(&self, now_ms: i64) -> MessageId {
         let secs = (now_ms / 1000) as u32;
         let count = self.counter.fetch_add(1, Ordering::Relaxed) & 0xff_ffff;
         let mut id = [0u8; 12];

@@ -7,7 +7,7 @@ use relay_wire::queue::{MessageId, Status};
 use crate::message::Message;
 
 #[derive(Default)]
-pub struct Index {
+pub(crate) struct Index {
     by_seq: BTreeMap<u64, Message>,
     by_id: HashMap<MessageId, u64>,
     /// Per destination: messages waiting to be pulled (pending or scheduled), oldest first.
@@ -21,20 +21,20 @@ pub struct Index {
 }
 
 impl Index {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.by_seq.len()
     }
 
-    pub fn last_seq(&self) -> Option<u64> {
+    pub(crate) fn last_seq(&self) -> Option<u64> {
         self.by_seq.keys().next_back().copied()
     }
 
-    pub fn get(&self, id: &MessageId) -> Option<&Message> {
+    pub(crate) fn get(&self, id: &MessageId) -> Option<&Message> {
         self.by_id.get(id).and_then(|seq| self.by_seq.get(seq))
     }
 
     /// Inserts a message or replaces the one with the same `seq`.
-    pub fn put(&mut self, msg: Message) {
+    pub(crate) fn put(&mut self, msg: Message) {
         self.remove(msg.seq);
         self.by_id.insert(msg.id, msg.seq);
         add_to(&mut self.involved, &msg.source, msg.seq);
@@ -55,7 +55,7 @@ impl Index {
         self.by_seq.insert(msg.seq, msg);
     }
 
-    pub fn remove(&mut self, seq: u64) -> Option<Message> {
+    pub(crate) fn remove(&mut self, seq: u64) -> Option<Message> {
         let msg = self.by_seq.remove(&seq)?;
         self.by_id.remove(&msg.id);
         for node in [&msg.source, &msg.destination] {
@@ -70,7 +70,7 @@ impl Index {
     }
 
     /// The oldest message `node` may pull now.
-    pub fn next_due(&self, node: &str, now: i64) -> Option<&Message> {
+    pub(crate) fn next_due(&self, node: &str, now: i64) -> Option<&Message> {
         self.inbox
             .get(node)?
             .iter()
@@ -79,7 +79,7 @@ impl Index {
     }
 
     /// Messages `node` sent or receives, oldest first.
-    pub fn involving<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Message> + 'a {
+    pub(crate) fn involving<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Message> + 'a {
         self.involved
             .get(node)
             .into_iter()
@@ -88,7 +88,7 @@ impl Index {
     }
 
     /// Messages pulled at or before `cutoff`.
-    pub fn in_flight_since(&self, cutoff: i64) -> Vec<u64> {
+    pub(crate) fn in_flight_since(&self, cutoff: i64) -> Vec<u64> {
         self.in_flight
             .range(..=(cutoff, u64::MAX))
             .map(|&(_, seq)| seq)
@@ -96,22 +96,22 @@ impl Index {
     }
 
     /// Messages acked at or before `cutoff`.
-    pub fn processed_since(&self, cutoff: i64) -> Vec<u64> {
+    pub(crate) fn processed_since(&self, cutoff: i64) -> Vec<u64> {
         self.processed
             .range(..=(cutoff, u64::MAX))
             .map(|&(_, seq)| seq)
             .collect()
     }
 
-    pub fn get_seq(&self, seq: u64) -> Option<&Message> {
+    pub(crate) fn get_seq(&self, seq: u64) -> Option<&Message> {
         self.by_seq.get(&seq)
     }
 
-    pub fn all(&self) -> impl Iterator<Item = &Message> {
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Message> {
         self.by_seq.values()
     }
 
-    pub fn clear(&mut self) -> usize {
+    pub(crate) fn clear(&mut self) -> usize {
         let n = self.by_seq.len();
         *self = Index::default();
         n

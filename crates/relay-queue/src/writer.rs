@@ -17,14 +17,14 @@ const LINGER: Duration = Duration::from_micros(200);
 /// How stale the disk may get in relaxed mode.
 const RELAXED_SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
-pub type CommitResult = Result<(), Arc<StoreError>>;
+pub(crate) type CommitResult = Result<(), Arc<StoreError>>;
 
 struct Job {
     changes: Vec<Change>,
     done: oneshot::Sender<CommitResult>,
 }
 
-pub struct Writer {
+pub(crate) struct Writer {
     tx: Option<mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -41,7 +41,7 @@ impl Drop for Writer {
 }
 
 impl Writer {
-    pub fn spawn(store: Arc<dyn Store>, durability: Durability) -> std::io::Result<Writer> {
+    pub(crate) fn spawn(store: Arc<dyn Store>, durability: Durability) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("relay-queue-writer".into())
@@ -54,7 +54,7 @@ impl Writer {
 
     /// Queues changes for the next commit. Call while holding the engine's state lock so that
     /// commits happen in the order the changes were made.
-    pub fn submit(&self, changes: Vec<Change>) -> oneshot::Receiver<CommitResult> {
+    pub(crate) fn submit(&self, changes: Vec<Change>) -> oneshot::Receiver<CommitResult> {
         let (done, rx) = oneshot::channel();
         // A send fails only when the writer thread is gone; the receiver then reports it.
         if let Some(tx) = &self.tx {

@@ -142,27 +142,27 @@ enum AcceptFailure {
 /// every Unix, so the errors that end the server are right everywhere; anything else
 /// unknown elsewhere is retried with a pause.
 mod errno {
-    pub const EPERM: i32 = 1;
-    pub const EINTR: i32 = 4;
-    pub const EBADF: i32 = 9;
-    pub const EAGAIN: i32 = 11;
-    pub const EFAULT: i32 = 14;
-    pub const EINVAL: i32 = 22;
-    pub const ENONET: i32 = 64;
-    pub const EPROTO: i32 = 71;
+    pub(super) const EPERM: i32 = 1;
+    pub(super) const EINTR: i32 = 4;
+    pub(super) const EBADF: i32 = 9;
+    pub(super) const EAGAIN: i32 = 11;
+    pub(super) const EFAULT: i32 = 14;
+    pub(super) const EINVAL: i32 = 22;
+    pub(super) const ENONET: i32 = 64;
+    pub(super) const EPROTO: i32 = 71;
     #[cfg(target_os = "linux")]
-    pub const ENOTSOCK: i32 = 88;
+    pub(super) const ENOTSOCK: i32 = 88;
     #[cfg(not(target_os = "linux"))]
     pub const ENOTSOCK: i32 = 38;
-    pub const ENOPROTOOPT: i32 = 92;
-    pub const EOPNOTSUPP: i32 = 95;
-    pub const ENETDOWN: i32 = 100;
-    pub const ENETUNREACH: i32 = 101;
-    pub const ECONNABORTED: i32 = 103;
-    pub const ECONNRESET: i32 = 104;
-    pub const ETIMEDOUT: i32 = 110;
-    pub const EHOSTDOWN: i32 = 112;
-    pub const EHOSTUNREACH: i32 = 113;
+    pub(super) const ENOPROTOOPT: i32 = 92;
+    pub(super) const EOPNOTSUPP: i32 = 95;
+    pub(super) const ENETDOWN: i32 = 100;
+    pub(super) const ENETUNREACH: i32 = 101;
+    pub(super) const ECONNABORTED: i32 = 103;
+    pub(super) const ECONNRESET: i32 = 104;
+    pub(super) const ETIMEDOUT: i32 = 110;
+    pub(super) const EHOSTDOWN: i32 = 112;
+    pub(super) const EHOSTUNREACH: i32 = 113;
 }
 
 /// accept(2): only a bad descriptor, a socket that is not listening (EINVAL) or not a socket,
@@ -246,6 +246,8 @@ mod accept_tests {
     /// The errors a real accept(2) gives on a socket that is not listening (EINVAL) and on a
     /// descriptor that is not a socket (ENOTSOCK).
     #[test]
+    // Only a raw descriptor can make a TcpListener of what does not listen.
+    #[allow(unsafe_code)]
     fn accepting_on_what_is_no_listener_ends_the_loop() {
         use std::os::fd::{FromRawFd, IntoRawFd};
         let listening = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
-pub struct WriteStall<T> {
+pub(crate) struct WriteStall<T> {
     inner: T,
     limit: Duration,
     /// Armed at the first write that found the socket full since the last progress.
@@ -22,7 +22,7 @@ pub struct WriteStall<T> {
 }
 
 impl<T> WriteStall<T> {
-    pub fn new(inner: T, limit: Duration) -> Self {
+    pub(crate) fn new(inner: T, limit: Duration) -> Self {
         WriteStall {
             inner,
             limit,
@@ -30,7 +30,7 @@ impl<T> WriteStall<T> {
         }
     }
 
-    pub fn into_inner(self) -> T {
+    pub(crate) fn into_inner(self) -> T {
         self.inner
     }
 

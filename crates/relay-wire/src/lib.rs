@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Pure codecs shared by Relay's servers and clients. Nothing here does I/O: every function
 //! takes bytes or values and returns bytes or values, so servers, clients and fuzz-style tests
 //! share one definition of each wire format.

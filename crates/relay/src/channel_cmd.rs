@@ -11,7 +11,7 @@ use clap::Subcommand;
 use relay_channels::{Hub, HubConfig, PreloginLimits};
 
 #[derive(Subcommand)]
-pub enum ChannelCommand {
+pub(crate) enum ChannelCommand {
     /// Manage the channel face's accounts (works whether or not `relay serve` is running).
     #[command(subcommand)]
     Account(account::AccountCommand),
@@ -27,7 +27,7 @@ fn say(line: impl std::fmt::Display) -> anyhow::Result<()> {
     writeln!(std::io::stdout(), "{line}").context("writing to standard output")
 }
 
-pub fn run(cmd: ChannelCommand) -> anyhow::Result<std::process::ExitCode> {
+pub(crate) fn run(cmd: ChannelCommand) -> anyhow::Result<std::process::ExitCode> {
     match cmd {
         ChannelCommand::Account(c) => account::run(c),
         ChannelCommand::Channel(c) => client::run(c),
@@ -36,7 +36,7 @@ pub fn run(cmd: ChannelCommand) -> anyhow::Result<std::process::ExitCode> {
 
 /// Channel options of `relay serve`.
 #[derive(clap::Args, Debug, Clone)]
-pub struct ServeChannelArgs {
+pub(crate) struct ServeChannelArgs {
     /// Let anyone create an account with `POST /auth/sign_up` (off: the operator creates
     /// accounts with `relay account add`).
     #[arg(long)]
@@ -80,19 +80,19 @@ impl ServeChannelArgs {
 }
 
 /// `relay serve`'s default data directory (the `relay` folder in the user's data directory).
-pub fn default_data_dir() -> std::path::PathBuf {
+pub(crate) fn default_data_dir() -> std::path::PathBuf {
     dirs::data_dir()
         .map(|d| d.join("relay"))
         .unwrap_or_else(|| std::path::PathBuf::from("relay-data"))
 }
 
 /// Where the channel face keeps its files inside the shared data directory.
-pub fn channels_dir(data_dir: &Path) -> std::path::PathBuf {
+pub(crate) fn channels_dir(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("channels")
 }
 
 /// Opens the channel face's state under `data_dir` for `relay serve`.
-pub fn open_face(
+pub(crate) fn open_face(
     args: &ServeChannelArgs,
     data_dir: &Path,
 ) -> anyhow::Result<Option<relay_server::channel::ChannelFace>> {

@@ -7,7 +7,7 @@ mod manpage;
 mod messages;
 mod send;
 
-pub use args::ConsoleCommand;
+pub(crate) use args::ConsoleCommand;
 
 use args::{QuestionAction, StepAction, WidgetAction};
 use messages::{collapsible_options, common_options, question_options, step_options};
@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 /// Rewrites Moulti's multi-letter short options (`-tt`, `-bt`, `-mh`, `-Mh`, `-rs`, `-pt`),
 /// which clap cannot declare, into their long forms. Everything after `--` is left alone.
-pub fn normalize_args<I: IntoIterator<Item = std::ffi::OsString>>(
+pub(crate) fn normalize_args<I: IntoIterator<Item = std::ffi::OsString>>(
     args: I,
 ) -> Vec<std::ffi::OsString> {
     const SHORTS: [(&str, &str); 6] = [
@@ -49,7 +49,7 @@ pub fn normalize_args<I: IntoIterator<Item = std::ffi::OsString>>(
     out
 }
 
-pub fn run(cmd: ConsoleCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cmd: ConsoleCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ConsoleCommand::Init => Ok(ExitCode::from(relay_console::launch::launch(None)?)),
         ConsoleCommand::Run(a) => run_command(a),
@@ -165,8 +165,8 @@ fn run_command(a: args::RunArgs) -> anyhow::Result<ExitCode> {
         let base = get("MOULTI_INSTANCE")
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "default".into());
-        // SAFETY: single-threaded at this point; nothing else reads the environment concurrently.
-        unsafe { std::env::set_var("MOULTI_INSTANCE", format!("{base}-{}", std::process::id())) };
+        // Sound only while single-threaded: no runtime has started yet.
+        std::env::set_var("MOULTI_INSTANCE", format!("{base}-{}", std::process::id()));
     }
     if a.print_env {
         let address = relay_console::server::resolve_address(&|k| std::env::var(k).ok());

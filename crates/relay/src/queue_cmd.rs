@@ -20,10 +20,10 @@ use input::{parse_at, read_payload, PayloadType};
 
 /// `pull` found nothing to deliver. Distinct from errors so that a script can loop
 /// `while relay queue pull …; do …; done` and stop when the inbox is empty.
-pub const EXIT_EMPTY: u8 = 3;
+pub(crate) const EXIT_EMPTY: u8 = 3;
 
 #[derive(Subcommand)]
-pub enum QueueCommand {
+pub(crate) enum QueueCommand {
     /// Push a message to a node's inbox.
     Push(PushArgs),
     /// Take the oldest due message from this node's inbox (it becomes `processing`).
@@ -43,7 +43,7 @@ pub enum QueueCommand {
 }
 
 #[derive(Args)]
-pub struct PushArgs {
+pub(crate) struct PushArgs {
     /// The destination node's id (hexadecimal); a node can push to itself.
     #[arg(long = "to", value_name = "NODE")]
     destination: String,
@@ -67,7 +67,7 @@ pub struct PushArgs {
 }
 
 #[derive(Args)]
-pub struct PullArgs {
+pub(crate) struct PullArgs {
     #[command(flatten)]
     out: Output,
     #[command(flatten)]
@@ -75,7 +75,7 @@ pub struct PullArgs {
 }
 
 #[derive(Args)]
-pub struct IdArgs {
+pub(crate) struct IdArgs {
     /// The message id (24 hexadecimal characters).
     id: String,
     #[command(flatten)]
@@ -85,7 +85,7 @@ pub struct IdArgs {
 }
 
 #[derive(Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// At most this many messages (the server caps it, 100 by default).
     #[arg(long)]
     limit: Option<u32>,
@@ -97,7 +97,7 @@ pub struct ListArgs {
 }
 
 #[derive(Args)]
-pub struct UpdateArgs {
+pub(crate) struct UpdateArgs {
     /// The message id (24 hexadecimal characters).
     id: String,
     /// The new payload: literal text, `-` to read stdin, or `@FILE` to read a file.
@@ -112,7 +112,7 @@ pub struct UpdateArgs {
 }
 
 #[derive(Args)]
-pub struct DeleteArgs {
+pub(crate) struct DeleteArgs {
     /// The message id; omit it and pass --all to delete every message this node may delete.
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     id: Option<String>,
@@ -137,7 +137,7 @@ struct Output {
     payload_only: bool,
 }
 
-pub fn run(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

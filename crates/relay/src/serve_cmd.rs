@@ -13,7 +13,7 @@ use relay_server::queue::{BodyLimits, QueueFace, QueueHttpConfig};
 use crate::channel_cmd::{self, ServeChannelArgs};
 
 #[derive(clap::Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Address to listen on. Without it, SCIROCCO_PORT (if set) picks a port on 127.0.0.1.
     #[arg(long, env = "RELAY_LISTEN")]
     listen: Option<SocketAddr>,
@@ -65,7 +65,7 @@ fn parse_durability(s: &str) -> Result<Durability, String> {
 }
 
 /// The default data directory, shared with the commands that read the generated token.
-pub fn default_data_dir() -> PathBuf {
+pub(crate) fn default_data_dir() -> PathBuf {
     dirs::data_dir()
         .map(|d| d.join("relay"))
         .unwrap_or_else(|| PathBuf::from("relay-data"))
@@ -137,7 +137,7 @@ fn non_zero_secs(secs: u64) -> Option<Duration> {
     (secs > 0).then(|| Duration::from_secs(secs))
 }
 
-pub fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init();
     let data = args.data.clone().unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;

@@ -217,9 +217,9 @@ fn watch_taken_over_before_its_first_message_still_shows_it() {
 
 /// Waits for a `watch --count N` to end once it has shown its N messages.
 fn wait_for_watch(watch: &mut std::process::Child, what: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(20);
     while watch.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
+        if Instant::now() > deadline {
             let _ = watch.kill();
             panic!("the watch never showed {what}");
         }

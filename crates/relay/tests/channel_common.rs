@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use relay_client::channel::ChannelHttp;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_relay");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_relay");
 
-pub struct Server {
+pub(crate) struct Server {
     pub dir: tempfile::TempDir,
     pub port: u16,
     child: Option<Child>,
@@ -30,12 +30,12 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    pub fn start(extra: &[&str]) -> Server {
+    pub(crate) fn start(extra: &[&str]) -> Server {
         Server::start_with_env(extra, &[])
     }
 
     /// Starts the server with extra arguments and environment variables.
-    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut s = Server {
             dir: tempfile::tempdir().unwrap(),
             port: free_port(),
@@ -50,7 +50,7 @@ impl Server {
         s
     }
 
-    pub fn data(&self) -> &Path {
+    pub(crate) fn data(&self) -> &Path {
         self.dir.path()
     }
 
@@ -87,7 +87,7 @@ impl Server {
         self.child = Some(child);
     }
 
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &c.id().to_string()])
@@ -104,13 +104,13 @@ impl Server {
         }
     }
 
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.stop();
         self.spawn();
     }
 
     /// `kill -9` and start again on the same port and data: what a crash leaves.
-    pub fn crash_and_restart(&mut self) {
+    pub(crate) fn crash_and_restart(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -118,13 +118,13 @@ impl Server {
         self.spawn();
     }
 
-    pub fn http(&self) -> String {
+    pub(crate) fn http(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// A blocking TCP stream to `/ws` after the WebSocket handshake, for tests that send raw
     /// frames or stop reading.
-    pub fn raw_ws(&self) -> std::net::TcpStream {
+    pub(crate) fn raw_ws(&self) -> std::net::TcpStream {
         let (status, tcp) = self.ws_upgrade();
         assert!(status.starts_with("HTTP/1.1 101"), "{status}");
         tcp
@@ -132,7 +132,7 @@ impl Server {
 
     /// Asks for a WebSocket upgrade of `/ws`: the response's status line and the stream. The
     /// response head is read byte by byte, so that no frame byte is taken with it.
-    pub fn ws_upgrade(&self) -> (String, std::net::TcpStream) {
+    pub(crate) fn ws_upgrade(&self) -> (String, std::net::TcpStream) {
         use std::io::{Read, Write};
         let mut tcp = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         let req = format!(
@@ -154,12 +154,12 @@ impl Server {
         (head.lines().next().unwrap_or("").to_owned(), tcp)
     }
 
-    pub fn ws(&self) -> String {
+    pub(crate) fn ws(&self) -> String {
         format!("ws://127.0.0.1:{}/ws", self.port)
     }
 
     /// `relay account add` against this server's data directory.
-    pub fn add_account(&self, email: &str, password: &str) {
+    pub(crate) fn add_account(&self, email: &str, password: &str) {
         let out = Command::new(BIN)
             .args(["account", "add", email, "--password", password, "--data"])
             .arg(self.data())
@@ -172,7 +172,7 @@ impl Server {
         );
     }
 
-    pub fn session_file(&self, who: &str) -> PathBuf {
+    pub(crate) fn session_file(&self, who: &str) -> PathBuf {
         self.dir.path().join(format!("{who}.session.json"))
     }
 }
@@ -184,7 +184,7 @@ impl Drop for Server {
 }
 
 /// Two signed-in accounts, the owner's service bound to the owner's channel.
-pub struct Setup {
+pub(crate) struct Setup {
     pub owner: ChannelHttp,
     pub user: ChannelHttp,
     pub user_id: String,
@@ -192,7 +192,7 @@ pub struct Setup {
     pub ch: String,
 }
 
-pub async fn setup(s: &Server) -> Setup {
+pub(crate) async fn setup(s: &Server) -> Setup {
     s.add_account("owner@example.com", "pw-owner");
     s.add_account("user@example.com", "pw-user");
     let mut owner = ChannelHttp::new(&s.http()).unwrap();
@@ -216,10 +216,10 @@ pub async fn setup(s: &Server) -> Setup {
 }
 
 /// The frames a Rust channel client received, in order.
-pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<relay_client::channel::ServerFrame>>>;
+pub(crate) type Seen = std::sync::Arc<std::sync::Mutex<Vec<relay_client::channel::ServerFrame>>>;
 
 /// A handler that records every frame into the returned list.
-pub fn recorder() -> (Seen, relay_client::channel::Handler) {
+pub(crate) fn recorder() -> (Seen, relay_client::channel::Handler) {
     let seen: Seen = Default::default();
     let s = seen.clone();
     (
@@ -232,7 +232,7 @@ pub fn recorder() -> (Seen, relay_client::channel::Handler) {
 }
 
 /// Polls `f` every 50 ms until it gives a value; panics naming `what` after 30 s.
-pub async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     for _ in 0..600 {
         if let Some(v) = f() {
             return v;
@@ -244,7 +244,7 @@ pub async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 /// A raw WebSocket client on blocking threads: frames are sent as written, and every text frame
 /// the server sends is parsed as JSON and kept, in order, by a reader thread.
-pub struct RawWs {
+pub(crate) struct RawWs {
     tcp: std::net::TcpStream,
     frames: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
     /// The close frame's code and reason, once the server sent one.
@@ -252,7 +252,7 @@ pub struct RawWs {
 }
 
 impl RawWs {
-    pub fn open(s: &Server) -> RawWs {
+    pub(crate) fn open(s: &Server) -> RawWs {
         use relay_wire::websocket::{self, Masking, Parsed};
         use std::io::Read;
         let tcp = s.raw_ws();
@@ -300,12 +300,12 @@ impl RawWs {
     }
 
     /// Sends one text frame; false once the connection is gone.
-    pub fn send(&self, v: &serde_json::Value) -> bool {
+    pub(crate) fn send(&self, v: &serde_json::Value) -> bool {
         self.send_raw(&RawWs::encode(v))
     }
 
     /// `v` as a client's text frame, for [`RawWs::send_raw`].
-    pub fn encode(v: &serde_json::Value) -> Vec<u8> {
+    pub(crate) fn encode(v: &serde_json::Value) -> Vec<u8> {
         let mut out = Vec::new();
         relay_wire::websocket::masked_frame(
             relay_wire::websocket::OP_TEXT,
@@ -317,27 +317,31 @@ impl RawWs {
     }
 
     /// Writes bytes as they are (frames already encoded); false once the connection is gone.
-    pub fn send_raw(&self, bytes: &[u8]) -> bool {
+    pub(crate) fn send_raw(&self, bytes: &[u8]) -> bool {
         use std::io::Write;
         (&self.tcp).write_all(bytes).is_ok()
     }
 
     /// Drops the TCP connection without a close frame (dropping a `RawWs` leaves it open: its
     /// reader thread holds a clone of the stream).
-    pub fn disconnect(&self) {
+    pub(crate) fn disconnect(&self) {
         let _ = self.tcp.shutdown(std::net::Shutdown::Both);
     }
 
-    pub fn frames(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn frames(&self) -> Vec<serde_json::Value> {
         self.frames.lock().unwrap().clone()
     }
 
-    pub fn closed(&self) -> Option<(u16, String)> {
+    pub(crate) fn closed(&self) -> Option<(u16, String)> {
         self.closed.lock().unwrap().clone()
     }
 
     /// Waits up to 10 s for a frame matching `pred`.
-    pub fn wait(&self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub(crate) fn wait(
+        &self,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(f) = self.frames.lock().unwrap().iter().find(|f| pred(f)) {
@@ -349,7 +353,7 @@ impl RawWs {
     }
 
     /// Sends `v` with `request_id` set to `rid` and returns the body of its copy.
-    pub fn request(&self, mut v: serde_json::Value, rid: &str) -> serde_json::Value {
+    pub(crate) fn request(&self, mut v: serde_json::Value, rid: &str) -> serde_json::Value {
         v["request_id"] = rid.into();
         assert!(self.send(&v), "the connection is gone");
         self.wait(&format!("the copy of {rid}"), |f| {
@@ -359,7 +363,7 @@ impl RawWs {
     }
 
     /// Logs in as a user and asserts that the login was accepted.
-    pub fn login_user(&self, token: &str) {
+    pub(crate) fn login_user(&self, token: &str) {
         let copy = self.request(serde_json::json!({"type": "user_login", "auth_origin": "cognito", "access_token": token}), "login");
         assert_eq!(copy["status"], true, "{copy}");
     }

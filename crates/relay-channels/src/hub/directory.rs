@@ -11,12 +11,12 @@ use crate::model::{Account, Agent, Channel, Group, Service, Token, TokenKind};
 use crate::store::Table;
 
 /// How long an upload key from `GET /file/upload` may wait for its upload.
-pub const UPLOAD_KEY_TTL_MS: i64 = 3_600_000;
+pub(super) const UPLOAD_KEY_TTL_MS: i64 = 3_600_000;
 
 /// The longest channel name and description: far above any real one, and small enough that the
 /// `channel_info` frame carrying them stays within the 1 MiB a client accepts.
-pub const MAX_CHANNEL_NAME: usize = 1024;
-pub const MAX_CHANNEL_DESCRIPTION: usize = 64 * 1024;
+pub(super) const MAX_CHANNEL_NAME: usize = 1024;
+pub(super) const MAX_CHANNEL_DESCRIPTION: usize = 64 * 1024;
 
 /// Checks what a create or update would set (`None`: left as it is). A name is what every list
 /// and client shows a channel by, so it is never empty or only whitespace.

@@ -60,7 +60,7 @@ impl ChannelLog {
 
     /// The record a clean stop leaves: nothing reserved beyond the next offset (a message after
     /// it has to reserve again).
-    pub fn clean_stop(&mut self) -> LogMeta {
+    pub(crate) fn clean_stop(&mut self) -> LogMeta {
         self.reserved = self.next;
         self.durable.store(self.next, Ordering::Release);
         self.meta(true)

@@ -56,7 +56,7 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }
 }
@@ -74,24 +74,24 @@ pub(crate) struct Prelogin {
 }
 
 impl Prelogin {
-    pub fn new(limits: PreloginLimits) -> Self {
+    pub(crate) fn new(limits: PreloginLimits) -> Self {
         Self {
             limits,
             ..Self::default()
         }
     }
 
-    pub fn used(&self) -> usize {
+    pub(crate) fn used(&self) -> usize {
         self.used
     }
 
     /// Whether another socket that has not logged in may be opened.
-    pub fn admits_socket(&self) -> bool {
+    pub(crate) fn admits_socket(&self) -> bool {
         self.limits.max_sockets == 0 || self.sockets < self.limits.max_sockets
     }
 
     /// Drops a socket's frames too old to run after a login.
-    pub fn expire(&mut self, p: &mut Pending, now: Instant) {
+    pub(crate) fn expire(&mut self, p: &mut Pending, now: Instant) {
         while p
             .frames
             .front()
@@ -104,7 +104,7 @@ impl Prelogin {
     }
 
     /// Keeps a frame's text for after the login, within the socket's and the server's limits.
-    pub fn keep(&mut self, p: &mut Pending, raw: &str, now: Instant) -> Result<(), NotKept> {
+    pub(crate) fn keep(&mut self, p: &mut Pending, raw: &str, now: Instant) -> Result<(), NotKept> {
         self.expire(p, now);
         if p.frames.len() >= MAX_PENDING || p.bytes + raw.len() > MAX_PENDING_BYTES {
             return Err(NotKept::SocketFull);
@@ -120,7 +120,7 @@ impl Prelogin {
 
     /// Whether a refusal for want of budget should first look for expired frames everywhere
     /// (at most once per [`MAX_SWEEP_INTERVAL`], or per TTL if shorter).
-    pub fn sweep_due(&mut self, now: Instant) -> bool {
+    pub(crate) fn sweep_due(&mut self, now: Instant) -> bool {
         let every = self.limits.ttl.min(MAX_SWEEP_INTERVAL);
         if self
             .last_sweep
@@ -133,14 +133,14 @@ impl Prelogin {
     }
 
     /// Takes a socket's frames (at its login) with when each came.
-    pub fn take(&mut self, p: &mut Pending) -> VecDeque<(Instant, Box<str>)> {
+    pub(crate) fn take(&mut self, p: &mut Pending) -> VecDeque<(Instant, Box<str>)> {
         self.used -= p.bytes;
         p.bytes = 0;
         std::mem::take(&mut p.frames)
     }
 
     /// Drops a socket's frames (a failed login, a closed socket or server).
-    pub fn clear(&mut self, p: &mut Pending) {
+    pub(crate) fn clear(&mut self, p: &mut Pending) {
         self.take(p);
     }
 

@@ -19,7 +19,7 @@ pub type ConnId = u64;
 
 /// Delay before closing a socket whose login failed, so a client that re-logs in on every
 /// failed copy cannot spin.
-pub const FAILED_LOGIN_CLOSE_DELAY: Duration = Duration::from_millis(1500);
+pub(super) const FAILED_LOGIN_CLOSE_DELAY: Duration = Duration::from_millis(1500);
 /// The close reason of every socket once the hub is closed.
 pub(crate) const SHUTTING_DOWN: &str = "the server is shutting down";
 /// The close reason of a socket opened while as many sockets as allowed wait for their login.
@@ -144,8 +144,7 @@ pub(crate) struct Registry {
 
 /// A recipient list's connections as of one registry generation. Weak, so that a cached list
 /// never keeps a closed connection's socket open.
-pub(crate) type CachedTargets =
-    std::sync::Mutex<Option<(u64, Vec<(ConnId, std::sync::Weak<dyn Outbox>)>)>>;
+pub(crate) type CachedTargets = Mutex<Option<(u64, Vec<(ConnId, std::sync::Weak<dyn Outbox>)>)>>;
 
 impl Registry {
     /// Drops every socket's pre-login frames: no frame is handled once the hub is closed.
@@ -178,7 +177,7 @@ impl Registry {
     }
 
     /// Queues a frame; a connection whose queue is full is cut off, never waited for.
-    pub fn send(&mut self, id: ConnId, frame: &Bytes) {
+    pub(crate) fn send(&mut self, id: ConnId, frame: &Bytes) {
         if !fits_one_frame(frame) {
             return;
         }
@@ -207,7 +206,7 @@ impl Registry {
     /// Queues a frame for each of `users` that is online. The connections of a recipient list
     /// are looked up once per registry generation and kept in `cache`, so a fan-out does not
     /// hash every recipient's id for every message.
-    pub fn send_users(&mut self, users: &[String], cache: &CachedTargets, frame: &Bytes) {
+    pub(crate) fn send_users(&mut self, users: &[String], cache: &CachedTargets, frame: &Bytes) {
         if !fits_one_frame(frame) {
             return;
         }
@@ -237,7 +236,7 @@ impl Registry {
         }
     }
 
-    pub fn send_user(&mut self, user_id: &str, frame: &Bytes) -> bool {
+    pub(crate) fn send_user(&mut self, user_id: &str, frame: &Bytes) -> bool {
         match self.by_user.get(user_id).copied() {
             Some(id) => {
                 self.send(id, frame);
@@ -247,7 +246,7 @@ impl Registry {
         }
     }
 
-    pub fn send_service(&mut self, service_id: &str, frame: &Bytes) -> bool {
+    pub(crate) fn send_service(&mut self, service_id: &str, frame: &Bytes) -> bool {
         match self.by_service.get(service_id).copied() {
             Some(id) => {
                 self.send(id, frame);
@@ -257,7 +256,7 @@ impl Registry {
         }
     }
 
-    pub fn close(&mut self, id: ConnId, code: u16, reason: &str, after: Duration) {
+    pub(crate) fn close(&mut self, id: ConnId, code: u16, reason: &str, after: Duration) {
         if let Some(conn) = self.conns.get(&id) {
             if after.is_zero() {
                 conn.kill.fire(code, reason);
@@ -267,7 +266,7 @@ impl Registry {
         }
     }
 
-    pub fn remove(&mut self, id: ConnId) {
+    pub(crate) fn remove(&mut self, id: ConnId) {
         if let Some(mut conn) = self.conns.remove(&id) {
             self.generation += 1;
             self.prelogin.clear(&mut conn.pending);
@@ -614,7 +613,7 @@ impl Hub {
                     id,
                     1008,
                     &format!("login failed: {reason}"),
-                    super::session::FAILED_LOGIN_CLOSE_DELAY,
+                    FAILED_LOGIN_CLOSE_DELAY,
                 );
                 return;
             }

@@ -5,19 +5,11 @@ use std::path::PathBuf;
 
 /// Login name of the real uid (passwd lookup, not `$USER`), falling back to the numeric uid.
 pub fn login_name() -> String {
-    let uid = rustix::process::getuid().as_raw();
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: zeroed passwd is a valid out-parameter for getpwuid_r.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the duration of the call.
-    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-    if rc == 0 && !result.is_null() && !pwd.pw_name.is_null() {
-        // SAFETY: pw_name points to a NUL-terminated string inside `buf`, still alive here.
-        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-        return name.to_string_lossy().into_owned();
+    let uid = nix::unistd::Uid::current();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => user.name,
+        _ => uid.to_string(),
     }
-    uid.to_string()
 }
 
 /// The directory for path sockets on non-Linux systems (never `/tmp`).

@@ -84,7 +84,8 @@ pub fn send_json_message(
     let mut sent = send_with_fds(&conn.stream, &frame, fds);
     // Some sockets refuse a large datagram with descriptors; the reference client then sends
     // the descriptors with the first byte alone, and so do we.
-    while matches!(&sent, Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE)) {
+    while matches!(&sent, Err(e) if e.raw_os_error() == Some(rustix::io::Errno::MSGSIZE.raw_os_error()))
+    {
         sent = send_with_fds(&conn.stream, &frame[..1], fds);
     }
     let n = sent?;

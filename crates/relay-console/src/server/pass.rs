@@ -105,7 +105,9 @@ async fn run(
         if let Err(e) = set_nonblocking(&fd) {
             Some(e.to_string())
         } else {
+            // tokio offers no safe registration: the descriptor must stay open while registered.
             // SAFETY: the AsyncFd owns the descriptor, so it cannot be closed while registered.
+            #[allow(unsafe_code)]
             match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
                 Ok(afd) => read_polled(afd, &target, size, tab_size, &data).await,
                 // Descriptors epoll refuses (e.g. /dev/null) are read like regular files.

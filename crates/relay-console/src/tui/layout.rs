@@ -22,7 +22,7 @@ fn count_lines(s: &str) -> usize {
 
 /// Row counts of a widget's sections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shape {
+pub(super) struct Shape {
     pub title: usize,
     pub top: usize,
     pub body: usize,
@@ -30,13 +30,13 @@ pub struct Shape {
 }
 
 impl Shape {
-    pub fn height(&self) -> usize {
+    pub(super) fn height(&self) -> usize {
         self.title + self.top + self.body + self.bottom
     }
 }
 
 /// Log lines including the virtual "lines dropped" marker.
-pub fn log_total(step: &StepBody) -> usize {
+pub(super) fn log_total(step: &StepBody) -> usize {
     step.log.len() + usize::from(step.log.dropped() > 0)
 }
 
@@ -46,7 +46,7 @@ const MAX_LOG_ROWS: i64 = u32::MAX as i64;
 
 /// Visible log rows: the line count clamped to `[min_height, max_height]` (`max_height <= 0`
 /// means unlimited).
-pub fn log_height(step: &StepBody) -> usize {
+pub(super) fn log_height(step: &StepBody) -> usize {
     let n = log_total(step) as i64;
     let mut h = n.max(step.min_height.clamp(0, MAX_LOG_ROWS));
     if step.max_height > 0 {
@@ -56,7 +56,7 @@ pub fn log_height(step: &StepBody) -> usize {
 }
 
 /// First visible log row (row 0 is the "lines dropped" marker when there is one).
-pub fn log_start(step: &StepBody, height: usize) -> usize {
+pub(super) fn log_start(step: &StepBody, height: usize) -> usize {
     let max_start = log_total(step).saturating_sub(height);
     if step.following {
         max_start
@@ -66,23 +66,23 @@ pub fn log_start(step: &StepBody, height: usize) -> usize {
 }
 
 /// The log row showing line `number` (see `StepLog::first`); a line dropped since maps to row 0.
-pub fn row_of_line(step: &StepBody, number: usize) -> usize {
+pub(super) fn row_of_line(step: &StepBody, number: usize) -> usize {
     let marker = usize::from(step.log.dropped() > 0);
     (number + marker).saturating_sub(step.log.first())
 }
 
 /// Makes `row` the first visible log row, remembered by line number (the marker counts as the
 /// line before the first kept one).
-pub fn set_log_start(step: &mut StepBody, row: usize) {
+pub(super) fn set_log_start(step: &mut StepBody, row: usize) {
     let marker = usize::from(step.log.dropped() > 0);
     step.log_offset = (step.log.first() + row).saturating_sub(marker);
 }
 
-pub fn question_text_rows(w: &Widget) -> usize {
+pub(super) fn question_text_rows(w: &Widget) -> usize {
     w.question().map_or(0, |q| count_lines(&q.text))
 }
 
-pub fn shape(w: &Widget, maximized_height: Option<usize>) -> Shape {
+pub(super) fn shape(w: &Widget, maximized_height: Option<usize>) -> Shape {
     if w.kind == Kind::Divider {
         return Shape {
             title: count_lines(w.display_title()).max(1) + 2,
@@ -118,7 +118,7 @@ pub fn shape(w: &Widget, maximized_height: Option<usize>) -> Shape {
 }
 
 /// What a row needs to know about the view.
-pub struct RowCtx<'a> {
+pub(super) struct RowCtx<'a> {
     pub width: u16,
     pub light: bool,
     pub focus: Option<&'a Part>,
@@ -127,7 +127,7 @@ pub struct RowCtx<'a> {
 }
 
 /// The `i`-th row of a widget: its text, its base style, and which part a click there reaches.
-pub fn row(w: &Widget, i: usize, ctx: &RowCtx<'_>) -> (Line<'static>, Style, Part) {
+pub(super) fn row(w: &Widget, i: usize, ctx: &RowCtx<'_>) -> (Line<'static>, Style, Part) {
     let class = theme::class_style(&w.classes);
     let s = shape(w, ctx.maximized_height);
     let hl = |field: Field, line: usize| {
@@ -251,7 +251,7 @@ fn log_row(
 }
 
 /// Styled spans of one stored log line (ANSI SGR interpreted, CRs dropped).
-pub fn log_spans(text: &str, base: Style) -> Vec<Span<'static>> {
+pub(super) fn log_spans(text: &str, base: Style) -> Vec<Span<'static>> {
     let clean;
     let text = if text.contains('\r') {
         clean = text.replace('\r', "");
@@ -396,7 +396,7 @@ fn question_row(
 }
 
 /// Which button a column of the buttons row falls on.
-pub fn button_at(w: &Widget, x: u16) -> Option<usize> {
+pub(super) fn button_at(w: &Widget, x: u16) -> Option<usize> {
     let q = w.question()?;
     let (x, mut col) = (usize::from(x), 2);
     for (n, b) in q.buttons.iter().enumerate() {

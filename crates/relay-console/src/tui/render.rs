@@ -15,7 +15,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 /// Widgets in display order (newest first with `step_direction=up`).
-pub fn display_order(console: &Console) -> Vec<&Widget> {
+pub(super) fn display_order(console: &Console) -> Vec<&Widget> {
     let mut v: Vec<&Widget> = console.store.iter().collect();
     if console.props.step_direction_up {
         v.reverse();
@@ -24,7 +24,10 @@ pub fn display_order(console: &Console) -> Vec<&Widget> {
 }
 
 /// Each displayed widget with its first row in the list and its shape.
-pub fn list_layout<'a>(console: &'a Console, view: &ViewState) -> Vec<(&'a Widget, usize, Shape)> {
+pub(super) fn list_layout<'a>(
+    console: &'a Console,
+    view: &ViewState,
+) -> Vec<(&'a Widget, usize, Shape)> {
     let mut y = 0;
     display_order(console)
         .into_iter()
@@ -47,7 +50,7 @@ pub(super) fn maximized_height(w: &Widget, view: &ViewState) -> Option<usize> {
 }
 
 /// Moves the list so rows `[top, top + height)` are visible (as much as fits).
-pub fn reveal(view: &mut ViewState, top: usize, height: usize) {
+pub(super) fn reveal(view: &mut ViewState, top: usize, height: usize) {
     let h = view.list_height.max(1);
     if top < view.scroll_y {
         view.scroll_y = top;
@@ -342,7 +345,10 @@ fn draw_console(frame: &mut Frame, area: Rect, instance: &Instance) {
 }
 
 /// Footer key hints, depending on what has focus.
-pub fn footer_hints(console: &Console, view: &ViewState) -> Vec<(&'static str, &'static str)> {
+pub(super) fn footer_hints(
+    console: &Console,
+    view: &ViewState,
+) -> Vec<(&'static str, &'static str)> {
     let mut hints = Vec::new();
     if let Some(f) = &view.focus {
         match console.store.get(&f.id) {

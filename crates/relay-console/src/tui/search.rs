@@ -176,7 +176,7 @@ fn scan(
 
 /// Next match over the header title, then the widgets in display order, starting after `from`,
 /// wrapping once.
-pub fn find(
+pub(super) fn find(
     header: &str,
     widgets: &[&Widget],
     re: &Regex,

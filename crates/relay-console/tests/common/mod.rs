@@ -12,17 +12,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
-pub struct TestInstance {
+pub(crate) struct TestInstance {
     pub address: SocketAddress,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl TestInstance {
-    pub fn start() -> TestInstance {
+    pub(crate) fn start() -> TestInstance {
         Self::with_settings(Settings::default())
     }
 
-    pub fn with_settings(settings: Settings) -> TestInstance {
+    pub(crate) fn with_settings(settings: Settings) -> TestInstance {
         let name = format!(
             "relay-console-test-{}-{}.socket",
             std::process::id(),
@@ -45,18 +45,18 @@ impl TestInstance {
         }
     }
 
-    pub fn connect(&self) -> Connection {
+    pub(crate) fn connect(&self) -> Connection {
         connect_to(&self.address).expect("connect")
     }
 
     /// Sends one message on a fresh connection and returns the reply.
-    pub fn send(&self, msg: Value) -> Value {
+    pub(crate) fn send(&self, msg: Value) -> Value {
         let mut c = self.connect();
         send_json_message(&mut c, &msg, &[]).unwrap();
         recv_json_message(&mut c).unwrap()
     }
 
-    pub fn raw(&self) -> std::os::unix::net::UnixStream {
+    pub(crate) fn raw(&self) -> std::os::unix::net::UnixStream {
         use std::os::linux::net::SocketAddrExt;
         let SocketAddress::Abstract(name) = &self.address else {
             unreachable!()
@@ -69,12 +69,12 @@ impl TestInstance {
     }
 }
 
-pub fn frame(payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(payload: &[u8]) -> Vec<u8> {
     relay_wire::console::encode_json_frame(payload)
 }
 
 /// Reads exactly one framed reply from a raw stream; `None` at EOF.
-pub fn read_frame(s: &mut std::os::unix::net::UnixStream) -> Option<(Vec<u8>, Value)> {
+pub(crate) fn read_frame(s: &mut std::os::unix::net::UnixStream) -> Option<(Vec<u8>, Value)> {
     use std::io::Read;
     let mut pre = [0u8; 20];
     if s.read_exact(&mut pre).is_err() {
@@ -87,6 +87,6 @@ pub fn read_frame(s: &mut std::os::unix::net::UnixStream) -> Option<(Vec<u8>, Va
     Some(([&pre[..], &payload].concat(), v))
 }
 
-pub fn ok(v: &Value) -> bool {
+pub(crate) fn ok(v: &Value) -> bool {
     v["done"] == json!(true) && v["error"].is_null()
 }

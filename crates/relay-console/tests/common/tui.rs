@@ -10,28 +10,33 @@ use relay_console::settings::Settings;
 use relay_console::tui::{draw, ViewState};
 use serde_json::Value;
 
-pub fn instance() -> Instance {
+pub(crate) fn instance() -> Instance {
     instance_with(Settings::default())
 }
 
-pub fn instance_with(settings: Settings) -> Instance {
+pub(crate) fn instance_with(settings: Settings) -> Instance {
     let (senders, _q) = queues();
     Instance::new(settings, senders)
 }
 
-pub fn send(inst: &mut Instance, v: Value) {
+pub(crate) fn send(inst: &mut Instance, v: Value) {
     let mut m = v.as_object().unwrap().clone();
     inst.console.handle(&mut m, false);
 }
 
-pub fn render(inst: &Instance, view: &mut ViewState, w: u16, h: u16) -> Terminal<TestBackend> {
+pub(crate) fn render(
+    inst: &Instance,
+    view: &mut ViewState,
+    w: u16,
+    h: u16,
+) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| draw(f, inst, view)).unwrap();
     t
 }
 
 /// The screen's text, one line per row, trailing blanks cut.
-pub fn text(t: &Terminal<TestBackend>) -> String {
+pub(crate) fn text(t: &Terminal<TestBackend>) -> String {
     let buf = t.backend().buffer();
     let mut out = String::new();
     for y in 0..buf.area.height {

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use relay_queue::{Engine, NewMessage};
 use relay_wire::queue::{ContentKind, MessageId, Payload, Status};
 
-pub fn text(s: &str) -> Payload {
+pub(crate) fn text(s: &str) -> Payload {
     Payload {
         kind: ContentKind::Text,
         data: Bytes::from(s.to_string()),
@@ -12,7 +12,7 @@ pub fn text(s: &str) -> Payload {
 }
 
 /// A pending text message.
-pub fn new(from: &str, to: &str, body: &str) -> NewMessage {
+pub(crate) fn new(from: &str, to: &str, body: &str) -> NewMessage {
     NewMessage {
         source: from.into(),
         destination: to.into(),
@@ -24,7 +24,7 @@ pub fn new(from: &str, to: &str, body: &str) -> NewMessage {
 }
 
 /// Ids of one message in each state, as `leave_one_message_in_each_state` makes them.
-pub struct StateIds {
+pub(crate) struct StateIds {
     pub pending: MessageId,
     pub processing: MessageId,
     pub processed: MessageId,
@@ -32,7 +32,7 @@ pub struct StateIds {
 
 /// Pushes three messages from `a1` and leaves one pending (for `b2`), one processing (`c3`)
 /// and one processed (`d4`).
-pub async fn leave_one_message_in_each_state(e: &Engine) -> StateIds {
+pub(crate) async fn leave_one_message_in_each_state(e: &Engine) -> StateIds {
     let pending = e.push(new("a1", "b2", "p")).await.unwrap().id;
     let processing = e.push(new("a1", "c3", "q")).await.unwrap().id;
     let processed = e.push(new("a1", "d4", "r")).await.unwrap().id;
@@ -57,7 +57,7 @@ pub async fn leave_one_message_in_each_state(e: &Engine) -> StateIds {
 
 /// Checks, on an engine opened again over the same store, that each message kept its state and
 /// that a new push lands after the old ones.
-pub async fn assert_states_kept(e: &Engine, ids: &StateIds) {
+pub(crate) async fn assert_states_kept(e: &Engine, ids: &StateIds) {
     let get = |id| async move { e.get("a1", id).await.unwrap().unwrap() };
     assert_eq!(get(ids.pending).await.message.status, Status::Pending);
     let p = get(ids.processing).await;
@@ -72,7 +72,7 @@ pub async fn assert_states_kept(e: &Engine, ids: &StateIds) {
 }
 
 /// Pulls `node`'s inbox empty from `tasks` concurrent tasks; every id pulled, in no order.
-pub async fn pull_concurrently(
+pub(crate) async fn pull_concurrently(
     e: &std::sync::Arc<Engine>,
     node: &'static str,
     tasks: usize,

@@ -16,7 +16,7 @@ use super::ChannelFace;
 
 type Params = Query<HashMap<String, String>>;
 
-pub fn routes() -> Router<ChannelFace> {
+pub(super) fn routes() -> Router<ChannelFace> {
     Router::new()
         .route("/auth/sign_in", post(sign_in))
         .route("/auth/refresh", post(refresh))
@@ -51,7 +51,7 @@ pub fn routes() -> Router<ChannelFace> {
 }
 
 /// The authenticated account behind `Authorization: Bearer <token>`.
-pub struct Caller(pub String);
+pub(super) struct Caller(pub String);
 
 impl FromRequestParts<ChannelFace> for Caller {
     type Rejection = ApiError;
@@ -59,7 +59,7 @@ impl FromRequestParts<ChannelFace> for Caller {
     async fn from_request_parts(parts: &mut Parts, face: &ChannelFace) -> Result<Self, ApiError> {
         let header = parts
             .headers
-            .get(axum::http::header::AUTHORIZATION)
+            .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| {
                 ApiError::unauthorized("missing Authorization: Bearer <access token>")
@@ -82,7 +82,7 @@ pub(super) const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// The answer to a body not received within [`BODY_TIMEOUT`].
 pub(super) fn body_timeout() -> ApiError {
     ApiError::new(
-        axum::http::StatusCode::REQUEST_TIMEOUT,
+        http::StatusCode::REQUEST_TIMEOUT,
         40800,
         "request body not received in time",
     )
@@ -90,7 +90,7 @@ pub(super) fn body_timeout() -> ApiError {
 
 /// A request body. One axum cannot read (over its size limit, cut off, not sent in time) is
 /// refused with the API's envelope, not axum's plain-text rejection.
-pub struct Raw(Bytes);
+pub(super) struct Raw(Bytes);
 
 impl std::ops::Deref for Raw {
     type Target = Bytes;
@@ -124,7 +124,7 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| {
             ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                http::StatusCode::INTERNAL_SERVER_ERROR,
                 50000,
                 e.to_string(),
             )
@@ -242,7 +242,7 @@ async fn not_needed() -> ApiResult {
 
 async fn operator_only() -> ApiResult {
     Err(ApiError::new(
-        axum::http::StatusCode::FORBIDDEN,
+        http::StatusCode::FORBIDDEN,
         40300,
         "password resets and deletions are done by the operator with `relay account`",
     ))
@@ -507,7 +507,7 @@ async fn get_group(
     match face.hub.group(&gid) {
         Some(chars) => Ok(ok(json!({"group_id": gid, "characters": chars}))),
         None => Err(ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
+            http::StatusCode::NOT_FOUND,
             40400,
             format!("no such group {gid}"),
         )),

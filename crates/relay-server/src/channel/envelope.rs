@@ -7,26 +7,26 @@ use axum::Json;
 use relay_channels::HubError;
 use serde_json::{json, Value};
 
-pub const OK: i64 = 10000;
+pub(super) const OK: i64 = 10000;
 
-pub struct ApiError {
+pub(super) struct ApiError {
     pub status: StatusCode,
     pub code: i64,
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
             message: message.into(),
         }
     }
-    pub fn unauthorized(message: impl Into<String>) -> Self {
+    pub(super) fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, 40100, message)
     }
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(super) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, 40000, message)
     }
 }
@@ -59,8 +59,8 @@ impl IntoResponse for ApiError {
 }
 
 /// A success envelope.
-pub fn ok(data: Value) -> Response {
+pub(super) fn ok(data: Value) -> Response {
     Json(json!({"code": OK, "message": "success", "data": data})).into_response()
 }
 
-pub type ApiResult = Result<Response, ApiError>;
+pub(super) type ApiResult = Result<Response, ApiError>;

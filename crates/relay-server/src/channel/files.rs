@@ -20,7 +20,7 @@ use super::ChannelFace;
 /// Largest upload accepted.
 const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 
-pub fn routes() -> Router<ChannelFace> {
+pub(super) fn routes() -> Router<ChannelFace> {
     Router::new()
         .route("/file/upload", get(upload_ticket))
         .route(

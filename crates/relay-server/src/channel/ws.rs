@@ -56,7 +56,7 @@ const MAX_READ_BATCH: usize = 256 * 1024;
 /// Recipients a batch must reach before half of them are written by the flusher thread.
 const SHARED_FLUSH_MIN: usize = 64;
 
-pub fn routes() -> Router<ChannelFace> {
+pub(super) fn routes() -> Router<ChannelFace> {
     Router::new().route("/ws", get(upgrade))
 }
 
@@ -96,7 +96,7 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
         // refuses the ones that race past this (with a WebSocket close saying the same).
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            [(axum::http::header::RETRY_AFTER, "1")],
+            [(http::header::RETRY_AFTER, "1")],
             relay_channels::TOO_MANY_WAITING,
         )
             .into_response();
@@ -394,7 +394,7 @@ struct OutState {
 }
 
 /// A connection's outbound side: the queue the hub fills and the socket it is written to.
-pub struct SocketOut {
+pub(super) struct SocketOut {
     wr: OwnedWriteHalf,
     state: Mutex<OutState>,
     wake: tokio::sync::Notify,

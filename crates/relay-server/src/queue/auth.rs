@@ -3,7 +3,7 @@
 
 use http::HeaderMap;
 
-pub fn authorized(token: &str, headers: &HeaderMap) -> bool {
+pub(super) fn authorized(token: &str, headers: &HeaderMap) -> bool {
     headers
         .get(http::header::AUTHORIZATION)
         .is_some_and(|v| constant_time_eq(v.as_bytes(), token.as_bytes()))

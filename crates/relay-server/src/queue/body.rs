@@ -43,7 +43,7 @@ impl BodyLimits {
 const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
-pub enum BodyError {
+pub(super) enum BodyError {
     TooLarge {
         limit: usize,
     },
@@ -52,7 +52,7 @@ pub enum BodyError {
     Broken,
 }
 
-pub async fn read(
+pub(super) async fn read(
     body: Body,
     declared_len: Option<u64>,
     limit: usize,

@@ -14,7 +14,7 @@ use super::{hooks, render, validate, QueueFace};
 
 const CONTENT_TYPE_MESSAGE: &str = "Please, specify a valid Content-Type values. Valid choices are .. text/plain, application/json, application/octet-stream";
 
-pub async fn dispatch(face: &QueueFace, route: Route, req: Request) -> Response {
+pub(super) async fn dispatch(face: &QueueFace, route: Route, req: Request) -> Response {
     match route {
         Route::Root => render::json(
             StatusCode::OK,

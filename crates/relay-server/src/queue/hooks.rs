@@ -14,7 +14,7 @@ use super::request::content_length;
 use super::route::Route;
 use super::{render, QueueFace};
 
-pub async fn dispatch(face: &QueueFace, route: Route, req: Request) -> Response {
+pub(super) async fn dispatch(face: &QueueFace, route: Route, req: Request) -> Response {
     let result = match route {
         Route::HookInsert => insert(face, req).await,
         Route::HookWipe => face

@@ -12,7 +12,7 @@ use relay_wire::queue::{
 };
 use serde::ser::{SerializeMap, Serializer};
 
-pub const JSON: &str = "application/json; charset=utf-8";
+pub(super) const JSON: &str = "application/json; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
 const OCTETS: &str = "application/octet-stream";
 
@@ -27,35 +27,35 @@ fn base(status: StatusCode, content_type: &'static str, body: impl Into<Body>) -
 }
 
 /// `{"message": text}` with a JSON content type.
-pub fn message(status: StatusCode, text: &str) -> Response {
+pub(super) fn message(status: StatusCode, text: &str) -> Response {
     json(status, &serde_json::json!({ "message": text }))
 }
 
-pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+pub(super) fn json(status: StatusCode, value: &serde_json::Value) -> Response {
     base(status, JSON, serde_json::to_vec(value).unwrap_or_default())
 }
 
-pub fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     message(StatusCode::NOT_FOUND, "Not Found")
 }
 
-pub fn resource_not_found() -> Response {
+pub(super) fn resource_not_found() -> Response {
     message(StatusCode::NOT_FOUND, "Resource not found.")
 }
 
-pub fn internal(err: &dyn std::fmt::Display) -> Response {
+pub(super) fn internal(err: &dyn std::fmt::Display) -> Response {
     tracing::error!(%err, "queue request failed");
     message(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string())
 }
 
-pub fn no_content() -> Response {
+pub(super) fn no_content() -> Response {
     let mut res = Response::new(Body::empty());
     *res.status_mut() = StatusCode::NO_CONTENT;
     res
 }
 
 /// The MongoDB-style write result the clients expect from deletes.
-pub fn write_result(n: u64) -> Response {
+pub(super) fn write_result(n: u64) -> Response {
     json(StatusCode::OK, &serde_json::json!({ "n": n, "ok": 1 }))
 }
 
@@ -123,7 +123,7 @@ fn set_times(m: &Message) -> impl Iterator<Item = (Field, i64)> {
 
 /// The system headers of a message, one per non-null field. Header names are lower case here;
 /// the listener writes them in Title-Case.
-pub fn system_headers(res: &mut Response, dialect: Dialect, msg: &Message) {
+pub(super) fn system_headers(res: &mut Response, dialect: Dialect, msg: &Message) {
     let h = res.headers_mut();
     let mut put = |field: Field, value: &[u8]| {
         if let Ok(value) = HeaderValue::from_bytes(value) {
@@ -183,7 +183,7 @@ fn payload_body(payload: &Payload, read_back: bool) -> Response {
 }
 
 /// The 201 of a push: the payload echoed as it came in.
-pub fn pushed(dialect: Dialect, msg: &Message, payload: &Payload) -> Response {
+pub(super) fn pushed(dialect: Dialect, msg: &Message, payload: &Payload) -> Response {
     let mut res = payload_body(payload, false);
     *res.status_mut() = StatusCode::CREATED;
     if let Ok(loc) = HeaderValue::from_str(&format!("/messages/{}", msg.id)) {
@@ -194,7 +194,7 @@ pub fn pushed(dialect: Dialect, msg: &Message, payload: &Payload) -> Response {
 }
 
 /// A 200 with a message read back from storage (pull, ack, get, update).
-pub fn read_back(dialect: Dialect, stored: &Stored) -> Response {
+pub(super) fn read_back(dialect: Dialect, stored: &Stored) -> Response {
     let mut res = payload_body(&stored.payload, true);
     system_headers(&mut res, dialect, &stored.message);
     res
@@ -207,7 +207,7 @@ const LIST_PIECE: usize = 48 * 1024;
 /// One element of the `GET /messages` array, in pieces of at most about `LIST_PIECE` bytes of
 /// payload each (a `[` before the first, a `,` before the others): the list answer is streamed,
 /// so a list of large messages never sits whole in memory.
-pub fn list_element(
+pub(super) fn list_element(
     dialect: Dialect,
     stored: &Stored,
     first: bool,
@@ -256,11 +256,11 @@ pub fn list_element(
 }
 
 /// The end of a list answer whose first element has been written.
-pub const LIST_END: &[u8] = b"]";
+pub(super) const LIST_END: &[u8] = b"]";
 
 /// A `GET /messages` answer whose body comes from `pieces`; an error there cuts the answer
 /// off, which the client sees as a broken response rather than a short list.
-pub fn list<S>(pieces: S) -> Response
+pub(super) fn list<S>(pieces: S) -> Response
 where
     S: futures_util::Stream<Item = Result<Bytes, relay_queue::EngineError>> + Send + 'static,
 {

@@ -4,7 +4,7 @@
 use http::Method;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub(super) enum Route {
     Root,
     Push,
     Pull,
@@ -23,7 +23,7 @@ pub enum Route {
 }
 
 impl Route {
-    pub fn parse(method: &Method, path: &str, hooks: bool) -> Route {
+    pub(super) fn parse(method: &Method, path: &str, hooks: bool) -> Route {
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let lit = |i: usize, name: &str| segs.get(i).is_some_and(|s| s.eq_ignore_ascii_case(name));
         let id = |i: usize| {

@@ -12,18 +12,18 @@ use super::request::header_latin1;
 
 const MAX_LABEL_CHARS: usize = 30;
 
-pub enum Invalid {
+pub(super) enum Invalid {
     /// `scheduled` without a time: a plain message, no `errors`.
     ScheduledWithoutTime,
     Fields(Map<String, Value>),
 }
 
 impl Invalid {
-    pub fn status(&self) -> StatusCode {
+    pub(super) fn status(&self) -> StatusCode {
         StatusCode::BAD_REQUEST
     }
 
-    pub fn body(&self) -> Value {
+    pub(super) fn body(&self) -> Value {
         match self {
             Invalid::ScheduledWithoutTime => {
                 json!({ "message": "An scheduled message requires the scheduled time header to be set." })
@@ -82,7 +82,7 @@ fn check_node(errors: &mut Map<String, Value>, key: &str, value: Option<&str>) {
 }
 
 /// Validates and normalises a push whose body is already parsed.
-pub fn push(
+pub(super) fn push(
     headers: &HeaderMap,
     dialect: Dialect,
     content_type: &str,

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::say;
 
 #[derive(Subcommand)]
-pub enum AccountCommand {
+pub(crate) enum AccountCommand {
     /// Create an account (the e-mail is the login name).
     Add {
         email: String,
@@ -37,7 +37,7 @@ pub enum AccountCommand {
     },
 }
 
-pub fn run(cmd: AccountCommand) -> anyhow::Result<std::process::ExitCode> {
+pub(super) fn run(cmd: AccountCommand) -> anyhow::Result<std::process::ExitCode> {
     match cmd {
         AccountCommand::Add {
             email,

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::say;
 
 #[derive(clap::Args, Clone)]
-pub struct SessionArgs {
+pub(crate) struct SessionArgs {
     /// Where `relay channel login` keeps the session [default: relay/channel-session.json in the
     /// user's config directory].
     #[arg(long, env = "RELAY_CHANNEL_SESSION", global = true)]
@@ -24,7 +24,7 @@ pub struct SessionArgs {
 }
 
 #[derive(Subcommand)]
-pub enum ChannelClientCommand {
+pub(crate) enum ChannelClientCommand {
     /// Sign in and remember the session for the other commands.
     Login {
         #[arg(
@@ -299,7 +299,7 @@ impl Position {
     }
 }
 
-pub fn run(cmd: ChannelClientCommand) -> anyhow::Result<std::process::ExitCode> {
+pub(super) fn run(cmd: ChannelClientCommand) -> anyhow::Result<std::process::ExitCode> {
     tokio::runtime::Runtime::new()?.block_on(run_async(cmd))?;
     Ok(std::process::ExitCode::SUCCESS)
 }

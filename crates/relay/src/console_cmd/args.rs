@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
-pub enum ConsoleCommand {
+pub(crate) enum ConsoleCommand {
     /// Start a step console instance in this terminal.
     Init,
     /// Start an instance and run a command in it.
@@ -43,7 +43,7 @@ pub enum ConsoleCommand {
 }
 
 #[derive(Subcommand)]
-pub enum ParseOrRun {
+pub(crate) enum ParseOrRun {
     /// Read the text from a file.
     Parse { file: PathBuf },
     /// Run a command and read its output.
@@ -56,7 +56,7 @@ pub enum ParseOrRun {
 
 #[derive(Args)]
 #[command(trailing_var_arg = true)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Print the environment variables set for the command and exit.
     #[arg(long)]
     pub print_env: bool,
@@ -69,7 +69,7 @@ pub struct RunArgs {
 }
 
 #[derive(Args)]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     /// Print why each connection attempt failed.
     #[arg(long, short = 'v')]
     pub verbose: bool,
@@ -83,7 +83,7 @@ pub struct WaitArgs {
 
 /// Options every widget has.
 #[derive(Args, Clone, Default)]
-pub struct CommonOptions {
+pub(crate) struct CommonOptions {
     /// Title (Rich markup).
     #[arg(long)]
     pub title: Option<String>,
@@ -97,7 +97,7 @@ pub struct CommonOptions {
 
 /// Options of collapsible widgets.
 #[derive(Args, Clone, Default)]
-pub struct CollapsibleOptions {
+pub(crate) struct CollapsibleOptions {
     #[arg(long, overrides_with = "no_collapsed")]
     pub collapsed: bool,
     #[arg(long, overrides_with = "collapsed")]
@@ -111,7 +111,7 @@ pub struct CollapsibleOptions {
 }
 
 #[derive(Args, Clone, Default)]
-pub struct StepOptions {
+pub(crate) struct StepOptions {
     /// Contents of the step (not markup).
     #[arg(long, short = 't')]
     pub text: Option<String>,
@@ -128,7 +128,7 @@ pub struct StepOptions {
 }
 
 #[derive(Args)]
-pub struct StepArgs {
+pub(crate) struct StepArgs {
     pub id: String,
     #[command(flatten)]
     pub common: CommonOptions,
@@ -139,25 +139,25 @@ pub struct StepArgs {
 }
 
 #[derive(Args)]
-pub struct IdsArgs {
+pub(crate) struct IdsArgs {
     #[arg(required = true, num_args = 1..)]
     pub ids: Vec<String>,
 }
 
 #[derive(Args)]
-pub struct IdArgs {
+pub(crate) struct IdArgs {
     pub id: String,
 }
 
 #[derive(Args)]
-pub struct AppendArgs {
+pub(crate) struct AppendArgs {
     pub id: String,
     #[arg(num_args = 0.., allow_hyphen_values = true)]
     pub text: Vec<String>,
 }
 
 #[derive(Subcommand)]
-pub enum StepAction {
+pub(crate) enum StepAction {
     Add(StepArgs),
     Update(StepArgs),
     Delete(IdsArgs),
@@ -166,7 +166,7 @@ pub enum StepAction {
 }
 
 #[derive(Args)]
-pub struct PassArgs {
+pub(crate) struct PassArgs {
     pub id: String,
     /// Do not clear the step first.
     #[arg(long, short = 'a', visible_alias = "no-clear")]
@@ -177,21 +177,21 @@ pub struct PassArgs {
 }
 
 #[derive(Args)]
-pub struct WidgetArgs {
+pub(crate) struct WidgetArgs {
     pub id: String,
     #[command(flatten)]
     pub common: CommonOptions,
 }
 
 #[derive(Subcommand)]
-pub enum WidgetAction {
+pub(crate) enum WidgetAction {
     Add(WidgetArgs),
     Update(WidgetArgs),
     Delete(IdsArgs),
 }
 
 #[derive(Args, Clone, Default)]
-pub struct QuestionOptions {
+pub(crate) struct QuestionOptions {
     /// The question (Rich markup).
     #[arg(long, short = 't')]
     pub text: Option<String>,
@@ -213,7 +213,7 @@ pub struct QuestionOptions {
 }
 
 #[derive(Args)]
-pub struct QuestionArgs {
+pub(crate) struct QuestionArgs {
     pub id: String,
     #[command(flatten)]
     pub common: CommonOptions,
@@ -224,7 +224,7 @@ pub struct QuestionArgs {
 }
 
 #[derive(Args)]
-pub struct GetAnswerArgs {
+pub(crate) struct GetAnswerArgs {
     pub id: String,
     /// Wait until the question is answered.
     #[arg(long, short = 'w')]
@@ -232,7 +232,7 @@ pub struct GetAnswerArgs {
 }
 
 #[derive(Subcommand)]
-pub enum QuestionAction {
+pub(crate) enum QuestionAction {
     Add(QuestionArgs),
     Update(QuestionArgs),
     GetAnswer(GetAnswerArgs),
@@ -240,7 +240,7 @@ pub enum QuestionAction {
 }
 
 #[derive(Args)]
-pub struct SetArgs {
+pub(crate) struct SetArgs {
     #[arg(long, short = 't')]
     pub title: Option<String>,
     #[arg(long, value_parser = ["top", "bottom"])]
@@ -260,13 +260,13 @@ pub struct SetArgs {
 }
 
 #[derive(Args)]
-pub struct ScrollArgs {
+pub(crate) struct ScrollArgs {
     pub id: String,
     #[arg(allow_hyphen_values = true)]
     pub offset: Option<i64>,
 }
 
 #[derive(Args)]
-pub struct LoadArgs {
+pub(crate) struct LoadArgs {
     pub saved_directory: PathBuf,
 }

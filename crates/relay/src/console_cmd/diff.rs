@@ -8,7 +8,7 @@ const RED_BOLD: &str = "\x1b[1;31m";
 const RESET: &str = "\x1b[0m";
 
 #[derive(Debug, Default, PartialEq)]
-pub struct Hunk {
+pub(super) struct Hunk {
     pub header: String,
     pub source: String,
     pub target: String,
@@ -19,7 +19,7 @@ pub struct Hunk {
 }
 
 #[derive(Debug, Default, PartialEq)]
-pub struct FileDiff {
+pub(super) struct FileDiff {
     pub source: String,
     pub target: String,
     pub rename: bool,
@@ -34,16 +34,16 @@ impl FileDiff {
             .unwrap_or(p)
     }
 
-    pub fn added(&self) -> bool {
+    pub(super) fn added(&self) -> bool {
         self.source == "/dev/null"
     }
 
-    pub fn removed(&self) -> bool {
+    pub(super) fn removed(&self) -> bool {
         self.target == "/dev/null"
     }
 
     /// The path shown: the target, or the source for a removed file.
-    pub fn path(&self) -> &str {
+    pub(super) fn path(&self) -> &str {
         if self.removed() {
             Self::strip(&self.source)
         } else {
@@ -59,7 +59,7 @@ fn starts_diff(line: &str) -> bool {
 }
 
 /// Splits off the text before the first diff line (e.g. a commit message), then parses files.
-pub fn parse(text: &str) -> (String, Vec<FileDiff>) {
+pub(super) fn parse(text: &str) -> (String, Vec<FileDiff>) {
     let lines: Vec<&str> = text.split('\n').collect();
     let first = lines
         .iter()
@@ -175,7 +175,7 @@ fn escape_markup(s: &str) -> String {
 }
 
 /// The messages `moulti diff` sends for this diff.
-pub fn messages(
+pub(super) fn messages(
     title: &str,
     text: &str,
     pid: u32,

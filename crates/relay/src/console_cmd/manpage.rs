@@ -10,7 +10,7 @@ static SGR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new("\x1b\\[[0-9;]*m").expect("static regex"));
 
 /// Teleprinter overstrikes (`X\bX` bold, `_\bX` underline) to ANSI.
-pub fn overtype_to_ansi(line: &str) -> String {
+pub(super) fn overtype_to_ansi(line: &str) -> String {
     BOLD.replace_all(line, |c: &regex::Captures<'_>| {
         let (a, b) = (&c[1], &c[2]);
         if a == b {
@@ -29,13 +29,13 @@ fn plain_title(s: &str) -> String {
     SGR.replace_all(s, "").replace('[', "\\[")
 }
 
-pub struct Manpage {
+pub(super) struct Manpage {
     pub title: String,
     pub sections: Vec<(String, String)>,
     pub footer: String,
 }
 
-pub fn dissect(text: &str) -> Manpage {
+pub(super) fn dissect(text: &str) -> Manpage {
     let mut lines = text.split_inclusive('\n');
     let title = lines
         .by_ref()
@@ -88,7 +88,7 @@ fn unindent(text: &str, max: usize) -> String {
         .join("\n")
 }
 
-pub fn messages(
+pub(super) fn messages(
     title: &str,
     text: &str,
     pid: u32,

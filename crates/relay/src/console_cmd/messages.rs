@@ -21,7 +21,7 @@ fn scroll_on_activity(s: &str) -> Value {
     }
 }
 
-pub fn common_options(m: &mut Map<String, Value>, o: &CommonOptions, adding: bool) {
+pub(super) fn common_options(m: &mut Map<String, Value>, o: &CommonOptions, adding: bool) {
     let d = |v: Value| adding.then_some(v);
     put(
         m,
@@ -43,7 +43,11 @@ pub fn common_options(m: &mut Map<String, Value>, o: &CommonOptions, adding: boo
     );
 }
 
-pub fn collapsible_options(m: &mut Map<String, Value>, o: &CollapsibleOptions, adding: bool) {
+pub(super) fn collapsible_options(
+    m: &mut Map<String, Value>,
+    o: &CollapsibleOptions,
+    adding: bool,
+) {
     let d = |v: Value| adding.then_some(v);
     put(
         m,
@@ -76,7 +80,7 @@ fn int_option(name: &str, v: &Option<String>) -> anyhow::Result<Option<Value>> {
     }
 }
 
-pub fn step_options(
+pub(super) fn step_options(
     m: &mut Map<String, Value>,
     o: &StepOptions,
     adding: bool,
@@ -104,7 +108,7 @@ pub fn step_options(
     Ok(())
 }
 
-pub fn question_options(
+pub(super) fn question_options(
     m: &mut Map<String, Value>,
     o: &QuestionOptions,
     adding: bool,

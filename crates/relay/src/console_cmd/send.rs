@@ -56,7 +56,7 @@ fn exchange(
 }
 
 /// One message, one reply.
-pub fn one(m: Map<String, Value>) -> ExitCode {
+pub(super) fn one(m: Map<String, Value>) -> ExitCode {
     match connect().and_then(|mut c| exchange(&mut c, m, &[])) {
         Ok(reply) => report(&reply),
         Err(e) => fail(e),
@@ -64,7 +64,7 @@ pub fn one(m: Map<String, Value>) -> ExitCode {
 }
 
 /// `get-answer`: prints the answer when there is one.
-pub fn get_answer(m: Map<String, Value>) -> ExitCode {
+pub(super) fn get_answer(m: Map<String, Value>) -> ExitCode {
     match connect().and_then(|mut c| exchange(&mut c, m, &[])) {
         Ok(reply) => {
             if let Some(a) = reply.get("answer").and_then(Value::as_str) {
@@ -77,7 +77,7 @@ pub fn get_answer(m: Map<String, Value>) -> ExitCode {
 }
 
 /// One `delete` per id, pipelined on one connection.
-pub fn delete(command: &str, ids: &[String]) -> ExitCode {
+pub(super) fn delete(command: &str, ids: &[String]) -> ExitCode {
     let messages = ids.iter().map(|id| {
         let mut m = Map::new();
         m.insert("id".into(), id.clone().into());
@@ -134,7 +134,7 @@ fn pipeline(
 }
 
 /// Sends messages pipelined (as `diff` and `manpage` do); failures are reported on stderr.
-pub fn pipeline_messages(messages: Vec<Map<String, Value>>) -> ExitCode {
+pub(super) fn pipeline_messages(messages: Vec<Map<String, Value>>) -> ExitCode {
     match pipeline(messages.into_iter().map(|m| (m, None)).collect()) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => fail(e),
@@ -143,7 +143,7 @@ pub fn pipeline_messages(messages: Vec<Map<String, Value>>) -> ExitCode {
 
 /// `pass`: clear (unless appending), then pass standard input; returns once the instance has
 /// read it all.
-pub fn pass(id: &str, clear: bool, read_size: i64) -> ExitCode {
+pub(super) fn pass(id: &str, clear: bool, read_size: i64) -> ExitCode {
     let run = || -> Result<ExitCode, ConsoleClientError> {
         let mut conn = connect()?;
         if clear {
@@ -168,7 +168,7 @@ pub fn pass(id: &str, clear: bool, read_size: i64) -> ExitCode {
 }
 
 /// `wait`: ping until the instance answers.
-pub fn wait(verbose: bool, delay_ms: u64, max_attempts: u64) -> ExitCode {
+pub(super) fn wait(verbose: bool, delay_ms: u64, max_attempts: u64) -> ExitCode {
     let mut attempt = 0u64;
     loop {
         attempt += 1;
@@ -204,7 +204,7 @@ pub fn wait(verbose: bool, delay_ms: u64, max_attempts: u64) -> ExitCode {
 }
 
 /// `load DIR`: replays a Save directory; the exit status is the number of failed messages.
-pub fn load(dir: &Path) -> ExitCode {
+pub(super) fn load(dir: &Path) -> ExitCode {
     let mut files: Vec<_> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
             .filter_map(Result::ok)

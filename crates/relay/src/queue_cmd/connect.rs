@@ -11,7 +11,7 @@ use relay_wire::queue::is_valid_node;
 const TOKEN_FILE: &str = "queue-token";
 
 #[derive(clap::Args, Debug, Clone)]
-pub struct Connection {
+pub(super) struct Connection {
     /// Base URL of the server's queue face.
     #[arg(long, env = "RELAY_URL", default_value = "http://127.0.0.1:7720")]
     pub url: String,
@@ -35,7 +35,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn client(&self) -> anyhow::Result<QueueClient> {
+    pub(super) fn client(&self) -> anyhow::Result<QueueClient> {
         if !is_valid_node(&self.node) {
             bail!("node id {:?} is not valid: it must be hexadecimal (like af123), at most 128 characters", self.node);
         }

@@ -9,7 +9,7 @@ use relay_wire::queue::parse_scheduled_time;
 
 /// How to send a payload.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayloadType {
+pub(super) enum PayloadType {
     /// JSON objects and arrays go as JSON; other UTF-8 as text; anything else as bytes.
     Auto,
     /// `application/json`: the server takes only objects and arrays.
@@ -22,7 +22,7 @@ pub enum PayloadType {
 
 /// Reads the payload argument. A literal is always text to start with; stdin and files are
 /// raw bytes, so they can carry binary data.
-pub fn read_payload(arg: &str, kind: PayloadType) -> anyhow::Result<Payload> {
+pub(super) fn read_payload(arg: &str, kind: PayloadType) -> anyhow::Result<Payload> {
     let raw: Vec<u8> = if arg == "-" {
         let mut buf = Vec::new();
         std::io::stdin()
@@ -54,7 +54,7 @@ fn typed(raw: Vec<u8>, kind: PayloadType, source: &str) -> anyhow::Result<Payloa
 /// Reads `--at`: `+30s`, `+5m`, `+2h`, `+1d` or `+250ms` from now, or an absolute time in any
 /// form the server reads (epoch milliseconds, ISO-8601 where a zone-less value is UTC,
 /// RFC 2822).
-pub fn parse_at(value: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+pub(super) fn parse_at(value: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
     if let Some(rel) = value.strip_prefix('+') {
         let offset = parse_offset(rel).with_context(|| format!("--at {value:?}"))?;
         return now

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 /// A message as the `--json` output shows it. Every key is always present (null when unset),
 /// so scripts can index without checking.
-pub fn message_json(m: &QueueMessage) -> Value {
+pub(super) fn message_json(m: &QueueMessage) -> Value {
     let s = &m.system;
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
         t.map(|t| format_json_time(t.timestamp_millis()))
@@ -47,7 +47,7 @@ pub fn message_json(m: &QueueMessage) -> Value {
 
 /// The system fields, one per line, then (unless `with_payload` is false) a blank line and the
 /// payload.
-pub fn message_text(m: &QueueMessage, with_payload: bool) -> String {
+pub(super) fn message_text(m: &QueueMessage, with_payload: bool) -> String {
     let mut out = String::new();
     for (name, value) in fields(&m.system) {
         out.push_str(&format!("{name:<12} {value}\n"));
@@ -104,7 +104,7 @@ fn payload_text(d: &MessageData) -> String {
 }
 
 /// The payload alone, for `--payload-only`: JSON as one line, text as is, binary decoded.
-pub fn payload_raw(d: &MessageData) -> anyhow::Result<Vec<u8>> {
+pub(super) fn payload_raw(d: &MessageData) -> anyhow::Result<Vec<u8>> {
     Ok(match d {
         MessageData::Json(v) => format!("{v}\n").into_bytes(),
         other => other.to_bytes()?,
@@ -112,7 +112,7 @@ pub fn payload_raw(d: &MessageData) -> anyhow::Result<Vec<u8>> {
 }
 
 /// One line per message: id, status, route, tries, label and the start of the payload.
-pub fn list_text(items: &[QueueMessage]) -> String {
+pub(super) fn list_text(items: &[QueueMessage]) -> String {
     let routes: Vec<String> = items
         .iter()
         .map(|m| format!("{} -> {}", m.system.source, m.system.destination))
@@ -164,7 +164,7 @@ fn shorten(s: &str, max: usize) -> String {
 }
 
 /// A closed pipe (`| head`) or a full disk is an error here, where `print!` would panic.
-pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+pub(super) fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
         .and_then(|()| out.flush())
@@ -172,7 +172,7 @@ pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// `text` and a newline to standard output.
-pub fn say(text: impl std::fmt::Display) -> anyhow::Result<()> {
+pub(super) fn say(text: impl std::fmt::Display) -> anyhow::Result<()> {
     write_stdout(format!("{text}\n").as_bytes())
 }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub const TOKEN: &str = "queue-cli-test-token";
+pub(crate) const TOKEN: &str = "queue-cli-test-token";
 
 /// Only there so that a broken server fails the test instead of hanging it.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -30,7 +30,7 @@ const SCRUBBED_ENV: &[&str] = &[
     "SCIROCCO_MAX_GET_ALL_MESSAGES",
 ];
 
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     pub url: String,
     data: PathBuf,
@@ -39,12 +39,12 @@ pub struct Server {
 
 impl Server {
     /// A server with the test token.
-    pub fn start() -> Server {
+    pub(crate) fn start() -> Server {
         Server::spawn(Some(TOKEN))
     }
 
     /// A server left to generate its own token (into `DATA/queue-token`).
-    pub fn start_without_token() -> Server {
+    pub(crate) fn start_without_token() -> Server {
         Server::spawn(None)
     }
 
@@ -89,17 +89,17 @@ impl Server {
         }
     }
 
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         &self.data
     }
 
     /// `relay queue ARGS --url URL --node NODE --token TOKEN`.
-    pub fn queue(&self, node: &str, args: &[&str]) -> Run {
+    pub(crate) fn queue(&self, node: &str, args: &[&str]) -> Run {
         self.queue_with(node, args, &["--token", TOKEN], None)
     }
 
     /// `relay queue ARGS --url URL --node NODE` plus `auth` (the token options), with `stdin`.
-    pub fn queue_with(
+    pub(crate) fn queue_with(
         &self,
         node: &str,
         args: &[&str],
@@ -159,7 +159,7 @@ fn listening_addr(line: &str) -> Option<String> {
 }
 
 /// A finished CLI process.
-pub struct Run {
+pub(crate) struct Run {
     pub args: Vec<String>,
     pub code: Option<i32>,
     pub stdout: Vec<u8>,
@@ -167,13 +167,13 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 
     /// Asserts exit status 0 and returns stdout as text.
     #[track_caller]
-    pub fn ok(&self) -> String {
+    pub(crate) fn ok(&self) -> String {
         assert_eq!(
             self.code,
             Some(0),
@@ -187,7 +187,7 @@ impl Run {
 
     /// Asserts exit status 0 and parses stdout as JSON.
     #[track_caller]
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         let text = self.ok();
         serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("stdout of {:?} is not JSON ({e}): {text}", self.args))
@@ -195,7 +195,7 @@ impl Run {
 }
 
 /// Hex node ids unique within this test binary, so tests never share an inbox.
-pub fn node() -> String {
+pub(crate) fn node() -> String {
     static N: AtomicU32 = AtomicU32::new(1);
     format!(
         "c{:05x}{:04x}",

@@ -15,7 +15,7 @@ const SMALL_RCVBUF: u32 = 16 * 1024;
 
 /// A blocking connection with a small receive buffer (set before connecting, as the window is
 /// negotiated then) and a read timeout that only guards against a hung test.
-pub fn small_window(addr: SocketAddr) -> TcpStream {
+pub(crate) fn small_window(addr: SocketAddr) -> TcpStream {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -34,13 +34,13 @@ pub fn small_window(addr: SocketAddr) -> TcpStream {
 }
 
 /// Writes a request without reading anything back.
-pub fn send(stream: &mut TcpStream, req: &Request) {
+pub(crate) fn send(stream: &mut TcpStream, req: &Request) {
     stream.write_all(&req.wire()).unwrap();
 }
 
 /// Reads a response head byte by byte (nothing of the body is consumed); returns the status and
 /// the Content-Length.
-pub fn read_head(stream: &mut TcpStream) -> (u16, usize) {
+pub(crate) fn read_head(stream: &mut TcpStream) -> (u16, usize) {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -70,7 +70,7 @@ pub fn read_head(stream: &mut TcpStream) -> (u16, usize) {
 }
 
 /// Reads until `want` bytes came or the server closed the connection; returns how many came.
-pub fn read_up_to(stream: &mut TcpStream, want: usize) -> usize {
+pub(crate) fn read_up_to(stream: &mut TcpStream, want: usize) -> usize {
     let mut buf = vec![0u8; 256 * 1024];
     let mut got = 0;
     while got < want {

@@ -1,4 +1,4 @@
 //! Helpers shared by the integration tests of the `relay` binary.
 
-pub mod pushers;
-pub mod queue_server;
+pub(crate) mod pushers;
+pub(crate) mod queue_server;

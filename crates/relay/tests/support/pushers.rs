@@ -13,12 +13,12 @@ use serde_json::{json, Value};
 use super::queue_server::{QueueServer, Request};
 
 /// Every push that got its 201: id -> (source node, JSON body).
-pub type Acked = HashMap<String, (String, Value)>;
+pub(crate) type Acked = HashMap<String, (String, Value)>;
 
 /// Runs `pushers` threads that push JSON bodies as fast as they are answered, `route(t)` giving
 /// thread `t`'s (source, destination); once `kill_after` pushes are acknowledged (or `deadline`
 /// passed) the server gets a SIGKILL mid-stream. Returns the acknowledged pushes.
-pub fn push_until_killed(
+pub(crate) fn push_until_killed(
     s: &mut QueueServer,
     pushers: usize,
     kill_after: usize,

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// The token most tests configure with `--queue-token`.
-pub const TOKEN: &str = "relay-queue-test-token";
+pub(crate) const TOKEN: &str = "relay-queue-test-token";
 
 /// Generous limits that only exist so a broken server cannot hang the suite.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
-pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Variables that would change the server's behaviour if they leaked in from the environment
 /// the tests happen to run in.
@@ -42,7 +42,7 @@ const SCRUBBED_ENV: &[&str] = &[
 
 /// How to start the server. `Default` gives `--listen 127.0.0.1:0 --queue-token TOKEN`.
 #[derive(Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// Passed as `--queue-token`; `None` leaves the token to the environment or the token file.
     pub token: Option<String>,
     /// Pass `--listen 127.0.0.1:0`; when false the test picks the address itself (through
@@ -67,24 +67,24 @@ impl Default for Options {
 }
 
 impl Options {
-    pub fn arg(mut self, a: impl Into<String>) -> Self {
+    pub(crate) fn arg(mut self, a: impl Into<String>) -> Self {
         self.args.push(a.into());
         self
     }
-    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+    pub(crate) fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
         self.env.push((k.into(), v.into()));
         self
     }
-    pub fn hooks(self) -> Self {
+    pub(crate) fn hooks(self) -> Self {
         self.env("RELAY_TEST_HOOKS", "1")
     }
-    pub fn token(mut self, t: Option<&str>) -> Self {
+    pub(crate) fn token(mut self, t: Option<&str>) -> Self {
         self.token = t.map(str::to_string);
         self
     }
 }
 
-pub struct QueueServer {
+pub(crate) struct QueueServer {
     child: Option<Child>,
     pub addr: SocketAddr,
     /// The token requests are sent with: the configured one, or the one read from the token file.
@@ -97,17 +97,17 @@ pub struct QueueServer {
 
 impl QueueServer {
     /// A server with default options on a fresh data directory.
-    pub fn start() -> QueueServer {
+    pub(crate) fn start() -> QueueServer {
         QueueServer::with(Options::default())
     }
 
-    pub fn with(opts: Options) -> QueueServer {
+    pub(crate) fn with(opts: Options) -> QueueServer {
         QueueServer::try_with(opts).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Like `with`, but a server that exits before listening is an `Err` with its exit status
     /// and stderr, for tests that expect a refusal to start.
-    pub fn try_with(opts: Options) -> Result<QueueServer, String> {
+    pub(crate) fn try_with(opts: Options) -> Result<QueueServer, String> {
         let (data_dir, tmp) = match &opts.data_dir {
             Some(d) => (d.clone(), None),
             None => {
@@ -128,12 +128,12 @@ impl QueueServer {
         Ok(s)
     }
 
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
     /// Everything the server wrote on stderr so far, for assertion messages.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
@@ -223,24 +223,24 @@ impl QueueServer {
     }
 
     /// The generated token in `DIR/queue-token`, if there is one.
-    pub fn token_file(&self) -> Option<String> {
+    pub(crate) fn token_file(&self) -> Option<String> {
         std::fs::read_to_string(self.data_dir.join("queue-token"))
             .ok()
             .map(|s| s.trim().to_string())
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.as_ref().expect("server running").id()
     }
 
     /// SIGTERM, then wait for the process to exit; returns whether it exited by itself in time.
-    pub fn stop(&mut self) -> bool {
+    pub(crate) fn stop(&mut self) -> bool {
         self.stop_with("TERM").is_some()
     }
 
     /// Sends `signal` (a `kill` name such as `TERM` or `INT`) and waits; the exit status, or
     /// `None` when the process had to be killed because it did not exit in time.
-    pub fn stop_with(&mut self, signal: &str) -> Option<std::process::ExitStatus> {
+    pub(crate) fn stop_with(&mut self, signal: &str) -> Option<std::process::ExitStatus> {
         let mut child = self.child.take()?;
         // Through sh's builtin `kill`: a `kill` binary is not on every minimal machine.
         let _ = Command::new("sh")
@@ -262,7 +262,7 @@ impl QueueServer {
     }
 
     /// SIGKILL: the process gets no chance to flush anything.
-    pub fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -270,7 +270,7 @@ impl QueueServer {
     }
 
     /// Starts the server again on the same data directory (on a new ephemeral port).
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         if self.child.is_some() {
             assert!(
                 self.stop(),
@@ -282,18 +282,18 @@ impl QueueServer {
     }
 
     /// A request to this server, carrying the token.
-    pub fn req(&self, method: &str, path: &str) -> Request {
+    pub(crate) fn req(&self, method: &str, path: &str) -> Request {
         Request::new(self.addr, method, path).header("Authorization", &self.token)
     }
 
     /// A request without any Authorization header.
-    pub fn anon(&self, method: &str, path: &str) -> Request {
+    pub(crate) fn anon(&self, method: &str, path: &str) -> Request {
         Request::new(self.addr, method, path)
     }
 
     /// v1 push of a JSON body; asserts the 201.
     #[track_caller]
-    pub fn push(&self, from: &str, to: &str, body: &Value) -> Response {
+    pub(crate) fn push(&self, from: &str, to: &str, body: &Value) -> Response {
         self.req("POST", "/messageQueue")
             .from(from)
             .to(to)
@@ -304,7 +304,7 @@ impl QueueServer {
 
     /// v2 push of a JSON body; asserts the 201.
     #[track_caller]
-    pub fn push_v2(&self, from: &str, to: &str, body: &Value) -> Response {
+    pub(crate) fn push_v2(&self, from: &str, to: &str, body: &Value) -> Response {
         self.req("POST", "/messageQueue")
             .source(from)
             .dest(to)
@@ -314,19 +314,19 @@ impl QueueServer {
     }
 
     /// v1 pull (`GET /messageQueue`), status unchecked.
-    pub fn pull(&self, node: &str) -> Response {
+    pub(crate) fn pull(&self, node: &str) -> Response {
         self.req("GET", "/messageQueue").from(node).send()
     }
 
     /// v1 ack, status unchecked.
-    pub fn ack(&self, node: &str, id: &str) -> Response {
+    pub(crate) fn ack(&self, node: &str, id: &str) -> Response {
         self.req("PATCH", &format!("/messageQueue/{id}/ack"))
             .from(node)
             .send()
     }
 
     /// v1 `GET /messages/{id}`, status unchecked.
-    pub fn get(&self, node: &str, id: &str) -> Response {
+    pub(crate) fn get(&self, node: &str, id: &str) -> Response {
         self.req("GET", &format!("/messages/{id}"))
             .from(node)
             .send()
@@ -334,12 +334,12 @@ impl QueueServer {
 
     /// The status of a message as its sender sees it (v1 get-one, which must succeed).
     #[track_caller]
-    pub fn status_of(&self, node: &str, id: &str) -> String {
+    pub(crate) fn status_of(&self, node: &str, id: &str) -> String {
         self.get(node, id).expect(200).sc("Status").to_string()
     }
 
     /// Whether the server still answers a trivial authenticated request.
-    pub fn alive(&self) -> bool {
+    pub(crate) fn alive(&self) -> bool {
         matches!(self.req("GET", "/").try_send(), Ok(r) if r.status == 200)
     }
 }
@@ -364,7 +364,7 @@ fn parse_listening(line: &str) -> Option<SocketAddr> {
 }
 
 /// A port that was free a moment ago, for tests that must choose the port themselves.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -373,7 +373,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Distinct hex node ids, so tests in one binary never share an inbox by accident.
-pub fn node() -> String {
+pub(crate) fn node() -> String {
     static N: AtomicU32 = AtomicU32::new(1);
     format!(
         "a{:04x}{:04x}",
@@ -383,7 +383,7 @@ pub fn node() -> String {
 }
 
 #[derive(Clone)]
-pub struct Request {
+pub(crate) struct Request {
     addr: SocketAddr,
     pub method: String,
     pub path: String,
@@ -394,7 +394,7 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn new(addr: SocketAddr, method: &str, path: &str) -> Request {
+    pub(crate) fn new(addr: SocketAddr, method: &str, path: &str) -> Request {
         Request {
             addr,
             method: method.to_string(),
@@ -405,53 +405,53 @@ impl Request {
         }
     }
 
-    pub fn header(mut self, k: &str, v: &str) -> Request {
+    pub(crate) fn header(mut self, k: &str, v: &str) -> Request {
         self.headers.push((k.to_string(), v.to_string()));
         self
     }
 
     /// A header with arbitrary value bytes (for example latin-1), as some clients send.
-    pub fn header_bytes(mut self, k: &str, v: &[u8]) -> Request {
+    pub(crate) fn header_bytes(mut self, k: &str, v: &[u8]) -> Request {
         self.raw_headers.push((k.to_string(), v.to_vec()));
         self
     }
 
     /// v1 identity (`Scirocco-From`).
-    pub fn from(self, node: &str) -> Request {
+    pub(crate) fn from(self, node: &str) -> Request {
         self.header("Scirocco-From", node)
     }
     /// v1 destination (`Scirocco-To`).
-    pub fn to(self, node: &str) -> Request {
+    pub(crate) fn to(self, node: &str) -> Request {
         self.header("Scirocco-To", node)
     }
     /// v2 identity (`Scirocco-Node-Source`).
-    pub fn source(self, node: &str) -> Request {
+    pub(crate) fn source(self, node: &str) -> Request {
         self.header("Scirocco-Node-Source", node)
     }
     /// v2 destination (`Scirocco-Node-Destination`).
-    pub fn dest(self, node: &str) -> Request {
+    pub(crate) fn dest(self, node: &str) -> Request {
         self.header("Scirocco-Node-Destination", node)
     }
 
-    pub fn body(mut self, b: impl Into<Vec<u8>>) -> Request {
+    pub(crate) fn body(mut self, b: impl Into<Vec<u8>>) -> Request {
         self.body = b.into();
         self
     }
-    pub fn json(self, v: &Value) -> Request {
+    pub(crate) fn json(self, v: &Value) -> Request {
         self.header("Content-Type", "application/json")
             .body(serde_json::to_vec(v).unwrap())
     }
-    pub fn text(self, s: &str) -> Request {
+    pub(crate) fn text(self, s: &str) -> Request {
         self.header("Content-Type", "text/plain")
             .body(s.as_bytes().to_vec())
     }
-    pub fn bytes(self, b: &[u8]) -> Request {
+    pub(crate) fn bytes(self, b: &[u8]) -> Request {
         self.header("Content-Type", "application/octet-stream")
             .body(b.to_vec())
     }
 
     /// Sends the body with `Transfer-Encoding: chunked` (no Content-Length), in `chunk`-byte pieces.
-    pub fn chunked(mut self, chunk: usize) -> Request {
+    pub(crate) fn chunked(mut self, chunk: usize) -> Request {
         let mut out = Vec::new();
         for piece in self.body.chunks(chunk.max(1)) {
             out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
@@ -464,7 +464,7 @@ impl Request {
     }
 
     /// The request exactly as it goes on the wire.
-    pub fn wire(&self) -> Vec<u8> {
+    pub(crate) fn wire(&self) -> Vec<u8> {
         let mut out = format!(
             "{} {} HTTP/1.1\r\nHost: {}\r\n",
             self.method, self.path, self.addr
@@ -491,24 +491,24 @@ impl Request {
         out
     }
 
-    pub fn try_send(&self) -> io::Result<Response> {
+    pub(crate) fn try_send(&self) -> io::Result<Response> {
         Conn::open(self.addr)?.send(self)
     }
 
     /// Sends on a fresh connection; panics with the request line if the exchange fails.
-    pub fn send(&self) -> Response {
+    pub(crate) fn send(&self) -> Response {
         self.try_send()
             .unwrap_or_else(|e| panic!("{} {}: {e}", self.method, self.path))
     }
 }
 
 /// One keep-alive connection.
-pub struct Conn {
+pub(crate) struct Conn {
     reader: BufReader<TcpStream>,
 }
 
 impl Conn {
-    pub fn open(addr: SocketAddr) -> io::Result<Conn> {
+    pub(crate) fn open(addr: SocketAddr) -> io::Result<Conn> {
         let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
         stream.set_read_timeout(Some(IO_TIMEOUT))?;
         stream.set_write_timeout(Some(IO_TIMEOUT))?;
@@ -518,11 +518,11 @@ impl Conn {
         })
     }
 
-    pub fn stream(&mut self) -> &mut TcpStream {
+    pub(crate) fn stream(&mut self) -> &mut TcpStream {
         self.reader.get_mut()
     }
 
-    pub fn send(&mut self, req: &Request) -> io::Result<Response> {
+    pub(crate) fn send(&mut self, req: &Request) -> io::Result<Response> {
         // A server may answer (413, 403) and close before taking the whole body; the answer
         // is what the test wants, so a failed write only matters if no response follows.
         let written = self.reader.get_mut().write_all(&req.wire());
@@ -534,7 +534,7 @@ impl Conn {
 }
 
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     /// Header names exactly as received.
     pub headers: Vec<(String, String)>,
@@ -543,7 +543,7 @@ pub struct Response {
 
 impl Response {
     /// Case-insensitive lookup, for value checks.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -551,7 +551,7 @@ impl Response {
     }
 
     /// Case-sensitive lookup: what the Python clients do.
-    pub fn exact(&self, name: &str) -> Option<&str> {
+    pub(crate) fn exact(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
@@ -559,36 +559,36 @@ impl Response {
     }
 
     /// The value of `Scirocco-<name>`, which must be present and spelled exactly.
-    pub fn sc(&self, name: &str) -> &str {
+    pub(crate) fn sc(&self, name: &str) -> &str {
         let full = format!("Scirocco-{name}");
         self.exact(&full)
             .unwrap_or_else(|| panic!("no `{full}` header in {self:#?}"))
     }
 
-    pub fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.header(name).is_some()
     }
 
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         self.sc("Id").to_string()
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("body is not JSON ({e}): {self:#?}"))
     }
 
-    pub fn content_type(&self) -> Option<&str> {
+    pub(crate) fn content_type(&self) -> Option<&str> {
         self.header("Content-Type")
     }
 
     /// Asserts the status, printing the whole response on failure.
     #[track_caller]
-    pub fn expect(self, status: u16) -> Response {
+    pub(crate) fn expect(self, status: u16) -> Response {
         assert_eq!(
             self.status,
             status,
@@ -598,7 +598,7 @@ impl Response {
         self
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = format!("{}\n", self.status);
         for (k, v) in &self.headers {
             s.push_str(&format!("{k}: {v}\n"));
@@ -680,25 +680,25 @@ fn read_response(r: &mut BufReader<TcpStream>, head: bool) -> io::Result<Respons
 }
 
 /// Standard base64 with padding, as the server renders stored bytes.
-pub fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// True for 24 lowercase hex characters.
-pub fn is_object_id(s: &str) -> bool {
+pub(crate) fn is_object_id(s: &str) -> bool {
     s.len() == 24
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-pub const JSON_CT: &str = "application/json; charset=utf-8";
+pub(crate) const JSON_CT: &str = "application/json; charset=utf-8";
 /// The 404 body of ack, get-one and update.
-pub const RESOURCE_NOT_FOUND: &str = "Resource not found.";
+pub(crate) const RESOURCE_NOT_FOUND: &str = "Resource not found.";
 
 /// Asserts status, JSON content type and the exact `message` of an error body.
 #[track_caller]
-pub fn assert_error(r: &Response, status: u16, message: &str) {
+pub(crate) fn assert_error(r: &Response, status: u16, message: &str) {
     assert_eq!(r.status, status, "{}", r.describe());
     assert_eq!(r.content_type(), Some(JSON_CT), "{}", r.describe());
     assert_eq!(r.json()["message"], message, "{}", r.describe());
@@ -706,7 +706,7 @@ pub fn assert_error(r: &Response, status: u16, message: &str) {
 
 /// Asserts a 400 validation error naming `field` under `errors`.
 #[track_caller]
-pub fn assert_validation(r: &Response, field: &str) {
+pub(crate) fn assert_validation(r: &Response, field: &str) {
     assert_eq!(r.status, 400, "{}", r.describe());
     let body = r.json();
     assert!(
@@ -721,7 +721,7 @@ pub fn assert_validation(r: &Response, field: &str) {
     );
 }
 
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -757,7 +757,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// The header time form Relay emits: `Www Mmm DD YYYY HH:MM:SS GMT+0000 (UTC)`.
-pub fn header_time(epoch_secs: i64) -> String {
+pub(crate) fn header_time(epoch_secs: i64) -> String {
     let days = epoch_secs.div_euclid(86400);
     let secs = epoch_secs.rem_euclid(86400);
     let (y, m, d) = civil_from_days(days);
@@ -774,7 +774,7 @@ pub fn header_time(epoch_secs: i64) -> String {
 }
 
 /// Epoch seconds of a header time, if it has exactly Relay's form.
-pub fn parse_header_time(s: &str) -> Option<i64> {
+pub(crate) fn parse_header_time(s: &str) -> Option<i64> {
     let parts: Vec<&str> = s.split(' ').collect();
     if parts.len() != 7 || parts[5] != "GMT+0000" || parts[6] != "(UTC)" {
         return None;
@@ -797,7 +797,7 @@ pub fn parse_header_time(s: &str) -> Option<i64> {
 }
 
 /// True for ISO-8601 UTC with milliseconds, as in `2016-11-15T10:41:05.123Z`.
-pub fn is_iso_ms(s: &str) -> bool {
+pub(crate) fn is_iso_ms(s: &str) -> bool {
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b[i].is_ascii_digit());
     b.len() == 24

@@ -6,14 +6,14 @@ use anyhow::{bail, Context};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-pub struct Beanstalk {
+pub(crate) struct Beanstalk {
     conn: BufReader<TcpStream>,
     line: String,
 }
 
 impl Beanstalk {
     /// Connects and makes `tube` both the tube `put` uses and the only one `reserve` watches.
-    pub async fn connect(addr: SocketAddr, tube: &str) -> anyhow::Result<Beanstalk> {
+    pub(crate) async fn connect(addr: SocketAddr, tube: &str) -> anyhow::Result<Beanstalk> {
         let stream = TcpStream::connect(addr)
             .await
             .with_context(|| format!("connecting to beanstalkd at {addr}"))?;
@@ -31,7 +31,7 @@ impl Beanstalk {
     }
 
     /// `put` with priority 0, no delay and a 60 s time-to-run; returns the job id.
-    pub async fn put(&mut self, body: &[u8]) -> anyhow::Result<u64> {
+    pub(crate) async fn put(&mut self, body: &[u8]) -> anyhow::Result<u64> {
         let mut req = format!("put 0 0 60 {}\r\n", body.len()).into_bytes();
         req.extend_from_slice(body);
         req.extend_from_slice(b"\r\n");
@@ -42,7 +42,7 @@ impl Beanstalk {
     }
 
     /// `reserve`: blocks until a job is ready; returns its id and body.
-    pub async fn reserve(&mut self) -> anyhow::Result<(u64, Vec<u8>)> {
+    pub(crate) async fn reserve(&mut self) -> anyhow::Result<(u64, Vec<u8>)> {
         let reply = self.command(b"reserve\r\n", "RESERVED").await?;
         let mut parts = reply.split(' ');
         let (Some(id), Some(len)) = (parts.next(), parts.next()) else {
@@ -56,7 +56,7 @@ impl Beanstalk {
         Ok((id, body))
     }
 
-    pub async fn delete(&mut self, id: u64) -> anyhow::Result<()> {
+    pub(crate) async fn delete(&mut self, id: u64) -> anyhow::Result<()> {
         self.command(format!("delete {id}\r\n").as_bytes(), "DELETED")
             .await?;
         Ok(())

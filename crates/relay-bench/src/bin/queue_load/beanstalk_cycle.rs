@@ -7,14 +7,14 @@ use anyhow::bail;
 use super::beanstalk::Beanstalk;
 use super::workload::Cycle;
 
-pub struct BeanstalkCycle {
+pub(crate) struct BeanstalkCycle {
     conn: Beanstalk,
     payload: Vec<u8>,
     pushed: u64,
 }
 
 impl BeanstalkCycle {
-    pub async fn new(
+    pub(crate) async fn new(
         addr: SocketAddr,
         tube: &str,
         payload: Vec<u8>,

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 /// Reads the total user + system CPU time of a process.
 #[derive(Debug, Clone, Copy)]
-pub struct CpuProbe {
+pub(crate) struct CpuProbe {
     pid: u32,
     ticks_per_second: f64,
 }
 
 impl CpuProbe {
-    pub fn new(pid: u32, ticks_per_second: u32) -> CpuProbe {
+    pub(crate) fn new(pid: u32, ticks_per_second: u32) -> CpuProbe {
         CpuProbe {
             pid,
             ticks_per_second: f64::from(ticks_per_second.max(1)),
@@ -19,7 +19,7 @@ impl CpuProbe {
     }
 
     /// `None` when the process or /proc is not there.
-    pub fn read(&self) -> Option<Duration> {
+    pub(crate) fn read(&self) -> Option<Duration> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
         let ticks = parse_stat_cpu_ticks(&stat)?;
         Some(Duration::from_secs_f64(

@@ -9,14 +9,14 @@ use anyhow::{bail, Context};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub struct Http {
+pub(crate) struct Http {
     stream: TcpStream,
     buf: Vec<u8>,
     /// Bytes in `buf` that are already read from the socket.
     filled: usize,
 }
 
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     /// Header block (names and values as sent).
     pub head: String,
@@ -25,7 +25,7 @@ pub struct Response {
 
 impl Response {
     /// The value of the first header named `name` (compared without case).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.head.split("\r\n").skip(1).find_map(|line| {
             let (n, v) = line.split_once(':')?;
             n.eq_ignore_ascii_case(name).then(|| v.trim())
@@ -34,7 +34,7 @@ impl Response {
 }
 
 impl Http {
-    pub async fn connect(addr: SocketAddr) -> anyhow::Result<Http> {
+    pub(crate) async fn connect(addr: SocketAddr) -> anyhow::Result<Http> {
         let stream = TcpStream::connect(addr)
             .await
             .with_context(|| format!("connecting to {addr}"))?;
@@ -47,7 +47,7 @@ impl Http {
     }
 
     /// Sends one request (a complete head and body) and reads its response.
-    pub async fn call(&mut self, request: &[u8]) -> anyhow::Result<Response> {
+    pub(crate) async fn call(&mut self, request: &[u8]) -> anyhow::Result<Response> {
         self.stream.write_all(request).await?;
         let head_end = loop {
             if let Some(i) = find(&self.buf[..self.filled], b"\r\n\r\n") {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::http::Http;
 use super::workload::Cycle;
 
-pub struct RelayCycle {
+pub(crate) struct RelayCycle {
     http: Http,
     /// `Host`, `Authorization` and `Scirocco-Node-Source`: the lines every request carries.
     common: String,
@@ -19,7 +19,7 @@ pub struct RelayCycle {
 }
 
 impl RelayCycle {
-    pub async fn new(
+    pub(crate) async fn new(
         addr: SocketAddr,
         token: &str,
         node: &str,

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use super::cpu::CpuProbe;
 
 /// One client's three steps. `push` is the step whose latency is measured.
-pub trait Cycle: Send + 'static {
+pub(crate) trait Cycle: Send + 'static {
     fn push(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send;
     /// Pull and ack (reserve and delete) the message just pushed.
     fn pull_ack(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send;
@@ -17,14 +17,14 @@ pub trait Cycle: Send + 'static {
 
 /// How clients pace themselves.
 #[derive(Debug, Clone, Copy)]
-pub enum Pace {
+pub(crate) enum Pace {
     /// Start the next cycle as soon as the last one ends.
     Closed,
     /// Offer this many messages per second in total, spread evenly over the clients.
     Rate(f64),
 }
 
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub messages: u64,
     pub elapsed: Duration,
     /// Push latency in microseconds. At a fixed rate it is measured from when the push was
@@ -38,7 +38,7 @@ pub struct Outcome {
 impl Outcome {
     /// Adds another run of the same workload: throughput becomes total messages over total
     /// measured time.
-    pub fn absorb(&mut self, other: Outcome) -> anyhow::Result<()> {
+    pub(crate) fn absorb(&mut self, other: Outcome) -> anyhow::Result<()> {
         self.messages += other.messages;
         self.elapsed += other.elapsed;
         self.push_us.add(other.push_us)?;
@@ -46,16 +46,16 @@ impl Outcome {
         Ok(())
     }
 
-    pub fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.messages as f64 / self.elapsed.as_secs_f64()
     }
 
-    pub fn push_ms(&self, quantile: f64) -> f64 {
+    pub(crate) fn push_ms(&self, quantile: f64) -> f64 {
         self.push_us.value_at_quantile(quantile) as f64 / 1000.0
     }
 
     /// Server CPU microseconds per message (one push, one pull, one ack).
-    pub fn cpu_us_per_message(&self) -> Option<f64> {
+    pub(crate) fn cpu_us_per_message(&self) -> Option<f64> {
         self.server_cpu
             .map(|c| c.as_secs_f64() * 1e6 / self.messages as f64)
     }
@@ -66,7 +66,7 @@ const WARMUP: u64 = 20;
 
 /// Runs `messages` cycles spread over `clients` made by `make(index)`, watching the server's
 /// CPU with `probe` if there is one.
-pub async fn run<C, F, Fut>(
+pub(crate) async fn run<C, F, Fut>(
     clients: usize,
     messages: u64,
     pace: Pace,

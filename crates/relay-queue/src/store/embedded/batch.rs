@@ -14,7 +14,7 @@ const CLEAR: u8 = 3;
 
 /// A change with its system data already encoded, so that the journal and the redb table share
 /// one encoding of each message.
-pub enum Encoded<'a> {
+pub(super) enum Encoded<'a> {
     Put {
         seq: u64,
         meta: Vec<u8>,
@@ -26,7 +26,7 @@ pub enum Encoded<'a> {
     Clear,
 }
 
-pub fn encode_changes(changes: &[Change]) -> Result<Vec<Encoded<'_>>, StoreError> {
+pub(super) fn encode_changes(changes: &[Change]) -> Result<Vec<Encoded<'_>>, StoreError> {
     changes
         .iter()
         .map(|c| {
@@ -43,7 +43,7 @@ pub fn encode_changes(changes: &[Change]) -> Result<Vec<Encoded<'_>>, StoreError
         .collect()
 }
 
-pub fn to_body(changes: &[Encoded<'_>]) -> Vec<u8> {
+pub(super) fn to_body(changes: &[Encoded<'_>]) -> Vec<u8> {
     let len = changes
         .iter()
         .map(|c| match c {
@@ -78,7 +78,7 @@ pub fn to_body(changes: &[Encoded<'_>]) -> Vec<u8> {
     out
 }
 
-pub fn from_body(body: &[u8]) -> Result<Vec<Change>, StoreError> {
+pub(super) fn from_body(body: &[u8]) -> Result<Vec<Change>, StoreError> {
     let mut r = Reader { rest: body };
     let mut changes = Vec::new();
     while !r.rest.is_empty() {

@@ -27,7 +27,7 @@ const RECORDS_START: u64 = 4096;
 const RECORD_MAGIC: u32 = 0x5245_4331;
 const RECORD_HEADER_LEN: usize = 20;
 
-pub struct Journal {
+pub(super) struct Journal {
     file: File,
     generation: u64,
     /// The slot that holds the current generation; the next reset writes the other one.
@@ -42,7 +42,7 @@ pub struct Journal {
 impl Journal {
     /// Opens the journal at `path`, creating it (`capacity` bytes, zero-filled) if it is missing,
     /// and returns it with the bodies of the current generation's records, oldest first.
-    pub fn open(path: &Path, capacity: u64) -> io::Result<(Journal, Vec<Vec<u8>>)> {
+    pub(super) fn open(path: &Path, capacity: u64) -> io::Result<(Journal, Vec<Vec<u8>>)> {
         if !path.exists() {
             create(path, capacity)?;
         }
@@ -63,12 +63,12 @@ impl Journal {
     }
 
     /// Whether a record with a body of `len` bytes fits in what is left of the file.
-    pub fn fits(&self, len: usize) -> bool {
+    pub(super) fn fits(&self, len: usize) -> bool {
         self.end + (RECORD_HEADER_LEN + len) as u64 <= self.capacity
     }
 
     /// Writes one record after the last. Not on disk until `sync`.
-    pub fn append(&mut self, body: &[u8]) -> io::Result<()> {
+    pub(super) fn append(&mut self, body: &[u8]) -> io::Result<()> {
         let mut record = Vec::with_capacity(RECORD_HEADER_LEN + body.len());
         record.extend_from_slice(&RECORD_MAGIC.to_le_bytes());
         record.extend_from_slice(&self.generation.to_le_bytes());
@@ -83,7 +83,7 @@ impl Journal {
     /// Makes every record written so far durable. When that fails, the unsynced records are
     /// given up: their callers hear of the failure, so the next record is written over them
     /// rather than after them, where a later successful sync would make them durable after all.
-    pub fn sync(&mut self) -> io::Result<()> {
+    pub(super) fn sync(&mut self) -> io::Result<()> {
         match self.file.sync_data() {
             Ok(()) => {
                 self.synced_end = self.end;
@@ -97,7 +97,7 @@ impl Journal {
     }
 
     /// Whether any record was written since the last reset.
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.end == RECORDS_START
     }
 
@@ -106,7 +106,7 @@ impl Journal {
     /// generation is written, so no record on disk ever carries a generation newer than the
     /// durable header: unsynced records left by a crash can never be mistaken for the records
     /// of a later life that reuses their generation.
-    pub fn reset(&mut self) -> io::Result<()> {
+    pub(super) fn reset(&mut self) -> io::Result<()> {
         let generation = self.generation + 1;
         let slot = 1 - self.slot;
         self.file

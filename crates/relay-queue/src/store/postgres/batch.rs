@@ -28,7 +28,7 @@ struct Entry {
 }
 
 #[derive(Default)]
-pub struct Batch {
+pub(super) struct Batch {
     /// Everything stored before this batch goes first.
     pub clear: bool,
     /// Messages whose row (and payload) are to be removed.
@@ -42,7 +42,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn fold(changes: &[Change]) -> Result<Batch, PostgresError> {
+    pub(super) fn fold(changes: &[Change]) -> Result<Batch, PostgresError> {
         let mut clear = false;
         let mut entries: BTreeMap<u64, Entry> = BTreeMap::new();
         for change in changes {
@@ -109,7 +109,7 @@ impl Batch {
     }
 }
 
-pub fn sql_seq(seq: u64) -> Result<i64, PostgresError> {
+pub(super) fn sql_seq(seq: u64) -> Result<i64, PostgresError> {
     i64::try_from(seq).map_err(|_| PostgresError::SeqRange(seq))
 }
 

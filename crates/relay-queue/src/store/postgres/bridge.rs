@@ -9,13 +9,13 @@ use tokio::runtime::{Handle, Runtime};
 
 use super::error::PostgresError;
 
-pub struct Bridge {
+pub(super) struct Bridge {
     runtime: Option<Runtime>,
     handle: Handle,
 }
 
 impl Bridge {
-    pub fn new() -> Result<Bridge, PostgresError> {
+    pub(super) fn new() -> Result<Bridge, PostgresError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("relay-postgres")
@@ -30,7 +30,7 @@ impl Bridge {
     }
 
     /// Runs `fut` on the store's runtime and blocks the calling thread until it is done.
-    pub fn run<T, F>(&self, fut: F) -> Result<T, PostgresError>
+    pub(super) fn run<T, F>(&self, fut: F) -> Result<T, PostgresError>
     where
         T: Send + 'static,
         F: Future<Output = Result<T, PostgresError>> + Send + 'static,

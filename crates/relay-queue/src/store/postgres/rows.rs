@@ -10,7 +10,7 @@ use super::error::PostgresError;
 use super::schema::MESSAGES;
 use crate::message::Message;
 
-pub fn kind_str(kind: ContentKind) -> &'static str {
+pub(super) fn kind_str(kind: ContentKind) -> &'static str {
     match kind {
         ContentKind::Json => "json",
         ContentKind::Text => "text",
@@ -28,7 +28,7 @@ fn parse_kind(s: &str) -> Option<ContentKind> {
 }
 
 /// One array per column, for an `unnest` upsert of many messages in one statement.
-pub struct Columns<'a> {
+pub(super) struct Columns<'a> {
     seq: Vec<i64>,
     id: Vec<String>,
     source: Vec<&'a str>,
@@ -47,7 +47,7 @@ pub struct Columns<'a> {
 }
 
 impl<'a> Columns<'a> {
-    pub fn new(messages: &'a [Message]) -> Result<Columns<'a>, PostgresError> {
+    pub(super) fn new(messages: &'a [Message]) -> Result<Columns<'a>, PostgresError> {
         let mut c = Columns {
             seq: Vec::with_capacity(messages.len()),
             id: Vec::with_capacity(messages.len()),
@@ -86,7 +86,7 @@ impl<'a> Columns<'a> {
     }
 
     /// The parameters in the order of `schema::COLUMNS`.
-    pub fn params(&self) -> [&(dyn ToSql + Sync); 15] {
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 15] {
         [
             &self.seq,
             &self.id,
@@ -108,7 +108,7 @@ impl<'a> Columns<'a> {
 }
 
 /// A row of the load query (columns in `schema::COLUMNS` order) back into a message.
-pub fn message_from_row(row: &Row) -> Result<Message, PostgresError> {
+pub(super) fn message_from_row(row: &Row) -> Result<Message, PostgresError> {
     let seq: i64 = row.try_get(0)?;
     let corrupt = |what: String| PostgresError::Corrupt {
         table: MESSAGES,

@@ -6,8 +6,8 @@ use tokio_postgres::{Client, Statement};
 
 use super::error::PostgresError;
 
-pub const MESSAGES: &str = "relay_queue_messages";
-pub const PAYLOADS: &str = "relay_queue_payloads";
+pub(super) const MESSAGES: &str = "relay_queue_messages";
+pub(super) const PAYLOADS: &str = "relay_queue_payloads";
 
 /// The message columns in the order every statement below uses them.
 const COLUMNS: &str = "seq, id, source, destination, status, tries, topic, label, kind, \
@@ -41,7 +41,11 @@ fn create_payloads(schema: &str) -> String {
 
 /// Creates what is missing. Existence is checked first because `CREATE ... IF NOT EXISTS` still
 /// demands the CREATE privilege, which a role given only an existing schema need not have.
-pub async fn ensure(client: &mut Client, name: &str, quoted: &str) -> Result<(), PostgresError> {
+pub(super) async fn ensure(
+    client: &mut Client,
+    name: &str,
+    quoted: &str,
+) -> Result<(), PostgresError> {
     let tx = client.transaction().await?;
     let has_schema: bool = tx
         .query_one(
@@ -74,7 +78,7 @@ pub async fn ensure(client: &mut Client, name: &str, quoted: &str) -> Result<(),
 }
 
 /// Statements prepared once on the connection that commits.
-pub struct WriteStatements {
+pub(super) struct WriteStatements {
     pub upsert: Statement,
     pub delete: Statement,
     pub upsert_payloads: Statement,
@@ -83,7 +87,10 @@ pub struct WriteStatements {
 }
 
 impl WriteStatements {
-    pub async fn prepare(client: &Client, s: &str) -> Result<WriteStatements, PostgresError> {
+    pub(super) async fn prepare(
+        client: &Client,
+        s: &str,
+    ) -> Result<WriteStatements, PostgresError> {
         let updates = COLUMNS
             .split(", ")
             .skip(1)
@@ -120,13 +127,13 @@ impl WriteStatements {
 }
 
 /// Statements prepared once on the connection that reads.
-pub struct ReadStatements {
+pub(super) struct ReadStatements {
     pub load: Statement,
     pub read_payload: Statement,
 }
 
 impl ReadStatements {
-    pub async fn prepare(client: &Client, s: &str) -> Result<ReadStatements, PostgresError> {
+    pub(super) async fn prepare(client: &Client, s: &str) -> Result<ReadStatements, PostgresError> {
         Ok(ReadStatements {
             load: client
                 .prepare(&format!(
