@@ -114,22 +114,23 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
                 Ok(parts) => {
                     serve_socket(hub, parts.io.into_inner().into_inner(), parts.read_buf).await
                 }
-                Err(upgraded) => match upgraded
-                    .downcast::<TokioIo<WriteStall<TlsStream<TcpStream>>>>()
-                {
-                    // Over TLS the channel face gets a local TCP socket whose other end carries
-                    // the TLS stream (what hyper had read past the handshake goes first).
-                    Ok(parts) => match crate::tls::bridge(parts.io.into_inner().into_inner()).await
-                    {
-                        Ok(socket) => serve_socket(hub, socket, parts.read_buf).await,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "WebSocket over TLS: no local socket; closing")
-                        }
-                    },
-                    Err(_) => tracing::error!(
-                        "WebSocket upgrade on a transport other than TCP or TLS; closing"
-                    ),
-                },
+                Err(upgraded) => {
+                    match upgraded.downcast::<TokioIo<WriteStall<TlsStream<TcpStream>>>>() {
+                        // Over TLS the channel face gets a local TCP socket whose other end carries
+                        // the TLS stream (what hyper had read past the handshake goes first). The
+                        // write deadline stays on the TLS side, so that a client that reads nothing
+                        // cannot hold the copy once the channel face has given up on it.
+                        Ok(parts) => match crate::tls::bridge(parts.io.into_inner()).await {
+                            Ok(socket) => serve_socket(hub, socket, parts.read_buf).await,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "WebSocket over TLS: no local socket; closing")
+                            }
+                        },
+                        Err(_) => tracing::error!(
+                            "WebSocket upgrade on a transport other than TCP or TLS; closing"
+                        ),
+                    }
+                }
             },
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
         }
