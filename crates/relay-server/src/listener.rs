@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -72,6 +72,20 @@ async fn tls_handshake(
             let mut stream = stream;
             let _ = stream.write_all(tls::PLAIN_HTTP_REFUSAL).await;
             let _ = stream.shutdown().await;
+            // Closing with the request unread would reset the connection, and a reset can
+            // destroy the answer before the client reads it: take what it sent first (a little,
+            // briefly; the handshake's time limit bounds this too).
+            let mut sink = [0u8; 4096];
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                let mut left: usize = 64 * 1024;
+                while left > 0 {
+                    match stream.read(&mut sink).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => left = left.saturating_sub(n),
+                    }
+                }
+            })
+            .await;
             return None;
         }
         _ => return None,
