@@ -5,6 +5,8 @@
 //! - `listener`: the accept loop. It speaks HTTP/1.1 through hyper directly because the queue
 //!   face must write header names in Title-Case (the Python queue clients match them
 //!   case-sensitively) and the channel face needs connection upgrades for WebSocket.
+//! - `tls`: the certificate and key (PEM, rustls), read again on demand, and the bridge that
+//!   gives the channel face a TCP socket for a WebSocket over TLS.
 //! - `write_stall`: the transport under every connection, which gives up on a client that
 //!   stops reading what it asked for.
 //! - `dispatch`: decides which face a request belongs to, by its first path segment.
@@ -15,7 +17,9 @@ pub mod channel;
 mod dispatch;
 mod listener;
 pub mod queue;
+mod tls;
 mod write_stall;
 
 pub use dispatch::{app, Faces};
-pub use listener::{serve, ServeError};
+pub use listener::{serve, serve_with, ServeError};
+pub use tls::{TlsConfig, TlsError};

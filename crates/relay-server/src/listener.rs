@@ -2,16 +2,19 @@
 //! header-read timeout, a write-stall deadline and graceful shutdown.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use crate::tls::{self, TlsConfig};
 use crate::write_stall::WriteStall;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,17 +36,101 @@ const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(60);
 /// Environment variable that overrides `WRITE_STALL_TIMEOUT`, in milliseconds.
 const WRITE_STALL_ENV: &str = "RELAY_HTTP_WRITE_STALL_MS";
+/// How long a client of the TLS listener may take to send its first byte and finish the
+/// TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Environment variable that overrides `HANDSHAKE_TIMEOUT`, in milliseconds.
+const HANDSHAKE_ENV: &str = "RELAY_TLS_HANDSHAKE_MS";
 
 fn write_stall_timeout() -> Result<Duration, ServeError> {
-    match std::env::var(WRITE_STALL_ENV) {
-        Err(_) => Ok(WRITE_STALL_TIMEOUT),
+    millis_setting(WRITE_STALL_ENV, WRITE_STALL_TIMEOUT)
+}
+
+fn millis_setting(name: &'static str, default: Duration) -> Result<Duration, ServeError> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
         Ok(value) => match value.trim().parse::<u64>() {
             Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
-            _ => Err(ServeError::BadSetting {
-                name: WRITE_STALL_ENV,
-                value,
-            }),
+            _ => Err(ServeError::BadSetting { name, value }),
         },
+    }
+}
+
+/// Reads the client's first byte and, when it starts a TLS handshake, completes the
+/// handshake. A plain-HTTP request is answered in plain HTTP with a 400 saying to use https,
+/// and any failure is logged at debug level: `None` then, and the connection is closed.
+async fn tls_handshake(
+    stream: TcpStream,
+    tls: &TlsConfig,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let peer = stream.peer_addr().ok();
+    let mut first = [0u8; 1];
+    match stream.peek(&mut first).await {
+        Ok(1) if tls::starts_tls_handshake(first[0]) => {}
+        Ok(1) => {
+            tracing::debug!(?peer, "a plain-HTTP request on the TLS port; refused");
+            let mut stream = stream;
+            let _ = stream.write_all(tls::PLAIN_HTTP_REFUSAL).await;
+            let _ = stream.shutdown().await;
+            // Closing with the request unread would reset the connection, and a reset can
+            // destroy the answer before the client reads it: take what it sent first (a little,
+            // briefly; the handshake's time limit bounds this too).
+            let mut sink = [0u8; 4096];
+            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                let mut left: usize = 64 * 1024;
+                while left > 0 {
+                    match stream.read(&mut sink).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => left = left.saturating_sub(n),
+                    }
+                }
+            })
+            .await;
+            return None;
+        }
+        _ => return None,
+    }
+    match tls.acceptor().accept(stream).await {
+        Ok(stream) => Some(stream),
+        Err(err) => {
+            tracing::debug!(?peer, %err, "TLS handshake failed");
+            None
+        }
+    }
+}
+
+/// One HTTP/1.1 connection (plain or TLS) until it ends or shutdown starts.
+async fn serve_connection<I>(
+    io: WriteStall<I>,
+    peer: SocketAddr,
+    app: Router,
+    mut stop_rx: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        app.clone().oneshot(req.map(axum::body::Body::new))
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .title_case_headers(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true);
+    let conn = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!(%peer, %err, "connection ended with an error");
+            }
+        }
+        _ = stop_rx.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }
 
@@ -53,7 +140,19 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    serve_with(listener, app, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given: every connection must start with a TLS handshake,
+/// and each takes the configuration `tls` holds when it is accepted.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<TlsConfig>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let write_stall = write_stall_timeout()?;
+    let handshake = millis_setting(HANDSHAKE_ENV, HANDSHAKE_TIMEOUT)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
     let mut last_accept_warning = None;
@@ -84,33 +183,38 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let mut stop_rx = stop_rx.clone();
-        connections.spawn(async move {
-            let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                app.clone().oneshot(req.map(axum::body::Body::new))
-            });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .title_case_headers(true)
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .keep_alive(true);
-            let conn = builder
-                .serve_connection(TokioIo::new(WriteStall::new(stream, write_stall)), service)
-                .with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(err) = result {
-                        tracing::debug!(%peer, %err, "connection ended with an error");
-                    }
-                }
-                _ = stop_rx.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
+        let stop_rx = stop_rx.clone();
+        match &tls {
+            None => {
+                connections.spawn(serve_connection(
+                    WriteStall::new(stream, write_stall),
+                    peer,
+                    app,
+                    stop_rx,
+                ));
             }
-        });
+            Some(tls) => {
+                let tls = tls.clone();
+                connections.spawn(async move {
+                    // The handshake runs here, in the connection's own task, never in the
+                    // accept loop; a client that does not finish it in time is dropped.
+                    let mut handshake_stop = stop_rx.clone();
+                    let stream = tokio::select! {
+                        done = tokio::time::timeout(handshake, tls_handshake(stream, &tls)) => match done {
+                            Ok(Some(stream)) => stream,
+                            Ok(None) => return,
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        },
+                        _ = handshake_stop.changed() => return,
+                    };
+                    serve_connection(WriteStall::new(stream, write_stall), peer, app, stop_rx)
+                        .await;
+                });
+            }
+        }
         while connections.try_join_next().is_some() {}
     }
     // Closing the socket now makes new clients fail at once and try elsewhere; left open, the

@@ -1,5 +1,5 @@
 //! `relay serve`: opens the stores under the data directory and runs the network server until
-//! SIGINT or SIGTERM.
+//! SIGINT or SIGTERM; with `--tls-cert`/`--tls-key` over TLS, and SIGHUP reads them again.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,6 +52,24 @@ pub(crate) struct ServeArgs {
     /// (`?schema=NAME` for a schema other than `public`) [default: the embedded file DATA/queue.redb].
     #[arg(long, env = "RELAY_STORE", hide_env_values = true)]
     store: Option<String>,
+    /// PEM certificate chain (the server's certificate first): serve https and wss instead of
+    /// http and ws, on the same listener for every face. Needs --tls-key; SIGHUP reads both
+    /// files again for new connections.
+    #[arg(
+        long,
+        env = "RELAY_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, RSA or EC) of --tls-cert.
+    #[arg(
+        long,
+        env = "RELAY_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    tls_key: Option<PathBuf>,
     #[command(flatten)]
     channels: ServeChannelArgs,
 }
@@ -148,6 +166,11 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
 }
 
 async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<()> {
+    // A certificate that cannot be used stops the start, before any store is opened.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(relay_server::TlsConfig::load(cert, key)?),
+        _ => None,
+    };
     let store = open_queue_store(args.store.as_deref(), &data)?;
     let engine = Engine::open(
         store,
@@ -183,8 +206,18 @@ async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
+    if let Some(tls) = &tls {
+        // Before "listening on", which tests and scripts wait for and parse: once it is
+        // printed, SIGHUP reloads rather than ends the server.
+        reload_on_hangup(tls.clone())?;
+        eprintln!(
+            "relay: TLS on (https and wss): certificate {}, key {}; SIGHUP reads them again",
+            tls.cert_path().display(),
+            tls.key_path().display()
+        );
+    }
     eprintln!("relay: listening on {}", listener.local_addr()?);
-    relay_server::serve(listener, app, shutdown).await?;
+    relay_server::serve_with(listener, app, tls, shutdown).await?;
     engine.flush().await?;
     if let Some(hub) = hub {
         tokio::task::spawn_blocking(move || hub.close())
@@ -207,6 +240,26 @@ fn open_queue_store(url: Option<&str>, data: &Path) -> anyhow::Result<Arc<dyn St
             Ok(Arc::new(store))
         }
     }
+}
+
+/// Reads the certificate and key again on every SIGHUP; a file that cannot be used is logged
+/// and the configuration in force kept.
+fn reload_on_hangup(tls: relay_server::TlsConfig) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let tls = tls.clone();
+            match tokio::task::spawn_blocking(move || tls.reload()).await {
+                Ok(Ok(())) => tracing::info!("TLS certificate and key read again"),
+                Ok(Err(err)) => {
+                    tracing::error!(%err, "TLS reload failed; keeping the certificate in force")
+                }
+                Err(err) => tracing::error!(%err, "TLS reload failed"),
+            }
+        }
+    });
+    Ok(())
 }
 
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {

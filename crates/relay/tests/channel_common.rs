@@ -118,6 +118,11 @@ impl Server {
         self.spawn();
     }
 
+    /// The running server's process id, for tests that send it signals.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
     pub(crate) fn http(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

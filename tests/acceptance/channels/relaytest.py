@@ -25,6 +25,9 @@ def free_port():
 class Server:
     """One `relay serve` process on a fixed port, restartable with the same data directory."""
 
+    # For a server started with --tls-cert: the context that trusts its CA, used by `call`.
+    ssl_context = None
+
     def __init__(self, data_dir, *extra_args):
         self.data = str(data_dir)
         self.port = free_port()
@@ -94,7 +97,7 @@ class Server:
             req.add_header("Authorization", f"Bearer {token}")
             req.add_header("Auth-Origin", "cognito")
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=10, context=self.ssl_context) as r:
                 text, ctype = r.read(), r.headers.get("Content-Type")
         except urllib.error.HTTPError as e:
             text, ctype = e.read(), e.headers.get("Content-Type")

@@ -30,6 +30,7 @@ use relay_channels::{ConnId, Hub, Kill, Outbox, PushError};
 use relay_wire::channel::MAX_FRAME_BYTES;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
 
 use super::ChannelFace;
 use crate::write_stall::WriteStall;
@@ -113,8 +114,22 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
                 Ok(parts) => {
                     serve_socket(hub, parts.io.into_inner().into_inner(), parts.read_buf).await
                 }
-                Err(_) => {
-                    tracing::error!("WebSocket upgrade on a transport other than TCP; closing")
+                Err(upgraded) => {
+                    match upgraded.downcast::<TokioIo<WriteStall<TlsStream<TcpStream>>>>() {
+                        // Over TLS the channel face gets a local TCP socket whose other end carries
+                        // the TLS stream (what hyper had read past the handshake goes first). The
+                        // write deadline stays on the TLS side, so that a client that reads nothing
+                        // cannot hold the copy once the channel face has given up on it.
+                        Ok(parts) => match crate::tls::bridge(parts.io.into_inner()).await {
+                            Ok(socket) => serve_socket(hub, socket, parts.read_buf).await,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "WebSocket over TLS: no local socket; closing")
+                            }
+                        },
+                        Err(_) => tracing::error!(
+                            "WebSocket upgrade on a transport other than TCP or TLS; closing"
+                        ),
+                    }
                 }
             },
             Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
