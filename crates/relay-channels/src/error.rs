@@ -6,9 +6,9 @@
 pub enum HubError {
     #[error("the channel store is already open in another process (is `relay serve` running?)")]
     Locked,
-    #[error("store: {0}")]
+    #[error("store")]
     Store(#[from] redb::Error),
-    #[error("store I/O: {0}")]
+    #[error("store I/O")]
     Io(#[from] std::io::Error),
     #[error("the store's writer has stopped")]
     WriterGone,

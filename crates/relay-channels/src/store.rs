@@ -345,10 +345,20 @@ fn writer(db: Arc<Database>, rx: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        let result = commit(&db, &batch).map_err(|e| e.to_string());
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "channel store commit failed");
-        }
+        let result = commit(&db, &batch).map_err(|e| {
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                "channel store commit failed"
+            );
+            // The waiters get the whole chain as text: the message no longer carries its cause.
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            text
+        });
         for op in batch {
             match op {
                 Op::Sync(done) => {

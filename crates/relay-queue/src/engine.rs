@@ -462,7 +462,10 @@ impl Engine {
                     Ok((requeued, purged)) => {
                         tracing::debug!(requeued, purged, "queue maintenance")
                     }
-                    Err(err) => tracing::error!(%err, "queue maintenance failed"),
+                    Err(err) => tracing::error!(
+                        error = &err as &dyn std::error::Error,
+                        "queue maintenance failed"
+                    ),
                 }
             }
         })

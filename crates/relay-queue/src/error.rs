@@ -2,7 +2,7 @@ use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("storage failed: {0}")]
+    #[error("storage failed")]
     Store(#[from] StoreError),
     #[error("the queue engine is shutting down")]
     Closed,

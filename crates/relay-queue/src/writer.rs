@@ -122,7 +122,10 @@ fn run(store: Arc<dyn Store>, durability: Durability, rx: mpsc::Receiver<Job>) {
                 dirty = false;
             }
             Ok(()) => dirty = true,
-            Err(err) => tracing::error!(%err, "queue commit failed"),
+            Err(err) => tracing::error!(
+                error = &**err as &dyn std::error::Error,
+                "queue commit failed"
+            ),
         }
         for job in jobs {
             let _ = job.done.send(result.clone());
@@ -139,6 +142,6 @@ fn sync(store: &dyn Store, dirty: &mut bool, last_sync: &mut Instant) {
             *dirty = false;
             *last_sync = Instant::now();
         }
-        Err(err) => tracing::error!(%err, "queue sync failed"),
+        Err(err) => tracing::error!(error = &err as &dyn std::error::Error, "queue sync failed"),
     }
 }

@@ -19,7 +19,7 @@ use crate::write_stall::WriteStall;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("accepting a connection failed: {0}")]
+    #[error("accepting a connection failed")]
     Accept(#[from] std::io::Error),
     #[error("{name} must be a whole number of milliseconds above 0, not {value:?}")]
     BadSetting { name: &'static str, value: String },
@@ -170,7 +170,7 @@ pub async fn serve_with(
                         // Out of descriptors every retry fails, twenty times a second for as
                         // long as it lasts: one line now and then says as much.
                         if last_accept_warning.is_none_or(|at: Instant| at.elapsed() >= ACCEPT_WARNING_EVERY) {
-                            tracing::warn!(%err, "accept failed; retrying (repeats are logged at most once a minute)");
+                            tracing::warn!(error = &err as &dyn std::error::Error, "accept failed; retrying (repeats are logged at most once a minute)");
                             last_accept_warning = Some(Instant::now());
                         }
                         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use relay_wire::channel::inbound::{ClientMessage, Fetch, Inbound};
+use relay_wire::channel::inbound::{ClientMessage, Fetch, Inbound, ResumeFrom};
 use relay_wire::channel::outbound::{self, MessageBody, Position};
-use relay_wire::channel::types::{ChannelInfo, UpdateKind};
+use relay_wire::channel::types::{ChannelInfo, ClickArgument, UpdateKind};
 use relay_wire::channel::SERVICE_GROUP;
 use serde_json::{Map, Value};
 
@@ -44,92 +44,25 @@ impl Hub {
 
     fn route_user(&self, st: &mut State, id: ConnId, user_id: &str, inbound: &Inbound) -> Outcome {
         match &inbound.message {
-            ClientMessage::Join { channel_id } => {
-                let ch = st
-                    .channels
-                    .get_mut(channel_id)
-                    .ok_or_else(|| format!("no such channel {channel_id}"))?;
-                if !ch.is_member(user_id) {
-                    ch.members.push(user_id.to_owned());
-                    ch.member_set.insert(user_id.to_owned());
-                    self.inner.store.put(Table::Channels, channel_id, ch);
-                }
-                let service = ch.service_id.clone();
-                st.resolved.remove(channel_id.as_str());
-                self.to_service(
-                    st,
-                    service.as_deref(),
-                    outbound::simple_action(&new_id(), "join", channel_id, user_id),
-                );
-                Ok(None)
-            }
-            ClientMessage::Leave { channel_id } => {
-                let ch = st
-                    .channels
-                    .get_mut(channel_id)
-                    .ok_or_else(|| format!("no such channel {channel_id}"))?;
-                if ch.is_member(user_id) {
-                    ch.members.retain(|m| m != user_id);
-                    ch.member_set.remove(user_id);
-                    self.inner.store.put(Table::Channels, channel_id, ch);
-                }
-                let service = ch.service_id.clone();
-                st.resolved.remove(channel_id.as_str());
-                for kind in UpdateKind::ALL {
-                    let key = ui_key(channel_id, user_id, kind.as_str());
-                    if st.ui.remove(&key).is_some() {
-                        self.inner.store.delete(Table::Ui, &key);
-                    }
-                }
-                self.to_service(
-                    st,
-                    service.as_deref(),
-                    outbound::simple_action(&new_id(), "leave", channel_id, user_id),
-                );
-                Ok(None)
-            }
-            ClientMessage::Refresh { channel_id } => {
-                let service = member_channel(st, channel_id, user_id)?.service_id.clone();
-                for kind in UpdateKind::ALL {
-                    self.replay_ui(st, id, channel_id, user_id, kind);
-                }
-                self.to_service(
-                    st,
-                    service.as_deref(),
-                    outbound::simple_action(&new_id(), "refresh", channel_id, user_id),
-                );
-                Ok(None)
-            }
+            ClientMessage::Join { channel_id } => self.user_join(st, user_id, channel_id),
+            ClientMessage::Leave { channel_id } => self.user_leave(st, user_id, channel_id),
+            ClientMessage::Refresh { channel_id } => self.user_refresh(st, id, user_id, channel_id),
             ClientMessage::Fetch { channel_id, what } => {
-                let ch = member_channel(st, channel_id, user_id)?;
-                match what {
-                    Fetch::Kind(kind) => self.replay_ui(st, id, channel_id, user_id, *kind),
-                    Fetch::ChannelInfo => {
-                        let info = channel_info(ch);
-                        st.sessions
-                            .send(id, &text(outbound::channel_info(&new_id(), &info)));
-                    }
-                }
-                Ok(None)
+                self.user_fetch(st, id, user_id, channel_id, what)
             }
             ClientMessage::ButtonClick {
                 channel_id,
                 button_id,
                 bottom_button_id,
                 arguments,
-            } => {
-                let service = member_channel(st, channel_id, user_id)?.service_id.clone();
-                let frame = deliverable(outbound::button_click(
-                    &new_id(),
-                    channel_id,
-                    button_id,
-                    bottom_button_id.as_deref(),
-                    arguments,
-                    user_id,
-                ))?;
-                self.to_service(st, service.as_deref(), frame);
-                Ok(None)
-            }
+            } => self.user_button_click(
+                st,
+                user_id,
+                channel_id,
+                button_id,
+                bottom_button_id.as_deref(),
+                arguments,
+            ),
             ClientMessage::MenuItemClick {
                 channel_id,
                 menu_item_id,
@@ -138,78 +71,31 @@ impl Hub {
                 message_content,
                 bottom_button_id,
                 arguments,
-            } => {
-                let service = member_channel(st, channel_id, user_id)?.service_id.clone();
-                let (mut subtype, mut content) = (message_subtype.clone(), message_content.clone());
-                let unknown = subtype == "<unknown>"
-                    || content.as_object().map(|o| o.is_empty()).unwrap_or(true);
-                if let (true, Some(mid)) = (unknown, message_id) {
-                    if let Some(m) = self.find_visible_message(st, channel_id, mid, user_id) {
-                        subtype = m.body.subtype.clone();
-                        content = m.body.content.clone();
-                    }
-                }
-                let frame = deliverable(outbound::menu_item_click(
-                    &new_id(),
-                    channel_id,
-                    menu_item_id,
-                    message_id.as_deref(),
-                    &subtype,
-                    &content,
-                    arguments,
-                    bottom_button_id.as_deref(),
-                    user_id,
-                ))?;
-                self.to_service(st, service.as_deref(), frame);
-                Ok(None)
-            }
+            } => self.user_menu_item_click(
+                st,
+                user_id,
+                channel_id,
+                menu_item_id,
+                message_id.as_deref(),
+                message_subtype,
+                message_content,
+                bottom_button_id.as_deref(),
+                arguments,
+            ),
             ClientMessage::MessageUp {
                 channel_id,
                 subtype,
                 content,
                 recipients,
                 context,
-            } => {
-                let service = member_channel(st, channel_id, user_id)?.service_id.clone();
-                let body = new_message(channel_id, subtype, content, recipients, context, user_id);
-                fits(&body)?;
-                let resolved = resolve(st, channel_id, recipients)?;
-                match service {
-                    Some(sid) => {
-                        let logged =
-                            self.append(st, "message_up", body, Some(sid.clone()), &resolved);
-                        let pos = Position {
-                            epoch: &self.inner.epoch,
-                            offset: logged.offset,
-                        };
-                        let frame = outbound::message("message_up", None, &logged.body, Some(pos));
-                        st.sessions.send_service(&sid, &text(frame));
-                    }
-                    // No bound service at all: the channel is a plain group chat.
-                    None => {
-                        let logged = self.append(st, "message_down", body, None, &resolved);
-                        self.deliver(st, &logged, &resolved);
-                    }
-                }
-                Ok(None)
-            }
+            } => self.user_message_up(
+                st, user_id, channel_id, subtype, content, recipients, context,
+            ),
             ClientMessage::Resume {
                 channel_id,
                 epoch,
                 from,
-            } => {
-                member_channel(st, channel_id, user_id)?;
-                self.resume(
-                    st,
-                    id,
-                    &Identity::User {
-                        user_id: user_id.to_owned(),
-                    },
-                    channel_id,
-                    epoch.as_deref(),
-                    *from,
-                )
-            }
+            } => self.user_resume(st, id, user_id, channel_id, epoch.as_deref(), *from),
             ClientMessage::MessageDown { .. }
             | ClientMessage::Update { .. }
             | ClientMessage::ChannelInfo(_) => Err(format!(
@@ -220,6 +106,212 @@ impl Hub {
             | ClientMessage::ServiceLogin { .. }
             | ClientMessage::UserLogin { .. } => Ok(None),
         }
+    }
+
+    /// `join`: the user becomes a member (once) and the channel's service is told.
+    fn user_join(&self, st: &mut State, user_id: &str, channel_id: &str) -> Outcome {
+        let ch = st
+            .channels
+            .get_mut(channel_id)
+            .ok_or_else(|| format!("no such channel {channel_id}"))?;
+        if !ch.is_member(user_id) {
+            ch.members.push(user_id.to_owned());
+            ch.member_set.insert(user_id.to_owned());
+            self.inner.store.put(Table::Channels, channel_id, ch);
+        }
+        let service = ch.service_id.clone();
+        st.resolved.remove(channel_id);
+        self.to_service(
+            st,
+            service.as_deref(),
+            outbound::simple_action(&new_id(), "join", channel_id, user_id),
+        );
+        Ok(None)
+    }
+
+    /// `leave`: the user stops being a member, their UI state in the channel is dropped, and
+    /// the service is told.
+    fn user_leave(&self, st: &mut State, user_id: &str, channel_id: &str) -> Outcome {
+        let ch = st
+            .channels
+            .get_mut(channel_id)
+            .ok_or_else(|| format!("no such channel {channel_id}"))?;
+        if ch.is_member(user_id) {
+            ch.members.retain(|m| m != user_id);
+            ch.member_set.remove(user_id);
+            self.inner.store.put(Table::Channels, channel_id, ch);
+        }
+        let service = ch.service_id.clone();
+        st.resolved.remove(channel_id);
+        for kind in UpdateKind::ALL {
+            let key = ui_key(channel_id, user_id, kind.as_str());
+            if st.ui.remove(&key).is_some() {
+                self.inner.store.delete(Table::Ui, &key);
+            }
+        }
+        self.to_service(
+            st,
+            service.as_deref(),
+            outbound::simple_action(&new_id(), "leave", channel_id, user_id),
+        );
+        Ok(None)
+    }
+
+    /// `refresh`: replays the user's UI state, then asks the service for a fresh one.
+    fn user_refresh(&self, st: &mut State, id: ConnId, user_id: &str, channel_id: &str) -> Outcome {
+        let service = member_channel(st, channel_id, user_id)?.service_id.clone();
+        for kind in UpdateKind::ALL {
+            self.replay_ui(st, id, channel_id, user_id, kind);
+        }
+        self.to_service(
+            st,
+            service.as_deref(),
+            outbound::simple_action(&new_id(), "refresh", channel_id, user_id),
+        );
+        Ok(None)
+    }
+
+    /// `fetch`: one kind of UI state, or the channel's info, sent back on this socket.
+    fn user_fetch(
+        &self,
+        st: &mut State,
+        id: ConnId,
+        user_id: &str,
+        channel_id: &str,
+        what: &Fetch,
+    ) -> Outcome {
+        let ch = member_channel(st, channel_id, user_id)?;
+        match what {
+            Fetch::Kind(kind) => self.replay_ui(st, id, channel_id, user_id, *kind),
+            Fetch::ChannelInfo => {
+                let info = channel_info(ch);
+                st.sessions
+                    .send(id, &text(outbound::channel_info(&new_id(), &info)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `button_click`: forwarded to the channel's service.
+    fn user_button_click(
+        &self,
+        st: &mut State,
+        user_id: &str,
+        channel_id: &str,
+        button_id: &str,
+        bottom_button_id: Option<&str>,
+        arguments: &[ClickArgument],
+    ) -> Outcome {
+        let service = member_channel(st, channel_id, user_id)?.service_id.clone();
+        let frame = deliverable(outbound::button_click(
+            &new_id(),
+            channel_id,
+            button_id,
+            bottom_button_id,
+            arguments,
+            user_id,
+        ))?;
+        self.to_service(st, service.as_deref(), frame);
+        Ok(None)
+    }
+
+    /// `menu_item_click`: forwarded to the service, with the clicked message's subtype and
+    /// content filled in from the log when the client sent none.
+    #[allow(clippy::too_many_arguments)] // one parameter per field of the frame
+    fn user_menu_item_click(
+        &self,
+        st: &mut State,
+        user_id: &str,
+        channel_id: &str,
+        menu_item_id: &str,
+        message_id: Option<&str>,
+        message_subtype: &str,
+        message_content: &Value,
+        bottom_button_id: Option<&str>,
+        arguments: &[ClickArgument],
+    ) -> Outcome {
+        let service = member_channel(st, channel_id, user_id)?.service_id.clone();
+        let (mut subtype, mut content) = (message_subtype.to_owned(), message_content.clone());
+        let unknown =
+            subtype == "<unknown>" || content.as_object().map(|o| o.is_empty()).unwrap_or(true);
+        if let (true, Some(mid)) = (unknown, message_id) {
+            if let Some(m) = self.find_visible_message(st, channel_id, mid, user_id) {
+                subtype = m.body.subtype.clone();
+                content = m.body.content.clone();
+            }
+        }
+        let frame = deliverable(outbound::menu_item_click(
+            &new_id(),
+            channel_id,
+            menu_item_id,
+            message_id,
+            &subtype,
+            &content,
+            arguments,
+            bottom_button_id,
+            user_id,
+        ))?;
+        self.to_service(st, service.as_deref(), frame);
+        Ok(None)
+    }
+
+    /// `message_up`: logged and sent to the bound service, or, in a channel without one (a
+    /// plain group chat), logged as `message_down` and delivered to its recipients.
+    #[allow(clippy::too_many_arguments)] // one parameter per field of the frame
+    fn user_message_up(
+        &self,
+        st: &mut State,
+        user_id: &str,
+        channel_id: &str,
+        subtype: &str,
+        content: &Value,
+        recipients: &str,
+        context: &Value,
+    ) -> Outcome {
+        let service = member_channel(st, channel_id, user_id)?.service_id.clone();
+        let body = new_message(channel_id, subtype, content, recipients, context, user_id);
+        fits(&body)?;
+        let resolved = resolve(st, channel_id, recipients)?;
+        match service {
+            Some(sid) => {
+                let logged = self.append(st, "message_up", body, Some(sid.clone()), &resolved);
+                let pos = Position {
+                    epoch: &self.inner.epoch,
+                    offset: logged.offset,
+                };
+                let frame = outbound::message("message_up", None, &logged.body, Some(pos));
+                st.sessions.send_service(&sid, &text(frame));
+            }
+            // No bound service at all: the channel is a plain group chat.
+            None => {
+                let logged = self.append(st, "message_down", body, None, &resolved);
+                self.deliver(st, &logged, &resolved);
+            }
+        }
+        Ok(None)
+    }
+
+    /// `resume`: replays the channel's log to a member from a position it names.
+    fn user_resume(
+        &self,
+        st: &mut State,
+        id: ConnId,
+        user_id: &str,
+        channel_id: &str,
+        epoch: Option<&str>,
+        from: ResumeFrom,
+    ) -> Outcome {
+        member_channel(st, channel_id, user_id)?;
+        self.resume(
+            st,
+            id,
+            &Identity::User {
+                user_id: user_id.to_owned(),
+            },
+            channel_id,
+            epoch,
+            from,
+        )
     }
 
     fn route_service(

@@ -42,11 +42,11 @@ pub enum Durability {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
+    #[error(transparent)]
     Redb(#[from] redb::Error),
-    #[error("a stored record could not be read: {0}")]
+    #[error("a stored record could not be read")]
     Decode(#[from] postcard::Error),
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Postgres(#[from] PostgresError),

@@ -204,7 +204,10 @@ async fn list(face: &QueueFace, req: Request) -> Response {
                     }
                     Ok(None) => {}
                     Err(err) => {
-                        tracing::error!(%err, "queue list cut off: a payload could not be read");
+                        tracing::error!(
+                            error = &err as &dyn std::error::Error,
+                            "queue list cut off: a payload could not be read"
+                        );
                         let _ = tx.send(Err(err)).await;
                         return;
                     }

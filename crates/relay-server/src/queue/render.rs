@@ -43,9 +43,16 @@ pub(super) fn resource_not_found() -> Response {
     message(StatusCode::NOT_FOUND, "Resource not found.")
 }
 
-pub(super) fn internal(err: &dyn std::fmt::Display) -> Response {
-    tracing::error!(%err, "queue request failed");
-    message(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string())
+/// A 500 whose body is the error with each of its causes (`: `-separated), logged with its chain.
+pub(super) fn internal(err: &(dyn std::error::Error + 'static)) -> Response {
+    tracing::error!(error = err, "queue request failed");
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    message(StatusCode::INTERNAL_SERVER_ERROR, &text)
 }
 
 pub(super) fn no_content() -> Response {

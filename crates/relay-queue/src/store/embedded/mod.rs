@@ -204,7 +204,10 @@ impl Drop for RedbStore {
             return;
         }
         if let Err(err) = checkpoint(&self.db, &mut st.journal, &[]) {
-            tracing::error!(%err, "queue store checkpoint at close failed; the journal will be replayed");
+            tracing::error!(
+                error = &err as &dyn std::error::Error,
+                "queue store checkpoint at close failed; the journal will be replayed"
+            );
         }
     }
 }
