@@ -40,19 +40,29 @@ async fn a_silent_socket_beside_a_logged_in_one_is_closed_so_the_sdk_logs_in_aga
             );
             std::thread::sleep(Duration::from_millis(50));
         };
-        assert!(opened.elapsed() >= Duration::from_secs(9), "closed too soon");
+        assert!(
+            opened.elapsed() >= Duration::from_secs(9),
+            "closed too soon"
+        );
         assert_eq!(closed.0, 1008, "{closed:?}");
         assert!(closed.1.contains("nothing sent"), "{closed:?}");
         std::thread::sleep(Duration::from_millis(500));
         assert_eq!(written.closed(), None, "the logged-in socket stays");
-        assert_eq!(talking.closed(), None, "a socket that sent a frame keeps 60 s for its login");
+        assert_eq!(
+            talking.closed(),
+            None,
+            "a socket that sent a frame keeps 60 s for its login"
+        );
 
         // The SDK's reconnect: its new socket logs in and takes the identity over.
         let again = RawWs::open(&s);
         again.login_user(&token);
         let deadline = Instant::now() + Duration::from_secs(10);
         while written.closed().is_none() {
-            assert!(Instant::now() < deadline, "the older login was not taken over");
+            assert!(
+                Instant::now() < deadline,
+                "the older login was not taken over"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(written.closed().unwrap().1.contains("superseded"));
