@@ -122,8 +122,8 @@ def world(module_server, accounts):
     return World(module_server, accounts)
 
 
-def run(coro):
-    """Runs a test's coroutine (at most 120 s) on a loop of its own.
+def run(coro, timeout=120):
+    """Runs a test's coroutine (at most `timeout` seconds, 120 unless told) on a loop of its own.
 
     Unlike `asyncio.run`, it does not wait without limit for the tasks left over once the
     coroutine has returned or failed: the SDK leaves tasks behind (its listen and reconnect
@@ -132,7 +132,7 @@ def run(coro):
     """
     loop = asyncio.new_event_loop()
     try:
-        return loop.run_until_complete(asyncio.wait_for(coro, 120))
+        return loop.run_until_complete(asyncio.wait_for(coro, timeout))
     finally:
         left = asyncio.all_tasks(loop)
         for task in left:

@@ -78,8 +78,17 @@ class Server:
                 self.proc.wait()
         self.proc = None
 
-    def restart(self):
-        self.stop()
+    def crash(self):
+        """Stops the server the way a crash or `kill -9` does: no close frames, no clean stop."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self, crash=False):
+        """Stops the server (cleanly, or with SIGKILL if `crash`) and starts it again on the same
+        port and data directory."""
+        self.crash() if crash else self.stop()
         self.start()
 
     def add_account(self, email, password, name=None):

@@ -39,7 +39,9 @@ def configs(server, email, password, service_mode, channels):
     return dict(
         service_config=service_config,
         account_config={"email": email, "password": password},
-        log_config={"terminal_log_level": "WARNING", "error_log_file": None},
+        # ERROR, as the SDK's default user has it: at INFO its logging slows it down enough to
+        # hide races of its reconnects (docs/channels.md, "Reconnect races of the SDK").
+        log_config={"terminal_log_level": "ERROR", "error_log_file": None},
     )
 
 

@@ -1,6 +1,7 @@
 """The end-to-end scenario of spec section 9 with the real moobius 1.8.0 SDK: a service-class
 instance in service mode and one in user mode, talking through `relay serve`, including a
-server restart in the middle (checklist 54, 55, 36 and the shapes on the way)."""
+server crash and restart in the middle (checklist 54, 55, 36 and the shapes on the way). The
+SDK logs at ERROR, as its default user has it (slower logging at INFO hid a reconnect race)."""
 
 import asyncio
 
@@ -146,7 +147,8 @@ def test_real_sdk_scenario_with_restart(server):
 
         # --- the server restarts: both SDK instances reconnect and log in again (55) ---
         n_svc, n_user = len(svc_raw), len(user_raw)
-        await asyncio.get_running_loop().run_in_executor(None, server.restart)
+        # A crash (`kill -9`), as a new user tries it; test_sdk_restarts.py does it 20 times.
+        await asyncio.get_running_loop().run_in_executor(None, lambda: server.restart(crash=True))
         relogin = lambda raw, n, kind: [f for f in frames(raw, "copy", since=n) if f["body"]["origin_type"] == kind and f["body"]["status"] is True]
         await until(lambda: relogin(svc_raw, n_svc, "service_login"), 60, "service re-login")
         await until(lambda: relogin(user_raw, n_user, "user_login"), 60, "user re-login")

@@ -84,6 +84,14 @@ impl Kill {
         );
     }
 
+    /// Why the connection is being closed, once it is: the close code and reason.
+    pub fn reason(&self) -> Option<(u16, String)> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Resolves once the hub wants this connection closed, with the close code and reason.
     pub async fn wait(&self) -> (u16, String) {
         loop {
@@ -199,7 +207,10 @@ impl Registry {
                 }
                 self.remove(id);
             }
-            PushError::Closed => self.remove(id),
+            PushError::Closed => {
+                tracing::debug!(conn = id, "frame for a closing socket dropped");
+                self.remove(id)
+            }
         }
     }
 
@@ -440,7 +451,11 @@ impl Hub {
 
     /// Forgets a connection (idempotent).
     pub fn disconnect(&self, id: ConnId) {
-        self.lock().sessions.remove(id);
+        let mut st = self.lock();
+        if let Some(conn) = st.sessions.conns.get(&id) {
+            tracing::debug!(conn = id, identity = ?conn.identity, "channel connection gone");
+        }
+        st.sessions.remove(id);
     }
 
     pub fn is_logged_in(&self, id: ConnId) -> bool {
@@ -557,6 +572,7 @@ impl Hub {
                 match conn.identity.clone() {
                     Some(identity) => self.route(st, id, &identity, inbound),
                     None => {
+                        tracing::debug!(conn = id, kind = %inbound.origin_type, "frame before the login; kept for it");
                         if let Err(e) = st.sessions.keep_pending(id, raw) {
                             let frame = copy(
                                 &inbound.request_id,
@@ -576,6 +592,10 @@ impl Hub {
         // A socket closing after a failed login must not take an identity over from the socket
         // that holds it (nothing would be left to hold it once this one is closed).
         if st.sessions.conns.get(&id).is_some_and(|c| c.login_failed) {
+            tracing::debug!(
+                conn = id,
+                "login ignored: an earlier login on this socket failed"
+            );
             return;
         }
         let identity = match &inbound.message {
@@ -598,6 +618,7 @@ impl Hub {
         let identity = match identity {
             Ok(i) => i,
             Err(reason) => {
+                tracing::debug!(conn = id, kind = %inbound.origin_type, %reason, "login failed; closing the socket");
                 let frame = copy(
                     &inbound.request_id,
                     &inbound.origin_type,
@@ -621,7 +642,10 @@ impl Hub {
         let Some(conn) = st.sessions.conns.get(&id) else {
             return;
         };
-        if conn.identity.as_ref() != Some(&identity) {
+        if conn.identity.as_ref() == Some(&identity) {
+            tracing::debug!(conn = id, identity = ?identity, "repeated login on the same socket");
+        } else {
+            tracing::debug!(conn = id, identity = ?identity, previous = ?conn.identity, "login");
             st.sessions.unregister_identity(id);
             st.sessions.generation += 1;
             let previous = match &identity {
@@ -631,6 +655,7 @@ impl Hub {
                 Identity::User { user_id } => st.sessions.by_user.insert(user_id.clone(), id),
             };
             if let Some(old) = previous.filter(|old| *old != id) {
+                tracing::debug!(conn = old, by = id, identity = ?identity, "login taken over by a newer socket; closing the older one");
                 if let Some(old_conn) = st.sessions.conns.get_mut(&old) {
                     old_conn.identity = None;
                 }

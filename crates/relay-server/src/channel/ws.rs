@@ -12,6 +12,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -40,6 +41,12 @@ use relay_wire::websocket::{
 
 /// A socket that has not logged in by then is closed.
 const LOGIN_DEADLINE: Duration = Duration::from_secs(60);
+/// A socket that has sent no frame at all by then (pings aside) and is not logged in is closed.
+/// The Moobius SDK logs in the moment a socket opens; when two of its reconnects race, it sends
+/// both logins on the newer socket and may go on reading the older one, which then never hears
+/// anything: closing it is what makes the SDK reconnect and log in on the socket it reads (see
+/// docs/channels.md, "Reconnect races of the SDK").
+const SILENT_DEADLINE: Duration = Duration::from_secs(10);
 /// After one side of a connection ends, how long the other gets to finish.
 const LINGER: Duration = Duration::from_secs(5);
 /// How long a close frame may take to go out before the socket is simply dropped.
@@ -146,11 +153,13 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
 
 async fn serve_socket(hub: Hub, stream: TcpStream, pre_read: Bytes) {
     let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr().ok();
     let (rd, wr) = stream.into_split();
     let out = Arc::new(SocketOut::new(wr, hub.config().outbound_queue.max(1)));
     let handle = hub.connect(out.clone());
     let id = handle.id;
     let kill = handle.kill.clone();
+    tracing::debug!(conn = id, peer = ?peer, "channel socket opened");
 
     let reader = read_loop(&hub, id, rd, pre_read, &out, &kill);
     let writer = write_loop(&hub, id, &out, &kill);
@@ -160,6 +169,8 @@ async fn serve_socket(hub: Hub, stream: TcpStream, pre_read: Bytes) {
         () = &mut reader => { let _ = tokio::time::timeout(LINGER, &mut writer).await; }
         () = &mut writer => { let _ = tokio::time::timeout(LINGER, &mut reader).await; }
     }
+    let (code, reason) = kill.reason().unwrap_or((1006, "connection lost".into()));
+    tracing::debug!(conn = id, code, %reason, "channel socket closed");
     hub.disconnect(id);
 }
 
@@ -258,6 +269,9 @@ async fn read_loop(
                         }
                         _ => None, // pong
                     };
+                if whole.is_some() && !out.heard.load(Ordering::Relaxed) {
+                    out.heard.store(true, Ordering::Relaxed);
+                }
                 match whole {
                     Some((OP_TEXT, data)) => match std::str::from_utf8(&data) {
                         Ok(text) => batch.on_frame(id, text),
@@ -414,6 +428,8 @@ pub(super) struct SocketOut {
     state: Mutex<OutState>,
     wake: tokio::sync::Notify,
     cap: usize,
+    /// The client has sent a data frame (see `SILENT_DEADLINE`).
+    heard: AtomicBool,
 }
 
 enum Wrote {
@@ -429,6 +445,7 @@ impl SocketOut {
             state: Mutex::new(OutState::default()),
             wake: tokio::sync::Notify::new(),
             cap,
+            heard: AtomicBool::new(false),
         }
     }
 
@@ -564,18 +581,61 @@ enum Next {
     Stop,
 }
 
+/// The deadlines of a socket that has not logged in: `SILENT_DEADLINE` for one that has sent
+/// nothing, then `LOGIN_DEADLINE`.
+struct Deadlines {
+    opened: tokio::time::Instant,
+    /// 0: the silent deadline is next; 1: the login deadline; 2: both passed.
+    stage: u8,
+}
+
+impl Deadlines {
+    fn new() -> Self {
+        Deadlines {
+            opened: tokio::time::Instant::now(),
+            stage: 0,
+        }
+    }
+
+    fn pending(&self) -> bool {
+        self.stage < 2
+    }
+
+    fn next(&self) -> tokio::time::Instant {
+        self.opened
+            + if self.stage == 0 {
+                SILENT_DEADLINE
+            } else {
+                LOGIN_DEADLINE
+            }
+    }
+
+    /// At the deadline: the close reason if the socket is to be closed.
+    fn passed(&mut self, hub: &Hub, id: ConnId, out: &SocketOut) -> Option<&'static str> {
+        self.stage += 1;
+        if hub.is_logged_in(id) {
+            self.stage = 2;
+            return None;
+        }
+        match self.stage {
+            1 if !out.heard.load(Ordering::Relaxed) => {
+                Some("nothing sent within 10 s of connecting: log in first")
+            }
+            2 => Some("no login within 60 s"),
+            _ => None,
+        }
+    }
+}
+
 async fn write_loop(hub: &Hub, id: ConnId, out: &SocketOut, kill: &Kill) {
-    let login_deadline = tokio::time::sleep(LOGIN_DEADLINE);
-    tokio::pin!(login_deadline);
-    let mut login_checked = false;
+    let mut deadlines = Deadlines::new();
     loop {
         tokio::select! {
             biased;
-            (code, reason) = kill.wait() => return close(out, code, &reason).await,
-            () = &mut login_deadline, if !login_checked => {
-                login_checked = true;
-                if !hub.is_logged_in(id) {
-                    return close(out, 1008, "no login within 60 s").await;
+            (code, reason) = kill.wait() => return close(out, kill, code, &reason).await,
+            () = tokio::time::sleep_until(deadlines.next()), if deadlines.pending() => {
+                if let Some(reason) = deadlines.passed(hub, id, out) {
+                    return close(out, kill, 1008, reason).await;
                 }
             }
             () = out.wake.notified() => {}
@@ -608,23 +668,22 @@ async fn write_loop(hub: &Hub, id: ConnId, out: &SocketOut, kill: &Kill) {
             };
             match next {
                 Next::Idle => break,
-                Next::Stop => return,
+                Next::Stop => return kill.fire(1006, "write failed: the connection is gone"),
                 Next::Writable(closing) => {
                     // A socket the client stopped reading stays full; the hub's cut-off, the
                     // login deadline and a queued close must still win.
                     let close_at = closing.as_ref().map(|c| c.2);
                     tokio::select! {
                         biased;
-                        (code, reason) = kill.wait() => return close(out, code, &reason).await,
-                        () = &mut login_deadline, if !login_checked => {
-                            login_checked = true;
-                            if !hub.is_logged_in(id) {
-                                return close(out, 1008, "no login within 60 s").await;
+                        (code, reason) = kill.wait() => return close(out, kill, code, &reason).await,
+                        () = tokio::time::sleep_until(deadlines.next()), if deadlines.pending() => {
+                            if let Some(reason) = deadlines.passed(hub, id, out) {
+                                return close(out, kill, 1008, reason).await;
                             }
                         }
                         () = tokio::time::sleep_until(close_at.unwrap_or_else(tokio::time::Instant::now)), if close_at.is_some() => {
                             if let Some((code, reason, _)) = closing {
-                                return close(out, code, &reason).await;
+                                return close(out, kill, code, &reason).await;
                             }
                         }
                         // A close queued meanwhile.
@@ -635,8 +694,8 @@ async fn write_loop(hub: &Hub, id: ConnId, out: &SocketOut, kill: &Kill) {
                 Next::Close(code, reason, at) => {
                     tokio::select! {
                         biased;
-                        (code, reason) = kill.wait() => return close(out, code, &reason).await,
-                        () = tokio::time::sleep_until(at) => return close(out, code, &reason).await,
+                        (code, reason) = kill.wait() => return close(out, kill, code, &reason).await,
+                        () = tokio::time::sleep_until(at) => return close(out, kill, code, &reason).await,
                     }
                 }
             }
@@ -646,7 +705,9 @@ async fn write_loop(hub: &Hub, id: ConnId, out: &SocketOut, kill: &Kill) {
 
 /// Sends a close frame (after the frame being written, if one is half out; queued frames are
 /// dropped) and gives it `CLOSE_TIMEOUT` to leave.
-async fn close(out: &SocketOut, code: u16, reason: &str) {
+async fn close(out: &SocketOut, kill: &Kill, code: u16, reason: &str) {
+    // Kept as the connection's reason (unless one is already), for the log line at its end.
+    kill.fire(code, reason);
     {
         let mut s = out.lock();
         if s.failed {
