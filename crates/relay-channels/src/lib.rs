@@ -9,7 +9,9 @@
 //! Transports (the WebSocket and HTTP handlers in `relay-server`) register each connection with
 //! an [`Outbox`] of their own, feed the hub its text frames ([`Hub::on_frame`], or several at
 //! once through [`Hub::batch`]) and write what the hub queues on flush; nothing here touches a
-//! socket.
+//! socket. A frame that follows a change of state (a message's `copy` and deliveries, a join's
+//! `copy`) may leave only once that change is on disk: the transport tags each frame with
+//! [`Commits::queued`] when the hub queues it and holds it until [`Hub::commits`] says durable.
 
 pub mod auth;
 mod error;
@@ -22,3 +24,4 @@ pub use hub::{
     Batch, ChannelSummary, ConnHandle, ConnId, Hub, HubConfig, Kill, Outbox, PreloginLimits,
     PushError, Tokens, TOO_MANY_WAITING,
 };
+pub use store::Commits;

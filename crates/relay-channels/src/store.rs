@@ -3,13 +3,17 @@
 //! (group commit), so a burst of messages costs one fsync, not one each.
 //!
 //! Callers that must not answer before the data is on disk (accounts, tokens, services,
-//! channels, groups) call [`Store::sync`]; channel messages and UI state do not wait.
+//! channels, groups) call [`Store::sync`]. Channel messages, memberships and UI state do not
+//! block the hub: every change queued gets the next number of [`Commits`], the writer publishes
+//! how far it has committed, and the transport holds the frames that follow a change (its
+//! `copy`, its deliveries) until that number is durable.
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
@@ -108,6 +112,97 @@ fn log_meta_key(channel_id: &str) -> String {
 pub(crate) struct Store {
     db: Arc<Database>,
     tx: mpsc::Sender<Op>,
+    commits: Arc<Commits>,
+}
+
+/// How far the store's writer has got. Every change queued for the writer counts one (in the
+/// order the writer receives them); a frame that must not leave before the changes queued so
+/// far are on disk is tagged with [`Commits::queued`] and released once [`Commits::durable`]
+/// reaches its tag. One commit (one fsync) raises `durable` past every change it held.
+#[derive(Debug)]
+pub struct Commits {
+    /// Changes queued so far.
+    queued: AtomicU64,
+    /// Changes committed so far (successfully or not: see `failed`).
+    durable: AtomicU64,
+    /// Bumped after every commit, for those waiting for `durable` to move.
+    wake: tokio::sync::watch::Sender<u64>,
+    /// Some commit failed: `failed` holds the tags that depend on a change it lost.
+    any_failed: AtomicBool,
+    /// Tag ranges `(after, upto]` of the commits that failed.
+    failed: Mutex<Vec<(u64, u64)>>,
+}
+
+impl Default for Commits {
+    fn default() -> Self {
+        Self {
+            queued: AtomicU64::new(0),
+            durable: AtomicU64::new(0),
+            wake: tokio::sync::watch::Sender::new(0),
+            any_failed: AtomicBool::new(false),
+            failed: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Commits {
+    /// The tag of a frame that may leave only once every change queued so far is on disk.
+    #[inline]
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::SeqCst)
+    }
+
+    /// Frames tagged up to this may leave (unless [`Commits::lost`] says otherwise).
+    #[inline]
+    pub fn durable(&self) -> u64 {
+        self.durable.load(Ordering::Acquire)
+    }
+
+    /// Whether the frame tagged `tag` follows a change that a failed commit lost: it must not
+    /// leave as if the change were stored.
+    #[inline]
+    pub fn lost(&self, tag: u64) -> bool {
+        self.any_failed.load(Ordering::Acquire)
+            && self
+                .failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .any(|&(after, upto)| tag > after && tag <= upto)
+    }
+
+    /// Resolves once frames tagged `tag` may leave.
+    pub async fn wait_for(&self, tag: u64) {
+        if self.durable() >= tag {
+            return;
+        }
+        let mut rx = self.wake.subscribe();
+        while self.durable() < tag {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// A receiver that changes after every commit (to wait for [`Commits::durable`] to move).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.wake.subscribe()
+    }
+
+    fn committed(&self, count: u64, ok: bool) {
+        let after = self.durable.load(Ordering::Acquire);
+        if !ok {
+            let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+            failed.push((after, after + count));
+            // Only the newest failures matter to frames still waiting.
+            if failed.len() > 64 {
+                failed.remove(0);
+            }
+            self.any_failed.store(true, Ordering::Release);
+        }
+        self.durable.store(after + count, Ordering::Release);
+        self.wake.send_replace(after + count);
+    }
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HubError> {
@@ -143,29 +238,41 @@ impl Store {
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel();
         let writer_db = db.clone();
+        let commits = Arc::new(Commits::default());
+        let writer_commits = commits.clone();
         std::thread::Builder::new()
             .name("channel-store".into())
-            .spawn(move || writer(writer_db, rx))?;
-        Ok((Store { db, tx }, loaded))
+            .spawn(move || writer(writer_db, rx, &writer_commits))?;
+        Ok((Store { db, tx, commits }, loaded))
+    }
+
+    /// How far the writer has got (see [`Commits`]).
+    pub(crate) fn commits(&self) -> &Arc<Commits> {
+        &self.commits
+    }
+
+    /// Queues a change for the writer. Counted before it is sent, so that a frame tagged after
+    /// it (see [`Commits::queued`]) is never released before it is committed.
+    fn send(&self, op: Op) -> Result<(), mpsc::SendError<Op>> {
+        self.commits.queued.fetch_add(1, Ordering::SeqCst);
+        self.tx.send(op)
     }
 
     pub(crate) fn put<T: Serialize>(&self, table: Table, key: &str, value: &T) {
-        let _ = self.tx.send(Op::Put(table, key.to_owned(), encode(value)));
+        let _ = self.send(Op::Put(table, key.to_owned(), encode(value)));
     }
 
     pub(crate) fn delete(&self, table: Table, key: &str) {
-        let _ = self.tx.send(Op::Del(table, key.to_owned()));
+        let _ = self.send(Op::Del(table, key.to_owned()));
     }
 
     pub(crate) fn put_message(&self, msg: Arc<LoggedMessage>) {
-        let _ = self.tx.send(Op::PutMessage(msg));
+        let _ = self.send(Op::PutMessage(msg));
     }
 
     /// Queues a channel's log record (see [`LogMeta`]); [`Store::sync`] makes it durable.
     pub(crate) fn put_log_meta(&self, channel_id: &str, meta: &LogMeta) {
-        let _ = self
-            .tx
-            .send(Op::PutMeta(log_meta_key(channel_id), encode(meta), None));
+        let _ = self.send(Op::PutMeta(log_meta_key(channel_id), encode(meta), None));
     }
 
     /// Queues a channel's log record with a new reservation; `durable` is raised to
@@ -176,7 +283,7 @@ impl Store {
         meta: &LogMeta,
         durable: Arc<AtomicU64>,
     ) {
-        let _ = self.tx.send(Op::PutMeta(
+        let _ = self.send(Op::PutMeta(
             log_meta_key(channel_id),
             encode(meta),
             Some((durable, meta.reserved)),
@@ -184,14 +291,13 @@ impl Store {
     }
 
     pub(crate) fn trim_messages(&self, channel_id: &str, below: u64) {
-        let _ = self.tx.send(Op::TrimMessages(channel_id.to_owned(), below));
+        let _ = self.send(Op::TrimMessages(channel_id.to_owned(), below));
     }
 
     /// Waits until everything queued before this call is committed to disk.
     pub(crate) fn sync(&self) -> Result<(), HubError> {
         let (done_tx, done_rx) = mpsc::sync_channel(1);
-        self.tx
-            .send(Op::Sync(done_tx))
+        self.send(Op::Sync(done_tx))
             .map_err(|_| HubError::WriterGone)?;
         match done_rx.recv() {
             Ok(Ok(())) => Ok(()),
@@ -335,7 +441,7 @@ fn log_bounds(first: Option<u64>, newest: Option<u64>, mut meta: LogMeta) -> Log
     }
 }
 
-fn writer(db: Arc<Database>, rx: mpsc::Receiver<Op>) {
+fn writer(db: Arc<Database>, rx: mpsc::Receiver<Op>, commits: &Commits) {
     const MAX_BATCH: usize = 8192;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -359,6 +465,8 @@ fn writer(db: Arc<Database>, rx: mpsc::Receiver<Op>) {
             }
             text
         });
+        // Before anyone waiting on a `Sync` is answered: what they send next comes after it.
+        commits.committed(batch.len() as u64, result.is_ok());
         for op in batch {
             match op {
                 Op::Sync(done) => {

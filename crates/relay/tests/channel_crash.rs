@@ -1,5 +1,5 @@
-//! The channel log across a crash (`kill -9`): messages are delivered before their commit, so
-//! a crash may lose the newest from history; their offsets must never be given again (a client
+//! The channel log across a crash (`kill -9`): a message whose copy was not yet sent may be lost
+//! from history (its offset was reserved); its offsets must never be given again (a client
 //! that saw one would skip the new message under it), and a resume across the lost range says
 //! that messages may be missing there. A clean stop loses nothing and leaves no such range.
 

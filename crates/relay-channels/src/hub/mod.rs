@@ -186,6 +186,13 @@ impl Hub {
         ))
     }
 
+    /// How far the store's writer has committed the changes queued so far: frames tagged with
+    /// [`Commits::queued`] when the hub queues them may leave once [`Commits::durable`] reaches
+    /// the tag, so that nobody is told of a message, join or UI update a crash could lose.
+    pub fn commits(&self) -> &Arc<crate::store::Commits> {
+        self.inner.store.commits()
+    }
+
     /// Waits until all state changes so far are on disk.
     pub fn flush(&self) -> Result<(), HubError> {
         self.inner.store.sync()

@@ -9,6 +9,15 @@
 //! Only a socket whose kernel buffer is full hands its queue to its own writer task, which waits
 //! until the socket is writable; that task also closes the socket with a stated reason when the
 //! hub cuts the connection off.
+//!
+//! Acknowledged means on disk: each queued frame is tagged with the store's count of changes
+//! queued when the hub queued it ([`Commits::queued`]) and is written only once the store's
+//! writer has committed that many ([`Commits::durable`]). A batch waits for its commit (one
+//! for all its frames, shared with every batch committed with it) before its flush, so the
+//! `copy` of a message and its deliveries leave after the message is on disk; frames of one
+//! connection leave in the order queued, so a later batch's never overtake an earlier one's.
+//! A frame still held when a flush comes (another batch's, not yet committed) is left to the
+//! connection's writer task, which writes it once the commit is done.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -27,7 +36,7 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
-use relay_channels::{ConnId, Hub, Kill, Outbox, PushError};
+use relay_channels::{Commits, ConnId, Hub, Kill, Outbox, PushError};
 use relay_wire::channel::MAX_FRAME_BYTES;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -63,6 +72,9 @@ const READ_CHUNK: usize = 4 * 1024;
 const MAX_READ_BATCH: usize = 256 * 1024;
 /// Recipients a batch must reach before half of them are written by the flusher thread.
 const SHARED_FLUSH_MIN: usize = 64;
+/// The close reason of a connection with frames that followed a change the store failed to
+/// commit: they are not sent as if it were stored.
+const NOT_STORED: &str = "the server could not store a change; frames after the last copy received were not stored and may be sent again";
 
 pub(super) fn routes() -> Router<ChannelFace> {
     Router::new().route("/ws", get(upgrade))
@@ -155,7 +167,11 @@ async fn serve_socket(hub: Hub, stream: TcpStream, pre_read: Bytes) {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().ok();
     let (rd, wr) = stream.into_split();
-    let out = Arc::new(SocketOut::new(wr, hub.config().outbound_queue.max(1)));
+    let out = Arc::new(SocketOut::new(
+        wr,
+        hub.config().outbound_queue.max(1),
+        hub.commits().clone(),
+    ));
     let handle = hub.connect(out.clone());
     let id = handle.id;
     let kill = handle.kill.clone();
@@ -290,6 +306,10 @@ async fn read_loop(
             }
             batch.finish()
         };
+        // What the batch queued leaves once the batch's changes are committed (one commit for
+        // the whole batch, and for every other batch queued meanwhile).
+        let commits = hub.commits();
+        commits.wait_for(commits.queued()).await;
         flush_all(dirty);
         if pong {
             out.flush();
@@ -387,15 +407,18 @@ struct Queued {
     head: [u8; 10],
     head_len: u8,
     body: Bytes,
+    /// Written only once the store has committed this many changes (see [`Commits`]).
+    tag: u64,
 }
 
 impl Queued {
-    fn new(opcode: u8, body: Bytes) -> Self {
+    fn new(opcode: u8, body: Bytes, tag: u64) -> Self {
         let (head, head_len) = websocket::header(opcode, body.len());
         Queued {
             head,
             head_len,
             body,
+            tag,
         }
     }
 
@@ -430,22 +453,28 @@ pub(super) struct SocketOut {
     cap: usize,
     /// The client has sent a data frame (see `SILENT_DEADLINE`).
     heard: AtomicBool,
+    commits: Arc<Commits>,
 }
 
 enum Wrote {
     All,
     WouldBlock,
     Failed,
+    /// What is left waits for a commit.
+    Held,
+    /// The next frame follows a change whose commit failed.
+    Lost,
 }
 
 impl SocketOut {
-    fn new(wr: OwnedWriteHalf, cap: usize) -> Self {
+    fn new(wr: OwnedWriteHalf, cap: usize, commits: Arc<Commits>) -> Self {
         SocketOut {
             wr,
             state: Mutex::new(OutState::default()),
             wake: tokio::sync::Notify::new(),
             cap,
             heard: AtomicBool::new(false),
+            commits,
         }
     }
 
@@ -461,21 +490,37 @@ impl SocketOut {
             return false;
         }
         if !s.closed && s.closing.is_none() {
+            let tag = self.commits.queued();
             s.queue
-                .push_back(Queued::new(opcode, Bytes::copy_from_slice(payload)));
+                .push_back(Queued::new(opcode, Bytes::copy_from_slice(payload), tag));
         }
         true
     }
 
-    /// Writes queued frames until the queue is empty or the socket would block. Called with the
-    /// state locked, so frames of one connection never interleave.
+    /// Writes queued frames until the queue is empty, the socket would block or the next frame
+    /// waits for a commit. Called with the state locked, so frames of one connection never
+    /// interleave.
     fn write_queued(&self, s: &mut OutState) -> Wrote {
-        while !s.queue.is_empty() {
+        while let Some(front) = s.queue.front() {
+            let durable = self.commits.durable();
+            // A frame half written has been released already.
+            if s.sent == 0 && front.tag > durable {
+                return Wrote::Held;
+            }
+            if s.sent == 0 && self.commits.lost(front.tag) {
+                return Wrote::Lost;
+            }
             let mut slices: [IoSlice<'_>; MAX_IOV_FRAMES * 2] =
                 [IoSlice::new(&[]); MAX_IOV_FRAMES * 2];
             let mut n = 0;
             let mut skip = s.sent;
-            for q in s.queue.iter().take(MAX_IOV_FRAMES) {
+            let released = s
+                .queue
+                .iter()
+                .take(MAX_IOV_FRAMES)
+                .enumerate()
+                .take_while(|(i, q)| *i == 0 || (q.tag <= durable && !self.commits.lost(q.tag)));
+            for (_, q) in released {
                 let head = &q.head[..q.head_len as usize];
                 for part in [head, &q.body[..]] {
                     if skip >= part.len() {
@@ -518,7 +563,8 @@ impl SocketOut {
     fn write_or_hand_over(&self, s: &mut OutState) {
         match self.write_queued(s) {
             Wrote::All => {}
-            Wrote::WouldBlock => {
+            // The writer task waits for the socket, the commit, or closes the connection.
+            Wrote::WouldBlock | Wrote::Held | Wrote::Lost => {
                 s.blocked = true;
                 self.wake.notify_one();
             }
@@ -541,7 +587,8 @@ impl Outbox for SocketOut {
         if s.queue.len() >= self.cap + IN_FLIGHT_FRAMES {
             return Err(PushError::Full(self.cap));
         }
-        s.queue.push_back(Queued::new(OP_TEXT, frame.clone()));
+        let tag = self.commits.queued();
+        s.queue.push_back(Queued::new(OP_TEXT, frame.clone(), tag));
         if s.blocked || s.flush_due {
             return Ok(false);
         }
@@ -575,6 +622,10 @@ enum Next {
     Idle,
     /// The socket is full: wait until it is writable (or until the close queued, if any, is due).
     Writable(Option<(u16, String, tokio::time::Instant)>),
+    /// The next frame waits for a commit.
+    Held,
+    /// The next frame follows a change whose commit failed.
+    Lost,
     /// The queue is written and a close was queued behind it.
     Close(u16, String, tokio::time::Instant),
     /// The socket is broken.
@@ -629,6 +680,7 @@ impl Deadlines {
 
 async fn write_loop(hub: &Hub, id: ConnId, out: &SocketOut, kill: &Kill) {
     let mut deadlines = Deadlines::new();
+    let mut commits = out.commits.subscribe();
     loop {
         tokio::select! {
             biased;
@@ -655,6 +707,8 @@ async fn write_loop(hub: &Hub, id: ConnId, out: &SocketOut, kill: &Kill) {
                             }
                         },
                         Wrote::WouldBlock => Next::Writable(s.closing.clone()),
+                        Wrote::Held => Next::Held,
+                        Wrote::Lost => Next::Lost,
                         Wrote::Failed => {
                             s.failed = true;
                             s.closed = true;
@@ -691,6 +745,17 @@ async fn write_loop(hub: &Hub, id: ConnId, out: &SocketOut, kill: &Kill) {
                         r = out.wr.writable() => if r.is_err() { return },
                     }
                 }
+                Next::Lost => {
+                    tracing::warn!(conn = id, "frames after a failed store commit; closing");
+                    return close(out, kill, 1011, NOT_STORED).await;
+                }
+                Next::Held => {
+                    tokio::select! {
+                        biased;
+                        (code, reason) = kill.wait() => return close(out, kill, code, &reason).await,
+                        r = commits.changed() => if r.is_err() { return },
+                    }
+                }
                 Next::Close(code, reason, at) => {
                     tokio::select! {
                         biased;
@@ -716,9 +781,11 @@ async fn close(out: &SocketOut, kill: &Kill, code: u16, reason: &str) {
         s.closed = true;
         let keep = usize::from(s.sent > 0);
         s.queue.truncate(keep);
+        // The close frame follows no change: it is never held.
         s.queue.push_back(Queued::new(
             OP_CLOSE,
             Bytes::from(websocket::close_payload(code, reason)),
+            0,
         ));
         s.blocked = true;
     }
@@ -734,7 +801,7 @@ async fn close(out: &SocketOut, kill: &Kill, code: u16, reason: &str) {
                         return;
                     }
                 }
-                Wrote::All | Wrote::Failed => return,
+                Wrote::All | Wrote::Failed | Wrote::Held | Wrote::Lost => return,
             }
         }
     })
