@@ -14,15 +14,23 @@ use sha1::{Digest, Sha1};
 /// server frames, which must not be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Masking {
+    /// The server side: every client frame must carry a masking key.
     Required,
+    /// The client side: a masked server frame is a protocol error.
     Forbidden,
 }
 
+/// Opcode of a continuation frame, which carries the next part of a fragmented message.
 pub const OP_CONT: u8 = 0x0;
+/// Opcode of a text frame (UTF-8 payload).
 pub const OP_TEXT: u8 = 0x1;
+/// Opcode of a binary frame.
 pub const OP_BINARY: u8 = 0x2;
+/// Opcode of a close frame: an optional 2-byte status code, then a UTF-8 reason.
 pub const OP_CLOSE: u8 = 0x8;
+/// Opcode of a ping, which the peer answers with a pong carrying the same payload.
 pub const OP_PING: u8 = 0x9;
+/// Opcode of a pong, the answer to a ping (or an unsolicited heartbeat).
 pub const OP_PONG: u8 = 0xA;
 
 /// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
@@ -77,13 +85,21 @@ pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 pub enum Parsed {
     /// A complete frame: `payload` (already unmasked) lies in the buffer; `len` bytes were used.
     Frame {
+        /// True when this is the last frame of its message.
         fin: bool,
+        /// One of the `OP_*` values (unknown opcodes are refused as errors).
         opcode: u8,
+        /// Where the unmasked payload lies in the buffer.
         payload: Range<usize>,
+        /// Bytes of the buffer the frame took, header included: where the next frame starts.
         len: usize,
     },
     /// Not all of the frame is buffered yet; `need` is the total it takes, when known.
-    Incomplete { need: Option<usize> },
+    Incomplete {
+        /// Header length plus payload length once the header is complete; `None` while even the
+        /// header is cut short.
+        need: Option<usize>,
+    },
     /// The peer broke the protocol: close with this code and reason.
     Error(u16, &'static str),
 }

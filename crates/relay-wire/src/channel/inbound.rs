@@ -15,81 +15,136 @@ pub struct Inbound {
     pub request_id: String,
     /// The top-level `type`, echoed as the copy's `origin_type`.
     pub origin_type: String,
+    /// What the frame asks for, with its fields checked.
     pub message: ClientMessage,
 }
 
 /// Legacy `fetch_*` actions answered from the UI state cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fetch {
+    /// `fetch_characters`, `fetch_buttons`, `fetch_menu` (or `fetch_context_menu`), `fetch_style`, `fetch_canvas`.
     Kind(UpdateKind),
+    /// `fetch_channel_info`.
     ChannelInfo,
 }
 
+/// One client frame by its `type` (and, for `action`, its `body.subtype`), reduced to what the server acts on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientMessage {
+    /// `heartbeat`: keeps the socket alive; answered with a copy only.
     Heartbeat,
+    /// `service_login`: binds the socket to a service, for every later frame on it.
     ServiceLogin {
+        /// The top-level `access_token` the service signed in with.
         access_token: String,
+        /// The top-level `service_id` the socket acts as.
         service_id: String,
     },
+    /// `user_login`: binds the socket to the user the token belongs to.
     UserLogin {
+        /// The top-level `access_token`.
         access_token: String,
     },
+    /// `action` with subtype `join_channel` (or `join`): become a member.
     Join {
+        /// The channel to join.
         channel_id: String,
     },
+    /// `action` with subtype `leave_channel` (or `leave`): stop being a member.
     Leave {
+        /// The channel to leave.
         channel_id: String,
     },
+    /// `refresh`, or `action` with subtype `refresh`: ask the service (and the UI cache) to resend the channel's state.
     Refresh {
+        /// The channel whose state is wanted.
         channel_id: String,
     },
+    /// Legacy `action` subtypes `fetch_*`, answered from the UI state cache instead of the service.
     Fetch {
+        /// The channel whose cached state is wanted.
         channel_id: String,
+        /// Which part of the state.
         what: Fetch,
     },
+    /// `action` with subtype `button_click` (or the legacy top-level `button_click` type).
     ButtonClick {
+        /// The channel the button is in.
         channel_id: String,
+        /// The clicked [`Button::button_id`](super::types::Button::button_id).
         button_id: String,
+        /// The dialog footer button that submitted the click; `None` when the frame has none (forwarded as `confirm`).
         bottom_button_id: Option<String>,
+        /// The dialog's values, flattened one level by [`normalise_arguments`].
         arguments: Vec<ClickArgument>,
     },
+    /// `action` with subtype `menu_item_click` (or `menu_click`): a right-click menu entry was chosen.
     MenuItemClick {
+        /// The channel of the message clicked on.
         channel_id: String,
+        /// The chosen [`MenuItem::menu_item_id`](super::types::MenuItem::menu_item_id).
         menu_item_id: String,
+        /// The message clicked on, when the client named it.
         message_id: Option<String>,
+        /// That message's subtype; `<unknown>` when the client did not say.
         message_subtype: String,
+        /// That message's content as the client sent it (MessageContent keys only, nulls removed); `{}` when absent.
         message_content: Value,
+        /// The dialog footer button that submitted the click; `None` when the frame has none.
         bottom_button_id: Option<String>,
+        /// The dialog's values, flattened one level by [`normalise_arguments`].
         arguments: Vec<ClickArgument>,
     },
+    /// `message_up`: a user's message to the channel's service.
     MessageUp {
+        /// The channel the message is in.
         channel_id: String,
+        /// `text`, `image`, `audio`, `file` or `card` (not checked: the service decides).
         subtype: String,
+        /// The MessageContent object, with null-valued keys removed.
         content: Value,
+        /// A user group id, or `service` for the service alone.
         recipients: String,
+        /// `body.context` when it is an object, else `{}`.
         context: Value,
     },
+    /// `message_down`: a service's message to the members in a group.
     MessageDown {
+        /// The channel the message is in.
         channel_id: String,
+        /// `text`, `image`, `audio`, `file` or `card`.
         subtype: String,
+        /// The MessageContent object, with null-valued keys removed.
         content: Value,
+        /// The service group id whose current members receive it.
         recipients: String,
+        /// Whom the message is shown as from; `no_sender` when `body.sender` is empty or absent.
         sender: String,
+        /// `body.context` when it is an object, else `{}`.
         context: Value,
     },
+    /// `update` with one of the UI subtypes: per-recipient state a service pushes.
     Update {
+        /// The channel the state belongs to.
         channel_id: String,
+        /// Which part of the UI `content` replaces.
         kind: UpdateKind,
+        /// The service group id whose current members get the state.
         recipients: String,
+        /// The state, already checked against the shape of `kind`.
         content: Value,
+        /// `body.group_id` (the SDK always sends `temp`), echoed on delivery except for characters.
         group_id: Option<String>,
     },
+    /// `update` with subtype `channel_info` (top level or in the body): a service renames or re-describes its channel.
     ChannelInfo(ChannelInfo),
     /// Relay extension: replay the channel messages addressed to me from a point of the log.
     Resume {
+        /// The channel to replay.
         channel_id: String,
+        /// The log epoch the client's offset came from; `None` when it has none yet.
         epoch: Option<String>,
+        /// Where the replay starts.
         from: ResumeFrom,
     },
 }
@@ -121,8 +176,11 @@ impl ResumeFrom {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{reason}")]
 pub struct FrameError {
+    /// The frame's `request_id`, when it could be read before the error.
     pub request_id: Option<String>,
+    /// The frame's `type`, when it could be read before the error.
     pub origin_type: Option<String>,
+    /// What was wrong, sent back in the failed copy's `context.message`.
     pub reason: String,
 }
 

@@ -10,20 +10,30 @@ use super::types::{ChannelInfo, ClickArgument, UpdateKind};
 /// A channel message as stored and delivered: exactly the eight `message_down` body keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageBody {
+    /// `text`, `image`, `audio`, `file` or `card`.
     pub subtype: String,
+    /// The channel the message was sent in.
     pub channel_id: String,
+    /// The MessageContent object as accepted (null-valued keys removed).
     pub content: Value,
+    /// The group id the sender addressed (or `service`), as it sent it.
     pub recipients: String,
+    /// When the server accepted the message, in milliseconds since the Unix epoch.
     pub timestamp: i64,
+    /// The sender's `context` object, `{}` when it gave none.
     pub context: Value,
+    /// The user the socket is logged in as, or the character a service spoke as.
     pub sender: String,
+    /// The id the server assigned, by which history and menu clicks name the message.
     pub message_id: String,
 }
 
 /// Where a message sits in its channel's log (Relay extension for resume).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Position<'a> {
+    /// Identifies one life of the channel store: offsets of another epoch mean nothing here.
     pub epoch: &'a str,
+    /// The message's place in its channel's log; each accepted message gets the next one.
     pub offset: u64,
 }
 
@@ -73,6 +83,7 @@ pub fn simple_action(request_id: &str, subtype: &str, channel_id: &str, sender: 
     }))
 }
 
+/// A `button_click` action as the service bound to the channel receives it; `bottom_button_id` defaults to `confirm`.
 pub fn button_click(
     request_id: &str,
     channel_id: &str,
@@ -96,6 +107,7 @@ pub fn button_click(
     }))
 }
 
+/// A `menu_item_click` action as the service receives it; `bottom_button_id` defaults to `confirm`.
 #[allow(clippy::too_many_arguments)]
 pub fn menu_item_click(
     request_id: &str,

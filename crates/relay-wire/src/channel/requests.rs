@@ -29,10 +29,12 @@ fn value<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// A `heartbeat`, which the server answers with a copy (and which keeps the socket alive).
 pub fn heartbeat(request_id: &str) -> Value {
     json!({"type": "heartbeat", "request_id": request_id, "body": {}})
 }
 
+/// A `service_login` as the SDK sends it (`auth_origin` is always `cognito`); token and service id must not be empty.
 pub fn service_login(
     request_id: &str,
     access_token: &str,
@@ -45,6 +47,7 @@ pub fn service_login(
     )
 }
 
+/// A `user_login` as the SDK sends it; the token must not be empty.
 pub fn user_login(request_id: &str, access_token: &str) -> Result<Value, RequestError> {
     nonempty("access_token", access_token)?;
     Ok(
@@ -64,6 +67,7 @@ pub fn simple_action(
     )
 }
 
+/// A click on `button_id`, submitted by the dialog's `bottom_button_id` (`confirm` without a dialog) with its values.
 pub fn button_click(
     request_id: &str,
     channel_id: &str,
@@ -78,6 +82,7 @@ pub fn button_click(
         "arguments": arguments, "bottom_button_id": bottom_button_id, "context": {}}}))
 }
 
+/// A click on menu entry `menu_item_id` over the message `message_id` of the given subtype and content.
 #[allow(clippy::too_many_arguments)]
 pub fn menu_item_click(
     request_id: &str,
@@ -134,13 +139,18 @@ pub fn message(
 pub enum UpdateContent {
     /// A group id naming the ordered character list.
     Characters(String),
+    /// The buttons above the input box, replacing the previous ones.
     Buttons(Vec<Button>),
+    /// The right-click menu entries, replacing the previous ones.
     Menu(Vec<MenuItem>),
+    /// Look-and-feel directives.
     Style(Vec<StyleItem>),
+    /// The canvas cards, replacing the previous canvas.
     Canvas(Vec<CanvasItem>),
 }
 
 impl UpdateContent {
+    /// The `subtype` this content is sent under.
     pub fn kind(&self) -> UpdateKind {
         match self {
             Self::Characters(_) => UpdateKind::Characters,
@@ -162,6 +172,7 @@ impl UpdateContent {
     }
 }
 
+/// An `update` of `content` for the members in `recipients` (with `group_id: "temp"` and `context`, as the SDK sends, except for characters).
 pub fn update(
     request_id: &str,
     channel_id: &str,
@@ -185,6 +196,7 @@ pub fn update(
     Ok(json!({"type": "update", "request_id": request_id, "body": Value::Object(body)}))
 }
 
+/// An `update_channel_info` frame: `subtype` and `channel_id` at top level, the info plus a `context` copy of description and type as the body.
 pub fn channel_info(request_id: &str, info: &ChannelInfo) -> Result<Value, RequestError> {
     nonempty("channel_id", &info.channel_id)?;
     let mut body = value(info);

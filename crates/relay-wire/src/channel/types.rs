@@ -9,13 +9,18 @@ use serde_json::Value;
 /// One field of a dialog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputComponent {
+    /// The field's caption, which is also its id: the submitted [`ClickArgument`] carries it back.
     pub label: String,
+    /// `type` on the wire: `text`, `dropdown`, `textbox`, `number`, `password` or `invalid`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Whether the dialog can be submitted with this field empty; `None` means the SDK default (not required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
+    /// Grey hint text shown while the field is empty; `None` for no hint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placeholder: Option<String>,
+    /// The options of a `dropdown`; `None` for the other types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub choices: Option<Vec<String>>,
 }
@@ -23,18 +28,24 @@ pub struct InputComponent {
 /// A dialog footer button; `submit: false` only closes the dialog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BottomButton {
+    /// Sent back as the click's `bottom_button_id`.
     pub id: String,
+    /// The button's caption.
     pub text: String,
+    /// Whether pressing it sends the click; `false` only closes the dialog.
     pub submit: bool,
 }
 
 /// The pop-up of a button or menu item.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Dialog {
+    /// The dialog's heading; `None` means the SDK's default, `"Dialog"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The input fields, in display order (also the order of the submitted arguments); `None` for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<Vec<InputComponent>>,
+    /// The footer buttons; `None` gives the default single `confirm` button.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bottom_buttons: Option<Vec<BottomButton>>,
 }
@@ -43,8 +54,11 @@ pub struct Dialog {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Button {
+    /// The id a click on it reports as `button_id`.
     pub button_id: String,
+    /// The caption shown on the button.
     pub button_text: String,
+    /// The dialog a click opens first; `None` sends the click at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dialog: Option<Dialog>,
 }
@@ -53,9 +67,13 @@ pub struct Button {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MenuItem {
+    /// The id a click on it reports as `menu_item_id`.
     pub menu_item_id: String,
+    /// The entry's caption.
     pub menu_item_text: String,
+    /// The message subtypes (`text`, `image`, …) the entry appears on: a string or a list of strings.
     pub message_subtypes: Value,
+    /// The dialog a click opens first; `None` sends the click at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dialog: Option<Dialog>,
 }
@@ -64,12 +82,17 @@ pub struct MenuItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StyleItem {
+    /// What the directive applies to, such as `canvas`, `button` or `channel`.
     pub widget: String,
+    /// `invisible`, `visible` or `highlight`.
     pub display: String,
+    /// Whether the widget is shown expanded; `None` leaves it as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<bool>,
+    /// For `widget: button`, which button; `None` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub button_id: Option<String>,
+    /// Text the directive attaches to the widget, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
@@ -78,8 +101,10 @@ pub struct StyleItem {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CanvasItem {
+    /// The card's text; `null` or absent for none.
     #[serde(default)]
     pub text: Option<String>,
+    /// URL of the card's image; `null` or absent for none.
     #[serde(default)]
     pub path: Option<String>,
 }
@@ -87,9 +112,13 @@ pub struct CanvasItem {
 /// A channel's name, description and type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChannelInfo {
+    /// The channel this describes.
     pub channel_id: String,
+    /// The name members see.
     pub channel_name: String,
+    /// Free text shown with the name.
     pub channel_description: String,
+    /// The channel's kind as the platform names it (`ccs` for a service-driven channel).
     pub channel_type: String,
 }
 
@@ -98,23 +127,31 @@ pub struct ChannelInfo {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageContent {
+    /// The text of a `text` message, or the body of a `card`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// URL of the file of an `image`, `audio` or `file` message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Size in bytes of the file at `path`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// The name to show for the file at `path`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
+    /// The URL a `card` opens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// The heading of a `card`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The button of a `card`, passed through unchecked as the SDK does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub button: Option<Value>,
 }
 
 impl MessageContent {
+    /// The content of a plain `text` message.
     pub fn text(text: impl Into<String>) -> Self {
         Self {
             text: Some(text.into()),
@@ -127,8 +164,11 @@ impl MessageContent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClickArgument {
+    /// The [`InputComponent::label`] of the field this value was typed into.
     pub label: String,
+    /// What was entered, always as a string (numbers and booleans are converted).
     pub value: String,
+    /// For a file input, the uploaded file's name; `None` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
 }
@@ -136,9 +176,12 @@ pub struct ClickArgument {
 /// The profile part of a character; the SDK indexes all three keys, so all are always written.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CharacterContext {
+    /// The display name.
     pub name: String,
+    /// URL of the avatar image; `null` when there is none.
     #[serde(default)]
     pub avatar: Option<String>,
+    /// The profile's free text; `null` when there is none.
     #[serde(default)]
     pub description: Option<String>,
 }
@@ -146,7 +189,9 @@ pub struct CharacterContext {
 /// A user or agent as it appears in character lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Character {
+    /// The user's or agent's id.
     pub character_id: String,
+    /// The profile shown for it.
     pub character_context: CharacterContext,
 }
 
@@ -154,10 +199,15 @@ pub struct Character {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UpdateKind {
+    /// `characters`: the group id of the ordered character list recipients see.
     Characters,
+    /// `buttons`: the buttons above the input box (a list of [`Button`]).
     Buttons,
+    /// `menu`: the right-click menu of messages (a list of [`MenuItem`]).
     Menu,
+    /// `style`: look-and-feel directives (a list of [`StyleItem`]).
     Style,
+    /// `canvas`: the canvas cards (a list of [`CanvasItem`]), replacing the previous ones.
     Canvas,
 }
 
@@ -171,6 +221,7 @@ impl UpdateKind {
         Self::Canvas,
     ];
 
+    /// The 1.8.0 `subtype` name, the only form emitted.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Characters => "characters",
@@ -199,7 +250,9 @@ impl UpdateKind {
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("{what}: {reason}")]
 pub struct ShapeError {
+    /// The part that is wrong, such as `buttons[2]` or `content`.
     pub what: String,
+    /// What is wrong with it (serde's message for a bad key or type).
     pub reason: String,
 }
 

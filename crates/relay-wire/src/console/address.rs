@@ -8,10 +8,12 @@ use std::path::PathBuf;
 pub enum SocketAddress {
     /// Linux abstract name, without the leading `@`.
     Abstract(String),
+    /// A socket file in the filesystem, as written (no `@`).
     Path(PathBuf),
 }
 
 impl SocketAddress {
+    /// Reads the printable form: a leading `@` names an abstract socket, anything else a path.
     pub fn parse(printable: &str) -> SocketAddress {
         match printable.strip_prefix('@') {
             Some(name) => SocketAddress::Abstract(name.to_string()),
@@ -19,6 +21,7 @@ impl SocketAddress {
         }
     }
 
+    /// The form `parse` reads back, used in messages and in `MOULTI_SOCKET_PATH`.
     pub fn printable(&self) -> String {
         match self {
             SocketAddress::Abstract(name) => format!("@{name}"),
@@ -26,6 +29,7 @@ impl SocketAddress {
         }
     }
 
+    /// True for a Linux abstract name, which has no file to create or remove.
     pub fn is_abstract(&self) -> bool {
         matches!(self, SocketAddress::Abstract(_))
     }

@@ -8,14 +8,23 @@ pub const PREAMBLE_LEN: usize = 20;
 /// Largest length the 13-digit field can express.
 const MAX_ENCODABLE: u64 = 9_999_999_999_999;
 
+/// Why a console frame was refused; each ends the connection, since the stream cannot be resynchronised.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FrameError {
+    /// The 20 bytes do not match `:TYPE:<13 digits>:`; holds them, lossily decoded.
     #[error("invalid preamble {0:?}: expected :TYPE:<13 digits>:")]
     BadPreamble(String),
+    /// A well-formed preamble of a type other than `JSON` (the type, without its `_` padding).
     #[error("unsupported message type {0:?}: only JSON is accepted")]
     UnsupportedType(String),
+    /// The preamble announces more payload bytes than the decoder's limit allows.
     #[error("message of {len} bytes exceeds the limit of {limit} bytes")]
-    TooLarge { len: u64, limit: u64 },
+    TooLarge {
+        /// The announced payload length, in bytes.
+        len: u64,
+        /// The largest payload the decoder accepts, in bytes.
+        limit: u64,
+    },
 }
 
 /// Frames `payload` with the given type (1 to 4 characters from `A-Z` and `_`).

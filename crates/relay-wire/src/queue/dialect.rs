@@ -7,25 +7,40 @@ pub const HEADER_PREFIX: &str = "Scirocco-";
 /// Which client generation a request comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
+    /// scirocco-pyclient 0.0.4 and 1.0.0: `Scirocco-From`, `Scirocco-To`, `Scirocco-Data-Type`, body key `data`.
     V1,
+    /// scirocco-pyclient 2.x: `Scirocco-Node-Source`, `Scirocco-Node-Destination`, `Scirocco-Payload-Type`, body key `payload`.
     V2,
 }
 
 /// A message field that appears as a system header and as a key of the list body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// The message id, 24 hex characters (`Scirocco-Id`, `_id`).
     Id,
+    /// The node that pushed the message.
     Source,
+    /// The node whose inbox the message is in.
     Destination,
+    /// The type label (1 to 30 characters), by default the push's content type.
     Label,
+    /// `pending`, `scheduled`, `processing` or `processed`.
     Status,
+    /// How many times the message was pulled (a decimal string in headers, a number in JSON).
     Tries,
+    /// Exists in the model but is never set over HTTP, so it is only ever absent.
     Topic,
+    /// When the message was pushed.
     CreatedTime,
+    /// When the message last changed (pull, ack or payload update); absent until then.
     UpdateTime,
+    /// The earliest delivery time of a scheduled message; absent otherwise.
     ScheduledTime,
+    /// When the message was pulled; absent before.
     ProcessingTime,
+    /// When the message was acknowledged; absent before.
     ProcessedTime,
+    /// Part of the model but never set, as in the original (there is no reachable `error` status).
     ErrorTime,
 }
 

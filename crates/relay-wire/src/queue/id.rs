@@ -9,12 +9,16 @@ pub const MAX_NODE_LEN: usize = 128;
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
+/// A message id: the 12 bytes of a MongoDB ObjectId, written as 24 lowercase hex characters.
 pub struct MessageId(pub [u8; 12]);
 
+/// Why a path segment does not name a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseIdError {
+    /// Hexadecimal, but not 24 characters long.
     #[error("a message id has 24 hexadecimal characters")]
     Length,
+    /// Empty, or contains a character outside `[0-9A-Fa-f]`.
     #[error("a message id has only hexadecimal characters")]
     NotHex,
 }

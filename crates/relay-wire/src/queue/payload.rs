@@ -6,8 +6,11 @@ use bytes::Bytes;
 /// The three body kinds the protocol knows, chosen by the request's `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ContentKind {
+    /// `application/json`: an object or an array, stored as the text received.
     Json,
+    /// `text/plain`: UTF-8 text (invalid sequences replaced), answered as `text/html`.
     Text,
+    /// `application/octet-stream`: raw bytes, read back as base64.
     Bytes,
 }
 
@@ -23,6 +26,7 @@ impl ContentKind {
         }
     }
 
+    /// The exact `Content-Type` string that selects this kind on push.
     pub fn content_type(self) -> &'static str {
         match self {
             ContentKind::Json => "application/json",
@@ -36,15 +40,19 @@ impl ContentKind {
 /// key order and large numbers survive; for `Text` they are UTF-8.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payload {
+    /// Which of the three body kinds this is, which decides how it is answered.
     pub kind: ContentKind,
+    /// The body as stored: validated JSON text, UTF-8 text, or raw bytes.
     pub data: Bytes,
 }
 
+/// Why a JSON body was refused (answered with 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JsonBodyError {
     /// The original's strict parser takes only objects and arrays.
     #[error("invalid json")]
     NotObjectOrArray,
+    /// The body starts like JSON but does not parse; holds the parser's message.
     #[error("{0}")]
     Malformed(String),
 }

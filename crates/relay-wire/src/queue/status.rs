@@ -1,14 +1,20 @@
 //! Message statuses. There is no `done` and no reachable `error` status in the protocol.
 
+/// Where a message is in its lifecycle: pending or scheduled, then processing once pulled, then processed once acked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Status {
+    /// Waiting in the destination's inbox, deliverable now.
     Pending,
+    /// Waiting, but not deliverable before its scheduled time.
     Scheduled,
+    /// Pulled and not yet acknowledged; stays so until acked (there is no redelivery timeout by default).
     Processing,
+    /// Acknowledged by its destination; kept until deleted.
     Processed,
 }
 
 impl Status {
+    /// The lowercase name used in `Scirocco-Status` and the `status` JSON key.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
