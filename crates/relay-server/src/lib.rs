@@ -15,8 +15,8 @@
 pub mod channel;
 mod dispatch;
 mod listener;
-mod web;
 pub mod queue;
+mod web;
 mod write_stall;
 
 pub use dispatch::{app, Faces};

@@ -48,15 +48,31 @@ fn wants_html(headers: &HeaderMap) -> bool {
 
 fn serve(path: &str, headers: &HeaderMap) -> Response {
     let Some(asset) = relay_web::asset(path) else {
-        return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain")], "not found\n")
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "not found\n",
+        )
             .into_response();
     };
     let mut out = HeaderMap::new();
-    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    out.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    out.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    out.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    out.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    out.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    out.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    out.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     out.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if let Ok(etag) = HeaderValue::from_str(&asset.etag) {
         out.insert(header::ETAG, etag);
@@ -77,7 +93,10 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|e| e.trim().split(';').next() == Some("gzip")));
+        .any(|v| {
+            v.split(',')
+                .any(|e| e.trim().split(';').next() == Some("gzip"))
+        });
     match (&asset.gzip, gzip_ok) {
         (Some(gz), true) => {
             out.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -106,7 +125,11 @@ mod tests {
 
     #[tokio::test]
     async fn root_redirects_browsers_only() {
-        let r = get("/", &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")]).await;
+        let r = get(
+            "/",
+            &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert_eq!(r.headers()[header::LOCATION], "/app/");
         let r = get("/", &[("accept", "*/*")]).await;
@@ -126,7 +149,11 @@ mod tests {
         let etag = r.headers()[header::ETAG].to_str().unwrap().to_owned();
         let r = get("/app/", &[("if-none-match", &etag)]).await;
         assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
-        let r = get("/app/vendor/preact-htm.js", &[("accept-encoding", "gzip, br")]).await;
+        let r = get(
+            "/app/vendor/preact-htm.js",
+            &[("accept-encoding", "gzip, br")],
+        )
+        .await;
         assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
         let r = get("/app/missing.js", &[]).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);

@@ -29,17 +29,41 @@ pub struct Asset {
 }
 
 const FILES: &[(&str, &str, &[u8])] = &[
-    ("index.html", "text/html; charset=utf-8", include_bytes!("../assets/index.html")),
-    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../assets/app.js")),
-    ("proto.js", "text/javascript; charset=utf-8", include_bytes!("../assets/proto.js")),
-    ("style.css", "text/css; charset=utf-8", include_bytes!("../assets/style.css")),
-    ("icon.svg", "image/svg+xml", include_bytes!("../assets/icon.svg")),
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../assets/index.html"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/app.js"),
+    ),
+    (
+        "proto.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/proto.js"),
+    ),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../assets/style.css"),
+    ),
+    (
+        "icon.svg",
+        "image/svg+xml",
+        include_bytes!("../assets/icon.svg"),
+    ),
     (
         "vendor/preact-htm.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/vendor/preact-htm.js"),
     ),
-    ("vendor/LICENSE.txt", "text/plain; charset=utf-8", include_bytes!("../assets/vendor/LICENSE.txt")),
+    (
+        "vendor/LICENSE.txt",
+        "text/plain; charset=utf-8",
+        include_bytes!("../assets/vendor/LICENSE.txt"),
+    ),
 ];
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
@@ -48,7 +72,13 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         .map(|&(path, content_type, body)| {
             let hash = Sha1::digest(body);
             let hex: String = hash.iter().take(10).map(|b| format!("{b:02x}")).collect();
-            Asset { path, content_type, body, gzip: gzip(body), etag: format!("\"{hex}\"") }
+            Asset {
+                path,
+                content_type,
+                body,
+                gzip: gzip(body),
+                etag: format!("\"{hex}\""),
+            }
         })
         .collect()
 });

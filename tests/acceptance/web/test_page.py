@@ -225,7 +225,6 @@ def test_reconnect_after_kill9_without_duplicates(page, world):
     server.proc.wait()
     server.proc = None
     expect(pg.get_by_role("status").filter(has_text="Reconnecting…")).to_be_visible(timeout=5000)
-    pg.screenshot(path=f"{SHOTS}/web-page-reconnecting.png")
     sockets = len(sent)
     server.start()
     expect(pg.get_by_role("status").filter(has_text="Reconnecting")).to_have_count(0, timeout=20000)
