@@ -1,10 +1,11 @@
 //! Which face a request belongs to. The channel face owns a fixed set of first path segments
 //! (the Moobius SDK's HTTP API and `/ws`); everything else is the queue face, which also answers
 //! unknown paths (403 without the queue token, 404 with it), as the Scirocco protocol requires.
+//! The web page for people in channels lives under `/app/` (see `web`).
 
 use axum::Router;
 
-use crate::{channel, queue};
+use crate::{channel, queue, web};
 
 /// The engines behind each face.
 #[derive(Clone)]
@@ -17,7 +18,12 @@ pub struct Faces {
 pub fn app(faces: Faces) -> Router {
     let queue_routes = queue::routes(faces.queue);
     match faces.channels {
-        Some(ch) => channel::routes(ch).fallback_service(queue_routes),
+        Some(ch) => channel::routes(ch)
+            .merge(web::routes())
+            .fallback_service(queue_routes)
+            // A browser's navigation to `/` goes to the page (`/app/`); queue clients never ask
+            // for HTML, so the queue face's answers at `/` are unchanged.
+            .layer(axum::middleware::from_fn(web::root_redirect)),
         None => queue_routes,
     }
 }
