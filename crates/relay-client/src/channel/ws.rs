@@ -237,7 +237,7 @@ impl ChannelClient {
             channel_id,
         ))
     }
-    /// A `refresh` action, asking the server to send `channel_id`'s current state again.
+    /// A `refresh` action, asking the service (and the UI cache) to resend `channel_id`'s state.
     pub fn refresh(&self, channel_id: &str) -> Pending<'_> {
         self.pending(requests::simple_action(
             &new_request_id(),
@@ -335,7 +335,7 @@ impl ChannelClient {
             content,
         ))
     }
-    /// A frame setting the channel's info (name, description, …) from `info`.
+    /// An `update_channel_info` frame setting the channel's info from `info`.
     pub fn update_channel_info(&self, info: &ChannelInfo) -> Pending<'_> {
         self.pending(requests::channel_info(&new_request_id(), info))
     }
