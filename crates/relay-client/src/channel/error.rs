@@ -27,7 +27,8 @@ pub enum ClientError {
         /// The response's `message` key (empty if absent).
         message: String,
     },
-    /// The answer was JSON but lacked an expected key or shape; the text is the answer or what was missing.
+    /// The answer was JSON but lacked an expected key or shape; the text is the answer or what was
+    /// missing.
     #[error("unexpected response: {0}")]
     Response(String),
     /// An answer that is not the channel API's JSON (a proxy's error page, another server);

@@ -14,7 +14,8 @@ pub struct ChannelHttp {
 }
 
 impl ChannelHttp {
-    /// A client for the server at `base` (a trailing `/` is dropped), with a 16-second timeout per request.
+    /// A client for the server at `base` (a trailing `/` is dropped), with a 16-second timeout per
+    /// request.
     pub fn new(base: &str) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(16))
@@ -180,7 +181,8 @@ impl ChannelHttp {
         Self::str_at(&d, "/group_id")
     }
 
-    /// Up to `limit` most recent messages of a channel (`GET /channel/history_message`), as returned.
+    /// Up to `limit` most recent messages of a channel (`GET /channel/history_message`), as
+    /// returned.
     pub async fn history(&self, channel_id: &str, limit: usize) -> Result<Vec<Value>, ClientError> {
         let d = self
             .call(

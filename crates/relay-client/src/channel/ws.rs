@@ -28,7 +28,8 @@ use super::frame::ServerFrame;
 pub enum Login {
     /// Log in as a user (a user login frame).
     User {
-        /// The user's access token, as from [`ChannelHttp::sign_in`](super::http::ChannelHttp::sign_in).
+        /// The user's access token, as from
+        /// [`ChannelHttp::sign_in`](super::http::ChannelHttp::sign_in).
         access_token: String,
     },
     /// Log in as a service (a service login frame).
@@ -53,7 +54,8 @@ pub struct ClientConfig {
     pub receive_timeout: Duration,
     /// How long a connection and then its login's answer may take.
     pub connect_timeout: Duration,
-    /// How long writing one frame (login, heartbeat, queued frame) to the socket may take before it counts as dead.
+    /// How long writing one frame (login, heartbeat, queued frame) to the socket may take before it
+    /// counts as dead.
     pub send_timeout: Duration,
     /// Reconnect delays grow from `backoff_min` to `backoff_max`, doubling.
     pub backoff_min: Duration,
@@ -62,8 +64,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// A config for `url` and `login` with defaults: heartbeat 30 s, receive timeout 75 s, connect timeout 10 s,
-    /// send timeout 16 s, backoff 100 ms to 10 s.
+    /// A config for `url` and `login` with defaults: heartbeat 30 s, receive timeout 75 s, connect
+    /// timeout 10 s, send timeout 16 s, backoff 100 ms to 10 s.
     pub fn new(url: impl Into<String>, login: Login) -> Self {
         Self {
             url: url.into(),
@@ -245,7 +247,8 @@ impl ChannelClient {
             channel_id,
         ))
     }
-    /// A `button_click` action on `button_id` (with `bottom_button_id` and `arguments`) in `channel_id`.
+    /// A `button_click` action on `button_id` (with `bottom_button_id` and `arguments`) in
+    /// `channel_id`.
     pub fn button_click(
         &self,
         channel_id: &str,

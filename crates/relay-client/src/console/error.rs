@@ -11,7 +11,8 @@ pub enum ConsoleClientError {
         /// Why connecting failed.
         source: std::io::Error,
     },
-    /// A frame or reply was malformed (bad framing, not JSON, unencodable message); the text says how.
+    /// A frame or reply was malformed (bad framing, not JSON, unencodable message); the text says
+    /// how.
     #[error("protocol error: {0}")]
     Protocol(String),
     /// The instance closed the connection before a whole reply arrived.

@@ -48,7 +48,8 @@ impl QueueClient {
         QueueClient::with_timeout(base_url, node, token, DEFAULT_TIMEOUT)
     }
 
-    /// Like [`QueueClient::new`], with `timeout` instead of [`DEFAULT_TIMEOUT`] as the limit for each request.
+    /// Like [`QueueClient::new`], with `timeout` instead of [`DEFAULT_TIMEOUT`] as the limit for
+    /// each request.
     pub fn with_timeout(
         base_url: &str,
         node: &str,

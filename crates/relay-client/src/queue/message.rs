@@ -21,9 +21,11 @@ pub struct SystemData {
     pub id: String,
     /// The id of the node that pushed the message (`Scirocco-Node-Source`, list key `node_source`).
     pub source: String,
-    /// The id of the node whose inbox holds the message (`Scirocco-Node-Destination`, list key `node_destination`).
+    /// The id of the node whose inbox holds the message (`Scirocco-Node-Destination`, list key
+    /// `node_destination`).
     pub destination: String,
-    /// Where the message is in its life: pending, scheduled, processing or processed (`Scirocco-Status`).
+    /// Where the message is in its life: pending, scheduled, processing or processed
+    /// (`Scirocco-Status`).
     pub status: Status,
     /// How many times the message was pulled.
     pub tries: u32,
@@ -31,11 +33,14 @@ pub struct SystemData {
     pub label: String,
     /// `Scirocco-Topic`: part of the model but never set over HTTP, so always `None` in practice.
     pub topic: Option<String>,
-    /// When the message was pushed (`Scirocco-Created-Time`, list key `created_time`); `None` if the server left it out.
+    /// When the message was pushed (`Scirocco-Created-Time`, list key `created_time`); `None` if
+    /// the server left it out.
     pub created_time: Option<DateTime<Utc>>,
-    /// When the message last changed by pull, ack or payload update (`Scirocco-Update-Time`); `None` until then.
+    /// When the message last changed by pull, ack or payload update (`Scirocco-Update-Time`);
+    /// `None` until then.
     pub update_time: Option<DateTime<Utc>>,
-    /// The earliest delivery time of a scheduled message (`Scirocco-Scheduled-Time`); `None` if it was not scheduled.
+    /// The earliest delivery time of a scheduled message (`Scirocco-Scheduled-Time`); `None` if it
+    /// was not scheduled.
     pub scheduled_time: Option<DateTime<Utc>>,
     /// When the message was pulled (`Scirocco-Processing-Time`); `None` before its first pull.
     pub processing_time: Option<DateTime<Utc>>,
