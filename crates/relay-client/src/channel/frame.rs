@@ -5,10 +5,13 @@ use serde_json::Value;
 pub struct ServerFrame {
     /// `copy`, `message_down`, `message_up`, `update`, `action`, …
     pub kind: String,
+    /// The frame's `body` key (`Null` if absent).
     pub body: Value,
     /// The channel log position of a message (Relay extension).
     pub offset: Option<u64>,
+    /// The `epoch` key of the channel log the offset belongs to; `None` if absent.
     pub epoch: Option<String>,
+    /// The whole frame as received.
     pub raw: Value,
 }
 

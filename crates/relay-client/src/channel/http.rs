@@ -9,10 +9,13 @@ use super::error::ClientError;
 pub struct ChannelHttp {
     base: String,
     http: reqwest::Client,
+    /// The bearer token sent (with `Auth-Origin: cognito`) on every call; `None` until signed in.
     pub access_token: Option<String>,
 }
 
 impl ChannelHttp {
+    /// A client for the server at `base` (a trailing `/` is dropped), with a 16-second timeout per
+    /// request.
     pub fn new(base: &str) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(16))
@@ -86,11 +89,13 @@ impl ChannelHttp {
         Ok((access, refresh))
     }
 
+    /// The signed-in user's `user_id`, from `GET /user/info`.
     pub async fn user_id(&self) -> Result<String, ClientError> {
         let d = self.call(reqwest::Method::GET, "/user/info", None).await?;
         Self::str_at(&d, "/user_id")
     }
 
+    /// Creates a channel (`POST /channel/create`) and returns its `channel_id`.
     pub async fn create_channel(
         &self,
         name: &str,
@@ -116,6 +121,7 @@ impl ChannelHttp {
         Ok(d.as_array().cloned().unwrap_or_default())
     }
 
+    /// The `character_list` of a channel (`GET /channel/character_list`).
     pub async fn members(&self, channel_id: &str) -> Result<Vec<String>, ClientError> {
         let d = self
             .call(
@@ -128,6 +134,7 @@ impl ChannelHttp {
             .map_err(|e| ClientError::Response(e.to_string()))
     }
 
+    /// Creates a service (`POST /service/create`) and returns its `service_id`.
     pub async fn create_service(&self, description: &str) -> Result<String, ClientError> {
         let d = self
             .call(
@@ -139,6 +146,7 @@ impl ChannelHttp {
         Self::str_at(&d, "/service_id")
     }
 
+    /// Binds a service to a channel (`POST /service/bind`).
     pub async fn bind(&self, channel_id: &str, service_id: &str) -> Result<(), ClientError> {
         self.call(
             reqwest::Method::POST,
@@ -173,6 +181,8 @@ impl ChannelHttp {
         Self::str_at(&d, "/group_id")
     }
 
+    /// Up to `limit` most recent messages of a channel (`GET /channel/history_message`), as
+    /// returned.
     pub async fn history(&self, channel_id: &str, limit: usize) -> Result<Vec<Value>, ClientError> {
         let d = self
             .call(

@@ -26,19 +26,27 @@ use super::frame::ServerFrame;
 /// Who to log in as on every socket.
 #[derive(Debug, Clone)]
 pub enum Login {
+    /// Log in as a user (a user login frame).
     User {
+        /// The user's access token, as from
+        /// [`ChannelHttp::sign_in`](super::http::ChannelHttp::sign_in).
         access_token: String,
     },
+    /// Log in as a service (a service login frame).
     Service {
+        /// The access token of the user that owns the service.
         access_token: String,
+        /// The service to act as (the `service_id` from creating it).
         service_id: String,
     },
 }
 
+/// Where and how a [`ChannelClient`] connects; [`ClientConfig::new`] gives the defaults.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// `ws://host:port/ws`
+    /// The server's WebSocket URL, `ws://host:port/ws`.
     pub url: String,
+    /// The identity every socket logs in as, first thing after connecting.
     pub login: Login,
     /// How often to send a heartbeat (the server answers each with a copy).
     pub heartbeat: Duration,
@@ -46,13 +54,18 @@ pub struct ClientConfig {
     pub receive_timeout: Duration,
     /// How long a connection and then its login's answer may take.
     pub connect_timeout: Duration,
+    /// How long writing one frame (login, heartbeat, queued frame) to the socket may take before it
+    /// counts as dead.
     pub send_timeout: Duration,
     /// Reconnect delays grow from `backoff_min` to `backoff_max`, doubling.
     pub backoff_min: Duration,
+    /// The longest delay between reconnect attempts.
     pub backoff_max: Duration,
 }
 
 impl ClientConfig {
+    /// A config for `url` and `login` with defaults: heartbeat 30 s, receive timeout 75 s, connect
+    /// timeout 10 s, send timeout 16 s, backoff 100 ms to 10 s.
     pub fn new(url: impl Into<String>, login: Login) -> Self {
         Self {
             url: url.into(),
@@ -70,6 +83,7 @@ impl ClientConfig {
 /// Connection state, observable through [`ChannelClient::status`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
+    /// Not logged in yet: connecting, logging in, or waiting to reconnect.
     Connecting,
     /// Connected and logged in; the number counts logins so far (1 = first, 2 = after one
     /// reconnect, …).
@@ -79,6 +93,7 @@ pub enum Status {
     /// The URL can never work (wss:// in this client without TLS, another scheme, no host), so
     /// the client has stopped instead of retrying; the reason names the URL.
     Unusable(String),
+    /// The client was closed and its driver has stopped.
     Closed,
 }
 
@@ -150,6 +165,7 @@ impl ChannelClient {
         }
     }
 
+    /// The current connection state.
     pub fn status(&self) -> Status {
         self.status.borrow().clone()
     }
@@ -203,9 +219,11 @@ impl ChannelClient {
         }
     }
 
+    /// A `heartbeat` frame (the server answers it with a `copy`).
     pub fn heartbeat(&self) -> Pending<'_> {
         self.pending(Ok(requests::heartbeat(&new_request_id())))
     }
+    /// A `join_channel` action for `channel_id`.
     pub fn join_channel(&self, channel_id: &str) -> Pending<'_> {
         self.pending(requests::simple_action(
             &new_request_id(),
@@ -213,6 +231,7 @@ impl ChannelClient {
             channel_id,
         ))
     }
+    /// A `leave_channel` action for `channel_id`.
     pub fn leave_channel(&self, channel_id: &str) -> Pending<'_> {
         self.pending(requests::simple_action(
             &new_request_id(),
@@ -220,6 +239,7 @@ impl ChannelClient {
             channel_id,
         ))
     }
+    /// A `refresh` action, asking the service (and the UI cache) to resend `channel_id`'s state.
     pub fn refresh(&self, channel_id: &str) -> Pending<'_> {
         self.pending(requests::simple_action(
             &new_request_id(),
@@ -227,6 +247,8 @@ impl ChannelClient {
             channel_id,
         ))
     }
+    /// A `button_click` action on `button_id` (with `bottom_button_id` and `arguments`) in
+    /// `channel_id`.
     pub fn button_click(
         &self,
         channel_id: &str,
@@ -242,6 +264,7 @@ impl ChannelClient {
             arguments,
         ))
     }
+    /// A `menu_item_click` action on `menu_item_id` of the message `message_id` in `channel_id`.
     #[allow(clippy::too_many_arguments)]
     pub fn menu_item_click(
         &self,
@@ -315,6 +338,7 @@ impl ChannelClient {
             content,
         ))
     }
+    /// An `update_channel_info` frame setting the channel's info from `info`.
     pub fn update_channel_info(&self, info: &ChannelInfo) -> Pending<'_> {
         self.pending(requests::channel_info(&new_request_id(), info))
     }

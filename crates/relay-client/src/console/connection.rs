@@ -21,10 +21,12 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The address connected to, in printable form (as in error messages).
     pub fn address(&self) -> &str {
         &self.address
     }
 
+    /// The underlying Unix socket (for polling or timeouts).
     pub fn stream(&self) -> &UnixStream {
         &self.stream
     }
@@ -35,6 +37,7 @@ pub fn connect() -> Result<Connection, ConsoleClientError> {
     connect_to(&resolve_address(&|k| std::env::var(k).ok()))
 }
 
+/// Connects to the instance at `address` (a filesystem path, or an abstract name on Linux).
 pub fn connect_to(address: &SocketAddress) -> Result<Connection, ConsoleClientError> {
     let printable = address.printable();
     let no_instance = |source| ConsoleClientError::NoInstance {

@@ -48,6 +48,8 @@ impl QueueClient {
         QueueClient::with_timeout(base_url, node, token, DEFAULT_TIMEOUT)
     }
 
+    /// Like [`QueueClient::new`], with `timeout` instead of [`DEFAULT_TIMEOUT`] as the limit for
+    /// each request.
     pub fn with_timeout(
         base_url: &str,
         node: &str,
@@ -75,10 +77,12 @@ impl QueueClient {
         })
     }
 
+    /// This node's id, as sent in `Scirocco-Node-Source`.
     pub fn node(&self) -> &str {
         &self.node
     }
 
+    /// The server's root URL, without a trailing slash.
     pub fn base_url(&self) -> &str {
         &self.base
     }

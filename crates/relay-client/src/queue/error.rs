@@ -3,41 +3,61 @@
 
 use std::time::Duration;
 
+/// Errors of the queue client.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// 403: the server refused the `Authorization` token.
     #[error("the server refused the queue token (403: {message})")]
-    WrongToken { message: String },
+    WrongToken {
+        /// The `message` of the server's JSON error body, or the body as text if it is not JSON.
+        message: String,
+    },
 
     /// 404: unknown id, or a message this node may not see or change (the protocol does not
     /// tell the two apart, so that ids of other nodes' messages do not leak).
     #[error("not found (404: {message})")]
-    NotFound { message: String },
+    NotFound {
+        /// The `message` of the server's JSON error body, or the body as text if it is not JSON.
+        message: String,
+    },
 
     /// 400 with the server's explanation; `errors` holds the per-field validation details
     /// when the server sent them (keyed by the dialect's JSON field names).
     #[error("bad request (400): {message}")]
     BadRequest {
+        /// The `message` of the server's JSON error body, or the body as text if it is not JSON.
         message: String,
+        /// The body's `errors` object; `None` when the server sent none.
         errors: Option<serde_json::Value>,
     },
 
     /// 413: the body is over the server's limit for its content type.
     #[error("payload too large for the server (413: {message})")]
-    TooLarge { message: String },
+    TooLarge {
+        /// The `message` of the server's JSON error body, or the body as text if it is not JSON.
+        message: String,
+    },
 
     /// The server closed the connection while the body was being sent, without an answer the
     /// client could read: most likely it refused the body for its size before reading it all.
     #[error("the server closed the connection while receiving the {bytes}-byte body (probably over its size limit)")]
     UploadCut {
+        /// The size of the body being sent, in bytes.
         bytes: usize,
+        /// The transport error the cut connection gave.
         source: reqwest::Error,
     },
 
     /// Any other status the operation does not expect.
     #[error("unexpected HTTP status {status}: {message}")]
-    UnexpectedStatus { status: u16, message: String },
+    UnexpectedStatus {
+        /// The HTTP status code of the answer.
+        status: u16,
+        /// The `message` of the server's JSON error body, or the body as text if it is not JSON.
+        message: String,
+    },
 
+    /// No answer within the client's timeout (the duration given).
     #[error("no answer within {0:?}")]
     Timeout(Duration),
 
@@ -53,12 +73,23 @@ pub enum QueueError {
     #[error("not a message id: {0:?}")]
     InvalidId(String),
 
+    /// The base URL given to the client cannot be used (not `http://`, no host, unparsable).
     #[error("invalid base URL {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
 
     /// Header values must be visible ASCII; a node id or label that is not cannot be sent.
     #[error("invalid value for {what}: {value:?}")]
-    InvalidHeaderValue { what: &'static str, value: String },
+    InvalidHeaderValue {
+        /// Which value it was: `token`, `node`, `destination`, `label` or `scheduled time`.
+        what: &'static str,
+        /// The value as given.
+        value: String,
+    },
 }
 
 impl QueueError {

@@ -19,19 +19,34 @@ pub(crate) const DIALECT: Dialect = Dialect::V2;
 pub struct SystemData {
     /// 24 lowercase hex characters.
     pub id: String,
+    /// The id of the node that pushed the message (`Scirocco-Node-Source`, list key `node_source`).
     pub source: String,
+    /// The id of the node whose inbox holds the message (`Scirocco-Node-Destination`, list key
+    /// `node_destination`).
     pub destination: String,
+    /// Where the message is in its life: pending, scheduled, processing or processed
+    /// (`Scirocco-Status`).
     pub status: Status,
     /// How many times the message was pulled.
     pub tries: u32,
     /// The type label: the one given on push, or else the push's content type.
     pub label: String,
+    /// `Scirocco-Topic`: part of the model but never set over HTTP, so always `None` in practice.
     pub topic: Option<String>,
+    /// When the message was pushed (`Scirocco-Created-Time`, list key `created_time`); `None` if
+    /// the server left it out.
     pub created_time: Option<DateTime<Utc>>,
+    /// When the message last changed by pull, ack or payload update (`Scirocco-Update-Time`);
+    /// `None` until then.
     pub update_time: Option<DateTime<Utc>>,
+    /// The earliest delivery time of a scheduled message (`Scirocco-Scheduled-Time`); `None` if it
+    /// was not scheduled.
     pub scheduled_time: Option<DateTime<Utc>>,
+    /// When the message was pulled (`Scirocco-Processing-Time`); `None` before its first pull.
     pub processing_time: Option<DateTime<Utc>>,
+    /// When the message was acknowledged (`Scirocco-Processed-Time`); `None` before.
     pub processed_time: Option<DateTime<Utc>>,
+    /// `Scirocco-Error-Time`: part of the model but never set, so always `None` in practice.
     pub error_time: Option<DateTime<Utc>>,
 }
 
@@ -67,13 +82,16 @@ impl MessageData {
 /// One message: the Python client's response object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueMessage {
+    /// The message's state, from the `Scirocco-*` headers or a list element's keys.
     pub system: SystemData,
+    /// The payload, from the body or a list element's `payload` key.
     pub data: MessageData,
 }
 
 /// The answer to a delete: how many messages went away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deleted {
+    /// The `n` key of the server's delete answer: the number of messages deleted.
     pub n: u64,
 }
 

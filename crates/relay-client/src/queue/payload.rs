@@ -11,7 +11,9 @@ use serde::Serialize;
 pub enum Payload {
     /// JSON text. The server takes only objects and arrays; anything else gets a 400.
     Json(String),
+    /// Plain text, sent as `text/plain`.
     Text(String),
+    /// Binary data, sent as `application/octet-stream`; the server returns it as base64.
     Bytes(Bytes),
 }
 
@@ -44,6 +46,7 @@ impl Payload {
         }
     }
 
+    /// Which of the three content kinds (JSON, text, binary) this payload is.
     pub fn kind(&self) -> ContentKind {
         match self {
             Payload::Json(_) => ContentKind::Json,
@@ -57,6 +60,7 @@ impl Payload {
         self.kind().content_type()
     }
 
+    /// The request body: the JSON or text as UTF-8, or the bytes as they are.
     pub fn into_body(self) -> Bytes {
         match self {
             Payload::Json(s) | Payload::Text(s) => Bytes::from(s),
