@@ -9,18 +9,10 @@ from moobius.types import Button, CanvasItem, ChannelInfo, MenuItem, StyleItem
 
 import sdkshim
 from conftest import run, until
-from sdkshim import Recording, events
+from sdkshim import EchoBase, Recording, events
 
 
-class EchoService(Recording):
-    agent = None
-
-    async def before_channel_init(self):
-        self.agent = await self.create_agent("Echo Bot", description="echoes")
-
-    async def on_start(self):
-        self.events.append(("start", None))
-
+class EchoService(EchoBase):
     async def push_ui(self, ch, uid):
         await self.send_characters([uid, self.agent.character_id], ch, [uid])
         await self.send_buttons([Button(button_id="b1", button_text="B1")], ch, [uid])
@@ -28,19 +20,8 @@ class EchoService(Recording):
         await self.send_style([StyleItem(widget="canvas", display="visible", expand=True)], ch, [uid])
         await self.send_canvas([CanvasItem(text="hello canvas", path=None)], ch, [uid])
 
-    async def on_join(self, action):
-        self.events.append(("join", action))
-        await self.push_ui(action.channel_id, action.sender)
-
     async def on_refresh(self, action):
         self.events.append(("refresh", action))
-
-    async def on_leave(self, action):
-        self.events.append(("leave", action))
-
-    async def on_message_up(self, message):
-        self.events.append(("message_up", message))
-        await self.send_message(message.content.text + " (echo)", message.channel_id, self.agent.character_id, [message.sender])
 
     async def on_button_click(self, click):
         self.events.append(("button_click", click))

@@ -11,10 +11,10 @@ import sys
 
 import moobius.network.ws_client
 import websockets
-from moobius import Moobius
 from moobius.types import Button, CanvasItem
 
 from conftest import run, until
+from recording import EchoBase, Recording, events
 
 HTTP, WS, CH = sys.argv[1:4]
 
@@ -35,40 +35,14 @@ def configs(email, password, service_mode):
     )
 
 
-class Recording(Moobius):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, **kw)
-        self.events = []
-
-    def of(self, kind):
-        return [e for k, e in self.events if k == kind]
-
-
-class EchoService(Recording):
-    agent = None
-
-    async def before_channel_init(self):
-        self.agent = await self.create_agent("Echo Bot", description="echoes")
-
-    async def on_start(self):
-        self.events.append(("start", None))
-
-    async def on_join(self, action):
-        self.events.append(("join", action))
-        ch, uid = action.channel_id, action.sender
+class EchoService(EchoBase):
+    async def push_ui(self, ch, uid):
         await self.send_buttons([Button(button_id="b1", button_text="B1")], ch, [uid])
         await self.send_canvas([CanvasItem(text="hello canvas", path=None)], ch, [uid])
-
-    async def on_message_up(self, message):
-        self.events.append(("message_up", message))
-        await self.send_message(message.content.text + " (echo)", message.channel_id, self.agent.character_id, [message.sender])
 
     async def on_button_click(self, click):
         self.events.append(("button_click", click))
         await self.send_canvas([CanvasItem(text=f"Clicked {click.button_id}", path=None)], click.channel_id, [click.sender])
-
-    async def on_leave(self, action):
-        self.events.append(("leave", action))
 
 
 class User(Recording):
@@ -88,30 +62,30 @@ async def scenario():
     assert "sdkshim" not in sys.modules
     svc = EchoService(**configs("owner@example.com", "owner-pw", True))
     svc_task = asyncio.create_task(svc.start())
-    await until(lambda: svc.of("start"), 30, "service on_start over https/wss")
+    await until(lambda: events(svc, "start"), 30, "service on_start over https/wss")
     assert svc.client_id
 
     user = User(**configs("user@example.com", "user-pw", False))
     user_task = asyncio.create_task(user.start())
-    join = (await until(lambda: svc.of("join"), 20, "join"))[0]
+    join = (await until(lambda: events(svc, "join"), 20, "join"))[0]
     assert join.channel_id == CH
     uid = join.sender
-    await until(lambda: user.of("buttons"), 15, "user on_update_buttons")
-    await until(lambda: user.of("canvas"), 15, "user on_update_canvas")
-    assert user.of("buttons")[0].content[0].button.button_id == "b1"
+    await until(lambda: events(user, "buttons"), 15, "user on_update_buttons")
+    await until(lambda: events(user, "canvas"), 15, "user on_update_canvas")
+    assert events(user, "buttons")[0].content[0].button.button_id == "b1"
 
     await user.send_message("hello", CH, uid, [uid])
-    up = (await until(lambda: svc.of("message_up"), 10, "message_up"))[0]
+    up = (await until(lambda: events(svc, "message_up"), 10, "message_up"))[0]
     assert up.sender == uid and up.content.text == "hello"
-    down = (await until(lambda: user.of("message_down"), 10, "echo"))[0]
+    down = (await until(lambda: events(user, "message_down"), 10, "echo"))[0]
     assert down.content.text == "hello (echo)" and down.sender == svc.agent.character_id
 
     await user.send_button_click("b1", "go", {"label": "n", "value": "2"}, CH)
-    await until(lambda: svc.of("button_click"), 10, "button click")
-    await until(lambda: any(e.content[0].canvas_item.text == "Clicked b1" for e in user.of("canvas")), 10, "click canvas")
+    await until(lambda: events(svc, "button_click"), 10, "button click")
+    await until(lambda: any(e.content[0].canvas_item.text == "Clicked b1" for e in events(user, "canvas")), 10, "click canvas")
 
     await user.send_leave_channel(CH)
-    leave = (await until(lambda: svc.of("leave"), 10, "leave"))[0]
+    leave = (await until(lambda: events(svc, "leave"), 10, "leave"))[0]
     assert leave.sender == uid
 
     for t in (svc_task, user_task):

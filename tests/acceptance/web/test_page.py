@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 import sdkshim  # noqa: F401  (patches the SDK for ws://)
 from moobius.types import BottomButton, Button, CanvasItem, Dialog, InputComponent, StyleItem
-from sdkshim import Recording, events
+from sdkshim import EchoBase, events
 
 from conftest import ServiceThread
 from relaytest import Server
@@ -21,15 +21,7 @@ from relaytest import Server
 SHOTS = __import__("os").environ.get("RELAY_SCREENSHOTS") or __import__("tempfile").gettempdir()
 
 
-class EchoService(Recording):
-    agent = None
-
-    async def before_channel_init(self):
-        self.agent = await self.create_agent("Echo Bot", description="echoes")
-
-    async def on_start(self):
-        self.events.append(("start", None))
-
+class EchoService(EchoBase):
     async def push_ui(self, ch, uid):
         await self.send_characters([uid, self.agent.character_id], ch, [uid])
         await self.send_buttons([
@@ -43,20 +35,9 @@ class EchoService(Recording):
         await self.send_style([StyleItem(widget="canvas", display="visible", expand=True)], ch, [uid])
         await self.send_canvas([CanvasItem(text="Welcome to the echo room", path=None)], ch, [uid])
 
-    async def on_join(self, action):
-        self.events.append(("join", action))
-        await self.push_ui(action.channel_id, action.sender)
-
     async def on_refresh(self, action):
         self.events.append(("refresh", action))
         await self.push_ui(action.channel_id, action.sender)
-
-    async def on_leave(self, action):
-        self.events.append(("leave", action))
-
-    async def on_message_up(self, message):
-        self.events.append(("message_up", message))
-        await self.send_message(message.content.text + " (echo)", message.channel_id, self.agent.character_id, [message.sender])
 
     async def on_button_click(self, click):
         self.events.append(("button_click", click))
