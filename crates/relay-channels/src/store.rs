@@ -457,13 +457,7 @@ fn writer(db: Arc<Database>, rx: mpsc::Receiver<Op>, commits: &Commits) {
                 "channel store commit failed"
             );
             // The waiters get the whole chain as text: the message no longer carries its cause.
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                text.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            text
+            relay_wire::error_chain::ErrorChain(&e).to_string()
         });
         // Before anyone waiting on a `Sync` is answered: what they send next comes after it.
         commits.committed(batch.len() as u64, result.is_ok());

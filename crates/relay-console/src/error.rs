@@ -1,24 +1,6 @@
 //! Errors of the console crate.
 
-use std::fmt;
-
 use thiserror::Error;
-
-/// Displays an error followed by each of its causes, `: `-separated; for the places that print
-/// a `ConsoleError` to a person (each variant keeps its cause in `source()`, not its message).
-pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
-    }
-}
 
 #[derive(Debug, Error)]
 pub enum ConsoleError {
@@ -63,7 +45,7 @@ mod tests {
             !err.to_string().contains(&cause),
             "message repeats its cause: {err}"
         );
-        let printed = Chain(&err).to_string();
+        let printed = relay_wire::error_chain::ErrorChain(&err).to_string();
         assert_eq!(printed.matches(&cause).count(), 1, "{printed}");
         assert_eq!(printed.matches(address).count(), 1, "{printed}");
         assert!(

@@ -22,7 +22,7 @@ pub fn launch(command: Option<Vec<String>>) -> Result<u8, ConsoleError> {
     let mut listener = match bind(&address) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("Fatal: {}", crate::error::Chain(&e));
+            eprintln!("Fatal: {}", relay_wire::error_chain::ErrorChain(&e));
             eprintln!("Tip: if another instance is using this name, start this one under another name, e.g. MOULTI_INSTANCE=$$ relay init");
             return Ok(EXIT_CANNOT_LISTEN);
         }

@@ -11,5 +11,6 @@
 pub mod calendar;
 pub mod channel;
 pub mod console;
+pub mod error_chain;
 pub mod queue;
 pub mod websocket;

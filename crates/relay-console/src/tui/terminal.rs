@@ -99,7 +99,7 @@ async fn event_loop(
                         Effect::Save => {
                             match crate::save::save(instance, &view.instance_name) {
                                 Ok(report) => view.notify(report, false),
-                                Err(e) => view.notify(format!("Save failed!\n{}", crate::error::Chain(&e)), true),
+                                Err(e) => view.notify(format!("Save failed!\n{}", relay_wire::error_chain::ErrorChain(&e)), true),
                             }
                         }
                         Effect::Copy(text) => copy_osc52(&text),

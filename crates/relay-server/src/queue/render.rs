@@ -46,12 +46,7 @@ pub(super) fn resource_not_found() -> Response {
 /// A 500 whose body is the error with each of its causes (`: `-separated), logged with its chain.
 pub(super) fn internal(err: &(dyn std::error::Error + 'static)) -> Response {
     tracing::error!(error = err, "queue request failed");
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
+    let text = relay_wire::error_chain::ErrorChain(err).to_string();
     message(StatusCode::INTERNAL_SERVER_ERROR, &text)
 }
 

@@ -1,14 +1,12 @@
 //! What can go wrong with the PostgreSQL store, kept apart from the driver's own error so that a
 //! refusal to share a queue reads as one, not as a database failure.
 
-use std::fmt;
-
 #[derive(Debug, thiserror::Error)]
 pub enum PostgresError {
     /// The driver's `Display` says only "db error" or "error connecting to server"; the useful
     /// part (the server's message, the refused connection) is in its source chain, so the chain
     /// is written out here and not exposed as a source, which would print it twice.
-    #[error("PostgreSQL: {}", Chain(.0))]
+    #[error("PostgreSQL: {}", relay_wire::error_chain::ErrorChain(.0))]
     Driver(tokio_postgres::Error),
     #[error("invalid PostgreSQL store URL: {0}")]
     Url(String),
@@ -34,19 +32,5 @@ pub enum PostgresError {
 impl From<tokio_postgres::Error> for PostgresError {
     fn from(e: tokio_postgres::Error) -> Self {
         PostgresError::Driver(e)
-    }
-}
-
-struct Chain<'a>(&'a tokio_postgres::Error);
-
-impl fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = std::error::Error::source(self.0);
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
     }
 }
