@@ -12,32 +12,14 @@ import pytest
 # The channel suite's helpers: the server driver and the SDK's ws:// shim.
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "channels"))
 
-from relaytest import RELAY_BIN, Server  # noqa: E402
+from relaytest import Server  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def pytest_configure(config):
-    if not RELAY_BIN or not os.path.exists(RELAY_BIN):
-        raise pytest.UsageError("set RELAY_BIN to the relay binary")
-
-
-_exit_status = [0]
-
-
-def pytest_sessionfinish(session, exitstatus):
-    _exit_status[0] = int(exitstatus)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config):
-    # The Moobius SDK leaves thread-pool workers blocked on multiprocessing queues; Python's
-    # normal exit joins them and would wait forever. The summary is printed by now.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(_exit_status[0])
+pytest_plugins = ["sdk_session"]
 
 
 @pytest.fixture(scope="session")
