@@ -15,7 +15,9 @@ def pytest_configure(config):
         raise pytest.UsageError("set RELAY_BIN to the relay binary")
 
 
-_exit_status = [0]
+# None until the session finished: a run stopped before it (a usage error) exits as pytest
+# says, with no SDK thread to wait for yet.
+_exit_status = [None]
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -24,6 +26,8 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
+    if _exit_status[0] is None:
+        return
     # The Moobius SDK leaves thread-pool workers blocked on multiprocessing queues; Python's
     # normal exit joins them and would wait forever. The summary is printed by now.
     sys.stdout.flush()
