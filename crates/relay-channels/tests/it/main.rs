@@ -1,0 +1,4 @@
+//! The channel hub through its public interface: one test binary, one module per area.
+
+mod fanout;
+mod prelogin_budget;

@@ -1,0 +1,9 @@
+//! The integration tests of the `relay` binary, in one test binary: each drives a real
+//! `relay serve` (and the client commands) as separate processes, through [`support`].
+
+mod channel;
+mod cli_stdout;
+mod listener;
+mod queue;
+mod support;
+mod tls;
