@@ -451,7 +451,14 @@ fn writer(db: Arc<Database>, rx: mpsc::Receiver<Op>, commits: &Commits) {
                 Err(_) => break,
             }
         }
-        let result = commit(&db, &batch).map_err(|e| {
+        let started = std::time::Instant::now();
+        let result = commit(&db, &batch);
+        // Every channel commit is synced: its duration is the fsync's, near enough.
+        metrics::histogram!("relay_store_commit_batch_size", "store" => "channels")
+            .record(batch.len() as f64);
+        metrics::histogram!("relay_store_fsync_duration_seconds", "store" => "channels")
+            .record(started.elapsed().as_secs_f64());
+        let result = result.map_err(|e| {
             tracing::error!(
                 error = &e as &dyn std::error::Error,
                 "channel store commit failed"

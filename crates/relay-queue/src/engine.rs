@@ -10,7 +10,7 @@ use relay_wire::queue::{MessageId, Payload, Status};
 
 use crate::error::EngineError;
 use crate::ids::IdGenerator;
-use crate::index::Index;
+use crate::index::{Counts, Index};
 use crate::message::{Message, NewMessage};
 use crate::now_ms;
 use crate::store::{Change, Durability, Store};
@@ -268,6 +268,15 @@ impl Engine {
     /// Up to `limit` messages `node` sent or receives, oldest first, without their payloads:
     /// a list answer reads those one at a time with `listed_payload`, so that it never holds
     /// more than one of them (up to the payload cap each).
+    /// Every destination with messages and how many it has in each state, by destination.
+    pub fn counts(&self) -> Vec<(String, Counts)> {
+        let st = self.lock();
+        let mut all: Vec<(String, Counts)> =
+            st.index.counts().map(|(d, c)| (d.to_string(), c)).collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
     pub fn list(&self, node: &str, limit: usize) -> Vec<Message> {
         self.lock()
             .index

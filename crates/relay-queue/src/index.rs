@@ -18,6 +18,30 @@ pub(crate) struct Index {
     in_flight: BTreeSet<(i64, u64)>,
     /// Processed messages, by the time they were acked.
     processed: BTreeSet<(i64, u64)>,
+    /// Per destination: how many messages are in each state, kept as messages come and go so
+    /// that reading them costs nothing however deep the queues are.
+    counts: HashMap<String, Counts>,
+}
+
+/// How many messages one destination has in each state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Waiting to be pulled: pending, or scheduled for later.
+    pub pending: u64,
+    /// Pulled and not acked yet.
+    pub processing: u64,
+    /// Acked and not yet past the processed retention.
+    pub processed: u64,
+}
+
+impl Counts {
+    fn slot(&mut self, status: Status) -> &mut u64 {
+        match status {
+            Status::Pending | Status::Scheduled => &mut self.pending,
+            Status::Processing => &mut self.processing,
+            Status::Processed => &mut self.processed,
+        }
+    }
 }
 
 impl Index {
@@ -52,6 +76,14 @@ impl Index {
                     .insert((msg.processed_time.unwrap_or(msg.created_time), msg.seq));
             }
         }
+        match self.counts.get_mut(&msg.destination) {
+            Some(c) => *c.slot(msg.status) += 1,
+            None => {
+                let mut c = Counts::default();
+                *c.slot(msg.status) += 1;
+                self.counts.insert(msg.destination.clone(), c);
+            }
+        }
         self.by_seq.insert(msg.seq, msg);
     }
 
@@ -66,6 +98,12 @@ impl Index {
             .remove(&(msg.processing_time.unwrap_or(msg.created_time), seq));
         self.processed
             .remove(&(msg.processed_time.unwrap_or(msg.created_time), seq));
+        if let Some(c) = self.counts.get_mut(&msg.destination) {
+            *c.slot(msg.status) -= 1;
+            if *c == Counts::default() {
+                self.counts.remove(&msg.destination);
+            }
+        }
         Some(msg)
     }
 
@@ -101,6 +139,11 @@ impl Index {
             .range(..=(cutoff, u64::MAX))
             .map(|&(_, seq)| seq)
             .collect()
+    }
+
+    /// Every destination with messages, and how many it has in each state.
+    pub(crate) fn counts(&self) -> impl Iterator<Item = (&str, Counts)> {
+        self.counts.iter().map(|(d, c)| (d.as_str(), *c))
     }
 
     pub(crate) fn get_seq(&self, seq: u64) -> Option<&Message> {

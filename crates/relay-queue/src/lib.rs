@@ -24,6 +24,7 @@ mod writer;
 
 pub use engine::{Access, Engine, EngineConfig, HookDoc, HookFilter, HookUpdate, Stored};
 pub use error::EngineError;
+pub use index::Counts;
 pub use message::{Message, NewMessage};
 pub use store::{Change, Durability, PostgresError, PostgresStore, RedbStore, Store, StoreError};
 

@@ -114,7 +114,10 @@ fn run(store: Arc<dyn Store>, durability: Durability, rx: mpsc::Receiver<Job>) {
         let result = if changes.is_empty() && !durable {
             Ok(())
         } else {
-            store.commit(&changes, durable).map_err(Arc::new)
+            let started = Instant::now();
+            let r = store.commit(&changes, durable).map_err(Arc::new);
+            record_commit(jobs.len(), durable, started.elapsed());
+            r
         };
         match &result {
             Ok(()) if durable => {
@@ -133,6 +136,16 @@ fn run(store: Arc<dyn Store>, durability: Durability, rx: mpsc::Receiver<Job>) {
     }
     if dirty {
         sync(&*store, &mut dirty, &mut last_sync);
+    }
+}
+
+/// Requests per commit and, for a synced commit, how long it took (the fsync dominates it).
+fn record_commit(requests: usize, durable: bool, took: Duration) {
+    metrics::histogram!("relay_store_commit_batch_size", "store" => "queue")
+        .record(requests as f64);
+    if durable {
+        metrics::histogram!("relay_store_fsync_duration_seconds", "store" => "queue")
+            .record(took.as_secs_f64());
     }
 }
 

@@ -5,7 +5,7 @@
 
 use axum::Router;
 
-use crate::{channel, queue, web};
+use crate::{channel, metrics, queue, web};
 
 /// The engines behind each face.
 #[derive(Clone)]
@@ -16,8 +16,14 @@ pub struct Faces {
 
 /// Builds the whole HTTP application.
 pub fn app(faces: Faces) -> Router {
-    let queue_routes = queue::routes(faces.queue);
-    match faces.channels {
+    let snapshot = Router::new()
+        .route(
+            metrics::SNAPSHOT_PATH,
+            axum::routing::get(metrics::snapshot),
+        )
+        .with_state(faces.queue.clone());
+    let queue_routes = snapshot.fallback_service(queue::routes(faces.queue));
+    let app = match faces.channels {
         Some(ch) => channel::routes(ch)
             .merge(web::routes())
             .fallback_service(queue_routes)
@@ -25,5 +31,6 @@ pub fn app(faces: Faces) -> Router {
             // for HTML, so the queue face's answers at `/` are unchanged.
             .layer(axum::middleware::from_fn(web::root_redirect)),
         None => queue_routes,
-    }
+    };
+    app.layer(axum::middleware::from_fn(metrics::time_requests))
 }

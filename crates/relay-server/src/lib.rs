@@ -12,11 +12,14 @@
 //! - `dispatch`: decides which face a request belongs to, by its first path segment.
 //! - `queue`: the queue face's HTTP handlers over `relay_queue::Engine`.
 //! - `channel`: the channel face's WebSocket and HTTP handlers over `relay_channels`.
+//! - `metrics`: request durations and queue operation counts, and the authenticated
+//!   `/_relay/metrics` snapshot `relay top` reads.
 //! - `web`: the web page for people in channels (`relay_web`'s files) under `/app/`.
 
 pub mod channel;
 mod dispatch;
 mod listener;
+pub mod metrics;
 pub mod queue;
 mod tls;
 mod web;

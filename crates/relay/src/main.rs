@@ -5,6 +5,8 @@ mod console_cmd;
 mod logging;
 mod queue_cmd;
 mod serve_cmd;
+mod serve_metrics;
+mod top_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +37,8 @@ enum Command {
     /// Channel face commands (accounts, channels, messages).
     #[command(flatten)]
     Channel(channel_cmd::ChannelCommand),
+    /// A live view of a running server: queues, channels, store.
+    Top(top_cmd::TopArgs),
     /// Step console commands, the same command line as `moulti`.
     #[command(flatten)]
     Console(console_cmd::ConsoleCommand),
@@ -46,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve_cmd::run(args),
         Command::Queue(cmd) => queue_cmd::run(cmd),
         Command::Channel(cmd) => channel_cmd::run(cmd),
+        Command::Top(args) => top_cmd::run(args),
         Command::Console(cmd) => console_cmd::run(cmd),
     };
     match result {

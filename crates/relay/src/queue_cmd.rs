@@ -15,6 +15,7 @@ use clap::{Args, Subcommand};
 use relay_client::queue::{PushOptions, QueueClient};
 use serde_json::json;
 
+pub(crate) use connect::find_token;
 use connect::Connection;
 use input::{parse_at, read_payload, PayloadType};
 

@@ -70,6 +70,10 @@ pub(crate) struct ServeArgs {
         value_name = "FILE"
     )]
     tls_key: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics, on a listener of their own, without a
+    /// token [default: off; `relay top` reads them through the main listener with the token].
+    #[arg(long, env = "RELAY_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     channels: ServeChannelArgs,
 }
@@ -181,6 +185,7 @@ async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<
         },
     )?;
     let _maintenance = engine.spawn_maintenance(Duration::from_millis(500));
+    crate::serve_metrics::install(args.metrics_listen, engine.clone()).await?;
     let queue = QueueFace {
         engine: engine.clone(),
         config: Arc::new(QueueHttpConfig {

@@ -452,8 +452,11 @@ impl Hub {
             &m.body,
             Some(pos),
         ));
-        st.sessions
+        let queued = st
+            .sessions
             .send_users(&resolved.users, &resolved.targets, &frame);
+        // Once per message, not per recipient: the fan-out's loop stays free of it.
+        metrics::counter!("relay_channel_deliveries_total").increment(queued as u64);
     }
 
     /// Updates a channel's info in place and pushes it to every online member.

@@ -78,6 +78,7 @@ impl Kill {
     /// rather than letting it grow the server's memory.
     pub fn slow_consumer(&self, conn: ConnId, cap: usize) {
         tracing::warn!(conn, "slow consumer: {cap} frames waiting; disconnecting");
+        metrics::counter!("relay_channel_slow_consumer_disconnects_total").increment(1);
         self.fire(
             1008,
             format!("slow consumer: {cap} frames waiting to be sent; disconnecting"),
@@ -217,9 +218,15 @@ impl Registry {
     /// Queues a frame for each of `users` that is online. The connections of a recipient list
     /// are looked up once per registry generation and kept in `cache`, so a fan-out does not
     /// hash every recipient's id for every message.
-    pub(crate) fn send_users(&mut self, users: &[String], cache: &CachedTargets, frame: &Bytes) {
+    /// Returns how many sockets the frame was queued on.
+    pub(crate) fn send_users(
+        &mut self,
+        users: &[String],
+        cache: &CachedTargets,
+        frame: &Bytes,
+    ) -> usize {
         if !fits_one_frame(frame) {
-            return;
+            return 0;
         }
         let mut cached = cache.lock().unwrap_or_else(|p| p.into_inner());
         if cached.as_ref().map(|(g, _)| *g) != Some(self.generation) {
@@ -231,12 +238,16 @@ impl Registry {
             *cached = Some((self.generation, targets));
         }
         let mut failed = Vec::new();
+        let mut queued = 0;
         if let Some((_, targets)) = cached.as_ref() {
             for (id, out) in targets {
                 let Some(out) = out.upgrade() else { continue };
                 match out.push(frame) {
-                    Ok(true) => self.dirty.push(out),
-                    Ok(false) => {}
+                    Ok(true) => {
+                        self.dirty.push(out);
+                        queued += 1;
+                    }
+                    Ok(false) => queued += 1,
                     Err(e) => failed.push((*id, e)),
                 }
             }
@@ -245,6 +256,7 @@ impl Registry {
         for (id, e) in failed {
             self.push_failed(id, e);
         }
+        queued
     }
 
     pub(crate) fn send_user(&mut self, user_id: &str, frame: &Bytes) -> bool {

@@ -193,6 +193,16 @@ impl QueueClient {
         self.deleted("/messages").await
     }
 
+    /// The server's metrics in the Prometheus text format (`GET /_relay/metrics`), as
+    /// `relay top` reads them.
+    pub async fn metrics(&self) -> Result<String, QueueError> {
+        let (status, _, body) = self
+            .send(Method::GET, "/_relay/metrics", HeaderMap::new(), None)
+            .await?;
+        expect(status, StatusCode::OK, &body)?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
     async fn deleted(&self, path: &str) -> Result<Deleted, QueueError> {
         let (status, _, body) = self
             .send(Method::DELETE, path, HeaderMap::new(), None)

@@ -225,3 +225,59 @@ async fn a_refused_commit_leaves_memory_as_the_disk_has_it() {
     );
     assert!(e.ack("b2", first.id).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn counts_follow_every_change_of_state_and_survive_a_reopen() {
+    use relay_queue::Counts;
+    let dir = tempfile::tempdir().unwrap();
+    let counts = |e: &Engine| e.counts();
+    {
+        let e = open(dir.path(), EngineConfig::default());
+        for i in 0..3 {
+            e.push(new("a1", "b2", &format!("m{i}"))).await.unwrap();
+        }
+        e.push(new("b2", "c3", "other")).await.unwrap();
+        let first = e.pull("b2").await.unwrap().unwrap();
+        e.pull("b2").await.unwrap().unwrap();
+        e.ack("b2", first.message.id).await.unwrap().unwrap();
+        let want = vec![
+            (
+                "b2".to_string(),
+                Counts {
+                    pending: 1,
+                    processing: 1,
+                    processed: 1,
+                },
+            ),
+            (
+                "c3".to_string(),
+                Counts {
+                    pending: 1,
+                    processing: 0,
+                    processed: 0,
+                },
+            ),
+        ];
+        assert_eq!(counts(&e), want);
+        e.delete_all("c3", Access::Involved).await.unwrap();
+        assert_eq!(
+            counts(&e),
+            want[..1].to_vec(),
+            "an emptied destination is gone"
+        );
+        e.flush().await.unwrap();
+    }
+    let e = open(dir.path(), EngineConfig::default());
+    assert_eq!(
+        counts(&e),
+        vec![(
+            "b2".to_string(),
+            Counts {
+                pending: 1,
+                processing: 1,
+                processed: 1
+            }
+        )],
+        "counts are rebuilt from the store"
+    );
+}

@@ -176,6 +176,7 @@ async fn serve_socket(hub: Hub, stream: TcpStream, pre_read: Bytes) {
     let id = handle.id;
     let kill = handle.kill.clone();
     tracing::debug!(conn = id, peer = ?peer, "channel socket opened");
+    metrics::gauge!("relay_channel_connections").increment(1.0);
 
     let reader = read_loop(&hub, id, rd, pre_read, &out, &kill);
     let writer = write_loop(&hub, id, &out, &kill);
@@ -187,6 +188,7 @@ async fn serve_socket(hub: Hub, stream: TcpStream, pre_read: Bytes) {
     }
     let (code, reason) = kill.reason().unwrap_or((1006, "connection lost".into()));
     tracing::debug!(conn = id, code, %reason, "channel socket closed");
+    metrics::gauge!("relay_channel_connections").decrement(1.0);
     hub.disconnect(id);
 }
 

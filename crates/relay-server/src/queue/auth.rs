@@ -3,7 +3,7 @@
 
 use http::HeaderMap;
 
-pub(super) fn authorized(token: &str, headers: &HeaderMap) -> bool {
+pub(crate) fn authorized(token: &str, headers: &HeaderMap) -> bool {
     headers
         .get(http::header::AUTHORIZATION)
         .is_some_and(|v| constant_time_eq(v.as_bytes(), token.as_bytes()))

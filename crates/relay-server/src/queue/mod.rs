@@ -20,6 +20,7 @@ use axum::response::Response;
 use axum::Router;
 use relay_queue::Engine;
 
+pub(crate) use auth::authorized;
 pub use body::BodyLimits;
 
 /// Settings of the queue face's HTTP layer.
@@ -45,9 +46,19 @@ pub fn routes(face: QueueFace) -> Router {
 }
 
 async fn handle(State(face): State<QueueFace>, req: Request) -> Response {
-    if !auth::authorized(&face.config.token, req.headers()) {
+    if !authorized(&face.config.token, req.headers()) {
         return render::message(http::StatusCode::FORBIDDEN, "Incorrect auth token.");
     }
     let route = route::Route::parse(req.method(), req.uri().path(), face.config.test_hooks);
-    handlers::dispatch(&face, route, req).await
+    let (name, op) = route.metric_names();
+    let mut resp = handlers::dispatch(&face, route, req).await;
+    // A push is answered 201, a pull that hands out a message and an ack 200.
+    if let Some(op) = op {
+        if matches!(resp.status().as_u16(), 200 | 201) {
+            crate::metrics::queue_op(op);
+        }
+    }
+    resp.extensions_mut()
+        .insert(crate::metrics::RouteName(name));
+    resp
 }

@@ -23,6 +23,23 @@ pub(super) enum Route {
 }
 
 impl Route {
+    /// The route's label in the request-duration histogram, and the operation it counts in
+    /// `relay_queue_messages_total` when it succeeds.
+    pub(super) fn metric_names(&self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Route::Push => ("queue_push", Some("push")),
+            Route::Pull => ("queue_pull", Some("pull")),
+            Route::Ack(_) => ("queue_ack", Some("ack")),
+            Route::Root => ("queue_root", None),
+            Route::List
+            | Route::DeleteAll
+            | Route::Get(_)
+            | Route::Update(_)
+            | Route::Delete(_) => ("queue_messages", None),
+            _ => ("queue_other", None),
+        }
+    }
+
     pub(super) fn parse(method: &Method, path: &str, hooks: bool) -> Route {
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let lit = |i: usize, name: &str| segs.get(i).is_some_and(|s| s.eq_ignore_ascii_case(name));

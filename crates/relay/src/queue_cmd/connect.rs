@@ -1,6 +1,6 @@
 //! Where the server is, who we are, and which token to use.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -53,25 +53,30 @@ impl Connection {
     }
 
     fn token(&self) -> anyhow::Result<String> {
-        if let Some(t) = &self.token {
-            return Ok(t.clone());
-        }
-        let dir = self
-            .data
-            .clone()
-            .unwrap_or_else(crate::serve_cmd::default_data_dir);
-        let path = dir.join(TOKEN_FILE);
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "no queue token: pass --token or set RELAY_QUEUE_TOKEN, or point --data at the server's \
-                 data directory (could not read {})",
-                path.display()
-            )
-        })?;
-        let token = text.trim();
-        if token.is_empty() {
-            bail!("the token file {} is empty", path.display());
-        }
-        Ok(token.to_owned())
+        find_token(self.token.as_deref(), self.data.as_deref())
     }
+}
+
+/// The queue token: `token` when given, else the one in the server's data directory (`data`, or
+/// the default one `relay serve` uses).
+pub(crate) fn find_token(token: Option<&str>, data: Option<&Path>) -> anyhow::Result<String> {
+    if let Some(t) = token {
+        return Ok(t.to_owned());
+    }
+    let dir = data
+        .map(Path::to_path_buf)
+        .unwrap_or_else(crate::serve_cmd::default_data_dir);
+    let path = dir.join(TOKEN_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no queue token: pass --token or set RELAY_QUEUE_TOKEN, or point --data at the server's \
+             data directory (could not read {})",
+            path.display()
+        )
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        bail!("the token file {} is empty", path.display());
+    }
+    Ok(token.to_owned())
 }

@@ -4,6 +4,7 @@
 mod channel;
 mod cli_stdout;
 mod listener;
+mod metrics;
 mod queue;
 mod support;
 mod tls;

@@ -1,0 +1,156 @@
+//! `relay serve`'s metrics: the Prometheus recorder every crate records through, a sampler that
+//! turns the queue's counts into gauges, and with `--metrics-listen` the `/metrics` listener.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use relay_queue::Engine;
+
+/// Up to this many destinations get a series each; beyond, one series holds the total, so a
+/// server with many nodes does not flood Prometheus.
+const MAX_LABELLED_DESTINATIONS: usize = 100;
+/// How often the queue's counts are read into the gauges.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+const SECONDS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+const BATCH: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0, 8192.0,
+];
+
+/// Installs the recorder, starts the sampler and, when `listen` is set, serves `/metrics` there.
+/// Must run inside the server's runtime, before the engines record anything.
+pub(crate) async fn install(listen: Option<SocketAddr>, engine: Arc<Engine>) -> anyhow::Result<()> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS)?
+        .set_buckets_for_metric(Matcher::Full("relay_store_commit_batch_size".into()), BATCH)?
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    describe();
+    let render = handle.clone();
+    relay_server::metrics::set_renderer(move || render.render());
+    tokio::spawn(upkeep(handle));
+    tokio::spawn(sample_queue(engine));
+    if let Some(addr) = listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening for metrics on {addr}"))?;
+        crate::logging::announce(format_args!(
+            "metrics on http://{}/metrics",
+            listener.local_addr()?
+        ));
+        tokio::spawn(async move {
+            if let Err(err) = relay_server::metrics::serve_exposition(listener).await {
+                tracing::error!(
+                    error = &err as &dyn std::error::Error,
+                    "metrics listener stopped"
+                );
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Describes every metric, and makes the counters and gauges visible at zero from the start,
+/// so a scraper sees the series before the first event.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    for op in ["push", "pull", "ack"] {
+        metrics::counter!("relay_queue_messages_total", "op" => op).increment(0);
+    }
+    metrics::gauge!("relay_channel_connections").increment(0.0);
+    metrics::counter!("relay_channel_deliveries_total").increment(0);
+    metrics::counter!("relay_channel_slow_consumer_disconnects_total").increment(0);
+    describe_counter!(
+        "relay_queue_messages_total",
+        "Queue operations that succeeded, by op (push, pull, ack)"
+    );
+    describe_gauge!(
+        "relay_queue_pending",
+        "Messages waiting to be pulled (pending or scheduled)"
+    );
+    describe_gauge!(
+        "relay_queue_processing",
+        "Messages pulled and not acked yet"
+    );
+    describe_gauge!("relay_queue_processed", "Messages acked and still kept");
+    describe_gauge!("relay_channel_connections", "Open channel WebSockets");
+    describe_counter!(
+        "relay_channel_deliveries_total",
+        "Channel messages queued on recipients' sockets"
+    );
+    describe_counter!(
+        "relay_channel_slow_consumer_disconnects_total",
+        "Channel sockets closed because they did not read what they were sent"
+    );
+    describe_histogram!(
+        "relay_store_commit_batch_size",
+        "Requests (queue) or changes (channels) per store commit"
+    );
+    describe_histogram!(
+        "relay_store_fsync_duration_seconds",
+        Unit::Seconds,
+        "Time of a synced store commit"
+    );
+    describe_histogram!(
+        "relay_http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request handling time by route"
+    );
+}
+
+async fn upkeep(handle: PrometheusHandle) {
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    loop {
+        every.tick().await;
+        handle.run_upkeep();
+    }
+}
+
+/// Reads the queue's counts into the gauges; a destination that empties is set to 0 once and
+/// then left alone.
+async fn sample_queue(engine: Arc<Engine>) {
+    let mut every = tokio::time::interval(SAMPLE_EVERY);
+    let mut labelled: HashSet<String> = HashSet::new();
+    loop {
+        every.tick().await;
+        let counts = engine.counts();
+        if counts.len() > MAX_LABELLED_DESTINATIONS {
+            let (p, r, d) = counts.iter().fold((0, 0, 0), |(p, r, d), (_, c)| {
+                (p + c.pending, r + c.processing, d + c.processed)
+            });
+            metrics::gauge!("relay_queue_pending").set(p as f64);
+            metrics::gauge!("relay_queue_processing").set(r as f64);
+            metrics::gauge!("relay_queue_processed").set(d as f64);
+            continue;
+        }
+        let mut now = HashSet::with_capacity(counts.len());
+        for (dest, c) in counts {
+            metrics::gauge!("relay_queue_pending", "destination" => dest.clone())
+                .set(c.pending as f64);
+            metrics::gauge!("relay_queue_processing", "destination" => dest.clone())
+                .set(c.processing as f64);
+            metrics::gauge!("relay_queue_processed", "destination" => dest.clone())
+                .set(c.processed as f64);
+            now.insert(dest);
+        }
+        for gone in labelled.difference(&now) {
+            for name in [
+                "relay_queue_pending",
+                "relay_queue_processing",
+                "relay_queue_processed",
+            ] {
+                metrics::gauge!(name, "destination" => gone.clone()).set(0.0);
+            }
+        }
+        labelled = now;
+    }
+}
