@@ -238,11 +238,9 @@ impl Ws {
         what: &str,
         pred: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + WAIT;
-        let mut seen = self.shared.seen.lock().unwrap();
-        loop {
+        self.wait_until(WAIT, what, |seen| {
             if let Some(f) = seen.frames.iter().skip(from).find(|f| pred(f)) {
-                return f.clone();
+                return Some(f.clone());
             }
             if let Some((code, reason, _)) = &seen.closed {
                 panic!(
@@ -251,20 +249,8 @@ impl Ws {
                     last(&seen.frames)
                 );
             }
-            let now = Instant::now();
-            assert!(
-                now < deadline,
-                "{}: timed out waiting for {what}; last frames: {:?}",
-                self.name,
-                last(&seen.frames)
-            );
-            seen = self
-                .shared
-                .changed
-                .wait_timeout(seen, deadline - now)
-                .unwrap()
-                .0;
-        }
+            None
+        })
     }
 
     /// The frames that arrive within `d`.
@@ -276,25 +262,7 @@ impl Ws {
 
     /// Waits for the close (or the dropped connection); fails after `within`.
     pub(crate) fn wait_closed(&self, within: Duration) -> (u16, String, Instant) {
-        let deadline = Instant::now() + within;
-        let mut seen = self.shared.seen.lock().unwrap();
-        loop {
-            if let Some(c) = &seen.closed {
-                return c.clone();
-            }
-            let now = Instant::now();
-            assert!(
-                now < deadline,
-                "{}: not closed within {within:?}",
-                self.name
-            );
-            seen = self
-                .shared
-                .changed
-                .wait_timeout(seen, deadline - now)
-                .unwrap()
-                .0;
-        }
+        self.wait_until(within, "the close", |seen| seen.closed.clone())
     }
 
     /// Sends a ping with `payload`; the time until its pong, which must echo the payload.
@@ -302,19 +270,36 @@ impl Ws {
         let n = self.seen(|s| s.pongs.len());
         let t0 = Instant::now();
         assert!(self.send_frame(OP_PING, payload), "{}: gone", self.name);
-        let deadline = t0 + WAIT;
+        let (at, p) = self.wait_until(WAIT, "the pong", |seen| seen.pongs.get(n).cloned());
+        assert_eq!(
+            p, payload,
+            "{}: the pong carries the ping's payload",
+            self.name
+        );
+        at - t0
+    }
+
+    /// Runs `found` on what was received, again at every change, until it gives a value; fails
+    /// naming `what` after `within`.
+    fn wait_until<T>(
+        &self,
+        within: Duration,
+        what: &str,
+        mut found: impl FnMut(&Seen) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + within;
         let mut seen = self.shared.seen.lock().unwrap();
         loop {
-            if let Some((at, p)) = seen.pongs.get(n) {
-                assert_eq!(
-                    p, payload,
-                    "{}: the pong carries the ping's payload",
-                    self.name
-                );
-                return *at - t0;
+            if let Some(v) = found(&seen) {
+                return v;
             }
             let now = Instant::now();
-            assert!(now < deadline, "{}: no pong", self.name);
+            assert!(
+                now < deadline,
+                "{}: timed out after {within:?} waiting for {what}; last frames: {:?}",
+                self.name,
+                last(&seen.frames)
+            );
             seen = self
                 .shared
                 .changed
