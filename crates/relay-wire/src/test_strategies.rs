@@ -10,8 +10,14 @@ pub(crate) fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
+        // Without its `float_roundtrip` feature serde_json reads a few shortest-form floats
+        // back one ulp off, whoever wrote them; those are left out so that round trips compare
+        // what the codecs do, not what the JSON reader does.
         any::<f64>()
             .prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
+            .prop_filter("read back exactly", |f| {
+                serde_json::from_str::<f64>(&Value::from(*f).to_string()).ok() == Some(*f)
+            })
             .prop_map(Value::from),
         any::<String>().prop_map(Value::String),
     ];

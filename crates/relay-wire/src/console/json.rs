@@ -92,16 +92,13 @@ mod tests {
             prop_assert_eq!(back, v);
         }
 
-        /// The same for any value: the text is ASCII and reads back as serde_json's own text of
-        /// the value does. (Not compared with the value itself: without its `float_roundtrip`
-        /// feature serde_json reads a few shortest-form floats one ulp off, whoever wrote them.)
+        /// The same for any value: whatever it holds, the text is ASCII and parses back to it.
         #[test]
         fn any_value_parses_back(v in crate::test_strategies::json_value()) {
             let text = to_python_json(&v);
             prop_assert!(text.is_ascii());
             let back: Value = serde_json::from_str(&text).unwrap();
-            let reference: Value = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
-            prop_assert_eq!(back, reference);
+            prop_assert_eq!(back, v);
         }
     }
 }
