@@ -13,4 +13,6 @@ pub mod channel;
 pub mod console;
 pub mod error_chain;
 pub mod queue;
+#[cfg(test)]
+mod test_strategies;
 pub mod websocket;

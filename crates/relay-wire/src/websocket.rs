@@ -304,6 +304,53 @@ mod tests {
             let _ = parse(&mut bytes, max, Masking::Required);
         }
 
+        /// An unmasked frame of any opcode a server sends reads back on the client side, whatever
+        /// follows it in the buffer; cut short it is incomplete, and says how much it needs once
+        /// its header is in.
+        #[test]
+        fn server_frames_round_trip(
+            opcode in proptest::sample::select(&[OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG][..]),
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            trailer in proptest::collection::vec(proptest::num::u8::ANY, 0..20),
+            cut in proptest::arbitrary::any::<proptest::sample::Index>(),
+        ) {
+            let payload = if opcode >= OP_CLOSE { &payload[..payload.len().min(125)] } else { &payload[..] };
+            let (head, n) = header(opcode, payload.len());
+            let mut f = head[..n as usize].to_vec();
+            f.extend_from_slice(payload);
+            let total = f.len();
+            let cut = cut.index(total);
+            match parse(&mut f.clone()[..cut], usize::MAX, Masking::Forbidden) {
+                Parsed::Incomplete { need } => proptest::prop_assert!(need.is_none() || need == Some(total)),
+                other => proptest::prop_assert!(false, "cut at {}: {:?}", cut, other),
+            }
+            f.extend_from_slice(&trailer);
+            match parse(&mut f, usize::MAX, Masking::Forbidden) {
+                Parsed::Frame { fin: true, opcode: op, payload: r, len } => {
+                    proptest::prop_assert_eq!((op, len), (opcode, total));
+                    proptest::prop_assert_eq!(&f[r], payload);
+                }
+                other => proptest::prop_assert!(false, "{:?}", other),
+            }
+        }
+
+        /// A close payload is the code and the longest prefix of the reason that fits 125 bytes
+        /// and is still UTF-8.
+        #[test]
+        fn close_payloads_fit_a_control_frame(code in proptest::num::u16::ANY, reason in proptest::arbitrary::any::<String>()) {
+            let p = close_payload(code, &reason);
+            proptest::prop_assert!(p.len() <= 125);
+            proptest::prop_assert_eq!(u16::from_be_bytes([p[0], p[1]]), code);
+            let kept = std::str::from_utf8(&p[2..]).unwrap();
+            proptest::prop_assert!(reason.starts_with(kept));
+            proptest::prop_assert!(kept.len() == reason.len() || kept.len() + reason[kept.len()..].chars().next().unwrap().len_utf8() > 123);
+        }
+    }
+
+    proptest::proptest! {
+        // Frames of up to 70 kB: a quarter of the default cases keeps the suite at a few seconds.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
         /// A masked frame cut anywhere is incomplete; whole, it gives back its payload.
         #[test]
         fn masked_frames_round_trip(payload in proptest::collection::vec(proptest::num::u8::ANY, 0..70_000), key in proptest::array::uniform4(proptest::num::u8::ANY), cut in 0usize..70_020) {

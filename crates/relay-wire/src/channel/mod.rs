@@ -10,6 +10,8 @@
 
 pub mod inbound;
 pub mod outbound;
+#[cfg(test)]
+mod props;
 pub mod requests;
 pub mod types;
 

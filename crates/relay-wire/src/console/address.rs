@@ -49,6 +49,7 @@ pub fn client_bind_name(user: &str, pid: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn names() {
@@ -66,5 +67,20 @@ mod tests {
             SocketAddress::parse("/a/b"),
             SocketAddress::Path("/a/b".into())
         );
+    }
+
+    proptest! {
+        /// A printable address reads back as itself, and an abstract name keeps every character.
+        /// (A path whose first character is `@` has no printable form: `@` means abstract.)
+        #[test]
+        fn printable_forms_round_trip(s in any::<String>()) {
+            prop_assert_eq!(SocketAddress::parse(&s).printable(), s.clone());
+            let name = SocketAddress::Abstract(s.clone());
+            prop_assert_eq!(SocketAddress::parse(&name.printable()), name);
+            if !s.starts_with('@') {
+                let path = SocketAddress::Path(s.clone().into());
+                prop_assert_eq!(SocketAddress::parse(&path.printable()), path);
+            }
+        }
     }
 }

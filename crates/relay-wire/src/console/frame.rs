@@ -230,6 +230,63 @@ mod tests {
             prop_assert!(d.at_boundary());
         }
 
+        /// Any stream, cut anywhere, gives the same payloads and then the same error as the
+        /// whole stream fed at once: no panic, and no dependence on how reads fall.
+        #[test]
+        fn any_bytes_decode_the_same_however_cut(
+            stream in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..120),
+                // Mostly well-formed streams with one byte changed, to get past the preamble.
+                (prop::collection::vec(prop::collection::vec(any::<u8>(), 0..30), 1..4), any::<prop::sample::Index>(), any::<u8>())
+                    .prop_map(|(ps, at, b)| {
+                        let mut s: Vec<u8> = ps.iter().flat_map(|p| encode_json_frame(p)).collect();
+                        let i = at.index(s.len());
+                        s[i] = b;
+                        s
+                    }),
+            ],
+            cuts in prop::collection::vec(1usize..30, 0..20),
+            limit in 0u64..40,
+        ) {
+            let whole = FrameDecoder::new(limit).feed(&stream);
+            let mut d = FrameDecoder::new(limit);
+            let mut got = Vec::new();
+            let mut rest = &stream[..];
+            let mut cuts = cuts.into_iter();
+            let cut = loop {
+                if rest.is_empty() {
+                    break Ok(got);
+                }
+                let n = cuts.next().unwrap_or(rest.len()).min(rest.len());
+                prop_assert!(d.wanted() > 0);
+                match d.feed(&rest[..n]) {
+                    Ok(p) => got.extend(p),
+                    Err(e) => break Err(e),
+                }
+                rest = &rest[n..];
+            };
+            match (whole, cut) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                (Err(a), Err(b)) => prop_assert_eq!(a, b),
+                (a, b) => prop_assert!(false, "whole {:?}, cut {:?}", a, b),
+            }
+        }
+
+        /// Any 20 bytes are a preamble or refused; an accepted one is what the encoder writes for
+        /// its type and length.
+        #[test]
+        fn any_preamble_is_read_or_refused(raw in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..24),
+            "[:A-Z_a-z0-9]{20}".prop_map(String::into_bytes),
+            ":[A-Z_]{4}:[0-9]{13}:".prop_map(String::into_bytes),
+        ]) {
+            if let Ok((kind, len)) = parse_preamble(&raw) {
+                prop_assert!(!kind.is_empty() && kind.len() <= 4 && len <= MAX_ENCODABLE);
+                let again = format!(":{kind:_<4}:{len:013}:");
+                prop_assert_eq!(again.as_bytes(), &raw[..]);
+            }
+        }
+
         #[test]
         fn preamble_round_trips(len in 0u64..MAX_ENCODABLE, kind in "[A-Z]{1,4}") {
             let mut framed = encode_frame(&kind, b"");

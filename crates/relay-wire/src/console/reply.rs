@@ -44,6 +44,7 @@ pub fn build_reply(
 mod tests {
     use super::*;
     use crate::console::to_python_json;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn obj(v: Value) -> Map<String, Value> {
@@ -86,5 +87,33 @@ mod tests {
             to_python_json(&Value::Object(r)),
             r#"{"msgid": "q", "answer": "yes", "done": true, "error": null}"#
         );
+    }
+
+    proptest! {
+        /// Whatever the request holds, the reply says `done` exactly when there is no error, and
+        /// is the short form exactly when the msgid is truthy.
+        #[test]
+        fn any_request_gets_one_of_the_two_shapes(
+            request in prop::collection::vec((prop_oneof![Just("msgid".to_string()), any::<String>()], crate::test_strategies::json_value()), 0..5),
+            error in proptest::option::of(any::<String>()),
+            answer in proptest::option::of(any::<String>()),
+        ) {
+            let request: Map<String, Value> = request.into_iter().collect();
+            let r = build_reply(&request, error.as_deref(), answer.as_deref());
+            prop_assert_eq!(&r["done"], &Value::Bool(error.is_none()));
+            prop_assert_eq!(&r["error"], &error.clone().map_or(Value::Null, Value::String));
+            if let Some(a) = &answer {
+                prop_assert_eq!(&r["answer"], &Value::String(a.clone()));
+            }
+            let short = request.get("msgid").is_some_and(is_truthy);
+            let echoed = request.keys().all(|k| ["answer", "done", "error"].contains(&k.as_str()) || r.get(k) == request.get(k));
+            if short {
+                let mut keys = vec!["msgid", "done", "error"];
+                keys.extend(answer.as_ref().map(|_| "answer"));
+                prop_assert!(r.keys().all(|k| keys.contains(&k.as_str())), "{:?}", r);
+            } else {
+                prop_assert!(echoed);
+            }
+        }
     }
 }

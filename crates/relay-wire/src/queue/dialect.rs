@@ -118,6 +118,7 @@ impl Dialect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn v2_is_detected_by_any_v2_only_header() {
@@ -148,6 +149,55 @@ mod tests {
                         .all(|w| w.chars().next().unwrap().is_ascii_uppercase()),
                     "{h}"
                 );
+            }
+        }
+    }
+
+    const FIELDS: [Field; 13] = [
+        Field::Id,
+        Field::Source,
+        Field::Destination,
+        Field::Label,
+        Field::Status,
+        Field::Tries,
+        Field::Topic,
+        Field::CreatedTime,
+        Field::UpdateTime,
+        Field::ScheduledTime,
+        Field::ProcessingTime,
+        Field::ProcessedTime,
+        Field::ErrorTime,
+    ];
+
+    #[test]
+    fn each_dialect_names_each_field_once() {
+        for d in [Dialect::V1, Dialect::V2] {
+            let headers: std::collections::HashSet<_> =
+                FIELDS.iter().map(|f| d.header(*f)).collect();
+            let keys: std::collections::HashSet<_> =
+                FIELDS.iter().map(|f| d.json_key(*f)).collect();
+            assert_eq!((headers.len(), keys.len()), (FIELDS.len(), FIELDS.len()));
+            assert!(headers.iter().all(|h| h.starts_with(HEADER_PREFIX)));
+            assert!(!keys.contains(d.payload_key()));
+        }
+    }
+
+    proptest! {
+        /// A request carrying headers as a client of one dialect writes them is read as that
+        /// dialect, whatever else it carries, as long as it names one field the dialects spell
+        /// differently (the v2 client always sends its source); other headers change nothing.
+        #[test]
+        fn a_dialects_own_headers_detect_it(
+            fields in prop::sample::subsequence(FIELDS.to_vec(), 0..=FIELDS.len()),
+            others in prop::collection::vec("[A-Za-z-]{0,30}", 0..4),
+        ) {
+            for d in [Dialect::V1, Dialect::V2] {
+                let sent: Vec<&str> = fields.iter().map(|f| d.header(*f)).collect();
+                let has = |h: &str| sent.contains(&h) || others.iter().any(|o| o == h);
+                let spelled_apart = fields.iter().any(|f| Dialect::V1.header(*f) != Dialect::V2.header(*f));
+                let v2_named = others.iter().any(|o| [Field::Source, Field::Destination, Field::Label].iter().any(|f| Dialect::V2.header(*f) == o));
+                let expected = if (d == Dialect::V2 && spelled_apart) || v2_named { Dialect::V2 } else { Dialect::V1 };
+                prop_assert_eq!(Dialect::detect(has), expected);
             }
         }
     }

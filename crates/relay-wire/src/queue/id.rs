@@ -70,6 +70,7 @@ pub fn is_valid_node(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn ids_round_trip_in_lower_case() {
@@ -94,5 +95,41 @@ mod tests {
         assert!(!is_valid_node("0xaf"));
         assert!(!is_valid_node(""));
         assert!(!is_valid_node(&"a".repeat(MAX_NODE_LEN + 1)));
+    }
+
+    proptest! {
+        /// Every id is written as 24 lowercase hex characters that parse back to it, in either case.
+        #[test]
+        fn display_parses_back(bytes in any::<[u8; 12]>()) {
+            let id = MessageId(bytes);
+            let text = id.to_string();
+            prop_assert_eq!(text.len(), 24);
+            prop_assert!(text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+            prop_assert_eq!(MessageId::parse(&text), Ok(id));
+            prop_assert_eq!(MessageId::parse(&text.to_uppercase()), Ok(id));
+        }
+
+        /// Any path segment is answered without panicking, and accepted exactly when it is 24 hex
+        /// characters (multi-byte characters included, which must not be cut into halves).
+        #[test]
+        fn any_string_parses_or_says_why(s in any::<String>()) {
+            let got = MessageId::parse(&s);
+            let well_formed = s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit());
+            prop_assert_eq!(got.is_ok(), well_formed, "{:?}", got);
+            if let Ok(id) = got {
+                prop_assert_eq!(id.to_string(), s.to_ascii_lowercase());
+            }
+        }
+
+        /// The same, for strings that are hex but for their length or one character.
+        #[test]
+        fn near_misses_are_refused(s in "[0-9a-fA-F]{0,30}", bad in "[^0-9a-fA-F]", at in any::<prop::sample::Index>()) {
+            if s.len() != 24 {
+                prop_assert_eq!(MessageId::parse(&s), Err(if s.is_empty() { ParseIdError::NotHex } else { ParseIdError::Length }));
+            }
+            let mut broken = s.clone();
+            broken.insert_str(at.index(s.len() + 1), &bad);
+            prop_assert_eq!(MessageId::parse(&broken), Err(ParseIdError::NotHex));
+        }
     }
 }

@@ -96,6 +96,7 @@ pub fn parse_json_body(body: Bytes) -> Result<Bytes, JsonBodyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn content_types_are_exact() {
@@ -140,5 +141,57 @@ mod tests {
     fn text_is_decoded_lossily() {
         let p = Payload::from_body(ContentKind::Text, Bytes::from_static(b"a\xffb")).unwrap();
         assert_eq!(p.as_text(), "a\u{fffd}b");
+    }
+
+    const KINDS: [ContentKind; 3] = [ContentKind::Json, ContentKind::Text, ContentKind::Bytes];
+
+    proptest! {
+        /// A kind's content type selects it, and nothing but the three exact strings selects one.
+        #[test]
+        fn content_types_round_trip(ct in any::<String>()) {
+            for k in KINDS {
+                prop_assert_eq!(ContentKind::from_content_type(k.content_type()), Some(k));
+            }
+            match ContentKind::from_content_type(&ct) {
+                Some(k) => prop_assert_eq!(k.content_type(), ct),
+                None => prop_assert!(KINDS.iter().all(|k| k.content_type() != ct)),
+            }
+        }
+
+        /// Any body is judged without panicking; what is accepted is stored as received (or `{}`
+        /// for a blank body) and is a JSON object or array.
+        #[test]
+        fn any_json_body_is_judged(body in prop::collection::vec(any::<u8>(), 0..64)) {
+            if let Ok(stored) = parse_json_body(Bytes::from(body.clone())) {
+                let blank = body.iter().all(|b| b" \t\n\r".contains(b));
+                prop_assert_eq!(&stored[..], if blank { &b"{}"[..] } else { &body[..] });
+                let v: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+                prop_assert!(v.is_object() || v.is_array());
+            }
+        }
+
+        /// Every object and array is accepted unchanged, whatever it holds; every other value is not.
+        #[test]
+        fn json_values_are_accepted_by_their_shape(v in crate::test_strategies::json_value(), pretty in any::<bool>()) {
+            let text = if pretty { serde_json::to_vec_pretty(&v) } else { serde_json::to_vec(&v) }.unwrap();
+            let got = parse_json_body(Bytes::from(text.clone()));
+            if v.is_object() || v.is_array() {
+                prop_assert_eq!(got, Ok(Bytes::from(text)));
+            } else {
+                prop_assert_eq!(got, Err(JsonBodyError::NotObjectOrArray));
+            }
+        }
+
+        /// Text bodies become valid UTF-8, unchanged when they were; byte bodies stay as sent.
+        #[test]
+        fn text_and_bytes_bodies(body in prop::collection::vec(any::<u8>(), 0..64)) {
+            let text = Payload::from_body(ContentKind::Text, Bytes::from(body.clone())).unwrap();
+            prop_assert!(std::str::from_utf8(&text.data).is_ok());
+            if let Ok(s) = std::str::from_utf8(&body) {
+                prop_assert_eq!(text.as_text(), s);
+            }
+            let bytes = Payload::from_body(ContentKind::Bytes, Bytes::from(body.clone())).unwrap();
+            prop_assert_eq!(&bytes.data[..], &body[..]);
+        }
     }
 }

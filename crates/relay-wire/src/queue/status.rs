@@ -40,3 +40,36 @@ impl Status {
         matches!(self, Status::Pending | Status::Scheduled)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ALL: [Status; 4] = [
+        Status::Pending,
+        Status::Scheduled,
+        Status::Processing,
+        Status::Processed,
+    ];
+
+    #[test]
+    fn every_status_reads_back_its_name() {
+        for s in ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::parse("error"), None);
+        assert_eq!(Status::parse("Pending"), None);
+    }
+
+    proptest! {
+        /// Only the four exact names are statuses.
+        #[test]
+        fn any_other_string_is_no_status(s in any::<String>()) {
+            match Status::parse(&s) {
+                Some(status) => prop_assert_eq!(status.as_str(), s),
+                None => prop_assert!(ALL.iter().all(|st| st.as_str() != s)),
+            }
+        }
+    }
+}

@@ -160,6 +160,7 @@ fn parse_js_to_string(v: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// The calendar arithmetic against chrono over chrono's whole range, years written as
     /// JavaScript writes them.
@@ -323,6 +324,51 @@ mod tests {
     fn rejected_forms() {
         for v in ["Invalid Date", "", "  ", "NaN", "inf", "tomorrow", "1e300"] {
             assert_eq!(parse_scheduled_time(v), None, "{v}");
+        }
+    }
+
+    /// The instants whose year has four digits, the range chrono reads back.
+    const FOUR_DIGIT_YEARS: std::ops::RangeInclusive<i64> =
+        -62_167_219_200_000..=253_402_300_799_999;
+
+    proptest! {
+        /// Any header value is read or refused without panicking.
+        #[test]
+        fn any_string_is_read_or_refused(s in any::<String>()) {
+            let _ = parse_scheduled_time(&s);
+        }
+
+        /// The same for strings shaped like the accepted forms, which reach chrono's parsers
+        /// deeper than random text does.
+        #[test]
+        fn near_times_are_read_or_refused(s in r"[-+]?[0-9]{1,7}(-[0-9]{1,3}){0,2}([T ][0-9]{1,3}(:[0-9]{1,3}){0,2}(\.[0-9]{0,12})?)?([Zz]|[-+][0-9]{2}:?[0-9]{2})?") {
+            let _ = parse_scheduled_time(&s);
+        }
+
+        /// Every instant JavaScript has, written as a number of milliseconds, reads back.
+        #[test]
+        fn epoch_milliseconds_read_back(ms in -8_640_000_000_000_000i64..=8_640_000_000_000_000) {
+            prop_assert_eq!(parse_scheduled_time(&ms.to_string()), Some(ms));
+            prop_assert_eq!(parse_scheduled_time(&format!(" {ms}\t")), Some(ms));
+        }
+
+        /// What the JSON bodies write reads back to the millisecond.
+        #[test]
+        fn json_times_read_back(ms in FOUR_DIGIT_YEARS) {
+            prop_assert_eq!(parse_scheduled_time(&format_json_time(ms)), Some(ms));
+        }
+
+        /// What the headers write reads back to the second (the form has no milliseconds).
+        #[test]
+        fn header_times_read_back_to_the_second(ms in FOUR_DIGIT_YEARS) {
+            prop_assert_eq!(parse_scheduled_time(&format_header_time(ms)), Some(ms.div_euclid(1000) * 1000));
+        }
+
+        /// Any `i64`, far beyond JavaScript's range too, formats in both forms without panicking.
+        #[test]
+        fn any_i64_formats(ms in any::<i64>()) {
+            prop_assert!(format_header_time(ms).ends_with(" GMT+0000 (UTC)"));
+            prop_assert!(format_json_time(ms).ends_with('Z'));
         }
     }
 }

@@ -4,6 +4,7 @@
 use relay_client::console::{
     connect, recv_json_message, send_json_message, Connection, ConsoleClientError,
 };
+use relay_wire::error_chain::ErrorChain;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
@@ -41,7 +42,7 @@ fn report(reply: &Value) -> ExitCode {
 }
 
 fn fail(e: ConsoleClientError) -> ExitCode {
-    eprintln!("relay: {e}");
+    eprintln!("relay: {}", ErrorChain(&e));
     ExitCode::FAILURE
 }
 
@@ -191,7 +192,13 @@ pub(super) fn wait(verbose: bool, delay_ms: u64, max_attempts: u64) -> ExitCode 
                     let address =
                         relay_client::console::resolve_address(&|k| std::env::var(k).ok())
                             .printable();
-                    println!("Connection #{attempt} to {address}: {e}");
+                    // The line names the address already: of "no instance" only the cause is
+                    // news, and the reference too prints only its socket error here.
+                    let why = match &e {
+                        ConsoleClientError::NoInstance { source, .. } => ErrorChain(source),
+                        other => ErrorChain(other),
+                    };
+                    println!("Connection #{attempt} to {address}: {why}");
                 }
             }
         }
