@@ -3,6 +3,7 @@
 
 mod channel;
 mod cli_stdout;
+mod console_cli_errors;
 mod listener;
 mod metrics;
 mod queue;

@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_relay");
+use crate::support::BIN;
 
 /// Runs `relay ARGS` with the console address taken from `MOULTI_*` as given here only.
 fn relay(args: &[&str], env: &[(&str, &str)]) -> Output {
