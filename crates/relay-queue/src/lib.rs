@@ -11,6 +11,8 @@
 //! - `writer`: one thread that owns write transactions and commits changes in groups.
 //! - `store`: the `Store` trait, its embedded implementation on redb and its PostgreSQL one.
 //! - `ids`: ObjectId-shaped message ids.
+//! - `shared`: the queue on PostgreSQL for several nodes, whose state is the database alone.
+//! - `queue`: `Queue`, the one interface the HTTP layer calls, over either of the two.
 //!
 //! The engine knows nothing of HTTP: statuses, headers and bodies belong to `relay-server`.
 
@@ -19,12 +21,16 @@ mod error;
 mod ids;
 mod index;
 mod message;
+mod queue;
+mod shared;
 pub mod store;
 mod writer;
 
 pub use engine::{Access, Engine, EngineConfig, HookDoc, HookFilter, HookUpdate, Stored};
 pub use error::EngineError;
 pub use message::{Message, NewMessage};
+pub use queue::Queue;
+pub use shared::SharedQueue;
 pub use store::{Change, Durability, PostgresError, PostgresStore, RedbStore, Store, StoreError};
 
 /// Milliseconds since the Unix epoch, the unit of every time in the engine.
