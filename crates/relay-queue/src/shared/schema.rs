@@ -17,8 +17,9 @@ pub(super) const NODES: &str = "relay_queue_nodes";
 /// The migrations in order; version N is `MIGRATIONS[N - 1]`. Never edit one that has shipped:
 /// add the next.
 fn migrations(s: &str) -> Vec<String> {
-    vec![format!(
-        "CREATE TABLE {s}.{ITEMS} (
+    vec![
+        format!(
+            "CREATE TABLE {s}.{ITEMS} (
             seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             id text NOT NULL UNIQUE,
             source text NOT NULL,
@@ -47,8 +48,32 @@ fn migrations(s: &str) -> Vec<String> {
         CREATE INDEX {ITEMS}_by_destination ON {s}.{ITEMS} (destination, seq);
         CREATE SEQUENCE {s}.{NODES};
         CREATE TABLE {s}.{SETTINGS} (name text PRIMARY KEY, value text NOT NULL);"
-    )]
+        ),
+        // The single-owner store of earlier versions kept its messages in two tables of the
+        // same schema: they are copied in, seq and all, and left in place (an operator drops
+        // them once satisfied).
+        format!(
+            "DO $adopt$ BEGIN
+            IF to_regclass('{s}.relay_queue_messages') IS NOT NULL
+               AND to_regclass('{s}.relay_queue_payloads') IS NOT NULL THEN
+                INSERT INTO {s}.{ITEMS} (seq, {COPIED}, data) OVERRIDING SYSTEM VALUE
+                    SELECT m.seq, {COPIED_M}, p.data FROM {s}.relay_queue_messages m
+                    JOIN {s}.relay_queue_payloads p USING (seq) ORDER BY m.seq;
+                PERFORM setval(pg_get_serial_sequence('{s}.{ITEMS}', 'seq'),
+                    (SELECT coalesce(max(seq), 0) + 1 FROM {s}.{ITEMS}), false);
+            END IF;
+            END $adopt$"
+        ),
+    ]
 }
+
+/// The columns the single-owner store had besides `seq`, in its names.
+const COPIED: &str = "id, source, destination, status, tries, topic, label, kind, \
+    created_time_ms, update_time_ms, scheduled_time_ms, processing_time_ms, processed_time_ms, \
+    error_time_ms";
+const COPIED_M: &str = "m.id, m.source, m.destination, m.status, m.tries, m.topic, m.label, \
+    m.kind, m.created_time_ms, m.update_time_ms, m.scheduled_time_ms, m.processing_time_ms, \
+    m.processed_time_ms, m.error_time_ms";
 
 /// The newest schema version this build knows.
 pub(super) fn latest() -> i32 {
