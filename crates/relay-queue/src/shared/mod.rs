@@ -45,9 +45,15 @@ pub(super) fn err(e: impl Into<PostgresError>) -> EngineError {
     EngineError::Store(StoreError::Postgres(e.into()))
 }
 
-/// A copy of an error for each of a batch's waiting callers.
+/// A copy of an error for each of a batch's waiting callers: the driver's error cannot be
+/// cloned, so each gets its causes as text (what a 500 shows and the log records).
 pub(super) fn copied(e: &EngineError) -> EngineError {
-    EngineError::Store(StoreError::Io(std::io::Error::other(e.to_string())))
+    match e {
+        EngineError::Store(cause) => EngineError::Store(StoreError::Io(std::io::Error::other(
+            relay_wire::error_chain::ErrorChain(cause).to_string(),
+        ))),
+        EngineError::Closed => EngineError::Closed,
+    }
 }
 
 /// The statements every connection prepares.
