@@ -406,3 +406,53 @@ fn two_nodes_starting_at_once_on_an_empty_database_migrate_it_once() {
     );
     assert_eq!(third.status_of(&from, &id), "processing");
 }
+
+/// `relay queue … --store URL` on a machine with no node's data directory: the token the
+/// nodes generated and keep in the database is read from there.
+#[test]
+fn the_generated_token_is_shared_and_the_cli_finds_it_with_store() {
+    let Some(url) = store_url("cli_token") else {
+        return;
+    };
+    let a = QueueServer::with(node_options(&url).token(None));
+    let b = QueueServer::with(node_options(&url).token(None));
+    assert!(!a.token.is_empty());
+    assert_eq!(
+        a.token, b.token,
+        "every node uses the token the first one stored"
+    );
+    assert_eq!(b.token_file().as_deref(), Some(a.token.as_str()));
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let cli = |server: &QueueServer, args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_relay"))
+            .arg("queue")
+            .args(args)
+            .arg("--url")
+            .arg(format!("http://{}", server.addr))
+            .arg("--store")
+            .arg(&url)
+            .arg("--data")
+            .arg(elsewhere.path())
+            .arg("--json")
+            .env_remove("RELAY_QUEUE_TOKEN")
+            .env_remove("RELAY_STORE")
+            .env_remove("RELAY_DATA")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "relay queue {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let (from, to) = (node(), node());
+    let pushed = cli(
+        &a,
+        &["push", "--node", &from, "--to", &to, r#"{"via":"cli"}"#],
+    );
+    let pulled = cli(&b, &["pull", "--node", &to]);
+    assert_eq!(pulled["id"], pushed["id"], "{pulled}");
+    assert_eq!(pulled["payload"], json!({"via": "cli"}), "{pulled}");
+}

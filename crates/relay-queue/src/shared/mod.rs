@@ -312,6 +312,33 @@ impl SharedQueue {
         }))
     }
 
+    /// The queue token the nodes of the database at `url` share, if one has been stored; for
+    /// clients, so nothing is created or migrated.
+    pub async fn stored_token(url: &str) -> Result<Option<String>, PostgresError> {
+        let target = Target::parse(url)?;
+        let (client, connection) = target.config.connect(NoTls).await?;
+        let conn = tokio::spawn(connection);
+        let settings = format!("{}.{}", target.quoted_schema(), schema::SETTINGS);
+        let exists: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&settings])
+            .await?
+            .get(0);
+        let token = if exists {
+            client
+                .query_opt(
+                    &format!("SELECT value FROM {settings} WHERE name = 'queue_token'"),
+                    &[],
+                )
+                .await?
+                .map(|row| row.get(0))
+        } else {
+            None
+        };
+        drop(client);
+        let _ = conn.await;
+        Ok(token)
+    }
+
     /// Where the queue is (user, host, database, schema; never the password), for logs.
     pub fn location(&self) -> &str {
         &self.location
