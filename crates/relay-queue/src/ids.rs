@@ -18,6 +18,14 @@ impl IdGenerator {
         }
     }
 
+    /// Ids whose process part is given: a node number from the database, unique per node.
+    pub(crate) fn with_process(process: [u8; 5]) -> IdGenerator {
+        IdGenerator {
+            process,
+            counter: AtomicU32::new(rand::random::<u32>() & 0xff_ffff),
+        }
+    }
+
     pub(crate) fn next(&self, now_ms: i64) -> MessageId {
         let secs = (now_ms / 1000) as u32;
         let count = self.counter.fetch_add(1, Ordering::Relaxed) & 0xff_ffff;

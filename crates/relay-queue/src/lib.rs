@@ -11,6 +11,8 @@
 //! - `writer`: one thread that owns write transactions and commits changes in groups.
 //! - `store`: the `Store` trait, its embedded implementation on redb and its PostgreSQL one.
 //! - `ids`: ObjectId-shaped message ids.
+//! - `shared`: the queue on PostgreSQL for several nodes, whose state is the database alone.
+//! - `queue`: `Queue`, the one interface the HTTP layer calls, over either of the two.
 //!
 //! The engine knows nothing of HTTP: statuses, headers and bodies belong to `relay-server`.
 
@@ -19,6 +21,8 @@ mod error;
 mod ids;
 mod index;
 mod message;
+mod queue;
+mod shared;
 pub mod store;
 mod writer;
 
@@ -26,6 +30,8 @@ pub use engine::{Access, Engine, EngineConfig, HookDoc, HookFilter, HookUpdate, 
 pub use error::EngineError;
 pub use index::Counts;
 pub use message::{Message, NewMessage};
+pub use queue::Queue;
+pub use shared::SharedQueue;
 pub use store::{Change, Durability, PostgresError, PostgresStore, RedbStore, Store, StoreError};
 
 /// Milliseconds since the Unix epoch, the unit of every time in the engine.

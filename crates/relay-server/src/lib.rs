@@ -10,7 +10,7 @@
 //! - `write_stall`: the transport under every connection, which gives up on a client that
 //!   stops reading what it asked for.
 //! - `dispatch`: decides which face a request belongs to, by its first path segment.
-//! - `queue`: the queue face's HTTP handlers over `relay_queue::Engine`.
+//! - `queue`: the queue face's HTTP handlers over `relay_queue::Queue` (the single-node engine or the shared PostgreSQL queue).
 //! - `channel`: the channel face's WebSocket and HTTP handlers over `relay_channels`.
 //! - `metrics`: request durations and queue operation counts, and the authenticated
 //!   `/_relay/metrics` snapshot `relay top` reads.

@@ -148,7 +148,7 @@ pub(crate) fn run(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
 async fn run_async(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         QueueCommand::Push(a) => {
-            let client = a.conn.client()?;
+            let client = a.conn.client().await?;
             let payload = read_payload(&a.payload, a.kind)?;
             let scheduled_at =
                 a.at.as_deref()
@@ -163,7 +163,7 @@ async fn run_async(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
             print_message(&msg, &a.out, false)?;
         }
         QueueCommand::Pull(a) => {
-            let client = a.conn.client()?;
+            let client = a.conn.client().await?;
             match client.pull().await? {
                 Some(msg) => print_message(&msg, &a.out, true)?,
                 None => {
@@ -175,15 +175,15 @@ async fn run_async(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
             }
         }
         QueueCommand::Ack(a) => {
-            let msg = a.conn.client()?.ack(&a.id).await?;
+            let msg = a.conn.client().await?.ack(&a.id).await?;
             print_message(&msg, &a.out, true)?;
         }
         QueueCommand::Get(a) => {
-            let msg = a.conn.client()?.get(&a.id).await?;
+            let msg = a.conn.client().await?.get(&a.id).await?;
             print_message(&msg, &a.out, true)?;
         }
         QueueCommand::List(a) => {
-            let items = a.conn.client()?.get_all(a.limit).await?;
+            let items = a.conn.client().await?.get_all(a.limit).await?;
             if a.json {
                 let list: Vec<_> = items.iter().map(output::message_json).collect();
                 output::say(serde_json::Value::Array(list))?;
@@ -192,13 +192,13 @@ async fn run_async(cmd: QueueCommand) -> anyhow::Result<ExitCode> {
             }
         }
         QueueCommand::Update(a) => {
-            let client = a.conn.client()?;
+            let client = a.conn.client().await?;
             let payload = read_payload(&a.payload, a.kind)?;
             let msg = client.update(&a.id, payload).await?;
             print_message(&msg, &a.out, true)?;
         }
         QueueCommand::Delete(a) => {
-            let client: QueueClient = a.conn.client()?;
+            let client: QueueClient = a.conn.client().await?;
             let deleted = match &a.id {
                 Some(id) => client.delete(id).await?,
                 None => client.delete_all().await?,

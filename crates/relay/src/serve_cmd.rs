@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use relay_queue::{Durability, Engine, EngineConfig, PostgresStore, RedbStore, Store};
+use relay_queue::{Durability, Engine, EngineConfig, Queue, RedbStore, SharedQueue};
 use relay_server::queue::{BodyLimits, QueueFace, QueueHttpConfig};
 
 use crate::channel_cmd::{self, ServeChannelArgs};
@@ -21,7 +21,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "RELAY_DATA")]
     data: Option<PathBuf>,
     /// Token every queue request must carry in `Authorization` (SCIROCCO_MASTER_TOKEN is read
-    /// too). Without one, a generated token is kept in DATA/queue-token.
+    /// too). Without one, a generated token is kept in DATA/queue-token, or with a PostgreSQL
+    /// store in the database, shared by every node (and copied to DATA/queue-token).
     #[arg(long, env = "RELAY_QUEUE_TOKEN", hide_env_values = true)]
     queue_token: Option<String>,
     /// Seconds before a pulled, unacked message goes back to pending (0: never).
@@ -49,7 +50,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value = "immediate", value_parser = parse_durability)]
     durability: Durability,
     /// Where the queue is kept: a PostgreSQL server, as `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
-    /// (`?schema=NAME` for a schema other than `public`) [default: the embedded file DATA/queue.redb].
+    /// (`?schema=NAME` for a schema other than `public`), which any number of nodes may share
+    /// [default: the embedded file DATA/queue.redb, one process].
     #[arg(long, env = "RELAY_STORE", hide_env_values = true)]
     store: Option<String>,
     /// PEM certificate chain (the server's certificate first): serve https and wss instead of
@@ -108,8 +110,8 @@ fn listen_addr(args: &ServeArgs) -> anyhow::Result<SocketAddr> {
     Ok(SocketAddr::from(([127, 0, 0, 1], 7720)))
 }
 
-/// The queue token: given, or read from (and on first start written to) DATA/queue-token.
-fn queue_token(args: &ServeArgs, data: &Path) -> anyhow::Result<String> {
+/// The queue token given by flag or environment, if any.
+fn given_token(args: &ServeArgs) -> anyhow::Result<Option<String>> {
     if let Some(t) = args
         .queue_token
         .clone()
@@ -119,6 +121,20 @@ fn queue_token(args: &ServeArgs, data: &Path) -> anyhow::Result<String> {
             tracing::warn!("the queue token is the well-known DEFAULT_TOKEN: anyone who can reach this server can use it");
         }
         anyhow::ensure!(!t.is_empty(), "the queue token is empty");
+        return Ok(Some(t));
+    }
+    Ok(None)
+}
+
+fn generated_token() -> String {
+    (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
+}
+
+/// The queue token: given, or read from (and on first start written to) DATA/queue-token.
+fn queue_token(args: &ServeArgs, data: &Path) -> anyhow::Result<String> {
+    if let Some(t) = given_token(args)? {
         return Ok(t);
     }
     let path = data.join("queue-token");
@@ -129,9 +145,7 @@ fn queue_token(args: &ServeArgs, data: &Path) -> anyhow::Result<String> {
             return Ok(t);
         }
     }
-    let token: String = (0..32)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect();
+    let token = generated_token();
     write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
     eprintln!(
         "relay: generated a queue token; it is in {}",
@@ -163,31 +177,36 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init();
     let data = args.data.clone().unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
-    let token = queue_token(&args, &data)?;
+    // A shared queue's token lives in its database, read once the queue is open.
+    let token = match postgres_url(&args) {
+        Some(_) => given_token(&args)?,
+        None => Some(queue_token(&args, &data)?),
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(serve(args, data, token))?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<()> {
+fn postgres_url(args: &ServeArgs) -> Option<&str> {
+    args.store.as_deref().filter(|u| !u.is_empty())
+}
+
+async fn serve(args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow::Result<()> {
     // A certificate that cannot be used stops the start, before any store is opened.
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(relay_server::TlsConfig::load(cert, key)?),
         _ => None,
     };
-    let store = open_queue_store(args.store.as_deref(), &data)?;
-    let engine = Engine::open(
-        store,
-        EngineConfig {
-            visibility_timeout: non_zero_secs(args.visibility_timeout),
-            processed_retention: non_zero_secs(args.processed_retention),
-            durability: args.durability,
-        },
-    )?;
+    let config = EngineConfig {
+        visibility_timeout: non_zero_secs(args.visibility_timeout),
+        processed_retention: non_zero_secs(args.processed_retention),
+        durability: args.durability,
+    };
+    let (engine, token) = open_queue(postgres_url(&args), &data, config, token).await?;
     let _maintenance = engine.spawn_maintenance(Duration::from_millis(500));
     crate::serve_metrics::install(args.metrics_listen, engine.clone()).await?;
     let queue = QueueFace {
-        engine: engine.clone(),
+        queue: engine.clone(),
         config: Arc::new(QueueHttpConfig {
             token,
             limits: BodyLimits {
@@ -233,18 +252,45 @@ async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<
     Ok(())
 }
 
-/// The queue's store: the PostgreSQL server `--store` names, else the embedded file.
-fn open_queue_store(url: Option<&str>, data: &Path) -> anyhow::Result<Arc<dyn Store>> {
-    match url.filter(|u| !u.is_empty()) {
-        None => Ok(Arc::new(
-            RedbStore::open(&data.join("queue.redb")).context("opening the queue store")?,
-        )),
-        Some(url) => {
-            let store = PostgresStore::open(url).context("opening the PostgreSQL queue store")?;
-            eprintln!("relay: queue store: {}", store.location());
-            Ok(Arc::new(store))
+/// The queue and its token: the shared queue in the PostgreSQL database `--store` names, else
+/// the single-node engine on the embedded file.
+async fn open_queue(
+    url: Option<&str>,
+    data: &Path,
+    config: EngineConfig,
+    token: Option<String>,
+) -> anyhow::Result<(Queue, String)> {
+    let Some(url) = url else {
+        let store = RedbStore::open(&data.join("queue.redb")).context("opening the queue store")?;
+        let engine = Engine::open(Arc::new(store), config)?;
+        return Ok((Queue::Local(engine), token.unwrap_or_default()));
+    };
+    let shared = SharedQueue::open(url, config)
+        .await
+        .context("opening the PostgreSQL queue store")?;
+    eprintln!("relay: queue store: {}", shared.location());
+    let token = match token {
+        Some(t) => t,
+        None => {
+            // A token file already there (a node that ran on the embedded store, an operator's
+            // choice) seeds the database's token when it has none yet.
+            let path = data.join("queue-token");
+            let candidate = std::fs::read_to_string(&path)
+                .ok()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(generated_token);
+            let t = shared.shared_token(&candidate).await?;
+            // The copy is for `relay queue`, which looks for the token in the data directory.
+            write_private(&path, &t).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "relay: the queue token is kept in the database, shared by every node; a copy is in {}",
+                path.display()
+            );
+            t
         }
-    }
+    };
+    Ok((Queue::Shared(shared), token))
 }
 
 /// Reads the certificate and key again on every SIGHUP; a file that cannot be used is logged

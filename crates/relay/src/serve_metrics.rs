@@ -3,18 +3,15 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use relay_queue::Engine;
+use relay_queue::Queue;
 
 /// Up to this many destinations get a series each; beyond, one series holds the total, so a
 /// server with many nodes does not flood Prometheus.
 const MAX_LABELLED_DESTINATIONS: usize = 100;
-/// How often the queue's counts are read into the gauges.
-const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 /// How often histogram samples are folded into their buckets.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
@@ -28,7 +25,7 @@ const BATCH: &[f64] = &[
 
 /// Installs the recorder, starts the sampler and, when `listen` is set, serves `/metrics` there.
 /// Must run inside the server's runtime, before the engines record anything.
-pub(crate) async fn install(listen: Option<SocketAddr>, engine: Arc<Engine>) -> anyhow::Result<()> {
+pub(crate) async fn install(listen: Option<SocketAddr>, queue: Queue) -> anyhow::Result<()> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS)?
         .set_buckets_for_metric(Matcher::Full("relay_store_commit_batch_size".into()), BATCH)?
@@ -38,7 +35,7 @@ pub(crate) async fn install(listen: Option<SocketAddr>, engine: Arc<Engine>) -> 
     let render = handle.clone();
     relay_server::metrics::set_renderer(move || render.render());
     tokio::spawn(upkeep(handle));
-    tokio::spawn(sample_queue(engine));
+    tokio::spawn(sample_queue(queue));
     if let Some(addr) = listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -117,12 +114,21 @@ async fn upkeep(handle: PrometheusHandle) {
 
 /// Reads the queue's counts into the gauges; a destination that empties is set to 0 once and
 /// then left alone.
-async fn sample_queue(engine: Arc<Engine>) {
-    let mut every = tokio::time::interval(SAMPLE_EVERY);
+async fn sample_queue(queue: Queue) {
+    let mut every = tokio::time::interval(queue.counts_every());
     let mut labelled: HashSet<String> = HashSet::new();
     loop {
         every.tick().await;
-        let counts = engine.counts();
+        let counts = match queue.counts().await {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::warn!(
+                    error = &err as &dyn std::error::Error,
+                    "reading the queue's counts failed"
+                );
+                continue;
+            }
+        };
         if counts.len() > MAX_LABELLED_DESTINATIONS {
             let (p, r, d) = counts.iter().fold((0, 0, 0), |(p, r, d), (_, c)| {
                 (p + c.pending, r + c.processing, d + c.processed)

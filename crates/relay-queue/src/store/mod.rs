@@ -3,7 +3,7 @@
 //! without touching the engine or the HTTP layer.
 
 mod embedded;
-mod postgres;
+pub(crate) mod postgres;
 
 use bytes::Bytes;
 

@@ -32,7 +32,7 @@ pub(super) async fn dispatch(face: &QueueFace, route: Route, req: Request) -> Re
         Route::Update(id) => update(face, req, &id).await,
         Route::Delete(id) => delete(face, req, &id).await,
         Route::DeleteAll => delete_all(face, req).await,
-        Route::GlobalWipe => match face.engine.wipe().await {
+        Route::GlobalWipe => match face.queue.wipe().await {
             Ok(n) => render::write_result(n),
             Err(err) => render::internal(&err),
         },
@@ -104,7 +104,7 @@ async fn push(face: &QueueFace, req: Request) -> Response {
         Err(invalid) => return render::json(invalid.status(), &invalid.body()),
     };
     let payload = new.payload.clone();
-    match face.engine.push(new).await {
+    match face.queue.push(new).await {
         Ok(msg) => render::pushed(dialect, &msg, &payload),
         Err(err) => render::internal(&err),
     }
@@ -115,7 +115,7 @@ async fn pull(face: &QueueFace, req: Request) -> Response {
     let Some(node) = identity(req.headers(), dialect) else {
         return render::no_content();
     };
-    match face.engine.pull(node).await {
+    match face.queue.pull(node).await {
         Ok(Some(stored)) => render::read_back(dialect, &stored),
         Ok(None) => render::no_content(),
         Err(err) => render::internal(&err),
@@ -132,7 +132,7 @@ async fn ack(face: &QueueFace, req: Request, id: &str) -> Response {
     let (Some(node), Some(id)) = (identity(req.headers(), dialect), parse_id(id)) else {
         return render::resource_not_found();
     };
-    match face.engine.ack(node, id).await {
+    match face.queue.ack(node, id).await {
         Ok(Some(stored)) => render::read_back(dialect, &stored),
         Ok(None) => render::resource_not_found(),
         Err(err) => render::internal(&err),
@@ -144,7 +144,7 @@ async fn get(face: &QueueFace, req: Request, id: &str) -> Response {
     let (Some(node), Some(id)) = (identity(req.headers(), dialect), parse_id(id)) else {
         return render::resource_not_found();
     };
-    match face.engine.get(node, id).await {
+    match face.queue.get(node, id).await {
         Ok(Some(stored)) => render::read_back(dialect, &stored),
         Ok(None) => render::resource_not_found(),
         Err(err) => render::internal(&err),
@@ -169,21 +169,24 @@ async fn list(face: &QueueFace, req: Request) -> Response {
         return render::no_content();
     };
     let limit = list_limit(req.uri().query(), face.config.max_list);
-    let mut listed = face.engine.list(node, limit).into_iter();
+    let mut listed = match face.queue.list(node, limit).await {
+        Ok(listed) => listed.into_iter(),
+        Err(err) => return render::internal(&err),
+    };
     // The first payload is read before answering, so that an empty list is still a 204 and a
     // store that cannot be read is still a 500.
     let first = loop {
         let Some(message) = listed.next() else {
             return render::no_content();
         };
-        match face.engine.listed_payload(message).await {
+        match face.queue.listed_payload(message).await {
             Ok(Some(stored)) => break stored,
             Ok(None) => continue,
             Err(err) => return render::internal(&err),
         }
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(LIST_PIECES_AHEAD);
-    let engine = face.engine.clone();
+    let queue = face.queue.clone();
     tokio::spawn(async move {
         let mut next = Some(first);
         let mut first_element = true;
@@ -197,7 +200,7 @@ async fn list(face: &QueueFace, req: Request) -> Response {
             first_element = false;
             drop(stored);
             for message in listed.by_ref() {
-                match engine.listed_payload(message).await {
+                match queue.listed_payload(message).await {
                     Ok(Some(stored)) => {
                         next = Some(stored);
                         break;
@@ -233,18 +236,16 @@ async fn update(face: &QueueFace, req: Request, id: &str) -> Response {
     };
     // Who may update is settled before the body is looked at: a refused update is a 404 even
     // when its body would not parse.
-    if !face.engine.may_change(&node, id, access(dialect)) {
-        return render::resource_not_found();
+    match face.queue.may_change(&node, id, access(dialect)).await {
+        Ok(true) => {}
+        Ok(false) => return render::resource_not_found(),
+        Err(err) => return render::internal(&err),
     }
     let (_, payload) = match read_payload(face, req).await {
         Ok(p) => p,
         Err(res) => return res,
     };
-    match face
-        .engine
-        .update(&node, id, access(dialect), payload)
-        .await
-    {
+    match face.queue.update(&node, id, access(dialect), payload).await {
         Ok(Some(stored)) => render::read_back(dialect, &stored),
         Ok(None) => render::resource_not_found(),
         Err(err) => render::internal(&err),
@@ -256,7 +257,7 @@ async fn delete(face: &QueueFace, req: Request, id: &str) -> Response {
     let (Some(node), Some(id)) = (identity(req.headers(), dialect), parse_id(id)) else {
         return render::write_result(0);
     };
-    match face.engine.delete(node, id, access(dialect)).await {
+    match face.queue.delete(node, id, access(dialect)).await {
         Ok(n) => render::write_result(n),
         Err(err) => render::internal(&err),
     }
@@ -267,7 +268,7 @@ async fn delete_all(face: &QueueFace, req: Request) -> Response {
     let Some(node) = identity(req.headers(), dialect) else {
         return render::write_result(0);
     };
-    match face.engine.delete_all(node, access(dialect)).await {
+    match face.queue.delete_all(node, access(dialect)).await {
         Ok(n) => render::write_result(n),
         Err(err) => render::internal(&err),
     }

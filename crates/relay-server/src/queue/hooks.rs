@@ -18,16 +18,16 @@ pub(super) async fn dispatch(face: &QueueFace, route: Route, req: Request) -> Re
     let result = match route {
         Route::HookInsert => insert(face, req).await,
         Route::HookWipe => face
-            .engine
+            .queue
             .wipe()
             .await
             .map(render::write_result)
             .map_err(|e| render::internal(&e)),
         Route::HookUpdate => update(face, req).await,
-        Route::HookCount => Ok(render::json(
-            StatusCode::OK,
-            &json!({ "count": face.engine.hook_count() }),
-        )),
+        Route::HookCount => match face.queue.hook_count().await {
+            Ok(count) => Ok(render::json(StatusCode::OK, &json!({ "count": count }))),
+            Err(e) => Err(render::internal(&e)),
+        },
         _ => Ok(render::not_found()),
     };
     result.unwrap_or_else(|res| res)
@@ -125,7 +125,7 @@ async fn insert(face: &QueueFace, req: Request) -> Result<Response, Response> {
     }
     .map_err(|why| bad(&why))?;
     let ids = face
-        .engine
+        .queue
         .hook_insert(docs)
         .await
         .map_err(|e| render::internal(&e))?;
@@ -152,7 +152,7 @@ async fn update(face: &QueueFace, req: Request) -> Result<Response, Response> {
         scheduled_time: time_of(u.get("scheduled_time")),
     };
     let found = face
-        .engine
+        .queue
         .hook_update_first(&filter, &update)
         .await
         .map_err(|e| render::internal(&e))?;

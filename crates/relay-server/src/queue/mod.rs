@@ -1,4 +1,5 @@
-//! The queue face: Scirocco-compatible HTTP over `relay_queue::Engine`.
+//! The queue face: Scirocco-compatible HTTP over `relay_queue::Queue` (the single-node engine or
+//! the shared PostgreSQL queue).
 //!
 //! Every request is authenticated first (403 before anything else), then routed by hand
 //! (`route`), because the protocol wants case-insensitive paths, ignores a trailing slash, and
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
-use relay_queue::Engine;
+use relay_queue::Queue;
 
 pub(crate) use auth::authorized;
 pub use body::BodyLimits;
@@ -37,7 +38,7 @@ pub struct QueueHttpConfig {
 
 #[derive(Clone)]
 pub struct QueueFace {
-    pub engine: Arc<Engine>,
+    pub queue: Queue,
     pub config: Arc<QueueHttpConfig>,
 }
 

@@ -29,13 +29,18 @@ pub(super) struct Connection {
     #[arg(long, env = "RELAY_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
 
+    /// The PostgreSQL queue the server nodes share (`relay serve --store`), to read the
+    /// token they keep there when neither --token nor RELAY_QUEUE_TOKEN gives one.
+    #[arg(long, env = "RELAY_STORE", hide_env_values = true, value_name = "URL")]
+    pub store: Option<String>,
+
     /// Give up on a request after this many seconds.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub timeout: f64,
 }
 
 impl Connection {
-    pub(super) fn client(&self) -> anyhow::Result<QueueClient> {
+    pub(super) async fn client(&self) -> anyhow::Result<QueueClient> {
         if !is_valid_node(&self.node) {
             bail!("node id {:?} is not valid: it must be hexadecimal (like af123), at most 128 characters", self.node);
         }
@@ -46,7 +51,10 @@ impl Connection {
         else {
             bail!("--timeout must be a positive number of seconds");
         };
-        let token = self.token()?;
+        let token = match self.store.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) if self.token.is_none() => stored_token(url).await?,
+            _ => self.token()?,
+        };
         Ok(QueueClient::with_timeout(
             &self.url, &self.node, &token, timeout,
         )?)
@@ -79,4 +87,15 @@ pub(crate) fn find_token(token: Option<&str>, data: Option<&Path>) -> anyhow::Re
         bail!("the token file {} is empty", path.display());
     }
     Ok(token.to_owned())
+}
+
+async fn stored_token(url: &str) -> anyhow::Result<String> {
+    relay_queue::SharedQueue::stored_token(url)
+        .await
+        .context("reading the queue token from the PostgreSQL store")?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the PostgreSQL store has no queue token yet: start a `relay serve --store` node on it first, or pass --token"
+            )
+        })
 }

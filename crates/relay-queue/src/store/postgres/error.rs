@@ -21,6 +21,17 @@ pub enum PostgresError {
         seq: i64,
         what: String,
     },
+    #[error(
+        "the queue schema `{schema}` is at version {found}, newer than this Relay knows ({known}): \
+         upgrade this node"
+    )]
+    SchemaTooNew {
+        schema: String,
+        found: i32,
+        known: usize,
+    },
+    #[error("the insert of message {0} returned no row")]
+    NotInserted(String),
     #[error("message seq {0} does not fit in a PostgreSQL bigint")]
     SeqRange(u64),
     #[error("the PostgreSQL store is closed")]

@@ -10,7 +10,7 @@ mod bridge;
 mod error;
 mod rows;
 mod schema;
-mod target;
+pub(crate) mod target;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -7,18 +7,18 @@ use std::time::Duration;
 use tokio_postgres::config::Host;
 use tokio_postgres::Config;
 
-use super::error::PostgresError;
+use crate::store::PostgresError;
 
 /// A server that does not answer should fail the start, not hang it.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(super) struct Target {
+pub(crate) struct Target {
     pub config: Config,
     pub schema: String,
 }
 
 impl Target {
-    pub(super) fn parse(url: &str) -> Result<Target, PostgresError> {
+    pub(crate) fn parse(url: &str) -> Result<Target, PostgresError> {
         if !is_postgres_url(url) {
             return Err(PostgresError::Url(
                 "expected a postgres:// or postgresql:// URL".into(),
@@ -64,12 +64,12 @@ impl Target {
     }
 
     /// The schema name quoted for SQL; `parse` allowed only characters that need no escaping.
-    pub(super) fn quoted_schema(&self) -> String {
+    pub(crate) fn quoted_schema(&self) -> String {
         format!("\"{}\"", self.schema)
     }
 
     /// Where the store is, for logs: never the password.
-    pub(super) fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let hosts: Vec<String> = self
             .config
             .get_hosts()

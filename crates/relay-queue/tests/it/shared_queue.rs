@@ -1,0 +1,177 @@
+//! The shared PostgreSQL queue's schema migrations against a real server: the tables of the
+//! earlier single-owner store are adopted, and a schema newer than this build is refused.
+//!
+//! The server comes from RELAY_TEST_POSTGRES (`scripts/with-postgres` sets it). Without it the
+//! tests say they did not run and pass; with RELAY_REQUIRE_POSTGRES=1 they fail instead.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use relay_queue::{
+    Change, EngineConfig, Message, PostgresError, PostgresStore, SharedQueue, Store,
+};
+use relay_wire::queue::{ContentKind, MessageId, Status};
+
+/// A schema of this test's own, dropped before and after; `None` when the tests are not to run.
+struct Schema {
+    base: String,
+    name: String,
+}
+
+impl Schema {
+    fn new(test: &str) -> Option<Schema> {
+        let base = match std::env::var("RELAY_TEST_POSTGRES") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var("RELAY_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => panic!(
+                "RELAY_REQUIRE_POSTGRES=1 but RELAY_TEST_POSTGRES is not set: run the tests under \
+                 scripts/with-postgres"
+            ),
+            _ => {
+                eprintln!("shared_queue::{test} did not run: RELAY_TEST_POSTGRES is not set");
+                return None;
+            }
+        };
+        let s = Schema {
+            base,
+            name: format!("relay_s_{test}_{}", std::process::id()),
+        };
+        s.sql(format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", s.name));
+        Some(s)
+    }
+
+    fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}schema={}", self.base, self.name)
+    }
+
+    fn sql(&self, sql: String) {
+        let base = self.base.clone();
+        runtime().block_on(async move {
+            let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client
+                .batch_execute(&sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+        });
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.sql(format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name));
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn message(seq: u64, to: &str, status: Status) -> Message {
+    Message {
+        id: MessageId([seq as u8, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 42]),
+        seq,
+        source: "a1".into(),
+        destination: to.into(),
+        status,
+        tries: u32::from(status == Status::Processed),
+        topic: None,
+        label: "text/plain".into(),
+        kind: ContentKind::Text,
+        created_time: 1_700_000_000_000 + seq as i64,
+        update_time: None,
+        scheduled_time: None,
+        processing_time: None,
+        processed_time: (status == Status::Processed).then_some(1_700_000_000_500),
+        error_time: None,
+    }
+}
+
+#[test]
+fn the_single_owner_stores_messages_are_adopted() {
+    let Some(schema) = Schema::new("adopt") else {
+        return;
+    };
+    let done = message(7, "b2", Status::Processed);
+    let waiting = message(9, "b2", Status::Pending);
+    {
+        let old = PostgresStore::open(&schema.url()).expect("the single-owner store opens");
+        let changes: Vec<Change> = [(&done, "done"), (&waiting, "waiting")]
+            .into_iter()
+            .map(|(m, body)| Change::Put {
+                message: m.clone(),
+                payload: Some(Bytes::from(body)),
+            })
+            .collect();
+        old.commit(&changes, true).unwrap();
+    }
+
+    let rt = runtime();
+    rt.block_on(async {
+        let config = EngineConfig {
+            processed_retention: None,
+            ..EngineConfig::default()
+        };
+        let q: Arc<SharedQueue> = SharedQueue::open(&schema.url(), config).await.unwrap();
+        let pulled = q.pull("b2").await.unwrap().expect("the pending message");
+        assert_eq!(
+            (pulled.message.id, pulled.message.seq, pulled.message.tries),
+            (waiting.id, 9, 1)
+        );
+        assert_eq!(pulled.payload.data, Bytes::from("waiting"));
+        let kept = q.get("a1", done.id).await.unwrap().expect("processed one");
+        assert_eq!(kept.message, done, "every column as the old store had it");
+        assert!(q.pull("b2").await.unwrap().is_none());
+        let pushed = q
+            .push(relay_queue::NewMessage {
+                source: "a1".into(),
+                destination: "b2".into(),
+                status: Status::Pending,
+                scheduled_time: None,
+                label: "text/plain".into(),
+                payload: relay_wire::queue::Payload {
+                    kind: ContentKind::Text,
+                    data: Bytes::from("new"),
+                },
+            })
+            .await
+            .unwrap();
+        assert!(pushed.seq > 9, "new messages come after the adopted ones");
+    });
+}
+
+#[test]
+fn a_schema_newer_than_this_build_is_refused() {
+    let Some(schema) = Schema::new("too_new") else {
+        return;
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        drop(
+            SharedQueue::open(&schema.url(), EngineConfig::default())
+                .await
+                .unwrap(),
+        );
+    });
+    schema.sql(format!(
+        "INSERT INTO \"{}\".relay_queue_migrations (version) VALUES (9999)",
+        schema.name
+    ));
+    let err = rt
+        .block_on(SharedQueue::open(&schema.url(), EngineConfig::default()))
+        .err()
+        .expect("opened a schema from the future");
+    assert!(
+        matches!(err, PostgresError::SchemaTooNew { found: 9999, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade this node"), "{err}");
+}
