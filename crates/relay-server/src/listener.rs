@@ -109,7 +109,11 @@ async fn serve_connection<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-        app.clone().oneshot(req.map(axum::body::Body::new))
+        let mut req = req.map(axum::body::Body::new);
+        // The sign-in throttle counts guesses per client address.
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        app.clone().oneshot(req)
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
