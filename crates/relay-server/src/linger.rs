@@ -43,6 +43,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Linger<T> {
         }
     }
 
+    /// The transport, for a connection that leaves HTTP (an upgrade): it no longer lingers.
+    pub(crate) fn into_inner(mut self) -> T {
+        self.inner.take().expect("present until drop")
+    }
+
     fn io(&mut self) -> Pin<&mut T> {
         Pin::new(self.inner.as_mut().expect("present until drop"))
     }

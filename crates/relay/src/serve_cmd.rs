@@ -220,13 +220,25 @@ async fn serve(args: ServeArgs, data: PathBuf, token: String) -> anyhow::Result<
     relay_server::serve_with(listener, app, tls, shutdown).await?;
     engine.flush().await?;
     if let Some(hub) = hub {
-        tokio::task::spawn_blocking(move || hub.close())
+        let closing = hub.clone();
+        tokio::task::spawn_blocking(move || closing.close())
             .await?
             .map_err(|e| anyhow::anyhow!("closing the channel store: {e}"))?;
+        // The sockets were told 1001 "going away"; returning now would end the process before
+        // their close frames are out.
+        let _ = tokio::time::timeout(SOCKETS_CLOSE_TIMEOUT, async {
+            while hub.connection_counts().0 > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
     }
     eprintln!("relay: stopped");
     Ok(())
 }
+
+/// How long a stop waits for WebSockets to take their close frames.
+const SOCKETS_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The queue's store: the PostgreSQL server `--store` names, else the embedded file.
 fn open_queue_store(url: Option<&str>, data: &Path) -> anyhow::Result<Arc<dyn Store>> {
@@ -272,5 +284,14 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
             _ = term.recv() => {}
         }
         tracing::info!("shutting down");
+        // A second signal is an operator who will not wait for the drain.
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            eprintln!("relay: second stop signal; exiting without waiting for open requests");
+            std::process::exit(1);
+        });
     })
 }
