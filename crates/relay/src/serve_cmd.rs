@@ -284,14 +284,5 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
             _ = term.recv() => {}
         }
         tracing::info!("shutting down");
-        // A second signal is an operator who will not wait for the drain.
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            eprintln!("relay: second stop signal; exiting without waiting for open requests");
-            std::process::exit(1);
-        });
     })
 }
