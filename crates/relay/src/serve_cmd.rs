@@ -14,6 +14,10 @@ use crate::channel_cmd::{self, ServeChannelArgs};
 
 #[derive(clap::Args)]
 pub(crate) struct ServeArgs {
+    /// TOML file of settings, keyed by these long option names (`listen = "0.0.0.0:7720"`);
+    /// options given as flags or environment variables override it.
+    #[arg(long, env = "RELAY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Address to listen on. Without it, SCIROCCO_PORT (if set) picks a port on 127.0.0.1.
     #[arg(long, env = "RELAY_LISTEN")]
     listen: Option<SocketAddr>,
@@ -157,6 +161,9 @@ fn non_zero_secs(secs: u64) -> Option<Duration> {
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init();
+    if let Some(file) = &args.config {
+        eprintln!("relay: configuration from {}", file.display());
+    }
     let data = args.data.clone().unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
     let token = queue_token(&args, &data)?;
