@@ -3,7 +3,8 @@
 //! `open-signup = true`). The file's settings become command-line options before the real
 //! parse, so that every value is checked by the same parser as on the command line, and only
 //! for options given neither as a flag nor through their environment variable: flags and
-//! environment override the file.
+//! environment override the file. The client commands read the same file for the server's
+//! address and queue token ([`ServerSide`]).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,60 @@ pub(crate) fn apply(cli: Command, argv: Vec<OsString>) -> anyhow::Result<Vec<OsS
         }
     }
     Ok(argv)
+}
+
+/// What a client command takes from the server's configuration file.
+#[derive(Debug, Default)]
+pub(crate) struct ServerSide {
+    /// `http://LISTEN` (`https` with `tls-cert`); an unspecified address as loopback.
+    pub url: Option<String>,
+    pub queue_token: Option<String>,
+    pub data: Option<PathBuf>,
+}
+
+impl ServerSide {
+    pub(crate) fn read(path: &Path) -> anyhow::Result<ServerSide> {
+        let table = load(path)?;
+        let text = |key: &str| -> anyhow::Result<Option<String>> {
+            match table.get(key) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+                Some(v) => bail!("{}: `{key}` = {v}: expected a string", path.display()),
+            }
+        };
+        let url = match text("listen")? {
+            None => None,
+            Some(listen) => {
+                let addr: std::net::SocketAddr = listen.parse().map_err(|e| {
+                    anyhow::anyhow!("{}: `listen` = {listen:?}: {e}", path.display())
+                })?;
+                let host = match addr.ip() {
+                    ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+                    ip if ip.is_unspecified() => "[::1]".to_owned(),
+                    std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                    ip => ip.to_string(),
+                };
+                let scheme = if table.contains_key("tls-cert") {
+                    "https"
+                } else {
+                    "http"
+                };
+                Some(format!("{scheme}://{host}:{}", addr.port()))
+            }
+        };
+        Ok(ServerSide {
+            url,
+            queue_token: text("queue-token")?,
+            data: text("data")?.map(PathBuf::from),
+        })
+    }
+}
+
+fn load(path: &Path) -> anyhow::Result<toml::Table> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the configuration file {}", path.display()))?;
+    text.parse()
+        .map_err(|e: toml::de::Error| anyhow::anyhow!("{} is not valid TOML: {e}", path.display()))
 }
 
 /// `relay config check FILE`: every key known and every value valid, without starting.
@@ -78,11 +133,7 @@ fn overridden(arg: &Arg, given: &ArgMatches) -> bool {
 
 /// The file's settings as `relay serve` options, each checked on its own.
 fn settings<'a>(serve: &'a Command, path: &Path) -> anyhow::Result<Vec<(&'a Arg, Vec<OsString>)>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the configuration file {}", path.display()))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        anyhow::anyhow!("{} is not valid TOML: {e}", path.display())
-    })?;
+    let table = load(path)?;
     let keys: Vec<&Arg> = serve
         .get_arguments()
         .filter(|a| {

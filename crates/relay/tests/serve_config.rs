@@ -121,6 +121,23 @@ fn a_config_file_sets_the_options_and_flags_and_environment_override_it() {
         .json(&serde_json::json!({"username": "new@example.com", "password": "pw"}))
         .send();
         assert_eq!(signup.json()["code"], 10000, "{}", signup.describe());
+        // The client commands find the server and its token in the same file.
+        let out = relay(&[
+            "queue", "push", "--config", file, "--node", "af2", "--to", "af2",
+        ])
+        .arg(r#"{"from": "the queue command"}"#)
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let out = relay(&["queue", "pull", "--json", "--node", "af2"])
+            .env("RELAY_CONFIG", file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("the queue command"),
+            "{out:?}"
+        );
     }
     {
         // A flag over the file's max-payload, a variable over its queue-token.

@@ -9,12 +9,20 @@ use relay_wire::queue::is_valid_node;
 
 /// Name of the token file `relay serve` writes into its data directory when no token is given.
 const TOKEN_FILE: &str = "queue-token";
+/// Where `relay serve` listens by default.
+const DEFAULT_URL: &str = "http://127.0.0.1:7720";
 
 #[derive(clap::Args, Debug, Clone)]
 pub(super) struct Connection {
-    /// Base URL of the server's queue face.
-    #[arg(long, env = "RELAY_URL", default_value = "http://127.0.0.1:7720")]
-    pub url: String,
+    /// Base URL of the server's queue face [default: from --config, else
+    /// http://127.0.0.1:7720].
+    #[arg(long, env = "RELAY_URL")]
+    pub url: Option<String>,
+
+    /// The server's configuration file (`relay serve --config`): its `listen`, `queue-token`
+    /// and `data` stand in for --url, --token and --data when those are not given.
+    #[arg(long, env = "RELAY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// This node's id (hexadecimal, like af123): the identity requests are made as.
     #[arg(long, env = "RELAY_NODE")]
@@ -46,19 +54,29 @@ impl Connection {
         else {
             bail!("--timeout must be a positive number of seconds");
         };
-        let token = self.token()?;
+        let server = match &self.config {
+            Some(file) => crate::config::ServerSide::read(file)?,
+            None => crate::config::ServerSide::default(),
+        };
+        let token = self.token(&server)?;
+        let url = self
+            .url
+            .clone()
+            .or(server.url)
+            .unwrap_or_else(|| DEFAULT_URL.to_owned());
         Ok(QueueClient::with_timeout(
-            &self.url, &self.node, &token, timeout,
+            &url, &self.node, &token, timeout,
         )?)
     }
 
-    fn token(&self) -> anyhow::Result<String> {
-        if let Some(t) = &self.token {
+    fn token(&self, server: &crate::config::ServerSide) -> anyhow::Result<String> {
+        if let Some(t) = self.token.as_ref().or(server.queue_token.as_ref()) {
             return Ok(t.clone());
         }
         let dir = self
             .data
             .clone()
+            .or_else(|| server.data.clone())
             .unwrap_or_else(crate::serve_cmd::default_data_dir);
         let path = dir.join(TOKEN_FILE);
         let text = std::fs::read_to_string(&path).with_context(|| {
