@@ -14,6 +14,10 @@ pub enum HubError {
     WriterGone,
     #[error("invalid credentials")]
     BadCredentials,
+    #[error("too many failed sign-ins for this account or from this address; try again in {retry_after_s} s")]
+    Throttled { retry_after_s: u64 },
+    #[error("the server is checking too many passwords at once; try again in a few seconds")]
+    Busy,
     #[error("invalid or expired token")]
     BadToken,
     #[error("account {0} already exists")]

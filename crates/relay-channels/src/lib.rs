@@ -4,6 +4,7 @@
 //!   the live connection registry and the routing of every frame.
 //! - `store`: the embedded redb store every change is written through to.
 //! - `auth`: argon2 password hashes and bearer tokens.
+//! - `throttle`: the bound on password checks running at once and the delays for guesses.
 //! - `model`: the persisted records.
 //!
 //! Transports (the WebSocket and HTTP handlers in `relay-server`) register each connection with
@@ -18,6 +19,7 @@ mod error;
 mod hub;
 pub mod model;
 mod store;
+pub mod throttle;
 
 pub use error::HubError;
 pub use hub::{

@@ -7,6 +7,8 @@
 //!   case-sensitively) and the channel face needs connection upgrades for WebSocket.
 //! - `tls`: the certificate and key (PEM, rustls), read again on demand, and the bridge that
 //!   gives the channel face a TCP socket for a WebSocket over TLS.
+//! - `linger`: the lingering close of a connection whose request body was refused as too
+//!   large, so that the client reads the `413` instead of a reset.
 //! - `write_stall`: the transport under every connection, which gives up on a client that
 //!   stops reading what it asked for.
 //! - `dispatch`: decides which face a request belongs to, by its first path segment.
@@ -18,6 +20,7 @@
 
 pub mod channel;
 mod dispatch;
+mod linger;
 mod listener;
 pub mod metrics;
 pub mod queue;

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use crate::linger::{Linger, LingerFlag};
 use crate::tls::{self, TlsConfig};
 use crate::write_stall::WriteStall;
 
@@ -108,8 +109,27 @@ async fn serve_connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let linger = LingerFlag::default();
+    let refused = linger.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-        app.clone().oneshot(req.map(axum::body::Body::new))
+        let mut req = req.map(axum::body::Body::new);
+        // The sign-in throttle counts guesses per client address.
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        let (response, refused) = (app.clone().oneshot(req), refused.clone());
+        async move {
+            let mut response = response.await?;
+            if response.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                // The rest of the body is not read: the connection ends after this answer,
+                // lingering until the client has sent what it was sending.
+                refused.set();
+                response.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
+            Ok::<_, std::convert::Infallible>(response)
+        }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -118,7 +138,7 @@ async fn serve_connection<I>(
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
     let conn = builder
-        .serve_connection(TokioIo::new(io), service)
+        .serve_connection(TokioIo::new(Linger::new(io, linger)), service)
         .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {

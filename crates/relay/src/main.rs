@@ -1,6 +1,7 @@
 //! The `relay` command. Parsing and wiring only: every capability lives in a library crate.
 
 mod channel_cmd;
+mod config;
 mod console_cmd;
 mod logging;
 mod queue_cmd;
@@ -8,7 +9,7 @@ mod serve_cmd;
 mod serve_metrics;
 mod top_cmd;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// The server allocates and frees small buffers for every request and frame from several
 /// threads at once; mimalloc's per-thread pages cost about a tenth of the server's CPU less
@@ -42,16 +43,43 @@ enum Command {
     /// Step console commands, the same command line as `moulti`.
     #[command(flatten)]
     Console(console_cmd::ConsoleCommand),
+    /// Configuration files of `relay serve --config`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check a configuration file (unknown keys, bad values) without starting the server.
+    Check {
+        /// The TOML file; its keys are the long options of `relay serve`.
+        file: std::path::PathBuf,
+    },
+}
+
+fn config_check(file: &std::path::Path) -> anyhow::Result<std::process::ExitCode> {
+    let settings = config::check(&Cli::command(), file)?;
+    println!("{}: ok ({settings} settings)", file.display());
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse_from(console_cmd::normalize_args(std::env::args_os()));
+    let argv = console_cmd::normalize_args(std::env::args_os());
+    let argv = match config::apply(Cli::command(), argv) {
+        Ok(argv) => argv,
+        Err(err) => {
+            eprintln!("relay: {err:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(argv);
     let result = match cli.command {
         Command::Serve(args) => serve_cmd::run(args),
         Command::Queue(cmd) => queue_cmd::run(cmd),
         Command::Channel(cmd) => channel_cmd::run(cmd),
         Command::Top(args) => top_cmd::run(args),
         Command::Console(cmd) => console_cmd::run(cmd),
+        Command::Config(ConfigCommand::Check { file }) => config_check(&file),
     };
     match result {
         Ok(code) => code,

@@ -14,6 +14,10 @@ use crate::channel_cmd::{self, ServeChannelArgs};
 
 #[derive(clap::Args)]
 pub(crate) struct ServeArgs {
+    /// TOML file of settings, keyed by these long option names (`listen = "0.0.0.0:7720"`);
+    /// options given as flags or environment variables override it.
+    #[arg(long, env = "RELAY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Address to listen on. Without it, SCIROCCO_PORT (if set) picks a port on 127.0.0.1.
     #[arg(long, env = "RELAY_LISTEN")]
     listen: Option<SocketAddr>,
@@ -175,6 +179,9 @@ fn non_zero_secs(secs: u64) -> Option<Duration> {
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init();
+    if let Some(file) = &args.config {
+        eprintln!("relay: configuration from {}", file.display());
+    }
     let data = args.data.clone().unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
     // A shared queue's token lives in its database, read once the queue is open.
@@ -244,13 +251,25 @@ async fn serve(args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow:
     relay_server::serve_with(listener, app, tls, shutdown).await?;
     engine.flush().await?;
     if let Some(hub) = hub {
-        tokio::task::spawn_blocking(move || hub.close())
+        let closing = hub.clone();
+        tokio::task::spawn_blocking(move || closing.close())
             .await?
             .map_err(|e| anyhow::anyhow!("closing the channel store: {e}"))?;
+        // The sockets were told 1001 "going away"; returning now would end the process before
+        // their close frames are out.
+        let _ = tokio::time::timeout(SOCKETS_CLOSE_TIMEOUT, async {
+            while hub.connection_counts().0 > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
     }
     eprintln!("relay: stopped");
     Ok(())
 }
+
+/// How long a stop waits for WebSockets to take their close frames.
+const SOCKETS_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The queue and its token: the shared queue in the PostgreSQL database `--store` names, else
 /// the single-node engine on the embedded file.

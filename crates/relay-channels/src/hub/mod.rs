@@ -85,6 +85,7 @@ pub(crate) struct Inner {
     pub epoch: String,
     pub files_dir: PathBuf,
     pub next_conn: AtomicU64,
+    pub passwords: crate::throttle::PasswordGuard,
 }
 
 /// The channel hub. Cheap to clone.
@@ -159,6 +160,7 @@ impl Hub {
                 epoch,
                 files_dir: dir.join("files"),
                 next_conn: AtomicU64::new(1),
+                passwords: crate::throttle::PasswordGuard::new(),
             }),
         })
     }
@@ -170,6 +172,11 @@ impl Hub {
     /// The store's epoch: it changes only if the store is recreated, which invalidates offsets.
     pub fn epoch(&self) -> &str {
         &self.inner.epoch
+    }
+
+    /// The bound on password checks and the sign-in throttle.
+    pub fn passwords(&self) -> &crate::throttle::PasswordGuard {
+        &self.inner.passwords
     }
 
     /// Where uploaded files live.

@@ -2,9 +2,10 @@
 //! passwords or wait for the store run on the blocking pool so sockets keep flowing.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::Router;
@@ -203,10 +204,31 @@ fn characters(v: &Value, key: &str) -> Result<Vec<String>, ApiError> {
 
 // ---- auth ----
 
-async fn sign_in(State(face): State<ChannelFace>, raw: Raw) -> ApiResult {
+/// The client's address as the listener saw it (unspecified for a request that did not come
+/// through the listener).
+struct ClientAddr(IpAddr);
+
+impl<S: Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
+        ))
+    }
+}
+
+async fn sign_in(
+    State(face): State<ChannelFace>,
+    ClientAddr(from): ClientAddr,
+    raw: Raw,
+) -> ApiResult {
     let b = body(&raw)?;
     let (user, pw) = (field(&b, "username")?, field(&b, "password")?);
-    let t = blocking(move || face.hub.sign_in(&user, &pw)).await?;
+    let t = face.hub.sign_in_from(&user, &pw, from).await?;
     Ok(ok(tokens_json(&t)))
 }
 
@@ -220,7 +242,12 @@ async fn refresh(State(face): State<ChannelFace>, raw: Raw) -> ApiResult {
 async fn sign_up(State(face): State<ChannelFace>, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (user, pw) = (field(&b, "username")?, field(&b, "password")?);
-    let a = blocking(move || face.hub.sign_up(&user, &pw)).await?;
+    let slot = face.hub.passwords().slot().await?;
+    let a = blocking(move || {
+        let _slot = slot;
+        face.hub.sign_up(&user, &pw)
+    })
+    .await?;
     Ok(ok(
         json!({"user_id": a.user_id, "email": a.email, "confirmed": true}),
     ))

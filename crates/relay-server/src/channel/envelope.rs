@@ -13,7 +13,12 @@ pub(super) struct ApiError {
     pub status: StatusCode,
     pub code: i64,
     pub message: String,
+    /// Seconds for `Retry-After`, on refusals that say when to try again.
+    pub retry_after: Option<u64>,
 }
+
+/// What a client refused because every password-hashing slot is busy is told to wait.
+const BUSY_RETRY_S: u64 = 2;
 
 impl ApiError {
     pub(super) fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Self {
@@ -21,6 +26,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
     pub(super) fn unauthorized(message: impl Into<String>) -> Self {
@@ -35,6 +41,8 @@ impl From<HubError> for ApiError {
     fn from(e: HubError) -> Self {
         let (status, code) = match &e {
             HubError::BadCredentials | HubError::BadToken => (StatusCode::UNAUTHORIZED, 40100),
+            HubError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, 42900),
+            HubError::Busy => (StatusCode::SERVICE_UNAVAILABLE, 50300),
             HubError::SignupClosed | HubError::Forbidden(_) => (StatusCode::FORBIDDEN, 40300),
             HubError::NotFound(_) => (StatusCode::NOT_FOUND, 40400),
             HubError::AccountExists(_) => (StatusCode::CONFLICT, 40900),
@@ -44,17 +52,31 @@ impl From<HubError> for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, 50000)
             }
         };
-        Self::new(status, code, e.to_string())
+        let retry_after = match e {
+            HubError::Throttled { retry_after_s } => Some(retry_after_s),
+            HubError::Busy => Some(BUSY_RETRY_S),
+            _ => None,
+        };
+        Self {
+            retry_after,
+            ..Self::new(status, code, e.to_string())
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             Json(json!({"code": self.code, "message": self.message, "data": null})),
         )
-            .into_response()
+            .into_response();
+        if let Some(s) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, s.into());
+        }
+        response
     }
 }
 

@@ -43,6 +43,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 use super::ChannelFace;
+use crate::linger::Linger;
 use crate::write_stall::WriteStall;
 use relay_wire::websocket::{
     self, Masking, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
@@ -128,23 +129,26 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
     let hub = face.hub;
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => match upgraded.downcast::<TokioIo<WriteStall<TcpStream>>>() {
+            Ok(upgraded) => match upgraded.downcast::<TokioIo<Linger<WriteStall<TcpStream>>>>() {
                 // The socket leaves the HTTP deadline behind: the channel face has its own.
                 Ok(parts) => {
-                    serve_socket(hub, parts.io.into_inner().into_inner(), parts.read_buf).await
+                    let socket = parts.io.into_inner().into_inner().into_inner();
+                    serve_socket(hub, socket, parts.read_buf).await
                 }
                 Err(upgraded) => {
-                    match upgraded.downcast::<TokioIo<WriteStall<TlsStream<TcpStream>>>>() {
+                    match upgraded.downcast::<TokioIo<Linger<WriteStall<TlsStream<TcpStream>>>>>() {
                         // Over TLS the channel face gets a local TCP socket whose other end carries
                         // the TLS stream (what hyper had read past the handshake goes first). The
                         // write deadline stays on the TLS side, so that a client that reads nothing
                         // cannot hold the copy once the channel face has given up on it.
-                        Ok(parts) => match crate::tls::bridge(parts.io.into_inner()).await {
-                            Ok(socket) => serve_socket(hub, socket, parts.read_buf).await,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "WebSocket over TLS: no local socket; closing")
+                        Ok(parts) => {
+                            match crate::tls::bridge(parts.io.into_inner().into_inner()).await {
+                                Ok(socket) => serve_socket(hub, socket, parts.read_buf).await,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "WebSocket over TLS: no local socket; closing")
+                                }
                             }
-                        },
+                        }
                         Err(_) => tracing::error!(
                             "WebSocket upgrade on a transport other than TCP or TLS; closing"
                         ),

@@ -9,12 +9,20 @@ use relay_wire::queue::is_valid_node;
 
 /// Name of the token file `relay serve` writes into its data directory when no token is given.
 const TOKEN_FILE: &str = "queue-token";
+/// Where `relay serve` listens by default.
+const DEFAULT_URL: &str = "http://127.0.0.1:7720";
 
 #[derive(clap::Args, Debug, Clone)]
 pub(super) struct Connection {
-    /// Base URL of the server's queue face.
-    #[arg(long, env = "RELAY_URL", default_value = "http://127.0.0.1:7720")]
-    pub url: String,
+    /// Base URL of the server's queue face [default: from --config, else
+    /// http://127.0.0.1:7720].
+    #[arg(long, env = "RELAY_URL")]
+    pub url: Option<String>,
+
+    /// The server's configuration file (`relay serve --config`): its `listen`, `queue-token`
+    /// and `data` stand in for --url, --token and --data when those are not given.
+    #[arg(long, env = "RELAY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// This node's id (hexadecimal, like af123): the identity requests are made as.
     #[arg(long, env = "RELAY_NODE")]
@@ -51,17 +59,24 @@ impl Connection {
         else {
             bail!("--timeout must be a positive number of seconds");
         };
-        let token = match self.store.as_deref().filter(|u| !u.is_empty()) {
-            Some(url) if self.token.is_none() => stored_token(url).await?,
-            _ => self.token()?,
+        let server = match &self.config {
+            Some(file) => crate::config::ServerSide::read(file)?,
+            None => crate::config::ServerSide::default(),
         };
+        let given = self.token.as_ref().or(server.queue_token.as_ref());
+        let token = match (given, self.store.as_deref().filter(|u| !u.is_empty())) {
+            (Some(t), _) => t.clone(),
+            (None, Some(url)) => stored_token(url).await?,
+            (None, None) => find_token(None, self.data.as_deref().or(server.data.as_deref()))?,
+        };
+        let url = self
+            .url
+            .clone()
+            .or(server.url)
+            .unwrap_or_else(|| DEFAULT_URL.to_owned());
         Ok(QueueClient::with_timeout(
-            &self.url, &self.node, &token, timeout,
+            &url, &self.node, &token, timeout,
         )?)
-    }
-
-    fn token(&self) -> anyhow::Result<String> {
-        find_token(self.token.as_deref(), self.data.as_deref())
     }
 }
 

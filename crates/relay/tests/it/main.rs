@@ -4,8 +4,10 @@
 mod channel;
 mod cli_stdout;
 mod console_cli_errors;
+mod graceful_stop;
 mod listener;
 mod metrics;
 mod queue;
+mod serve_config;
 mod support;
 mod tls;

@@ -16,6 +16,7 @@ mod ping_flood;
 mod prelogin_budget;
 mod prelogin_bytes;
 mod relogin;
+mod signin_flood;
 mod stalled_body;
 mod token_lifetimes;
 mod unread_close;
