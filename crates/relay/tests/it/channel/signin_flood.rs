@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::server::Server;
+use crate::support::server::{Server, TOKEN};
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "owner@example.com";
@@ -102,7 +102,7 @@ async fn a_sign_in_flood_leaves_memory_queues_and_the_owner_alone() {
                 let started = Instant::now();
                 let r = c
                     .post(format!("{base}/messageQueue"))
-                    .header("Authorization", "x")
+                    .header("Authorization", TOKEN)
                     .header("Scirocco-From", "af100d")
                     .header("Scirocco-To", "af100d")
                     .json(&json!({"n": pushed}))
