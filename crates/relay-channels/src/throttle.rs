@@ -223,6 +223,7 @@ impl PasswordGuard {
             .or_else(|| suspect.then(|| accounts.wait(&account, now)).flatten());
         if let Some(wait) = wait {
             tracing::debug!(%address, account, ?wait, "sign-in refused: too many failures");
+            metrics::counter!("relay_signin_throttled_total").increment(1);
             return Err(HubError::Throttled {
                 retry_after_s: wait.as_secs_f64().ceil() as u64,
             });
@@ -259,7 +260,10 @@ impl PasswordGuard {
         };
         match tokio::time::timeout(SLOT_WAIT, wait).await {
             Ok(Ok(slot)) => Ok(slot),
-            _ => Err(HubError::Busy),
+            _ => {
+                metrics::counter!("relay_signin_busy_total").increment(1);
+                Err(HubError::Busy)
+            }
         }
     }
 }

@@ -66,6 +66,16 @@ fn describe() {
     metrics::gauge!("relay_channel_connections").increment(0.0);
     metrics::counter!("relay_channel_deliveries_total").increment(0);
     metrics::counter!("relay_channel_slow_consumer_disconnects_total").increment(0);
+    metrics::counter!("relay_signin_throttled_total").increment(0);
+    metrics::counter!("relay_signin_busy_total").increment(0);
+    describe_counter!(
+        "relay_signin_throttled_total",
+        "Sign-ins refused unchecked (429) after too many failures for the account or address"
+    );
+    describe_counter!(
+        "relay_signin_busy_total",
+        "Password checks refused (503) because every hashing slot stayed taken"
+    );
     describe_counter!(
         "relay_queue_messages_total",
         "Queue operations that succeeded, by op (push, pull, ack)"

@@ -183,7 +183,7 @@ async fn a_sign_in_flood_leaves_memory_queues_and_the_owner_alone() {
     let (pushed, slowest) = pusher.await.expect("the pusher panicked");
     sampler.join().unwrap();
     let peak = peak.load(Ordering::Relaxed);
-    let tally = tally.lock().unwrap();
+    let tally = std::mem::take(&mut *tally.lock().unwrap());
     println!(
         "rss baseline {} MiB, peak {} MiB; {tally:?}; owner retried {busy_refusals} times; \
          {pushed} pushes, slowest {slowest:?}",
@@ -210,5 +210,26 @@ async fn a_sign_in_flood_leaves_memory_queues_and_the_owner_alone() {
         tally.checked_wrong <= (ADDRESSES * 12) as u64,
         "{} wrong passwords were checked: {tally:?}",
         tally.checked_wrong
+    );
+    // The throttling shows in the metrics, counted as the clients saw it.
+    let metrics = reqwest::Client::new()
+        .get(format!("{base}/_relay/metrics"))
+        .header("Authorization", TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in the metrics:\n{metrics}")) as u64
+    };
+    assert_eq!(counted("relay_signin_throttled_total"), tally.throttled);
+    assert_eq!(
+        counted("relay_signin_busy_total"),
+        tally.busy + busy_refusals
     );
 }
