@@ -145,16 +145,16 @@ fn queue_token(args: &ServeArgs, data: &Path) -> anyhow::Result<String> {
     if let Ok(t) = std::fs::read_to_string(&path) {
         let t = t.trim().to_string();
         if !t.is_empty() {
-            eprintln!("relay: queue token is in {}", path.display());
+            crate::logging::announce(format_args!("queue token is in {}", path.display()));
             return Ok(t);
         }
     }
     let token = generated_token();
     write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!(
-        "relay: generated a queue token; it is in {}",
+    crate::logging::announce(format_args!(
+        "generated a queue token; it is in {}",
         path.display()
-    );
+    ));
     Ok(token)
 }
 
@@ -180,7 +180,7 @@ fn non_zero_secs(secs: u64) -> Option<Duration> {
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     crate::logging::init();
     if let Some(file) = &args.config {
-        eprintln!("relay: configuration from {}", file.display());
+        crate::logging::announce(format_args!("configuration from {}", file.display()));
     }
     let data = args.data.clone().unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
@@ -241,13 +241,27 @@ async fn serve(args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow:
         // Before "listening on", which tests and scripts wait for and parse: once it is
         // printed, SIGHUP reloads rather than ends the server.
         reload_on_hangup(tls.clone())?;
-        eprintln!(
-            "relay: TLS on (https and wss): certificate {}, key {}; SIGHUP reads them again",
+        crate::logging::announce(format_args!(
+            "TLS on (https and wss): certificate {}, key {}; SIGHUP reads them again",
             tls.cert_path().display(),
             tls.key_path().display()
-        );
+        ));
     }
-    eprintln!("relay: listening on {}", listener.local_addr()?);
+    let bound = listener.local_addr()?;
+    crate::logging::announce(format_args!("listening on {bound}"));
+    tracing::info!(
+        listen = %bound,
+        data = %data.display(),
+        store = if postgres_url(&args).is_some() { "postgres" } else { "embedded" },
+        durability = ?args.durability,
+        visibility_timeout_s = args.visibility_timeout,
+        processed_retention_s = args.processed_retention,
+        max_payload = args.max_payload,
+        tls = tls.is_some(),
+        metrics_listen = ?args.metrics_listen,
+        channels = hub.is_some(),
+        "configuration"
+    );
     relay_server::serve_with(listener, app, tls, shutdown).await?;
     engine.flush().await?;
     if let Some(hub) = hub {
@@ -264,7 +278,7 @@ async fn serve(args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow:
         })
         .await;
     }
-    eprintln!("relay: stopped");
+    crate::logging::announce(format_args!("stopped"));
     Ok(())
 }
 
@@ -287,7 +301,7 @@ async fn open_queue(
     let shared = SharedQueue::open(url, config)
         .await
         .context("opening the PostgreSQL queue store")?;
-    eprintln!("relay: queue store: {}", shared.location());
+    crate::logging::announce(format_args!("queue store: {}", shared.location()));
     let token = match token {
         Some(t) => t,
         None => {
@@ -302,10 +316,10 @@ async fn open_queue(
             let t = shared.shared_token(&candidate).await?;
             // The copy is for `relay queue`, which looks for the token in the data directory.
             write_private(&path, &t).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!(
-                "relay: the queue token is kept in the database, shared by every node; a copy is in {}",
+            crate::logging::announce(format_args!(
+                "the queue token is kept in the database, shared by every node; a copy is in {}",
                 path.display()
-            );
+            ));
             t
         }
     };

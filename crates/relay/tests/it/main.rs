@@ -6,6 +6,7 @@ mod cli_stdout;
 mod console_cli_errors;
 mod graceful_stop;
 mod listener;
+mod logs;
 mod metrics;
 mod queue;
 mod serve_config;

@@ -342,7 +342,7 @@ pub(crate) fn parse_listening(line: &str) -> Option<SocketAddr> {
     let rest = &line[line.find("listening on ")? + "listening on ".len()..];
     let token: String = rest
         .chars()
-        .take_while(|c| !c.is_whitespace() && *c != ',' && *c != ')')
+        .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ')' | '"'))
         .collect();
     token
         .trim_start_matches("http://")
