@@ -17,10 +17,18 @@ use clap::{CommandFactory, Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The version and the git revision it was built from (see build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("RELAY_GIT_REV"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "relay",
-    version,
+    version = VERSION,
     about = "One server for step consoles, realtime channels and durable queues"
 )]
 struct Cli {

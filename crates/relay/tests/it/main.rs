@@ -8,6 +8,7 @@ mod graceful_stop;
 mod listener;
 mod logs;
 mod metrics;
+mod packaging;
 mod queue;
 mod serve_config;
 mod support;
