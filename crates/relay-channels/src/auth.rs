@@ -31,10 +31,26 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Checks `password` against a hash no password matches, as long as a real check takes: a
+/// sign-in for an account that does not exist then answers no sooner than one with a wrong
+/// password, and does not tell which accounts exist.
+pub fn verify_against_nothing(password: &str) {
+    static NOTHING: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let phc = NOTHING.get_or_init(|| {
+        let secret: [u8; 32] = rand::rng().random();
+        hash_password(&new_token_from(&secret)).unwrap_or_default()
+    });
+    let _ = verify_password(password, phc);
+}
+
+fn new_token_from(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// 256 random bits, hex: unguessable and free of `//` (the SDK collapses `//` in URLs).
 pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    new_token_from(&bytes)
 }
 
 pub fn new_id() -> String {

@@ -194,12 +194,11 @@ impl Hub {
     /// Checks the password and mints tokens, unthrottled: the operator's and tests' path.
     pub fn sign_in(&self, email: &str, password: &str) -> Result<Tokens, HubError> {
         let email = normalise_email(email).map_err(|_| HubError::BadCredentials)?;
-        let account = self
-            .lock()
-            .accounts
-            .get(&email)
-            .cloned()
-            .ok_or(HubError::BadCredentials)?;
+        let account = self.lock().accounts.get(&email).cloned();
+        let Some(account) = account else {
+            auth::verify_against_nothing(password);
+            return Err(HubError::BadCredentials);
+        };
         if !auth::verify_password(password, &account.password_hash) {
             return Err(HubError::BadCredentials);
         }
