@@ -51,8 +51,14 @@ pub(crate) fn normalize_args<I: IntoIterator<Item = std::ffi::OsString>>(
 
 pub(crate) fn run(cmd: ConsoleCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ConsoleCommand::Init => Ok(ExitCode::from(relay_console::launch::launch(None)?)),
-        ConsoleCommand::Run(a) => run_command(a),
+        ConsoleCommand::Init => {
+            crate::serve_metrics::console_exposition()?;
+            Ok(ExitCode::from(relay_console::launch::launch(None)?))
+        }
+        ConsoleCommand::Run(a) => {
+            crate::serve_metrics::console_exposition()?;
+            run_command(a)
+        }
         ConsoleCommand::Wait(a) => Ok(send::wait(a.verbose, a.delay, a.max_attempts)),
         ConsoleCommand::Step(action) => step(action),
         ConsoleCommand::Pass(a) => Ok(send::pass(&a.id, !a.append, a.read_size)),

@@ -58,6 +58,47 @@ pub(crate) async fn install(listen: Option<SocketAddr>, queue: Queue) -> anyhow:
 
 /// Describes every metric, and makes the counters and gauges visible at zero from the start,
 /// so a scraper sees the series before the first event.
+/// For `relay init` and `relay run`, whose console lives in their own process: with
+/// RELAY_METRICS_LISTEN set, that process serves its own `/metrics` (`relay_console_steps`)
+/// from a thread of its own.
+pub(crate) fn console_exposition() -> anyhow::Result<()> {
+    let Ok(addr) = std::env::var("RELAY_METRICS_LISTEN") else {
+        return Ok(());
+    };
+    let addr: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("RELAY_METRICS_LISTEN is not an address: {addr:?}"))?;
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    metrics::describe_gauge!(
+        "relay_console_steps",
+        "Widgets (steps, dividers, questions) on the console"
+    );
+    metrics::gauge!("relay_console_steps").set(0.0);
+    relay_server::metrics::set_renderer(move || handle.render());
+    let listener = std::net::TcpListener::bind(addr)
+        .with_context(|| format!("listening for metrics on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    std::thread::Builder::new()
+        .name("relay-metrics".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(_) => return,
+            };
+            runtime.block_on(async move {
+                if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                    let _ = relay_server::metrics::serve_exposition(listener).await;
+                }
+            });
+        })?;
+    Ok(())
+}
+
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     for op in ["push", "pull", "ack"] {

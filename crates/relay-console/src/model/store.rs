@@ -35,6 +35,7 @@ impl Store {
     pub fn push(&mut self, widget: Widget) {
         self.order.push(widget.id.clone());
         self.widgets.insert(widget.id.clone(), widget);
+        self.counted();
     }
 
     pub fn remove(&mut self, id: &str) -> Option<Widget> {
@@ -42,7 +43,14 @@ impl Store {
         if let Some(pos) = self.order.iter().rposition(|x| x == id) {
             self.order.remove(pos);
         }
+        self.counted();
         Some(w)
+    }
+
+    /// `relay_console_steps`: the widgets on the console (a no-op unless the process installed
+    /// a metrics recorder, as `relay init` and `relay run` do with RELAY_METRICS_LISTEN).
+    fn counted(&self) {
+        metrics::gauge!("relay_console_steps").set(self.order.len() as f64);
     }
 
     /// Ids in insertion order (oldest first).
