@@ -1,6 +1,6 @@
 // Relay's web page for people in channels. Preact + htm (vendored); every piece of text that comes
 // from the server, a service or another user is rendered as text, never as markup.
-import { html, render, useState, useEffect, useRef } from "./vendor/preact-htm.js";
+import { html, render, useState, useEffect, useLayoutEffect, useRef } from "./vendor/preact-htm.js";
 import { Api, Conn, loadSession, saveSession } from "./proto.js";
 
 // ---- state (one store; the root re-renders on every change) ----
@@ -9,6 +9,7 @@ const S = {
   me: null,            // {user_id, name}
   conn: "offline",     // connecting | online | reconnecting | superseded
   channels: [],        // [{channel_id, channel_name}]
+  channelsLoaded: false,
   popular: null,       // null = not browsing
   open: null,          // channel id
   views: {},           // channel id -> view
@@ -22,7 +23,10 @@ const set = (patch) => { Object.assign(S, patch); redraw(); };
 function view(ch) {
   if (!S.views[ch]) {
     S.views[ch] = { messages: new Map(), pending: [], characters: [], buttons: [], canvas: [], style: {},
-      highlight: new Set(), from: null, epoch: null, info: null };
+      highlight: new Set(), from: null, epoch: null, info: null, menu: [],
+      // Older history: the id to ask before (the oldest message the server gave so far), whether
+      // there may be more, a request in flight, and where the log was scrolled when it left.
+      cursor: null, more: true, loadingOlder: false, anchor: null };
   }
   return S.views[ch];
 }
@@ -64,14 +68,14 @@ async function signOut() {
   if (conn) conn.stop();
   conn = null;
   await api.signOut();
-  Object.assign(S, { session: null, me: null, channels: [], popular: null, open: null, views: {}, conn: "offline", dialog: null });
+  Object.assign(S, { session: null, me: null, channels: [], channelsLoaded: false, popular: null, open: null, views: {}, conn: "offline", dialog: null });
   redraw();
 }
 
 async function loadChannels() {
   try {
     const list = await api.channels();
-    set({ channels: (list || []).map(normChannel) });
+    set({ channels: (list || []).map(normChannel), channelsLoaded: true });
   } catch (e) { set({ error: e.message }); }
 }
 
@@ -110,12 +114,36 @@ async function openChannel(ch) {
     if (v.from === null) noteResume(v, await conn.resume(ch));
     conn.action("refresh", ch);
   }
+  await loadHistory(ch, null);
+}
+
+const PAGE = 50;
+
+// One page of history, newest first, older than `before` (a message id; null: the newest).
+async function loadHistory(ch, before) {
+  const v = view(ch);
   try {
-    const hist = await api.history(ch, 50);
-    for (const m of hist || []) addMessage(m.body || m, null, null);
-    needProfiles([...v.messages.values()].map((m) => m.sender));
-    redraw();
-  } catch { /* history is a nicety */ }
+    const hist = (await api.history(ch, PAGE, before)) || [];
+    for (const m of hist) addMessage(m.body || m, null, null);
+    if (before === null && v.cursor !== null) return; // a reopen: older pages are loaded already
+    const last = hist[hist.length - 1];
+    if (last) v.cursor = (last.body || last).message_id;
+    v.more = hist.length >= PAGE;
+    needProfiles(hist.map((m) => (m.body || m).sender));
+  } catch { /* history is a nicety; scrolling up asks again */ }
+  redraw();
+}
+
+// Scrolled to the top: the page before the oldest one, keeping what is on screen where it is.
+async function loadOlder(ch, el) {
+  const v = view(ch);
+  if (v.loadingOlder || !v.more || v.cursor === null) return;
+  v.loadingOlder = true;
+  redraw();
+  v.anchor = { height: el.scrollHeight, top: el.scrollTop };
+  await loadHistory(ch, v.cursor);
+  v.loadingOlder = false;
+  redraw();
 }
 
 async function join(ch) {
@@ -171,9 +199,11 @@ function addMessage(b, offset, epoch) {
   if (v.messages.has(b.message_id)) return;
   v.messages.set(b.message_id, { id: b.message_id, sender: b.sender, subtype: b.subtype,
     content: b.content || {}, timestamp: b.timestamp || Date.now(), offset });
-  // The service's echo of one of my messages replaces its pending bubble.
-  if (b.sender === (S.me && S.me.user_id) && b.subtype === "text") {
-    const i = v.pending.findIndex((p) => p.text === (b.content || {}).text);
+  // My own message, back from history (or echoed as mine by the service), replaces its bubble.
+  if (b.sender === (S.me && S.me.user_id)) {
+    const c = b.content || {};
+    const i = v.pending.findIndex((p) => p.subtype === b.subtype && (b.timestamp || 0) >= p.timestamp - 30000
+      && (p.subtype === "text" ? p.text === c.text : p.path === c.path));
     if (i >= 0) v.pending.splice(i, 1);
   }
 }
@@ -211,22 +241,51 @@ async function needProfiles(ids) {
   } catch { /* names stay ids */ }
 }
 
-async function sendText(ch, text, to) {
+// The recipients of a message_up: "service", or a group of the chosen characters.
+async function recipientsFor(ch, to) {
   const v = view(ch);
-  const p = { key: Math.random(), text, state: "sending" };
+  if (to === "service" || !v.characters.length) return "service";
+  return api.createGroup(ch, to === "all" ? v.characters.map((c) => c.id) : [to]);
+}
+
+// What I sent, shown in the log as mine: the server never echoes a message_up to its sender, so
+// this bubble is the only sign of it until history brings the message itself (with its id),
+// which then takes its place.
+function pendingBubble(ch, p) {
+  const v = view(ch);
+  p.key = Math.random();
+  p.timestamp = Date.now();
   v.pending.push(p);
   redraw();
-  let recipients = "service";
-  try {
-    if (to === "all") recipients = await api.createGroup(ch, v.characters.map((c) => c.id));
-    else if (to !== "service") recipients = await api.createGroup(ch, [to]);
-  } catch (e) { p.state = "failed"; p.error = e.message; redraw(); return; }
+  return {
+    fail(error) { p.state = "failed"; p.error = error; redraw(); },
+    set(patch) { Object.assign(p, patch); redraw(); },
+    sent() { p.state = "sent"; redraw(); },
+  };
+}
+
+async function sendText(ch, text, to) {
+  const b = pendingBubble(ch, { subtype: "text", text, state: "sending" });
+  let recipients;
+  try { recipients = await recipientsFor(ch, to); } catch (e) { b.fail(e.message); return; }
   const r = await conn.messageUp(ch, recipients, "text", { text });
-  p.state = r.ok ? "sent" : "failed";
-  if (!r.ok) p.error = r.ctx.message || "not sent";
-  // A sent bubble stays until the service echoes it back (or for a while if it never does).
-  if (r.ok) setTimeout(() => { const i = v.pending.indexOf(p); if (i >= 0) { v.pending.splice(i, 1); redraw(); } }, 15000);
-  redraw();
+  if (r.ok) b.sent(); else b.fail(r.ctx.message || "not sent");
+}
+
+// image/* is shown inline, audio/* as a player, anything else as a link to download.
+const subtypeOf = (file) => (/^image\//.test(file.type) ? "image" : /^audio\//.test(file.type) ? "audio" : "file");
+
+async function sendFile(ch, file, to) {
+  const subtype = subtypeOf(file);
+  const b = pendingBubble(ch, { subtype, text: file.name, state: "uploading" });
+  let path, recipients;
+  try {
+    path = await api.upload(file);
+    b.set({ path, state: "sending" });
+    recipients = await recipientsFor(ch, to);
+  } catch (e) { b.fail(e.message); return; }
+  const r = await conn.messageUp(ch, recipients, subtype, { path, filename: file.name, size: file.size });
+  if (r.ok) b.sent(); else b.fail(r.ctx.message || "not sent");
 }
 
 function click(ch, button, bottomId, args) {
@@ -282,7 +341,7 @@ function Sidebar() {
           onClick=${() => openChannel(c.channel_id)}>${c.channel_name}</button>
       </li>`)}
     </ul>
-    ${!S.channels.length && html`<p class="muted">No channels yet.</p>`}
+    ${!S.channels.length && html`<p class="muted">${S.channelsLoaded ? "No channels yet." : "Loading…"}</p>`}
     <button onClick=${browse}>Browse channels</button>
   </nav>`;
 }
@@ -303,13 +362,23 @@ function Browse() {
   </section>`;
 }
 
+function size(n) {
+  if (typeof n !== "number" || !(n >= 0)) return "";
+  return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`;
+}
+
 function Content({ m }) {
   const c = m.content || {};
   const url = safeUrl(c.path);
+  const name = str(c.filename) || (url ? decodeURIComponent(url.split("/").pop() || "") : "");
   switch (m.subtype) {
-    case "image": return url ? html`<img class="msg-img" src=${url} alt=${str(c.filename) || "image"} />` : html`<span>${str(c.text)}</span>`;
-    case "audio": return url ? html`<audio controls src=${url}></audio>` : null;
-    case "file": return url ? html`<a href=${url} download=${str(c.filename)} rel="noopener">${str(c.filename) || "file"}</a>` : null;
+    case "image": return url
+      ? html`<a href=${url} target="_blank" rel="noopener noreferrer" class="img-link"><img class="msg-img" src=${url} alt=${name || "image"} loading="lazy" /></a>`
+      : html`<span>${str(c.text)}</span>`;
+    case "audio": return url ? html`<audio controls preload="metadata" src=${url} aria-label=${name || "audio"}></audio>` : null;
+    case "file": return url
+      ? html`<a class="file" href=${url} download=${name} rel="noopener">${name || "file"}</a>${c.size !== undefined && c.size !== null && html` <span class="muted">${size(c.size)}</span>`}`
+      : null;
     case "card": {
       const link = safeUrl(c.link);
       return html`<div class="card">
@@ -322,41 +391,73 @@ function Content({ m }) {
   }
 }
 
-function Log({ v }) {
+const order = (a, b) => a.timestamp - b.timestamp || (a.offset ?? -1) - (b.offset ?? -1);
+
+function Message({ m }) {
+  const mine = m.sender === S.me.user_id || m.local;
+  const p = S.profiles[m.sender];
+  const t = new Date(m.timestamp);
+  const name = m.local ? S.me.name : (p && p.name) || str(m.sender);
+  return html`<article class=${"msg" + (mine ? " mine" : "") + (m.local ? " pending" : "")} tabindex="-1"
+      aria-label=${name + ", " + t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}>
+    <${Avatar} id=${m.local ? S.me.user_id : m.sender} />
+    <div class="bubble">
+      <div class="meta"><span class="sender">${name}</span>
+        <time datetime=${t.toISOString()}>${t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</time></div>
+      ${m.local && !m.content.path ? html`<span class="text">${m.text}</span>` : html`<${Content} m=${m} />`}
+      ${m.local && html`<span class="state">${STATES[m.state] || "not sent: " + str(m.error)}</span>`}
+    </div>
+  </article>`;
+}
+
+function Log({ ch, v }) {
   const ref = useRef(null);
-  const msgs = [...v.messages.values()].sort((a, b) => (a.offset ?? 0) - (b.offset ?? 0) || a.timestamp - b.timestamp);
-  useEffect(() => { if (ref.current) ref.current.scrollTop = ref.current.scrollHeight; });
-  return html`<div class="log" role="log" aria-label="Messages" ref=${ref} tabindex="0">
-    ${msgs.map((m) => {
-      const p = S.profiles[m.sender];
-      const t = new Date(m.timestamp);
-      return html`<article class=${"msg" + (m.sender === S.me.user_id ? " mine" : "")} key=${m.id}>
-        <${Avatar} id=${m.sender} />
-        <div class="bubble">
-          <div class="meta"><span class="sender">${(p && p.name) || str(m.sender)}</span>
-            <time datetime=${t.toISOString()}>${t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</time></div>
-          <${Content} m=${m} />
-        </div>
-      </article>`;
-    })}
-    ${v.pending.map((p) => html`<article class="msg mine pending" key=${p.key}>
-      <div class="bubble"><span class="text">${p.text}</span>
-        <span class="state">${p.state === "sending" ? "sending…" : p.state === "sent" ? "✓ sent to the service" : "not sent: " + str(p.error)}</span></div>
-    </article>`)}
+  const atEnd = useRef(true);
+  const local = v.pending.map((p) => ({ ...p, id: p.key, local: true, sender: S.me.user_id,
+    content: p.path ? { path: p.path, filename: p.text } : {} }));
+  const items = [...v.messages.values(), ...local].sort(order);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    if (v.anchor && !v.loadingOlder) {
+      // Older messages went in above: keep what was on screen where it was.
+      el.scrollTop = el.scrollHeight - v.anchor.height + v.anchor.top;
+      v.anchor = null;
+    } else if (atEnd.current) {
+      el.scrollTop = el.scrollHeight;
+    }
+  });
+  const onScroll = (e) => {
+    const el = e.currentTarget;
+    atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+    if (el.scrollTop < 60) loadOlder(ch, el);
+  };
+  return html`<div class="log" role="log" aria-label="Messages" ref=${ref} tabindex="0" onScroll=${onScroll}>
+    <div class="log-start">${v.loadingOlder ? html`<span class="muted">Loading older messages…</span>`
+      : v.more && v.cursor !== null ? html`<button type="button" onClick=${() => loadOlder(ch, ref.current)}>Older messages</button>`
+      : html`<span class="muted">${v.messages.size ? "The start of the conversation" : "No messages yet"}</span>`}</div>
+    ${items.map((m) => html`<${Message} m=${m} key=${m.id} />`)}
   </div>`;
 }
+
+const STATES = { uploading: "uploading…", sending: "sending…", sent: "✓ sent to the service" };
 
 function Composer({ ch, v }) {
   const [text, setText] = useState("");
   const [to, setTo] = useState("all");
+  const target = () => (v.characters.length ? to : "service");
   const send = () => {
     const t = text.trim();
     if (!t) return;
-    sendText(ch, t, v.characters.length ? to : "service");
+    sendText(ch, t, target());
     setText("");
   };
   const onKey = (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
+  };
+  const attach = (e) => {
+    for (const f of e.target.files) sendFile(ch, f, target());
+    e.target.value = "";
   };
   return html`<form class="composer" onSubmit=${(e) => { e.preventDefault(); send(); }}>
     <label class="to">To
@@ -368,6 +469,8 @@ function Composer({ ch, v }) {
     </label>
     <textarea aria-label="Message" rows="2" value=${text} onInput=${(e) => setText(e.target.value)} onKeyDown=${onKey}
       placeholder="Message (Enter sends, Shift+Enter new line)"></textarea>
+    <input type="file" id=${"attach-" + ch} class="sr-only" multiple onChange=${attach} />
+    <label for=${"attach-" + ch} class="attach button" title="Attach files">Attach</label>
     <button type="submit">Send</button>
   </form>`;
 }
@@ -448,7 +551,7 @@ function Channel({ ch }) {
         ${it.text && html`<figcaption>${str(it.text)}</figcaption>`}
       </figure>`)}
     </section>`}
-    <${Log} v=${v} />
+    <${Log} ch=${ch} v=${v} />
     ${v.buttons.length > 0 && html`<div class="buttons" aria-label="Service buttons" role="group">
       ${v.buttons.map((b) => html`<button type="button" key=${b.button_id} class=${v.highlight.has(b.button_id) ? "highlight" : ""}
         onClick=${() => (b.dialog ? set({ dialog: { button: b, channel: ch } }) : click(ch, b, "confirm", []))}>${str(b.button_text)}</button>`)}

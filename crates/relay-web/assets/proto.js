@@ -79,8 +79,10 @@ export class Api {
   userInfo() { return this.call("GET", "/user/info"); }
   channels() { return this.call("GET", "/channel/list"); }
   popular() { return this.call("GET", "/channel/popular"); }
-  history(channel, limit = 50) {
-    return this.call("GET", `/channel/history_message?channel_id=${encodeURIComponent(channel)}&limit=${limit}&before=null`);
+  // Newest first; `before` a message id (older ones only) or null (the newest).
+  history(channel, limit, before) {
+    const b = before === null || before === undefined ? "null" : encodeURIComponent(before);
+    return this.call("GET", `/channel/history_message?channel_id=${encodeURIComponent(channel)}&limit=${limit}&before=${b}`);
   }
   async group(groupId, channel) {
     const d = await this.call("GET", `/user/group?group_id=${encodeURIComponent(groupId)}&channel_id=${encodeURIComponent(channel)}`);
@@ -90,6 +92,32 @@ export class Api {
     const d = await this.call("POST", "/user/group/create", { channel_id: channel, group_name: "A_message_up_group", characters: ids });
     return d.group_id;
   }
+  // The SDK's upload flow: a ticket (an upload URL and form fields), then an unauthenticated
+  // multipart POST of those fields and the file; the file's URL is the upload URL + key.
+  // The ticket names the server as the request's Host saw it; when that is this page's host
+  // the POST goes to this origin as it is, so an https page never posts to an http URL.
+  async upload(file) {
+    const m = /\.([A-Za-z0-9]{1,16})$/.exec(file.name || "");
+    const t = await this.call("GET", `/file/upload?extension=${m ? m[1].toLowerCase() : ""}`);
+    if (!t || typeof t.url !== "string" || !t.fields || typeof t.fields.key !== "string") throw new ApiError("The server gave no upload ticket.");
+    let url = t.url;
+    try {
+      const u = new URL(t.url, location.href);
+      if (u.host === location.host) url = location.origin + u.pathname;
+    } catch { /* keep it as given */ }
+    const form = new FormData();
+    for (const [k, v] of Object.entries(t.fields)) form.append(k, String(v));
+    form.append("file", file, "file");
+    let res;
+    try { res = await fetch(url, { method: "POST", body: form }); } catch { throw new ApiError("The upload could not reach the server."); }
+    if (!res.ok) {
+      let msg = `The upload failed (${res.status}).`;
+      try { const j = await res.json(); if (j && j.message) msg = j.message; } catch { /* not JSON */ }
+      throw new ApiError(msg);
+    }
+    return url + t.fields.key;
+  }
+
   async profiles(ids) {
     if (!ids.length) return [];
     const d = await this.call("POST", "/character/fetch_profile", { character_list: ids });

@@ -79,6 +79,15 @@ class EchoService(EchoBase):
         await self.send_style([StyleItem(widget="canvas", display="visible", expand=True)], ch, [uid])
         await self.send_canvas([CanvasItem(text="Welcome to the echo room", path=None)], ch, [uid])
 
+    async def on_message_up(self, message):
+        if message.subtype == "text":
+            return await super().on_message_up(message)
+        # Uploads come back as they went, by URL: the page shows the service's echo.
+        self.events.append(("message_up", message))
+        c = message.content
+        await self.send_message(c.path, message.channel_id, self.agent.character_id, [message.sender],
+                                subtype=message.subtype, file_display_name=c.filename)
+
     async def on_refresh(self, action):
         self.events.append(("refresh", action))
         await self.push_ui(action.channel_id, action.sender)
