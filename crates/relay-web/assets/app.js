@@ -26,7 +26,7 @@ function view(ch) {
       highlight: new Set(), from: null, epoch: null, info: null, menu: [],
       // Older history: the id to ask before (the oldest message the server gave so far), whether
       // there may be more, a request in flight, and where the log was scrolled when it left.
-      cursor: null, more: true, loadingOlder: false, anchor: null };
+      cursor: null, more: true, loadingOlder: false, anchor: null, low: 0, high: 0 };
   }
   return S.views[ch];
 }
@@ -124,7 +124,7 @@ async function loadHistory(ch, before) {
   const v = view(ch);
   try {
     const hist = (await api.history(ch, PAGE, before)) || [];
-    for (const m of hist) addMessage(m.body || m, null, null);
+    for (const m of hist) addMessage(m.body || m, null, null, true);
     if (before === null && v.cursor !== null) return; // a reopen: older pages are loaded already
     const last = hist[hist.length - 1];
     if (last) v.cursor = (last.body || last).message_id;
@@ -140,7 +140,9 @@ async function loadOlder(ch, el) {
   if (v.loadingOlder || !v.more || v.cursor === null) return;
   v.loadingOlder = true;
   redraw();
-  v.anchor = { height: el.scrollHeight, top: el.scrollTop };
+  // The first message on screen, and how far below the log's top it is.
+  const first = [...el.querySelectorAll("article[data-id]")].find((a) => a.offsetTop + a.offsetHeight > el.scrollTop);
+  v.anchor = first ? { id: first.dataset.id, delta: first.offsetTop - el.scrollTop } : null;
   await loadHistory(ch, v.cursor);
   v.loadingOlder = false;
   redraw();
@@ -189,7 +191,10 @@ function onFrame(f) {
   }
 }
 
-function addMessage(b, offset, epoch) {
+// Messages are ordered by a rank, not by time: timestamps come from each sender's clock and
+// often tie, and history (newest first) carries no offsets. Live messages and my own bubbles
+// take ranks above every other, older history pages ranks below.
+function addMessage(b, offset, epoch, older = false) {
   if (!b.channel_id || !b.message_id) return;
   const v = view(b.channel_id);
   if (typeof offset === "number") {
@@ -197,15 +202,16 @@ function addMessage(b, offset, epoch) {
     if (epoch !== undefined) v.epoch = epoch;
   }
   if (v.messages.has(b.message_id)) return;
-  v.messages.set(b.message_id, { id: b.message_id, sender: b.sender, subtype: b.subtype,
-    content: b.content || {}, timestamp: b.timestamp || Date.now(), offset });
-  // My own message, back from history (or echoed as mine by the service), replaces its bubble.
+  const m = { id: b.message_id, sender: b.sender, subtype: b.subtype, content: b.content || {},
+    timestamp: b.timestamp || Date.now(), offset, rank: older ? --v.low : ++v.high };
+  // My own message, back from history (or echoed as mine by the service), takes its bubble's place.
   if (b.sender === (S.me && S.me.user_id)) {
-    const c = b.content || {};
+    const c = m.content;
     const i = v.pending.findIndex((p) => p.subtype === b.subtype && (b.timestamp || 0) >= p.timestamp - 30000
       && (p.subtype === "text" ? p.text === c.text : p.path === c.path));
-    if (i >= 0) v.pending.splice(i, 1);
+    if (i >= 0) { m.rank = v.pending[i].rank; v.pending.splice(i, 1); }
   }
+  v.messages.set(b.message_id, m);
 }
 
 function applyStyle(v, items) {
@@ -255,6 +261,7 @@ function pendingBubble(ch, p) {
   const v = view(ch);
   p.key = Math.random();
   p.timestamp = Date.now();
+  p.rank = ++v.high;
   v.pending.push(p);
   redraw();
   return {
@@ -391,14 +398,14 @@ function Content({ m }) {
   }
 }
 
-const order = (a, b) => a.timestamp - b.timestamp || (a.offset ?? -1) - (b.offset ?? -1);
+const order = (a, b) => a.rank - b.rank;
 
 function Message({ m }) {
   const mine = m.sender === S.me.user_id || m.local;
   const p = S.profiles[m.sender];
   const t = new Date(m.timestamp);
   const name = m.local ? S.me.name : (p && p.name) || str(m.sender);
-  return html`<article class=${"msg" + (mine ? " mine" : "") + (m.local ? " pending" : "")} tabindex="-1"
+  return html`<article class=${"msg" + (mine ? " mine" : "") + (m.local ? " pending" : "")} tabindex="-1" data-id=${m.id}
       aria-label=${name + ", " + t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}>
     <${Avatar} id=${m.local ? S.me.user_id : m.sender} />
     <div class="bubble">
@@ -421,7 +428,8 @@ function Log({ ch, v }) {
     if (!el) return;
     if (v.anchor && !v.loadingOlder) {
       // Older messages went in above: keep what was on screen where it was.
-      el.scrollTop = el.scrollHeight - v.anchor.height + v.anchor.top;
+      const a = [...el.querySelectorAll("article[data-id]")].find((x) => x.dataset.id === v.anchor.id);
+      if (a) el.scrollTop = a.offsetTop - v.anchor.delta;
       v.anchor = null;
     } else if (atEnd.current) {
       el.scrollTop = el.scrollHeight;
