@@ -14,7 +14,8 @@ const S = {
   open: null,          // channel id
   views: {},           // channel id -> view
   profiles: {},        // character id -> {id, name, avatar}
-  dialog: null,        // {button, channel}
+  dialog: null,        // {dialog, title, submit(bottomId, args), back}: a service's dialog, open
+  menu: null,          // {channel, message, x, y, back}: the menu of a message, open
   error: null,
 };
 let redraw = () => {};
@@ -68,7 +69,7 @@ async function signOut() {
   if (conn) conn.stop();
   conn = null;
   await api.signOut();
-  Object.assign(S, { session: null, me: null, channels: [], channelsLoaded: false, popular: null, open: null, views: {}, conn: "offline", dialog: null });
+  Object.assign(S, { session: null, me: null, channels: [], channelsLoaded: false, popular: null, open: null, views: {}, conn: "offline", dialog: null, menu: null });
   redraw();
 }
 
@@ -183,6 +184,7 @@ function onFrame(f) {
     switch (b.subtype) {
       case "characters": loadCharacters(ch, b.content && b.content.characters); break;
       case "buttons": v.buttons = Array.isArray(b.content) ? b.content : []; break;
+      case "menu": v.menu = Array.isArray(b.content) ? b.content : []; break;
       case "canvas": v.canvas = Array.isArray(b.content) ? b.content : []; break;
       case "style": applyStyle(v, Array.isArray(b.content) ? b.content : []); break;
       case "channel_info": v.info = b.content || null; break;
@@ -295,6 +297,79 @@ async function sendFile(ch, file, to) {
   if (r.ok) b.sent(); else b.fail(r.ctx.message || "not sent");
 }
 
+// The service's menu items that apply to a message: by its subtype ("all" for every one); my
+// own bubbles have no id yet, so nothing to name in a click.
+function menuItemsFor(v, m) {
+  if (m.local) return [];
+  return v.menu.filter((it) => {
+    const subs = Array.isArray(it.message_subtypes) ? it.message_subtypes : [it.message_subtypes];
+    return it && typeof it.menu_item_id === "string" && (subs.includes(m.subtype) || subs.includes("all"));
+  });
+}
+
+// As the SDK's send_menu_item_click with the message as a dict: its id, subtype and content.
+function menuClick(ch, item, m, bottomId, args) {
+  conn.action("menu_item_click", ch, { menu_item_id: item.menu_item_id, message_id: m.id, message_subtype: m.subtype,
+    message_content: m.content, arguments: args, bottom_button_id: bottomId });
+}
+
+function openMenu(ch, m, x, y, back) {
+  // The ContextMenu key gives both its keydown and a contextmenu event: one menu.
+  if (S.menu && S.menu.message.id === m.id) return;
+  set({ menu: { channel: ch, message: m, x, y, back } });
+}
+
+function closeMenu(refocus = true) {
+  const back = S.menu && S.menu.back;
+  set({ menu: null });
+  if (refocus && back && back.isConnected) back.focus();
+}
+
+function chooseMenuItem(it) {
+  const { channel, message, back } = S.menu;
+  closeMenu(!it.dialog);
+  if (it.dialog) openDialog(it.dialog, str(it.menu_item_text), (bb, args) => menuClick(channel, it, message, bb, args), back);
+  else menuClick(channel, it, message, "confirm", []);
+}
+
+function Menu() {
+  const { channel, message, x, y } = S.menu;
+  const items = menuItemsFor(view(channel), message);
+  const box = useRef(null);
+  useLayoutEffect(() => {
+    const first = box.current && box.current.querySelector("[role=menuitem]");
+    if (first) first.focus();
+  }, []);
+  useEffect(() => {
+    const away = (e) => { if (box.current && !box.current.contains(e.target)) closeMenu(false); };
+    document.addEventListener("mousedown", away);
+    return () => document.removeEventListener("mousedown", away);
+  }, []);
+  useLayoutEffect(() => {
+    // Inside the window, whatever the pointer's position (style set through the DOM: the CSP
+    // allows no inline style).
+    const el = box.current;
+    if (!el) return;
+    el.style.left = Math.max(4, Math.min(x, innerWidth - el.offsetWidth - 4)) + "px";
+    el.style.top = Math.max(4, Math.min(y, innerHeight - el.offsetHeight - 4)) + "px";
+  });
+  const onKey = (e) => {
+    const all = [...box.current.querySelectorAll("[role=menuitem]")];
+    const i = all.indexOf(document.activeElement);
+    const go = (j) => { e.preventDefault(); all[(j + all.length) % all.length].focus(); };
+    if (e.key === "ArrowDown") go(i + 1);
+    else if (e.key === "ArrowUp") go(i - 1);
+    else if (e.key === "Home") go(0);
+    else if (e.key === "End") go(all.length - 1);
+    else if (e.key === "Escape") { e.preventDefault(); closeMenu(); }
+    else if (e.key === "Tab") { e.preventDefault(); closeMenu(); }
+  };
+  return html`<div class="menu" role="menu" aria-label="Message actions" ref=${box} onKeyDown=${onKey}>
+    ${items.map((it) => html`<button type="button" role="menuitem" tabindex="-1" key=${it.menu_item_id}
+      onClick=${() => chooseMenuItem(it)}>${str(it.menu_item_text)}</button>`)}
+  </div>`;
+}
+
 function click(ch, button, bottomId, args) {
   conn.action("button_click", ch, { button_id: button.button_id, arguments: args, bottom_button_id: bottomId });
 }
@@ -400,13 +475,20 @@ function Content({ m }) {
 
 const order = (a, b) => a.rank - b.rank;
 
-function Message({ m }) {
+function Message({ ch, v, m }) {
+  const items = menuItemsFor(v, m);
+  const menuAt = (el) => { const r = el.getBoundingClientRect(); openMenu(ch, m, r.left + 8, r.bottom, el.closest("article")); };
+  const onContextMenu = items.length ? (e) => { e.preventDefault(); openMenu(ch, m, e.clientX, e.clientY, e.currentTarget); } : undefined;
+  const onKeyDown = items.length ? (e) => {
+    if (e.target !== e.currentTarget) return;
+    if (e.key === "ContextMenu" || (e.shiftKey && e.key === "F10")) { e.preventDefault(); menuAt(e.currentTarget); }
+  } : undefined;
   const mine = m.sender === S.me.user_id || m.local;
   const p = S.profiles[m.sender];
   const t = new Date(m.timestamp);
   const name = m.local ? S.me.name : (p && p.name) || str(m.sender);
   return html`<article class=${"msg" + (mine ? " mine" : "") + (m.local ? " pending" : "")} tabindex="-1" data-id=${m.id}
-      aria-label=${name + ", " + t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}>
+      aria-keyshortcuts=${items.length ? "Shift+F10" : undefined} onContextMenu=${onContextMenu} onKeyDown=${onKeyDown}>
     <${Avatar} id=${m.local ? S.me.user_id : m.sender} />
     <div class="bubble">
       <div class="meta"><span class="sender">${name}</span>
@@ -414,6 +496,8 @@ function Message({ m }) {
       ${m.local && !m.content.path ? html`<span class="text">${m.text}</span>` : html`<${Content} m=${m} />`}
       ${m.local && html`<span class="state">${STATES[m.state] || "not sent: " + str(m.error)}</span>`}
     </div>
+    ${items.length > 0 && html`<button type="button" class="more" tabindex="-1" aria-label="More actions" aria-haspopup="menu"
+      onClick=${(e) => menuAt(e.currentTarget)}>⋯</button>`}
   </article>`;
 }
 
@@ -440,11 +524,23 @@ function Log({ ch, v }) {
     atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
     if (el.scrollTop < 60) loadOlder(ch, el);
   };
-  return html`<div class="log" role="log" aria-label="Messages" ref=${ref} tabindex="0" onScroll=${onScroll}>
+  // Arrow keys, Home and End move among the messages (each focusable, for its menu's keys).
+  const onKey = (e) => {
+    const all = [...ref.current.querySelectorAll("article[data-id]")];
+    if (!all.length || !["ArrowUp", "ArrowDown", "Home", "End"].includes(e.key)) return;
+    if (e.target !== ref.current && !all.includes(e.target)) return;
+    const i = all.indexOf(e.target);
+    const j = e.key === "Home" ? 0 : e.key === "End" ? all.length - 1
+      : i < 0 ? all.length - 1 : Math.max(0, Math.min(all.length - 1, i + (e.key === "ArrowUp" ? -1 : 1)));
+    e.preventDefault();
+    all[j].focus();
+    if (j === 0) loadOlder(ch, ref.current);
+  };
+  return html`<div class="log" role="log" aria-label="Messages" ref=${ref} tabindex="0" onScroll=${onScroll} onKeyDown=${onKey}>
     <div class="log-start">${v.loadingOlder ? html`<span class="muted">Loading older messages…</span>`
       : v.more && v.cursor !== null ? html`<button type="button" onClick=${() => loadOlder(ch, ref.current)}>Older messages</button>`
       : html`<span class="muted">${v.messages.size ? "The start of the conversation" : "No messages yet"}</span>`}</div>
-    ${items.map((m) => html`<${Message} m=${m} key=${m.id} />`)}
+    ${items.map((m) => html`<${Message} ch=${ch} v=${v} m=${m} key=${m.id} />`)}
   </div>`;
 }
 
@@ -483,9 +579,20 @@ function Composer({ ch, v }) {
   </form>`;
 }
 
+// Opens a service's dialog (of a button or a menu item); `submit` gets the bottom button's id and
+// the values in component order. Focus goes back where it was when the dialog closes.
+function openDialog(d, title, submit, back = document.activeElement) {
+  set({ dialog: { dialog: d || {}, title, submit, back } });
+}
+
+function closeDialog() {
+  const back = S.dialog && S.dialog.back;
+  set({ dialog: null });
+  if (back && back.isConnected) back.focus();
+}
+
 function Dialog() {
-  const { button, channel } = S.dialog;
-  const d = button.dialog || {};
+  const { dialog: d, title, submit } = S.dialog;
   const comps = Array.isArray(d.components) ? d.components : [];
   const bottoms = Array.isArray(d.bottom_buttons) && d.bottom_buttons.length ? d.bottom_buttons : [{ id: "confirm", text: "Confirm", submit: true }];
   const [vals, setVals] = useState(() => comps.map(() => ""));
@@ -495,12 +602,12 @@ function Dialog() {
     const first = box.current && box.current.querySelector("input,select,textarea,button");
     if (first) first.focus();
   }, []);
-  const close = () => set({ dialog: null });
+  const close = closeDialog;
   const press = (bb) => {
     if (!bb.submit) { close(); return; }
     const missing = comps.findIndex((c, i) => c.required && !vals[i]);
     if (missing >= 0) { setErr(`${str(comps[missing].label)} is required.`); return; }
-    click(channel, button, str(bb.id), comps.map((c, i) => ({ label: str(c.label), value: vals[i] })));
+    submit(str(bb.id), comps.map((c, i) => ({ label: str(c.label), value: vals[i] })));
     close();
   };
   const onKey = (e) => {
@@ -516,7 +623,7 @@ function Dialog() {
   const setV = (i, x) => setVals(vals.map((o, j) => (j === i ? x : o)));
   return html`<div class="overlay">
     <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="dlg-title" ref=${box} onKeyDown=${onKey}>
-      <h2 id="dlg-title">${str(d.title) || str(button.button_text)}</h2>
+      <h2 id="dlg-title">${str(d.title) || title}</h2>
       ${comps.map((c, i) => {
         const id = "dlg-f" + i;
         const label = html`<label for=${id}>${str(c.label)}${c.required ? " *" : ""}</label>`;
@@ -562,7 +669,7 @@ function Channel({ ch }) {
     <${Log} ch=${ch} v=${v} />
     ${v.buttons.length > 0 && html`<div class="buttons" aria-label="Service buttons" role="group">
       ${v.buttons.map((b) => html`<button type="button" key=${b.button_id} class=${v.highlight.has(b.button_id) ? "highlight" : ""}
-        onClick=${() => (b.dialog ? set({ dialog: { button: b, channel: ch } }) : click(ch, b, "confirm", []))}>${str(b.button_text)}</button>`)}
+        onClick=${() => (b.dialog ? openDialog(b.dialog, str(b.button_text), (bb, args) => click(ch, b, bb, args)) : click(ch, b, "confirm", []))}>${str(b.button_text)}</button>`)}
     </div>`}
     <${Composer} ch=${ch} v=${v} key=${ch} />
   </section>`;
@@ -584,6 +691,7 @@ function App() {
       <${Sidebar} />
       ${S.open ? html`<${Channel} ch=${S.open} key=${S.open} />` : S.popular ? html`<${Browse} />` : html`<section class="main empty"><p class="muted">Choose a channel.</p></section>`}
     </div>
+    ${S.menu && html`<${Menu} key=${S.menu.message.id} />`}
     ${S.dialog && html`<${Dialog} />`}
   </div>`;
 }

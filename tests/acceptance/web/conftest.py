@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "channels"))
 
 import sdkshim  # noqa: E402  (patches the SDK for ws://)
-from moobius.types import BottomButton, Button, CanvasItem, Dialog, InputComponent, StyleItem  # noqa: E402
+from moobius.types import BottomButton, Button, CanvasItem, Dialog, InputComponent, MenuItem, StyleItem  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 from relaytest import Server  # noqa: E402
 from sdkshim import EchoBase, events  # noqa: E402
@@ -76,6 +76,11 @@ class EchoService(EchoBase):
                 bottom_buttons=[BottomButton(id="cancel", text="Cancel", submit=False),
                                 BottomButton(id="double", text="Extra 2x", submit=True)])),
         ], ch, [uid])
+        await self.send_menu([
+            MenuItem(menu_item_id="mi_type", menu_item_text="What type?", message_subtypes=["text"]),
+            MenuItem(menu_item_id="mi_quote", menu_item_text="Quote", message_subtypes=["text", "image"], dialog=Dialog(
+                title="Quote as", components=[InputComponent(label="Style", type="text", placeholder="plain")])),
+        ], ch, [uid])
         await self.send_style([StyleItem(widget="canvas", display="visible", expand=True)], ch, [uid])
         await self.send_canvas([CanvasItem(text="Welcome to the echo room", path=None)], ch, [uid])
 
@@ -91,6 +96,11 @@ class EchoService(EchoBase):
     async def on_refresh(self, action):
         self.events.append(("refresh", action))
         await self.push_ui(action.channel_id, action.sender)
+
+    async def on_menu_item_click(self, click):
+        self.events.append(("menu_item_click", click))
+        await self.send_canvas([CanvasItem(text=f"Menu {click.menu_item_id} on {click.message_subtype}", path=None)],
+                               click.channel_id, [click.sender])
 
     async def on_button_click(self, click):
         self.events.append(("button_click", click))

@@ -54,12 +54,13 @@ def test_join_echo_buttons_dialog_markup_and_reload(page, world):
     expect(pg.get_by_label("Canvas")).to_contain_text("Welcome to the echo room")
 
     box = pg.get_by_role("textbox", name="Message")
+    n_up = len(events(svc, "message_up"))
     box.fill("hello")
     box.press("Enter")
     log = pg.get_by_role("log")
     expect(log).to_contain_text("hello (echo)")
     expect(log.get_by_text("Echo Bot").first).to_be_visible()
-    up = until(lambda: events(svc, "message_up"), 5, "message_up")
+    up = until(lambda: events(svc, "message_up")[n_up:], 5, "message_up")
     assert up[0].content.text == "hello"
 
     # Shift+Enter is a new line, not a send.

@@ -5,6 +5,7 @@ import json
 import re
 import urllib.request
 
+import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
@@ -18,12 +19,20 @@ SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
 HTML = (b'<!doctype html><title>x</title>'
         b'<script>localStorage.setItem("pwned", "html:" + localStorage.getItem("relay.session"))</script>')
 
+# An account of its own, so that this module depends on no other's order or history.
+EMAIL, PASSWORD = "uploads@example.com", "uploads-pw"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def account(world):
+    world[0].add_account(EMAIL, PASSWORD, "Ulla")
+
 
 def test_an_uploaded_svg_or_html_with_script_does_not_run_in_the_page_origin(page, world):
     server = world[0]
-    token = server.sign_in("user@example.com", "user-pw")
+    token = server.sign_in(EMAIL, PASSWORD)
     urls = [upload_raw(server, token, "svg", SVG), upload_raw(server, token, "html", HTML)]
-    sign_in(page)
+    sign_in(page, PASSWORD, EMAIL)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     assert page.evaluate("localStorage.getItem('relay.session')")
     opened = page.context.new_page()
@@ -75,7 +84,7 @@ def test_uploads_from_the_page_use_the_sdk_flow_and_show_image_audio_and_file(pa
     def on_socket(ws):
         ws.on("framesent", lambda f: sent.append(json.loads(f)))
     pg.on("websocket", on_socket)
-    enter_room(pg)
+    enter_room(pg, EMAIL, PASSWORD)
     n = len(events(svc, "message_up"))
     png, wav, txt = tiny_png(), tiny_wav(), b"plain notes\n"
     pg.get_by_label("Attach").set_input_files([
