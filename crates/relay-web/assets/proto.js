@@ -55,7 +55,13 @@ export class Api {
     this.onSession(this.session);
   }
 
-  async refresh() {
+  // One refresh at a time: calls made in parallel with a stale token share it.
+  refresh() {
+    if (!this.refreshing) this.refreshing = this.doRefresh().finally(() => { this.refreshing = null; });
+    return this.refreshing;
+  }
+
+  async doRefresh() {
     const s = this.session;
     if (!s || !s.refresh) return false;
     try {
