@@ -628,13 +628,18 @@ function Dialog() {
   const close = closeDialog;
   const press = (bb) => {
     if (!bb.submit) { close(); return; }
-    const missing = comps.findIndex((c, i) => c.required && !vals[i]);
+    const missing = comps.findIndex((c, i) => c.required && c.type !== "invalid" && !vals[i]);
     if (missing >= 0) { setErr(`${str(comps[missing].label)} is required.`); return; }
     submit(str(bb.id), comps.map((c, i) => ({ label: str(c.label), value: vals[i] })));
     close();
   };
   const onKey = (e) => {
     if (e.key === "Escape") { e.preventDefault(); close(); }
+    // Enter in a one-line field presses the first submitting button, as in any form.
+    if (e.key === "Enter" && e.target.tagName === "INPUT" && !e.isComposing) {
+      const bb = bottoms.find((b) => b.submit);
+      if (bb) { e.preventDefault(); press(bb); }
+    }
     if (e.key === "Tab" && box.current) { // keep focus inside the dialog
       const f = [...box.current.querySelectorAll("input,select,textarea,button")];
       if (!f.length) return;
@@ -658,6 +663,11 @@ function Dialog() {
         }
         if (c.type === "textbox") {
           return html`<div class="field">${label}<textarea id=${id} placeholder=${str(c.placeholder)} value=${vals[i]} onInput=${(e) => setV(i, e.target.value)}></textarea></div>`;
+        }
+        if (c.type === "invalid") {
+          // A component the service marks as not usable: its text is shown, its value is empty.
+          return html`<div class="field"><span class="label">${str(c.label)}</span>
+            ${c.placeholder && html`<span class="muted">${str(c.placeholder)}</span>`}</div>`;
         }
         const type = c.type === "number" ? "number" : c.type === "password" ? "password" : "text";
         return html`<div class="field">${label}<input id=${id} type=${type} placeholder=${str(c.placeholder)} value=${vals[i]} onInput=${(e) => setV(i, e.target.value)} /></div>`;

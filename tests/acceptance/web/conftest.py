@@ -75,6 +75,16 @@ class EchoService(EchoBase):
                 components=[InputComponent(label="How many?", type="dropdown", required=True, choices=["1", "2", "3"])],
                 bottom_buttons=[BottomButton(id="cancel", text="Cancel", submit=False),
                                 BottomButton(id="double", text="Extra 2x", submit=True)])),
+            Button(button_id="form", button_text="Form", dialog=Dialog(title="Every kind", components=[
+                InputComponent(label="Name", type="text", required=True, placeholder="your name"),
+                InputComponent(label="Notes", type="textbox"),
+                InputComponent(label="Count", type="number"),
+                InputComponent(label="Secret", type="password"),
+                InputComponent(label="Broken", type="invalid", placeholder="not available"),
+                InputComponent(label="Colour", type="dropdown", choices=["red", "green"]),
+            ])),
+            Button(button_id="hide", button_text="Hide canvas"),
+            Button(button_id="show", button_text="Show canvas"),
         ], ch, [uid])
         await self.send_menu([
             MenuItem(menu_item_id="mi_type", menu_item_text="What type?", message_subtypes=["text"]),
@@ -104,6 +114,12 @@ class EchoService(EchoBase):
 
     async def on_button_click(self, click):
         self.events.append(("button_click", click))
+        if click.button_id in ("hide", "show"):
+            display = "invisible" if click.button_id == "hide" else "visible"
+            return await self.send_style([StyleItem(widget="canvas", display=display, expand=False)], click.channel_id, [click.sender])
+        if click.button_id == "form":
+            text = "Form " + " | ".join(f"{a.label}={a.value}" for a in click.arguments)
+            return await self.send_canvas([CanvasItem(text=text, path=None)], click.channel_id, [click.sender])
         value = click.arguments[0].value if click.arguments else "-"
         await self.send_canvas([CanvasItem(text=f"Clicked {click.button_id} {value} {click.bottom_button_id}", path=None)],
                                click.channel_id, [click.sender])
