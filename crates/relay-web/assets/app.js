@@ -419,7 +419,7 @@ function SignIn() {
     <form onSubmit=${submit}>
       <h1>Relay</h1>
       <label for="email">Email</label>
-      <input id="email" type="email" autocomplete="username" required value=${email} onInput=${(e) => setEmail(e.target.value)} />
+      <input id="email" type="email" autocomplete="username" autofocus required value=${email} onInput=${(e) => setEmail(e.target.value)} />
       <label for="password">Password</label>
       <input id="password" type="password" autocomplete="current-password" required value=${password} onInput=${(e) => setPassword(e.target.value)} />
       ${S.error && html`<p role="alert" class="error">${S.error}</p>`}
