@@ -99,17 +99,27 @@ async fn tls_handshake(
     }
 }
 
+/// A request extension: the request came over TLS, so URLs the server hands out for itself
+/// (the channel face's upload URL) say `https`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Https;
+
 /// One HTTP/1.1 connection (plain or TLS) until it ends or shutdown starts.
 async fn serve_connection<I>(
     io: WriteStall<I>,
     peer: SocketAddr,
     app: Router,
     mut stop_rx: watch::Receiver<bool>,
+    https: bool,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-        app.clone().oneshot(req.map(axum::body::Body::new))
+        let mut req = req.map(axum::body::Body::new);
+        if https {
+            req.extensions_mut().insert(Https);
+        }
+        app.clone().oneshot(req)
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -191,6 +201,7 @@ pub async fn serve_with(
                     peer,
                     app,
                     stop_rx,
+                    false,
                 ));
             }
             Some(tls) => {
@@ -210,7 +221,7 @@ pub async fn serve_with(
                         },
                         _ = handshake_stop.changed() => return,
                     };
-                    serve_connection(WriteStall::new(stream, write_stall), peer, app, stop_rx)
+                    serve_connection(WriteStall::new(stream, write_stall), peer, app, stop_rx, true)
                         .await;
                 });
             }

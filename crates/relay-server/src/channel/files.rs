@@ -10,6 +10,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use serde_json::json;
 use std::collections::HashMap;
@@ -17,6 +18,7 @@ use std::collections::HashMap;
 use super::api::Caller;
 use super::envelope::{ok, ApiError, ApiResult};
 use super::ChannelFace;
+use crate::listener::Https;
 
 /// Largest upload accepted.
 const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
@@ -31,28 +33,37 @@ pub(super) fn routes() -> Router<ChannelFace> {
         .route("/file/store/{key}", get(download))
 }
 
-fn base_url(headers: &HeaderMap) -> String {
+/// The server's own address as the client reached it: `https` when the request came over
+/// Relay's TLS (a client on https must not be sent to post or fetch over http), else what a
+/// proxy in front says it terminated, else `http`.
+fn base_url(headers: &HeaderMap, tls: bool) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
-    let proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("http");
+    let proto = if tls {
+        "https"
+    } else {
+        headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("http")
+    };
     format!("{proto}://{host}")
 }
 
 async fn upload_ticket(
     State(face): State<ChannelFace>,
     Caller(_): Caller,
+    https: Option<Extension<Https>>,
     headers: HeaderMap,
     Query(p): Query<HashMap<String, String>>,
 ) -> ApiResult {
     let ext = p.get("extension").map(String::as_str).unwrap_or("");
     let key = face.hub.new_upload_key(ext)?;
+    let base = base_url(&headers, https.is_some());
     Ok(ok(
-        json!({"url": format!("{}/file/store/", base_url(&headers)), "fields": {"key": key}}),
+        json!({"url": format!("{base}/file/store/"), "fields": {"key": key}}),
     ))
 }
 
