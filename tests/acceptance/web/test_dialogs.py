@@ -5,7 +5,7 @@ shown as text."""
 import pytest
 from playwright.sync_api import expect
 
-from conftest import allowed_errors, enter_room
+from conftest import SHOTS, allowed_errors, enter_room
 from sdkshim import events
 
 EMAIL, PASSWORD = "dialogs@example.com", "dialogs-pw"
@@ -47,6 +47,7 @@ def test_every_component_type_by_keyboard_and_canvas_hidden_and_shown(page, worl
     assert dlg.get_by_label("Count").get_attribute("type") == "number"
     assert dlg.get_by_label("Secret").get_attribute("type") == "password"
     dlg.get_by_label("Secret").focus()
+    pg.screenshot(path=f"{SHOTS}/web-page-dialog.png")
     pg.keyboard.press("Enter")
     expect(dlg).to_have_count(0)
     expect(form).to_be_focused()

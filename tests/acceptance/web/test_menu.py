@@ -7,7 +7,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from conftest import allowed_errors, enter_room, until, upload_raw
+from conftest import SHOTS, allowed_errors, enter_room, until, upload_raw
 from sdkshim import events
 from test_uploads import tiny_png
 
@@ -43,6 +43,7 @@ def test_menu_by_right_click_and_keyboard_reaches_the_service(page, world):
     echo.click(button="right")
     menu = pg.get_by_role("menu", name="Message actions")
     expect(menu.get_by_role("menuitem")).to_have_text(["What type?", "Quote"])
+    pg.screenshot(path=f"{SHOTS}/web-page-menu.png")
     menu.get_by_role("menuitem", name="What type?").click()
     expect(menu).to_have_count(0)
     expect(pg.get_by_label("Canvas")).to_contain_text("Menu mi_type on text")

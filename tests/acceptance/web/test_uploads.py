@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from conftest import allowed_errors, enter_room, sign_in, until, upload_raw
+from conftest import SHOTS, allowed_errors, enter_room, sign_in, until, upload_raw
 from sdkshim import events
 
 # Each would, if it ran in the page's origin, copy the session to a place the test looks at.
@@ -123,4 +123,5 @@ def test_uploads_from_the_page_use_the_sdk_flow_and_show_image_audio_and_file(pa
     assert [m for m, u in requests if u == server.http + "/file/store/"] == ["POST"] * 3
 
     expect(log.get_by_text("✓ sent to the service")).to_have_count(3)
+    pg.screenshot(path=f"{SHOTS}/web-page-uploads.png")
     assert allowed_errors(pg.errors) == []
