@@ -117,6 +117,7 @@ async function onLogin() {
     conn.action("refresh", S.open);
   }
   redraw();
+  await flushOutbox();
 }
 
 function noteResume(v, r) {
@@ -289,35 +290,70 @@ function pendingBubble(ch, p) {
   p.rank = ++v.high;
   v.pending.push(p);
   redraw();
-  return {
-    fail(error) { p.state = "failed"; p.error = error; redraw(); },
-    set(patch) { Object.assign(p, patch); redraw(); },
-    sent() { p.state = "sent"; redraw(); },
-  };
+  return p;
 }
 
-async function sendText(ch, text, to) {
-  const b = pendingBubble(ch, { subtype: "text", text, state: "sending" });
+// Bubbles waiting for the connection, in the order they were written; sent after the next login.
+const outbox = [];
+
+function waitForConnection(ch, p) {
+  p.state = "waiting";
+  if (!outbox.some((o) => o.p === p)) outbox.push({ ch, p });
+  redraw();
+}
+
+async function flushOutbox() {
+  for (const { ch, p } of outbox.splice(0)) await deliver(ch, p);
+}
+
+// Sends a bubble's message_up. Written while the server is away, it waits and goes out after
+// the next login; refused, it says why and offers Retry.
+async function deliver(ch, p) {
+  if (!conn || conn.state !== "online") { waitForConnection(ch, p); return; }
+  p.state = "sending";
+  redraw();
   let recipients;
-  try { recipients = await recipientsFor(ch, to); } catch (e) { b.fail(e.message); return; }
-  const r = await conn.messageUp(ch, recipients, "text", { text });
-  if (r.ok) b.sent(); else b.fail(r.ctx.message || "not sent");
+  try { recipients = await recipientsFor(ch, p.to); } catch (e) {
+    if (e.offline) waitForConnection(ch, p); else { p.state = "failed"; p.error = e.message; redraw(); }
+    return;
+  }
+  const r = await conn.messageUp(ch, recipients, p.subtype, p.content);
+  if (r.ok) p.state = "sent";
+  else if (r.ctx.offline) { waitForConnection(ch, p); return; }
+  else { p.state = "failed"; p.error = r.ctx.message || "not sent"; }
+  redraw();
+}
+
+function sendText(ch, text, to) {
+  const p = pendingBubble(ch, { subtype: "text", text, to, content: { text }, state: "sending" });
+  p.retry = () => deliver(ch, p);
+  deliver(ch, p);
 }
 
 // image/* is shown inline, audio/* as a player, anything else as a link to download.
 const subtypeOf = (file) => (/^image\//.test(file.type) ? "image" : /^audio\//.test(file.type) ? "audio" : "file");
 
-async function sendFile(ch, file, to) {
-  const subtype = subtypeOf(file);
-  const b = pendingBubble(ch, { subtype, text: file.name, state: "uploading" });
-  let path, recipients;
-  try {
-    path = await api.upload(file);
-    b.set({ path, state: "sending" });
-    recipients = await recipientsFor(ch, to);
-  } catch (e) { b.fail(e.message); return; }
-  const r = await conn.messageUp(ch, recipients, subtype, { path, filename: file.name, size: file.size });
-  if (r.ok) b.sent(); else b.fail(r.ctx.message || "not sent");
+function sendFile(ch, file, to) {
+  const p = pendingBubble(ch, { subtype: subtypeOf(file), text: file.name, to, state: "uploading" });
+  const upload = async () => {
+    if (!p.path) {
+      p.state = "uploading";
+      redraw();
+      try { p.path = await api.upload(file); } catch (e) { p.state = "failed"; p.error = e.message; redraw(); return; }
+      p.content = { path: p.path, filename: file.name, size: file.size };
+    }
+    await deliver(ch, p);
+  };
+  p.retry = upload;
+  upload();
+}
+
+function discard(ch, p) {
+  const v = view(ch);
+  v.pending = v.pending.filter((x) => x !== p);
+  const i = outbox.findIndex((o) => o.p === p);
+  if (i >= 0) outbox.splice(i, 1);
+  redraw();
 }
 
 // The service's menu items that apply to a message: by its subtype ("all" for every one); my
@@ -518,6 +554,9 @@ function Message({ ch, v, m }) {
         <time datetime=${t.toISOString()}>${t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</time></div>
       ${m.local && !m.content.path ? html`<span class="text">${m.text}</span>` : html`<${Content} m=${m} />`}
       ${m.local && html`<span class="state">${STATES[m.state] || "not sent: " + str(m.error)}</span>`}
+      ${m.local && m.state === "failed" && html`<span class="again">
+        <button type="button" onClick=${() => m.bubble.retry()}>Retry</button>
+        <button type="button" onClick=${() => discard(ch, m.bubble)}>Discard</button></span>`}
     </div>
     ${items.length > 0 && html`<button type="button" class="more" tabindex="-1" aria-label="More actions" aria-haspopup="menu"
       onClick=${(e) => menuAt(e.currentTarget)}>⋯</button>`}
@@ -527,7 +566,7 @@ function Message({ ch, v, m }) {
 function Log({ ch, v }) {
   const ref = useRef(null);
   const atEnd = useRef(true);
-  const local = v.pending.map((p) => ({ ...p, id: p.key, local: true, sender: S.me.user_id,
+  const local = v.pending.map((p) => ({ ...p, id: p.key, local: true, sender: S.me.user_id, bubble: p,
     content: p.path ? { path: p.path, filename: p.text } : {} }));
   const items = [...v.messages.values(), ...local].sort(order);
   useLayoutEffect(() => {
@@ -567,7 +606,8 @@ function Log({ ch, v }) {
   </div>`;
 }
 
-const STATES = { uploading: "uploading…", sending: "sending…", sent: "✓ sent to the service" };
+const STATES = { uploading: "uploading…", sending: "sending…", sent: "✓ sent to the service",
+  waiting: "waiting for the connection…" };
 
 function Composer({ ch, v }) {
   const [text, setText] = useState("");

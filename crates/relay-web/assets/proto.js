@@ -30,7 +30,11 @@ export class Api {
     let res;
     try {
       res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    } catch (e) { throw new ApiError("The server cannot be reached."); }
+    } catch (e) {
+      const err = new ApiError("The server cannot be reached.");
+      err.offline = true;
+      throw err;
+    }
     let j = null;
     try { j = await res.json(); } catch { /* not JSON */ }
     if (!j || typeof j !== "object") throw new ApiError(`The server answered ${res.status}.`);
@@ -135,6 +139,10 @@ export class Api {
   }
 }
 
+// The server closes a socket on a frame over 1 MiB; a little is kept for what it adds on delivery.
+const MAX_FRAME = 1024 * 1024 - 4096;
+const TOO_BIG = "too large to send (the server takes up to 1 MiB)";
+
 // The socket: logs in on every connect, sends a heartbeat every 30 s, reconnects with a backoff
 // while the server is away, and tells the page its state ("connecting", "online",
 // "reconnecting", "superseded").
@@ -191,7 +199,9 @@ export class Conn {
       clearInterval(this.beat);
       if (this.ws !== ws) return;
       this.ws = null;
-      for (const cb of this.pending.values()) cb(false, { message: "connection lost" });
+      // 1009: the server closed on a frame too big; sending it again would only do the same.
+      const lost = ev.code === 1009 ? { message: TOO_BIG } : { message: "connection lost", offline: true };
+      for (const cb of this.pending.values()) cb(false, lost);
       this.pending.clear();
       if (this.stopped) return;
       if (ev.code === 1000 && /superseded/.test(ev.reason || "")) { this.setState("superseded"); return; }
@@ -210,9 +220,14 @@ export class Conn {
   send(frame, cb) {
     const request_id = uuid();
     const f = { ...frame, request_id };
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) { if (cb) cb(false, { message: "not connected" }); return false; }
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) { if (cb) cb(false, { message: "not connected", offline: true }); return false; }
+    const text = JSON.stringify(f);
+    if (text.length > MAX_FRAME / 3 && new TextEncoder().encode(text).length > MAX_FRAME) {
+      if (cb) cb(false, { message: TOO_BIG });
+      return false;
+    }
     if (cb) this.pending.set(request_id, cb);
-    this.ws.send(JSON.stringify(f));
+    this.ws.send(text);
     return true;
   }
 
