@@ -27,7 +27,10 @@ function view(ch) {
       highlight: new Set(), from: null, epoch: null, info: null, menu: [],
       // Older history: the id to ask before (the oldest message the server gave so far), whether
       // there may be more, a request in flight, and where the log was scrolled when it left.
-      cursor: null, more: true, loadingOlder: false, anchor: null, low: 0, high: 0 };
+      cursor: null, more: true, loadingOlder: false, anchor: null, low: 0, high: 0,
+      // The log at its end (it follows new messages); messages that came while it was not, or
+      // while the channel was not open.
+      atEnd: true, unseen: 0, unread: 0 };
   }
   return S.views[ch];
 }
@@ -128,8 +131,9 @@ function noteResume(v, r) {
 
 async function openChannel(ch) {
   route(ch);
-  set({ open: ch, popular: null });
   const v = view(ch);
+  v.unread = 0;
+  set({ open: ch, popular: null });
   if (conn && conn.state === "online") {
     if (v.from === null) noteResume(v, await conn.resume(ch));
     conn.action("refresh", ch);
@@ -228,6 +232,10 @@ function addMessage(b, offset, epoch, older = false) {
     if (epoch !== undefined) v.epoch = epoch;
   }
   if (v.messages.has(b.message_id)) return;
+  if (!older && b.sender !== (S.me && S.me.user_id)) {
+    if (S.open !== b.channel_id) v.unread++;
+    else if (!v.atEnd) v.unseen++;
+  }
   const m = { id: b.message_id, sender: b.sender, subtype: b.subtype, content: b.content || {},
     timestamp: b.timestamp || Date.now(), offset, rank: older ? --v.low : ++v.high };
   // My own message, back from history (or echoed as mine by the service), takes its bubble's place.
@@ -288,6 +296,7 @@ function pendingBubble(ch, p) {
   p.key = Math.random();
   p.timestamp = Date.now();
   p.rank = ++v.high;
+  v.atEnd = true; // what I send, I see
   v.pending.push(p);
   redraw();
   return p;
@@ -479,7 +488,8 @@ function Sidebar() {
     <ul>
       ${S.channels.map((c) => html`<li key=${c.channel_id}>
         <button class=${"chan" + (S.open === c.channel_id ? " current" : "")} aria-current=${S.open === c.channel_id ? "true" : undefined}
-          onClick=${() => openChannel(c.channel_id)}>${c.channel_name}</button>
+          onClick=${() => openChannel(c.channel_id)}>${c.channel_name}${view(c.channel_id).unread > 0
+            && html` <span class="badge">${view(c.channel_id).unread}<span class="sr-only"> unread</span></span>`}</button>
       </li>`)}
     </ul>
     ${!S.channels.length && html`<p class="muted">${S.channelsLoaded ? "No channels yet." : "Loading…"}</p>`}
@@ -565,7 +575,6 @@ function Message({ ch, v, m }) {
 
 function Log({ ch, v }) {
   const ref = useRef(null);
-  const atEnd = useRef(true);
   const local = v.pending.map((p) => ({ ...p, id: p.key, local: true, sender: S.me.user_id, bubble: p,
     content: p.path ? { path: p.path, filename: p.text } : {} }));
   const items = [...v.messages.values(), ...local].sort(order);
@@ -577,13 +586,18 @@ function Log({ ch, v }) {
       const a = [...el.querySelectorAll("article[data-id]")].find((x) => x.dataset.id === v.anchor.id);
       if (a) el.scrollTop = a.offsetTop - v.anchor.delta;
       v.anchor = null;
-    } else if (atEnd.current) {
+    } else if (v.atEnd) {
       el.scrollTop = el.scrollHeight;
     }
   });
   const onScroll = (e) => {
     const el = e.currentTarget;
-    atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+    const end = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+    if (end !== v.atEnd || (end && v.unseen)) {
+      v.atEnd = end;
+      if (end) v.unseen = 0;
+      redraw();
+    }
     if (el.scrollTop < 60) loadOlder(ch, el);
   };
   // Arrow keys, Home and End move among the messages (each focusable, for its menu's keys).
@@ -598,11 +612,18 @@ function Log({ ch, v }) {
     all[j].focus();
     if (j === 0) loadOlder(ch, ref.current);
   };
-  return html`<div class="log" role="log" aria-label="Messages" ref=${ref} tabindex="0" onScroll=${onScroll} onKeyDown=${onKey}>
+  const toEnd = () => {
+    v.atEnd = true;
+    v.unseen = 0;
+    redraw();
+  };
+  return html`<div class="log-wrap"><div class="log" role="log" aria-label="Messages" ref=${ref} tabindex="0" onScroll=${onScroll} onKeyDown=${onKey}>
     <div class="log-start">${v.loadingOlder ? html`<span class="muted">Loading older messages…</span>`
       : v.more && v.cursor !== null ? html`<button type="button" onClick=${() => loadOlder(ch, ref.current)}>Older messages</button>`
       : html`<span class="muted">${v.messages.size ? "The start of the conversation" : "No messages yet"}</span>`}</div>
     ${items.map((m) => html`<${Message} ch=${ch} v=${v} m=${m} key=${m.id} />`)}
+  </div>
+  ${v.unseen > 0 && html`<button type="button" class="jump" onClick=${toEnd}>${v.unseen === 1 ? "1 new message" : v.unseen + " new messages"} ↓</button>`}
   </div>`;
 }
 
