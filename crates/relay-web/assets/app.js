@@ -643,6 +643,13 @@ function Composer({ ch, v }) {
   const onKey = (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
   };
+  // A pasted file (a screenshot, say) is sent as an upload; pasted text stays text.
+  const onPaste = (e) => {
+    const files = e.clipboardData ? [...e.clipboardData.files] : [];
+    if (!files.length) return;
+    e.preventDefault();
+    for (const f of files) sendFile(ch, f, target());
+  };
   const attach = (e) => {
     for (const f of e.target.files) sendFile(ch, f, target());
     e.target.value = "";
@@ -655,7 +662,7 @@ function Composer({ ch, v }) {
         ${v.characters.filter((c) => c.id !== S.me.user_id).map((c) => html`<option value=${c.id} key=${c.id}>${c.name}</option>`)}
       </select>
     </label>
-    <textarea aria-label="Message" rows="2" value=${text} onInput=${(e) => setText(e.target.value)} onKeyDown=${onKey}
+    <textarea aria-label="Message" rows="2" value=${text} onInput=${(e) => setText(e.target.value)} onKeyDown=${onKey} onPaste=${onPaste}
       placeholder="Message (Enter sends, Shift+Enter new line)"></textarea>
     <input type="file" id=${"attach-" + ch} class="sr-only" multiple onChange=${attach} />
     <label for=${"attach-" + ch} class="attach button" title="Attach files">Attach</label>
@@ -745,7 +752,16 @@ function Channel({ ch }) {
   const v = view(ch);
   const info = S.channels.find((c) => c.channel_id === ch) || {};
   const name = (v.info && v.info.channel_name) || info.channel_name || ch;
-  return html`<section class="main" aria-label=${"Channel " + name}>
+  // Files dropped anywhere on the channel are uploads to it, for the recipients chosen below.
+  const dragging = (e) => { if (e.dataTransfer && [...e.dataTransfer.types].includes("Files")) e.preventDefault(); };
+  const onDrop = (e) => {
+    const files = e.dataTransfer ? [...e.dataTransfer.files] : [];
+    if (!files.length) return;
+    e.preventDefault();
+    const to = e.currentTarget.querySelector(".composer select");
+    for (const f of files) sendFile(ch, f, v.characters.length && to ? to.value : "service");
+  };
+  return html`<section class="main" aria-label=${"Channel " + name} onDragOver=${dragging} onDrop=${onDrop}>
     <header class="chan-head">
       <button class="back" onClick=${closeChannel} aria-label="All channels">‹</button>
       <h2>${name}</h2>

@@ -125,3 +125,30 @@ def test_uploads_from_the_page_use_the_sdk_flow_and_show_image_audio_and_file(pa
     expect(log.get_by_text("✓ sent to the service")).to_have_count(3)
     pg.screenshot(path=f"{SHOTS}/web-page-uploads.png")
     assert allowed_errors(pg.errors) == []
+
+
+def test_a_pasted_or_dropped_file_is_uploaded(page, world):
+    server, svc, ch = world
+    pg = page
+    enter_room(pg, EMAIL, PASSWORD)
+    n = len(events(svc, "message_up"))
+    # The browser's own events, as a paste of a screenshot and a drop of a file would give them.
+    pg.get_by_role("textbox", name="Message").evaluate("""el => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(["pasted"], "pasted.txt", { type: "text/plain" }));
+        el.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+    }""")
+    pg.get_by_role("log").evaluate("""el => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(["dropped"], "dropped.txt", { type: "text/plain" }));
+        el.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+        el.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }""")
+    log = pg.get_by_role("log")
+    expect(log.get_by_role("link", name="pasted.txt")).to_have_count(2)
+    expect(log.get_by_role("link", name="dropped.txt")).to_have_count(2)
+    until(lambda: len(events(svc, "message_up")) >= n + 2, 10, "both at the service")
+    names = sorted(m.content.filename for m in events(svc, "message_up")[n:])
+    assert names == ["dropped.txt", "pasted.txt"], names
+    assert pg.get_by_role("textbox", name="Message").input_value() == ""
+    assert allowed_errors(pg.errors) == []
