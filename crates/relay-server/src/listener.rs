@@ -100,12 +100,18 @@ async fn tls_handshake(
     }
 }
 
+/// A request extension: the request came over TLS, so URLs the server hands out for itself
+/// (the channel face's upload URL) say `https`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Https;
+
 /// One HTTP/1.1 connection (plain or TLS) until it ends or shutdown starts.
 async fn serve_connection<I>(
     io: WriteStall<I>,
     peer: SocketAddr,
     app: Router,
     mut stop_rx: watch::Receiver<bool>,
+    https: bool,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -116,6 +122,9 @@ async fn serve_connection<I>(
         // The sign-in throttle counts guesses per client address.
         req.extensions_mut()
             .insert(axum::extract::ConnectInfo(peer));
+        if https {
+            req.extensions_mut().insert(Https);
+        }
         let (response, refused) = (app.clone().oneshot(req), refused.clone());
         async move {
             let mut response = response.await?;
@@ -211,6 +220,7 @@ pub async fn serve_with(
                     peer,
                     app,
                     stop_rx,
+                    false,
                 ));
             }
             Some(tls) => {
@@ -230,7 +240,7 @@ pub async fn serve_with(
                         },
                         _ = handshake_stop.changed() => return,
                     };
-                    serve_connection(WriteStall::new(stream, write_stall), peer, app, stop_rx)
+                    serve_connection(WriteStall::new(stream, write_stall), peer, app, stop_rx, true)
                         .await;
                 });
             }

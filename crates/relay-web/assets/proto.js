@@ -30,7 +30,11 @@ export class Api {
     let res;
     try {
       res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    } catch (e) { throw new ApiError("The server cannot be reached."); }
+    } catch (e) {
+      const err = new ApiError("The server cannot be reached.");
+      err.offline = true;
+      throw err;
+    }
     let j = null;
     try { j = await res.json(); } catch { /* not JSON */ }
     if (!j || typeof j !== "object") throw new ApiError(`The server answered ${res.status}.`);
@@ -55,7 +59,13 @@ export class Api {
     this.onSession(this.session);
   }
 
-  async refresh() {
+  // One refresh at a time: calls made in parallel with a stale token share it.
+  refresh() {
+    if (!this.refreshing) this.refreshing = this.doRefresh().finally(() => { this.refreshing = null; });
+    return this.refreshing;
+  }
+
+  async doRefresh() {
     const s = this.session;
     if (!s || !s.refresh) return false;
     try {
@@ -79,8 +89,10 @@ export class Api {
   userInfo() { return this.call("GET", "/user/info"); }
   channels() { return this.call("GET", "/channel/list"); }
   popular() { return this.call("GET", "/channel/popular"); }
-  history(channel, limit = 50) {
-    return this.call("GET", `/channel/history_message?channel_id=${encodeURIComponent(channel)}&limit=${limit}&before=null`);
+  // Newest first; `before` a message id (older ones only) or null (the newest).
+  history(channel, limit, before) {
+    const b = before === null || before === undefined ? "null" : encodeURIComponent(before);
+    return this.call("GET", `/channel/history_message?channel_id=${encodeURIComponent(channel)}&limit=${limit}&before=${b}`);
   }
   async group(groupId, channel) {
     const d = await this.call("GET", `/user/group?group_id=${encodeURIComponent(groupId)}&channel_id=${encodeURIComponent(channel)}`);
@@ -90,6 +102,32 @@ export class Api {
     const d = await this.call("POST", "/user/group/create", { channel_id: channel, group_name: "A_message_up_group", characters: ids });
     return d.group_id;
   }
+  // The SDK's upload flow: a ticket (an upload URL and form fields), then an unauthenticated
+  // multipart POST of those fields and the file; the file's URL is the upload URL + key.
+  // The ticket names the server as the request's Host saw it; when that is this page's host
+  // the POST goes to this origin as it is, so an https page never posts to an http URL.
+  async upload(file) {
+    const m = /\.([A-Za-z0-9]{1,16})$/.exec(file.name || "");
+    const t = await this.call("GET", `/file/upload?extension=${m ? m[1].toLowerCase() : ""}`);
+    if (!t || typeof t.url !== "string" || !t.fields || typeof t.fields.key !== "string") throw new ApiError("The server gave no upload ticket.");
+    let url = t.url;
+    try {
+      const u = new URL(t.url, location.href);
+      if (u.host === location.host) url = location.origin + u.pathname;
+    } catch { /* keep it as given */ }
+    const form = new FormData();
+    for (const [k, v] of Object.entries(t.fields)) form.append(k, String(v));
+    form.append("file", file, "file");
+    let res;
+    try { res = await fetch(url, { method: "POST", body: form }); } catch { throw new ApiError("The upload could not reach the server."); }
+    if (!res.ok) {
+      let msg = `The upload failed (${res.status}).`;
+      try { const j = await res.json(); if (j && j.message) msg = j.message; } catch { /* not JSON */ }
+      throw new ApiError(msg);
+    }
+    return url + t.fields.key;
+  }
+
   async profiles(ids) {
     if (!ids.length) return [];
     const d = await this.call("POST", "/character/fetch_profile", { character_list: ids });
@@ -100,6 +138,10 @@ export class Api {
     }));
   }
 }
+
+// The server closes a socket on a frame over 1 MiB; a little is kept for what it adds on delivery.
+const MAX_FRAME = 1024 * 1024 - 4096;
+const TOO_BIG = "too large to send (the server takes up to 1 MiB)";
 
 // The socket: logs in on every connect, sends a heartbeat every 30 s, reconnects with a backoff
 // while the server is away, and tells the page its state ("connecting", "online",
@@ -157,7 +199,9 @@ export class Conn {
       clearInterval(this.beat);
       if (this.ws !== ws) return;
       this.ws = null;
-      for (const cb of this.pending.values()) cb(false, { message: "connection lost" });
+      // 1009: the server closed on a frame too big; sending it again would only do the same.
+      const lost = ev.code === 1009 ? { message: TOO_BIG } : { message: "connection lost", offline: true };
+      for (const cb of this.pending.values()) cb(false, lost);
       this.pending.clear();
       if (this.stopped) return;
       if (ev.code === 1000 && /superseded/.test(ev.reason || "")) { this.setState("superseded"); return; }
@@ -176,9 +220,14 @@ export class Conn {
   send(frame, cb) {
     const request_id = uuid();
     const f = { ...frame, request_id };
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) { if (cb) cb(false, { message: "not connected" }); return false; }
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) { if (cb) cb(false, { message: "not connected", offline: true }); return false; }
+    const text = JSON.stringify(f);
+    if (text.length > MAX_FRAME / 3 && new TextEncoder().encode(text).length > MAX_FRAME) {
+      if (cb) cb(false, { message: TOO_BIG });
+      return false;
+    }
     if (cb) this.pending.set(request_id, cb);
-    this.ws.send(JSON.stringify(f));
+    this.ws.send(text);
     return true;
   }
 

@@ -7,98 +7,11 @@ import signal
 import time
 import urllib.request
 
-import pytest
 from playwright.sync_api import expect
 
-import sdkshim  # noqa: F401  (patches the SDK for ws://)
-from moobius.types import BottomButton, Button, CanvasItem, Dialog, InputComponent, StyleItem
-from sdkshim import EchoBase, events
+from sdkshim import events
 
-from conftest import ServiceThread
-from relaytest import Server
-
-# The screenshots in docs/ are taken with RELAY_SCREENSHOTS=docs; a plain run leaves the tree alone.
-SHOTS = __import__("os").environ.get("RELAY_SCREENSHOTS") or __import__("tempfile").gettempdir()
-
-
-class EchoService(EchoBase):
-    async def push_ui(self, ch, uid):
-        await self.send_characters([uid, self.agent.character_id], ch, [uid])
-        await self.send_buttons([
-            Button(button_id="meow", button_text="Meow"),
-            Button(button_id="repeat", button_text="Repeat", dialog=Dialog(
-                title="Repeat what?",
-                components=[InputComponent(label="How many?", type="dropdown", required=True, choices=["1", "2", "3"])],
-                bottom_buttons=[BottomButton(id="cancel", text="Cancel", submit=False),
-                                BottomButton(id="double", text="Extra 2x", submit=True)])),
-        ], ch, [uid])
-        await self.send_style([StyleItem(widget="canvas", display="visible", expand=True)], ch, [uid])
-        await self.send_canvas([CanvasItem(text="Welcome to the echo room", path=None)], ch, [uid])
-
-    async def on_refresh(self, action):
-        self.events.append(("refresh", action))
-        await self.push_ui(action.channel_id, action.sender)
-
-    async def on_button_click(self, click):
-        self.events.append(("button_click", click))
-        value = click.arguments[0].value if click.arguments else "-"
-        await self.send_canvas([CanvasItem(text=f"Clicked {click.button_id} {value} {click.bottom_button_id}", path=None)],
-                               click.channel_id, [click.sender])
-
-
-def until(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("web"))
-    server.start()
-    server.add_account("owner@example.com", "owner-pw", "Owner")
-    server.add_account("user@example.com", "user-pw", "Ada")
-    t_owner = server.sign_in("owner@example.com", "owner-pw")
-    ch = server.ok("POST", "/channel/create", {"channel_name": "Echo room", "context": {"channel_description": "echo"}}, t_owner)["channel_id"]
-    st = ServiceThread(lambda: EchoService(**sdkshim.configs(server, "owner@example.com", "owner-pw", True, [ch]))).start()
-    until(lambda: events(st.svc, "start"), 30, "service on_start")
-    yield server, st.svc, ch
-    server.stop()
-
-
-@pytest.fixture
-def page(browser, world):
-    server = world[0]
-    ctx = browser.new_context(viewport={"width": 1100, "height": 800}, base_url=server.http)
-    pg = ctx.new_page()
-    pg.errors = []
-    pg.on("pageerror", lambda e: pg.errors.append(f"pageerror: {e}"))
-    pg.on("console", lambda m: m.type == "error" and pg.errors.append(f"console: {m.text}"))
-    pg.set_default_timeout(10000)
-    yield pg
-    ctx.close()
-
-
-def allowed_errors(errors):
-    # The browser logs failed loads of unreachable avatar URLs and a lost socket while the server
-    # is down; neither is a script error.
-    return [e for e in errors if not re.search(r"ERR_NAME_NOT_RESOLVED|ERR_CONNECTION_REFUSED|ERR_INTERNET_DISCONNECTED|WebSocket connection|Failed to load resource|ERR_PROXY|ERR_ADDRESS_UNREACHABLE|ERR_TUNNEL", e)]
-
-
-def sign_in(pg, password="user-pw"):
-    pg.goto("/")
-    pg.get_by_label("Email").fill("user@example.com")
-    pg.get_by_label("Password").fill(password)
-    pg.get_by_role("button", name="Sign in").click()
-
-
-def open_room(pg):
-    pg.get_by_role("button", name="Echo room").click()
-    expect(pg.get_by_role("log")).to_be_visible()
+from conftest import SHOTS, allowed_errors, open_room, sign_in, until
 
 
 def test_served_with_csp_etag_and_queue_root_unchanged(world):
@@ -141,12 +54,13 @@ def test_join_echo_buttons_dialog_markup_and_reload(page, world):
     expect(pg.get_by_label("Canvas")).to_contain_text("Welcome to the echo room")
 
     box = pg.get_by_role("textbox", name="Message")
+    n_up = len(events(svc, "message_up"))
     box.fill("hello")
     box.press("Enter")
     log = pg.get_by_role("log")
     expect(log).to_contain_text("hello (echo)")
     expect(log.get_by_text("Echo Bot").first).to_be_visible()
-    up = until(lambda: events(svc, "message_up"), 5, "message_up")
+    up = until(lambda: events(svc, "message_up")[n_up:], 5, "message_up")
     assert up[0].content.text == "hello"
 
     # Shift+Enter is a new line, not a send.

@@ -1,14 +1,16 @@
 //! File uploads shaped like an S3 presigned POST: `GET /file/upload` hands out a URL and an
 //! unguessable one-time `key`; an unauthenticated multipart POST of that key plus the bytes
-//! stores the file; `GET`/`HEAD` of URL + key serve it publicly (the SDK downloads without auth).
+//! stores the file; `GET`/`HEAD` of URL + key serve it publicly (the SDK downloads without auth),
+//! on the page's origin, so a download must never be able to run script there (`download_headers`).
 
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use serde_json::json;
 use std::collections::HashMap;
@@ -16,6 +18,7 @@ use std::collections::HashMap;
 use super::api::Caller;
 use super::envelope::{ok, ApiError, ApiResult};
 use super::ChannelFace;
+use crate::listener::Https;
 
 /// Largest upload accepted.
 const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
@@ -30,28 +33,37 @@ pub(super) fn routes() -> Router<ChannelFace> {
         .route("/file/store/{key}", get(download))
 }
 
-fn base_url(headers: &HeaderMap) -> String {
+/// The server's own address as the client reached it: `https` when the request came over
+/// Relay's TLS (a client on https must not be sent to post or fetch over http), else what a
+/// proxy in front says it terminated, else `http`.
+fn base_url(headers: &HeaderMap, tls: bool) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
-    let proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("http");
+    let proto = if tls {
+        "https"
+    } else {
+        headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("http")
+    };
     format!("{proto}://{host}")
 }
 
 async fn upload_ticket(
     State(face): State<ChannelFace>,
     Caller(_): Caller,
+    https: Option<Extension<Https>>,
     headers: HeaderMap,
     Query(p): Query<HashMap<String, String>>,
 ) -> ApiResult {
     let ext = p.get("extension").map(String::as_str).unwrap_or("");
     let key = face.hub.new_upload_key(ext)?;
+    let base = base_url(&headers, https.is_some());
     Ok(ok(
-        json!({"url": format!("{}/file/store/", base_url(&headers)), "fields": {"key": key}}),
+        json!({"url": format!("{base}/file/store/"), "fields": {"key": key}}),
     ))
 }
 
@@ -178,20 +190,76 @@ async fn upload(
     Ok(ok(json!({"key": key, "size": size})))
 }
 
-fn content_type(key: &str) -> &'static str {
-    match key.rsplit('.').next().unwrap_or("") {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "svg" => "image/svg+xml",
-        "txt" | "log" => "text/plain; charset=utf-8",
-        "json" => "application/json",
-        "pdf" => "application/pdf",
-        "mp3" => "audio/mpeg",
-        "wav" => "audio/wav",
-        _ => "application/octet-stream",
+/// What a download is served as. Passive types are ones a browser only ever shows (images,
+/// audio, video, PDF, plain text); everything else (SVG, HTML, XML, unknown bytes) could run
+/// script if opened in the page's origin, so it is sandboxed and offered as a download.
+struct Served {
+    content_type: &'static str,
+    passive: bool,
+}
+
+fn served_as(key: &str) -> Served {
+    let ext = key.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    let passive = |content_type| Served {
+        content_type,
+        passive: true,
+    };
+    let active = |content_type| Served {
+        content_type,
+        passive: false,
+    };
+    match ext.as_str() {
+        "png" => passive("image/png"),
+        "jpg" | "jpeg" => passive("image/jpeg"),
+        "gif" => passive("image/gif"),
+        "webp" => passive("image/webp"),
+        "avif" => passive("image/avif"),
+        "bmp" => passive("image/bmp"),
+        "txt" | "log" => passive("text/plain; charset=utf-8"),
+        "pdf" => passive("application/pdf"),
+        "mp3" => passive("audio/mpeg"),
+        "wav" => passive("audio/wav"),
+        "ogg" | "oga" | "opus" => passive("audio/ogg"),
+        "m4a" => passive("audio/mp4"),
+        "flac" => passive("audio/flac"),
+        "mp4" | "m4v" => passive("video/mp4"),
+        "webm" => passive("video/webm"),
+        "svg" => active("image/svg+xml"),
+        "json" => active("application/json"),
+        _ => active("application/octet-stream"),
     }
+}
+
+/// Headers every download carries: the type is never sniffed (a PNG that is really HTML stays
+/// a PNG), a stored file never changes (keys are used once), and an active type runs, if
+/// opened at all, in a sandbox with an opaque origin, and is saved rather than shown.
+fn download_headers(key: &str, len: usize) -> HeaderMap {
+    let served = served_as(key);
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(served.content_type),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    if !served.passive {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox; default-src 'none'"),
+        );
+        // Keys are ASCII letters, digits and dots (valid_key), so the name needs no escaping.
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{key}\"")) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    h
 }
 
 async fn download(
@@ -203,14 +271,48 @@ async fn download(
         return ApiError::new(StatusCode::NOT_FOUND, 40400, "no such file").into_response();
     }
     match tokio::fs::read(face.hub.files_dir().join(&key)).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, content_type(&key).to_owned()),
-                (header::CONTENT_LENGTH, bytes.len().to_string()),
-            ],
-            Body::from(bytes),
-        )
-            .into_response(),
+        Ok(bytes) => (download_headers(&key, bytes.len()), Body::from(bytes)).into_response(),
         Err(_) => ApiError::new(StatusCode::NOT_FOUND, 40400, "no such file").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn active_types_are_sandboxed_attachments_and_passive_ones_are_not() {
+        for key in [
+            "a.svg", "a.SVG", "a.html", "a.htm", "a.xml", "a.xhtml", "a.js", "a.json", "a", "a.bin",
+        ] {
+            let h = download_headers(key, 1);
+            assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{key}");
+            assert!(
+                h[header::CONTENT_SECURITY_POLICY]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("sandbox"),
+                "{key}"
+            );
+            assert!(
+                h[header::CONTENT_DISPOSITION]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("attachment"),
+                "{key}"
+            );
+            assert!(
+                !h[header::CONTENT_TYPE].to_str().unwrap().contains("html"),
+                "{key}"
+            );
+        }
+        for key in [
+            "a.png", "a.JPG", "a.gif", "a.webp", "a.mp3", "a.ogg", "a.mp4", "a.pdf", "a.txt",
+        ] {
+            let h = download_headers(key, 1);
+            assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{key}");
+            assert!(h.get(header::CONTENT_SECURITY_POLICY).is_none(), "{key}");
+            assert!(h.get(header::CONTENT_DISPOSITION).is_none(), "{key}");
+        }
     }
 }

@@ -10,6 +10,7 @@ mod client_watch_replay;
 mod clock_hook;
 mod condemned_takeover;
 mod crash;
+mod download_headers;
 mod durable_acks;
 mod flood_fairness;
 mod ping_flood;

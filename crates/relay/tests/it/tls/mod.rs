@@ -17,6 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+mod upload_url;
+
 /// A test CA and a server certificate for localhost and 127.0.0.1 signed by it.
 struct Pki {
     ca: CertificateDer<'static>,
@@ -92,8 +94,21 @@ async fn https(
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
-    body: &str,
+    body: impl Into<Bytes>,
 ) -> (u16, http::HeaderMap, String) {
+    let (status, headers, body) = https_bytes(s, ca, method, path, headers, body).await;
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Like [`https`], the body as bytes.
+async fn https_bytes(
+    s: &Server,
+    ca: &CertificateDer<'static>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> (u16, http::HeaderMap, Vec<u8>) {
     let tls = connect(s, &[ca]).await.expect("TLS handshake");
     let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
@@ -107,13 +122,13 @@ async fn https(
         req = req.header(*k, *v);
     }
     let resp = send
-        .send_request(req.body(Full::new(Bytes::from(body.to_string()))).unwrap())
+        .send_request(req.body(Full::new(body.into())).unwrap())
         .await
         .unwrap();
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8_lossy(&body).into_owned())
+    (status, headers, body.to_vec())
 }
 
 #[tokio::test]
