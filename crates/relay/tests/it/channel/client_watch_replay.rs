@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use relay_wire::websocket::{accept_key, header, parse, Masking, Parsed, OP_CLOSE, OP_TEXT};
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_relay");
+use crate::support::BIN;
 const CH: &str = "ch1";
 
 /// One accepted WebSocket, server side.

@@ -418,7 +418,7 @@ fn server_refusals_carry_the_server_message() {
 #[test]
 fn a_timeout_too_large_for_a_duration_is_refused_cleanly() {
     for value in ["1e20", "-1", "0", "nan"] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_relay"))
+        let out = std::process::Command::new(crate::support::BIN)
             .args([
                 "queue",
                 "pull",

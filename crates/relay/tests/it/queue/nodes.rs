@@ -424,7 +424,7 @@ fn the_generated_token_is_shared_and_the_cli_finds_it_with_store() {
 
     let elsewhere = tempfile::tempdir().unwrap();
     let cli = |server: &Server, args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_relay"))
+        let out = std::process::Command::new(crate::support::BIN)
             .arg("queue")
             .args(args)
             .arg("--url")
