@@ -4,14 +4,13 @@
 //! relaxed`, whose acknowledged writes reach the disk only within 100 ms.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::queue_http::{node, Request};
+use crate::support::pushers::push_until;
+use crate::support::queue_http::node;
 use crate::support::server::{Options, Server};
 use futures_util::StreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 const PUSHERS: usize = 16;
@@ -54,44 +53,15 @@ fn push_until_stopped(
     s: &mut Server,
     signal: &str,
 ) -> (HashMap<String, (String, Value)>, std::process::ExitStatus) {
-    let acked: Arc<Mutex<HashMap<String, (String, Value)>>> = Arc::default();
-    let count = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = (0..PUSHERS)
-        .map(|t| {
-            let (addr, token, from, to) = (s.addr, s.token.clone(), node(), node());
-            let (acked, count) = (acked.clone(), count.clone());
-            std::thread::spawn(move || {
-                for seq in 0u64.. {
-                    let body = json!({"pusher": t, "seq": seq});
-                    let req = Request::new(addr, "POST", "/messageQueue")
-                        .header("Authorization", &token)
-                        .from(&from)
-                        .to(&to)
-                        .json(&body);
-                    match req.try_send() {
-                        Ok(r) if r.status == 201 => {
-                            acked.lock().unwrap().insert(r.id(), (from.clone(), body));
-                            count.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Ok(r) => panic!("a push answered {}", r.describe()),
-                        // The listener is closed: the stop has begun.
-                        Err(_) => return,
-                    }
-                }
-            })
-        })
-        .collect();
-    let start = Instant::now();
-    while count.load(Ordering::Relaxed) < ACKED_BEFORE_STOP && start.elapsed() < DEADLINE {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let status = s
-        .stop_with(signal)
-        .unwrap_or_else(|| panic!("no exit after SIG{signal}; log:\n{}", s.log()));
-    for w in workers {
-        w.join().expect("a pusher panicked");
-    }
-    let acked = acked.lock().unwrap().clone();
+    let (acked, status) = push_until(
+        s,
+        PUSHERS,
+        ACKED_BEFORE_STOP,
+        DEADLINE,
+        |_| (node(), node()),
+        |s| s.stop_with(signal),
+    );
+    let status = status.unwrap_or_else(|| panic!("no exit after SIG{signal}; log:\n{}", s.log()));
     (acked, status)
 }
 

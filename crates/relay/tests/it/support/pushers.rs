@@ -23,6 +23,18 @@ pub(crate) fn push_until_killed(
     deadline: Duration,
     route: impl Fn(usize) -> (String, String),
 ) -> Acked {
+    push_until(s, pushers, kill_after, deadline, route, Server::kill9).0
+}
+
+/// Like [`push_until_killed`], with `end` instead of the SIGKILL; returns what `end` gave too.
+pub(crate) fn push_until<T>(
+    s: &mut Server,
+    pushers: usize,
+    after: usize,
+    deadline: Duration,
+    route: impl Fn(usize) -> (String, String),
+    end: impl FnOnce(&mut Server) -> T,
+) -> (Acked, T) {
     let acked: Arc<Mutex<Acked>> = Arc::default();
     let count = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -44,8 +56,9 @@ pub(crate) fn push_until_killed(
                             acked.lock().unwrap().insert(r.id(), (from.clone(), body));
                             count.fetch_add(1, Ordering::Relaxed);
                         }
-                        Ok(r) => panic!("push failed before the kill: {}", r.describe()),
-                        // The server is gone: only acknowledged pushes are promised.
+                        Ok(r) => panic!("push failed before the end: {}", r.describe()),
+                        // The server is gone or closed its listener: only acknowledged pushes
+                        // are promised.
                         Err(_) => return,
                     }
                     seq += 1;
@@ -54,14 +67,14 @@ pub(crate) fn push_until_killed(
         })
         .collect();
     let start = Instant::now();
-    while count.load(Ordering::Relaxed) < kill_after && start.elapsed() < deadline {
+    while count.load(Ordering::Relaxed) < after && start.elapsed() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
-    s.kill9();
+    let ended = end(s);
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.join().expect("pusher panicked");
     }
     let acked = acked.lock().unwrap().clone();
-    acked
+    (acked, ended)
 }
