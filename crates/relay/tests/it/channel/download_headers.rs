@@ -3,6 +3,7 @@
 //! passive image/audio/video/PDF/text type) is sandboxed and offered as an attachment, on GET
 //! and HEAD alike, while images stay displayable inline.
 
+use crate::support::channel::{upload_form, upload_ticket, FORM_BOUNDARY};
 use crate::support::server::Server;
 use reqwest::header::{HeaderMap, CONTENT_DISPOSITION, CONTENT_TYPE};
 use serde_json::Value;
@@ -11,27 +12,16 @@ use serde_json::Value;
 /// and returns the file's URL.
 async fn upload(s: &Server, token: &str, ext: &str, bytes: &[u8]) -> String {
     let c = reqwest::Client::new();
-    let ticket: Value = c
-        .get(format!("{}/file/upload?extension={ext}", s.http()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url = ticket["data"]["url"].as_str().unwrap().to_owned();
-    let key = ticket["data"]["fields"]["key"].as_str().unwrap().to_owned();
-    let mut body = format!(
-        "--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{key}\r\n\
-         --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"file\"\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(b"\r\n--XyZ--\r\n");
+    let ticket = upload_ticket(s, token, ext).await;
+    let url = ticket["url"].as_str().unwrap().to_owned();
+    let key = ticket["fields"]["key"].as_str().unwrap().to_owned();
+    let body = upload_form(&key, bytes);
     let r: Value = c
         .post(&url)
-        .header(CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+        .header(
+            CONTENT_TYPE,
+            format!("multipart/form-data; boundary={FORM_BOUNDARY}"),
+        )
         .body(body)
         .send()
         .await

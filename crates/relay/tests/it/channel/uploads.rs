@@ -94,16 +94,8 @@ async fn a_file_is_written_to_disk_as_it_arrives() {
     s.add_account("a@example.com", "pw");
     let mut h = relay_client::channel::ChannelHttp::new(&s.http()).unwrap();
     let (token, _) = h.sign_in("a@example.com", "pw").await.unwrap();
-    let ticket: Value = reqwest::Client::new()
-        .get(format!("{}/file/upload?extension=bin", s.http()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = ticket["data"]["fields"]["key"].as_str().unwrap().to_owned();
+    let ticket = crate::support::channel::upload_ticket(&s, &token, "bin").await;
+    let key = ticket["fields"]["key"].as_str().unwrap().to_owned();
     let files = s.data_dir().join("channels").join("files");
     let port = s.port();
     tokio::task::spawn_blocking(move || {

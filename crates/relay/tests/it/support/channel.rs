@@ -65,3 +65,33 @@ pub(crate) async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T 
     }
     panic!("timed out waiting for {what}");
 }
+
+/// `GET /file/upload?extension=EXT` as the SDK asks for an upload ticket: its `data` (`url`,
+/// `fields.key`).
+pub(crate) async fn upload_ticket(s: &Server, token: &str, ext: &str) -> serde_json::Value {
+    let ticket: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/file/upload?extension={ext}", s.http()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ticket["data"].clone()
+}
+
+/// The boundary of [`upload_form`]'s body.
+pub(crate) const FORM_BOUNDARY: &str = "XyZ";
+
+/// The multipart body the SDK posts to the ticket's URL: the key first, then the file.
+pub(crate) fn upload_form(key: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{key}\r\n\
+         --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"file\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(b"\r\n--XyZ--\r\n");
+    body
+}

@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::{https_bytes as https, make_pki, start};
+use crate::support::channel::{upload_form, upload_ticket};
 use crate::support::server::Server;
 
 fn json(body: &[u8]) -> Value {
@@ -47,12 +48,7 @@ async fn the_upload_url_over_tls_is_https_and_works() {
     assert_eq!(url, format!("{base}/file/store/"), "{ticket}");
 
     let path = url.strip_prefix(&base).unwrap();
-    let mut form = format!(
-        "--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n{key}\r\n\
-         --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"file\"\r\n\r\n"
-    )
-    .into_bytes();
-    form.extend_from_slice(b"over tls\r\n--XyZ--\r\n");
+    let form = upload_form(key, b"over tls");
     let (status, _, body) = https(
         &s,
         &pki.ca,
@@ -75,14 +71,6 @@ async fn the_upload_url_without_tls_is_http() {
     s.add_account("a@example.com", "pw");
     let mut h = relay_client::channel::ChannelHttp::new(&s.http()).unwrap();
     let (token, _) = h.sign_in("a@example.com", "pw").await.unwrap();
-    let ticket: Value = reqwest::Client::new()
-        .get(format!("{}/file/upload?extension=txt", s.http()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(ticket["data"]["url"], format!("{}/file/store/", s.http()));
+    let ticket = upload_ticket(&s, &token, "txt").await;
+    assert_eq!(ticket["url"], format!("{}/file/store/", s.http()));
 }
