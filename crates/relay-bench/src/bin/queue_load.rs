@@ -52,6 +52,13 @@ struct Args {
     /// beanstalkd's address, such as 127.0.0.1:11300.
     #[arg(long)]
     beanstalkd: Option<SocketAddr>,
+    /// The bare-HTTP ceiling (`queue_ceiling`): the same three requests answered with no
+    /// storage, driven like Relay in the same rounds, as http://IP:PORT.
+    #[arg(long)]
+    ceiling_url: Option<String>,
+    /// The ceiling server's process id, for its CPU time per message.
+    #[arg(long)]
+    ceiling_pid: Option<u32>,
     /// Client counts to run, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,32")]
     clients: Vec<usize>,
@@ -88,12 +95,13 @@ struct Row {
     clients: usize,
     relay: Option<Outcome>,
     beanstalkd: Option<Outcome>,
+    ceiling: Option<Outcome>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.relay_url.is_none() && args.beanstalkd.is_none() {
-        bail!("nothing to measure: give --relay-url and/or --beanstalkd");
+    if args.relay_url.is_none() && args.beanstalkd.is_none() && args.ceiling_url.is_none() {
+        bail!("nothing to measure: give --relay-url, --beanstalkd and/or --ceiling-url");
     }
     if args.clients.is_empty() || args.clients.contains(&0) {
         bail!("--clients needs positive counts");
@@ -130,6 +138,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
 
     let relay_cpu = args.relay_pid.map(|p| CpuProbe::new(p, args.clk_tck));
     let beanstalkd_cpu = args.beanstalkd_pid.map(|p| CpuProbe::new(p, args.clk_tck));
+    let ceiling_cpu = args.ceiling_pid.map(|p| CpuProbe::new(p, args.clk_tck));
     let mut rows = Vec::new();
     // Numbers each run, so every run has its own node ids and tubes.
     let mut run = 0usize;
@@ -139,6 +148,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             clients,
             relay: None,
             beanstalkd: None,
+            ceiling: None,
         };
         for round in 0..args.rounds {
             // Spread the remainder so the rounds add up to exactly `messages`.
@@ -174,6 +184,27 @@ async fn bench(args: Args) -> anyhow::Result<()> {
                 run += 1;
                 eprintln!("  {:.0} msgs/s", o.rate());
                 merge(&mut row.beanstalkd, o)?;
+            }
+            if let Some(url) = &args.ceiling_url {
+                eprintln!(
+                    "ceiling: {clients} client(s), {share} messages (round {})…",
+                    round + 1
+                );
+                let o = run_relay(
+                    url,
+                    "",
+                    run_id,
+                    run,
+                    clients,
+                    share,
+                    Pace::Closed,
+                    ceiling_cpu,
+                    &payload,
+                )
+                .await?;
+                run += 1;
+                eprintln!("  {:.0} msgs/s", o.rate());
+                merge(&mut row.ceiling, o)?;
             }
         }
         rows.push(row);
@@ -316,6 +347,28 @@ fn print_report(args: &Args, rows: &[Row], half: Option<&(usize, f64, Outcome)>)
             cpu(&r.relay),
             cpu(&r.beanstalkd),
         );
+    }
+    if rows.iter().any(|r| r.ceiling.is_some()) {
+        println!(
+            "\nAgainst the bare-HTTP ceiling (queue_ceiling: the same requests on the same HTTP \
+             stack, no storage), in the same rounds:\n"
+        );
+        println!("| clients | Relay msgs/s | ceiling msgs/s | Relay / ceiling | ceiling CPU |");
+        println!("|---:|---:|---:|---:|---:|");
+        for r in rows {
+            let ratio = match (&r.relay, &r.ceiling) {
+                (Some(a), Some(b)) => format!("{:.0}%", 100.0 * a.rate() / b.rate()),
+                _ => dash(),
+            };
+            println!(
+                "| {} | {} | {} | {} | {} |",
+                r.clients,
+                rate(&r.relay),
+                rate(&r.ceiling),
+                ratio,
+                cpu(&r.ceiling)
+            );
+        }
     }
     if let Some((clients, offered, o)) = half {
         println!(
