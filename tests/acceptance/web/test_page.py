@@ -125,7 +125,12 @@ def test_reconnect_after_kill9_without_duplicates(page, world):
     server.start()
     expect(pg.get_by_role("status").filter(has_text="Reconnecting")).to_have_count(0, timeout=20000)
     # On the new socket: the login first, then the resume from where the page was, then refresh.
-    until(lambda: [f for s in sent[sockets:] for f in s if f["type"] == "action"], 10, "refresh after reconnect")
+    try:
+        until(lambda: [f for s in sent[sockets:] for f in s if f["type"] == "action"], 10, "refresh after reconnect")
+    except AssertionError:
+        seen = [[(f["type"], f.get("body", {}).get("subtype")) for f in s] for s in sent]
+        raise AssertionError(f"no refresh after reconnect; sockets before the restart: {sockets}; "
+                             f"frames sent per socket: {seen}; server log tail:\n{''.join(server.log_lines[-30:])}")
     last = [f for f in sent[-1] if f["type"] != "heartbeat"]
     assert [f["type"] for f in last[:3]] == ["user_login", "resume", "action"], last[:3]
     assert last[1]["body"]["channel_id"] == ch and isinstance(last[1]["body"].get("from"), int), last[1]

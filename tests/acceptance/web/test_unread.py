@@ -33,7 +33,13 @@ def test_unread_counts_and_new_messages_below(page, world):
     expect(log.get_by_text("filler 39", exact=True)).to_be_in_viewport()
 
     # Scrolled up: new messages do not move the log; a button says they are there.
-    log.evaluate("el => { el.scrollTop = el.scrollHeight / 2; }")
+    # Resolves once the scroll event has reached the page's own handler (registered before
+    # this one), so the page knows it is away from the end before anything new arrives.
+    log.evaluate("""el => new Promise(done => {
+        el.addEventListener("scroll", () => requestAnimationFrame(() => done(true)), { once: true });
+        el.scrollTop = el.scrollHeight / 2;
+        setTimeout(() => done(false), 5000);
+    })""")
     top = log.evaluate("el => el.scrollTop")
     say("below 1", "below 2")
     jump = pg.get_by_role("button", name="2 new messages")
