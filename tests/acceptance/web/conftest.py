@@ -125,6 +125,19 @@ class EchoService(EchoBase):
                                click.channel_id, [click.sender])
 
 
+def until_on_page(pg, pred, timeout, what):
+    """Like `until`, for what the page's events (websocket frames, console lines) fill in:
+    Playwright's sync API hands those events over only while the test waits in a Playwright
+    call, so this waits in one between tries instead of sleeping."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        pg.wait_for_timeout(50)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def until(pred, timeout, what):
     deadline = time.time() + timeout
     while time.time() < deadline:

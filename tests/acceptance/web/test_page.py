@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from sdkshim import events
 
-from conftest import SHOTS, allowed_errors, open_room, sign_in, until
+from conftest import SHOTS, allowed_errors, open_room, sign_in, until, until_on_page
 
 
 def test_served_with_csp_etag_and_queue_root_unchanged(world):
@@ -116,7 +116,7 @@ def test_reconnect_after_kill9_without_duplicates(page, world):
     log = pg.get_by_role("log")
     expect(log).to_contain_text("hello (echo)")
     before = log.get_by_text("hello (echo)", exact=True).count()
-    until(lambda: sent and any(f["type"] == "resume" for f in sent[-1]), 10, "first resume")
+    until_on_page(pg, lambda: sent and any(f["type"] == "resume" for f in sent[-1]), 10, "first resume")
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait()
     server.proc = None
@@ -126,7 +126,8 @@ def test_reconnect_after_kill9_without_duplicates(page, world):
     expect(pg.get_by_role("status").filter(has_text="Reconnecting")).to_have_count(0, timeout=20000)
     # On the new socket: the login first, then the resume from where the page was, then refresh.
     try:
-        until(lambda: [f for s in sent[sockets:] for f in s if f["type"] == "action"], 10, "refresh after reconnect")
+        until_on_page(pg, lambda: [f for s in sent[sockets:] for f in s if f["type"] == "action"], 10,
+                      "refresh after reconnect")
     except AssertionError:
         seen = [[(f["type"], f.get("body", {}).get("subtype")) for f in s] for s in sent]
         raise AssertionError(f"no refresh after reconnect; sockets before the restart: {sockets}; "
