@@ -457,29 +457,6 @@ impl Engine {
         Ok((requeued, purged))
     }
 
-    /// Runs `maintain` every `every` until the engine is dropped.
-    pub fn spawn_maintenance(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        let weak = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(engine) = weak.upgrade() else { break };
-                match engine.maintain().await {
-                    Ok((0, 0)) => {}
-                    Ok((requeued, purged)) => {
-                        tracing::debug!(requeued, purged, "queue maintenance")
-                    }
-                    Err(err) => tracing::error!(
-                        error = &err as &dyn std::error::Error,
-                        "queue maintenance failed"
-                    ),
-                }
-            }
-        })
-    }
-
     /// Waits until every change made so far is committed.
     pub async fn flush(&self) -> Result<(), EngineError> {
         let rx = {

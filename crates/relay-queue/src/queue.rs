@@ -3,7 +3,7 @@
 //! process, the fastest); `Shared` is the queue whose state is a PostgreSQL database, for any
 //! number of nodes.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use relay_wire::queue::{MessageId, Payload};
@@ -18,6 +18,21 @@ use crate::shared::SharedQueue;
 pub enum Queue {
     Local(Arc<Engine>),
     Shared(Arc<SharedQueue>),
+}
+
+/// A `Queue` that does not keep it alive, for the maintenance task.
+enum WeakQueue {
+    Local(Weak<Engine>),
+    Shared(Weak<SharedQueue>),
+}
+
+impl WeakQueue {
+    fn upgrade(&self) -> Option<Queue> {
+        match self {
+            WeakQueue::Local(q) => q.upgrade().map(Queue::Local),
+            WeakQueue::Shared(q) => q.upgrade().map(Queue::Shared),
+        }
+    }
 }
 
 macro_rules! both {
@@ -126,9 +141,30 @@ impl Queue {
         both!(self, q => q.maintain().await)
     }
 
-    /// Runs maintenance every `every` until the queue is dropped.
+    /// Runs `maintain` every `every` until the queue is dropped.
     pub fn spawn_maintenance(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        both!(self, q => q.spawn_maintenance(every))
+        let weak = match self {
+            Queue::Local(q) => WeakQueue::Local(Arc::downgrade(q)),
+            Queue::Shared(q) => WeakQueue::Shared(Arc::downgrade(q)),
+        };
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(queue) = weak.upgrade() else { break };
+                match queue.maintain().await {
+                    Ok((0, 0)) => {}
+                    Ok((requeued, purged)) => {
+                        tracing::debug!(requeued, purged, "queue maintenance")
+                    }
+                    Err(err) => tracing::error!(
+                        error = &err as &dyn std::error::Error,
+                        "queue maintenance failed"
+                    ),
+                }
+            }
+        })
     }
 
     /// Waits until every change made so far is committed (the shared queue answers only after

@@ -16,7 +16,6 @@ mod schema;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use relay_wire::queue::{ContentKind, MessageId, Payload, Status};
@@ -680,26 +679,6 @@ impl SharedQueue {
         let Some(row) = row else { return Ok(None) };
         let id: &str = row.get(0);
         Ok(MessageId::parse(id).ok())
-    }
-
-    /// Runs `maintain` every `every` until the queue is dropped.
-    pub fn spawn_maintenance(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        let weak = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(queue) = weak.upgrade() else { break };
-                match queue.maintain().await {
-                    Ok((0, 0)) => {}
-                    Ok((requeued, purged)) => {
-                        tracing::debug!(requeued, purged, "queue maintenance")
-                    }
-                    Err(err) => tracing::error!(%err, "queue maintenance failed"),
-                }
-            }
-        })
     }
 }
 
