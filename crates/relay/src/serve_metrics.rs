@@ -26,14 +26,12 @@ const BATCH: &[f64] = &[
 /// Installs the recorder, starts the sampler and, when `listen` is set, serves `/metrics` there.
 /// Must run inside the server's runtime, before the engines record anything.
 pub(crate) async fn install(listen: Option<SocketAddr>, queue: Queue) -> anyhow::Result<()> {
-    let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS)?
-        .set_buckets_for_metric(Matcher::Full("relay_store_commit_batch_size".into()), BATCH)?
-        .install_recorder()
-        .context("installing the metrics recorder")?;
+    let handle = install_recorder(
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS)?
+            .set_buckets_for_metric(Matcher::Full("relay_store_commit_batch_size".into()), BATCH)?,
+    )?;
     describe();
-    let render = handle.clone();
-    relay_server::metrics::set_renderer(move || render.render());
     tokio::spawn(upkeep(handle));
     tokio::spawn(sample_queue(queue));
     if let Some(addr) = listen {
@@ -56,8 +54,6 @@ pub(crate) async fn install(listen: Option<SocketAddr>, queue: Queue) -> anyhow:
     Ok(())
 }
 
-/// Describes every metric, and makes the counters and gauges visible at zero from the start,
-/// so a scraper sees the series before the first event.
 /// For `relay init` and `relay run`, whose console lives in their own process: with
 /// RELAY_METRICS_LISTEN set, that process serves its own `/metrics` (`relay_console_steps`)
 /// from a thread of its own.
@@ -68,15 +64,12 @@ pub(crate) fn console_exposition() -> anyhow::Result<()> {
     let addr: SocketAddr = addr
         .parse()
         .with_context(|| format!("RELAY_METRICS_LISTEN is not an address: {addr:?}"))?;
-    let handle = PrometheusBuilder::new()
-        .install_recorder()
-        .context("installing the metrics recorder")?;
+    install_recorder(PrometheusBuilder::new())?;
     metrics::describe_gauge!(
         "relay_console_steps",
         "Widgets (steps, dividers, questions) on the console"
     );
     metrics::gauge!("relay_console_steps").set(0.0);
-    relay_server::metrics::set_renderer(move || handle.render());
     let listener = std::net::TcpListener::bind(addr)
         .with_context(|| format!("listening for metrics on {addr}"))?;
     listener.set_nonblocking(true)?;
@@ -99,6 +92,18 @@ pub(crate) fn console_exposition() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Installs the process's one recorder and hands its renderer to the server's exposition.
+fn install_recorder(builder: PrometheusBuilder) -> anyhow::Result<PrometheusHandle> {
+    let handle = builder
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let render = handle.clone();
+    relay_server::metrics::set_renderer(move || render.render());
+    Ok(handle)
+}
+
+/// Describes every metric, and makes the counters and gauges visible at zero from the start,
+/// so a scraper sees the series before the first event.
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     for op in ["push", "pull", "ack"] {
@@ -163,11 +168,19 @@ async fn upkeep(handle: PrometheusHandle) {
     }
 }
 
+const QUEUE_GAUGES: [&str; 3] = [
+    "relay_queue_pending",
+    "relay_queue_processing",
+    "relay_queue_processed",
+];
+
 /// Reads the queue's counts into the gauges; a destination that empties is set to 0 once and
-/// then left alone.
+/// then left alone. Crossing `MAX_LABELLED_DESTINATIONS` either way zeroes the series of the
+/// other form, so that `sum()` never adds a stale total to fresh destinations or the reverse.
 async fn sample_queue(queue: Queue) {
     let mut every = tokio::time::interval(queue.counts_every());
     let mut labelled: HashSet<String> = HashSet::new();
+    let mut total = false;
     loop {
         every.tick().await;
         let counts = match queue.counts().await {
@@ -184,30 +197,38 @@ async fn sample_queue(queue: Queue) {
             let (p, r, d) = counts.iter().fold((0, 0, 0), |(p, r, d), (_, c)| {
                 (p + c.pending, r + c.processing, d + c.processed)
             });
-            metrics::gauge!("relay_queue_pending").set(p as f64);
-            metrics::gauge!("relay_queue_processing").set(r as f64);
-            metrics::gauge!("relay_queue_processed").set(d as f64);
+            for (name, v) in QUEUE_GAUGES.into_iter().zip([p, r, d]) {
+                metrics::gauge!(name).set(v as f64);
+            }
+            zero(labelled.drain());
+            total = true;
             continue;
+        }
+        if std::mem::take(&mut total) {
+            for name in QUEUE_GAUGES {
+                metrics::gauge!(name).set(0.0);
+            }
         }
         let mut now = HashSet::with_capacity(counts.len());
         for (dest, c) in counts {
-            metrics::gauge!("relay_queue_pending", "destination" => dest.clone())
-                .set(c.pending as f64);
-            metrics::gauge!("relay_queue_processing", "destination" => dest.clone())
-                .set(c.processing as f64);
-            metrics::gauge!("relay_queue_processed", "destination" => dest.clone())
-                .set(c.processed as f64);
+            for (name, v) in QUEUE_GAUGES
+                .into_iter()
+                .zip([c.pending, c.processing, c.processed])
+            {
+                metrics::gauge!(name, "destination" => dest.clone()).set(v as f64);
+            }
             now.insert(dest);
         }
-        for gone in labelled.difference(&now) {
-            for name in [
-                "relay_queue_pending",
-                "relay_queue_processing",
-                "relay_queue_processed",
-            ] {
-                metrics::gauge!(name, "destination" => gone.clone()).set(0.0);
-            }
-        }
+        zero(labelled.difference(&now).cloned());
         labelled = now;
+    }
+}
+
+/// Sets every queue gauge of these destinations to 0.
+fn zero(destinations: impl Iterator<Item = String>) {
+    for dest in destinations {
+        for name in QUEUE_GAUGES {
+            metrics::gauge!(name, "destination" => dest.clone()).set(0.0);
+        }
     }
 }
