@@ -136,18 +136,22 @@ fn generated_token() -> String {
         .collect()
 }
 
+/// The token in a token file, unless the file is missing or blank.
+fn token_file(path: &Path) -> Option<String> {
+    let t = std::fs::read_to_string(path).ok()?;
+    let t = t.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
 /// The queue token: given, or read from (and on first start written to) DATA/queue-token.
 fn queue_token(args: &ServeArgs, data: &Path) -> anyhow::Result<String> {
     if let Some(t) = given_token(args)? {
         return Ok(t);
     }
     let path = data.join("queue-token");
-    if let Ok(t) = std::fs::read_to_string(&path) {
-        let t = t.trim().to_string();
-        if !t.is_empty() {
-            crate::logging::announce(format_args!("queue token is in {}", path.display()));
-            return Ok(t);
-        }
+    if let Some(t) = token_file(&path) {
+        crate::logging::announce(format_args!("queue token is in {}", path.display()));
+        return Ok(t);
     }
     let token = generated_token();
     write_private(&path, &token).with_context(|| format!("writing {}", path.display()))?;
@@ -308,11 +312,7 @@ async fn open_queue(
             // A token file already there (a node that ran on the embedded store, an operator's
             // choice) seeds the database's token when it has none yet.
             let path = data.join("queue-token");
-            let candidate = std::fs::read_to_string(&path)
-                .ok()
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(generated_token);
+            let candidate = token_file(&path).unwrap_or_else(generated_token);
             let t = shared.shared_token(&candidate).await?;
             // The copy is for `relay queue`, which looks for the token in the data directory.
             write_private(&path, &t).with_context(|| format!("writing {}", path.display()))?;
