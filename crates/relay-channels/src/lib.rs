@@ -23,7 +23,7 @@ pub mod throttle;
 
 pub use error::HubError;
 pub use hub::{
-    Batch, ChannelSummary, ConnHandle, ConnId, Hub, HubConfig, Kill, Outbox, PreloginLimits,
-    PushError, Tokens, TOO_MANY_WAITING,
+    Admission, Batch, ChannelSummary, ConnHandle, ConnId, Hub, HubConfig, Kill, Outbox,
+    PreloginLimits, PushError, Tokens, TOO_MANY_WAITING,
 };
 pub use store::Commits;

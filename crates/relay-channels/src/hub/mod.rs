@@ -26,7 +26,9 @@ use crate::store::{Loaded, Store};
 
 pub use directory::{ChannelSummary, Tokens};
 pub use prelogin::PreloginLimits;
-pub use session::{Batch, ConnHandle, ConnId, Kill, Outbox, PushError, TOO_MANY_WAITING};
+pub use session::{
+    Admission, Batch, ConnHandle, ConnId, Kill, Outbox, PushError, TOO_MANY_WAITING,
+};
 
 /// Tunables of the channel face.
 #[derive(Debug, Clone)]

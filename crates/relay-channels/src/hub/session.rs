@@ -415,14 +415,22 @@ pub(crate) fn copy_with_context(
     text(outbound::copy_with_context(id, kind, status, context))
 }
 
-impl Hub {
-    /// Registers a new connection whose frames go to `out`. While as many connections as
-    /// allowed wait for their login, it is not registered and its kill signal is fired at once
-    /// (1013, [`TOO_MANY_WAITING`]).
-    pub fn connect(&self, out: Arc<dyn Outbox>) -> ConnHandle {
-        let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
+/// A place among the sockets that may wait for a login, taken when a transport decides to accept
+/// a socket and before it answers the upgrade: checking the limit then and counting the socket
+/// only once it is connected would let every upgrade answered in between past the limit.
+/// Dropped unused (the upgrade failed), it gives its place back.
+pub struct Admission {
+    hub: Hub,
+    used: bool,
+}
+
+impl Admission {
+    /// Registers the connection whose frames go to `out`, in the place this admission holds.
+    pub fn connect(mut self, out: Arc<dyn Outbox>) -> ConnHandle {
+        self.used = true;
+        let hub = &self.hub;
+        let id = hub.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         let kill = Arc::new(Kill::default());
-        let burst = self.inner.cfg.max_frames_per_sec as f64;
         let conn = Conn {
             out,
             kill: kill.clone(),
@@ -430,29 +438,67 @@ impl Hub {
             pending: Pending::default(),
             awaiting_login: true,
             login_failed: false,
-            tokens: burst,
+            tokens: hub.inner.cfg.max_frames_per_sec as f64,
             refilled: Instant::now(),
         };
+        let mut st = hub.lock();
+        if st.closed {
+            // The stop began after the admission: the socket is closed at once.
+            st.sessions.prelogin.sockets -= 1;
+            kill.fire(1001, SHUTTING_DOWN);
+        } else {
+            st.sessions.conns.insert(id, conn);
+        }
+        ConnHandle { id, kill }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if !self.used {
+            self.hub.lock().sessions.prelogin.sockets -= 1;
+        }
+    }
+}
+
+impl Hub {
+    /// Takes a place for a new socket among those that may wait for a login, or `None` while
+    /// as many as allowed wait, or the hub is closing.
+    pub fn admit(&self) -> Option<Admission> {
         let mut st = self.lock();
         if st.closed {
-            kill.fire(1001, SHUTTING_DOWN);
-        } else if !st.sessions.prelogin.admits_socket() {
+            return None;
+        }
+        if !st.sessions.prelogin.admits_socket() {
             tracing::warn!(
                 waiting = st.sessions.prelogin.sockets,
                 "refusing a connection: too many waiting for a login"
             );
-            kill.fire(1013, TOO_MANY_WAITING);
-            return ConnHandle { id, kill };
+            return None;
         }
         st.sessions.prelogin.sockets += 1;
-        st.sessions.conns.insert(id, conn);
-        ConnHandle { id, kill }
+        Some(Admission {
+            hub: self.clone(),
+            used: false,
+        })
     }
 
-    /// Whether a new connection would be accepted now (see [`Hub::connect`]), so that a
-    /// transport can refuse it before accepting it (as an HTTP 503 instead of an upgrade).
-    pub fn admits_connection(&self) -> bool {
-        self.lock().sessions.prelogin.admits_socket()
+    /// Registers a new connection whose frames go to `out`. While as many connections as
+    /// allowed wait for their login, it is not registered and its kill signal is fired at once
+    /// (1013, [`TOO_MANY_WAITING`]); while the hub closes, likewise with 1001.
+    pub fn connect(&self, out: Arc<dyn Outbox>) -> ConnHandle {
+        if let Some(admission) = self.admit() {
+            return admission.connect(out);
+        }
+        let closed = self.lock().closed;
+        let id = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
+        let kill = Arc::new(Kill::default());
+        if closed {
+            kill.fire(1001, SHUTTING_DOWN);
+        } else {
+            kill.fire(1013, TOO_MANY_WAITING);
+        }
+        ConnHandle { id, kill }
     }
 
     /// Sockets open that have not logged in, and the bytes of the frames they have kept.

@@ -217,6 +217,39 @@ fn closing_the_hub_gives_the_budget_back() {
 }
 
 #[test]
+fn an_admission_holds_its_place_until_it_connects_or_is_dropped() {
+    let w = world(PreloginLimits {
+        max_sockets: 2,
+        ..limits()
+    });
+    let first = w.hub.admit().expect("room for two");
+    let second = w.hub.admit().expect("room for two");
+    assert!(
+        w.hub.admit().is_none(),
+        "two places taken before either connected"
+    );
+    assert_eq!(w.hub.prelogin_usage().0, 2);
+    drop(first);
+    assert_eq!(
+        w.hub.prelogin_usage().0,
+        1,
+        "an unused admission gives its place back"
+    );
+    let handle = second.connect(Arc::new(Recorder::default()));
+    assert_eq!(
+        w.hub.prelogin_usage().0,
+        1,
+        "connecting counts the place once"
+    );
+    assert!(
+        handle.kill.reason().is_none(),
+        "the admitted socket is served"
+    );
+    w.hub.disconnect(handle.id);
+    assert_eq!(w.hub.prelogin_usage().0, 0);
+}
+
+#[test]
 fn sockets_waiting_for_a_login_are_limited() {
     let w = world(PreloginLimits {
         max_sockets: 2,
@@ -224,7 +257,7 @@ fn sockets_waiting_for_a_login_are_limited() {
     });
     let (a, a_out) = socket(&w.hub);
     let (_b, _) = socket(&w.hub);
-    assert!(!w.hub.admits_connection());
+    assert!(w.hub.admit().is_none());
     let refused = w.hub.connect(Arc::new(Recorder::default()));
     let (code, reason) = futures_lite_block_on(refused.kill.wait());
     assert_eq!(
@@ -238,7 +271,6 @@ fn sockets_waiting_for_a_login_are_limited() {
         &json!({"type": "user_login", "request_id": "login", "access_token": w.token}).to_string(),
     );
     assert_eq!(a_out.copy_of("login"), Some((true, String::new())));
-    assert!(w.hub.admits_connection());
     let (c, _) = socket(&w.hub);
     assert_eq!(w.hub.prelogin_usage().0, 2);
     w.hub.disconnect(c);

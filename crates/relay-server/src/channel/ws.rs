@@ -36,7 +36,7 @@ use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
-use relay_channels::{Commits, ConnId, Hub, Kill, Outbox, PushError};
+use relay_channels::{Admission, Commits, ConnId, Hub, Kill, Outbox, PushError};
 use relay_wire::channel::MAX_FRAME_BYTES;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -112,16 +112,16 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
     let Some(key) = h.get(SEC_WEBSOCKET_KEY) else {
         return (StatusCode::BAD_REQUEST, "Sec-WebSocket-Key header missing").into_response();
     };
-    if !face.hub.admits_connection() {
-        // Refused before the upgrade, so that any HTTP client sees why; `Hub::connect` still
-        // refuses the ones that race past this (with a WebSocket close saying the same).
+    // The place is taken before the upgrade is answered, so that a limit of n lets n sockets
+    // through however fast they come; a refusal is an HTTP answer any client can read.
+    let Some(admission) = face.hub.admit() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             [(http::header::RETRY_AFTER, "1")],
             relay_channels::TOO_MANY_WAITING,
         )
             .into_response();
-    }
+    };
     let accept = websocket::accept_key(key.as_bytes());
     let Some(on_upgrade) = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
         return (StatusCode::UPGRADE_REQUIRED, "connection is not upgradable").into_response();
@@ -133,7 +133,7 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
                 // The socket leaves the HTTP deadline behind: the channel face has its own.
                 Ok(parts) => {
                     let socket = parts.io.into_inner().into_inner().into_inner();
-                    serve_socket(hub, socket, parts.read_buf).await
+                    serve_socket(hub, admission, socket, parts.read_buf).await
                 }
                 Err(upgraded) => {
                     match upgraded.downcast::<TokioIo<Linger<WriteStall<TlsStream<TcpStream>>>>>() {
@@ -143,7 +143,9 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
                         // cannot hold the copy once the channel face has given up on it.
                         Ok(parts) => {
                             match crate::tls::bridge(parts.io.into_inner().into_inner()).await {
-                                Ok(socket) => serve_socket(hub, socket, parts.read_buf).await,
+                                Ok(socket) => {
+                                    serve_socket(hub, admission, socket, parts.read_buf).await
+                                }
                                 Err(e) => {
                                     tracing::warn!(error = %e, "WebSocket over TLS: no local socket; closing")
                                 }
@@ -167,7 +169,7 @@ async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response 
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-async fn serve_socket(hub: Hub, stream: TcpStream, pre_read: Bytes) {
+async fn serve_socket(hub: Hub, admission: Admission, stream: TcpStream, pre_read: Bytes) {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().ok();
     let (rd, wr) = stream.into_split();
@@ -176,7 +178,7 @@ async fn serve_socket(hub: Hub, stream: TcpStream, pre_read: Bytes) {
         hub.config().outbound_queue.max(1),
         hub.commits().clone(),
     ));
-    let handle = hub.connect(out.clone());
+    let handle = admission.connect(out.clone());
     let id = handle.id;
     let kill = handle.kill.clone();
     tracing::debug!(conn = id, peer = ?peer, "channel socket opened");
