@@ -9,7 +9,7 @@
 //!   who may do what; each change is applied to the index and handed to the writer in one step,
 //!   and the caller is answered only once the writer has committed it.
 //! - `writer`: one thread that owns write transactions and commits changes in groups.
-//! - `store`: the `Store` trait, its embedded implementation on redb and its PostgreSQL one.
+//! - `store`: the `Store` trait the engine commits through, and its implementation on redb.
 //! - `ids`: ObjectId-shaped message ids.
 //! - `shared`: the queue on PostgreSQL for several nodes, whose state is the database alone.
 //! - `queue`: `Queue`, the one interface the HTTP layer calls, over either of the two.
@@ -31,8 +31,9 @@ pub use error::EngineError;
 pub use index::Counts;
 pub use message::{Message, NewMessage};
 pub use queue::Queue;
+pub use shared::PostgresError;
 pub use shared::SharedQueue;
-pub use store::{Change, Durability, PostgresError, PostgresStore, RedbStore, Store, StoreError};
+pub use store::{Change, Durability, RedbStore, Store, StoreError};
 
 /// Milliseconds since the Unix epoch, the unit of every time in the engine.
 pub fn now_ms() -> i64 {

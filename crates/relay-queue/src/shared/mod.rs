@@ -12,7 +12,9 @@
 //! pull never waits for a push's commit. Every statement is one autocommitted transaction.
 
 mod batcher;
+mod error;
 mod schema;
+mod target;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,10 +29,11 @@ use crate::error::EngineError;
 use crate::ids::IdGenerator;
 use crate::index::Counts;
 use crate::message::{Message, NewMessage};
-use crate::store::postgres::target::Target;
-use crate::store::{Durability, PostgresError, StoreError};
+use crate::store::{Durability, StoreError};
 use batcher::Batcher;
+pub use error::PostgresError;
 use schema::ITEMS;
+use target::Target;
 
 /// The database's clock in milliseconds, the engine's unit.
 const NOW_MS: &str = "(extract(epoch from statement_timestamp()) * 1000)::bigint";

@@ -7,7 +7,7 @@
 
 use tokio_postgres::Client;
 
-use crate::store::PostgresError;
+use super::PostgresError;
 
 pub(super) const ITEMS: &str = "relay_queue_items";
 pub(super) const MIGRATIONS: &str = "relay_queue_migrations";

@@ -3,14 +3,13 @@
 //! without touching the engine or the HTTP layer.
 
 mod embedded;
-pub(crate) mod postgres;
 
 use bytes::Bytes;
 
 pub use embedded::RedbStore;
-pub use postgres::{PostgresError, PostgresStore};
 
 use crate::message::Message;
+use crate::shared::PostgresError;
 
 /// One change in a commit.
 #[derive(Debug, Clone)]

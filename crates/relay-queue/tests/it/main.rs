@@ -2,6 +2,5 @@
 
 mod embedded_store;
 mod engine;
-mod postgres_store;
 mod shared_queue;
 mod support;

@@ -1,5 +1,6 @@
 //! The shared PostgreSQL queue's schema migrations against a real server: the tables of the
-//! earlier single-owner store are adopted, and a schema newer than this build is refused.
+//! earlier single-owner store are adopted, a schema newer than this build is refused, and
+//! unusable targets fail with typed errors.
 //!
 //! The server comes from RELAY_TEST_POSTGRES (`scripts/with-postgres` sets it). Without it the
 //! tests say they did not run and pass; with RELAY_REQUIRE_POSTGRES=1 they fail instead.
@@ -7,9 +8,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use relay_queue::{
-    Change, EngineConfig, Message, PostgresError, PostgresStore, SharedQueue, Store,
-};
+use relay_queue::{EngineConfig, Message, PostgresError, SharedQueue};
 use relay_wire::queue::{ContentKind, MessageId, Status};
 
 /// A schema of this test's own, dropped before and after; `None` when the tests are not to run.
@@ -102,16 +101,43 @@ fn the_single_owner_stores_messages_are_adopted() {
     };
     let done = message(7, "b2", Status::Processed);
     let waiting = message(9, "b2", Status::Pending);
-    {
-        let old = PostgresStore::open(&schema.url()).expect("the single-owner store opens");
-        let changes: Vec<Change> = [(&done, "done"), (&waiting, "waiting")]
-            .into_iter()
-            .map(|(m, body)| Change::Put {
-                message: m.clone(),
-                payload: Some(Bytes::from(body)),
-            })
-            .collect();
-        old.commit(&changes, true).unwrap();
+    // The single-owner store's two tables as it created them (it is gone from the code; its
+    // data is what migration 2 adopts).
+    let q = format!("\"{}\"", schema.name);
+    schema.sql(format!(
+        "CREATE SCHEMA {q};
+         CREATE TABLE {q}.relay_queue_messages (
+            seq bigint PRIMARY KEY, id text NOT NULL, source text NOT NULL,
+            destination text NOT NULL,
+            status text NOT NULL CHECK (status IN ('pending', 'scheduled', 'processing', 'processed')),
+            tries bigint NOT NULL, topic text, label text NOT NULL,
+            kind text NOT NULL CHECK (kind IN ('json', 'text', 'bytes')),
+            created_time_ms bigint NOT NULL, update_time_ms bigint, scheduled_time_ms bigint,
+            processing_time_ms bigint, processed_time_ms bigint, error_time_ms bigint);
+         CREATE TABLE {q}.relay_queue_payloads (seq bigint PRIMARY KEY, data bytea NOT NULL);"
+    ));
+    for (m, body) in [(&done, "done"), (&waiting, "waiting")] {
+        let opt = |t: Option<i64>| t.map_or("NULL".to_owned(), |t| t.to_string());
+        schema.sql(format!(
+            "INSERT INTO {q}.relay_queue_messages VALUES
+                ({seq}, '{id}', '{source}', '{destination}', '{status}', {tries}, NULL,
+                 '{label}', 'text', {created}, {update}, {scheduled}, {processing}, {processed},
+                 {error});
+             INSERT INTO {q}.relay_queue_payloads VALUES ({seq}, '{body}'::bytea);",
+            seq = m.seq,
+            id = m.id,
+            source = m.source,
+            destination = m.destination,
+            status = m.status.as_str(),
+            tries = m.tries,
+            label = m.label,
+            created = m.created_time,
+            update = opt(m.update_time),
+            scheduled = opt(m.scheduled_time),
+            processing = opt(m.processing_time),
+            processed = opt(m.processed_time),
+            error = opt(m.error_time),
+        ));
     }
 
     let rt = runtime();
@@ -174,4 +200,32 @@ fn a_schema_newer_than_this_build_is_refused() {
         "{err}"
     );
     assert!(err.to_string().contains("upgrade this node"), "{err}");
+}
+
+#[test]
+fn unusable_targets_fail_with_typed_errors() {
+    let Some(_schema) = Schema::new("errors") else {
+        return;
+    };
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = refused.local_addr().unwrap().port();
+    drop(refused);
+    let rt = runtime();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/relay_test");
+    match rt.block_on(SharedQueue::open(&url, EngineConfig::default())) {
+        Err(e @ PostgresError::Driver(_)) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("connect"),
+                "the message says what failed: {msg}"
+            );
+        }
+        Err(e) => panic!("expected a driver error, got {e:?}"),
+        Ok(_) => panic!("opened a queue on a closed port"),
+    }
+    let bad = "postgres://u@127.0.0.1/db?schema=bad-name";
+    assert!(matches!(
+        rt.block_on(SharedQueue::open(bad, EngineConfig::default())),
+        Err(PostgresError::Url(_))
+    ));
 }

@@ -1,5 +1,5 @@
-//! What can go wrong with the PostgreSQL store, kept apart from the driver's own error so that a
-//! refusal to share a queue reads as one, not as a database failure.
+//! What can go wrong with the shared PostgreSQL queue, kept apart from the driver's own error so
+//! that the server's message, not only "db error", reaches the log and the client.
 
 #[derive(Debug, thiserror::Error)]
 pub enum PostgresError {
@@ -10,11 +10,6 @@ pub enum PostgresError {
     Driver(tokio_postgres::Error),
     #[error("invalid PostgreSQL store URL: {0}")]
     Url(String),
-    #[error(
-        "the queue in PostgreSQL schema `{schema}` is already served by another Relay process{holder}; \
-         only one process may own a queue at a time (stop it, or give this one another schema with ?schema=NAME)"
-    )]
-    Locked { schema: String, holder: String },
     #[error("row {seq} of {table} cannot be read: {what}")]
     Corrupt {
         table: &'static str,
@@ -32,12 +27,6 @@ pub enum PostgresError {
     },
     #[error("the insert of message {0} returned no row")]
     NotInserted(String),
-    #[error("message seq {0} does not fit in a PostgreSQL bigint")]
-    SeqRange(u64),
-    #[error("the PostgreSQL store is closed")]
-    Closed,
-    #[error("starting the PostgreSQL store's runtime: {0}")]
-    Runtime(std::io::Error),
 }
 
 impl From<tokio_postgres::Error> for PostgresError {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_postgres::config::Host;
 use tokio_postgres::Config;
 
-use crate::store::PostgresError;
+use super::PostgresError;
 
 /// A server that does not answer should fail the start, not hang it.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
