@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 use clap::Subcommand;
 use relay_channels::{Hub, HubConfig, PreloginLimits};
+use relay_server::channel::{ChannelFace, TrustedProxies, TrustedProxy};
 
 #[derive(Subcommand)]
 pub(crate) enum ChannelCommand {
@@ -60,6 +61,16 @@ pub(crate) struct ServeChannelArgs {
     /// are refused with HTTP 503.
     #[arg(long, default_value_t = 1024)]
     pub channel_max_unauthenticated: usize,
+    /// A reverse proxy (address or network; repeat it, or separate several with commas) whose
+    /// `X-Forwarded-For` names the client for the sign-in throttle. Without it every client
+    /// behind a proxy counts as the proxy.
+    #[arg(
+        long,
+        env = "RELAY_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "ADDR|NET"
+    )]
+    pub trusted_proxy: Vec<TrustedProxy>,
 }
 
 impl ServeChannelArgs {
@@ -95,12 +106,13 @@ pub(crate) fn channels_dir(data_dir: &Path) -> std::path::PathBuf {
 pub(crate) fn open_face(
     args: &ServeChannelArgs,
     data_dir: &Path,
-) -> anyhow::Result<Option<relay_server::channel::ChannelFace>> {
+) -> anyhow::Result<Option<ChannelFace>> {
     let dir = channels_dir(data_dir);
     let hub = Hub::open(&dir, args.hub_config())
         .map_err(|e| anyhow::anyhow!("opening the channel store in {}: {e}", dir.display()))?;
     relay_server::channel::admin::spawn(hub.clone(), &dir.join("admin.sock")).map_err(|e| {
         anyhow::anyhow!("binding the channel admin socket in {}: {e}", dir.display())
     })?;
-    Ok(Some(relay_server::channel::ChannelFace::new(hub)))
+    let proxies = TrustedProxies::new(args.trusted_proxy.clone());
+    Ok(Some(ChannelFace::new(hub).with_trusted_proxies(proxies)))
 }

@@ -180,14 +180,26 @@ fn options(arg: &Arg, key: &str, value: &toml::Value) -> Result<Vec<OsString>, S
             _ => Err("expected true or false".into()),
         };
     }
-    let text = match value {
+    if let toml::Value::Array(items) = value {
+        if !matches!(arg.get_action(), ArgAction::Append) {
+            return Err("expected a single string, number or boolean".into());
+        }
+        return items
+            .iter()
+            .map(|item| scalar(item).map(|text| format!("--{key}={text}").into()))
+            .collect();
+    }
+    Ok(vec![format!("--{key}={}", scalar(value)?).into()])
+}
+
+fn scalar(value: &toml::Value) -> Result<String, String> {
+    Ok(match value {
         toml::Value::String(s) => s.clone(),
         toml::Value::Integer(n) => n.to_string(),
         toml::Value::Float(f) => f.to_string(),
         toml::Value::Boolean(b) => b.to_string(),
-        _ => return Err("expected a single string, number or boolean".into()),
-    };
-    Ok(vec![format!("--{key}={text}").into()])
+        _ => return Err("expected a string, number or boolean".into()),
+    })
 }
 
 /// clap's message without its `error: ` prefix and the usage lines after it, on one line.

@@ -204,19 +204,23 @@ fn characters(v: &Value, key: &str) -> Result<Vec<String>, ApiError> {
 
 // ---- auth ----
 
-/// The client's address as the listener saw it (unspecified for a request that did not come
-/// through the listener).
+/// The client's address: the listener's peer, or for a trusted proxy the client it forwards
+/// for (unspecified for a request that did not come through the listener).
 struct ClientAddr(IpAddr);
 
-impl<S: Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<ChannelFace> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        face: &ChannelFace,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
         Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
+            face.trusted_proxies.client(peer, &parts.headers),
         ))
     }
 }

@@ -7,28 +7,46 @@
 //! - `api`: the JSON HTTP API with the `code: 10000` envelope (`envelope`).
 //! - `files`: the presigned-POST-shaped upload flow and public file serving.
 //! - `admin`: the operator's Unix socket, so `relay account …` works while the server runs.
+//! - `client_addr`: which address a sign-in comes from, behind trusted proxies too.
 
 pub mod admin;
 mod api;
+mod client_addr;
 mod envelope;
 mod files;
 mod ws;
+
+use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::Router;
 use relay_channels::Hub;
 
+pub use client_addr::{BadProxy, TrustedProxies, TrustedProxy};
 use envelope::{ApiError, ApiResult};
 
 /// Everything the channel routes need.
 #[derive(Clone)]
 pub struct ChannelFace {
     pub hub: Hub,
+    /// Peers whose `X-Forwarded-For` names the client (see [`TrustedProxies`]).
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl ChannelFace {
     pub fn new(hub: Hub) -> Self {
-        Self { hub }
+        Self {
+            hub,
+            trusted_proxies: Arc::default(),
+        }
+    }
+
+    /// The face, believing `X-Forwarded-For` from these peers.
+    pub fn with_trusted_proxies(self, proxies: TrustedProxies) -> Self {
+        Self {
+            trusted_proxies: Arc::new(proxies),
+            ..self
+        }
     }
 }
 

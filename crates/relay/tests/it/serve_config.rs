@@ -28,6 +28,7 @@ fn relay(args: &[&str]) -> Command {
         "RELAY_QUEUE_TOKEN",
         "RELAY_CONFIG",
         "RELAY_STORE",
+        "RELAY_TRUSTED_PROXIES",
         "SCIROCCO_PORT",
         "SCIROCCO_MASTER_TOKEN",
     ] {
@@ -155,6 +156,21 @@ fn a_config_file_sets_the_options_and_flags_and_environment_override_it() {
 }
 
 #[test]
+fn a_key_that_may_repeat_takes_a_list() {
+    let dir = tempfile::tempdir().unwrap();
+    for text in [
+        "trusted-proxy = [\"10.0.0.0/8\", \"::1\"]\n",
+        "trusted-proxy = \"10.0.0.0/8,::1\"\n",
+    ] {
+        let file = write(dir.path(), "list.toml", text);
+        let out = relay(&["config", "check", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{text:?}: {out:?}");
+    }
+}
+
+#[test]
 fn a_bad_key_or_value_stops_the_start_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -171,6 +187,10 @@ fn a_bad_key_or_value_stops_the_start_naming_it() {
         ),
         ("listen = [1, 2]\n", "`listen` = [1, 2]"),
         ("listen = \"127.0.0.1:1\n", "not valid TOML"),
+        (
+            "trusted-proxy = [\"10.0.0.0/8\", \"10.0.0/8\"]\n",
+            "`10.0.0/8` is not an IP address or a network",
+        ),
     ];
     for (text, named) in cases {
         let file = write(dir.path(), "bad.toml", text);

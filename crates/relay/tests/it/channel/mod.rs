@@ -20,5 +20,6 @@ mod relogin;
 mod signin_flood;
 mod stalled_body;
 mod token_lifetimes;
+mod trusted_proxy;
 mod unread_close;
 mod uploads;
