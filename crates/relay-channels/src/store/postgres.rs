@@ -16,7 +16,8 @@
 //! A connection that breaks fails the batch it was committing (its tags are marked lost, so no
 //! frame leaves as if its change were stored); the next batch reconnects, takes the lock again
 //! and goes on. A batch that finds the connection closed before its transaction began is
-//! retried once on a new one, since nothing of it reached the server.
+//! retried once on a new one, since nothing of it reached the server. Should another hub have
+//! taken the schema in between, this one's commits keep failing: it is no longer the owner.
 
 mod error;
 mod schema;
@@ -609,4 +610,35 @@ async fn load(client: &Client, s: &str, recent: usize) -> Result<Loaded, HubErro
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_folds_to_each_records_last_change_and_each_channels_highest_trim() {
+        let batch = vec![
+            Op::Put(Table::Accounts, "a".into(), b"1".to_vec()),
+            Op::Put(Table::Accounts, "a".into(), b"2".to_vec()),
+            Op::Put(Table::Tokens, "t".into(), b"x".to_vec()),
+            Op::Del(Table::Tokens, "t".into()),
+            Op::TrimMessages("c".into(), 10),
+            Op::TrimMessages("c".into(), 7),
+            Op::PutMeta("c".into(), b"old".to_vec(), None),
+            Op::PutMeta("c".into(), b"new".to_vec(), None),
+        ];
+        let f = Folded::of(&batch);
+        assert_eq!(f.records[&Table::Accounts]["a"], Some(&b"2"[..]));
+        assert_eq!(f.records[&Table::Tokens]["t"], None);
+        assert_eq!(f.trims["c"], 10);
+        assert_eq!(f.logs["c"], b"new");
+        assert!(f.messages.is_empty());
+    }
+
+    #[test]
+    fn a_batch_of_syncs_writes_nothing() {
+        let (tx, _rx) = mpsc::sync_channel(1);
+        assert!(Folded::of(&[Op::Sync(tx)]).is_empty());
+    }
 }
