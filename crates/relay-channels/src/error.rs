@@ -8,6 +8,8 @@ pub enum HubError {
     Locked,
     #[error("store")]
     Store(#[from] redb::Error),
+    #[error("channel store on PostgreSQL")]
+    Postgres(#[from] crate::store::PostgresError),
     #[error("store I/O")]
     Io(#[from] std::io::Error),
     #[error("the store's writer has stopped")]

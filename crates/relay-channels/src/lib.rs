@@ -2,7 +2,8 @@
 //!
 //! - `hub`: the state of accounts, services, channels, groups, UI state and message logs, plus
 //!   the live connection registry and the routing of every frame.
-//! - `store`: the embedded redb store every change is written through to.
+//! - `store`: the store every change is written through to: an embedded redb file (the
+//!   default) or a PostgreSQL schema ([`Hub::open_postgres`]).
 //! - `auth`: argon2 password hashes and bearer tokens.
 //! - `throttle`: the bound on password checks running at once and the delays for guesses.
 //! - `model`: the persisted records.
@@ -26,4 +27,4 @@ pub use hub::{
     Admission, Batch, ChannelSummary, ConnHandle, ConnId, Hub, HubConfig, Kill, Outbox,
     PreloginLimits, PushError, Tokens, TOO_MANY_WAITING,
 };
-pub use store::Commits;
+pub use store::{Commits, PostgresError};

@@ -100,7 +100,25 @@ impl Hub {
     /// Opens the hub's state in `dir` (created if missing): `channels.redb` and `files/`.
     pub fn open(dir: &Path, cfg: HubConfig) -> Result<Hub, HubError> {
         std::fs::create_dir_all(dir.join("files"))?;
-        let (store, loaded) = Store::open(&dir.join("channels.redb"), cfg.recent_in_memory)?;
+        let (store, loaded) =
+            crate::store::open_redb(&dir.join("channels.redb"), cfg.recent_in_memory)?;
+        Ok(Hub::with_store(store, loaded, dir.join("files"), cfg))
+    }
+
+    /// Opens the hub's state in the PostgreSQL database at `url` (a libpq-style
+    /// `postgres://` URL; `?schema=NAME` picks the schema, `public` by default), applying the
+    /// missing migrations, with uploaded files in `files_dir` (created if missing).
+    ///
+    /// One hub owns a database's channel state at a time: its in-memory state is authoritative,
+    /// so a second open fails with [`crate::PostgresError::Owned`] while the first is open.
+    pub fn open_postgres(url: &str, files_dir: &Path, cfg: HubConfig) -> Result<Hub, HubError> {
+        std::fs::create_dir_all(files_dir)?;
+        let (store, loaded) = crate::store::open_postgres(url, cfg.recent_in_memory)?;
+        Ok(Hub::with_store(store, loaded, files_dir.to_owned(), cfg))
+    }
+
+    /// The hub over a store just opened and what it loaded.
+    fn with_store(store: Store, loaded: Loaded, files_dir: PathBuf, cfg: HubConfig) -> Hub {
         let Loaded {
             epoch,
             accounts,
@@ -154,17 +172,17 @@ impl Hub {
             .into_iter()
             .map(|(ch, log)| (ch, log::ChannelLog::from(log)))
             .collect();
-        Ok(Hub {
+        Hub {
             inner: Arc::new(Inner {
                 cfg,
                 store,
                 state: Mutex::new(state),
                 epoch,
-                files_dir: dir.join("files"),
+                files_dir,
                 next_conn: AtomicU64::new(1),
                 passwords: crate::throttle::PasswordGuard::new(),
             }),
-        })
+        }
     }
 
     pub fn config(&self) -> &HubConfig {

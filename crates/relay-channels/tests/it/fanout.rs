@@ -1,90 +1,33 @@
 //! The hub's side of fan-out, through a recording outbox: a batch flushes each recipient once,
 //! a newer login gets the messages (the cached recipient connections follow it), and a full
-//! outbox cuts its connection off without holding up the others.
+//! outbox cuts its connection off without holding up the others. Each on both stores, since
+//! the PostgreSQL one must hold frames back and let them go just as the embedded one does.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use relay_channels::{ConnHandle, Hub, HubConfig, Outbox, PushError};
-use serde_json::{json, Value};
+use relay_channels::{ConnHandle, Hub, HubConfig};
+use serde_json::json;
 
-#[derive(Default)]
-struct Recorder {
-    frames: Mutex<Vec<Value>>,
-    flushes: AtomicUsize,
-    /// Frames it takes before it reports itself full (0 = no limit).
-    cap: usize,
-    due: Mutex<bool>,
-}
-
-impl Outbox for Recorder {
-    fn push(&self, frame: &Bytes) -> Result<bool, PushError> {
-        let mut frames = self.frames.lock().unwrap();
-        if self.cap > 0 && frames.len() >= self.cap {
-            return Err(PushError::Full(self.cap));
-        }
-        frames.push(serde_json::from_slice(frame).unwrap());
-        let mut due = self.due.lock().unwrap();
-        Ok(!std::mem::replace(&mut *due, true))
-    }
-
-    fn flush(&self) {
-        *self.due.lock().unwrap() = false;
-        self.flushes.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn close_after(&self, _code: u16, _reason: &str, _after: Duration) {}
-}
-
-impl Recorder {
-    fn messages(&self) -> Vec<String> {
-        let frames = self.frames.lock().unwrap();
-        frames
-            .iter()
-            .filter(|f| f["type"] == "message_down")
-            .map(|f| f["body"]["content"]["text"].as_str().unwrap().to_owned())
-            .collect()
-    }
-
-    fn copies(&self) -> Vec<bool> {
-        let frames = self.frames.lock().unwrap();
-        frames
-            .iter()
-            .filter(|f| f["type"] == "copy")
-            .map(|f| f["body"]["status"].as_bool().unwrap())
-            .collect()
-    }
-}
+use crate::support::recorder::Recorder;
+use crate::support::stores::Place;
 
 struct World {
     hub: Hub,
-    dir: std::path::PathBuf,
+    _place: Place,
     channel: String,
     service: String,
     owner_token: String,
     tokens: Vec<(String, String)>,
 }
 
-impl Drop for World {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn world(users: usize) -> World {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "relay-fanout-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
+fn world(place: Place, users: usize) -> World {
     let cfg = HubConfig {
         max_frames_per_sec: 0,
         ..HubConfig::default()
     };
-    let hub = Hub::open(&dir, cfg).unwrap();
+    let hub = place.open(cfg).unwrap();
     let owner = hub.add_account("owner@example.com", "pw", None).unwrap();
     let owner_token = hub.sign_in("owner@example.com", "pw").unwrap().access_token;
     let service = hub.create_service(&owner.user_id, "test").unwrap();
@@ -99,7 +42,7 @@ fn world(users: usize) -> World {
         .collect();
     World {
         hub,
-        dir,
+        _place: place,
         channel,
         service,
         owner_token,
@@ -116,10 +59,7 @@ impl World {
     }
 
     fn user_socket(&self, i: usize, cap: usize, join: bool) -> (ConnHandle, Arc<Recorder>) {
-        let out = Arc::new(Recorder {
-            cap,
-            ..Recorder::default()
-        });
+        let out = Arc::new(Recorder::with_cap(cap));
         let h = self.hub.connect(out.clone());
         self.hub.on_frame(
             h.id,
@@ -146,7 +86,13 @@ impl World {
 
 #[test]
 fn a_batch_flushes_each_recipient_once() {
-    let w = world(3);
+    for place in Place::both("fanout") {
+        a_batch_flushes_each_recipient_once_on(place);
+    }
+}
+
+fn a_batch_flushes_each_recipient_once_on(place: Place) {
+    let w = world(place, 3);
     let (svc, svc_out) = w.service_socket();
     let users: Vec<_> = (0..3).map(|i| w.user_socket(i, 0, true)).collect();
     let g = w.group(&[0, 1, 2]);
@@ -173,7 +119,13 @@ fn a_batch_flushes_each_recipient_once() {
 
 #[test]
 fn a_newer_login_receives_what_follows() {
-    let w = world(2);
+    for place in Place::both("fanout") {
+        a_newer_login_receives_what_follows_on(place);
+    }
+}
+
+fn a_newer_login_receives_what_follows_on(place: Place) {
+    let w = world(place, 2);
     let (svc, _) = w.service_socket();
     let (_, first) = w.user_socket(0, 0, true);
     let (_, other) = w.user_socket(1, 0, true);
@@ -188,7 +140,13 @@ fn a_newer_login_receives_what_follows() {
 
 #[test]
 fn a_full_outbox_is_cut_off_and_the_others_still_get_everything() {
-    let w = world(2);
+    for place in Place::both("fanout") {
+        a_full_outbox_is_cut_off_and_the_others_still_get_everything_on(place);
+    }
+}
+
+fn a_full_outbox_is_cut_off_and_the_others_still_get_everything_on(place: Place) {
+    let w = world(place, 2);
     let (svc, _) = w.service_socket();
     // Room for the login and join copies and two messages.
     let (slow_handle, slow) = w.user_socket(0, 4, true);

@@ -1,4 +1,6 @@
 //! The channel hub through its public interface: one test binary, one module per area.
 
 mod fanout;
+mod postgres_hub;
 mod prelogin_budget;
+mod support;

@@ -47,7 +47,11 @@ impl From<HubError> for ApiError {
             HubError::NotFound(_) => (StatusCode::NOT_FOUND, 40400),
             HubError::AccountExists(_) => (StatusCode::CONFLICT, 40900),
             HubError::Invalid(_) => (StatusCode::BAD_REQUEST, 40000),
-            HubError::Locked | HubError::Store(_) | HubError::Io(_) | HubError::WriterGone => {
+            HubError::Locked
+            | HubError::Store(_)
+            | HubError::Postgres(_)
+            | HubError::Io(_)
+            | HubError::WriterGone => {
                 tracing::error!(error = &e as &dyn std::error::Error, "channel store error");
                 (StatusCode::INTERNAL_SERVER_ERROR, 50000)
             }

@@ -1,21 +1,24 @@
-//! The embedded store (redb). Every record is loaded into memory at start; every change is
-//! written through by one writer thread that batches whatever is queued into one transaction
-//! (group commit), so a burst of messages costs one fsync, not one each.
+//! The hub's store: every record is loaded into memory at start; every change is written
+//! through by one writer thread that batches whatever is queued into one transaction (group
+//! commit), so a burst of messages costs one commit, not one each. Two backends hold the data:
+//! `redb`, an embedded file (the default), and `postgres`, a PostgreSQL schema; the hub sees
+//! the same [`Store`] either way.
 //!
-//! Callers that must not answer before the data is on disk (accounts, tokens, services,
+//! Callers that must not answer before the data is durable (accounts, tokens, services,
 //! channels, groups) call [`Store::sync`]. Channel messages, memberships and UI state do not
 //! block the hub: every change queued gets the next number of [`Commits`], the writer publishes
 //! how far it has committed, and the transport holds the frames that follow a change (its
 //! `copy`, its deliveries) until that number is durable.
 
+mod postgres;
+mod redb;
+
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -24,7 +27,11 @@ use crate::model::{
     Account, Agent, Channel, Group, LogMeta, LoggedMessage, Service, Token, UiEntry,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) use postgres::open as open_postgres;
+pub use postgres::PostgresError;
+pub(crate) use redb::open as open_redb;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Table {
     Accounts,
     Tokens,
@@ -35,26 +42,27 @@ pub(crate) enum Table {
     Ui,
 }
 
-const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
-const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
-const SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("services");
-const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
-const CHANNELS: TableDefinition<&str, &[u8]> = TableDefinition::new("channels");
-const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("groups");
-const UI: TableDefinition<&str, &[u8]> = TableDefinition::new("ui_state");
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
-
 impl Table {
-    fn def(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
+    const ALL: [Table; 7] = [
+        Table::Accounts,
+        Table::Tokens,
+        Table::Services,
+        Table::Agents,
+        Table::Channels,
+        Table::Groups,
+        Table::Ui,
+    ];
+
+    /// The record kind's name, as both backends call its table.
+    fn name(self) -> &'static str {
         match self {
-            Table::Accounts => ACCOUNTS,
-            Table::Tokens => TOKENS,
-            Table::Services => SERVICES,
-            Table::Agents => AGENTS,
-            Table::Channels => CHANNELS,
-            Table::Groups => GROUPS,
-            Table::Ui => UI,
+            Table::Accounts => "accounts",
+            Table::Tokens => "tokens",
+            Table::Services => "services",
+            Table::Agents => "agents",
+            Table::Channels => "channels",
+            Table::Groups => "groups",
+            Table::Ui => "ui_state",
         }
     }
 }
@@ -69,6 +77,28 @@ enum Op {
     /// A channel's log record; once committed, `confirm` (if any) is raised to the given offset.
     PutMeta(String, Vec<u8>, Option<(Arc<AtomicU64>, u64)>),
     Sync(mpsc::SyncSender<Result<(), String>>),
+    /// A read of a channel's messages in `from..to`, answered after the batch it is in has
+    /// been committed, by backends whose reads go through the writer (see [`Reads`]).
+    Read(
+        String,
+        u64,
+        u64,
+        mpsc::SyncSender<Result<Vec<LoggedMessage>, String>>,
+    ),
+}
+
+/// What a backend does for the writer thread.
+trait Backend {
+    /// Commits a batch in one transaction: all of it or none.
+    fn commit(&mut self, batch: &[Op]) -> Result<(), HubError>;
+
+    /// A channel's messages with offsets in `from..to`, oldest first.
+    fn read(
+        &mut self,
+        channel_id: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<LoggedMessage>, HubError>;
 }
 
 /// The UI state key: channel, user and kind joined by a separator no id contains.
@@ -76,7 +106,7 @@ pub(crate) fn ui_key(channel_id: &str, user_id: &str, kind: &str) -> String {
     format!("{channel_id}\u{1f}{user_id}\u{1f}{kind}")
 }
 
-/// What was on disk at start.
+/// What was in the store at start.
 #[derive(Default)]
 pub(crate) struct Loaded {
     pub epoch: String,
@@ -87,7 +117,7 @@ pub(crate) struct Loaded {
     pub channels: Vec<Channel>,
     pub groups: Vec<Group>,
     pub ui: Vec<(String, UiEntry)>,
-    /// Per channel: its log as found on disk.
+    /// Per channel: its log as found in the store.
     pub logs: HashMap<String, LoadedLog>,
 }
 
@@ -105,14 +135,21 @@ pub(crate) struct LoadedLog {
     pub new_hole: Option<(u64, u64)>,
 }
 
-fn log_meta_key(channel_id: &str) -> String {
-    format!("log/{channel_id}")
+/// Where [`Store::read_messages`] reads.
+enum Reads {
+    /// Straight from the file: redb's readers never wait for its writer.
+    Redb(Arc<::redb::Database>),
+    /// Through the writer thread, which owns the backend's only connection.
+    Writer,
 }
 
 pub(crate) struct Store {
-    db: Arc<Database>,
     tx: mpsc::Sender<Op>,
     commits: Arc<Commits>,
+    reads: Reads,
+    /// Joined on drop where the writer holds something the next open needs (PostgreSQL's
+    /// ownership lock goes with the writer's connection).
+    writer: Option<std::thread::JoinHandle<()>>,
 }
 
 /// How far the store's writer has got. Every change queued for the writer counts one (in the
@@ -214,38 +251,6 @@ pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store file and loads everything, keeping the newest
-    /// `recent` messages of each channel in memory.
-    pub(crate) fn open(path: &Path, recent: usize) -> Result<(Store, Loaded), HubError> {
-        let db = Database::create(path).map_err(HubError::store)?;
-        let w = db.begin_write().map_err(HubError::store)?;
-        {
-            for t in [
-                ACCOUNTS, TOKENS, SERVICES, AGENTS, CHANNELS, GROUPS, UI, META,
-            ] {
-                w.open_table(t).map_err(HubError::store)?;
-            }
-            w.open_table(MESSAGES).map_err(HubError::store)?;
-            let mut meta = w.open_table(META).map_err(HubError::store)?;
-            if meta.get("epoch").map_err(HubError::store)?.is_none() {
-                let epoch = uuid::Uuid::new_v4().to_string();
-                meta.insert("epoch", epoch.as_bytes())
-                    .map_err(HubError::store)?;
-            }
-        }
-        w.commit().map_err(HubError::store)?;
-        let loaded = load(&db, recent)?;
-        let db = Arc::new(db);
-        let (tx, rx) = mpsc::channel();
-        let writer_db = db.clone();
-        let commits = Arc::new(Commits::default());
-        let writer_commits = commits.clone();
-        std::thread::Builder::new()
-            .name("channel-store".into())
-            .spawn(move || writer(writer_db, rx, &writer_commits))?;
-        Ok((Store { db, tx, commits }, loaded))
-    }
-
     /// How far the writer has got (see [`Commits`]).
     pub(crate) fn commits(&self) -> &Arc<Commits> {
         &self.commits
@@ -272,7 +277,7 @@ impl Store {
 
     /// Queues a channel's log record (see [`LogMeta`]); [`Store::sync`] makes it durable.
     pub(crate) fn put_log_meta(&self, channel_id: &str, meta: &LogMeta) {
-        let _ = self.send(Op::PutMeta(log_meta_key(channel_id), encode(meta), None));
+        let _ = self.send(Op::PutMeta(channel_id.to_owned(), encode(meta), None));
     }
 
     /// Queues a channel's log record with a new reservation; `durable` is raised to
@@ -284,7 +289,7 @@ impl Store {
         durable: Arc<AtomicU64>,
     ) {
         let _ = self.send(Op::PutMeta(
-            log_meta_key(channel_id),
+            channel_id.to_owned(),
             encode(meta),
             Some((durable, meta.reserved)),
         ));
@@ -294,7 +299,7 @@ impl Store {
         let _ = self.send(Op::TrimMessages(channel_id.to_owned(), below));
     }
 
-    /// Waits until everything queued before this call is committed to disk.
+    /// Waits until everything queued before this call is committed.
     pub(crate) fn sync(&self) -> Result<(), HubError> {
         let (done_tx, done_rx) = mpsc::sync_channel(1);
         self.send(Op::Sync(done_tx))
@@ -313,94 +318,102 @@ impl Store {
         from: u64,
         to: u64,
     ) -> Result<Vec<LoggedMessage>, HubError> {
-        let r = self.db.begin_read().map_err(HubError::store)?;
-        let t = r.open_table(MESSAGES).map_err(HubError::store)?;
-        let mut out = Vec::new();
-        for entry in t
-            .range((channel_id, from)..(channel_id, to))
-            .map_err(HubError::store)?
-        {
-            let (_, v) = entry.map_err(HubError::store)?;
-            out.push(decode(v.value())?);
+        match &self.reads {
+            Reads::Redb(db) => redb::read_messages(db, channel_id, from, to),
+            Reads::Writer => {
+                let (done_tx, done_rx) = mpsc::sync_channel(1);
+                self.send(Op::Read(channel_id.to_owned(), from, to, done_tx))
+                    .map_err(|_| HubError::WriterGone)?;
+                match done_rx.recv() {
+                    Ok(Ok(v)) => Ok(v),
+                    Ok(Err(e)) => Err(HubError::Invalid(format!("store read failed: {e}"))),
+                    Err(_) => Err(HubError::WriterGone),
+                }
+            }
         }
-        Ok(out)
     }
 }
 
-fn load(db: &Database, recent: usize) -> Result<Loaded, HubError> {
-    let r = db.begin_read().map_err(HubError::store)?;
-    let mut out = Loaded::default();
-    fn all<T: DeserializeOwned>(
-        r: &redb::ReadTransaction,
-        def: TableDefinition<&str, &[u8]>,
-    ) -> Result<Vec<(String, T)>, HubError> {
-        let t = r.open_table(def).map_err(HubError::store)?;
-        let mut v = Vec::new();
-        for entry in t.iter().map_err(HubError::store)? {
-            let (k, val) = entry.map_err(HubError::store)?;
-            v.push((k.value().to_owned(), decode(val.value())?));
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            // The writer stops once its queue is drained and every sender is gone.
+            drop(std::mem::replace(&mut self.tx, mpsc::channel().0));
+            let _ = writer.join();
         }
-        Ok(v)
     }
-    let meta = r.open_table(META).map_err(HubError::store)?;
-    out.epoch = meta
-        .get("epoch")
-        .map_err(HubError::store)?
-        .map(|v| String::from_utf8_lossy(v.value()).into_owned())
-        .unwrap_or_default();
-    out.accounts = all::<Account>(&r, ACCOUNTS)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
-    out.tokens = all(&r, TOKENS)?;
-    out.services = all::<Service>(&r, SERVICES)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
-    out.agents = all::<Agent>(&r, AGENTS)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
-    out.channels = all::<Channel>(&r, CHANNELS)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
-    out.groups = all::<Group>(&r, GROUPS)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
-    out.ui = all(&r, UI)?;
-    let msgs = r.open_table(MESSAGES).map_err(HubError::store)?;
-    for ch in &out.channels {
-        let id = ch.channel_id.as_str();
-        let log_meta: Option<LogMeta> = meta
-            .get(log_meta_key(id).as_str())
-            .map_err(HubError::store)?
-            .map(|v| decode(v.value()))
-            .transpose()?;
-        let range = || {
-            msgs.range((id, 0u64)..=(id, u64::MAX))
-                .map_err(HubError::store)
-        };
-        let first = match range()?.next() {
-            Some(e) => Some(e.map_err(HubError::store)?.0.value().1),
-            None => None,
-        };
-        let mut newest = Vec::new();
-        for entry in range()?.rev().take(recent.max(1)) {
-            let (_, v) = entry.map_err(HubError::store)?;
-            newest.push(decode::<LoggedMessage>(v.value())?);
-        }
-        newest.reverse();
-        if first.is_none() && log_meta.is_none() {
-            continue;
-        }
-        out.logs.insert(
-            ch.channel_id.clone(),
-            loaded_log(first, newest, log_meta.unwrap_or_default()),
-        );
+}
+
+/// A channel's log as a backend found it: its oldest retained offset, its newest messages
+/// (oldest first) and its record; `None` for a channel that never logged anything.
+fn loaded_log_of(
+    first: Option<u64>,
+    newest: Vec<LoggedMessage>,
+    meta: Option<LogMeta>,
+) -> Option<LoadedLog> {
+    if first.is_none() && meta.is_none() {
+        return None;
     }
-    Ok(out)
+    Some(loaded_log(first, newest, meta.unwrap_or_default()))
+}
+
+/// The writer thread's loop, for either backend: takes whatever is queued (up to a bound) as
+/// one batch, commits it, publishes how far it got and answers those waiting on the batch.
+/// A failed commit is logged once until one succeeds again (an outage would otherwise log at
+/// the rate of commits); its changes' tags are marked lost.
+fn writer(mut backend: impl Backend, rx: mpsc::Receiver<Op>, commits: &Commits) {
+    const MAX_BATCH: usize = 8192;
+    let mut failing = false;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let started = std::time::Instant::now();
+        let result = backend.commit(&batch);
+        // Every channel commit is synced: its duration is the fsync's, near enough.
+        metrics::histogram!("relay_store_commit_batch_size", "store" => "channels")
+            .record(batch.len() as f64);
+        metrics::histogram!("relay_store_fsync_duration_seconds", "store" => "channels")
+            .record(started.elapsed().as_secs_f64());
+        let result = result.map_err(|e| {
+            if !failing {
+                tracing::error!(
+                    error = &e as &dyn std::error::Error,
+                    "channel store commit failed; its changes are lost, and later failures are \
+                     not logged until a commit succeeds again"
+                );
+            }
+            // The waiters get the whole chain as text: the message no longer carries its cause.
+            relay_wire::error_chain::ErrorChain(&e).to_string()
+        });
+        if failing && result.is_ok() {
+            tracing::info!("channel store commits succeed again");
+        }
+        failing = result.is_err();
+        // Before anyone waiting on a `Sync` is answered: what they send next comes after it.
+        commits.committed(batch.len() as u64, result.is_ok());
+        for op in batch {
+            match op {
+                Op::Sync(done) => {
+                    let _ = done.send(result.clone());
+                }
+                Op::PutMeta(_, _, Some((durable, upto))) if result.is_ok() => {
+                    durable.fetch_max(upto, Ordering::AcqRel);
+                }
+                Op::Read(channel_id, from, to, done) => {
+                    let read = backend
+                        .read(&channel_id, from, to)
+                        .map_err(|e| relay_wire::error_chain::ErrorChain(&e).to_string());
+                    let _ = done.send(read);
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 fn loaded_log(first: Option<u64>, newest: Vec<LoggedMessage>, meta: LogMeta) -> LoadedLog {
@@ -439,88 +452,6 @@ fn log_bounds(first: Option<u64>, newest: Option<u64>, mut meta: LogMeta) -> Log
         meta,
         new_hole,
     }
-}
-
-fn writer(db: Arc<Database>, rx: mpsc::Receiver<Op>, commits: &Commits) {
-    const MAX_BATCH: usize = 8192;
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
-            }
-        }
-        let started = std::time::Instant::now();
-        let result = commit(&db, &batch);
-        // Every channel commit is synced: its duration is the fsync's, near enough.
-        metrics::histogram!("relay_store_commit_batch_size", "store" => "channels")
-            .record(batch.len() as f64);
-        metrics::histogram!("relay_store_fsync_duration_seconds", "store" => "channels")
-            .record(started.elapsed().as_secs_f64());
-        let result = result.map_err(|e| {
-            tracing::error!(
-                error = &e as &dyn std::error::Error,
-                "channel store commit failed"
-            );
-            // The waiters get the whole chain as text: the message no longer carries its cause.
-            relay_wire::error_chain::ErrorChain(&e).to_string()
-        });
-        // Before anyone waiting on a `Sync` is answered: what they send next comes after it.
-        commits.committed(batch.len() as u64, result.is_ok());
-        for op in batch {
-            match op {
-                Op::Sync(done) => {
-                    let _ = done.send(result.clone());
-                }
-                Op::PutMeta(_, _, Some((durable, upto))) if result.is_ok() => {
-                    durable.fetch_max(upto, Ordering::AcqRel);
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-fn commit(db: &Database, batch: &[Op]) -> Result<(), HubError> {
-    let w = db.begin_write().map_err(HubError::store)?;
-    {
-        let mut msgs = w.open_table(MESSAGES).map_err(HubError::store)?;
-        for op in batch {
-            match op {
-                Op::Put(t, k, v) => {
-                    w.open_table(t.def())
-                        .map_err(HubError::store)?
-                        .insert(k.as_str(), v.as_slice())
-                        .map_err(HubError::store)?;
-                }
-                Op::Del(t, k) => {
-                    w.open_table(t.def())
-                        .map_err(HubError::store)?
-                        .remove(k.as_str())
-                        .map_err(HubError::store)?;
-                }
-                Op::PutMessage(m) => {
-                    let v = encode(&**m);
-                    msgs.insert((m.body.channel_id.as_str(), m.offset), v.as_slice())
-                        .map_err(HubError::store)?;
-                }
-                Op::PutMeta(k, v, _) => {
-                    w.open_table(META)
-                        .map_err(HubError::store)?
-                        .insert(k.as_str(), v.as_slice())
-                        .map_err(HubError::store)?;
-                }
-                Op::TrimMessages(ch, below) => {
-                    msgs.retain_in((ch.as_str(), 0u64)..(ch.as_str(), *below), |_, _| false)
-                        .map_err(HubError::store)?;
-                }
-                Op::Sync(_) => {}
-            }
-        }
-    }
-    w.commit().map_err(HubError::store)?;
-    Ok(())
 }
 
 #[cfg(test)]
