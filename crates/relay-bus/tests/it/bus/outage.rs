@@ -1,0 +1,91 @@
+//! nats-server killed and started again on the same port under two nodes: both report the
+//! loss and the return through `status()`, keep their subscriptions, and what one publishes
+//! after the return reaches the other again.
+
+use std::time::Duration;
+
+use relay_bus::{Bus, Echo, Options, Status};
+
+use super::{cluster, node};
+use crate::support::nats::NatsServer;
+use crate::support::wait::{next, publish, status, until, DEADLINE};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_killed_and_restarted() {
+    let Some(mut server) = NatsServer::start("outage::nats_killed_and_restarted") else {
+        return;
+    };
+    let options = Options {
+        reconnect_max_delay: Duration::from_millis(200),
+        ..Options::default()
+    };
+    let url = server.url();
+    let a = Bus::connect(Some(&url), node("a"), options.clone())
+        .await
+        .unwrap();
+    let b = Bus::connect(Some(&url), node("b"), options).await.unwrap();
+    let subjects = cluster("outage");
+    let subject = subjects.channel("live");
+    let mut sub = b.subscribe(&subjects.channels(), Echo::Skip).await.unwrap();
+    for bus in [&a, &b] {
+        assert_eq!(*bus.status().borrow(), Status::Connected);
+    }
+    publish(&a, &subject, "before").await;
+    assert_eq!(next(&mut sub).await.payload, "before");
+
+    server.stop();
+    for bus in [&a, &b] {
+        status(bus, "disconnected", |s| {
+            matches!(s, Status::Disconnected { .. })
+        })
+        .await;
+    }
+    // Publishing while NATS is away neither blocks nor fails as long as the buffer has room.
+    a.publish(&subject, "while away".into()).unwrap();
+
+    server.restart();
+    for bus in [&a, &b] {
+        status(bus, "connected again", |s| *s == Status::Connected).await;
+    }
+
+    // b's subscription was made again by its client, but a's first messages may reach the
+    // server before b's renewed subscription does: a publishes until one arrives (the bus is
+    // at most once), then the rest of the run must flow normally.
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let mut attempt = 0u32;
+    let first = loop {
+        attempt += 1;
+        publish(&a, &subject, format!("after {attempt}")).await;
+        match tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
+            Ok(Some(m)) if m.payload.starts_with(b"after") => break m,
+            Ok(Some(_)) => {} // "while away", if the client kept it for the new connection
+            Ok(None) => panic!("the subscription ended"),
+            Err(_) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "nothing from a reached b after the restart"
+            ),
+        }
+    };
+    assert_eq!(&first.origin, a.node());
+
+    for i in 0..100u32 {
+        publish(&a, &subject, format!("steady {i}")).await;
+    }
+    publish(&a, &subject, "end").await;
+    let steady: Vec<_> = until(&mut sub, "end")
+        .await
+        .into_iter()
+        .filter(|m| m.payload.starts_with(b"steady"))
+        .map(|m| String::from_utf8(m.payload.to_vec()).unwrap())
+        .collect();
+    assert_eq!(
+        steady,
+        (0..100).map(|i| format!("steady {i}")).collect::<Vec<_>>()
+    );
+
+    // And the other way round.
+    let mut back = a.subscribe(&subjects.channels(), Echo::Skip).await.unwrap();
+    publish(&b, &subject, "from b").await;
+    let m = next(&mut back).await;
+    assert_eq!((&m.origin, &m.payload[..]), (b.node(), &b"from b"[..]));
+}
