@@ -6,6 +6,11 @@
 //! its offset, so a node that missed some (a slow subscription, NATS away for a while) finds
 //! them there. [`Bus::status`] says when that is needed.
 //!
+//! The bus logs the loss of its connection once at warn and its return once at info. The
+//! async-nats client also logs every connection event itself, at info, once per failed
+//! reconnection attempt: a binary that wires the bus in should filter `async_nats` to `warn`
+//! by default.
+//!
 //! Layout:
 //! - `bus`: [`Bus`], the one interface, over `local` (in process) or `nats` (a NATS server,
 //!   core pub/sub), and [`Subscription`], the stream of what a subscription receives.

@@ -89,3 +89,53 @@ async fn nats_killed_and_restarted() {
     let m = next(&mut back).await;
     assert_eq!((&m.origin, &m.payload[..]), (b.node(), &b"from b"[..]));
 }
+
+/// However many attempts the reconnection takes, the log says once that the bus was lost
+/// (warn) and once that it is back (info).
+#[tokio::test]
+async fn an_outage_is_logged_once_each_way() {
+    let Some(mut server) = NatsServer::start("outage::an_outage_is_logged_once_each_way") else {
+        return;
+    };
+    let log = crate::support::log::captured();
+    let options = Options {
+        reconnect_max_delay: Duration::from_millis(50),
+        ..Options::default()
+    };
+    let url = server.url();
+    let a = Bus::connect(Some(&url), node("a"), options).await.unwrap();
+    server.stop();
+    status(&a, "disconnected", |s| {
+        matches!(s, Status::Disconnected { .. })
+    })
+    .await;
+    // Long enough for several attempts to fail (50 ms apart at most); what is checked is the
+    // log, not how long anything took.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.restart();
+    status(&a, "connected again", |s| *s == Status::Connected).await;
+    a.close().await;
+
+    // Other tests log into the same buffer; this bus's lines name its server's URL.
+    let field = format!("bus={url}");
+    let text = log.text();
+    let ours: Vec<_> = text
+        .lines()
+        .filter(|l| l.split_whitespace().any(|w| w == field))
+        .collect();
+    let lost: Vec<_> = ours
+        .iter()
+        .filter(|l| l.contains("lost the connection to the bus"))
+        .collect();
+    let back: Vec<_> = ours
+        .iter()
+        .filter(|l| l.contains("the connection to the bus is back"))
+        .collect();
+    assert_eq!(lost.len(), 1, "{text}");
+    assert!(lost[0].contains("WARN"), "{text}");
+    assert_eq!(back.len(), 1, "{text}");
+    assert!(
+        back[0].contains("INFO") && back[0].contains("away_s="),
+        "{text}"
+    );
+}
