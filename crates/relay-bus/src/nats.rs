@@ -140,7 +140,7 @@ impl NatsBus {
                 filter: filter.to_string(),
                 source,
             })?;
-        if *self.inner.tracker.watch().borrow() == Status::Connected {
+        if self.inner.tracker.current() == Status::Connected {
             let inbox = client.new_inbox();
             let confirmed = async {
                 let mut probe = client.subscribe(inbox.clone()).await.ok()?;
@@ -163,15 +163,30 @@ impl NatsBus {
         self.inner.tracker.watch()
     }
 
-    /// Sends what the outgoing buffer holds (unless NATS is away), then closes the connection.
+    /// Sends what the outgoing buffer holds, then closes the connection and with it the
+    /// subscriptions. While NATS is away neither can happen: closing gives up after
+    /// `connect_timeout`, dropping what is buffered, and the subscriptions then end when they
+    /// are dropped.
     pub(crate) async fn close(&self) {
         self.inner.closing.store(true, Ordering::Release);
         self.inner.close.notify_one();
-        if let Some(task) = self.inner.sender.lock().await.take() {
-            // While NATS is away the buffer cannot be sent; closing does not wait for it.
-            let _ = tokio::time::timeout(self.inner.confirm_within, task).await;
+        let task = self.inner.sender.lock().await.take();
+        let abort = task.as_ref().map(JoinHandle::abort_handle);
+        let finish = async {
+            if let Some(task) = task {
+                let _ = task.await;
+            }
+            let _ = self.inner.client.drain().await;
+        };
+        if tokio::time::timeout(self.inner.confirm_within, finish)
+            .await
+            .is_err()
+        {
+            if let Some(abort) = abort {
+                abort.abort();
+            }
+            tracing::debug!("the bus closed without sending its buffer: NATS is away");
         }
-        let _ = self.inner.client.drain().await;
         self.inner.tracker.closed();
     }
 }

@@ -76,7 +76,11 @@ impl Tracker {
         self.tx.send_replace(Status::Closed);
     }
 
+    pub(crate) fn current(&self) -> Status {
+        *self.tx.borrow()
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
-        *self.tx.borrow() == Status::Closed
+        self.current() == Status::Closed
     }
 }

@@ -139,3 +139,44 @@ async fn an_outage_is_logged_once_each_way() {
         "{text}"
     );
 }
+
+/// Closing while NATS is away does not wait for it: the bus gives up on its buffer and is
+/// closed.
+#[tokio::test]
+async fn closing_while_nats_is_away_returns() {
+    let Some(mut server) = NatsServer::start("outage::closing_while_nats_is_away_returns") else {
+        return;
+    };
+    let options = Options {
+        connect_timeout: Duration::from_millis(300),
+        outgoing_capacity: 4,
+        ..Options::default()
+    };
+    let a = Bus::connect(Some(&server.url()), node("a"), options)
+        .await
+        .unwrap();
+    let subjects = cluster("outage_close");
+    server.stop();
+    status(&a, "disconnected", |s| {
+        matches!(s, Status::Disconnected { .. })
+    })
+    .await;
+    // Fill the client's queue and the outgoing buffer, so that nothing can move.
+    let mut refused = None;
+    for _ in 0..100_000 {
+        if let Err(e) = a.publish(&subjects.channel("x"), "stuck".into()) {
+            refused = Some(e);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(refused, Some(relay_bus::PublishError::Full { capacity: 4 }));
+    tokio::time::timeout(DEADLINE, a.close())
+        .await
+        .expect("close returns while NATS is away");
+    assert_eq!(*a.status().borrow(), Status::Closed);
+    assert_eq!(
+        a.publish(&subjects.channel("x"), "late".into()),
+        Err(relay_bus::PublishError::Closed)
+    );
+}
