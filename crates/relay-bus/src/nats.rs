@@ -35,7 +35,7 @@ struct Inner {
     tracker: Arc<Tracker>,
     closing: AtomicBool,
     close: Arc<Notify>,
-    sender: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    send_task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     confirm_within: Duration,
 }
 
@@ -94,11 +94,11 @@ impl NatsBus {
             tracker,
             closing: AtomicBool::new(false),
             close: close.clone(),
-            sender: tokio::sync::Mutex::new(None),
+            send_task: tokio::sync::Mutex::new(None),
             confirm_within: options.connect_timeout,
         });
         let task = tokio::spawn(send_loop(client, node, rx, close));
-        *inner.sender.lock().await = Some(task);
+        *inner.send_task.lock().await = Some(task);
         Ok(NatsBus { inner })
     }
 
@@ -123,8 +123,9 @@ impl NatsBus {
 
     /// Returns once the server has the subscription (a probe sent after it on the same
     /// connection came back), so that whatever another node publishes from then on reaches
-    /// it. While the connection is down it returns at once: the client subscribes again on
-    /// reconnecting, before the status turns `Connected`.
+    /// it. While the connection is down it does not wait for the probe: the client sends the
+    /// subscription again when it reconnects (though with the client's queue full of
+    /// publications, handing it over waits for the connection).
     pub(crate) async fn subscribe(
         &self,
         filter: &Filter,
@@ -170,7 +171,7 @@ impl NatsBus {
     pub(crate) async fn close(&self) {
         self.inner.closing.store(true, Ordering::Release);
         self.inner.close.notify_one();
-        let task = self.inner.sender.lock().await.take();
+        let task = self.inner.send_task.lock().await.take();
         let abort = task.as_ref().map(JoinHandle::abort_handle);
         let finish = async {
             if let Some(task) = task {
