@@ -4,7 +4,7 @@
 use std::error::Error as _;
 
 use bytes::Bytes;
-use relay_bus::{Bus, BusError, Echo, Filter, Options, PublishError};
+use relay_bus::{Bus, BusError, Echo, Filter, Options, PublishError, Subject};
 
 use super::scenarios;
 use super::{cluster, node};
@@ -170,5 +170,76 @@ async fn a_subscription_is_in_place_when_subscribe_returns() {
             .unwrap();
         a.publish(&subject, Bytes::from(vec![i])).unwrap();
         assert_eq!(next(&mut sub).await.payload[..], [i]);
+    }
+}
+
+/// `*` and `>` select the same subjects on the local bus as on a real nats-server: every
+/// filter of up to two tokens over `a`, `b`, `*` (and each with `.>` after it), against every
+/// subject of up to three tokens over `a`, `b`.
+#[tokio::test]
+async fn wildcards_match_as_the_server_does() {
+    let Some(server) = shared("nats::wildcards_match_as_the_server_does") else {
+        return;
+    };
+    let prefix = format!("wild{}", std::process::id());
+    let words = |alphabet: &[&str], max: usize| {
+        let mut all: Vec<String> = Vec::new();
+        let mut last = vec![String::new()];
+        for _ in 0..max {
+            last = last
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |t| format!("{p}.{t}")))
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    };
+    let subjects: Vec<Subject> = words(&["a", "b"], 3)
+        .iter()
+        .map(|w| Subject::new(&format!("{prefix}{w}")).unwrap())
+        .collect();
+    let mut filters: Vec<Filter> = vec![Filter::new(&format!("{prefix}.>")).unwrap()];
+    for w in words(&["a", "b", "*"], 2) {
+        filters.push(Filter::new(&format!("{prefix}{w}")).unwrap());
+        filters.push(Filter::new(&format!("{prefix}{w}.>")).unwrap());
+    }
+
+    let nats = connect(&server.url(), "a", Options::default()).await;
+    let local = Bus::local(node("a"), Options::default());
+    for bus in [&nats, &local] {
+        let mut subs = Vec::new();
+        for f in &filters {
+            subs.push(bus.subscribe(f, Echo::Include).await.unwrap());
+        }
+        for s in &subjects {
+            publish(bus, s, s.to_string()).await;
+        }
+        // A subject each filter matches, for the `end` that closes its list.
+        for f in &filters {
+            let end = f.as_str().replace(['*', '>'], "end");
+            publish(bus, &Subject::new(&end).unwrap(), "end").await;
+        }
+        for (f, sub) in filters.iter().zip(&mut subs) {
+            let got: Vec<String> = until(sub, "end")
+                .await
+                .into_iter()
+                .map(|m| m.subject.to_string())
+                .collect();
+            let want: Vec<String> = subjects
+                .iter()
+                .filter(|s| f.matches(s))
+                .map(|s| s.to_string())
+                .collect();
+            assert_eq!(
+                got,
+                want,
+                "{f} on the {} bus",
+                if matches!(bus, Bus::Local(_)) {
+                    "local"
+                } else {
+                    "NATS"
+                }
+            );
+        }
     }
 }
