@@ -21,7 +21,6 @@
 
 mod error;
 mod schema;
-mod target;
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -35,8 +34,8 @@ use super::{
 };
 use crate::error::HubError;
 use crate::model::{LogMeta, LoggedMessage};
+use relay_pg::Target;
 use schema::{LOGS, MESSAGES, META};
-use target::Target;
 
 pub use error::PostgresError;
 
@@ -48,7 +47,7 @@ const OWNER_RETRY: Duration = Duration::from_millis(50);
 /// Connects, migrates, takes ownership and loads everything, keeping the newest `recent`
 /// messages of each channel in memory; then hands the connection to the writer thread.
 pub(crate) fn open(url: &str, recent: usize) -> Result<(Store, Loaded), HubError> {
-    let target = Target::parse(url)?;
+    let target = Target::parse(url, "relay-channels").map_err(PostgresError::from)?;
     let (tx, rx) = mpsc::channel();
     let (opened_tx, opened_rx) = mpsc::sync_channel(1);
     let commits = Arc::new(Commits::default());
@@ -216,7 +215,7 @@ impl Postgres {
         let (target, quoted, key) = (&self.target, &self.quoted, &self.owner_key);
         let (conn, loaded) = self.rt.block_on(async {
             let (mut client, task) = connect(target).await?;
-            let applied = schema::migrate(&mut client, &target.schema, quoted).await?;
+            let applied = schema::migrate(&mut client, target).await?;
             if applied > 0 {
                 tracing::info!(schema = %target.schema, applied, "channel store: migrations applied");
             }

@@ -29,6 +29,24 @@ pub enum PostgresError {
     NotInserted(String),
 }
 
+impl From<relay_pg::PgError> for PostgresError {
+    fn from(e: relay_pg::PgError) -> Self {
+        match e {
+            relay_pg::PgError::Driver(e) => PostgresError::Driver(e),
+            relay_pg::PgError::Url(why) => PostgresError::Url(why),
+            relay_pg::PgError::SchemaTooNew {
+                schema,
+                found,
+                known,
+            } => PostgresError::SchemaTooNew {
+                schema,
+                found,
+                known,
+            },
+        }
+    }
+}
+
 impl From<tokio_postgres::Error> for PostgresError {
     fn from(e: tokio_postgres::Error) -> Self {
         PostgresError::Driver(e)

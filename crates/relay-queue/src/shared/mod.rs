@@ -14,7 +14,6 @@
 mod batcher;
 mod error;
 mod schema;
-mod target;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,8 +31,8 @@ use crate::message::{Message, NewMessage};
 use crate::store::{Durability, StoreError};
 use batcher::Batcher;
 pub use error::PostgresError;
+use relay_pg::Target;
 use schema::ITEMS;
-use target::Target;
 
 /// The database's clock in milliseconds, the engine's unit.
 const NOW_MS: &str = "(extract(epoch from statement_timestamp()) * 1000)::bigint";
@@ -278,11 +277,11 @@ impl SharedQueue {
     /// Connects, applies the missing schema migrations (safely when several nodes start at
     /// once) and takes a node number from the database for this node's message ids.
     pub async fn open(url: &str, config: EngineConfig) -> Result<Arc<SharedQueue>, PostgresError> {
-        let target = Target::parse(url)?;
+        let target = Target::parse(url, "relay")?;
         let quoted = target.quoted_schema();
         let (mut client, connection) = target.config.connect(NoTls).await?;
         let setup = tokio::spawn(connection);
-        let applied = schema::migrate(&mut client, &target.schema, &quoted).await?;
+        let applied = schema::migrate(&mut client, &target).await?;
         if applied > 0 {
             tracing::info!(applied, version = schema::latest(), "queue schema migrated");
         }
@@ -318,7 +317,7 @@ impl SharedQueue {
     /// The queue token the nodes of the database at `url` share, if one has been stored; for
     /// clients, so nothing is created or migrated.
     pub async fn stored_token(url: &str) -> Result<Option<String>, PostgresError> {
-        let target = Target::parse(url)?;
+        let target = Target::parse(url, "relay")?;
         let (client, connection) = target.config.connect(NoTls).await?;
         let conn = tokio::spawn(connection);
         let settings = format!("{}.{}", target.quoted_schema(), schema::SETTINGS);

@@ -1,10 +1,11 @@
 //! The shared queue's tables and their versioned migrations.
 //!
-//! Every node applies missing migrations when it starts, inside one transaction that holds a
-//! transaction-level advisory lock on the schema's migration key: two nodes starting at once on
-//! an empty database serialise there, and the second finds the work done. The lock is the only
-//! advisory lock the shared queue takes, and it is released at that transaction's end.
+//! Every node applies missing migrations when it starts, under the queue's own migration lock
+//! (`relay_pg::migrate`): two nodes starting at once on an empty database apply them once. That
+//! lock is the only advisory lock the shared queue takes, and it is released at that
+//! transaction's end.
 
+use relay_pg::{Migrations, Target};
 use tokio_postgres::Client;
 
 use super::PostgresError;
@@ -14,7 +15,7 @@ pub(super) const MIGRATIONS: &str = "relay_queue_migrations";
 pub(super) const SETTINGS: &str = "relay_queue_settings";
 pub(super) const NODES: &str = "relay_queue_nodes";
 
-/// The migrations in order; version N is `MIGRATIONS[N - 1]`. Never edit one that has shipped:
+/// The migrations in order; version N is `migrations(..)[N - 1]`. Never edit one that has shipped:
 /// add the next.
 fn migrations(s: &str) -> Vec<String> {
     vec![
@@ -82,58 +83,12 @@ pub(super) fn latest() -> i32 {
 
 /// Applies the missing migrations; returns how many this call applied (0 when another node did
 /// them first).
-pub(super) async fn migrate(
-    client: &mut Client,
-    name: &str,
-    quoted: &str,
-) -> Result<usize, PostgresError> {
-    let tx = client.transaction().await?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        &[&format!("relay_queue_migrate:{name}")],
-    )
-    .await?;
-    let has_schema: bool = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-            &[&name],
-        )
-        .await?
-        .get(0);
-    if !has_schema {
-        tx.batch_execute(&format!("CREATE SCHEMA {quoted}")).await?;
-    }
-    tx.batch_execute(&format!(
-        "CREATE TABLE IF NOT EXISTS {quoted}.{MIGRATIONS} (
-            version integer PRIMARY KEY,
-            applied_at timestamptz NOT NULL DEFAULT now())"
-    ))
-    .await?;
-    let current: i32 = tx
-        .query_one(
-            &format!("SELECT coalesce(max(version), 0) FROM {quoted}.{MIGRATIONS}"),
-            &[],
-        )
-        .await?
-        .get(0);
-    let all = migrations(quoted);
-    if current as usize > all.len() {
-        return Err(PostgresError::SchemaTooNew {
-            schema: name.to_string(),
-            found: current,
-            known: all.len(),
-        });
-    }
-    let mut applied = 0;
-    for (i, sql) in all.iter().enumerate().skip(current as usize) {
-        tx.batch_execute(sql).await?;
-        tx.execute(
-            &format!("INSERT INTO {quoted}.{MIGRATIONS} (version) VALUES ($1)"),
-            &[&(i as i32 + 1)],
-        )
-        .await?;
-        applied += 1;
-    }
-    tx.commit().await?;
-    Ok(applied)
+pub(super) async fn migrate(client: &mut Client, target: &Target) -> Result<usize, PostgresError> {
+    let steps = migrations(&target.quoted_schema());
+    let m = Migrations {
+        lock_key: "relay_queue_migrate",
+        table: MIGRATIONS,
+        steps,
+    };
+    Ok(relay_pg::migrate(client, target, &m).await?)
 }

@@ -7,20 +7,25 @@ use std::time::Duration;
 use tokio_postgres::config::Host;
 use tokio_postgres::Config;
 
-use super::PostgresError;
+use crate::PgError;
 
 /// A server that does not answer should fail the start, not hang it.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(crate) struct Target {
+/// A store's database and the schema inside it.
+pub struct Target {
+    /// The driver's connection settings.
     pub config: Config,
+    /// The schema the store's tables live in (`public` unless the URL names one).
     pub schema: String,
 }
 
 impl Target {
-    pub(crate) fn parse(url: &str) -> Result<Target, PostgresError> {
+    /// Reads a store URL; `application` names the connections in `pg_stat_activity` unless
+    /// the URL sets `application_name`.
+    pub fn parse(url: &str, application: &str) -> Result<Target, PgError> {
         if !is_postgres_url(url) {
-            return Err(PostgresError::Url(
+            return Err(PgError::Url(
                 "expected a postgres:// or postgresql:// URL".into(),
             ));
         }
@@ -42,7 +47,7 @@ impl Target {
         }
         let schema = schema.unwrap_or_else(|| "public".to_string());
         if !is_plain_identifier(&schema) {
-            return Err(PostgresError::Url(format!(
+            return Err(PgError::Url(format!(
                 "schema `{schema}`: use letters, digits and underscores, not starting with a digit, at most 63"
             )));
         }
@@ -53,9 +58,9 @@ impl Target {
         };
         // The driver's parse error says only "invalid connection string"; its source says why.
         let mut config = Config::from_str(&driver_url)
-            .map_err(|e| PostgresError::Url(PostgresError::from(e).to_string()))?;
+            .map_err(|e| PgError::Url(PgError::from(e).to_string()))?;
         if config.get_application_name().is_none() {
-            config.application_name("relay");
+            config.application_name(application);
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
@@ -64,12 +69,12 @@ impl Target {
     }
 
     /// The schema name quoted for SQL; `parse` allowed only characters that need no escaping.
-    pub(crate) fn quoted_schema(&self) -> String {
+    pub fn quoted_schema(&self) -> String {
         format!("\"{}\"", self.schema)
     }
 
     /// Where the store is, for logs: never the password.
-    pub(crate) fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let hosts: Vec<String> = self
             .config
             .get_hosts()
@@ -117,7 +122,7 @@ mod tests {
 
     #[test]
     fn schema_is_taken_out_and_other_parameters_stay() {
-        let t = Target::parse("postgres://u:secret@db.example:6543/q?sslmode=disable&schema=relay_a&connect_timeout=3").unwrap();
+        let t = Target::parse("postgres://u:secret@db.example:6543/q?sslmode=disable&schema=relay_a&connect_timeout=3", "relay").unwrap();
         assert_eq!(t.schema, "relay_a");
         assert_eq!(t.config.get_dbname(), Some("q"));
         assert_eq!(
@@ -133,7 +138,11 @@ mod tests {
 
     #[test]
     fn a_unix_socket_is_described_by_its_directory() {
-        let t = Target::parse("postgres://relay@/q?host=/run/postgresql&port=5433").unwrap();
+        let t = Target::parse(
+            "postgres://relay@/q?host=/run/postgresql&port=5433",
+            "relay",
+        )
+        .unwrap();
         assert_eq!(
             t.describe(),
             "postgres://relay@/run/postgresql:5433/q schema public"
@@ -142,7 +151,7 @@ mod tests {
 
     #[test]
     fn defaults_to_public_and_names_the_application() {
-        let t = Target::parse("postgresql://u@localhost/q").unwrap();
+        let t = Target::parse("postgresql://u@localhost/q", "relay").unwrap();
         assert_eq!(t.schema, "public");
         assert_eq!(t.config.get_application_name(), Some("relay"));
         assert_eq!(
@@ -152,15 +161,26 @@ mod tests {
     }
 
     #[test]
+    fn the_url_may_name_the_application() {
+        let t = Target::parse("postgres://u@h/c?application_name=x", "relay-channels").unwrap();
+        assert_eq!(t.config.get_application_name(), Some("x"));
+        let t = Target::parse("postgres://u@h/c", "relay-channels").unwrap();
+        assert_eq!(t.config.get_application_name(), Some("relay-channels"));
+    }
+
+    #[test]
     fn refuses_what_it_cannot_use() {
         for bad in [
             "/var/lib/queue.redb",
             "postgres://u@h/q?schema=a;drop",
             "postgres://u@h/q?schema=1a",
             "postgres://u@h/q?nonsense=1",
+            "postgres://u@h/q?schema=a-b",
+            "postgres://u@h/q?schema=",
+            "mysql://u@h/q",
         ] {
             assert!(
-                matches!(Target::parse(bad), Err(PostgresError::Url(_))),
+                matches!(Target::parse(bad, "relay"), Err(PgError::Url(_))),
                 "{bad}"
             );
         }
