@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use relay_pg::PgError;
 use relay_queue::{EngineConfig, Message, PostgresError, SharedQueue};
 use relay_wire::queue::{ContentKind, MessageId, Status};
 
@@ -196,7 +197,10 @@ fn a_schema_newer_than_this_build_is_refused() {
         .err()
         .expect("opened a schema from the future");
     assert!(
-        matches!(err, PostgresError::SchemaTooNew { found: 9999, .. }),
+        matches!(
+            err,
+            PostgresError::Pg(PgError::SchemaTooNew { found: 9999, .. })
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("upgrade this node"), "{err}");
@@ -213,7 +217,7 @@ fn unusable_targets_fail_with_typed_errors() {
     let rt = runtime();
     let url = format!("postgres://postgres@127.0.0.1:{port}/relay_test");
     match rt.block_on(SharedQueue::open(&url, EngineConfig::default())) {
-        Err(e @ PostgresError::Driver(_)) => {
+        Err(e @ PostgresError::Pg(PgError::Driver(_))) => {
             let msg = e.to_string();
             assert!(
                 msg.contains("connect"),
@@ -226,6 +230,6 @@ fn unusable_targets_fail_with_typed_errors() {
     let bad = "postgres://u@127.0.0.1/db?schema=bad-name";
     assert!(matches!(
         rt.block_on(SharedQueue::open(bad, EngineConfig::default())),
-        Err(PostgresError::Url(_))
+        Err(PostgresError::Pg(PgError::Url(_)))
     ));
 }
