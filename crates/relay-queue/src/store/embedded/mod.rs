@@ -21,7 +21,7 @@ use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Change, Store, StoreError};
-use crate::message::Message;
+use crate::message::{IndexRecord, Message, MessageView};
 use batch::Encoded;
 use journal::Journal;
 
@@ -157,6 +157,43 @@ impl Store for RedbStore {
             out.push(postcard::from_bytes(value.value())?);
         }
         Ok(out)
+    }
+
+    fn scan(&self, each: &mut dyn FnMut(IndexRecord<'_>)) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        let table = txn.open_table(META).map_err(redb::Error::from)?;
+        for row in table.iter().map_err(redb::Error::from)? {
+            let (_, value) = row.map_err(redb::Error::from)?;
+            let view: MessageView<'_> = postcard::from_bytes(value.value())?;
+            each(view.record());
+        }
+        Ok(())
+    }
+
+    fn read_message(&self, seq: u64) -> Result<Option<(Message, Bytes)>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        let meta = txn.open_table(META).map_err(redb::Error::from)?;
+        let Some(record) = meta.get(seq).map_err(redb::Error::from)? else {
+            return Ok(None);
+        };
+        let message: Message = postcard::from_bytes(record.value())?;
+        let payloads = txn.open_table(PAYLOAD).map_err(redb::Error::from)?;
+        let payload = payloads
+            .get(seq)
+            .map_err(redb::Error::from)?
+            .map_or_else(Bytes::new, |v| Bytes::copy_from_slice(v.value()));
+        Ok(Some((message, payload)))
+    }
+
+    fn read_records(&self, seqs: &[u64]) -> Result<Vec<Option<Message>>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        let meta = txn.open_table(META).map_err(redb::Error::from)?;
+        seqs.iter()
+            .map(|&seq| match meta.get(seq).map_err(redb::Error::from)? {
+                Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+                None => Ok(None),
+            })
+            .collect()
     }
 
     fn commit(&self, changes: &[Change], durable: bool) -> Result<(), StoreError> {
