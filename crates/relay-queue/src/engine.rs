@@ -305,7 +305,7 @@ impl Engine {
                 processed_time: None,
                 error_time: None,
             };
-            st.write(&msg, Some(new.payload.data.clone()));
+            st.write(&msg, Some(cached_copy(&new.payload.data)));
             let rx = self.writer.submit(vec![Change::Put {
                 message: msg.clone(),
                 payload: Some(new.payload.data),
@@ -525,7 +525,7 @@ impl Engine {
             let mut msg = previous.clone();
             msg.kind = payload.kind;
             msg.update_time = Some(now);
-            st.write(&msg, Some(payload.data.clone()));
+            st.write(&msg, Some(cached_copy(&payload.data)));
             let rx = self.writer.submit(vec![Change::Put {
                 message: msg.clone(),
                 payload: Some(payload.data.clone()),
@@ -700,7 +700,7 @@ impl Engine {
                     error_time: None,
                 };
                 ids.push(msg.id);
-                st.write(&msg, Some(doc.payload.data.clone()));
+                st.write(&msg, Some(cached_copy(&doc.payload.data)));
                 pinned.push(msg.seq);
                 changes.push(Change::Put {
                     message: msg,
@@ -773,4 +773,10 @@ impl Engine {
         self.committed_unpin(&[seq], rx).await?;
         Ok(Some(id))
     }
+}
+
+/// A payload as the cache keeps it: in an allocation of its own, since a request's body may be
+/// a slice of a much larger read buffer that the cache would otherwise keep alive.
+fn cached_copy(data: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(data)
 }

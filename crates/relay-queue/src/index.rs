@@ -13,16 +13,18 @@
 //!   and the space comes back.
 //! - The id lookup is a hash table of bare seqs (8 bytes a slot) that compares against the id
 //!   in the entry, rather than a map holding the id a second time.
+//! - The maps use a fast hash (foldhash) rather than SipHash: rebuilding the index at start-up
+//!   hashes every message's id and names, and that was a good share of the restart time.
 //! - The per-node orders (waiting per destination, involved per node) and the time orders (in
 //!   flight by pull time, processed by ack time) are sorted `VecDeque`s: they grow at the back
 //!   (new seqs, current times) and shrink mostly at the front (oldest pulled, oldest purged),
 //!   so both ends are O(1) and a removal in the middle is a binary search and a short move, at
 //!   8 or 16 bytes a message instead of a B-tree node per message per order.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::hash::BuildHasher;
 
-use hashbrown::HashTable;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use relay_wire::queue::{MessageId, Status};
 
 use crate::message::IndexRecord;
@@ -303,7 +305,9 @@ pub(crate) struct Index {
     entries: Entries,
     /// Seqs, found by the id in their entry.
     by_id: HashTable<u64>,
-    hasher: std::hash::RandomState,
+    /// Randomly seeded per process; ids are made here (a client names one only through the
+    /// test hooks), so a fast hash is enough.
+    hasher: DefaultHashBuilder,
     /// Per destination: messages waiting to be pulled (pending or scheduled), oldest first.
     inbox: HashMap<NodeId, Sorted<u64>>,
     /// Per node: every message it sent or receives, oldest first.

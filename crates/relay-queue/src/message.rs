@@ -52,15 +52,6 @@ impl Message {
             processed_time: self.processed_time,
         }
     }
-
-    /// A rough count of the heap and inline bytes this message takes, for the cache's bound.
-    pub(crate) fn footprint(&self) -> usize {
-        size_of::<Message>()
-            + self.source.capacity()
-            + self.destination.capacity()
-            + self.label.capacity()
-            + self.topic.as_ref().map_or(0, |t| t.capacity())
-    }
 }
 
 /// The fields of a message that the engine's decisions need, borrowed from a stored record:

@@ -218,7 +218,9 @@ async fn serve(args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow:
         visibility_timeout: non_zero_secs(args.visibility_timeout),
         processed_retention: non_zero_secs(args.processed_retention),
         durability: args.durability,
-        cache_bytes: args.cache_mb.saturating_mul(1 << 20),
+        // Half for whole records and payloads, half for the store's page cache (see
+        // `open_queue`).
+        cache_bytes: args.cache_mb.saturating_mul(1 << 20) / 2,
     };
     let (engine, token) = open_queue(postgres_url(&args), &data, config, token).await?;
     let _maintenance = engine.spawn_maintenance(Duration::from_millis(500));
@@ -306,7 +308,9 @@ async fn open_queue(
     token: Option<String>,
 ) -> anyhow::Result<(Queue, String)> {
     let Some(url) = url else {
-        let store = RedbStore::open(&data.join("queue.redb")).context("opening the queue store")?;
+        // The store's page cache takes the other half of --cache-mb.
+        let store = RedbStore::open_with_cache(&data.join("queue.redb"), config.cache_bytes)
+            .context("opening the queue store")?;
         let engine = Engine::open(Arc::new(store), config)?;
         return Ok((Queue::Local(engine), token.unwrap_or_default()));
     };

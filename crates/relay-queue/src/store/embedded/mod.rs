@@ -34,6 +34,8 @@ const JOURNAL_CAPACITY: u64 = 16 << 20;
 /// How long redb may go without a durable commit: bounds the journal replay at start-up and the
 /// pages redb holds for changes it has not synced.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
+/// redb's page cache unless the caller sizes it.
+const DEFAULT_PAGE_CACHE: usize = 32 << 20;
 
 pub struct RedbStore {
     db: Database,
@@ -49,9 +51,19 @@ struct JournalState {
 
 impl RedbStore {
     /// Opens (or creates) the store at `path`, with its journal beside it, and replays the
-    /// journal into redb.
+    /// journal into redb; redb caches up to `DEFAULT_PAGE_CACHE` of its pages.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
-        let db = Database::create(path).map_err(redb::Error::from)?;
+        RedbStore::open_with_cache(path, DEFAULT_PAGE_CACHE)
+    }
+
+    /// As `open`, with redb's page cache (pages read, and pages written but not yet synced)
+    /// bounded by `cache_bytes`. redb's own default is 1 GiB, which a deep queue would fill:
+    /// memory would then grow with the data again, only one layer down.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<RedbStore, StoreError> {
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(redb::Error::from)?;
         let txn = db.begin_write().map_err(redb::Error::from)?;
         txn.open_table(META).map_err(redb::Error::from)?;
         txn.open_table(PAYLOAD).map_err(redb::Error::from)?;
