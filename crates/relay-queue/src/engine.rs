@@ -164,6 +164,7 @@ impl Engine {
     pub fn open(store: Arc<dyn Store>, config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
         let started = std::time::Instant::now();
         let mut index = Index::default();
+        index.reserve(store.count_hint());
         store.scan(&mut |rec| index.put(&rec))?;
         let next_seq = index.last_seq().map_or(1, |s| s + 1);
         tracing::info!(

@@ -347,6 +347,16 @@ impl Index {
         self.entries.len
     }
 
+    /// Makes room for `n` messages in the id table at once: growing it rehashes every entry,
+    /// and each rehash looks the id up in its chunk.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.by_id.reserve(n, |&seq| {
+            let id = entries.get(seq).map_or([0; 12], |e| e.id.0);
+            hasher.hash_one(id)
+        });
+    }
+
     pub(crate) fn last_seq(&self) -> Option<u64> {
         self.entries.last_seq()
     }

@@ -57,6 +57,10 @@ pub trait Store: Send + Sync + 'static {
     /// Calls `each` with what the index needs of every stored message, in `seq` order: the
     /// start-up path, which should not build whole messages.
     fn scan(&self, each: &mut dyn FnMut(IndexRecord<'_>)) -> Result<(), StoreError>;
+    /// About how many messages are stored, so that the index can be sized before the scan.
+    fn count_hint(&self) -> usize {
+        0
+    }
     /// The system data and payload of the message stored under `seq`, read together.
     fn read_message(&self, seq: u64) -> Result<Option<(Message, Bytes)>, StoreError>;
     /// The system data of several messages, in the order asked, read in one go.

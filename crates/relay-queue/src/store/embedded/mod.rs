@@ -34,6 +34,8 @@ const JOURNAL_CAPACITY: u64 = 16 << 20;
 /// How long redb may go without a durable commit: bounds the journal replay at start-up and the
 /// pages redb holds for changes it has not synced.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
+/// How much of the journal one replay transaction takes.
+const REPLAY_GROUP_BYTES: usize = 4 << 20;
 /// redb's page cache unless the caller sizes it.
 const DEFAULT_PAGE_CACHE: usize = 32 << 20;
 
@@ -71,14 +73,21 @@ impl RedbStore {
 
         let (mut journal, bodies) = Journal::open(&journal_path(path), JOURNAL_CAPACITY)?;
         let mut replayed = 0;
-        for body in &bodies {
+        // Records go to redb a few MiB at a time rather than one transaction each: a journal
+        // of small group commits holds thousands of them, and replaying them one by one was
+        // most of a restart's time. Only the order matters, and that is kept.
+        let mut group: Vec<Change> = Vec::new();
+        let mut group_bytes = 0;
+        for (i, body) in bodies.iter().enumerate() {
             let changes = batch::from_body(body)?;
             replayed += changes.len();
-            apply(
-                &db,
-                &batch::encode_changes(&changes)?,
-                redb::Durability::None,
-            )?;
+            group.extend(changes);
+            group_bytes += body.len();
+            if group_bytes >= REPLAY_GROUP_BYTES || i + 1 == bodies.len() {
+                apply(&db, &batch::encode_changes(&group)?, redb::Durability::None)?;
+                group.clear();
+                group_bytes = 0;
+            }
         }
         // Always durable and always a new generation, even with nothing replayed: see
         // `Journal::reset`.
@@ -180,6 +189,15 @@ impl Store for RedbStore {
             each(view.record());
         }
         Ok(())
+    }
+
+    fn count_hint(&self) -> usize {
+        use redb::ReadableTableMetadata;
+        let count = || -> Result<u64, redb::Error> {
+            let txn = self.db.begin_read()?;
+            Ok(txn.open_table(META)?.len()?)
+        };
+        count().unwrap_or(0) as usize
     }
 
     fn read_message(&self, seq: u64) -> Result<Option<(Message, Bytes)>, StoreError> {
