@@ -171,7 +171,7 @@ fn report(args: &Args, n: u64, r: &Figures, peer: Option<&Figures>) {
         peer.and_then(|p| ratio(p.fill_secs, r.fill_secs)),
     );
     row(
-        "restart after kill -9 to listening, ms",
+        "restart after kill -9 to serving (relay: listening; beanstalkd: first answer), ms",
         format!("{:.0}", r.restart.as_secs_f64() * 1000.0),
         peer.map(|p| format!("{:.0}", p.restart.as_secs_f64() * 1000.0)),
         peer.and_then(|p| ratio(r.restart.as_secs_f64(), p.restart.as_secs_f64())),
@@ -611,7 +611,9 @@ fn start_beanstalkd(args: &Args, dir: &Path, port: u16) -> anyhow::Result<(Serve
         .context("starting beanstalkd")?;
     let mut server = Server { child };
     loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        // beanstalkd binds its socket before it replays the binlog, so a connection alone says
+        // nothing: ready is when a command is answered.
+        if answers(port) {
             return Ok((server, started.elapsed()));
         }
         if let Some(status) = server.child.try_wait()? {
@@ -622,6 +624,19 @@ fn start_beanstalkd(args: &Args, dir: &Path, port: u16) -> anyhow::Result<(Serve
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Whether beanstalkd answers `list-tubes` within a minute.
+fn answers(port: u16) -> bool {
+    use std::io::Write;
+    let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(60)));
+    let mut reply = [0u8; 3];
+    conn.write_all(b"list-tubes\r\n").is_ok()
+        && conn.read_exact(&mut reply).is_ok()
+        && &reply == b"OK "
 }
 
 fn tube(d: u64) -> String {
