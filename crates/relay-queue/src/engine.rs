@@ -1,6 +1,10 @@
 //! The queue's operations. Each one changes the in-memory index and queues the same change for
 //! the writer under one lock, so the disk sees changes in the order clients saw them; the caller
 //! is answered only after the writer has committed.
+//!
+//! The index holds only what decisions need; a whole record (to change it or to answer with it)
+//! comes from the cache, else from the store, which then has every committed version: the
+//! versions not committed yet are pinned in the cache until their commit is answered.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -8,12 +12,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use relay_wire::queue::{MessageId, Payload, Status};
 
+use crate::cache::Cache;
 use crate::error::EngineError;
 use crate::ids::IdGenerator;
-use crate::index::{Counts, Index};
+use crate::index::{Counts, Entry, Index, NodeId};
 use crate::message::{Message, NewMessage};
 use crate::now_ms;
-use crate::store::{Change, Durability, Store};
+use crate::store::{Change, Durability, Store, StoreError};
 use crate::writer::{CommitResult, Writer};
 
 #[derive(Debug, Clone)]
@@ -25,7 +30,13 @@ pub struct EngineConfig {
     /// client deletes them, as the original does.
     pub processed_retention: Option<Duration>,
     pub durability: Durability,
+    /// The most the cache of records and payloads may hold, in bytes (records written and not
+    /// yet committed may take it past that for a moment).
+    pub cache_bytes: usize,
 }
+
+/// The cache's size unless the operator sets another.
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -33,6 +44,7 @@ impl Default for EngineConfig {
             visibility_timeout: Some(Duration::from_secs(300)),
             processed_retention: Some(Duration::from_secs(3600)),
             durability: Durability::Immediate,
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -47,12 +59,23 @@ pub enum Access {
 }
 
 impl Access {
-    fn allows(self, msg: &Message, node: &str) -> bool {
+    fn allows(self, e: &Entry, node: NodeId) -> bool {
         match self {
-            Access::Involved => msg.involves(node),
-            Access::SenderWhileWaiting => msg.source == node && msg.status.is_waiting(),
+            Access::Involved => e.involves(node),
+            Access::SenderWhileWaiting => e.source == node && e.status.is_waiting(),
         }
     }
+}
+
+/// What the engine holds in memory, for the benchmarks and the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryUse {
+    pub messages: usize,
+    /// The index's heap, all messages together.
+    pub index_bytes: usize,
+    /// The cache, by the count its bound is checked against.
+    pub cache_bytes: usize,
+    pub cached_messages: usize,
 }
 
 /// A message with its payload, as read back from the store.
@@ -94,7 +117,38 @@ pub struct HookUpdate {
 
 struct State {
     index: Index,
+    cache: Cache,
     next_seq: u64,
+}
+
+impl State {
+    /// The whole record of an indexed message, and its payload when at hand: from the cache,
+    /// else from the store, whose read is cached.
+    fn read(
+        &mut self,
+        store: &dyn Store,
+        seq: u64,
+    ) -> Result<Option<(Message, Option<Bytes>)>, StoreError> {
+        if let Some(m) = self.cache.get(seq) {
+            let m = m.clone();
+            return Ok(Some((m, self.cache.payload(seq))));
+        }
+        let Some((m, payload)) = store.read_message(seq)? else {
+            return Ok(None);
+        };
+        self.cache.put(m.clone(), Some(payload.clone()), false);
+        Ok(Some((m, Some(payload))))
+    }
+
+    /// Applies a changed message to the index and the cache, pinned there until its commit.
+    fn write(&mut self, msg: &Message, payload: Option<Bytes>) {
+        self.index.put(&msg.index_record());
+        self.cache.put(msg.clone(), payload, true);
+    }
+
+    fn entry_by_id(&self, id: &MessageId) -> Option<Entry> {
+        self.index.get(id)
+    }
 }
 
 pub struct Engine {
@@ -108,16 +162,26 @@ pub struct Engine {
 impl Engine {
     /// Loads every stored message and starts the writer.
     pub fn open(store: Arc<dyn Store>, config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
+        let started = std::time::Instant::now();
         let mut index = Index::default();
-        for msg in store.load()? {
-            index.put(msg);
-        }
+        index.reserve(store.count_hint());
+        store.scan(&mut |rec| index.put(&rec))?;
         let next_seq = index.last_seq().map_or(1, |s| s + 1);
-        tracing::info!(messages = index.len(), "queue store loaded");
+        tracing::info!(
+            messages = index.len(),
+            index_bytes = index.heap_bytes(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "queue store loaded"
+        );
+        let cache = Cache::new(config.cache_bytes);
         let writer = Writer::spawn(store.clone(), config.durability)
             .map_err(|e| EngineError::Store(e.into()))?;
         Ok(Arc::new(Engine {
-            state: Mutex::new(State { index, next_seq }),
+            state: Mutex::new(State {
+                index,
+                cache,
+                next_seq,
+            }),
             writer,
             store,
             ids: IdGenerator::new(),
@@ -136,9 +200,10 @@ impl Engine {
     ) -> Result<(), EngineError> {
         match rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(EngineError::Store(Arc::try_unwrap(err).unwrap_or_else(
-                |e| crate::store::StoreError::Io(std::io::Error::other(e.to_string())),
-            ))),
+            Ok(Err(err)) => Err(EngineError::Store(
+                Arc::try_unwrap(err)
+                    .unwrap_or_else(|e| StoreError::Io(std::io::Error::other(e.to_string()))),
+            )),
             Err(_) => Err(EngineError::Closed),
         }
     }
@@ -153,18 +218,69 @@ impl Engine {
         rx: tokio::sync::oneshot::Receiver<CommitResult>,
     ) -> Result<(), EngineError> {
         let result = Self::committed(rx).await;
-        if result.is_err() {
-            let mut st = self.lock();
-            if st.index.get_seq(written.seq) == Some(written) {
-                match previous {
-                    Some(p) => st.index.put(p),
-                    None => {
-                        st.index.remove(written.seq);
-                    }
+        let mut st = self.lock();
+        if result.is_err() && st.cache.peek(written.seq) == Some(written) {
+            match previous {
+                Some(p) => st.index.put(&p.index_record()),
+                None => {
+                    st.index.remove(written.seq);
                 }
+            }
+            // The store has the version before: the next reader takes it from there.
+            st.cache.remove(written.seq);
+        } else {
+            st.cache.unpin(written.seq);
+        }
+        result
+    }
+
+    /// Waits for a commit of puts and lets their records be evicted again.
+    async fn committed_unpin(
+        &self,
+        pinned: &[u64],
+        rx: tokio::sync::oneshot::Receiver<CommitResult>,
+    ) -> Result<(), EngineError> {
+        let result = Self::committed(rx).await;
+        if !pinned.is_empty() {
+            let mut st = self.lock();
+            for &seq in pinned {
+                st.cache.unpin(seq);
             }
         }
         result
+    }
+
+    /// The payload of a message whose own change is committed: from the cache, else the store.
+    async fn payload_of(&self, seq: u64, at_hand: Option<Bytes>) -> Result<Bytes, EngineError> {
+        if let Some(p) = at_hand {
+            return Ok(p);
+        }
+        if let Some(p) = self.lock().cache.payload(seq) {
+            return Ok(p);
+        }
+        // A message deleted between its change and this read keeps an empty payload.
+        let read = move |store: &dyn Store| store.read_payload(seq).map(Option::unwrap_or_default);
+        if self.store.reads_in_place() {
+            return Ok(read(&*self.store)?);
+        }
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || read(&*store))
+            .await
+            .map_err(|_| EngineError::Closed)?
+            .map_err(EngineError::from)
+    }
+
+    async fn answer(
+        &self,
+        message: Message,
+        at_hand: Option<Bytes>,
+    ) -> Result<Stored, EngineError> {
+        let data = self.payload_of(message.seq, at_hand).await?;
+        let payload = Payload {
+            kind: message.kind,
+            data,
+        };
+        Ok(Stored { message, payload })
     }
 
     pub async fn push(&self, new: NewMessage) -> Result<Message, EngineError> {
@@ -190,7 +306,7 @@ impl Engine {
                 processed_time: None,
                 error_time: None,
             };
-            st.index.put(msg.clone());
+            st.write(&msg, Some(cached_copy(&new.payload.data)));
             let rx = self.writer.submit(vec![Change::Put {
                 message: msg.clone(),
                 payload: Some(new.payload.data),
@@ -204,65 +320,79 @@ impl Engine {
     /// Takes the oldest due message addressed to `node` and marks it processing.
     pub async fn pull(&self, node: &str) -> Result<Option<Stored>, EngineError> {
         let now = now_ms();
-        let (msg, previous, rx) = {
+        let (msg, previous, payload, rx) = {
             let mut st = self.lock();
-            let Some(found) = st.index.next_due(node, now) else {
+            let Some(n) = st.index.node(node) else {
                 return Ok(None);
             };
-            let previous = found.clone();
-            let mut msg = found.clone();
+            let Some(found) = st.index.next_due(n, now) else {
+                return Ok(None);
+            };
+            let Some((previous, payload)) = st.read(&*self.store, found.seq)? else {
+                return Ok(None);
+            };
+            let mut msg = previous.clone();
             msg.status = Status::Processing;
             msg.tries += 1;
             msg.update_time = Some(now);
             msg.processing_time = Some(now);
-            st.index.put(msg.clone());
+            st.write(&msg, None);
             let rx = self.writer.submit(vec![Change::Put {
                 message: msg.clone(),
                 payload: None,
             }]);
-            (msg, previous, rx)
+            (msg, previous, payload, rx)
         };
         self.committed_or_undone(&msg, Some(previous), rx).await?;
-        Ok(Some(self.with_payload(msg).await?))
+        Ok(Some(self.answer(msg, payload).await?))
     }
 
     /// Marks a message `node` is processing as processed.
     pub async fn ack(&self, node: &str, id: MessageId) -> Result<Option<Stored>, EngineError> {
         let now = now_ms();
-        let (msg, previous, rx) = {
+        let (msg, previous, payload, rx) = {
             let mut st = self.lock();
-            let Some(found) = st.index.get(&id) else {
+            let Some(found) = st.entry_by_id(&id) else {
                 return Ok(None);
             };
-            if found.destination != node || found.status != Status::Processing {
+            if st.index.node(node) != Some(found.destination) || found.status != Status::Processing
+            {
                 return Ok(None);
             }
-            let previous = found.clone();
-            let mut msg = found.clone();
+            let Some((previous, payload)) = st.read(&*self.store, found.seq)? else {
+                return Ok(None);
+            };
+            let mut msg = previous.clone();
             msg.status = Status::Processed;
             msg.processed_time = Some(now);
             msg.update_time = Some(now);
-            st.index.put(msg.clone());
+            st.write(&msg, None);
             let rx = self.writer.submit(vec![Change::Put {
                 message: msg.clone(),
                 payload: None,
             }]);
-            (msg, previous, rx)
+            (msg, previous, payload, rx)
         };
         self.committed_or_undone(&msg, Some(previous), rx).await?;
-        Ok(Some(self.with_payload(msg).await?))
+        Ok(Some(self.answer(msg, payload).await?))
     }
 
     /// A message `node` sent or receives.
     pub async fn get(&self, node: &str, id: MessageId) -> Result<Option<Stored>, EngineError> {
-        let msg = {
-            let st = self.lock();
-            match st.index.get(&id) {
-                Some(m) if m.involves(node) => m.clone(),
+        let (msg, payload) = {
+            let mut st = self.lock();
+            let Some(n) = st.index.node(node) else {
+                return Ok(None);
+            };
+            match st.entry_by_id(&id) {
+                Some(e) if e.involves(n) => match st.read(&*self.store, e.seq)? {
+                    Some(found) => found,
+                    None => return Ok(None),
+                },
                 _ => return Ok(None),
             }
         };
-        Ok(Some(self.with_payload(msg).await?))
+        Ok(Some(self.answer(msg, payload).await?))
     }
 
     /// Up to `limit` messages `node` sent or receives, oldest first, without their payloads:
@@ -277,20 +407,63 @@ impl Engine {
         all
     }
 
-    pub fn list(&self, node: &str, limit: usize) -> Vec<Message> {
-        self.lock()
-            .index
-            .involving(node)
-            .take(limit)
-            .cloned()
-            .collect()
+    /// Records not in the cache are read from the store in one transaction, after the lock:
+    /// they are committed, and a list is not a reason to push the working set out of the
+    /// cache, so they are not cached.
+    pub async fn list(&self, node: &str, limit: usize) -> Result<Vec<Message>, EngineError> {
+        let mut listed: Vec<Result<Message, u64>> = {
+            let st = self.lock();
+            let Some(n) = st.index.node(node) else {
+                return Ok(Vec::new());
+            };
+            st.index
+                .involving(n)
+                .take(limit)
+                .map(|e| st.cache.peek(e.seq).cloned().ok_or(e.seq))
+                .collect()
+        };
+        let missing: Vec<u64> = listed
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return Ok(listed.into_iter().flatten().collect());
+        }
+        let read = move |store: &dyn Store| store.read_records(&missing);
+        let found = if self.store.reads_in_place() {
+            read(&*self.store)?
+        } else {
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || read(&*store))
+                .await
+                .map_err(|_| EngineError::Closed)?
+                .map_err(EngineError::from)?
+        };
+        let mut found = found.into_iter();
+        for slot in listed.iter_mut() {
+            if slot.is_err() {
+                // One deleted since the lock was let go stays out of the answer.
+                if let Some(Some(m)) = found.next() {
+                    *slot = Ok(m);
+                }
+            }
+        }
+        Ok(listed.into_iter().flatten().collect())
     }
 
     /// The payload of a message `list` gave, read now; `None` if the message has been deleted
     /// since.
     pub async fn listed_payload(&self, message: Message) -> Result<Option<Stored>, EngineError> {
         let seq = message.seq;
-        let read = move |store: &dyn Store| -> Result<Option<Stored>, crate::store::StoreError> {
+        if let Some(data) = self.lock().cache.payload(seq) {
+            let payload = Payload {
+                kind: message.kind,
+                data,
+            };
+            return Ok(Some(Stored { message, payload }));
+        }
+        let read = move |store: &dyn Store| -> Result<Option<Stored>, StoreError> {
             let payload = store.read_payload(seq)?.map(|data| Payload {
                 kind: message.kind,
                 data,
@@ -309,10 +482,22 @@ impl Engine {
 
     /// Whether `node` may update the message, so callers can refuse before reading a body.
     pub fn may_change(&self, node: &str, id: MessageId, access: Access) -> bool {
-        self.lock()
-            .index
-            .get(&id)
-            .is_some_and(|m| access.allows(m, node))
+        let st = self.lock();
+        let Some(n) = st.index.node(node) else {
+            return false;
+        };
+        st.index.get(&id).is_some_and(|e| access.allows(&e, n))
+    }
+
+    /// What the index and the cache hold now.
+    pub fn memory(&self) -> MemoryUse {
+        let st = self.lock();
+        MemoryUse {
+            messages: st.index.len(),
+            index_bytes: st.index.heap_bytes(),
+            cache_bytes: st.cache.bytes(),
+            cached_messages: st.cache.len(),
+        }
     }
 
     /// Replaces a message's payload; status, label and times other than `update_time` stay.
@@ -326,17 +511,22 @@ impl Engine {
         let now = now_ms();
         let (msg, previous, rx) = {
             let mut st = self.lock();
-            let Some(found) = st.index.get(&id) else {
+            let Some(n) = st.index.node(node) else {
                 return Ok(None);
             };
-            if !access.allows(found, node) {
+            let Some(found) = st.entry_by_id(&id) else {
+                return Ok(None);
+            };
+            if !access.allows(&found, n) {
                 return Ok(None);
             }
-            let previous = found.clone();
-            let mut msg = found.clone();
+            let Some((previous, _)) = st.read(&*self.store, found.seq)? else {
+                return Ok(None);
+            };
+            let mut msg = previous.clone();
             msg.kind = payload.kind;
             msg.update_time = Some(now);
-            st.index.put(msg.clone());
+            st.write(&msg, Some(cached_copy(&payload.data)));
             let rx = self.writer.submit(vec![Change::Put {
                 message: msg.clone(),
                 payload: Some(payload.data.clone()),
@@ -357,27 +547,32 @@ impl Engine {
         id: MessageId,
         access: Access,
     ) -> Result<u64, EngineError> {
-        let (previous, rx) = {
+        let (seq, rx) = {
             let mut st = self.lock();
-            let Some(found) = st.index.get(&id) else {
+            let Some(n) = st.index.node(node) else {
                 return Ok(0);
             };
-            if !access.allows(found, node) {
+            let Some(found) = st.entry_by_id(&id) else {
+                return Ok(0);
+            };
+            if !access.allows(&found, n) {
                 return Ok(0);
             }
-            let previous = found.clone();
-            st.index.remove(previous.seq);
+            st.index.remove(found.seq);
+            st.cache.remove(found.seq);
             (
-                previous.clone(),
-                self.writer
-                    .submit(vec![Change::Delete { seq: previous.seq }]),
+                found.seq,
+                self.writer.submit(vec![Change::Delete { seq: found.seq }]),
             )
         };
         if let Err(err) = Self::committed(rx).await {
-            // As in `committed_or_undone`: the message is still on disk, so it is back in memory.
+            // As in `committed_or_undone`: the message is still on disk, so it is back in memory,
+            // as the disk has it.
             let mut st = self.lock();
-            if st.index.get_seq(previous.seq).is_none() {
-                st.index.put(previous);
+            if st.index.get_seq(seq).is_none() {
+                if let Ok(Some((m, _))) = self.store.read_message(seq) {
+                    st.index.put(&m.index_record());
+                }
             }
             return Err(err);
         }
@@ -388,14 +583,18 @@ impl Engine {
     pub async fn delete_all(&self, node: &str, access: Access) -> Result<u64, EngineError> {
         let (n, rx) = {
             let mut st = self.lock();
+            let Some(n) = st.index.node(node) else {
+                return Ok(0);
+            };
             let seqs: Vec<u64> = st
                 .index
-                .involving(node)
-                .filter(|m| access.allows(m, node))
-                .map(|m| m.seq)
+                .involving(n)
+                .filter(|e| access.allows(e, n))
+                .map(|e| e.seq)
                 .collect();
             for &seq in &seqs {
                 st.index.remove(seq);
+                st.cache.remove(seq);
             }
             let changes = seqs.iter().map(|&seq| Change::Delete { seq }).collect();
             (seqs.len() as u64, self.writer.submit(changes))
@@ -409,6 +608,7 @@ impl Engine {
         let (n, rx) = {
             let mut st = self.lock();
             let n = st.index.clear() as u64;
+            st.cache.clear();
             (n, self.writer.submit(vec![Change::Clear]))
         };
         Self::committed(rx).await?;
@@ -419,31 +619,32 @@ impl Engine {
     /// messages past their retention. Returns (requeued, purged).
     pub async fn maintain(&self) -> Result<(usize, usize), EngineError> {
         let now = now_ms();
-        let (requeued, purged, rx) = {
+        let (requeued, purged, pinned, rx) = {
             let mut st = self.lock();
             let mut changes = Vec::new();
-            let mut requeued = 0;
+            let mut pinned = Vec::new();
             if let Some(vt) = self.config.visibility_timeout {
                 for seq in st.index.in_flight_since(now - vt.as_millis() as i64) {
-                    let Some(found) = st.index.get_seq(seq) else {
+                    let Some((mut msg, _)) = st.read(&*self.store, seq)? else {
                         continue;
                     };
-                    let mut msg = found.clone();
                     msg.status = Status::Pending;
                     msg.processing_time = None;
                     msg.update_time = Some(now);
-                    st.index.put(msg.clone());
+                    st.write(&msg, None);
+                    pinned.push(seq);
                     changes.push(Change::Put {
                         message: msg,
                         payload: None,
                     });
-                    requeued += 1;
                 }
             }
+            let requeued = pinned.len();
             let mut purged = 0;
             if let Some(keep) = self.config.processed_retention {
                 for seq in st.index.processed_since(now - keep.as_millis() as i64) {
                     st.index.remove(seq);
+                    st.cache.remove(seq);
                     changes.push(Change::Delete { seq });
                     purged += 1;
                 }
@@ -451,9 +652,9 @@ impl Engine {
             if changes.is_empty() {
                 return Ok((0, 0));
             }
-            (requeued, purged, self.writer.submit(changes))
+            (requeued, purged, pinned, self.writer.submit(changes))
         };
-        Self::committed(rx).await?;
+        self.committed_unpin(&pinned, rx).await?;
         Ok((requeued, purged))
     }
 
@@ -469,13 +670,15 @@ impl Engine {
     /// Test hook: inserts documents as given. Returns their ids in input order.
     pub async fn hook_insert(&self, docs: Vec<HookDoc>) -> Result<Vec<MessageId>, EngineError> {
         let now = now_ms();
-        let (ids, rx) = {
+        let (ids, pinned, rx) = {
             let mut st = self.lock();
             let mut ids = Vec::new();
             let mut changes = Vec::new();
+            let mut pinned = Vec::new();
             for doc in docs {
-                if let Some(old) = doc.id.and_then(|id| st.index.get(&id).map(|m| m.seq)) {
+                if let Some(old) = doc.id.and_then(|id| st.index.get(&id).map(|e| e.seq)) {
                     st.index.remove(old);
+                    st.cache.remove(old);
                     changes.push(Change::Delete { seq: old });
                 }
                 let seq = st.next_seq;
@@ -498,15 +701,16 @@ impl Engine {
                     error_time: None,
                 };
                 ids.push(msg.id);
-                st.index.put(msg.clone());
+                st.write(&msg, Some(cached_copy(&doc.payload.data)));
+                pinned.push(msg.seq);
                 changes.push(Change::Put {
                     message: msg,
                     payload: Some(doc.payload.data),
                 });
             }
-            (ids, self.writer.submit(changes))
+            (ids, pinned, self.writer.submit(changes))
         };
-        Self::committed(rx).await?;
+        self.committed_unpin(&pinned, rx).await?;
         Ok(ids)
     }
 
@@ -522,19 +726,26 @@ impl Engine {
         update: &HookUpdate,
     ) -> Result<Option<MessageId>, EngineError> {
         let now = now_ms();
-        let (id, rx) = {
+        let (id, seq, rx) = {
             let mut st = self.lock();
-            let found = st.index.all().find(|m| {
-                filter.id.is_none_or(|id| m.id == id)
-                    && filter.source.as_ref().is_none_or(|s| &m.source == s)
-                    && filter
-                        .destination
-                        .as_ref()
-                        .is_none_or(|d| &m.destination == d)
-                    && filter.status.is_none_or(|s| m.status == s)
+            let node = |name: &Option<String>| match name {
+                None => Ok(None),
+                Some(n) => st.index.node(n).map(Some).ok_or(()),
+            };
+            let (Ok(source), Ok(destination)) = (node(&filter.source), node(&filter.destination))
+            else {
+                return Ok(None);
+            };
+            let found = st.index.all().find(|e| {
+                filter.id.is_none_or(|id| e.id == id)
+                    && source.is_none_or(|s| e.source == s)
+                    && destination.is_none_or(|d| e.destination == d)
+                    && filter.status.is_none_or(|s| e.status == s)
             });
             let Some(found) = found else { return Ok(None) };
-            let mut msg = found.clone();
+            let Some((mut msg, _)) = st.read(&*self.store, found.seq)? else {
+                return Ok(None);
+            };
             if let Some(s) = update.status {
                 msg.status = s;
                 match s {
@@ -550,52 +761,23 @@ impl Engine {
                 msg.scheduled_time = Some(t);
             }
             msg.update_time = Some(now);
-            st.index.put(msg.clone());
+            st.write(&msg, None);
             (
                 msg.id,
+                msg.seq,
                 self.writer.submit(vec![Change::Put {
                     message: msg,
                     payload: None,
                 }]),
             )
         };
-        Self::committed(rx).await?;
+        self.committed_unpin(&[seq], rx).await?;
         Ok(Some(id))
-    }
-
-    async fn with_payload(&self, message: Message) -> Result<Stored, EngineError> {
-        let mut v = self.with_payloads(vec![message]).await?;
-        Ok(v.remove(0))
-    }
-
-    /// Reads payloads. With an embedded store one message's payload is read in place: it is at
-    /// most the payload cap and usually a lookup in the store's cache, and a hop to another
-    /// thread would cost more than the read. Anything else is read off the async threads.
-    async fn with_payloads(&self, msgs: Vec<Message>) -> Result<Vec<Stored>, EngineError> {
-        if msgs.len() <= 1 && self.store.reads_in_place() {
-            return Ok(read_payloads(&*self.store, msgs)?);
-        }
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || read_payloads(&*store, msgs))
-            .await
-            .map_err(|_| EngineError::Closed)?
-            .map_err(EngineError::from)
     }
 }
 
-fn read_payloads(
-    store: &dyn Store,
-    msgs: Vec<Message>,
-) -> Result<Vec<Stored>, crate::store::StoreError> {
-    msgs.into_iter()
-        .map(|message| {
-            // A message deleted between its change and this read keeps an empty payload.
-            let data = store.read_payload(message.seq)?.unwrap_or_else(Bytes::new);
-            let payload = Payload {
-                kind: message.kind,
-                data,
-            };
-            Ok(Stored { message, payload })
-        })
-        .collect()
+/// A payload as the cache keeps it: in an allocation of its own, since a request's body may be
+/// a slice of a much larger read buffer that the cache would otherwise keep alive.
+fn cached_copy(data: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(data)
 }

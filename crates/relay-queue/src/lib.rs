@@ -2,9 +2,11 @@
 //!
 //! Layout:
 //! - `message`: a message's system data (everything but the payload) and what a push brings.
-//! - `index`: the in-memory view of every message (by id, per inbox, per node, in flight), so
-//!   that a pull never searches the disk. The store is the truth; the index is rebuilt from it
-//!   at start-up.
+//! - `index`: the compact in-memory view of every message (a small entry each: by id, per
+//!   inbox, per node, in flight), so that a pull never searches the disk. The store is the
+//!   truth; the index is rebuilt from it at start-up.
+//! - `cache`: the whole records and payloads of recently written or read messages, bounded by
+//!   bytes; the rest is read from the store when an answer needs it.
 //! - `engine`: the operations (push, pull, ack, get, list, update, delete, wipe) and the rules of
 //!   who may do what; each change is applied to the index and handed to the writer in one step,
 //!   and the caller is answered only once the writer has committed it.
@@ -16,6 +18,7 @@
 //!
 //! The engine knows nothing of HTTP: statuses, headers and bodies belong to `relay-server`.
 
+mod cache;
 mod engine;
 mod error;
 mod ids;
@@ -26,10 +29,13 @@ mod shared;
 pub mod store;
 mod writer;
 
-pub use engine::{Access, Engine, EngineConfig, HookDoc, HookFilter, HookUpdate, Stored};
+pub use engine::{
+    Access, Engine, EngineConfig, HookDoc, HookFilter, HookUpdate, MemoryUse, Stored,
+    DEFAULT_CACHE_BYTES,
+};
 pub use error::EngineError;
 pub use index::Counts;
-pub use message::{Message, NewMessage};
+pub use message::{IndexRecord, Message, NewMessage};
 pub use queue::Queue;
 pub use shared::PostgresError;
 pub use shared::SharedQueue;

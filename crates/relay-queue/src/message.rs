@@ -37,6 +37,73 @@ impl Message {
     pub fn involves(&self, node: &str) -> bool {
         self.source == node || self.destination == node
     }
+
+    /// What the in-memory index takes from this message.
+    pub fn index_record(&self) -> IndexRecord<'_> {
+        IndexRecord {
+            seq: self.seq,
+            id: self.id,
+            source: &self.source,
+            destination: &self.destination,
+            status: self.status,
+            created_time: self.created_time,
+            scheduled_time: self.scheduled_time,
+            processing_time: self.processing_time,
+            processed_time: self.processed_time,
+        }
+    }
+}
+
+/// The fields of a message that the engine's decisions need, borrowed from a stored record:
+/// what a store hands the engine at start-up to rebuild its index.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexRecord<'a> {
+    pub seq: u64,
+    pub id: MessageId,
+    pub source: &'a str,
+    pub destination: &'a str,
+    pub status: Status,
+    pub created_time: i64,
+    pub scheduled_time: Option<i64>,
+    pub processing_time: Option<i64>,
+    pub processed_time: Option<i64>,
+}
+
+/// A stored `Message` decoded in place: the same fields in the same order, with the strings
+/// borrowed from the record, so that reading every record at start-up allocates nothing.
+#[derive(Deserialize)]
+pub(crate) struct MessageView<'a> {
+    id: MessageId,
+    seq: u64,
+    source: &'a str,
+    destination: &'a str,
+    status: Status,
+    _tries: u32,
+    _topic: Option<&'a str>,
+    _label: &'a str,
+    _kind: ContentKind,
+    created_time: i64,
+    _update_time: Option<i64>,
+    scheduled_time: Option<i64>,
+    processing_time: Option<i64>,
+    processed_time: Option<i64>,
+    _error_time: Option<i64>,
+}
+
+impl<'a> MessageView<'a> {
+    pub(crate) fn record(&self) -> IndexRecord<'a> {
+        IndexRecord {
+            seq: self.seq,
+            id: self.id,
+            source: self.source,
+            destination: self.destination,
+            status: self.status,
+            created_time: self.created_time,
+            scheduled_time: self.scheduled_time,
+            processing_time: self.processing_time,
+            processed_time: self.processed_time,
+        }
+    }
 }
 
 /// A validated push.

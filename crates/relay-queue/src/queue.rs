@@ -85,7 +85,7 @@ impl Queue {
     /// (read them one at a time with `listed_payload`).
     pub async fn list(&self, node: &str, limit: usize) -> Result<Vec<Message>, EngineError> {
         match self {
-            Queue::Local(q) => Ok(q.list(node, limit)),
+            Queue::Local(q) => q.list(node, limit).await,
             Queue::Shared(q) => q.list(node, limit).await,
         }
     }

@@ -53,6 +53,12 @@ pub(crate) struct ServeArgs {
     /// `immediate`: every change is on disk before its reply. `relaxed`: on disk within 100 ms.
     #[arg(long, default_value = "immediate", value_parser = parse_durability)]
     durability: Durability,
+    /// MiB of whole queue messages (records and payloads) kept in memory for those recently
+    /// written or read; the others are read from the store when an answer needs them. Apart
+    /// from it, the index of every stored message takes about 70 bytes a message. 0 keeps only
+    /// what is being written.
+    #[arg(long, env = "RELAY_CACHE_MB", default_value_t = 64, value_name = "MIB")]
+    cache_mb: usize,
     /// Where the queue is kept: a PostgreSQL server, as `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
     /// (`?schema=NAME` for a schema other than `public`), which any number of nodes may share
     /// [default: the embedded file DATA/queue.redb, one process].
@@ -212,6 +218,9 @@ async fn serve(args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow:
         visibility_timeout: non_zero_secs(args.visibility_timeout),
         processed_retention: non_zero_secs(args.processed_retention),
         durability: args.durability,
+        // Half for whole records and payloads, half for the store's page cache (see
+        // `open_queue`).
+        cache_bytes: args.cache_mb.saturating_mul(1 << 20) / 2,
     };
     let (engine, token) = open_queue(postgres_url(&args), &data, config, token).await?;
     let _maintenance = engine.spawn_maintenance(Duration::from_millis(500));
@@ -258,6 +267,7 @@ async fn serve(args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow:
         data = %data.display(),
         store = if postgres_url(&args).is_some() { "postgres" } else { "embedded" },
         durability = ?args.durability,
+        cache_mb = args.cache_mb,
         visibility_timeout_s = args.visibility_timeout,
         processed_retention_s = args.processed_retention,
         max_payload = args.max_payload,
@@ -298,7 +308,9 @@ async fn open_queue(
     token: Option<String>,
 ) -> anyhow::Result<(Queue, String)> {
     let Some(url) = url else {
-        let store = RedbStore::open(&data.join("queue.redb")).context("opening the queue store")?;
+        // The store's page cache takes the other half of --cache-mb.
+        let store = RedbStore::open_with_cache(&data.join("queue.redb"), config.cache_bytes)
+            .context("opening the queue store")?;
         let engine = Engine::open(Arc::new(store), config)?;
         return Ok((Queue::Local(engine), token.unwrap_or_default()));
     };

@@ -1,5 +1,5 @@
 //! Where messages live. The engine talks to a `Store` only through whole-batch commits, a
-//! start-up load and payload reads, so that a PostgreSQL store can stand beside the embedded one
+//! start-up scan of what its index needs, and reads of records and payloads, so that a PostgreSQL store can stand beside the embedded one
 //! without touching the engine or the HTTP layer.
 
 mod embedded;
@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 pub use embedded::RedbStore;
 
-use crate::message::Message;
+use crate::message::{IndexRecord, Message};
 use crate::shared::PostgresError;
 
 /// One change in a commit.
@@ -54,6 +54,17 @@ pub enum StoreError {
 pub trait Store: Send + Sync + 'static {
     /// Every stored message's system data, in `seq` order.
     fn load(&self) -> Result<Vec<Message>, StoreError>;
+    /// Calls `each` with what the index needs of every stored message, in `seq` order: the
+    /// start-up path, which should not build whole messages.
+    fn scan(&self, each: &mut dyn FnMut(IndexRecord<'_>)) -> Result<(), StoreError>;
+    /// About how many messages are stored, so that the index can be sized before the scan.
+    fn count_hint(&self) -> usize {
+        0
+    }
+    /// The system data and payload of the message stored under `seq`, read together.
+    fn read_message(&self, seq: u64) -> Result<Option<(Message, Bytes)>, StoreError>;
+    /// The system data of several messages, in the order asked, read in one go.
+    fn read_records(&self, seqs: &[u64]) -> Result<Vec<Option<Message>>, StoreError>;
     /// Applies all changes atomically. `durable` asks for the changes to be on disk before
     /// returning.
     fn commit(&self, changes: &[Change], durable: bool) -> Result<(), StoreError>;

@@ -181,6 +181,24 @@ impl relay_queue::Store for FailingStore {
     fn read_payload(&self, seq: u64) -> Result<Option<bytes::Bytes>, relay_queue::StoreError> {
         self.inner.read_payload(seq)
     }
+    fn scan(
+        &self,
+        each: &mut dyn FnMut(relay_queue::IndexRecord<'_>),
+    ) -> Result<(), relay_queue::StoreError> {
+        self.inner.scan(each)
+    }
+    fn read_message(
+        &self,
+        seq: u64,
+    ) -> Result<Option<(relay_queue::Message, bytes::Bytes)>, relay_queue::StoreError> {
+        self.inner.read_message(seq)
+    }
+    fn read_records(
+        &self,
+        seqs: &[u64],
+    ) -> Result<Vec<Option<relay_queue::Message>>, relay_queue::StoreError> {
+        self.inner.read_records(seqs)
+    }
 }
 
 #[tokio::test]

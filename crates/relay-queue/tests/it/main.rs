@@ -1,5 +1,6 @@
 //! The queue engine and its stores, through the crate's public interface: one test binary, one module per area.
 
+mod cache;
 mod embedded_store;
 mod engine;
 mod shared_queue;

@@ -223,3 +223,70 @@ fn a_bad_key_or_value_stops_the_start_naming_it() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/relay.toml"));
 }
+
+/// The queue cache's size as `relay serve` reports it in its `configuration` event.
+fn cache_mb_of(opts: crate::support::server::Options) -> u64 {
+    let mut s = crate::support::server::Server::with(opts.env("RELAY_LOG_FORMAT", "json"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let value = loop {
+        let found = s.log().lines().find_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            (v["message"] == "configuration").then(|| v["cache_mb"].as_u64())
+        });
+        match found {
+            Some(v) => break v.expect("cache_mb in the configuration"),
+            None if std::time::Instant::now() > deadline => panic!("no configuration: {}", s.log()),
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    s.stop();
+    value
+}
+
+#[test]
+fn the_queue_cache_size_comes_from_the_flag_the_environment_or_the_file() {
+    use crate::support::server::Options;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "relay.toml", "cache-mb = 5\n");
+    let file = file.to_str().unwrap();
+    let out = relay(&["config", "check", file]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok (1 settings)"),
+        "{out:?}"
+    );
+    assert_eq!(cache_mb_of(Options::default()), 64, "the default");
+    assert_eq!(cache_mb_of(Options::default().args(&["--config", file])), 5);
+    assert_eq!(
+        cache_mb_of(
+            Options::default()
+                .args(&["--config", file])
+                .env("RELAY_CACHE_MB", "9")
+        ),
+        9,
+        "the variable over the file"
+    );
+    assert_eq!(
+        cache_mb_of(
+            Options::default()
+                .args(&["--config", file, "--cache-mb", "0"])
+                .env("RELAY_CACHE_MB", "9")
+        ),
+        0,
+        "the flag over both"
+    );
+    let bad = write(dir.path(), "bad.toml", "cache-mb = -1\n");
+    let out = relay(&["config", "check", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`cache-mb` = -1"),
+        "{out:?}"
+    );
+    let out = relay(&["serve", "--cache-mb", "lots"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--cache-mb"),
+        "{out:?}"
+    );
+}

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Change, Store, StoreError};
-use crate::message::Message;
+use crate::message::{IndexRecord, Message, MessageView};
 use batch::Encoded;
 use journal::Journal;
 
@@ -34,6 +34,10 @@ const JOURNAL_CAPACITY: u64 = 16 << 20;
 /// How long redb may go without a durable commit: bounds the journal replay at start-up and the
 /// pages redb holds for changes it has not synced.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
+/// How much of the journal one replay transaction takes.
+const REPLAY_GROUP_BYTES: usize = 4 << 20;
+/// redb's page cache unless the caller sizes it.
+const DEFAULT_PAGE_CACHE: usize = 32 << 20;
 
 pub struct RedbStore {
     db: Database,
@@ -49,9 +53,19 @@ struct JournalState {
 
 impl RedbStore {
     /// Opens (or creates) the store at `path`, with its journal beside it, and replays the
-    /// journal into redb.
+    /// journal into redb; redb caches up to `DEFAULT_PAGE_CACHE` of its pages.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
-        let db = Database::create(path).map_err(redb::Error::from)?;
+        RedbStore::open_with_cache(path, DEFAULT_PAGE_CACHE)
+    }
+
+    /// As `open`, with redb's page cache (pages read, and pages written but not yet synced)
+    /// bounded by `cache_bytes`. redb's own default is 1 GiB, which a deep queue would fill:
+    /// memory would then grow with the data again, only one layer down.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<RedbStore, StoreError> {
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(redb::Error::from)?;
         let txn = db.begin_write().map_err(redb::Error::from)?;
         txn.open_table(META).map_err(redb::Error::from)?;
         txn.open_table(PAYLOAD).map_err(redb::Error::from)?;
@@ -59,14 +73,21 @@ impl RedbStore {
 
         let (mut journal, bodies) = Journal::open(&journal_path(path), JOURNAL_CAPACITY)?;
         let mut replayed = 0;
-        for body in &bodies {
+        // Records go to redb a few MiB at a time rather than one transaction each: a journal
+        // of small group commits holds thousands of them, and replaying them one by one was
+        // most of a restart's time. Only the order matters, and that is kept.
+        let mut group: Vec<Change> = Vec::new();
+        let mut group_bytes = 0;
+        for (i, body) in bodies.iter().enumerate() {
             let changes = batch::from_body(body)?;
             replayed += changes.len();
-            apply(
-                &db,
-                &batch::encode_changes(&changes)?,
-                redb::Durability::None,
-            )?;
+            group.extend(changes);
+            group_bytes += body.len();
+            if group_bytes >= REPLAY_GROUP_BYTES || i + 1 == bodies.len() {
+                apply(&db, &batch::encode_changes(&group)?, redb::Durability::None)?;
+                group.clear();
+                group_bytes = 0;
+            }
         }
         // Always durable and always a new generation, even with nothing replayed: see
         // `Journal::reset`.
@@ -157,6 +178,52 @@ impl Store for RedbStore {
             out.push(postcard::from_bytes(value.value())?);
         }
         Ok(out)
+    }
+
+    fn scan(&self, each: &mut dyn FnMut(IndexRecord<'_>)) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        let table = txn.open_table(META).map_err(redb::Error::from)?;
+        for row in table.iter().map_err(redb::Error::from)? {
+            let (_, value) = row.map_err(redb::Error::from)?;
+            let view: MessageView<'_> = postcard::from_bytes(value.value())?;
+            each(view.record());
+        }
+        Ok(())
+    }
+
+    fn count_hint(&self) -> usize {
+        use redb::ReadableTableMetadata;
+        let count = || -> Result<u64, redb::Error> {
+            let txn = self.db.begin_read()?;
+            Ok(txn.open_table(META)?.len()?)
+        };
+        count().unwrap_or(0) as usize
+    }
+
+    fn read_message(&self, seq: u64) -> Result<Option<(Message, Bytes)>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        let meta = txn.open_table(META).map_err(redb::Error::from)?;
+        let Some(record) = meta.get(seq).map_err(redb::Error::from)? else {
+            return Ok(None);
+        };
+        let message: Message = postcard::from_bytes(record.value())?;
+        let payloads = txn.open_table(PAYLOAD).map_err(redb::Error::from)?;
+        let payload = payloads
+            .get(seq)
+            .map_err(redb::Error::from)?
+            .map_or_else(Bytes::new, |v| Bytes::copy_from_slice(v.value()));
+        Ok(Some((message, payload)))
+    }
+
+    fn read_records(&self, seqs: &[u64]) -> Result<Vec<Option<Message>>, StoreError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        let meta = txn.open_table(META).map_err(redb::Error::from)?;
+        seqs.iter()
+            .map(|&seq| match meta.get(seq).map_err(redb::Error::from)? {
+                Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+                None => Ok(None),
+            })
+            .collect()
     }
 
     fn commit(&self, changes: &[Change], durable: bool) -> Result<(), StoreError> {
