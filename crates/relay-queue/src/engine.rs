@@ -259,7 +259,16 @@ impl Engine {
             return Ok(p);
         }
         // A message deleted between its change and this read keeps an empty payload.
-        let read = move |store: &dyn Store| store.read_payload(seq).map(Option::unwrap_or_default);
+        self.read_store(move |store| store.read_payload(seq).map(Option::unwrap_or_default))
+            .await
+    }
+
+    /// Runs a store read where it is cheap enough: in place when the store says so, else on a
+    /// blocking thread, so that a slow read never holds up an async worker.
+    async fn read_store<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, EngineError> {
         if self.store.reads_in_place() {
             return Ok(read(&*self.store)?);
         }
@@ -430,16 +439,9 @@ impl Engine {
         if missing.is_empty() {
             return Ok(listed.into_iter().flatten().collect());
         }
-        let read = move |store: &dyn Store| store.read_records(&missing);
-        let found = if self.store.reads_in_place() {
-            read(&*self.store)?
-        } else {
-            let store = self.store.clone();
-            tokio::task::spawn_blocking(move || read(&*store))
-                .await
-                .map_err(|_| EngineError::Closed)?
-                .map_err(EngineError::from)?
-        };
+        let found = self
+            .read_store(move |store| store.read_records(&missing))
+            .await?;
         let mut found = found.into_iter();
         for slot in listed.iter_mut() {
             if slot.is_err() {
@@ -463,21 +465,14 @@ impl Engine {
             };
             return Ok(Some(Stored { message, payload }));
         }
-        let read = move |store: &dyn Store| -> Result<Option<Stored>, StoreError> {
+        self.read_store(move |store| {
             let payload = store.read_payload(seq)?.map(|data| Payload {
                 kind: message.kind,
                 data,
             });
             Ok(payload.map(|payload| Stored { message, payload }))
-        };
-        if self.store.reads_in_place() {
-            return Ok(read(&*self.store)?);
-        }
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || read(&*store))
-            .await
-            .map_err(|_| EngineError::Closed)?
-            .map_err(EngineError::from)
+        })
+        .await
     }
 
     /// Whether `node` may update the message, so callers can refuse before reading a body.
