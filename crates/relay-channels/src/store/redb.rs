@@ -76,6 +76,8 @@ pub(crate) fn open(path: &Path, recent: usize) -> Result<(Store, Loaded), HubErr
         commits,
         reads: Reads::Redb(db),
         writer: None,
+        // A file has one owner, the process that opened it: it never loses it.
+        lost: Arc::new(super::LostSignal::new(None)),
     };
     Ok((store, loaded))
 }
