@@ -8,6 +8,7 @@
 use std::ops::Range;
 
 use base64::Engine as _;
+use bytes::Bytes;
 use sha1::{Digest, Sha1};
 
 /// Whose frames are parsed: a server reads client frames, which must be masked; a client reads
@@ -56,6 +57,44 @@ pub fn header(opcode: u8, len: usize) -> ([u8; 10], u8) {
         h[1] = 127;
         h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
         (h, 10)
+    }
+}
+
+/// A server's frame (unmasked, final) encoded once: header and payload in one shared buffer, so
+/// that a message sent to many sockets costs each of them a reference count and one slice of a
+/// vectored write, not a header of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    wire: Bytes,
+    head: u8,
+}
+
+impl Frame {
+    /// The frame with `opcode` carrying `payload`.
+    pub fn new(opcode: u8, payload: &[u8]) -> Self {
+        let (head, n) = header(opcode, payload.len());
+        let mut wire = Vec::with_capacity(n as usize + payload.len());
+        wire.extend_from_slice(&head[..n as usize]);
+        wire.extend_from_slice(payload);
+        Frame {
+            wire: Bytes::from(wire),
+            head: n,
+        }
+    }
+
+    /// A text frame (the caller's string is UTF-8 by construction).
+    pub fn text(payload: &str) -> Self {
+        Self::new(OP_TEXT, payload.as_bytes())
+    }
+
+    /// The payload, without the header.
+    pub fn payload(&self) -> &[u8] {
+        &self.wire[self.head as usize..]
+    }
+
+    /// The whole frame as it goes on the wire (cloning it shares the buffer).
+    pub fn wire(&self) -> &Bytes {
+        &self.wire
     }
 }
 
@@ -199,6 +238,30 @@ mod tests {
             f[0] &= 0x7f;
         }
         f
+    }
+
+    #[test]
+    fn a_shared_frame_parses_back_to_its_payload() {
+        for n in [0usize, 125, 126, 65535, 65536] {
+            let payload = "x".repeat(n);
+            let f = Frame::text(&payload);
+            assert_eq!(f.payload(), payload.as_bytes());
+            let mut wire = f.wire().to_vec();
+            match parse(&mut wire, usize::MAX, Masking::Forbidden) {
+                Parsed::Frame {
+                    fin,
+                    opcode,
+                    payload: range,
+                    len,
+                } => {
+                    assert!(fin);
+                    assert_eq!(opcode, OP_TEXT);
+                    assert_eq!(len, f.wire().len());
+                    assert_eq!(&wire[range], payload.as_bytes());
+                }
+                other => panic!("{n} bytes: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
             let r = run_fanout(&args, relay.as_ref(), n, Some(rate)).await?;
             println!(
                 "{}",
-                json!({"target": name, "fanout": n, "mode": "paced", "rate_msgs_per_s": rate, "deliveries_per_s": r.deliveries_per_s.round(), "msgs_per_s": r.msgs_per_s.round(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "disconnects": r.disconnects})
+                json!({"target": name, "fanout": n, "mode": "paced", "rate_msgs_per_s": rate, "deliveries_per_s": r.deliveries_per_s.round(), "msgs_per_s": r.msgs_per_s.round(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "disconnects": r.disconnects, "server_cpu_us_per_delivery": r.server_cpu_us_per_delivery.map(|c| (c * 1000.0).round() / 1000.0), "server_cores": r.server_cores.map(|c| (c * 100.0).round() / 100.0)})
             );
         }
         return Ok(());
@@ -108,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
         let r = run_fanout(&args, relay.as_ref(), n, None).await?;
         println!(
             "{}",
-            json!({"target": name, "fanout": n, "mode": "peak", "deliveries_per_s": r.deliveries_per_s.round(), "msgs_per_s": r.msgs_per_s.round(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "disconnects": r.disconnects})
+            json!({"target": name, "fanout": n, "mode": "peak", "deliveries_per_s": r.deliveries_per_s.round(), "msgs_per_s": r.msgs_per_s.round(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "disconnects": r.disconnects, "server_cpu_us_per_delivery": r.server_cpu_us_per_delivery.map(|c| (c * 1000.0).round() / 1000.0), "server_cores": r.server_cores.map(|c| (c * 100.0).round() / 100.0)})
         );
         last_peak = Some((n, r.msgs_per_s));
     }
@@ -117,7 +117,7 @@ async fn main() -> anyhow::Result<()> {
         let r = run_fanout(&args, relay.as_ref(), n, Some(rate)).await?;
         println!(
             "{}",
-            json!({"target": name, "fanout": n, "mode": "half_peak", "rate_msgs_per_s": rate.round(), "deliveries_per_s": r.deliveries_per_s.round(), "msgs_per_s": r.msgs_per_s.round(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "disconnects": r.disconnects})
+            json!({"target": name, "fanout": n, "mode": "half_peak", "rate_msgs_per_s": rate.round(), "deliveries_per_s": r.deliveries_per_s.round(), "msgs_per_s": r.msgs_per_s.round(), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "disconnects": r.disconnects, "server_cpu_us_per_delivery": r.server_cpu_us_per_delivery.map(|c| (c * 1000.0).round() / 1000.0), "server_cores": r.server_cores.map(|c| (c * 100.0).round() / 100.0)})
         );
     }
     Ok(())

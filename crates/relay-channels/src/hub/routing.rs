@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use relay_wire::channel::inbound::{ClientMessage, Fetch, Inbound, ResumeFrom};
 use relay_wire::channel::outbound::{self, MessageBody, Position};
 use relay_wire::channel::types::{ChannelInfo, ClickArgument, UpdateKind};
@@ -446,7 +445,7 @@ impl Hub {
             epoch: &self.inner.epoch,
             offset: m.offset,
         };
-        let frame: Bytes = text(outbound::message(
+        let frame = text(outbound::message(
             "message_down",
             m.service_id.as_deref(),
             &m.body,

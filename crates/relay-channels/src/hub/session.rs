@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use relay_wire::channel::inbound::{self, ClientMessage, Inbound};
 use relay_wire::channel::{outbound, MAX_FRAME_BYTES};
+use relay_wire::websocket::Frame;
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
@@ -46,9 +46,10 @@ pub enum PushError {
 /// transport decides how a flush writes (the WebSocket transport writes every queued frame of
 /// the connection in one vectored syscall, without waking any task while the socket keeps up).
 pub trait Outbox: Send + Sync + 'static {
-    /// Queues one text frame (valid UTF-8 JSON, shared by every recipient: do not copy it).
+    /// Queues one text frame (valid UTF-8 JSON, encoded once as a WebSocket frame and shared by
+    /// every recipient: do not copy it).
     /// `Ok(true)` when the outbox needs a [`flush`](Outbox::flush) that is not already due.
-    fn push(&self, frame: &Bytes) -> Result<bool, PushError>;
+    fn push(&self, frame: &Frame) -> Result<bool, PushError>;
     /// Writes what is queued, as far as the socket takes it now.
     fn flush(&self);
     /// Closes the connection with `code` and `reason` once `after` has passed, after the frames
@@ -186,7 +187,7 @@ impl Registry {
     }
 
     /// Queues a frame; a connection whose queue is full is cut off, never waited for.
-    pub(crate) fn send(&mut self, id: ConnId, frame: &Bytes) {
+    pub(crate) fn send(&mut self, id: ConnId, frame: &Frame) {
         if !fits_one_frame(frame) {
             return;
         }
@@ -223,7 +224,7 @@ impl Registry {
         &mut self,
         users: &[String],
         cache: &CachedTargets,
-        frame: &Bytes,
+        frame: &Frame,
     ) -> usize {
         if !fits_one_frame(frame) {
             return 0;
@@ -259,7 +260,7 @@ impl Registry {
         queued
     }
 
-    pub(crate) fn send_user(&mut self, user_id: &str, frame: &Bytes) -> bool {
+    pub(crate) fn send_user(&mut self, user_id: &str, frame: &Frame) -> bool {
         match self.by_user.get(user_id).copied() {
             Some(id) => {
                 self.send(id, frame);
@@ -269,7 +270,7 @@ impl Registry {
         }
     }
 
-    pub(crate) fn send_service(&mut self, service_id: &str, frame: &Bytes) -> bool {
+    pub(crate) fn send_service(&mut self, service_id: &str, frame: &Frame) -> bool {
         match self.by_service.get(service_id).copied() {
             Some(id) => {
                 self.send(id, frame);
@@ -356,17 +357,17 @@ impl Drop for Batch<'_> {
     }
 }
 
-pub(crate) fn text(s: String) -> Bytes {
-    Bytes::from(s)
+pub(crate) fn text(s: String) -> Frame {
+    Frame::text(&s)
 }
 
 /// Receivers drop frames over 1 MiB (the SDK closes its socket on one), so none is ever sent.
 /// Whatever a client can make the hub say is refused or cut before it gets here; this is the
 /// last guard.
-fn fits_one_frame(frame: &Bytes) -> bool {
-    if frame.len() > MAX_FRAME_BYTES {
+fn fits_one_frame(frame: &Frame) -> bool {
+    if frame.payload().len() > MAX_FRAME_BYTES {
         tracing::warn!(
-            bytes = frame.len(),
+            bytes = frame.payload().len(),
             "not sending a frame over {MAX_FRAME_BYTES} bytes"
         );
         return false;
@@ -388,7 +389,7 @@ pub(crate) fn copy(
     origin_type: &str,
     status: bool,
     reason: Option<&str>,
-) -> Bytes {
+) -> Frame {
     let (id, kind) = (
         cut(request_id, MAX_ECHOED_ID),
         cut(origin_type, MAX_ECHOED_TYPE),
@@ -407,7 +408,7 @@ pub(crate) fn copy_with_context(
     origin_type: &str,
     status: bool,
     context: Map<String, Value>,
-) -> Bytes {
+) -> Frame {
     let (id, kind) = (
         cut(request_id, MAX_ECHOED_ID),
         cut(origin_type, MAX_ECHOED_TYPE),

@@ -6,19 +6,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use relay_channels::{ConnId, Hub, HubConfig, Outbox, PreloginLimits, PushError};
+use relay_wire::websocket::Frame;
 use serde_json::{json, Value};
 
 #[derive(Default)]
 struct Recorder(Mutex<Vec<Value>>);
 
 impl Outbox for Recorder {
-    fn push(&self, frame: &Bytes) -> Result<bool, PushError> {
+    fn push(&self, frame: &Frame) -> Result<bool, PushError> {
         self.0
             .lock()
             .unwrap()
-            .push(serde_json::from_slice(frame).unwrap());
+            .push(serde_json::from_slice(frame.payload()).unwrap());
         Ok(false)
     }
     fn flush(&self) {}

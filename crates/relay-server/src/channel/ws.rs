@@ -3,8 +3,8 @@
 //!
 //! Reading: a reader task reads whatever the socket has, handles every complete frame in it as
 //! one hub batch ([`Hub::batch`]) and answers pings. Writing: the hub queues each frame in the
-//! connection's [`SocketOut`] (one shared serialisation per message, plus a 2-10 byte header
-//! per recipient); at the end of the batch that produced them, the queued frames of each
+//! connection's [`SocketOut`] (one shared encoding per message, header included, so a
+//! recipient costs a reference count and one slice of a vectored write); at the end of the batch that produced them, the queued frames of each
 //! connection leave in one vectored, non-blocking write from the thread that ran the batch.
 //! Only a socket whose kernel buffer is full hands its queue to its own writer task, which waits
 //! until the socket is writable; that task also closes the socket with a stated reason when the
@@ -47,7 +47,7 @@ use super::Live;
 use crate::linger::Linger;
 use crate::write_stall::WriteStall;
 use relay_wire::websocket::{
-    self, Masking, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
+    self, Frame, Masking, Parsed, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
 };
 
 /// A socket that has not logged in by then is closed.
@@ -62,7 +62,7 @@ const SILENT_DEADLINE: Duration = Duration::from_secs(10);
 const LINGER: Duration = Duration::from_secs(5);
 /// How long a close frame may take to go out before the socket is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-/// Frames offered to the kernel in one vectored write at most (two slices each).
+/// Frames offered to the kernel in one vectored write at most (one slice each).
 const MAX_IOV_FRAMES: usize = 128;
 /// Frames of a connection that count as being written rather than waiting (those one vectored
 /// write offers): the outbound limit (`--channel-outbound-queue`) applies to the frames behind
@@ -411,28 +411,20 @@ fn flusher() -> &'static std::sync::mpsc::Sender<Vec<Arc<dyn Outbox>>> {
 
 // ---------------------------------------------------------------- writing
 
-/// One queued frame: its header and its payload (shared with the frame's other recipients).
+/// One queued frame, header and payload as they go on the wire (shared with the frame's other
+/// recipients).
 struct Queued {
-    head: [u8; 10],
-    head_len: u8,
-    body: Bytes,
+    wire: Bytes,
     /// Written only once the store has committed this many changes (see [`Commits`]).
     tag: u64,
 }
 
 impl Queued {
-    fn new(opcode: u8, body: Bytes, tag: u64) -> Self {
-        let (head, head_len) = websocket::header(opcode, body.len());
+    fn control(opcode: u8, payload: &[u8], tag: u64) -> Self {
         Queued {
-            head,
-            head_len,
-            body,
+            wire: Frame::new(opcode, payload).wire().clone(),
             tag,
         }
-    }
-
-    fn len(&self) -> usize {
-        self.head_len as usize + self.body.len()
     }
 }
 
@@ -500,8 +492,7 @@ impl SocketOut {
         }
         if !s.closed && s.closing.is_none() {
             let tag = self.commits.queued();
-            s.queue
-                .push_back(Queued::new(opcode, Bytes::copy_from_slice(payload), tag));
+            s.queue.push_back(Queued::control(opcode, payload, tag));
         }
         true
     }
@@ -519,33 +510,24 @@ impl SocketOut {
             if s.sent == 0 && self.commits.lost(front.tag) {
                 return Wrote::Lost;
             }
-            let mut slices: [IoSlice<'_>; MAX_IOV_FRAMES * 2] =
-                [IoSlice::new(&[]); MAX_IOV_FRAMES * 2];
-            let mut n = 0;
-            let mut skip = s.sent;
+            let mut slices: [IoSlice<'_>; MAX_IOV_FRAMES] = [IoSlice::new(&[]); MAX_IOV_FRAMES];
+            slices[0] = IoSlice::new(&front.wire[s.sent..]);
+            let mut n = 1;
             let released = s
                 .queue
                 .iter()
-                .take(MAX_IOV_FRAMES)
-                .enumerate()
-                .take_while(|(i, q)| *i == 0 || (q.tag <= durable && !self.commits.lost(q.tag)));
-            for (_, q) in released {
-                let head = &q.head[..q.head_len as usize];
-                for part in [head, &q.body[..]] {
-                    if skip >= part.len() {
-                        skip -= part.len();
-                        continue;
-                    }
-                    slices[n] = IoSlice::new(&part[skip..]);
-                    skip = 0;
-                    n += 1;
-                }
+                .skip(1)
+                .take(MAX_IOV_FRAMES - 1)
+                .take_while(|q| q.tag <= durable && !self.commits.lost(q.tag));
+            for q in released {
+                slices[n] = IoSlice::new(&q.wire);
+                n += 1;
             }
             match self.wr.try_write_vectored(&slices[..n]) {
                 Ok(0) => return Wrote::Failed,
                 Ok(mut written) => {
                     while written > 0 {
-                        let left = s.queue.front().map(|q| q.len() - s.sent).unwrap_or(0);
+                        let left = s.queue.front().map(|q| q.wire.len() - s.sent).unwrap_or(0);
                         if written >= left {
                             written -= left;
                             s.queue.pop_front();
@@ -588,7 +570,7 @@ impl SocketOut {
 }
 
 impl Outbox for SocketOut {
-    fn push(&self, frame: &Bytes) -> Result<bool, PushError> {
+    fn push(&self, frame: &Frame) -> Result<bool, PushError> {
         let mut s = self.lock();
         if s.closed || s.closing.is_some() {
             return Err(PushError::Closed);
@@ -597,7 +579,10 @@ impl Outbox for SocketOut {
             return Err(PushError::Full(self.cap));
         }
         let tag = self.commits.queued();
-        s.queue.push_back(Queued::new(OP_TEXT, frame.clone(), tag));
+        s.queue.push_back(Queued {
+            wire: frame.wire().clone(),
+            tag,
+        });
         if s.blocked || s.flush_due {
             return Ok(false);
         }
@@ -791,9 +776,9 @@ async fn close(out: &SocketOut, kill: &Kill, code: u16, reason: &str) {
         let keep = usize::from(s.sent > 0);
         s.queue.truncate(keep);
         // The close frame follows no change: it is never held.
-        s.queue.push_back(Queued::new(
+        s.queue.push_back(Queued::control(
             OP_CLOSE,
-            Bytes::from(websocket::close_payload(code, reason)),
+            &websocket::close_payload(code, reason),
             0,
         ));
         s.blocked = true;

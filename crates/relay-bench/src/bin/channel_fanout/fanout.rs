@@ -12,6 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::nats::{nats_socket, NatsOp, NatsParser};
 use super::relay::{post, relay_request, relay_sent_us, relay_user_socket, RelaySetup};
+use super::rss::cpu_us;
 use super::ws::{Event, Ws};
 use super::{Args, Target};
 
@@ -52,6 +53,11 @@ pub(crate) struct RunResult {
     pub(crate) p50_ms: f64,
     pub(crate) p99_ms: f64,
     pub(crate) disconnects: u64,
+    /// The server's CPU time (user + system) over the measured run per delivery, when its pid
+    /// is known.
+    pub(crate) server_cpu_us_per_delivery: Option<f64>,
+    /// The server's CPU time over the run per second of it: cores in use.
+    pub(crate) server_cores: Option<f64>,
 }
 
 /// One subscriber: reads until told to stop, recording every delivery while measuring.
@@ -181,6 +187,7 @@ pub(crate) async fn run_fanout(
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     shared.measuring.store(true, Ordering::Relaxed);
+    let cpu_start = args.server_pid.and_then(cpu_us);
     let start = Instant::now();
     let end = start + Duration::from_secs(args.seconds);
     let mut in_flight = 0usize;
@@ -250,6 +257,10 @@ pub(crate) async fn run_fanout(
     let elapsed = start.elapsed().as_secs_f64();
     shared.measuring.store(false, Ordering::Relaxed);
     let delivered = shared.deliveries.load(Ordering::Relaxed);
+    let cpu = match (cpu_start, args.server_pid.and_then(cpu_us)) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64),
+        _ => None,
+    };
     let h = shared.hist.lock().unwrap().clone();
     let _ = stop_tx.send(true);
     while subs.join_next().await.is_some() {}
@@ -262,5 +273,7 @@ pub(crate) async fn run_fanout(
         p50_ms: h.value_at_quantile(0.5) as f64 / 1000.0,
         p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
         disconnects: disconnects.load(Ordering::Relaxed),
+        server_cpu_us_per_delivery: cpu.map(|c| c / delivered.max(1) as f64),
+        server_cores: cpu.map(|c| c / 1e6 / elapsed),
     })
 }

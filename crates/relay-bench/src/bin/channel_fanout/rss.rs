@@ -8,6 +8,19 @@ use super::nats::nats_socket;
 use super::relay::{relay_user_socket, RelaySetup};
 use super::{Args, Target};
 
+/// CPU time (user + system) the process has used so far, in microseconds. The kernel counts it
+/// in clock ticks (USER_HZ, 100 on Linux), so a run must last seconds for the figure to mean
+/// much.
+pub(crate) fn cpu_us(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: fields are counted after its closing paren.
+    let rest = &s[s.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) * 10_000)
+}
+
 pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines()

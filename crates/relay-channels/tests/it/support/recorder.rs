@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use bytes::Bytes;
 use relay_channels::{Outbox, PushError};
+use relay_wire::websocket::Frame;
 use serde_json::Value;
 
 #[derive(Default)]
@@ -18,12 +18,12 @@ pub(crate) struct Recorder {
 }
 
 impl Outbox for Recorder {
-    fn push(&self, frame: &Bytes) -> Result<bool, PushError> {
+    fn push(&self, frame: &Frame) -> Result<bool, PushError> {
         let mut frames = self.frames.lock().unwrap();
         if self.cap > 0 && frames.len() >= self.cap {
             return Err(PushError::Full(self.cap));
         }
-        frames.push(serde_json::from_slice(frame).unwrap());
+        frames.push(serde_json::from_slice(frame.payload()).unwrap());
         let mut due = self.due.lock().unwrap();
         Ok(!std::mem::replace(&mut *due, true))
     }
