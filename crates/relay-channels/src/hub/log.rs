@@ -1,6 +1,8 @@
 //! Per-channel message log: every accepted `message_up`/`message_down` gets the channel's next
-//! offset. The newest messages stay in memory; all are in the store up to the history limit.
-//! Resume replays what a reconnecting client missed, or says plainly that it cannot.
+//! offset. All are in the store up to the history limit; the newest ones, across all channels,
+//! also stay in memory up to a byte budget ([`Recent`]), and history and resume read the store
+//! for anything older. Resume replays what a reconnecting client missed, or says plainly that
+//! it cannot.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,12 +19,21 @@ use crate::error::HubError;
 use crate::model::{LogMeta, LoggedMessage};
 use crate::store::LoadedLog;
 
+mod recent;
+
+use recent::Held;
+pub(crate) use recent::Recent;
+
 pub(crate) struct ChannelLog {
     /// Oldest offset still retained.
     first: u64,
     /// Offset the next message gets.
     next: u64,
-    recent: VecDeque<Arc<LoggedMessage>>,
+    /// The newest messages that are in memory: always the newest, with no offset missing, so
+    /// everything below the first of them is read from the store.
+    recent: VecDeque<Held>,
+    /// The channel's id, shared by its entries in [`Recent`]'s order (set at its first append).
+    id: Option<Arc<str>>,
     /// The newest reservation asked of the store (see [`LogMeta`]).
     reserved: u64,
     /// The reservation known to be on disk (raised by the store's writer): offsets below it may
@@ -44,6 +55,7 @@ impl ChannelLog {
             first: 0,
             next: 0,
             recent: VecDeque::new(),
+            id: None,
             reserved: 0,
             durable: Arc::default(),
             holes: Vec::new(),
@@ -79,10 +91,15 @@ impl ChannelLog {
 impl From<LoadedLog> for ChannelLog {
     fn from(l: LoadedLog) -> Self {
         let durable = Arc::new(AtomicU64::new(l.meta.reserved));
+        // The messages a backend loaded are left to the store: a start reads no message
+        // bodies into memory (so it takes no longer with deep channels), and the budget of
+        // [`Recent`] goes to the messages that come after it.
+        drop(l.newest);
         Self {
             first: l.first,
             next: l.next,
-            recent: l.newest.into_iter().map(Arc::new).collect(),
+            recent: VecDeque::new(),
+            id: None,
             reserved: l.meta.reserved,
             durable,
             holes: l.meta.holes,
@@ -92,6 +109,9 @@ impl From<LoadedLog> for ChannelLog {
 
 /// Most frames one resume request replays; the client asks again from the last offset it got.
 const MAX_REPLAY: usize = 1000;
+
+/// Offsets a resume reads at a time.
+const REPLAY_BATCH: u64 = 4096;
 
 fn visible(
     m: &LoggedMessage,
@@ -105,6 +125,9 @@ fn visible(
         }
     }
 }
+
+/// How far back a menu click's message is looked for by its id, in messages.
+const FIND_DEPTH: u64 = 1024;
 
 impl Hub {
     /// Gives the message the channel's next offset and keeps it: in memory among the newest,
@@ -152,9 +175,14 @@ impl Hub {
         });
         log.next += 1;
         self.inner.store.put_message(m.clone());
-        log.recent.push_back(m.clone());
+        let tag = self.inner.store.commits().queued();
+        let channel = log
+            .id
+            .get_or_insert_with(|| Arc::from(m.body.channel_id.as_str()))
+            .clone();
+        st.recent.hold(log, channel, m.clone(), tag);
         while log.recent.len() > cfg.recent_in_memory.max(1) {
-            log.recent.pop_front();
+            st.recent.drop_oldest(log);
         }
         // Trim in steps so the store deletes a batch at a time, not one row per message.
         let step = (cfg.history_limit / 16).max(1);
@@ -164,34 +192,43 @@ impl Hub {
                 .store
                 .trim_messages(&m.body.channel_id, log.first);
         }
+        let durable = self.inner.store.commits().durable();
+        st.recent.evict(&mut st.logs, cfg.recent_bytes(), durable);
         m
     }
 
-    /// Logged messages of a channel in `from..`, oldest first, at most `max`.
+    /// Logged messages of a channel with offsets in `from..to`, oldest first: those older than
+    /// what is held in memory from the store.
     fn read_log(
         &self,
         st: &State,
         channel_id: &str,
         from: u64,
-        max: usize,
+        to: u64,
     ) -> Vec<Arc<LoggedMessage>> {
         let Some(log) = st.logs.get(channel_id) else {
             return Vec::new();
         };
         let from = from.max(log.first);
-        let mem_first = log.recent.front().map(|m| m.offset).unwrap_or(log.next);
+        let to = to.min(log.next);
+        let mem_first = log.recent.front().map(|h| h.msg.offset).unwrap_or(log.next);
         let mut out = Vec::new();
-        if from < mem_first {
-            match self.inner.store.read_messages(channel_id, from, mem_first) {
-                Ok(v) => out.extend(v.into_iter().take(max).map(Arc::new)),
+        if from < mem_first.min(to) {
+            match self
+                .inner
+                .store
+                .read_messages(channel_id, from, mem_first.min(to))
+            {
+                Ok(v) => out.extend(v.into_iter().map(Arc::new)),
                 Err(e) => tracing::warn!(error = %e, "reading channel log failed"),
             }
         }
         out.extend(
             log.recent
                 .iter()
-                .filter(|m| m.offset >= from)
-                .take(max.saturating_sub(out.len()))
+                .map(|h| &h.msg)
+                .skip_while(|m| m.offset < from)
+                .take_while(|m| m.offset < to)
                 .cloned(),
         );
         out
@@ -241,12 +278,12 @@ impl Hub {
         let mut scanned_to = from;
         let mut more = false;
         while scanned_to < next && !more {
-            let batch = self.read_log(st, channel_id, scanned_to, 4096);
-            if batch.is_empty() {
-                break;
-            }
+            // A range of offsets at a time, not a count of messages: a range may be empty (a
+            // hole) without being the end.
+            let upto = next.min(scanned_to + REPLAY_BATCH);
+            let batch = self.read_log(st, channel_id, scanned_to, upto);
+            scanned_to = upto;
             for m in &batch {
-                scanned_to = m.offset + 1;
                 if !visible(m, who, &st.groups) {
                     continue;
                 }
@@ -306,14 +343,24 @@ impl Hub {
         user_id: &str,
     ) -> Option<LoggedMessage> {
         let log = st.logs.get(channel_id)?;
-        log.recent
-            .iter()
+        let visible = |m: &LoggedMessage| {
+            m.body.message_id == message_id
+                && (m.body.sender == user_id || m.reached(user_id, &st.groups))
+        };
+        if let Some(m) = log.recent.iter().rev().find(|h| visible(&h.msg)) {
+            return Some(LoggedMessage::clone(&m.msg));
+        }
+        // Beyond what memory holds, as far back as the newest `FIND_DEPTH` messages.
+        let mem_first = log.recent.front().map(|h| h.msg.offset).unwrap_or(log.next);
+        let from = log.next.saturating_sub(FIND_DEPTH);
+        if from >= mem_first {
+            return None;
+        }
+        self.read_log(st, channel_id, from, mem_first)
+            .into_iter()
             .rev()
-            .find(|m| {
-                m.body.message_id == message_id
-                    && (m.body.sender == user_id || m.reached(user_id, &st.groups))
-            })
-            .map(|m| LoggedMessage::clone(m))
+            .find(|m| visible(m))
+            .map(|m| LoggedMessage::clone(&m))
     }
 
     /// Channel history for `caller`: messages it sent or was a resolved recipient of (all of
@@ -352,7 +399,7 @@ impl Hub {
         const CHUNK: u64 = 1024;
         while end > log.first && out.len() < limit {
             let start = end.saturating_sub(CHUNK).max(log.first);
-            let chunk = self.read_log(&st, channel_id, start, (end - start) as usize);
+            let chunk = self.read_log(&st, channel_id, start, end);
             for m in chunk.iter().rev().filter(|m| m.offset < end) {
                 if let Some(id) = &before_id {
                     if &m.body.message_id == id {

@@ -42,10 +42,14 @@ fn log_meta_key(channel_id: &str) -> String {
     format!("log/{channel_id}")
 }
 
-/// Opens (creating if needed) the store file and loads everything, keeping the newest
-/// `recent` messages of each channel in memory.
-pub(crate) fn open(path: &Path, recent: usize) -> Result<(Store, Loaded), HubError> {
-    let db = Database::create(path).map_err(HubError::store)?;
+/// Opens (creating if needed) the store file and loads everything but the messages (only each
+/// channel's bounds), with redb's page cache bounded by `cache_bytes`: its default, 1 GiB,
+/// would keep most of a deep history's pages in memory once written or read.
+pub(crate) fn open(path: &Path, cache_bytes: usize) -> Result<(Store, Loaded), HubError> {
+    let db = Database::builder()
+        .set_cache_size(cache_bytes)
+        .create(path)
+        .map_err(HubError::store)?;
     let w = db.begin_write().map_err(HubError::store)?;
     {
         for t in [
@@ -62,7 +66,7 @@ pub(crate) fn open(path: &Path, recent: usize) -> Result<(Store, Loaded), HubErr
         }
     }
     w.commit().map_err(HubError::store)?;
-    let loaded = load(&db, recent)?;
+    let loaded = load(&db)?;
     let db = Arc::new(db);
     let (tx, rx) = mpsc::channel();
     let backend = Redb(db.clone());
@@ -118,7 +122,7 @@ pub(super) fn read_messages(
     Ok(out)
 }
 
-fn load(db: &Database, recent: usize) -> Result<Loaded, HubError> {
+fn load(db: &Database) -> Result<Loaded, HubError> {
     let r = db.begin_read().map_err(HubError::store)?;
     let mut out = Loaded::default();
     fn all<T: DeserializeOwned>(
@@ -177,12 +181,13 @@ fn load(db: &Database, recent: usize) -> Result<Loaded, HubError> {
             Some(e) => Some(e.map_err(HubError::store)?.0.value().1),
             None => None,
         };
+        // Only the newest message, for where the log goes on: the hub reads the others from
+        // the store when a resume or history needs them.
         let mut newest = Vec::new();
-        for entry in range()?.rev().take(recent.max(1)) {
+        if let Some(entry) = range()?.next_back() {
             let (_, v) = entry.map_err(HubError::store)?;
             newest.push(decode::<LoggedMessage>(v.value())?);
         }
-        newest.reverse();
         if let Some(log) = loaded_log_of(first, newest, log_meta) {
             out.logs.insert(ch.channel_id.clone(), log);
         }
