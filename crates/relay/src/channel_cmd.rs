@@ -3,6 +3,7 @@
 
 mod account;
 mod client;
+mod ownership;
 
 use std::path::Path;
 
@@ -102,17 +103,33 @@ pub(crate) fn channels_dir(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("channels")
 }
 
-/// Opens the channel face's state under `data_dir` for `relay serve`.
-pub(crate) fn open_face(
+/// Opens the channel face for `relay serve`: its state under `data_dir`, or with `store` in
+/// that PostgreSQL database (see `ownership`). The admin socket serves whichever hub the face
+/// has at the time. With PostgreSQL, also the task that keeps asking for the state.
+pub(crate) async fn open_face(
     args: &ServeChannelArgs,
     data_dir: &Path,
-) -> anyhow::Result<Option<ChannelFace>> {
+    store: Option<&str>,
+    node: &str,
+) -> anyhow::Result<(ChannelFace, Option<tokio::task::JoinHandle<()>>)> {
     let dir = channels_dir(data_dir);
-    let hub = Hub::open(&dir, args.hub_config())
-        .map_err(|e| anyhow::anyhow!("opening the channel store in {}: {e}", dir.display()))?;
-    relay_server::channel::admin::spawn(hub.clone(), &dir.join("admin.sock")).map_err(|e| {
+    let proxies = TrustedProxies::new(args.trusted_proxy.clone());
+    let (face, owning) = match store {
+        None => {
+            let hub = Hub::open(&dir, args.hub_config()).map_err(|e| {
+                anyhow::anyhow!("opening the channel store in {}: {e}", dir.display())
+            })?;
+            (ChannelFace::new(hub).with_trusted_proxies(proxies), None)
+        }
+        Some(url) => {
+            let owning = ownership::Owning::new(url, &dir, args.hub_config(), node);
+            let face = owning.first().await?.with_trusted_proxies(proxies);
+            let task = owning.spawn(face.clone());
+            (face, Some(task))
+        }
+    };
+    relay_server::channel::admin::spawn(face.clone(), &dir.join("admin.sock")).map_err(|e| {
         anyhow::anyhow!("binding the channel admin socket in {}: {e}", dir.display())
     })?;
-    let proxies = TrustedProxies::new(args.trusted_proxy.clone());
-    Ok(Some(ChannelFace::new(hub).with_trusted_proxies(proxies)))
+    Ok((face, owning))
 }

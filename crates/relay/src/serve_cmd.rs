@@ -239,9 +239,6 @@ async fn serve(args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow:
             test_hooks: env_flag("RELAY_TEST_HOOKS") || env_flag("SCIROCCO_TEST_HOOKS"),
         }),
     };
-    let channels = channel_cmd::open_face(&args.channels, &data)?;
-    let hub = channels.as_ref().map(|face| face.hub.clone());
-    let app = relay_server::app(relay_server::Faces { queue, channels });
 
     // Signal handlers exist before anyone is told the server is up, so a SIGTERM sent the
     // moment the address is printed still shuts down cleanly.
@@ -250,6 +247,14 @@ async fn serve(args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow:
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
+    // Bound first, so that a node on PostgreSQL names itself by the address it serves.
+    let node = listener.local_addr()?.to_string();
+    let (face, owning) =
+        channel_cmd::open_face(&args.channels, &data, postgres_url(&args), &node).await?;
+    let app = relay_server::app(relay_server::Faces {
+        queue,
+        channels: Some(face.clone()),
+    });
     if let Some(tls) = &tls {
         // Before "listening on", which tests and scripts wait for and parse: once it is
         // printed, SIGHUP reloads rather than ends the server.
@@ -273,12 +278,16 @@ async fn serve(args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow:
         max_payload = args.max_payload,
         tls = tls.is_some(),
         metrics_listen = ?args.metrics_listen,
-        channels = hub.is_some(),
+        channels_serving = face.hub().is_some(),
         "configuration"
     );
     relay_server::serve_with(listener, app, tls, shutdown).await?;
     engine.flush().await?;
-    if let Some(hub) = hub {
+    // A standby has nothing to close; an owner closes its hub cleanly.
+    if let Some(task) = owning {
+        task.abort();
+    }
+    if let Some(hub) = face.stand_by("this node is stopping") {
         let closing = hub.clone();
         tokio::task::spawn_blocking(move || closing.close())
             .await?

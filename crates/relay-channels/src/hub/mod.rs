@@ -131,9 +131,32 @@ impl Hub {
     /// One hub owns a database's channel state at a time: its in-memory state is authoritative,
     /// so a second open fails with [`crate::PostgresError::Owned`] while the first is open.
     pub fn open_postgres(url: &str, files_dir: &Path, cfg: HubConfig) -> Result<Hub, HubError> {
+        Hub::open_postgres_as(
+            url,
+            files_dir,
+            cfg,
+            crate::OwnerInfo::this_process("", None),
+        )
+    }
+
+    /// [`Hub::open_postgres`], recording `me` as the owner: a hub refused because this one
+    /// owns the state names it from that record (see [`crate::PostgresError::Owned`]).
+    pub fn open_postgres_as(
+        url: &str,
+        files_dir: &Path,
+        cfg: HubConfig,
+        me: crate::OwnerInfo,
+    ) -> Result<Hub, HubError> {
         std::fs::create_dir_all(files_dir)?;
-        let (store, loaded) = crate::store::open_postgres(url, cfg.recent_in_memory)?;
+        let (store, loaded) = crate::store::open_postgres(url, cfg.recent_in_memory, me)?;
         Ok(Hub::with_store(store, loaded, files_dir.to_owned(), cfg))
+    }
+
+    /// Resolves once another hub has taken this hub's state (PostgreSQL only: see
+    /// [`crate::PostgresError::Lost`]), with who owns it now. From then on every change this
+    /// hub makes fails to commit; the caller is to [`Hub::abandon`] it.
+    pub async fn ownership_lost(&self) -> String {
+        self.inner.store.lost().await
     }
 
     /// The hub over a store just opened and what it loaded.
@@ -242,6 +265,18 @@ impl Hub {
     /// Waits until all state changes so far are on disk.
     pub fn flush(&self) -> Result<(), HubError> {
         self.inner.store.sync()
+    }
+
+    /// Stops serving a state this hub no longer owns: every socket is closed with `code` and
+    /// `reason`, frames still to come are refused and nothing more is written (the new owner's
+    /// state is not this hub's to touch, and the store would refuse it anyway).
+    pub fn abandon(&self, code: u16, reason: &str) {
+        let mut st = self.lock();
+        st.closed = true;
+        for conn in st.sessions.conns.values() {
+            conn.kill.fire(code, reason);
+        }
+        st.sessions.drop_all_pending();
     }
 
     /// A clean stop: everything on disk, and each channel's offset reservation lowered to its

@@ -28,7 +28,7 @@ use crate::model::{
 };
 
 pub(crate) use postgres::open as open_postgres;
-pub use postgres::PostgresError;
+pub use postgres::{host_name, OwnerInfo, PostgresError};
 pub(crate) use redb::open as open_redb;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,8 +87,16 @@ enum Op {
     ),
 }
 
+/// Set, once and for good, by a backend that found another hub owning its state, to who owns
+/// it; a file-backed store never sets it.
+pub(crate) type LostSignal = tokio::sync::watch::Sender<Option<String>>;
+
 /// What a backend does for the writer thread.
 trait Backend {
+    /// Called when no batch has come for a while: a backend whose ownership can be taken from
+    /// it checks here that it still has it.
+    fn idle(&mut self) {}
+
     /// Commits a batch in one transaction: all of it or none.
     fn commit(&mut self, batch: &[Op]) -> Result<(), HubError>;
 
@@ -150,6 +158,8 @@ pub(crate) struct Store {
     /// Joined on drop where the writer holds something the next open needs (PostgreSQL's
     /// ownership lock goes with the writer's connection).
     writer: Option<std::thread::JoinHandle<()>>,
+    /// Raised when another hub took the state (see [`LostSignal`]).
+    lost: Arc<LostSignal>,
 }
 
 /// How far the store's writer has got. Every change queued for the writer counts one (in the
@@ -254,6 +264,20 @@ impl Store {
     /// How far the writer has got (see [`Commits`]).
     pub(crate) fn commits(&self) -> &Arc<Commits> {
         &self.commits
+    }
+
+    /// Resolves, with who owns the state now, once this store has lost it to another hub;
+    /// never for a store that cannot lose it.
+    pub(crate) async fn lost(&self) -> String {
+        let mut rx = self.lost.subscribe();
+        loop {
+            if let Some(owner) = rx.borrow_and_update().clone() {
+                return owner;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Queues a change for the writer. Counted before it is sent, so that a frame tagged after
@@ -363,8 +387,18 @@ fn loaded_log_of(
 /// the rate of commits); its changes' tags are marked lost.
 fn writer(mut backend: impl Backend, rx: mpsc::Receiver<Op>, commits: &Commits) {
     const MAX_BATCH: usize = 8192;
+    /// How long the writer waits for a change before it lets the backend check itself.
+    const IDLE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
     let mut failing = false;
-    while let Ok(first) = rx.recv() {
+    loop {
+        let first = match rx.recv_timeout(IDLE_CHECK) {
+            Ok(op) => op,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                backend.idle();
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {

@@ -17,9 +17,20 @@
 //! frame leaves as if its change were stored); the next batch reconnects, takes the lock again
 //! and goes on. A batch that finds the connection closed before its transaction began is
 //! retried once on a new one, since nothing of it reached the server. Should another hub have
-//! taken the schema in between, this one's commits keep failing: it is no longer the owner.
+//! taken the schema in between (the lock is taken, or the owner record in `channel_meta` bears
+//! another hub's token: see `owner`), this hub has lost ownership for good: the store says so
+//! through its lost signal, and this and every later commit fails without touching the
+//! database, so nothing stale is written over the new owner's state and no frame leaves as if
+//! stored.
+//!
+//! While no batch comes, the writer checks its connection about every second, so an owner
+//! whose connection was cut learns within a second or so that it lost ownership, even if idle.
+//! Its connection has TCP keepalives on both ends (see [`KEEPALIVE_IDLE`]), so that PostgreSQL
+//! ends the session of an owner whose machine vanished, and frees the lock, in under half a
+//! minute rather than the kernel's two hours.
 
 mod error;
+mod owner;
 mod schema;
 
 use std::collections::HashMap;
@@ -30,7 +41,8 @@ use std::time::Duration;
 use tokio_postgres::{Client, NoTls, Statement};
 
 use super::{
-    decode, encode, loaded_log_of, writer, Backend, Commits, Loaded, Op, Reads, Store, Table,
+    decode, encode, loaded_log_of, writer, Backend, Commits, Loaded, LostSignal, Op, Reads, Store,
+    Table,
 };
 use crate::error::HubError;
 use crate::model::{LogMeta, LoggedMessage};
@@ -38,6 +50,16 @@ use relay_pg::Target;
 use schema::{LOGS, MESSAGES, META};
 
 pub use error::PostgresError;
+use owner::OwnerRecord;
+pub use owner::{host_name, OwnerInfo};
+
+/// TCP keepalives of the owner's connection, set on the client's socket and (as
+/// `tcp_keepalives_*`) on the server's: after this long without traffic a probe goes out,
+/// then one every [`KEEPALIVE_INTERVAL`], and after [`KEEPALIVE_COUNT`] unanswered the peer is
+/// taken for dead: 10 + 3 × 5 = 25 s. The server then ends the session and frees the lock.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVE_COUNT: u32 = 3;
 
 /// How often, and how far apart, an open asks for the ownership lock before it gives up: a
 /// previous owner that has just stopped may still be ending its session.
@@ -46,8 +68,25 @@ const OWNER_RETRY: Duration = Duration::from_millis(50);
 
 /// Connects, migrates, takes ownership and loads everything, keeping the newest `recent`
 /// messages of each channel in memory; then hands the connection to the writer thread.
-pub(crate) fn open(url: &str, recent: usize) -> Result<(Store, Loaded), HubError> {
-    let target = Target::parse(url, "relay-channels").map_err(PostgresError::from)?;
+pub(crate) fn open(url: &str, recent: usize, me: OwnerInfo) -> Result<(Store, Loaded), HubError> {
+    let application = if me.node.is_empty() {
+        "relay-channels".to_string()
+    } else {
+        format!("relay-channels {}", me.node)
+    };
+    let mut target = Target::parse(url, &application).map_err(PostgresError::from)?;
+    target
+        .config
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVE_IDLE)
+        .keepalives_interval(KEEPALIVE_INTERVAL)
+        .keepalives_retries(KEEPALIVE_COUNT);
+    let me = OwnerRecord {
+        token: uuid::Uuid::new_v4().to_string(),
+        info: me,
+    };
+    let lost = Arc::new(LostSignal::new(None));
+    let writer_lost = lost.clone();
     let (tx, rx) = mpsc::channel();
     let (opened_tx, opened_rx) = mpsc::sync_channel(1);
     let commits = Arc::new(Commits::default());
@@ -55,7 +94,7 @@ pub(crate) fn open(url: &str, recent: usize) -> Result<(Store, Loaded), HubError
     let handle = std::thread::Builder::new()
         .name("channel-store".into())
         .spawn(move || {
-            let mut backend = match Postgres::new(target) {
+            let mut backend = match Postgres::new(target, me, writer_lost) {
                 Ok(b) => b,
                 Err(e) => {
                     let _ = opened_tx.send(Err(e));
@@ -88,6 +127,7 @@ pub(crate) fn open(url: &str, recent: usize) -> Result<(Store, Loaded), HubError
         commits,
         reads: Reads::Writer,
         writer: Some(handle),
+        lost,
     };
     Ok((store, loaded))
 }
@@ -99,6 +139,11 @@ struct Postgres {
     quoted: String,
     owner_key: String,
     conn: Option<Conn>,
+    /// What this hub writes as the owner record.
+    me: OwnerRecord,
+    /// Set for good once another hub owns the state (see the module's doc).
+    lost: Option<PostgresError>,
+    signal: Arc<LostSignal>,
 }
 
 struct Conn {
@@ -195,7 +240,7 @@ fn sql_offset(o: u64) -> i64 {
 }
 
 impl Postgres {
-    fn new(target: Target) -> Result<Postgres, HubError> {
+    fn new(target: Target, me: OwnerRecord, signal: Arc<LostSignal>) -> Result<Postgres, HubError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -206,6 +251,9 @@ impl Postgres {
             owner_key: format!("relay_channels_owner:{}", target.schema),
             target,
             conn: None,
+            me,
+            lost: None,
+            signal,
         })
     }
 
@@ -213,13 +261,15 @@ impl Postgres {
     /// to leave), then loads.
     fn open(&mut self, recent: usize) -> Result<Loaded, HubError> {
         let (target, quoted, key) = (&self.target, &self.quoted, &self.owner_key);
+        let me = &self.me;
         let (conn, loaded) = self.rt.block_on(async {
             let (mut client, task) = connect(target).await?;
             let applied = schema::migrate(&mut client, target).await?;
             if applied > 0 {
                 tracing::info!(schema = %target.schema, applied, "channel store: migrations applied");
             }
-            take_ownership(&client, key, &target.schema, OWNER_ATTEMPTS).await?;
+            take_ownership(&client, key, target, OWNER_ATTEMPTS).await?;
+            write_owner(&client, quoted, me).await?;
             let loaded = load(&client, quoted, recent).await?;
             let sql = Statements::prepare(&client, quoted)
                 .await
@@ -232,6 +282,12 @@ impl Postgres {
 
     /// A connection that holds the ownership lock, reconnecting if the last one broke.
     fn connected(&mut self) -> Result<(&tokio::runtime::Runtime, &mut Conn), PostgresError> {
+        if let Some(lost) = &self.lost {
+            return Err(PostgresError::Lost {
+                schema: self.target.schema.clone(),
+                why: lost.to_string(),
+            });
+        }
         if let Some(c) = &self.conn {
             // Lets the connection read what the server sent while the writer was idle (a
             // termination, say); a close it misses fails the next BEGIN, which is retried.
@@ -244,17 +300,51 @@ impl Postgres {
             Some(c) => c,
             None => {
                 let (target, quoted, key) = (&self.target, &self.quoted, &self.owner_key);
+                let token = &self.me.token;
                 let c = self.rt.block_on(async {
                     let (client, task) = connect(target).await?;
-                    take_ownership(&client, key, &target.schema, 1).await?;
+                    take_ownership(&client, key, target, 1).await?;
+                    // The lock alone does not prove it: another hub may have owned the state
+                    // and let it go while this one was away.
+                    let owner = read_owner(&client, quoted).await?;
+                    if owner.as_ref().map(|o| &o.token) != Some(token) {
+                        return Err(PostgresError::Owned {
+                            schema: target.schema.clone(),
+                            holder: String::new(),
+                            owner: owner.map(|o| Box::new(o.info)),
+                        });
+                    }
                     let sql = Statements::prepare(&client, quoted).await?;
                     Ok::<_, PostgresError>(Conn { client, sql, task })
-                })?;
+                });
+                let c = match c {
+                    Ok(c) => c,
+                    Err(e @ PostgresError::Owned { .. }) => return Err(self.lose(e)),
+                    Err(e) => return Err(e),
+                };
                 tracing::info!(schema = %self.target.schema, "channel store: reconnected to PostgreSQL");
                 c
             }
         };
         Ok((&self.rt, self.conn.insert(conn)))
+    }
+
+    /// Gives ownership up for good, telling the hub; returns the error for this call.
+    fn lose(&mut self, owned: PostgresError) -> PostgresError {
+        tracing::warn!(
+            schema = %self.target.schema,
+            error = %owned,
+            "channel store: another hub owns the channel state now; this one stops writing"
+        );
+        let why = owned.to_string();
+        self.signal.send_replace(Some(
+            owned.owner_description().unwrap_or_else(|| why.clone()),
+        ));
+        self.lost = Some(owned);
+        PostgresError::Lost {
+            schema: self.target.schema.clone(),
+            why,
+        }
     }
 
     /// One attempt at a batch; a broken connection is dropped, for the next to replace.
@@ -296,6 +386,23 @@ impl Backend for Postgres {
                 self.try_commit(&folded).map_err(|f| f.cause().into())
             }
             Err(f) => Err(f.cause().into()),
+        }
+    }
+
+    /// A round trip on the connection, or a new connection if it broke, so that an owner
+    /// that lost the state learns it while idle. An outage is left for the commits to report.
+    fn idle(&mut self) {
+        if self.lost.is_some() {
+            return;
+        }
+        if let Some(c) = &self.conn {
+            if self.rt.block_on(c.client.simple_query("")).is_ok() {
+                return;
+            }
+            self.conn = None;
+        }
+        if let Err(e) = self.connected() {
+            tracing::debug!(error = %e, "channel store: no connection while idle");
         }
     }
 
@@ -439,7 +546,41 @@ async fn connect(target: &Target) -> Result<(Client, tokio::task::JoinHandle<()>
     let task = tokio::spawn(async move {
         let _ = connection.await;
     });
+    // The server's side of the keepalives: it is the server that must notice a dead owner.
+    client
+        .batch_execute(&format!(
+            "SET tcp_keepalives_idle = {}; SET tcp_keepalives_interval = {}; \
+             SET tcp_keepalives_count = {KEEPALIVE_COUNT}",
+            KEEPALIVE_IDLE.as_secs(),
+            KEEPALIVE_INTERVAL.as_secs()
+        ))
+        .await?;
     Ok((client, task))
+}
+
+/// Records this hub as the owner, with a new token (see `owner`).
+async fn write_owner(client: &Client, s: &str, me: &OwnerRecord) -> Result<(), PostgresError> {
+    client
+        .execute(
+            &format!(
+                "INSERT INTO {s}.{META} (key, value) VALUES ('owner', $1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            ),
+            &[&encode(me)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The owner record, if any hub wrote one and it reads.
+async fn read_owner(client: &Client, s: &str) -> Result<Option<OwnerRecord>, PostgresError> {
+    let row = client
+        .query_opt(
+            &format!("SELECT value FROM {s}.{META} WHERE key = 'owner'"),
+            &[],
+        )
+        .await?;
+    Ok(row.and_then(|r| serde_json::from_slice(r.get::<_, &[u8]>(0)).ok()))
 }
 
 /// Takes the session advisory lock that makes this connection's hub the owner, asking up to
@@ -447,7 +588,7 @@ async fn connect(target: &Target) -> Result<(Client, tokio::task::JoinHandle<()>
 async fn take_ownership(
     client: &Client,
     key: &str,
-    schema: &str,
+    target: &Target,
     attempts: u32,
 ) -> Result<(), PostgresError> {
     for attempt in 1..=attempts {
@@ -465,13 +606,21 @@ async fn take_ownership(
             tokio::time::sleep(OWNER_RETRY).await;
         }
     }
+    // The schema may not exist yet when a reconnect races a migration elsewhere; then the
+    // refusal just names no owner.
+    let owner = read_owner(client, &target.quoted_schema())
+        .await
+        .ok()
+        .flatten()
+        .map(|o| Box::new(o.info));
     Err(PostgresError::Owned {
-        schema: schema.to_string(),
+        schema: target.schema.clone(),
         holder: lock_holder(client, key).await,
+        owner,
     })
 }
 
-/// "(PostgreSQL backend pid N, application A, from ADDR)" for the refusal, when the server
+/// "PostgreSQL backend pid N, application A, from ADDR" for the refusal, when the server
 /// tells.
 async fn lock_holder(client: &Client, key: &str) -> String {
     // A bigint advisory key shows in pg_locks as its high half in classid and its low half in
@@ -492,7 +641,7 @@ async fn lock_holder(client: &Client, key: &str) -> String {
             let pid: i32 = r.get(0);
             let app: String = r.get(1);
             let from: String = r.get(2);
-            format!(" (PostgreSQL backend pid {pid}, application `{app}`, from {from})")
+            format!("PostgreSQL backend pid {pid}, application `{app}`, from {from}")
         }
         _ => String::new(),
     }

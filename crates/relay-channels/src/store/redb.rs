@@ -80,6 +80,8 @@ pub(crate) fn open(path: &Path, cache_bytes: usize) -> Result<(Store, Loaded), H
         commits,
         reads: Reads::Redb(db),
         writer: None,
+        // A file has one owner, the process that opened it: it never loses it.
+        lost: Arc::new(super::LostSignal::new(None)),
     };
     Ok((store, loaded))
 }

@@ -2,8 +2,9 @@
 //! in a schema of its own; see `support::stores`): everything it keeps survives a close and a
 //! reopen, offsets go on after a reopen and after a crash without ever being handed out twice,
 //! history older than the in-memory window is read from the database, one hub owns a schema at
-//! a time, hubs racing on an empty database migrate it once, and an outage loses exactly the
-//! commits it failed while later ones succeed.
+//! a time, hubs racing on an empty database migrate it once, an outage loses exactly the
+//! commits it failed while later ones succeed, and an owner that comes back after another hub
+//! owned the state meanwhile writes nothing more.
 
 use std::sync::{Arc, Barrier};
 
@@ -396,6 +397,69 @@ fn an_outage_loses_the_commits_it_failed_and_later_ones_succeed() {
         ["after", "before"],
         "what the outage lost is not in the database, what followed is"
     );
+    drop(hub);
+    admin.execute(&format!("DROP SCHEMA {role} CASCADE; DROP ROLE {role};"));
+}
+
+#[test]
+fn an_owner_that_finds_the_state_owned_meanwhile_by_another_hub_never_writes_again() {
+    let Some(base) = postgres_base("fence") else {
+        return;
+    };
+    let role = format!("chs_fence_{}", std::process::id());
+    let admin = Admin::connect(&base);
+    admin.execute(&format!(
+        "DROP SCHEMA IF EXISTS {role} CASCADE; DROP ROLE IF EXISTS {role};
+         CREATE ROLE {role} LOGIN; CREATE SCHEMA {role} AUTHORIZATION {role};"
+    ));
+    let url = with_param(&as_user(&base, &role), &format!("schema={role}"));
+    let place = Place::postgres_at("fence", url);
+    let old = place.open(cfg()).unwrap();
+    let s = setup(&old, 1);
+    let (svc, _) = s.service(&old);
+    s.say(&old, &svc, "before");
+    assert!(!committed_lost(&old));
+
+    // The old owner is shut out; meanwhile another hub owns the state, changes it and stops,
+    // so that the lock is free again when the old owner comes back.
+    admin.execute(&format!(
+        "ALTER ROLE {role} NOLOGIN;
+         SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE usename = '{role}';"
+    ));
+    let other = Place::postgres_at("fence-other", with_param(&base, &format!("schema={role}")));
+    let new = other.open(cfg()).unwrap();
+    new.add_account("meanwhile@example.com", "pw", None)
+        .unwrap();
+    new.close().unwrap();
+    drop(new);
+    admin.execute(&format!("ALTER ROLE {role} LOGIN;"));
+
+    s.say(&old, &svc, "stale");
+    assert!(
+        committed_lost(&old),
+        "the old owner's commit after the other hub's ownership is refused"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let owner = rt
+        .block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(30), old.ownership_lost()).await
+        })
+        .expect("the hub says it lost the state");
+    assert!(!owner.is_empty());
+    s.say(&old, &svc, "still stale");
+    assert!(committed_lost(&old), "and every later one");
+    drop(old);
+
+    let hub = other.open(cfg()).unwrap();
+    let history = hub.history(&s.users[0].0, &s.channel, 10, None).unwrap();
+    assert_eq!(texts(&history), ["before"], "nothing stale was written");
+    assert!(hub
+        .list_accounts()
+        .iter()
+        .any(|a| a.email == "meanwhile@example.com"));
     drop(hub);
     admin.execute(&format!("DROP SCHEMA {role} CASCADE; DROP ROLE {role};"));
 }

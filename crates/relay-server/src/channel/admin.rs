@@ -10,8 +10,11 @@ use std::path::Path;
 use relay_channels::Hub;
 use serde_json::{json, Value};
 
-/// Binds the socket and serves it on a background thread.
-pub fn spawn(hub: Hub, path: &Path) -> std::io::Result<()> {
+use super::ChannelFace;
+
+/// Binds the socket and serves it on a background thread, for whichever hub the face serves
+/// at the time of each request (a standby answers each with why it has none).
+pub fn spawn(face: ChannelFace, path: &Path) -> std::io::Result<()> {
     if path.exists() {
         std::fs::remove_file(path)?;
     }
@@ -21,11 +24,11 @@ pub fn spawn(hub: Hub, path: &Path) -> std::io::Result<()> {
         .name("channel-admin".into())
         .spawn(move || {
             for stream in listener.incoming().flatten() {
-                let hub = hub.clone();
+                let face = face.clone();
                 let _ = std::thread::Builder::new()
                     .name("channel-admin-conn".into())
                     .spawn(move || {
-                        if let Err(e) = serve(&hub, stream) {
+                        if let Err(e) = serve(&face, stream) {
                             tracing::debug!(error = %e, "admin connection ended");
                         }
                     });
@@ -34,12 +37,15 @@ pub fn spawn(hub: Hub, path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn serve(hub: &Hub, stream: UnixStream) -> std::io::Result<()> {
+fn serve(face: &ChannelFace, stream: UnixStream) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     let mut line = String::new();
     while reader.read_line(&mut line)? > 0 {
-        let reply = handle(hub, &line);
+        let reply = match face.serving() {
+            Ok(hub) => handle(&hub, &line),
+            Err(refused) => json!({"ok": false, "error": refused.message}),
+        };
         writeln!(writer, "{reply}")?;
         line.clear();
     }

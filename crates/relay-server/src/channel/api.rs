@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::Router;
@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::envelope::{ok, ApiError, ApiResult};
 use super::ChannelFace;
+use super::Live;
 
 type Params = Query<HashMap<String, String>>;
 
@@ -70,7 +71,7 @@ impl FromRequestParts<ChannelFace> for Caller {
             .or_else(|| header.strip_prefix("bearer "))
             .unwrap_or(header)
             .trim();
-        face.hub
+        face.serving()?
             .authenticate(token)
             .map(Caller)
             .map_err(|_| ApiError::unauthorized("invalid or expired access token"))
@@ -225,25 +226,21 @@ impl FromRequestParts<ChannelFace> for ClientAddr {
     }
 }
 
-async fn sign_in(
-    State(face): State<ChannelFace>,
-    ClientAddr(from): ClientAddr,
-    raw: Raw,
-) -> ApiResult {
+async fn sign_in(face: Live, ClientAddr(from): ClientAddr, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (user, pw) = (field(&b, "username")?, field(&b, "password")?);
     let t = face.hub.sign_in_from(&user, &pw, from).await?;
     Ok(ok(tokens_json(&t)))
 }
 
-async fn refresh(State(face): State<ChannelFace>, raw: Raw) -> ApiResult {
+async fn refresh(face: Live, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (user, rt) = (field(&b, "username")?, field(&b, "refresh_token")?);
     let t = blocking(move || face.hub.refresh(&user, &rt)).await?;
     Ok(ok(tokens_json(&t)))
 }
 
-async fn sign_up(State(face): State<ChannelFace>, raw: Raw) -> ApiResult {
+async fn sign_up(face: Live, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (user, pw) = (field(&b, "username")?, field(&b, "password")?);
     let slot = face.hub.passwords().slot().await?;
@@ -257,7 +254,7 @@ async fn sign_up(State(face): State<ChannelFace>, raw: Raw) -> ApiResult {
     ))
 }
 
-async fn sign_out(State(face): State<ChannelFace>, Caller(_): Caller, raw: Raw) -> ApiResult {
+async fn sign_out(face: Live, Caller(_): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let token = field(&b, "access_token")?;
     blocking(move || face.hub.sign_out(&token)).await?;
@@ -281,7 +278,7 @@ async fn operator_only() -> ApiResult {
 
 // ---- users ----
 
-async fn user_info(State(face): State<ChannelFace>, Caller(uid): Caller) -> ApiResult {
+async fn user_info(face: Live, Caller(uid): Caller) -> ApiResult {
     let a = face.hub.user_info(&uid)?;
     Ok(ok(json!({
         "user_id": a.user_id,
@@ -292,11 +289,7 @@ async fn user_info(State(face): State<ChannelFace>, Caller(uid): Caller) -> ApiR
     })))
 }
 
-async fn update_user_info(
-    State(face): State<ChannelFace>,
-    Caller(uid): Caller,
-    raw: Raw,
-) -> ApiResult {
+async fn update_user_info(face: Live, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (n, a, d) = (
         opt_field(&b, "name"),
@@ -311,18 +304,14 @@ async fn update_user_info(
 
 // ---- services and agents ----
 
-async fn create_service(
-    State(face): State<ChannelFace>,
-    Caller(uid): Caller,
-    raw: Raw,
-) -> ApiResult {
+async fn create_service(face: Live, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let desc = opt_field(&b, "description").unwrap_or_default();
     let sid = blocking(move || face.hub.create_service(&uid, &desc)).await?;
     Ok(ok(json!({"service_id": sid})))
 }
 
-async fn list_services(State(face): State<ChannelFace>, Caller(uid): Caller) -> ApiResult {
+async fn list_services(face: Live, Caller(uid): Caller) -> ApiResult {
     let list: Vec<Value> = face
         .hub
         .list_services(&uid)
@@ -332,21 +321,21 @@ async fn list_services(State(face): State<ChannelFace>, Caller(uid): Caller) -> 
     Ok(ok(Value::Array(list)))
 }
 
-async fn bind(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
+async fn bind(face: Live, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (ch, sid) = (field(&b, "channel_id")?, field(&b, "service_id")?);
     blocking(move || face.hub.bind(&uid, &ch, &sid)).await?;
     Ok(ok(json!({})))
 }
 
-async fn unbind(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
+async fn unbind(face: Live, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (ch, sid) = (field(&b, "channel_id")?, field(&b, "service_id")?);
     blocking(move || face.hub.unbind(&uid, &ch, &sid)).await?;
     Ok(ok(json!({})))
 }
 
-async fn create_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
+async fn create_agent(face: Live, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let sid = field(&b, "service_id")?;
     let ctx = b.get("context").cloned().unwrap_or(json!({}));
@@ -357,7 +346,7 @@ async fn create_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw:
     Ok(ok(serde_json::to_value(c).unwrap_or_default()))
 }
 
-async fn update_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw: Raw) -> ApiResult {
+async fn update_agent(face: Live, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let (sid, cid) = (field(&b, "service_id")?, field(&b, "character_id")?);
     let ctx = b.get("context").cloned().unwrap_or(json!({}));
@@ -370,12 +359,7 @@ async fn update_agent(State(face): State<ChannelFace>, Caller(uid): Caller, raw:
     Ok(ok(serde_json::to_value(c).unwrap_or_default()))
 }
 
-async fn list_agents(
-    State(face): State<ChannelFace>,
-    Caller(_): Caller,
-    Query(p): Params,
-    raw: Raw,
-) -> ApiResult {
+async fn list_agents(face: Live, Caller(_): Caller, Query(p): Params, raw: Raw) -> ApiResult {
     // The SDK sometimes sends the query as a JSON body on GET.
     let sid = match p.get("service_id") {
         Some(s) => s.clone(),
@@ -391,7 +375,7 @@ async fn list_agents(
 /// 50,000 per body anyway, and a client with more asks in parts.
 const MAX_PROFILES: usize = 10_000;
 
-async fn fetch_profile(State(face): State<ChannelFace>, Caller(_): Caller, raw: Raw) -> ApiResult {
+async fn fetch_profile(face: Live, Caller(_): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let asked = b
         .get("character_list")
@@ -410,11 +394,7 @@ async fn fetch_profile(State(face): State<ChannelFace>, Caller(_): Caller, raw: 
 
 // ---- channels ----
 
-async fn create_channel(
-    State(face): State<ChannelFace>,
-    Caller(uid): Caller,
-    raw: Raw,
-) -> ApiResult {
+async fn create_channel(face: Live, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let name = field(&b, "channel_name")?;
     let desc = b
@@ -425,11 +405,7 @@ async fn create_channel(
     Ok(ok(json!({"channel_id": ch})))
 }
 
-async fn update_channel(
-    State(face): State<ChannelFace>,
-    Caller(uid): Caller,
-    raw: Raw,
-) -> ApiResult {
+async fn update_channel(face: Live, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let ch = field(&b, "channel_id")?;
     let name = opt_field(&b, "channel_name");
@@ -440,7 +416,7 @@ async fn update_channel(
     Ok(ok(serde_json::to_value(info).unwrap_or_default()))
 }
 
-async fn list_channels(State(face): State<ChannelFace>, Caller(uid): Caller) -> ApiResult {
+async fn list_channels(face: Live, Caller(uid): Caller) -> ApiResult {
     Ok(ok(Value::Array(
         face.hub
             .list_channels(&uid)
@@ -450,7 +426,7 @@ async fn list_channels(State(face): State<ChannelFace>, Caller(uid): Caller) -> 
     )))
 }
 
-async fn popular_channels(State(face): State<ChannelFace>, Caller(_): Caller) -> ApiResult {
+async fn popular_channels(face: Live, Caller(_): Caller) -> ApiResult {
     Ok(ok(Value::Array(
         face.hub
             .popular_channels()
@@ -462,21 +438,12 @@ async fn popular_channels(State(face): State<ChannelFace>, Caller(_): Caller) ->
 
 /// Members only, never agents; the `service_id` parameter is ignored (user mode sends its own
 /// user id there).
-async fn character_list(
-    State(face): State<ChannelFace>,
-    Caller(_): Caller,
-    Query(p): Params,
-) -> ApiResult {
+async fn character_list(face: Live, Caller(_): Caller, Query(p): Params) -> ApiResult {
     let ch = param(&p, "channel_id")?;
     Ok(ok(json!({"character_list": face.hub.members(&ch)?})))
 }
 
-async fn history(
-    State(face): State<ChannelFace>,
-    Caller(uid): Caller,
-    Query(p): Params,
-    raw: Raw,
-) -> ApiResult {
+async fn history(face: Live, Caller(uid): Caller, Query(p): Params, raw: Raw) -> ApiResult {
     let b = body(&raw).unwrap_or(json!({}));
     let ch = param(&p, "channel_id")?;
     let limit = p
@@ -502,11 +469,7 @@ async fn history(
 
 // ---- groups ----
 
-async fn create_service_group(
-    State(face): State<ChannelFace>,
-    Caller(uid): Caller,
-    raw: Raw,
-) -> ApiResult {
+async fn create_service_group(face: Live, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let chars = characters(&b, "characters")?;
     let ch = opt_field(&b, "channel_id");
@@ -515,11 +478,7 @@ async fn create_service_group(
     Ok(ok(Value::String(gid)))
 }
 
-async fn create_user_group(
-    State(face): State<ChannelFace>,
-    Caller(uid): Caller,
-    raw: Raw,
-) -> ApiResult {
+async fn create_user_group(face: Live, Caller(uid): Caller, raw: Raw) -> ApiResult {
     let b = body(&raw)?;
     let chars = characters(&b, "characters")?;
     let ch = opt_field(&b, "channel_id");
@@ -529,11 +488,7 @@ async fn create_user_group(
 
 /// Resolves groups of either kind for any authenticated caller; `user_id` is not checked
 /// (receivers pass the sender, an agent id or `no_sender` there).
-async fn get_group(
-    State(face): State<ChannelFace>,
-    Caller(_): Caller,
-    Query(p): Params,
-) -> ApiResult {
+async fn get_group(face: Live, Caller(_): Caller, Query(p): Params) -> ApiResult {
     let gid = param(&p, "group_id")?;
     match face.hub.group(&gid) {
         Some(chars) => Ok(ok(json!({"group_id": gid, "characters": chars}))),
@@ -545,11 +500,7 @@ async fn get_group(
     }
 }
 
-async fn list_groups(
-    State(face): State<ChannelFace>,
-    Caller(_): Caller,
-    Query(p): Params,
-) -> ApiResult {
+async fn list_groups(face: Live, Caller(_): Caller, Query(p): Params) -> ApiResult {
     let groups = match p.get("channel_id") {
         Some(ch) => face.hub.channel_groups(ch),
         None => Vec::new(),

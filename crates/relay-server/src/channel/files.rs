@@ -6,7 +6,7 @@
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use super::api::Caller;
 use super::envelope::{ok, ApiError, ApiResult};
 use super::ChannelFace;
+use super::Live;
 use crate::listener::Https;
 
 /// Largest upload accepted.
@@ -53,7 +54,7 @@ fn base_url(headers: &HeaderMap, tls: bool) -> String {
 }
 
 async fn upload_ticket(
-    State(face): State<ChannelFace>,
+    face: Live,
     Caller(_): Caller,
     https: Option<Extension<Https>>,
     headers: HeaderMap,
@@ -124,10 +125,7 @@ fn unknown_key() -> ApiError {
 /// Anyone may post here, so the file is written to disk as it arrives, never held in memory,
 /// and a key that comes first (as the SDK sends it) is checked before any byte of the file is
 /// read.
-async fn upload(
-    State(face): State<ChannelFace>,
-    form: Result<Multipart, MultipartRejection>,
-) -> ApiResult {
+async fn upload(face: Live, form: Result<Multipart, MultipartRejection>) -> ApiResult {
     use tokio::io::AsyncWriteExt;
     let mut form = form.map_err(|e| {
         ApiError::bad_request(format!("the upload must be multipart/form-data: {e}"))
@@ -262,10 +260,7 @@ fn download_headers(key: &str, len: usize) -> HeaderMap {
     h
 }
 
-async fn download(
-    State(face): State<ChannelFace>,
-    key: Result<Path<String>, PathRejection>,
-) -> Response {
+async fn download(face: Live, key: Result<Path<String>, PathRejection>) -> Response {
     let key = key.map(|Path(k)| k).unwrap_or_default();
     if !valid_key(&key) {
         return ApiError::new(StatusCode::NOT_FOUND, 40400, "no such file").into_response();

@@ -16,8 +16,10 @@ mod envelope;
 mod files;
 mod ws;
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Router;
 use relay_channels::Hub;
@@ -26,17 +28,42 @@ pub use client_addr::{BadProxy, TrustedProxies, TrustedProxy};
 use envelope::{ApiError, ApiResult};
 
 /// Everything the channel routes need.
+///
+/// The hub sits in a slot rather than in the face itself because, with the state in
+/// PostgreSQL, a node may serve channels only while it owns that state: a standby starts with
+/// the slot empty (every channel request answers 503 naming the owner), fills it when it takes
+/// the state over and empties it again if it loses the state. Each request, and each socket
+/// once at its upgrade, reads the slot once and keeps that hub for its life; a hub that is
+/// dropped from the slot closes its sockets itself ([`Hub::abandon`]). The slot is a `RwLock`
+/// that is written only at a takeover or a loss, so on a single node every read is an
+/// uncontended read lock and an `Arc` clone, nothing beside the work of a request.
 #[derive(Clone)]
 pub struct ChannelFace {
-    pub hub: Hub,
+    slot: Arc<RwLock<Slot>>,
     /// Peers whose `X-Forwarded-For` names the client (see [`TrustedProxies`]).
     pub trusted_proxies: Arc<TrustedProxies>,
 }
 
+enum Slot {
+    Serving(Hub),
+    /// Why there is no hub: what a refused request is told.
+    Standby(String),
+}
+
 impl ChannelFace {
+    /// A face serving `hub`.
     pub fn new(hub: Hub) -> Self {
+        Self::with_slot(Slot::Serving(hub))
+    }
+
+    /// A face without a hub yet; every channel request is refused with 503 and `why`.
+    pub fn standby(why: impl Into<String>) -> Self {
+        Self::with_slot(Slot::Standby(why.into()))
+    }
+
+    fn with_slot(slot: Slot) -> Self {
         Self {
-            hub,
+            slot: Arc::new(RwLock::new(slot)),
             trusted_proxies: Arc::default(),
         }
     }
@@ -47,6 +74,59 @@ impl ChannelFace {
             trusted_proxies: Arc::new(proxies),
             ..self
         }
+    }
+
+    /// The hub being served, if any.
+    pub fn hub(&self) -> Option<Hub> {
+        match &*self.slot.read().unwrap_or_else(PoisonError::into_inner) {
+            Slot::Serving(hub) => Some(hub.clone()),
+            Slot::Standby(_) => None,
+        }
+    }
+
+    /// The hub, or the refusal of a standby.
+    fn serving(&self) -> Result<Hub, ApiError> {
+        match &*self.slot.read().unwrap_or_else(PoisonError::into_inner) {
+            Slot::Serving(hub) => Ok(hub.clone()),
+            Slot::Standby(why) => Err(ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, 50300, why.clone())
+            }),
+        }
+    }
+
+    /// Serves `hub` from now on.
+    pub fn serve(&self, hub: Hub) {
+        *self.slot.write().unwrap_or_else(PoisonError::into_inner) = Slot::Serving(hub);
+    }
+
+    /// Stops serving (or updates why not): later requests are refused with `why`. Returns the
+    /// hub that was served, for the caller to abandon or close.
+    pub fn stand_by(&self, why: impl Into<String>) -> Option<Hub> {
+        let old = std::mem::replace(
+            &mut *self.slot.write().unwrap_or_else(PoisonError::into_inner),
+            Slot::Standby(why.into()),
+        );
+        match old {
+            Slot::Serving(hub) => Some(hub),
+            Slot::Standby(_) => None,
+        }
+    }
+}
+
+/// What a channel handler works with: the hub this request was given (see [`ChannelFace`]).
+/// Extracting it refuses the request with 503 on a standby.
+struct Live {
+    hub: Hub,
+}
+
+impl FromRequestParts<ChannelFace> for Live {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_: &mut Parts, face: &ChannelFace) -> Result<Self, ApiError> {
+        Ok(Live {
+            hub: face.serving()?,
+        })
     }
 }
 

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
@@ -43,6 +43,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 use super::ChannelFace;
+use super::Live;
 use crate::linger::Linger;
 use crate::write_stall::WriteStall;
 use relay_wire::websocket::{
@@ -89,7 +90,7 @@ fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
     })
 }
 
-async fn upgrade(State(face): State<ChannelFace>, mut req: Request) -> Response {
+async fn upgrade(face: Live, mut req: Request) -> Response {
     let h = req.headers();
     if !has_token(h, CONNECTION, "upgrade") || !has_token(h, UPGRADE, "websocket") {
         return (

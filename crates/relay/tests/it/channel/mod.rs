@@ -13,6 +13,7 @@ mod crash;
 mod download_headers;
 mod durable_acks;
 mod flood_fairness;
+mod nodes;
 mod ping_flood;
 mod prelogin_budget;
 mod prelogin_bytes;
