@@ -358,7 +358,7 @@ async fn fill(args: &Args, ws_url: &str, s: &Setup, per_channel: u64) -> anyhow:
     }
 }
 
-/// One timed resume on a fresh socket of the user: replays from `from` until its copy.
+/// One timed resume on the user's socket: from `from` until its copy; how many it replayed.
 async fn timed_resume(ws: &mut Ws, channel: &str, from: u64) -> anyhow::Result<(Duration, u64)> {
     let started = Instant::now();
     ws.send_text(&json!({"type": "resume", "request_id": "r", "body": {"channel_id": channel, "from": from}}).to_string()).await?;
@@ -371,7 +371,7 @@ async fn timed_resume(ws: &mut Ws, channel: &str, from: u64) -> anyhow::Result<(
             if ctx["replayed"].as_u64() != Some(replayed) {
                 bail!("resume: {replayed} frames for {ctx}");
             }
-            return Ok((started.elapsed(), ctx["next_offset"].as_u64().unwrap_or(0)));
+            return Ok((started.elapsed(), replayed));
         }
         if v["type"] == "message_down" {
             replayed += 1;
@@ -384,14 +384,16 @@ async fn latencies(
     base: &str,
     ws_url: &str,
     s: &Setup,
+    per_channel: u64,
 ) -> anyhow::Result<Vec<(&'static str, Histogram<u64>, Histogram<u64>)>> {
     let http = reqwest::Client::new();
     let deep = &s.channels[0];
     let shallow = s.channels.last().expect("shallow");
     let mut ws = relay_user_socket(ws_url, &s.user_token, None).await?;
-    // Where each log ends (a resume without an offset replays nothing).
+    // Where each log starts (a resume without an offset replays nothing) and where its
+    // messages end: the kill -9 left the offsets reserved beyond them as a hole.
     let mut ends = Vec::new();
-    for ch in [deep, shallow] {
+    for (ch, count) in [(deep, per_channel), (shallow, SHALLOW)] {
         ws.send_text(
             &json!({"type": "resume", "request_id": "r", "body": {"channel_id": ch}}).to_string(),
         )
@@ -399,10 +401,8 @@ async fn latencies(
         loop {
             let v: Value = serde_json::from_str(&ws.next_text().await?)?;
             if v["type"] == "copy" {
-                ends.push((
-                    v["body"]["context"]["first_offset"].as_u64().unwrap_or(0),
-                    v["body"]["context"]["next_offset"].as_u64().unwrap_or(0),
-                ));
+                let first = v["body"]["context"]["first_offset"].as_u64().unwrap_or(0);
+                ends.push((first, first + count));
                 break;
             }
         }
@@ -444,7 +444,10 @@ async fn latencies(
         for _ in 0..args.samples {
             for ((h, &(first, next)), ch) in hs.iter_mut().zip(&ends).zip([deep, shallow]) {
                 let from = back.map_or(first, |b| next.saturating_sub(b));
-                let (took, _) = timed_resume(&mut ws, ch, from).await?;
+                let (took, replayed) = timed_resume(&mut ws, ch, from).await?;
+                if replayed != (next - from).min(1000) {
+                    bail!("{what}: {replayed} replayed from {from} of {first}..{next}");
+                }
                 record(h, took);
             }
         }
@@ -477,6 +480,7 @@ async fn run(args: &Args, channels: u64, per_channel: u64, dir: &Path) -> anyhow
         &format!("http://{addr}"),
         &format!("ws://{addr}/ws"),
         &s,
+        per_channel,
     )
     .await?;
     let rss_after_probes = rss(pid)?;

@@ -4,7 +4,7 @@
 //! for anything older. Resume replays what a reconnecting client missed, or says plainly that
 //! it cannot.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -88,23 +88,33 @@ impl ChannelLog {
     }
 }
 
-impl From<LoadedLog> for ChannelLog {
-    fn from(l: LoadedLog) -> Self {
-        let durable = Arc::new(AtomicU64::new(l.meta.reserved));
-        // The messages a backend loaded are left to the store: a start reads no message
-        // bodies into memory (so it takes no longer with deep channels), and the budget of
-        // [`Recent`] goes to the messages that come after it.
-        drop(l.newest);
-        Self {
+/// The logs a backend loaded, with the newest messages it loaded held in memory (all of them
+/// durable) as far as the budget goes.
+pub(crate) fn loaded(
+    logs: HashMap<String, LoadedLog>,
+    cfg: &super::HubConfig,
+) -> (HashMap<String, ChannelLog>, Recent) {
+    let mut recent = Recent::default();
+    let mut out = HashMap::with_capacity(logs.len());
+    for (ch, l) in logs {
+        let mut log = ChannelLog {
             first: l.first,
             next: l.next,
             recent: VecDeque::new(),
-            id: None,
+            id: Some(Arc::from(ch.as_str())),
             reserved: l.meta.reserved,
-            durable,
+            durable: Arc::new(AtomicU64::new(l.meta.reserved)),
             holes: l.meta.holes,
+        };
+        let skip = l.newest.len().saturating_sub(cfg.recent_in_memory.max(1));
+        for m in l.newest.into_iter().skip(skip) {
+            let id = log.id.clone().unwrap_or_else(|| Arc::from(ch.as_str()));
+            recent.hold(&mut log, id, Arc::new(m), 0);
         }
+        out.insert(ch, log);
     }
+    recent.evict(&mut out, cfg.recent_bytes(), 0);
+    (out, recent)
 }
 
 /// Most frames one resume request replays; the client asks again from the last offset it got.
@@ -116,7 +126,7 @@ const REPLAY_BATCH: u64 = 4096;
 fn visible(
     m: &LoggedMessage,
     who: &Identity,
-    groups: &std::collections::HashMap<String, crate::model::Group>,
+    groups: &HashMap<String, crate::model::Group>,
 ) -> bool {
     match who {
         Identity::User { user_id } => m.kind == "message_down" && m.reached(user_id, groups),
@@ -396,11 +406,14 @@ impl Hub {
         let mut before_id = before.filter(|_| before_ts.is_none()).map(str::to_owned);
         let mut out = Vec::new();
         let mut end = log.next;
-        const CHUNK: u64 = 1024;
+        // Read back a little more than asked for, then more each time: what memory does not
+        // hold comes from the store, and most calls want only the newest few.
+        let mut chunk = (limit as u64).saturating_add(16).min(1024);
         while end > log.first && out.len() < limit {
-            let start = end.saturating_sub(CHUNK).max(log.first);
-            let chunk = self.read_log(&st, channel_id, start, end);
-            for m in chunk.iter().rev().filter(|m| m.offset < end) {
+            let start = end.saturating_sub(chunk).max(log.first);
+            chunk = (chunk * 2).min(4096);
+            let read = self.read_log(&st, channel_id, start, end);
+            for m in read.iter().rev().filter(|m| m.offset < end) {
                 if let Some(id) = &before_id {
                     if &m.body.message_id == id {
                         before_id = None;

@@ -119,8 +119,7 @@ impl Hub {
     /// Opens the hub's state in `dir` (created if missing): `channels.redb` and `files/`.
     pub fn open(dir: &Path, cfg: HubConfig) -> Result<Hub, HubError> {
         std::fs::create_dir_all(dir.join("files"))?;
-        let (store, loaded) =
-            crate::store::open_redb(&dir.join("channels.redb"), cfg.page_cache_bytes())?;
+        let (store, loaded) = crate::store::open_redb(&dir.join("channels.redb"), &cfg)?;
         Ok(Hub::with_store(store, loaded, dir.join("files"), cfg))
     }
 
@@ -210,10 +209,7 @@ impl Hub {
                 store.put_log_meta(ch, &log.meta);
             }
         }
-        state.logs = logs
-            .into_iter()
-            .map(|(ch, log)| (ch, log::ChannelLog::from(log)))
-            .collect();
+        (state.logs, state.recent) = log::loaded(logs, &cfg);
         Hub {
             inner: Arc::new(Inner {
                 cfg,
