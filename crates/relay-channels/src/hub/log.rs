@@ -78,6 +78,14 @@ impl ChannelLog {
         self.meta(true)
     }
 
+    /// The first offset held in memory: everything below it is read from the store.
+    fn mem_first(&self) -> u64 {
+        self.recent
+            .front()
+            .map(|h| h.msg.offset)
+            .unwrap_or(self.next)
+    }
+
     /// The holes that overlap `from..to`.
     fn holes_in(&self, from: u64, to: u64) -> Vec<(u64, u64)> {
         self.holes
@@ -221,7 +229,7 @@ impl Hub {
         };
         let from = from.max(log.first);
         let to = to.min(log.next);
-        let mem_first = log.recent.front().map(|h| h.msg.offset).unwrap_or(log.next);
+        let mem_first = log.mem_first();
         let mut out = Vec::new();
         if from < mem_first.min(to) {
             match self
@@ -361,7 +369,7 @@ impl Hub {
             return Some(LoggedMessage::clone(&m.msg));
         }
         // Beyond what memory holds, as far back as the newest `FIND_DEPTH` messages.
-        let mem_first = log.recent.front().map(|h| h.msg.offset).unwrap_or(log.next);
+        let mem_first = log.mem_first();
         let from = log.next.saturating_sub(FIND_DEPTH);
         if from >= mem_first {
             return None;
@@ -409,8 +417,13 @@ impl Hub {
         // Read back a little more than asked for, then more each time: what memory does not
         // hold comes from the store, and most calls want only the newest few.
         let mut chunk = (limit as u64).saturating_add(16).min(1024);
+        let mem_first = log.mem_first();
         while end > log.first && out.len() < limit {
-            let start = end.saturating_sub(chunk).max(log.first);
+            let mut start = end.saturating_sub(chunk).max(log.first);
+            if end > mem_first {
+                // What memory holds first: the store only once it is used up.
+                start = start.max(mem_first);
+            }
             chunk = (chunk * 2).min(4096);
             let read = self.read_log(&st, channel_id, start, end);
             for m in read.iter().rev().filter(|m| m.offset < end) {
