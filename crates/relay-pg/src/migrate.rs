@@ -42,8 +42,11 @@ pub async fn migrate(
     if !has_schema {
         tx.batch_execute(&format!("CREATE SCHEMA {quoted}")).await?;
     }
+    // Every start, and a standby's every ask for the channel state, comes here: the notice
+    // that the table exists would be logged each time.
     tx.batch_execute(&format!(
-        "CREATE TABLE IF NOT EXISTS {quoted}.{table} (
+        "SET LOCAL client_min_messages = warning;
+         CREATE TABLE IF NOT EXISTS {quoted}.{table} (
             version integer PRIMARY KEY,
             applied_at timestamptz NOT NULL DEFAULT now())"
     ))

@@ -164,12 +164,17 @@ impl Engine {
     pub fn open(store: Arc<dyn Store>, config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
         let started = std::time::Instant::now();
         let mut index = Index::default();
-        index.reserve(store.count_hint());
         store.scan(&mut |rec| index.put(&rec))?;
         let next_seq = index.last_seq().map_or(1, |s| s + 1);
         tracing::info!(
             messages = index.len(),
             index_bytes = index.heap_bytes(),
+            index_parts = %index
+                .heap_parts()
+                .iter()
+                .map(|(name, b)| format!("{name}:{b}"))
+                .collect::<Vec<_>>()
+                .join(","),
             took_ms = started.elapsed().as_millis() as u64,
             "queue store loaded"
         );
@@ -299,7 +304,7 @@ impl Engine {
             let seq = st.next_seq;
             st.next_seq += 1;
             let msg = Message {
-                id: self.ids.next(now),
+                id: self.ids.for_seq(now, seq),
                 seq,
                 source: new.source,
                 destination: new.destination,
@@ -679,7 +684,7 @@ impl Engine {
                 let seq = st.next_seq;
                 st.next_seq += 1;
                 let msg = Message {
-                    id: doc.id.unwrap_or_else(|| self.ids.next(now)),
+                    id: doc.id.unwrap_or_else(|| self.ids.for_seq(now, seq)),
                     seq,
                     source: doc.source,
                     destination: doc.destination,

@@ -4,30 +4,35 @@
 //! (label, topic, tries, the other times, the payload) stays in the store and is read through
 //! the engine's cache when an answer needs it.
 //!
-//! Why these structures: the index must cost little per message however deep the queues get.
+//! Why these structures: the index must cost little per message however deep the queues get
+//! (a pending message costs about 32 bytes in all; `heap_bytes` counts it).
 //! - Node names are interned once (`Nodes`), so an entry holds two `u32`s, not two `String`s.
-//! - Entries live in chunks of `CHUNK` consecutive seqs, each a sorted `Vec` of 32-byte slots:
+//! - Entries live in chunks of `CHUNK` consecutive seqs, each a sorted `Vec` of 26-byte slots:
 //!   seqs only grow, so a push appends, a lookup is a map step plus a binary search in one
 //!   chunk, and there is no tree node per message. A removed slot is only marked dead, and its
 //!   chunk is compacted once half of it is dead (or dropped once empty), so a removal is cheap
 //!   and the space comes back.
-//! - The id lookup is a hash table of bare seqs (8 bytes a slot) that compares against the id
-//!   in the entry, rather than a map holding the id a second time.
+//! - There is no id table: an id is rebuilt from the seq, the 4 seconds bytes kept in the slot
+//!   and the slot's epoch, and an id is found from its own parts (`epochs.rs`).
 //! - The maps use a fast hash (foldhash) rather than SipHash: rebuilding the index at start-up
-//!   hashes every message's id and names, and that was a good share of the restart time.
-//! - The per-node orders (waiting per destination, involved per node) and the time orders (in
-//!   flight by pull time, processed by ack time) are sorted `VecDeque`s: they grow at the back
-//!   (new seqs, current times) and shrink mostly at the front (oldest pulled, oldest purged),
-//!   so both ends are O(1) and a removal in the middle is a binary search and a short move, at
-//!   8 or 16 bytes a message instead of a B-tree node per message per order.
+//!   hashes every message's names, and that was a good share of the restart time.
+//! - The per-node orders (waiting per destination, involved per node) are `SeqList`s, about 2
+//!   bytes a seq with no per-seq or per-chunk allocation (`seq_list.rs`). The time orders (in
+//!   flight by pull time, processed by ack time) are sorted `VecDeque`s of (time, seq): they
+//!   grow at the back and shrink mostly at the front, so both ends are O(1) and a removal in
+//!   the middle is a binary search and a short move.
+
+mod epochs;
+mod seq_list;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::hash::BuildHasher;
 
-use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use hashbrown::HashMap;
 use relay_wire::queue::{MessageId, Status};
 
 use crate::message::IndexRecord;
+use epochs::{EpochId, Epochs};
+use seq_list::SeqList;
 
 /// A node name's number while any message involves it.
 pub(crate) type NodeId = u32;
@@ -91,15 +96,17 @@ impl Nodes {
     }
 }
 
-/// One message as a chunk keeps it. `packed(4)` keeps the time from padding the slot to 40.
+/// One message as a chunk keeps it: 26 bytes. `packed(2)` keeps the time from padding it to 32.
 #[derive(Clone, Copy)]
-#[repr(C, packed(4))]
+#[repr(C, packed(2))]
 struct Slot {
-    id: MessageId,
+    time: i64,
+    /// The seconds part of the id; the rest comes from the epoch and the seq.
+    secs: u32,
     source: NodeId,
     destination: NodeId,
-    time: i64,
     offset: u16,
+    epoch: EpochId,
     status: Status,
     live: bool,
 }
@@ -136,7 +143,7 @@ struct Chunk {
     live: u32,
 }
 
-/// Entries by seq.
+/// Slots by seq.
 #[derive(Default)]
 struct Entries {
     chunks: BTreeMap<u64, Chunk>,
@@ -144,34 +151,21 @@ struct Entries {
 }
 
 impl Entries {
-    fn locate(&self, seq: u64) -> Option<(&Chunk, usize)> {
+    fn get(&self, seq: u64) -> Option<&Slot> {
         let chunk = self.chunks.get(&(seq >> CHUNK_BITS))?;
         let offset = (seq & (CHUNK - 1)) as u16;
         let at = chunk
             .slots
             .binary_search_by_key(&offset, |s| s.offset)
             .ok()?;
-        chunk.slots[at].live.then_some((chunk, at))
+        let slot = &chunk.slots[at];
+        slot.live.then_some(slot)
     }
 
-    fn get(&self, seq: u64) -> Option<Entry> {
-        self.locate(seq)
-            .map(|(chunk, at)| entry(seq >> CHUNK_BITS, &chunk.slots[at]))
-    }
-
-    /// Stores an entry for a seq that has none.
-    fn insert(&mut self, e: &Entry) {
-        let offset = (e.seq & (CHUNK - 1)) as u16;
-        let slot = Slot {
-            id: e.id,
-            source: e.source,
-            destination: e.destination,
-            time: e.time,
-            offset,
-            status: e.status,
-            live: true,
-        };
-        let chunk = self.chunks.entry(e.seq >> CHUNK_BITS).or_default();
+    /// Stores the slot of a seq that has none.
+    fn insert(&mut self, seq: u64, slot: Slot) {
+        let offset = slot.offset;
+        let chunk = self.chunks.entry(seq >> CHUNK_BITS).or_default();
         match chunk.slots.last() {
             Some(last) if last.offset >= offset => {
                 match chunk.slots.binary_search_by_key(&offset, |s| s.offset) {
@@ -185,19 +179,19 @@ impl Entries {
         self.len += 1;
     }
 
-    fn remove(&mut self, seq: u64) -> Option<Entry> {
+    fn remove(&mut self, seq: u64) {
         let key = seq >> CHUNK_BITS;
-        let chunk = self.chunks.get_mut(&key)?;
+        let Some(chunk) = self.chunks.get_mut(&key) else {
+            return;
+        };
         let offset = (seq & (CHUNK - 1)) as u16;
-        let at = chunk
-            .slots
-            .binary_search_by_key(&offset, |s| s.offset)
-            .ok()?;
+        let Ok(at) = chunk.slots.binary_search_by_key(&offset, |s| s.offset) else {
+            return;
+        };
         if !chunk.slots[at].live {
-            return None;
+            return;
         }
         chunk.slots[at].live = false;
-        let removed = entry(key, &chunk.slots[at]);
         chunk.live -= 1;
         self.len -= 1;
         if chunk.live == 0 {
@@ -208,7 +202,6 @@ impl Entries {
                 chunk.slots.shrink_to_fit();
             }
         }
-        Some(removed)
     }
 
     fn last_seq(&self) -> Option<u64> {
@@ -217,13 +210,13 @@ impl Entries {
         Some((key << CHUNK_BITS) | slot.offset as u64)
     }
 
-    fn iter(&self) -> impl Iterator<Item = Entry> + '_ {
+    fn iter(&self) -> impl Iterator<Item = (u64, &Slot)> + '_ {
         self.chunks.iter().flat_map(|(&key, chunk)| {
             chunk
                 .slots
                 .iter()
                 .filter(|s| s.live)
-                .map(move |s| entry(key, s))
+                .map(move |s| ((key << CHUNK_BITS) | s.offset as u64, s))
         })
     }
 
@@ -232,17 +225,6 @@ impl Entries {
             .values()
             .map(|c| c.slots.capacity() * size_of::<Slot>() + 64)
             .sum()
-    }
-}
-
-fn entry(key: u64, s: &Slot) -> Entry {
-    Entry {
-        seq: (key << CHUNK_BITS) | s.offset as u64,
-        id: s.id,
-        source: s.source,
-        destination: s.destination,
-        status: s.status,
-        time: s.time,
     }
 }
 
@@ -277,22 +259,18 @@ impl<T: Ord + Copy> Sorted<T> {
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     fn bytes(&self) -> usize {
         self.0.capacity() * size_of::<T>() + 32
     }
 }
 
-fn add_to(map: &mut HashMap<NodeId, Sorted<u64>>, node: NodeId, seq: u64) {
+fn add_to(map: &mut HashMap<NodeId, SeqList>, node: NodeId, seq: u64) {
     map.entry(node).or_default().insert(seq);
 }
 
-fn remove_from(map: &mut HashMap<NodeId, Sorted<u64>>, node: NodeId, seq: u64) {
+fn remove_from(map: &mut HashMap<NodeId, SeqList>, node: NodeId, seq: u64) {
     if let Some(list) = map.get_mut(&node) {
-        list.remove(&seq);
+        list.remove(seq);
         if list.is_empty() {
             map.remove(&node);
         }
@@ -303,15 +281,12 @@ fn remove_from(map: &mut HashMap<NodeId, Sorted<u64>>, node: NodeId, seq: u64) {
 pub(crate) struct Index {
     nodes: Nodes,
     entries: Entries,
-    /// Seqs, found by the id in their entry.
-    by_id: HashTable<u64>,
-    /// Randomly seeded per process; ids are made here (a client names one only through the
-    /// test hooks), so a fast hash is enough.
-    hasher: DefaultHashBuilder,
+    /// What turns a seq back into its id and an id into its seq.
+    epochs: Epochs,
     /// Per destination: messages waiting to be pulled (pending or scheduled), oldest first.
-    inbox: HashMap<NodeId, Sorted<u64>>,
+    inbox: HashMap<NodeId, SeqList>,
     /// Per node: every message it sent or receives, oldest first.
-    involved: HashMap<NodeId, Sorted<u64>>,
+    involved: HashMap<NodeId, SeqList>,
     /// Messages being processed, by the time they were pulled.
     in_flight: Sorted<(i64, u64)>,
     /// Processed messages, by the time they were acked.
@@ -347,14 +322,15 @@ impl Index {
         self.entries.len
     }
 
-    /// Makes room for `n` messages in the id table at once: growing it rehashes every entry,
-    /// and each rehash looks the id up in its chunk.
-    pub(crate) fn reserve(&mut self, n: usize) {
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        self.by_id.reserve(n, |&seq| {
-            let id = entries.get(seq).map_or([0; 12], |e| e.id.0);
-            hasher.hash_one(id)
-        });
+    fn entry(&self, seq: u64, s: &Slot) -> Entry {
+        Entry {
+            seq,
+            id: self.epochs.id(seq, s.secs, s.epoch),
+            source: s.source,
+            destination: s.destination,
+            status: s.status,
+            time: s.time,
+        }
     }
 
     pub(crate) fn last_seq(&self) -> Option<u64> {
@@ -366,20 +342,17 @@ impl Index {
         self.nodes.find(name)
     }
 
-    fn hash(&self, id: &MessageId) -> u64 {
-        self.hasher.hash_one(id.0)
-    }
-
     pub(crate) fn get(&self, id: &MessageId) -> Option<Entry> {
-        let entries = &self.entries;
-        let seq = *self.by_id.find(self.hash(id), |&seq| {
-            entries.get(seq).is_some_and(|e| e.id == *id)
-        })?;
-        self.entries.get(seq)
+        let secs = epochs::secs(id);
+        self.epochs.candidates(id).find_map(|(seq, epoch)| {
+            let s = self.entries.get(seq)?;
+            (s.epoch == epoch && s.secs == secs && self.epochs.id(seq, s.secs, s.epoch) == *id)
+                .then(|| self.entry(seq, s))
+        })
     }
 
     pub(crate) fn get_seq(&self, seq: u64) -> Option<Entry> {
-        self.entries.get(seq)
+        self.entries.get(seq).map(|s| self.entry(seq, s))
     }
 
     /// Inserts a message or replaces the one with the same `seq`.
@@ -395,40 +368,33 @@ impl Index {
             Status::Processing => rec.processing_time.unwrap_or(rec.created_time),
             Status::Processed => rec.processed_time.unwrap_or(rec.created_time),
         };
-        let e = Entry {
-            seq: rec.seq,
-            id: rec.id,
+        let seq = rec.seq;
+        let epoch = self.epochs.assign(seq, &rec.id);
+        let slot = Slot {
+            time,
+            secs: epochs::secs(&rec.id),
             source,
             destination,
+            offset: (seq & (CHUNK - 1)) as u16,
+            epoch,
             status: rec.status,
-            time,
+            live: true,
         };
-        self.entries.insert(&e);
-        let hash = self.hash(&e.id);
-        self.by_id.insert_unique(hash, e.seq, |&seq| {
-            let id = self
-                .entries
-                .get(seq)
-                .map(|e| e.id)
-                .unwrap_or(MessageId([0; 12]));
-            self.hasher.hash_one(id.0)
-        });
-        add_to(&mut self.involved, source, e.seq);
-        add_to(&mut self.involved, destination, e.seq);
-        match e.status {
-            Status::Pending | Status::Scheduled => add_to(&mut self.inbox, destination, e.seq),
-            Status::Processing => self.in_flight.insert((time, e.seq)),
-            Status::Processed => self.processed.insert((time, e.seq)),
+        self.entries.insert(seq, slot);
+        add_to(&mut self.involved, source, seq);
+        add_to(&mut self.involved, destination, seq);
+        match rec.status {
+            Status::Pending | Status::Scheduled => add_to(&mut self.inbox, destination, seq),
+            Status::Processing => self.in_flight.insert((time, seq)),
+            Status::Processed => self.processed.insert((time, seq)),
         }
-        *self.counts.entry(destination).or_default().slot(e.status) += 1;
+        *self.counts.entry(destination).or_default().slot(rec.status) += 1;
     }
 
     pub(crate) fn remove(&mut self, seq: u64) -> Option<Entry> {
-        let e = self.entries.get(seq)?;
-        let hash = self.hash(&e.id);
-        if let Ok(found) = self.by_id.find_entry(hash, |&s| s == seq) {
-            found.remove();
-        }
+        let s = *self.entries.get(seq)?;
+        let e = self.entry(seq, &s);
+        self.epochs.release(seq, s.epoch);
         self.entries.remove(seq);
         for node in [e.source, e.destination] {
             remove_from(&mut self.involved, node, seq);
@@ -453,9 +419,8 @@ impl Index {
     pub(crate) fn next_due(&self, node: NodeId, now: i64) -> Option<Entry> {
         self.inbox
             .get(&node)?
-            .0
             .iter()
-            .filter_map(|&seq| self.entries.get(seq))
+            .filter_map(|seq| self.get_seq(seq))
             .find(|e| e.is_due(now))
     }
 
@@ -464,8 +429,8 @@ impl Index {
         self.involved
             .get(&node)
             .into_iter()
-            .flat_map(|list| list.0.iter())
-            .filter_map(|&seq| self.entries.get(seq))
+            .flat_map(|list| list.iter())
+            .filter_map(|seq| self.get_seq(seq))
     }
 
     /// Messages pulled at or before `cutoff`.
@@ -488,7 +453,7 @@ impl Index {
     }
 
     pub(crate) fn all(&self) -> impl Iterator<Item = Entry> + '_ {
-        self.entries.iter()
+        self.entries.iter().map(|(seq, s)| self.entry(seq, s))
     }
 
     pub(crate) fn clear(&mut self) -> usize {
@@ -500,17 +465,25 @@ impl Index {
     /// What the index holds on the heap, give or take the allocator's rounding: what a message
     /// costs in memory while it is stored.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let lists = |m: &HashMap<NodeId, Sorted<u64>>| -> usize {
-            m.values().map(Sorted::bytes).sum::<usize>() + m.capacity() * 40
+        self.heap_parts().iter().map(|&(_, b)| b).sum()
+    }
+
+    /// `heap_bytes` by structure, for the start-up log line: where the bytes go.
+    pub(crate) fn heap_parts(&self) -> [(&'static str, usize); 6] {
+        let lists = |m: &HashMap<NodeId, SeqList>| -> usize {
+            m.values().map(SeqList::bytes).sum::<usize>() + m.capacity() * 40
         };
-        self.nodes.bytes()
-            + self.entries.bytes()
-            + self.by_id.capacity() * 9
-            + lists(&self.inbox)
-            + lists(&self.involved)
-            + self.in_flight.bytes()
-            + self.processed.bytes()
-            + self.counts.capacity() * 40
+        [
+            ("entries", self.entries.bytes()),
+            ("ids", self.epochs.bytes()),
+            ("inbox", lists(&self.inbox)),
+            ("involved", lists(&self.involved)),
+            (
+                "times",
+                self.in_flight.bytes() + self.processed.bytes() + self.counts.capacity() * 40,
+            ),
+            ("nodes", self.nodes.bytes()),
+        ]
     }
 }
 
@@ -535,8 +508,8 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_is_32_bytes() {
-        assert_eq!(size_of::<Slot>(), 32);
+    fn a_slot_is_26_bytes() {
+        assert_eq!(size_of::<Slot>(), 26);
     }
 
     #[test]

@@ -72,6 +72,14 @@ pub(crate) struct ServeChannelArgs {
         value_name = "ADDR|NET"
     )]
     pub trusted_proxy: Vec<TrustedProxy>,
+    /// With `--store postgres://…`: the address (HOST:PORT) other nodes reach this node's
+    /// listener at, recorded when it serves the channel state; the listening address by default.
+    #[arg(long, env = "RELAY_ADVERTISE", value_name = "HOST:PORT")]
+    pub advertise: Option<String>,
+    /// With `--store postgres://…`: a standby node forwards channel requests and WebSockets to
+    /// the node serving the channel state (at its advertised address) instead of answering 503.
+    #[arg(long, env = "RELAY_FORWARD_TO_OWNER")]
+    pub forward_to_owner: bool,
     /// The channels' share of `--cache-mb`, in bytes, set by `relay serve` (see
     /// `HubConfig::cache_bytes`).
     #[arg(skip = HubConfig::default().cache_bytes)]
@@ -127,7 +135,9 @@ pub(crate) async fn open_face(
             (ChannelFace::new(hub).with_trusted_proxies(proxies), None)
         }
         Some(url) => {
-            let owning = ownership::Owning::new(url, &dir, args.hub_config(), node);
+            let node = args.advertise.as_deref().unwrap_or(node);
+            let owning =
+                ownership::Owning::new(url, &dir, args.hub_config(), node, args.forward_to_owner);
             let face = owning.first().await?.with_trusted_proxies(proxies);
             let task = owning.spawn(face.clone());
             (face, Some(task))

@@ -252,8 +252,16 @@ async fn serve(mut args: ServeArgs, data: PathBuf, token: Option<String>) -> any
         .with_context(|| format!("listening on {addr}"))?;
     // Bound first, so that a node on PostgreSQL names itself by the address it serves.
     let node = listener.local_addr()?.to_string();
+    let mut channels = args.channels.clone();
+    if tls.is_some() && channels.forward_to_owner {
+        // Forwarding speaks plain HTTP to the owner, which here listens for TLS only.
+        tracing::warn!(
+            "--forward-to-owner is off on nodes serving TLS themselves: standbys answer 503"
+        );
+        channels.forward_to_owner = false;
+    }
     let (face, owning) =
-        channel_cmd::open_face(&args.channels, &data, postgres_url(&args), &node).await?;
+        channel_cmd::open_face(&channels, &data, postgres_url(&args), &node).await?;
     let app = relay_server::app(relay_server::Faces {
         queue,
         channels: Some(face.clone()),
@@ -290,7 +298,7 @@ async fn serve(mut args: ServeArgs, data: PathBuf, token: Option<String>) -> any
     if let Some(task) = owning {
         task.abort();
     }
-    if let Some(hub) = face.stand_by("this node is stopping") {
+    if let Some(hub) = face.stand_by("this node is stopping", None) {
         let closing = hub.clone();
         tokio::task::spawn_blocking(move || closing.close())
             .await?

@@ -104,6 +104,9 @@ struct Figures {
     /// From Relay's log: the index rebuild's own time, and the journal changes replayed first.
     rebuild_ms: Option<u64>,
     replayed: Option<u64>,
+    /// From Relay's log: what its index says it holds after the restart, and by structure.
+    index_bytes: Option<u64>,
+    index_parts: Option<String>,
     rss_restarted: u64,
     rss_after_probes: u64,
     empty_pull: Histogram<u64>,
@@ -183,6 +186,16 @@ fn report(args: &Args, n: u64, r: &Figures, peer: Option<&Figures>) {
         None,
         None,
     );
+    row(
+        "index heap after the restart (its own count), bytes per stored message",
+        r.index_bytes
+            .map_or("-".into(), |b| format!("{:.1}", b as f64 / n as f64)),
+        None,
+        None,
+    );
+    if let Some(parts) = &r.index_parts {
+        row("of which, bytes", parts.replace(',', ", "), None, None);
+    }
     row(
         "journal changes replayed at the restart",
         num(r.replayed),
@@ -521,6 +534,8 @@ async fn relay_run(args: &Args, n: u64, dir: &Path) -> anyhow::Result<Figures> {
     let log = std::fs::read_to_string(dir.join("relay.log")).unwrap_or_default();
     let rebuild_ms = logged(&log, "queue store loaded", "took_ms=");
     let replayed = logged(&log, "queue journal replayed", "changes=").or(Some(0));
+    let index_bytes = logged(&log, "queue store loaded", "index_bytes=");
+    let index_parts = logged_text(&log, "queue store loaded", "index_parts=");
 
     let mut c = RelayClient::connect(addr).await?;
     let mut picks = Picks(n);
@@ -547,6 +562,8 @@ async fn relay_run(args: &Args, n: u64, dir: &Path) -> anyhow::Result<Figures> {
         restart,
         rebuild_ms,
         replayed,
+        index_bytes,
+        index_parts,
         rss_restarted,
         rss_after_probes,
         empty_pull,
@@ -564,6 +581,14 @@ fn logged(log: &str, message: &str, key: &str) -> Option<u64> {
     let rest = &line[line.find(key)? + key.len()..];
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
+}
+
+/// The text logged as `key` on the line with `message`, up to the next space.
+fn logged_text(log: &str, message: &str, key: &str) -> Option<String> {
+    let line = log.lines().find(|l| l.contains(message))?;
+    let line = without_colours(line);
+    let rest = &line[line.find(key)? + key.len()..];
+    Some(rest.split_whitespace().next()?.to_string())
 }
 
 /// The line without its ANSI colour sequences (`ESC [ … m`), which the text log carries.
@@ -724,6 +749,8 @@ async fn beanstalkd_run(args: &Args, n: u64, dir: &Path) -> anyhow::Result<Figur
         restart,
         rebuild_ms: None,
         replayed: None,
+        index_bytes: None,
+        index_parts: None,
         rss_restarted,
         rss_after_probes,
         empty_pull,

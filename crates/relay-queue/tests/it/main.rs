@@ -3,5 +3,6 @@
 mod cache;
 mod embedded_store;
 mod engine;
+mod index;
 mod shared_queue;
 mod support;

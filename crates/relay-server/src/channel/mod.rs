@@ -8,12 +8,14 @@
 //! - `files`: the presigned-POST-shaped upload flow and public file serving.
 //! - `admin`: the operator's Unix socket, so `relay account …` works while the server runs.
 //! - `client_addr`: which address a sign-in comes from, behind trusted proxies too.
+//! - `forward`: a standby relaying channel requests and WebSockets to the owner node.
 
 pub mod admin;
 mod api;
 mod client_addr;
 mod envelope;
 mod files;
+mod forward;
 mod ws;
 
 use std::sync::{Arc, PoisonError, RwLock};
@@ -46,8 +48,12 @@ pub struct ChannelFace {
 
 enum Slot {
     Serving(Hub),
-    /// Why there is no hub: what a refused request is told.
-    Standby(String),
+    /// No hub here: what a refused request is told, and the owner's address when this node
+    /// forwards to it instead of refusing.
+    Standby {
+        why: String,
+        forward: Option<String>,
+    },
 }
 
 impl ChannelFace {
@@ -56,9 +62,13 @@ impl ChannelFace {
         Self::with_slot(Slot::Serving(hub))
     }
 
-    /// A face without a hub yet; every channel request is refused with 503 and `why`.
-    pub fn standby(why: impl Into<String>) -> Self {
-        Self::with_slot(Slot::Standby(why.into()))
+    /// A face without a hub yet: every channel request is forwarded to `forward`, the
+    /// owner's address, or without one refused with 503 and `why`.
+    pub fn standby(why: impl Into<String>, forward: Option<String>) -> Self {
+        Self::with_slot(Slot::Standby {
+            why: why.into(),
+            forward,
+        })
     }
 
     fn with_slot(slot: Slot) -> Self {
@@ -80,7 +90,15 @@ impl ChannelFace {
     pub fn hub(&self) -> Option<Hub> {
         match &*self.slot.read().unwrap_or_else(PoisonError::into_inner) {
             Slot::Serving(hub) => Some(hub.clone()),
-            Slot::Standby(_) => None,
+            Slot::Standby { .. } => None,
+        }
+    }
+
+    /// Where a standby forwards channel requests, if it does.
+    fn forward_target(&self) -> Option<String> {
+        match &*self.slot.read().unwrap_or_else(PoisonError::into_inner) {
+            Slot::Standby { forward, .. } => forward.clone(),
+            Slot::Serving(_) => None,
         }
     }
 
@@ -88,7 +106,7 @@ impl ChannelFace {
     fn serving(&self) -> Result<Hub, ApiError> {
         match &*self.slot.read().unwrap_or_else(PoisonError::into_inner) {
             Slot::Serving(hub) => Ok(hub.clone()),
-            Slot::Standby(why) => Err(ApiError {
+            Slot::Standby { why, .. } => Err(ApiError {
                 retry_after: Some(1),
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, 50300, why.clone())
             }),
@@ -100,16 +118,19 @@ impl ChannelFace {
         *self.slot.write().unwrap_or_else(PoisonError::into_inner) = Slot::Serving(hub);
     }
 
-    /// Stops serving (or updates why not): later requests are refused with `why`. Returns the
-    /// hub that was served, for the caller to abandon or close.
-    pub fn stand_by(&self, why: impl Into<String>) -> Option<Hub> {
+    /// Stops serving (or updates why not): later requests are forwarded to `forward`, or
+    /// refused with `why`. Returns the hub that was served, for the caller to abandon or close.
+    pub fn stand_by(&self, why: impl Into<String>, forward: Option<String>) -> Option<Hub> {
         let old = std::mem::replace(
             &mut *self.slot.write().unwrap_or_else(PoisonError::into_inner),
-            Slot::Standby(why.into()),
+            Slot::Standby {
+                why: why.into(),
+                forward,
+            },
         );
         match old {
             Slot::Serving(hub) => Some(hub),
-            Slot::Standby(_) => None,
+            Slot::Standby { .. } => None,
         }
     }
 }
@@ -139,6 +160,10 @@ pub fn routes(face: ChannelFace) -> Router {
         .merge(api::routes())
         .merge(files::routes())
         .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(axum::middleware::from_fn_with_state(
+            face.clone(),
+            forward::to_owner,
+        ))
         .with_state(face)
 }
 

@@ -40,16 +40,33 @@ pub(crate) struct Owning {
     files: PathBuf,
     cfg: HubConfig,
     me: OwnerInfo,
+    /// Whether a standby forwards channel requests to the owner.
+    forward: bool,
 }
 
 impl Owning {
-    pub(crate) fn new(url: &str, dir: &Path, cfg: HubConfig, node: &str) -> Owning {
+    pub(crate) fn new(url: &str, dir: &Path, cfg: HubConfig, node: &str, forward: bool) -> Owning {
         let admin = dir.join("admin.sock").display().to_string();
         Owning {
             url: url.to_owned(),
             files: dir.join("files"),
             cfg,
             me: OwnerInfo::this_process(node, Some(admin)),
+            forward,
+        }
+    }
+
+    /// Where a standby sends channel requests: the owner's address, when this node forwards
+    /// and the owner named one that another machine can reach.
+    fn forward_target(&self, e: &PostgresError) -> Option<String> {
+        if !self.forward {
+            return None;
+        }
+        let node = &e.owner()?.node;
+        match node.parse::<std::net::SocketAddr>() {
+            Ok(addr) if addr.ip().is_unspecified() => None,
+            _ if node.is_empty() => None,
+            _ => Some(node.clone()),
         }
     }
 
@@ -78,7 +95,11 @@ impl Owning {
                     "channel state: PostgreSQL, served by another node ({owner}); this node \
                      stands by and takes over if that one stops"
                 ));
-                Ok(ChannelFace::standby(standby_message(&owner)))
+                let forward = self.forward_target(&e);
+                if self.forward && forward.is_none() {
+                    tracing::warn!(%owner, "the node serving the channel state advertises no address other nodes can reach (set --advertise on it); answering 503 instead of forwarding");
+                }
+                Ok(ChannelFace::standby(standby_message(&owner), forward))
             }
             Err(e) => Err(anyhow::Error::new(e).context("opening the channel state in PostgreSQL")),
         }
@@ -96,7 +117,7 @@ impl Owning {
             if let Some(hub) = face.hub() {
                 let owner = hub.ownership_lost().await;
                 tracing::warn!(%owner, "lost the channel state to another node; closing the channel sockets and standing by");
-                if let Some(hub) = face.stand_by(standby_message(&owner)) {
+                if let Some(hub) = face.stand_by(standby_message(&owner), None) {
                     hub.abandon(LOST_CODE, LOST_REASON);
                 }
             }
@@ -110,7 +131,7 @@ impl Owning {
                 Err(HubError::Postgres(e @ PostgresError::Owned { .. })) => {
                     failing = false;
                     let owner = e.owner_description().unwrap_or_default();
-                    face.stand_by(standby_message(&owner));
+                    face.stand_by(standby_message(&owner), self.forward_target(&e));
                 }
                 Err(e) => {
                     if !failing {

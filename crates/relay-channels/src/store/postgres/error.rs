@@ -33,6 +33,14 @@ pub enum PostgresError {
 }
 
 impl PostgresError {
+    /// For [`PostgresError::Owned`]: the owner, as it described itself.
+    pub fn owner(&self) -> Option<&OwnerInfo> {
+        match self {
+            PostgresError::Owned { owner, .. } => owner.as_deref(),
+            _ => None,
+        }
+    }
+
     /// For [`PostgresError::Owned`]: who owns the state, as the owner and the lock describe
     /// it ("node 10.0.0.1:7720 on host a, pid 7; PostgreSQL backend pid 9, …").
     pub fn owner_description(&self) -> Option<String> {

@@ -489,3 +489,126 @@ async fn account_add_with_store_reaches_the_database_the_local_owner_or_names_a_
         "{out}"
     );
 }
+
+fn forwarding_node_on(url: &str) -> Server {
+    Server::with(
+        Options::default()
+            .arg("--store")
+            .arg(url)
+            .arg("--forward-to-owner")
+            .args(&["--trusted-proxy", "127.0.0.1"]),
+    )
+}
+
+/// Whether `s` serves the channel state itself: a request marked as forwarded is never
+/// forwarded again, so a forwarding standby answers it with its 503.
+fn owns(s: &Server) -> bool {
+    matches!(
+        s.anon("GET", "/user/info").header("relay-forwarded", "1").try_send(),
+        Ok(r) if r.status == 401
+    )
+}
+
+/// Waits until exactly one of `nodes` owns the state; returns its index.
+fn wait_for_owning(nodes: &[&Server]) -> usize {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let owning: Vec<usize> = (0..nodes.len()).filter(|&i| owns(nodes[i])).collect();
+        if let [one] = owning[..] {
+            return one;
+        }
+        assert!(Instant::now() < deadline, "no single owner: {owning:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_standbys_serve_clients_through_the_owner_and_then_through_the_next_one() {
+    let Some((_, url)) = store_url("forward") else {
+        return;
+    };
+    let (nodes, first) = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || {
+            let nodes: Vec<Server> = (0..3).map(|_| forwarding_node_on(&url)).collect();
+            let first = wait_for_owning(&nodes.iter().collect::<Vec<_>>());
+            (nodes, first)
+        }
+    })
+    .await
+    .unwrap();
+    let standbys: Vec<usize> = (0..3).filter(|&i| i != first).collect();
+    let (u, s) = (standbys[0], standbys[1]);
+    // Accounts, sign-ins, the service, channel and group, all through a standby's HTTP API.
+    let (svc_token, user_token, sid, ch, group) = world(&nodes[u], &url).await;
+    tokio::task::spawn_blocking(move || {
+        let mut nodes = nodes;
+        for i in [u, s] {
+            let r = probe(&nodes[i]);
+            assert_eq!(r.status, 401, "a forwarding standby answers as the owner: {r:?}");
+        }
+        // The user's socket on one standby, the service's on the other.
+        let svc = Ws::open(&nodes[s]);
+        assert_eq!(svc.login_service(&svc_token, &sid)["status"], true);
+        let user = Ws::open(&nodes[u]);
+        assert_eq!(user.login_user(&user_token)["status"], true);
+        let join = user.request(
+            json!({"type": "action", "body": {"subtype": "join_channel", "channel_id": ch, "context": {}}}),
+        );
+        assert_eq!(join["status"], true, "{join}");
+        svc.wait("the user's join, from the other standby", |f| {
+            f["type"] == "action" && f["body"]["subtype"] == "join"
+        });
+        for i in 0..20 {
+            let copy = svc.request(message_down(&ch, &group, &format!("before-{i}")));
+            assert_eq!(copy["status"], true, "{copy}");
+        }
+        user.wait("the last message, across both standbys", |f| {
+            f["type"] == "message_down" && text_of(f) == "before-19"
+        });
+        let seen = user.all(|f| f["type"] == "message_down");
+        let last_seen = seen.last().unwrap()["offset"].as_u64().unwrap();
+
+        // The owner dies: the forwarded sockets end with it, and one of the standbys takes over.
+        nodes[first].kill9();
+        user.wait_closed(DEADLINE);
+        svc.wait_closed(DEADLINE);
+        let rest = [&nodes[u], &nodes[s]];
+        let next = [u, s][wait_for_owning(&rest)];
+        for i in [u, s] {
+            let deadline = Instant::now() + DEADLINE;
+            while probe(&nodes[i]).status != 401 {
+                assert!(Instant::now() < deadline, "node {i} does not serve:\n{}", nodes[i].log());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        assert!(
+            nodes[next].log().contains("took over the channel state"),
+            "{}",
+            nodes[next].log()
+        );
+
+        // The same clients come back to the same nodes (one now the owner, one forwarding to
+        // it), resume, and carry on.
+        let svc = Ws::open(&nodes[s]);
+        assert_eq!(svc.login_service(&svc_token, &sid)["status"], true);
+        let user = Ws::open(&nodes[u]);
+        assert_eq!(user.login_user(&user_token)["status"], true);
+        let copy = svc.request(message_down(&ch, &group, "after"));
+        assert_eq!(copy["status"], true, "{copy}");
+        user.wait("a message sent after the takeover", |f| {
+            f["type"] == "message_down" && text_of(f) == "after"
+        });
+        let resumed = resume(&user, &ch, last_seen + 1);
+        let texts: Vec<&str> = resumed.iter().map(|(t, _)| t.as_str()).collect();
+        assert!(texts.contains(&"after"), "{texts:?}");
+        assert!(
+            !texts.iter().any(|t| t.starts_with("before-")),
+            "nothing seen before is resumed again: {texts:?}"
+        );
+        let log = resume(&user, &ch, 0);
+        assert_eq!(log.len(), 21, "{log:?}");
+    })
+    .await
+    .unwrap();
+}

@@ -1,0 +1,146 @@
+//! A standby that forwards: with the channel state in PostgreSQL only the owner node serves
+//! channels (see [`super::ChannelFace`]). By default a standby refuses channel requests with
+//! 503 so that a load balancer with health checks sends clients to the owner; with
+//! `--forward-to-owner` it relays them instead, so that clients may reach any node (round-robin
+//! DNS, a proxy without health checks) and still be served.
+//!
+//! Each forwarded request gets its own HTTP/1.1 connection to the owner's advertised address:
+//! the request is sent as it came (method, path, headers, body, Host), with the client's
+//! address appended to `X-Forwarded-For` and a mark that keeps the owner, should it have just
+//! become a standby itself, from forwarding it on. A WebSocket upgrade that the owner accepts
+//! is spliced byte for byte in both directions; the owner does all the framing. hyper's client
+//! connection and upgrade API do the HTTP; only the splice is ours.
+//!
+//! The owner sees the standby as the peer, so the sign-in throttle counts a forwarded client by
+//! `X-Forwarded-For` only when the standby's address is among the owner's `--trusted-proxy`
+//! entries (docs/scale-out.md says to list the nodes).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::UPGRADE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+
+use super::envelope::ApiError;
+use super::ChannelFace;
+
+/// Set on a forwarded request: it is never forwarded again.
+const FORWARDED_MARK: &str = "relay-forwarded";
+/// How long a standby tries to reach the owner before it answers 503.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The channel routes' layer: on a forwarding standby, the request goes to the owner; otherwise
+/// to its handler (which, on a standby, answers 503).
+pub(super) async fn to_owner(
+    State(face): State<ChannelFace>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match face.forward_target() {
+        Some(owner) if !req.headers().contains_key(FORWARDED_MARK) => forward(req, &owner).await,
+        _ => next.run(req).await,
+    }
+}
+
+async fn forward(mut req: Request, owner: &str) -> Response {
+    let upgrade = is_upgrade(&req).then(|| hyper::upgrade::on(&mut req));
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let stream =
+        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(owner)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return unreachable(owner, &e.to_string()),
+            Err(_) => return unreachable(owner, "no answer"),
+        };
+    let _ = stream.set_nodelay(true);
+    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+    {
+        Ok(pair) => pair,
+        Err(e) => return unreachable(owner, &e.to_string()),
+    };
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "forwarded connection to the channel owner ended");
+        }
+    });
+
+    let (mut parts, body) = req.into_parts();
+    parts.extensions = Default::default();
+    parts.uri = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .parse()
+        .unwrap_or_default();
+    if let Some(ip) = peer {
+        append_forwarded_for(&mut parts.headers, ip);
+    }
+    parts
+        .headers
+        .insert(FORWARDED_MARK, HeaderValue::from_static("1"));
+    let mut resp = match sender.send_request(Request::from_parts(parts, body)).await {
+        Ok(r) => r,
+        Err(e) => return unreachable(owner, &e.to_string()),
+    };
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client) = upgrade {
+            let owner_side = hyper::upgrade::on(&mut resp);
+            tokio::spawn(splice(client, owner_side));
+        }
+    }
+    resp.map(Body::new)
+}
+
+/// Copies bytes both ways until either side ends.
+async fn splice(client: hyper::upgrade::OnUpgrade, owner: hyper::upgrade::OnUpgrade) {
+    let (client, owner) = match tokio::try_join!(client, owner) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::debug!(error = %e, "forwarded WebSocket upgrade failed");
+            return;
+        }
+    };
+    let (mut client, mut owner) = (TokioIo::new(client), TokioIo::new(owner));
+    if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut owner).await {
+        tracing::debug!(error = %e, "forwarded WebSocket ended");
+    }
+}
+
+fn is_upgrade(req: &Request) -> bool {
+    req.headers().get(UPGRADE).is_some_and(|v| !v.is_empty())
+}
+
+fn append_forwarded_for(headers: &mut HeaderMap, ip: IpAddr) {
+    let name = "x-forwarded-for";
+    let chain = match headers.get(name).and_then(|v| v.to_str().ok()) {
+        Some(before) if !before.trim().is_empty() => format!("{before}, {ip}"),
+        _ => ip.to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&chain) {
+        headers.insert(name, v);
+    }
+}
+
+fn unreachable(owner: &str, why: &str) -> Response {
+    tracing::debug!(%owner, why, "cannot forward a channel request to the owner");
+    ApiError {
+        retry_after: Some(1),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            50300,
+            format!(
+                "channel state is served by another node ({owner}), which this node cannot \
+                 reach to forward the request: {why}"
+            ),
+        )
+    }
+    .into_response()
+}
