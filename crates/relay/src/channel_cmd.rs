@@ -80,6 +80,10 @@ pub(crate) struct ServeChannelArgs {
     /// the node serving the channel state (at its advertised address) instead of answering 503.
     #[arg(long, env = "RELAY_FORWARD_TO_OWNER")]
     pub forward_to_owner: bool,
+    /// The channels' share of `--cache-mb`, in bytes, set by `relay serve` (see
+    /// `HubConfig::cache_bytes`).
+    #[arg(skip = HubConfig::default().cache_bytes)]
+    pub cache_bytes: usize,
 }
 
 impl ServeChannelArgs {
@@ -89,6 +93,7 @@ impl ServeChannelArgs {
             outbound_queue: self.channel_outbound_queue.max(16),
             max_frames_per_sec: self.channel_max_frames_per_sec,
             history_limit: self.channel_history_limit.max(1),
+            cache_bytes: self.cache_bytes,
             prelogin: PreloginLimits {
                 budget_bytes: self.channel_prelogin_budget,
                 max_sockets: self.channel_max_unauthenticated,

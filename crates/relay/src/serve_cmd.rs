@@ -53,10 +53,11 @@ pub(crate) struct ServeArgs {
     /// `immediate`: every change is on disk before its reply. `relaxed`: on disk within 100 ms.
     #[arg(long, default_value = "immediate", value_parser = parse_durability)]
     durability: Durability,
-    /// MiB of whole queue messages (records and payloads) kept in memory for those recently
-    /// written or read; the others are read from the store when an answer needs them. Apart
-    /// from it, the index of every stored message takes about 70 bytes a message. 0 keeps only
-    /// what is being written.
+    /// MiB of stored messages kept in memory, split in four: whole queue messages (records and
+    /// payloads) recently written or read, the queue file's page cache, the newest channel
+    /// messages of all channels, the channel file's page cache. Anything else is read from the
+    /// stores when an answer needs it. Apart from it, the index of every stored queue message
+    /// takes about 70 bytes a message. 0 keeps only what is being written.
     #[arg(long, env = "RELAY_CACHE_MB", default_value_t = 64, value_name = "MIB")]
     cache_mb: usize,
     /// Where the queue is kept: a PostgreSQL server, as `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
@@ -208,7 +209,7 @@ fn postgres_url(args: &ServeArgs) -> Option<&str> {
     args.store.as_deref().filter(|u| !u.is_empty())
 }
 
-async fn serve(args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow::Result<()> {
+async fn serve(mut args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow::Result<()> {
     // A certificate that cannot be used stops the start, before any store is opened.
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(relay_server::TlsConfig::load(cert, key)?),
@@ -218,10 +219,12 @@ async fn serve(args: ServeArgs, data: PathBuf, token: Option<String>) -> anyhow:
         visibility_timeout: non_zero_secs(args.visibility_timeout),
         processed_retention: non_zero_secs(args.processed_retention),
         durability: args.durability,
-        // Half for whole records and payloads, half for the store's page cache (see
-        // `open_queue`).
-        cache_bytes: args.cache_mb.saturating_mul(1 << 20) / 2,
+        // The queue's half of --cache-mb: a quarter for whole records and payloads, a quarter
+        // for the store's page cache (see `open_queue`).
+        cache_bytes: args.cache_mb.saturating_mul(1 << 20) / 4,
     };
+    // The channels' half, which the hub splits the same way (newest messages, page cache).
+    args.channels.cache_bytes = args.cache_mb.saturating_mul(1 << 20) / 2;
     let (engine, token) = open_queue(postgres_url(&args), &data, config, token).await?;
     let _maintenance = engine.spawn_maintenance(Duration::from_millis(500));
     crate::serve_metrics::install(args.metrics_listen, engine.clone()).await?;
@@ -325,7 +328,7 @@ async fn open_queue(
     token: Option<String>,
 ) -> anyhow::Result<(Queue, String)> {
     let Some(url) = url else {
-        // The store's page cache takes the other half of --cache-mb.
+        // The store's page cache takes as much as the records' cache.
         let store = RedbStore::open_with_cache(&data.join("queue.redb"), config.cache_bytes)
             .context("opening the queue store")?;
         let engine = Engine::open(Arc::new(store), config)?;

@@ -1,8 +1,10 @@
 //! Per-channel message log: every accepted `message_up`/`message_down` gets the channel's next
-//! offset. The newest messages stay in memory; all are in the store up to the history limit.
-//! Resume replays what a reconnecting client missed, or says plainly that it cannot.
+//! offset. All are in the store up to the history limit; the newest ones, across all channels,
+//! also stay in memory up to a byte budget ([`Recent`]), and history and resume read the store
+//! for anything older. Resume replays what a reconnecting client missed, or says plainly that
+//! it cannot.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -17,12 +19,21 @@ use crate::error::HubError;
 use crate::model::{LogMeta, LoggedMessage};
 use crate::store::LoadedLog;
 
+mod recent;
+
+use recent::Held;
+pub(crate) use recent::Recent;
+
 pub(crate) struct ChannelLog {
     /// Oldest offset still retained.
     first: u64,
     /// Offset the next message gets.
     next: u64,
-    recent: VecDeque<Arc<LoggedMessage>>,
+    /// The newest messages that are in memory: always the newest, with no offset missing, so
+    /// everything below the first of them is read from the store.
+    recent: VecDeque<Held>,
+    /// The channel's id, shared by its entries in [`Recent`]'s order (set at its first append).
+    id: Option<Arc<str>>,
     /// The newest reservation asked of the store (see [`LogMeta`]).
     reserved: u64,
     /// The reservation known to be on disk (raised by the store's writer): offsets below it may
@@ -44,6 +55,7 @@ impl ChannelLog {
             first: 0,
             next: 0,
             recent: VecDeque::new(),
+            id: None,
             reserved: 0,
             durable: Arc::default(),
             holes: Vec::new(),
@@ -66,6 +78,14 @@ impl ChannelLog {
         self.meta(true)
     }
 
+    /// The first offset held in memory: everything below it is read from the store.
+    fn mem_first(&self) -> u64 {
+        self.recent
+            .front()
+            .map(|h| h.msg.offset)
+            .unwrap_or(self.next)
+    }
+
     /// The holes that overlap `from..to`.
     fn holes_in(&self, from: u64, to: u64) -> Vec<(u64, u64)> {
         self.holes
@@ -76,27 +96,45 @@ impl ChannelLog {
     }
 }
 
-impl From<LoadedLog> for ChannelLog {
-    fn from(l: LoadedLog) -> Self {
-        let durable = Arc::new(AtomicU64::new(l.meta.reserved));
-        Self {
+/// The logs a backend loaded, with the newest messages it loaded held in memory (all of them
+/// durable) as far as the budget goes.
+pub(crate) fn loaded(
+    logs: HashMap<String, LoadedLog>,
+    cfg: &super::HubConfig,
+) -> (HashMap<String, ChannelLog>, Recent) {
+    let mut recent = Recent::default();
+    let mut out = HashMap::with_capacity(logs.len());
+    for (ch, l) in logs {
+        let mut log = ChannelLog {
             first: l.first,
             next: l.next,
-            recent: l.newest.into_iter().map(Arc::new).collect(),
+            recent: VecDeque::new(),
+            id: Some(Arc::from(ch.as_str())),
             reserved: l.meta.reserved,
-            durable,
+            durable: Arc::new(AtomicU64::new(l.meta.reserved)),
             holes: l.meta.holes,
+        };
+        let skip = l.newest.len().saturating_sub(cfg.recent_in_memory.max(1));
+        for m in l.newest.into_iter().skip(skip) {
+            let id = log.id.clone().unwrap_or_else(|| Arc::from(ch.as_str()));
+            recent.hold(&mut log, id, Arc::new(m), 0);
         }
+        out.insert(ch, log);
     }
+    recent.evict(&mut out, cfg.recent_bytes(), 0);
+    (out, recent)
 }
 
 /// Most frames one resume request replays; the client asks again from the last offset it got.
 const MAX_REPLAY: usize = 1000;
 
+/// Offsets a resume reads at a time.
+const REPLAY_BATCH: u64 = 4096;
+
 fn visible(
     m: &LoggedMessage,
     who: &Identity,
-    groups: &std::collections::HashMap<String, crate::model::Group>,
+    groups: &HashMap<String, crate::model::Group>,
 ) -> bool {
     match who {
         Identity::User { user_id } => m.kind == "message_down" && m.reached(user_id, groups),
@@ -105,6 +143,9 @@ fn visible(
         }
     }
 }
+
+/// How far back a menu click's message is looked for by its id, in messages.
+const FIND_DEPTH: u64 = 1024;
 
 impl Hub {
     /// Gives the message the channel's next offset and keeps it: in memory among the newest,
@@ -152,9 +193,14 @@ impl Hub {
         });
         log.next += 1;
         self.inner.store.put_message(m.clone());
-        log.recent.push_back(m.clone());
+        let tag = self.inner.store.commits().queued();
+        let channel = log
+            .id
+            .get_or_insert_with(|| Arc::from(m.body.channel_id.as_str()))
+            .clone();
+        st.recent.hold(log, channel, m.clone(), tag);
         while log.recent.len() > cfg.recent_in_memory.max(1) {
-            log.recent.pop_front();
+            st.recent.drop_oldest(log);
         }
         // Trim in steps so the store deletes a batch at a time, not one row per message.
         let step = (cfg.history_limit / 16).max(1);
@@ -164,34 +210,43 @@ impl Hub {
                 .store
                 .trim_messages(&m.body.channel_id, log.first);
         }
+        let durable = self.inner.store.commits().durable();
+        st.recent.evict(&mut st.logs, cfg.recent_bytes(), durable);
         m
     }
 
-    /// Logged messages of a channel in `from..`, oldest first, at most `max`.
+    /// Logged messages of a channel with offsets in `from..to`, oldest first: those older than
+    /// what is held in memory from the store.
     fn read_log(
         &self,
         st: &State,
         channel_id: &str,
         from: u64,
-        max: usize,
+        to: u64,
     ) -> Vec<Arc<LoggedMessage>> {
         let Some(log) = st.logs.get(channel_id) else {
             return Vec::new();
         };
         let from = from.max(log.first);
-        let mem_first = log.recent.front().map(|m| m.offset).unwrap_or(log.next);
+        let to = to.min(log.next);
+        let mem_first = log.mem_first();
         let mut out = Vec::new();
-        if from < mem_first {
-            match self.inner.store.read_messages(channel_id, from, mem_first) {
-                Ok(v) => out.extend(v.into_iter().take(max).map(Arc::new)),
+        if from < mem_first.min(to) {
+            match self
+                .inner
+                .store
+                .read_messages(channel_id, from, mem_first.min(to))
+            {
+                Ok(v) => out.extend(v.into_iter().map(Arc::new)),
                 Err(e) => tracing::warn!(error = %e, "reading channel log failed"),
             }
         }
         out.extend(
             log.recent
                 .iter()
-                .filter(|m| m.offset >= from)
-                .take(max.saturating_sub(out.len()))
+                .map(|h| &h.msg)
+                .skip_while(|m| m.offset < from)
+                .take_while(|m| m.offset < to)
                 .cloned(),
         );
         out
@@ -241,12 +296,12 @@ impl Hub {
         let mut scanned_to = from;
         let mut more = false;
         while scanned_to < next && !more {
-            let batch = self.read_log(st, channel_id, scanned_to, 4096);
-            if batch.is_empty() {
-                break;
-            }
+            // A range of offsets at a time, not a count of messages: a range may be empty (a
+            // hole) without being the end.
+            let upto = next.min(scanned_to + REPLAY_BATCH);
+            let batch = self.read_log(st, channel_id, scanned_to, upto);
+            scanned_to = upto;
             for m in &batch {
-                scanned_to = m.offset + 1;
                 if !visible(m, who, &st.groups) {
                     continue;
                 }
@@ -306,14 +361,24 @@ impl Hub {
         user_id: &str,
     ) -> Option<LoggedMessage> {
         let log = st.logs.get(channel_id)?;
-        log.recent
-            .iter()
+        let visible = |m: &LoggedMessage| {
+            m.body.message_id == message_id
+                && (m.body.sender == user_id || m.reached(user_id, &st.groups))
+        };
+        if let Some(m) = log.recent.iter().rev().find(|h| visible(&h.msg)) {
+            return Some(LoggedMessage::clone(&m.msg));
+        }
+        // Beyond what memory holds, as far back as the newest `FIND_DEPTH` messages.
+        let mem_first = log.mem_first();
+        let from = log.next.saturating_sub(FIND_DEPTH);
+        if from >= mem_first {
+            return None;
+        }
+        self.read_log(st, channel_id, from, mem_first)
+            .into_iter()
             .rev()
-            .find(|m| {
-                m.body.message_id == message_id
-                    && (m.body.sender == user_id || m.reached(user_id, &st.groups))
-            })
-            .map(|m| LoggedMessage::clone(m))
+            .find(|m| visible(m))
+            .map(|m| LoggedMessage::clone(&m))
     }
 
     /// Channel history for `caller`: messages it sent or was a resolved recipient of (all of
@@ -349,11 +414,19 @@ impl Hub {
         let mut before_id = before.filter(|_| before_ts.is_none()).map(str::to_owned);
         let mut out = Vec::new();
         let mut end = log.next;
-        const CHUNK: u64 = 1024;
+        // Read back a little more than asked for, then more each time: what memory does not
+        // hold comes from the store, and most calls want only the newest few.
+        let mut chunk = (limit as u64).saturating_add(16).min(1024);
+        let mem_first = log.mem_first();
         while end > log.first && out.len() < limit {
-            let start = end.saturating_sub(CHUNK).max(log.first);
-            let chunk = self.read_log(&st, channel_id, start, (end - start) as usize);
-            for m in chunk.iter().rev().filter(|m| m.offset < end) {
+            let mut start = end.saturating_sub(chunk).max(log.first);
+            if end > mem_first {
+                // What memory holds first: the store only once it is used up.
+                start = start.max(mem_first);
+            }
+            chunk = (chunk * 2).min(4096);
+            let read = self.read_log(&st, channel_id, start, end);
+            for m in read.iter().rev().filter(|m| m.offset < end) {
                 if let Some(id) = &before_id {
                     if &m.body.message_id == id {
                         before_id = None;

@@ -42,10 +42,26 @@ pub struct HubConfig {
     pub max_frames_per_sec: u32,
     /// Messages kept per channel for history and resume; older ones are deleted.
     pub history_limit: u64,
-    /// Newest messages per channel kept in memory for fast resume.
+    /// Newest messages per channel kept in memory at most (within `cache_bytes`).
     pub recent_in_memory: usize,
+    /// Bytes of memory for channel messages beyond the records that make a message's path:
+    /// half for the newest messages of all channels together, half for the store's page cache
+    /// (the embedded file's). History and resume read older messages from the store.
+    pub cache_bytes: usize,
     /// What sockets that have not logged in may make the server hold.
     pub prelogin: PreloginLimits,
+}
+
+impl HubConfig {
+    /// The newest messages' half of `cache_bytes`.
+    pub(crate) fn recent_bytes(&self) -> usize {
+        self.cache_bytes / 2
+    }
+
+    /// The page cache's half of `cache_bytes`.
+    pub(crate) fn page_cache_bytes(&self) -> usize {
+        self.cache_bytes - self.recent_bytes()
+    }
 }
 
 impl Default for HubConfig {
@@ -56,6 +72,7 @@ impl Default for HubConfig {
             max_frames_per_sec: 5000,
             history_limit: 100_000,
             recent_in_memory: 1024,
+            cache_bytes: 32 << 20,
             prelogin: PreloginLimits::default(),
         }
     }
@@ -72,6 +89,8 @@ pub(crate) struct State {
     pub groups: HashMap<String, Group>,
     pub ui: HashMap<String, UiEntry>,
     pub logs: HashMap<String, log::ChannelLog>,
+    /// What all logs hold in memory together.
+    pub recent: log::Recent,
     /// Per channel: recipients groups resolved against its members (emptied when they change).
     pub resolved: HashMap<String, HashMap<String, Arc<routing::Resolved>>>,
     pub sessions: session::Registry,
@@ -100,8 +119,7 @@ impl Hub {
     /// Opens the hub's state in `dir` (created if missing): `channels.redb` and `files/`.
     pub fn open(dir: &Path, cfg: HubConfig) -> Result<Hub, HubError> {
         std::fs::create_dir_all(dir.join("files"))?;
-        let (store, loaded) =
-            crate::store::open_redb(&dir.join("channels.redb"), cfg.recent_in_memory)?;
+        let (store, loaded) = crate::store::open_redb(&dir.join("channels.redb"), &cfg)?;
         Ok(Hub::with_store(store, loaded, dir.join("files"), cfg))
     }
 
@@ -191,10 +209,7 @@ impl Hub {
                 store.put_log_meta(ch, &log.meta);
             }
         }
-        state.logs = logs
-            .into_iter()
-            .map(|(ch, log)| (ch, log::ChannelLog::from(log)))
-            .collect();
+        (state.logs, state.recent) = log::loaded(logs, &cfg);
         Hub {
             inner: Arc::new(Inner {
                 cfg,

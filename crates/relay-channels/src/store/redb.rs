@@ -12,6 +12,7 @@ use super::{
     decode, encode, loaded_log_of, writer, Backend, Commits, Loaded, Op, Reads, Store, Table,
 };
 use crate::error::HubError;
+use crate::hub::HubConfig;
 use crate::model::{Account, Agent, Channel, Group, LogMeta, LoggedMessage, Service};
 
 const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
@@ -42,10 +43,16 @@ fn log_meta_key(channel_id: &str) -> String {
     format!("log/{channel_id}")
 }
 
-/// Opens (creating if needed) the store file and loads everything, keeping the newest
-/// `recent` messages of each channel in memory.
-pub(crate) fn open(path: &Path, recent: usize) -> Result<(Store, Loaded), HubError> {
-    let db = Database::create(path).map_err(HubError::store)?;
+/// Opens (creating if needed) the store file and loads everything, with the newest messages of
+/// each channel that its share of the newest messages' budget holds (at most
+/// `recent_in_memory`), and redb's page cache bounded by the page cache's share of
+/// `cache_bytes`: its default, 1 GiB, would keep most of a deep history's pages in memory
+/// once written or read.
+pub(crate) fn open(path: &Path, cfg: &HubConfig) -> Result<(Store, Loaded), HubError> {
+    let db = Database::builder()
+        .set_cache_size(cfg.page_cache_bytes())
+        .create(path)
+        .map_err(HubError::store)?;
     let w = db.begin_write().map_err(HubError::store)?;
     {
         for t in [
@@ -62,7 +69,7 @@ pub(crate) fn open(path: &Path, recent: usize) -> Result<(Store, Loaded), HubErr
         }
     }
     w.commit().map_err(HubError::store)?;
-    let loaded = load(&db, recent)?;
+    let loaded = load(&db, cfg.recent_in_memory, cfg.recent_bytes())?;
     let db = Arc::new(db);
     let (tx, rx) = mpsc::channel();
     let backend = Redb(db.clone());
@@ -120,7 +127,7 @@ pub(super) fn read_messages(
     Ok(out)
 }
 
-fn load(db: &Database, recent: usize) -> Result<Loaded, HubError> {
+fn load(db: &Database, recent: usize, recent_bytes: usize) -> Result<Loaded, HubError> {
     let r = db.begin_read().map_err(HubError::store)?;
     let mut out = Loaded::default();
     fn all<T: DeserializeOwned>(
@@ -179,9 +186,17 @@ fn load(db: &Database, recent: usize) -> Result<Loaded, HubError> {
             Some(e) => Some(e.map_err(HubError::store)?.0.value().1),
             None => None,
         };
+        // Encoded, a message takes about half of what it takes in memory.
+        let share = recent_bytes / 2 / out.channels.len().max(1);
         let mut newest = Vec::new();
-        for entry in range()?.rev().take(recent.max(1)) {
+        let mut bytes = 0;
+        for entry in range()?.rev() {
             let (_, v) = entry.map_err(HubError::store)?;
+            // The newest one always: it says where the log goes on.
+            if !newest.is_empty() && (newest.len() >= recent || bytes + v.value().len() > share) {
+                break;
+            }
+            bytes += v.value().len();
             newest.push(decode::<LoggedMessage>(v.value())?);
         }
         newest.reverse();
