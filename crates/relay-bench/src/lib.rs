@@ -1,1 +1,2 @@
 //! Shared helpers for the load generators in `src/bin/`.
+pub mod memory;

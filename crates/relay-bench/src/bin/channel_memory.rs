@@ -19,14 +19,14 @@ mod ws;
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
 use hdrhistogram::Histogram;
+use relay_bench::memory::{disk_usage, histogram, record, rss, Server};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
@@ -159,45 +159,6 @@ fn report(args: &Args, channels: u64, per_channel: u64, r: &Figures) {
     }
 }
 
-fn rss(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .context("no VmRSS")?;
-    Ok(kb * 1024)
-}
-
-/// Bytes the directory's files take on disk.
-fn disk_usage(dir: &Path) -> u64 {
-    let mut total = 0;
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if let Ok(m) = e.metadata() {
-                total += if m.is_dir() {
-                    disk_usage(&e.path())
-                } else {
-                    m.blocks() * 512
-                };
-            }
-        }
-    }
-    total
-}
-
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts relay serve on `dir`; returns it, its address and how long it took to listen.
 fn start_relay(
     args: &Args,
@@ -238,14 +199,6 @@ fn start_relay(
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
-}
-
-fn record(h: &mut Histogram<u64>, d: Duration) {
-    let _ = h.record((d.as_micros() as u64).max(1));
 }
 
 /// Who is where: the service's owner, the user every message reaches, the channels (the

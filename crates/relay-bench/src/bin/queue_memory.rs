@@ -17,14 +17,14 @@ mod http;
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
 use hdrhistogram::Histogram;
+use relay_bench::memory::{disk_usage, histogram, record, rss, Server};
 
 use beanstalk::Beanstalk;
 use http::Http;
@@ -253,45 +253,6 @@ fn tempdir(base: &Path, name: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-fn rss(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .context("no VmRSS")?;
-    Ok(kb * 1024)
-}
-
-/// Bytes the directory's files take on disk.
-fn disk_usage(dir: &Path) -> u64 {
-    let mut total = 0;
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if let Ok(m) = e.metadata() {
-                total += if m.is_dir() {
-                    disk_usage(&e.path())
-                } else {
-                    m.blocks() * 512
-                };
-            }
-        }
-    }
-    total
-}
-
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts relay serve on `dir`; returns it, its address and how long it took to listen.
 fn start_relay(args: &Args, dir: &Path) -> anyhow::Result<(Server, SocketAddr, Duration)> {
     let log = dir.join("relay.log");
@@ -447,14 +408,6 @@ impl RelayClient {
         }
         Ok(took)
     }
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
-}
-
-fn record(h: &mut Histogram<u64>, d: Duration) {
-    let _ = h.record((d.as_micros() as u64).max(1));
 }
 
 /// A small deterministic generator, so both servers see the same picks.
