@@ -17,10 +17,9 @@ mod relay;
 #[path = "channel_fanout/ws.rs"]
 mod ws;
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -170,35 +169,8 @@ fn start_relay(
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--open-signup"])
         .args(["--channel-max-frames-per-sec", "0"])
         .arg("--data")
-        .arg(dir.join("data"))
-        .env_remove("RELAY_STORE")
-        .env_remove("RELAY_CACHE_MB")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log)?);
-    if let Some(mb) = args.cache_mb {
-        cmd.args(["--cache-mb", &mb.to_string()]);
-    }
-    let started = Instant::now();
-    let child = cmd.spawn().context("starting relay serve")?;
-    let mut server = Server { child };
-    loop {
-        let mut text = String::new();
-        std::fs::File::open(&log)?.read_to_string(&mut text)?;
-        if let Some(addr) = text
-            .lines()
-            .find_map(|l| l.split("listening on ").nth(1))
-            .and_then(|a| a.trim().parse().ok())
-        {
-            return Ok((server, addr, started.elapsed()));
-        }
-        if let Some(status) = server.child.try_wait()? {
-            bail!("relay serve exited ({status}): {text}");
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("relay serve did not listen within 120 s: {text}");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+        .arg(dir.join("data"));
+    relay_bench::memory::start_relay(cmd, &log, args.cache_mb)
 }
 
 /// Who is where: the service's owner, the user every message reaches, the channels (the

@@ -261,35 +261,8 @@ fn start_relay(args: &Args, dir: &Path) -> anyhow::Result<(Server, SocketAddr, D
         .arg("--data")
         .arg(dir.join("data"))
         // The fill is about memory, not sync rate: relaxed lets it go at the HTTP layer's pace.
-        .args(["--durability", "relaxed"])
-        .env_remove("RELAY_STORE")
-        .env_remove("RELAY_CACHE_MB")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log)?);
-    if let Some(mb) = args.cache_mb {
-        cmd.args(["--cache-mb", &mb.to_string()]);
-    }
-    let started = Instant::now();
-    let child = cmd.spawn().context("starting relay serve")?;
-    let mut server = Server { child };
-    loop {
-        let mut text = String::new();
-        std::fs::File::open(&log)?.read_to_string(&mut text)?;
-        if let Some(addr) = text
-            .lines()
-            .find_map(|l| l.split("listening on ").nth(1))
-            .and_then(|a| a.trim().parse().ok())
-        {
-            return Ok((server, addr, started.elapsed()));
-        }
-        if let Some(status) = server.child.try_wait()? {
-            bail!("relay serve exited ({status}): {text}");
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("relay serve did not listen within 120 s: {text}");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+        .args(["--durability", "relaxed"]);
+    relay_bench::memory::start_relay(cmd, &log, args.cache_mb)
 }
 
 fn destination(d: u64) -> String {
