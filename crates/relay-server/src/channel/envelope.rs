@@ -35,6 +35,13 @@ impl ApiError {
     pub(super) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, 40000, message)
     }
+    /// A node that does not serve the channel state now: try again in a second.
+    pub(super) fn standby(message: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, 50300, message)
+        }
+    }
 }
 
 impl From<HubError> for ApiError {

@@ -131,16 +131,9 @@ fn append_forwarded_for(headers: &mut HeaderMap, ip: IpAddr) {
 
 fn unreachable(owner: &str, why: &str) -> Response {
     tracing::debug!(%owner, why, "cannot forward a channel request to the owner");
-    ApiError {
-        retry_after: Some(1),
-        ..ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            50300,
-            format!(
-                "channel state is served by another node ({owner}), which this node cannot \
-                 reach to forward the request: {why}"
-            ),
-        )
-    }
+    ApiError::standby(format!(
+        "channel state is served by another node ({owner}), which this node cannot reach to \
+         forward the request: {why}"
+    ))
     .into_response()
 }

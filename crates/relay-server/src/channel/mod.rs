@@ -106,10 +106,7 @@ impl ChannelFace {
     fn serving(&self) -> Result<Hub, ApiError> {
         match &*self.slot.read().unwrap_or_else(PoisonError::into_inner) {
             Slot::Serving(hub) => Ok(hub.clone()),
-            Slot::Standby { why, .. } => Err(ApiError {
-                retry_after: Some(1),
-                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, 50300, why.clone())
-            }),
+            Slot::Standby { why, .. } => Err(ApiError::standby(why.clone())),
         }
     }
 
