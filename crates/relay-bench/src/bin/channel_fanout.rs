@@ -23,7 +23,7 @@ use serde_json::json;
 
 use fanout::run_fanout;
 use relay::relay_setup;
-use rss::idle_rss;
+use rss::{cpu_us, idle_rss};
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
 enum Target {
@@ -35,9 +35,14 @@ enum Target {
 struct Args {
     #[arg(long, value_enum)]
     target: Target,
-    /// WebSocket URL (Relay: ws://host:port/ws; NATS: its websocket listener).
+    /// WebSocket URL (Relay: ws://host:port/ws; NATS: its websocket listener): the publisher's,
+    /// and the subscribers' unless `--member-ws` is given.
     #[arg(long)]
     ws: String,
+    /// WebSocket URLs the subscribers spread over, subscriber i on the (i mod count)th:
+    /// several nodes of one system, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    member_ws: Vec<String>,
     /// Relay's HTTP base URL (accounts, channel, groups). Relay must run with --open-signup.
     #[arg(long)]
     http: Option<String>,
@@ -59,9 +64,37 @@ struct Args {
     /// Idle connections to open for the memory measurement (0 = skip).
     #[arg(long, default_value_t = 1000)]
     idle: usize,
-    /// Server process id, for RSS.
+    /// The name the results carry (default: the target's).
     #[arg(long)]
-    server_pid: Option<u32>,
+    label: Option<String>,
+    /// Server process ids, comma-separated: the CPU figures are their sum, RSS the first's.
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
+}
+
+impl Args {
+    /// Where subscriber `i` connects.
+    fn member_ws(&self, i: usize) -> &str {
+        match self.member_ws.len() {
+            0 => &self.ws,
+            k => &self.member_ws[i % k],
+        }
+    }
+
+    /// Each server process's CPU time so far (`None` for one that is gone).
+    fn server_cpu_us(&self) -> Vec<Option<u64>> {
+        self.server_pid.iter().map(|&p| cpu_us(p)).collect()
+    }
+}
+
+/// The CPU the servers used between two readings. A process that exited in between (such as a
+/// database backend of a short-lived connection) is left out; `None` when none was read twice.
+fn cpu_used_us(start: &[Option<u64>], end: &[Option<u64>]) -> Option<u64> {
+    start
+        .iter()
+        .zip(end)
+        .filter_map(|(a, b)| Some(b.as_ref()?.saturating_sub(*a.as_ref()?)))
+        .reduce(|x, y| x + y)
 }
 
 #[tokio::main]
@@ -85,7 +118,10 @@ async fn main() -> anyhow::Result<()> {
         ),
         Target::Nats => None,
     };
-    let name = format!("{:?}", args.target).to_lowercase();
+    let name = args
+        .label
+        .clone()
+        .unwrap_or_else(|| format!("{:?}", args.target).to_lowercase());
     // Memory first, while the server has not yet grown buffers for the throughput runs.
     if let Some(kib) = idle_rss(&args, relay.as_ref()).await? {
         println!(

@@ -12,9 +12,8 @@ use tokio::io::AsyncWriteExt;
 
 use super::nats::{nats_socket, NatsOp, NatsParser};
 use super::relay::{post, relay_request, relay_sent_us, relay_user_socket, RelaySetup};
-use super::rss::cpu_us;
 use super::ws::{Event, Ws};
-use super::{Args, Target};
+use super::{cpu_used_us, Args, Target};
 
 pub(crate) struct Shared {
     pub(crate) base: Instant,
@@ -144,9 +143,9 @@ pub(crate) async fn run_fanout(
     for i in 0..n {
         let ws = match (args.target, relay) {
             (Target::Relay, Some(r)) => {
-                relay_user_socket(&args.ws, &r.users[i].1, Some(&r.channel_id)).await?
+                relay_user_socket(args.member_ws(i), &r.users[i].1, Some(&r.channel_id)).await?
             }
-            _ => nats_socket(&args.ws, true).await?,
+            _ => nats_socket(args.member_ws(i), true).await?,
         };
         opened.push(ws);
     }
@@ -187,7 +186,7 @@ pub(crate) async fn run_fanout(
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     shared.measuring.store(true, Ordering::Relaxed);
-    let cpu_start = args.server_pid.and_then(cpu_us);
+    let cpu_start = args.server_cpu_us();
     let start = Instant::now();
     let end = start + Duration::from_secs(args.seconds);
     let mut in_flight = 0usize;
@@ -257,10 +256,7 @@ pub(crate) async fn run_fanout(
     let elapsed = start.elapsed().as_secs_f64();
     shared.measuring.store(false, Ordering::Relaxed);
     let delivered = shared.deliveries.load(Ordering::Relaxed);
-    let cpu = match (cpu_start, args.server_pid.and_then(cpu_us)) {
-        (Some(a), Some(b)) => Some(b.saturating_sub(a) as f64),
-        _ => None,
-    };
+    let cpu = cpu_used_us(&cpu_start, &args.server_cpu_us()).map(|c| c as f64);
     let h = shared.hist.lock().unwrap().clone();
     let _ = stop_tx.send(true);
     while subs.join_next().await.is_some() {}

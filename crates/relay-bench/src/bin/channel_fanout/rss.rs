@@ -57,7 +57,7 @@ pub(crate) async fn idle_rss(
     args: &Args,
     relay: Option<&RelaySetup>,
 ) -> anyhow::Result<Option<f64>> {
-    let Some(pid) = args.server_pid else {
+    let Some(&pid) = args.server_pid.first() else {
         return Ok(None);
     };
     if args.idle < 2 {
@@ -72,9 +72,9 @@ pub(crate) async fn idle_rss(
         }
         conns.push(match (args.target, relay) {
             (Target::Relay, Some(r)) => {
-                relay_user_socket(&args.ws, &r.users[i % r.users.len()].1, None).await?
+                relay_user_socket(args.member_ws(i), &r.users[i % r.users.len()].1, None).await?
             }
-            _ => nats_socket(&args.ws, true).await?,
+            _ => nats_socket(args.member_ws(i), true).await?,
         });
     }
     readings.push(settled_rss_kib(pid).await?);
