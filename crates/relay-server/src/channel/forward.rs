@@ -4,18 +4,21 @@
 //! `--forward-to-owner` it relays them instead, so that clients may reach any node (round-robin
 //! DNS, a proxy without health checks) and still be served.
 //!
-//! Each forwarded request gets its own HTTP/1.1 connection to the owner's advertised address:
-//! the request is sent as it came (method, path, headers, body, Host), with the client's
-//! address appended to `X-Forwarded-For` and a mark that keeps the owner, should it have just
-//! become a standby itself, from forwarding it on. A WebSocket upgrade that the owner accepts
-//! is spliced byte for byte in both directions; the owner does all the framing. hyper's client
-//! connection and upgrade API do the HTTP; only the splice is ours.
+//! Forwarded requests go over HTTP/1.1 to the owner's advertised address, on connections kept
+//! in a pool between requests (an SDK's HTTP calls would otherwise each pay a connect to the
+//! owner): the request is sent as it came (method, path, headers, body, Host), with the
+//! client's address appended to `X-Forwarded-For` and a mark that keeps the owner, should it
+//! have just become a standby itself, from forwarding it on. A WebSocket upgrade that the owner
+//! accepts takes its connection out of the pool and is spliced byte for byte in both
+//! directions; the owner does all the framing. hyper-util's pooled client and hyper's upgrade
+//! API do the HTTP; only the splice is ours.
 //!
 //! The owner sees the standby as the peer, so the sign-in throttle counts a forwarded client by
 //! `X-Forwarded-For` only when the standby's address is among the owner's `--trusted-proxy`
 //! entries (docs/scale-out.md says to list the nodes).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -24,7 +27,9 @@ use axum::http::header::UPGRADE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::envelope::ApiError;
 use super::ChannelFace;
@@ -33,6 +38,20 @@ use super::ChannelFace;
 const FORWARDED_MARK: &str = "relay-forwarded";
 /// How long a standby tries to reach the owner before it answers 503.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long an unused connection to the owner stays open: an owner that went away leaves
+/// none behind for long, and the client retries a request whose pooled connection turned out
+/// closed before it was sent.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The connections to the owner, shared by every forwarded request of this process.
+static OWNER: LazyLock<Client<HttpConnector, Body>> = LazyLock::new(|| {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(IDLE_TIMEOUT)
+        .build(connector)
+});
 
 /// The channel routes' layer: on a forwarding standby, the request goes to the owner; otherwise
 /// to its handler (which, on a standby, answers 503).
@@ -53,42 +72,22 @@ async fn forward(mut req: Request, owner: &str) -> Response {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let stream =
-        match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(owner)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return unreachable(owner, &e.to_string()),
-            Err(_) => return unreachable(owner, "no answer"),
-        };
-    let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
-    {
-        Ok(pair) => pair,
-        Err(e) => return unreachable(owner, &e.to_string()),
-    };
-    tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
-            tracing::debug!(error = %e, "forwarded connection to the channel owner ended");
-        }
-    });
-
     let (mut parts, body) = req.into_parts();
     parts.extensions = Default::default();
-    parts.uri = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/")
-        .parse()
-        .unwrap_or_default();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = match format!("http://{owner}{path}").parse() {
+        Ok(uri) => uri,
+        Err(e) => return unreachable(owner, &e.to_string()),
+    };
     if let Some(ip) = peer {
         append_forwarded_for(&mut parts.headers, ip);
     }
     parts
         .headers
         .insert(FORWARDED_MARK, HeaderValue::from_static("1"));
-    let mut resp = match sender.send_request(Request::from_parts(parts, body)).await {
+    let mut resp = match OWNER.request(Request::from_parts(parts, body)).await {
         Ok(r) => r,
-        Err(e) => return unreachable(owner, &e.to_string()),
+        Err(e) => return unreachable(owner, &relay_wire::error_chain::ErrorChain(&e).to_string()),
     };
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client) = upgrade {
