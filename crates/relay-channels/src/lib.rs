@@ -27,4 +27,4 @@ pub use hub::{
     Admission, Batch, ChannelSummary, ConnHandle, ConnId, Hub, HubConfig, Kill, Outbox,
     PreloginLimits, PushError, Tokens, TOO_MANY_WAITING,
 };
-pub use store::{host_name, Commits, OwnerInfo, PostgresError};
+pub use store::{host_name, Commits, FileError, Files, OwnerInfo, PostgresError, Stored, Upload};

@@ -16,13 +16,13 @@ mod session;
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::HubError;
 use crate::model::{Account, Agent, Channel, Group, Service, Token, UiEntry};
-use crate::store::{Loaded, Store};
+use crate::store::{Files, Loaded, Store};
 
 pub use directory::{ChannelSummary, Tokens};
 pub use prelogin::PreloginLimits;
@@ -104,7 +104,7 @@ pub(crate) struct Inner {
     pub store: Store,
     pub state: Mutex<State>,
     pub epoch: String,
-    pub files_dir: PathBuf,
+    pub files: Files,
     pub next_conn: AtomicU64,
     pub passwords: crate::throttle::PasswordGuard,
 }
@@ -120,12 +120,14 @@ impl Hub {
     pub fn open(dir: &Path, cfg: HubConfig) -> Result<Hub, HubError> {
         std::fs::create_dir_all(dir.join("files"))?;
         let (store, loaded) = crate::store::open_redb(&dir.join("channels.redb"), &cfg)?;
-        Ok(Hub::with_store(store, loaded, dir.join("files"), cfg))
+        let files = Files::disk(dir.join("files"));
+        Ok(Hub::with_store(store, loaded, files, cfg))
     }
 
     /// Opens the hub's state in the PostgreSQL database at `url` (a libpq-style
     /// `postgres://` URL; `?schema=NAME` picks the schema, `public` by default), applying the
-    /// missing migrations, with uploaded files in `files_dir` (created if missing).
+    /// missing migrations. Uploaded files are kept in the database too; `files_dir` (created
+    /// if missing) spools uploads and still serves files kept there by earlier versions.
     ///
     /// One hub owns a database's channel state at a time: its in-memory state is authoritative,
     /// so a second open fails with [`crate::PostgresError::Owned`] while the first is open.
@@ -147,8 +149,9 @@ impl Hub {
         me: crate::OwnerInfo,
     ) -> Result<Hub, HubError> {
         std::fs::create_dir_all(files_dir)?;
-        let (store, loaded) = crate::store::open_postgres(url, cfg.recent_in_memory, me)?;
-        Ok(Hub::with_store(store, loaded, files_dir.to_owned(), cfg))
+        let (store, loaded) = crate::store::open_postgres(url, &cfg, me)?;
+        let files = Files::postgres(files_dir.to_owned(), url)?;
+        Ok(Hub::with_store(store, loaded, files, cfg))
     }
 
     /// Resolves once another hub has taken this hub's state (PostgreSQL only: see
@@ -159,7 +162,7 @@ impl Hub {
     }
 
     /// The hub over a store just opened and what it loaded.
-    fn with_store(store: Store, loaded: Loaded, files_dir: PathBuf, cfg: HubConfig) -> Hub {
+    fn with_store(store: Store, loaded: Loaded, files: Files, cfg: HubConfig) -> Hub {
         let Loaded {
             epoch,
             accounts,
@@ -216,7 +219,7 @@ impl Hub {
                 store,
                 state: Mutex::new(state),
                 epoch,
-                files_dir,
+                files,
                 next_conn: AtomicU64::new(1),
                 passwords: crate::throttle::PasswordGuard::new(),
             }),
@@ -237,9 +240,9 @@ impl Hub {
         &self.inner.passwords
     }
 
-    /// Where uploaded files live.
-    pub fn files_dir(&self) -> &Path {
-        &self.inner.files_dir
+    /// Where uploaded files are kept.
+    pub fn files(&self) -> &Files {
+        &self.inner.files
     }
 
     /// Locks the state. Frames queued while it is held are flushed to their connections when
