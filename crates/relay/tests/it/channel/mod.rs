@@ -13,6 +13,7 @@ mod crash;
 mod download_headers;
 mod durable_acks;
 mod flood_fairness;
+mod node_files;
 mod nodes;
 mod ping_flood;
 mod prelogin_budget;
