@@ -64,6 +64,18 @@ impl HubConfig {
     }
 }
 
+/// The channel messages a hub keeps in memory, and what its store read to start it: with many
+/// channels or deep histories both follow [`HubConfig::cache_bytes`], not the histories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageMemory {
+    /// Messages held now, across all channels.
+    pub held: usize,
+    /// What they take, about.
+    pub held_bytes: usize,
+    /// Messages the store read when the hub opened (or took the state over).
+    pub loaded_at_open: usize,
+}
+
 impl Default for HubConfig {
     fn default() -> Self {
         Self {
@@ -105,6 +117,7 @@ pub(crate) struct Inner {
     pub state: Mutex<State>,
     pub epoch: String,
     pub files: Files,
+    pub loaded_at_open: usize,
     pub next_conn: AtomicU64,
     pub passwords: crate::throttle::PasswordGuard,
 }
@@ -212,7 +225,15 @@ impl Hub {
                 store.put_log_meta(ch, &log.meta);
             }
         }
+        let loaded_at_open = logs.values().map(|l| l.newest.len()).sum();
         (state.logs, state.recent) = log::loaded(logs, &cfg);
+        tracing::debug!(
+            channels = state.channels.len(),
+            loaded = loaded_at_open,
+            held = state.recent.messages(),
+            held_bytes = state.recent.bytes(),
+            "channel state loaded"
+        );
         Hub {
             inner: Arc::new(Inner {
                 cfg,
@@ -220,6 +241,7 @@ impl Hub {
                 state: Mutex::new(state),
                 epoch,
                 files,
+                loaded_at_open,
                 next_conn: AtomicU64::new(1),
                 passwords: crate::throttle::PasswordGuard::new(),
             }),
@@ -238,6 +260,16 @@ impl Hub {
     /// The bound on password checks and the sign-in throttle.
     pub fn passwords(&self) -> &crate::throttle::PasswordGuard {
         &self.inner.passwords
+    }
+
+    /// The channel messages held in memory, and what the store read at open.
+    pub fn message_memory(&self) -> MessageMemory {
+        let st = self.lock();
+        MessageMemory {
+            held: st.recent.messages(),
+            held_bytes: st.recent.bytes(),
+            loaded_at_open: self.inner.loaded_at_open,
+        }
     }
 
     /// Where uploaded files are kept.
