@@ -47,14 +47,35 @@ enum Kind {
 /// How much of a file a download reads at a time from disk.
 const DISK_READ: usize = 64 << 10;
 
+/// Removes the spools of uploads that a crash cut off. Only the hub that owns the state keeps
+/// files, and this runs when it opens, before any upload of its own.
+fn sweep_spools(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(".upload-")
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, dir = %dir.display(), "removed the spools of uploads cut off by a crash");
+    }
+}
+
 impl Files {
     /// Files in `dir`, which exists.
     pub(crate) fn disk(dir: PathBuf) -> Files {
+        sweep_spools(&dir);
         Files(Arc::new(Kind::Disk(dir)))
     }
 
     /// Files in the PostgreSQL database at `url` (migrated already), spooled in `dir`.
     pub(crate) fn postgres(dir: PathBuf, url: &str) -> Result<Files, crate::store::PostgresError> {
+        sweep_spools(&dir);
         Ok(Files(Arc::new(Kind::Postgres(
             dir,
             Box::new(postgres::Pool::new(url)?),

@@ -24,4 +24,5 @@ mod stalled_body;
 mod token_lifetimes;
 mod trusted_proxy;
 mod unread_close;
+mod upload_spools;
 mod uploads;
