@@ -78,13 +78,11 @@ fn valid_key(key: &str) -> bool {
 /// Longest `key` field read: longer ones are no key that was issued.
 const MAX_KEY_FIELD: usize = 1024;
 
+/// As for the hub's store errors: the cause in the log, only what failed to the client (anyone
+/// may call these routes, and the chain can name the database's address).
 fn internal(e: relay_channels::FileError) -> ApiError {
-    tracing::warn!(error = &e as &dyn std::error::Error, "uploaded files");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        50000,
-        relay_wire::error_chain::ErrorChain(&e).to_string(),
-    )
+    tracing::error!(error = &e as &dyn std::error::Error, "uploaded files");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 50000, e.to_string())
 }
 
 fn unknown_key() -> ApiError {

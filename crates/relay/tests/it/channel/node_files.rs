@@ -3,7 +3,7 @@
 //! that takes the state over after a `kill -9` of the owner serves the same bytes, with the
 //! same length and type on HEAD. An upload cut off halfway is never served and leaves its key
 //! usable; a used key stays used on the next owner; a malformed key and a key no file has get
-//! their clear errors.
+//! their clear errors. Connections the database ends are replaced on the next request.
 //!
 //! The server comes from RELAY_TEST_POSTGRES (`scripts/with-postgres` sets it). Without it the
 //! tests say they did not run and pass; with RELAY_REQUIRE_POSTGRES=1 they fail instead. Each
@@ -370,4 +370,59 @@ async fn an_upload_through_a_forwarding_standby_is_served_by_every_node_and_the_
             "node {i}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_served_again_once_the_database_ended_their_connections() {
+    let Some((base, url, _)) = store_url("cut") else {
+        return;
+    };
+    let node = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || {
+            let node = node_on(&url, false);
+            wait_for_owner(&[&node]);
+            node
+        }
+    })
+    .await
+    .unwrap();
+    let token = signed_in(&node, &url).await;
+    let file = file_of(1 << 20 | 3);
+    let (post_url, key) = ticket(&node, &token, "pdf").await;
+    assert_eq!(post(&post_url, &key, &file).await.0, 200);
+    assert!(get(&node, &key).await.3 == file);
+
+    // The server ends every connection the file store holds, as a restart of it would.
+    let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let ended: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = 'relay-channels files'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(ended > 0, "the file store had connections to end");
+
+    let deadline = Instant::now() + DEADLINE;
+    let (status, ty, _, bytes) = loop {
+        let got = get(&node, &key).await;
+        // A request already on its way over a connection being ended fails with a 500 naming
+        // what failed; the next one connects again.
+        if got.0 != 500 || Instant::now() > deadline {
+            break got;
+        }
+        let body: Value = serde_json::from_slice(&got.3).unwrap();
+        assert_eq!(body["code"], 50000, "{body}");
+    };
+    assert_eq!((status, ty.as_str()), (200, "application/pdf"));
+    assert!(bytes == file, "served again, whole");
+    let (post_url, key) = ticket(&node, &token, "pdf").await;
+    assert_eq!(post(&post_url, &key, b"after").await.0, 200);
+    assert_eq!(get(&node, &key).await.3, b"after");
 }
