@@ -16,13 +16,13 @@ mod session;
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::HubError;
 use crate::model::{Account, Agent, Channel, Group, Service, Token, UiEntry};
-use crate::store::{Loaded, Store};
+use crate::store::{Files, Loaded, Store};
 
 pub use directory::{ChannelSummary, Tokens};
 pub use prelogin::PreloginLimits;
@@ -62,6 +62,18 @@ impl HubConfig {
     pub(crate) fn page_cache_bytes(&self) -> usize {
         self.cache_bytes - self.recent_bytes()
     }
+}
+
+/// The channel messages a hub keeps in memory, and what its store read to start it: with many
+/// channels or deep histories both follow [`HubConfig::cache_bytes`], not the histories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageMemory {
+    /// Messages held now, across all channels.
+    pub held: usize,
+    /// What they take, about.
+    pub held_bytes: usize,
+    /// Messages the store read when the hub opened (or took the state over).
+    pub loaded_at_open: usize,
 }
 
 impl Default for HubConfig {
@@ -104,7 +116,8 @@ pub(crate) struct Inner {
     pub store: Store,
     pub state: Mutex<State>,
     pub epoch: String,
-    pub files_dir: PathBuf,
+    pub files: Files,
+    pub loaded_at_open: usize,
     pub next_conn: AtomicU64,
     pub passwords: crate::throttle::PasswordGuard,
 }
@@ -120,12 +133,14 @@ impl Hub {
     pub fn open(dir: &Path, cfg: HubConfig) -> Result<Hub, HubError> {
         std::fs::create_dir_all(dir.join("files"))?;
         let (store, loaded) = crate::store::open_redb(&dir.join("channels.redb"), &cfg)?;
-        Ok(Hub::with_store(store, loaded, dir.join("files"), cfg))
+        let files = Files::disk(dir.join("files"));
+        Ok(Hub::with_store(store, loaded, files, cfg))
     }
 
     /// Opens the hub's state in the PostgreSQL database at `url` (a libpq-style
     /// `postgres://` URL; `?schema=NAME` picks the schema, `public` by default), applying the
-    /// missing migrations, with uploaded files in `files_dir` (created if missing).
+    /// missing migrations. Uploaded files are kept in the database too; `files_dir` (created
+    /// if missing) spools uploads and still serves files kept there by earlier versions.
     ///
     /// One hub owns a database's channel state at a time: its in-memory state is authoritative,
     /// so a second open fails with [`crate::PostgresError::Owned`] while the first is open.
@@ -147,8 +162,9 @@ impl Hub {
         me: crate::OwnerInfo,
     ) -> Result<Hub, HubError> {
         std::fs::create_dir_all(files_dir)?;
-        let (store, loaded) = crate::store::open_postgres(url, cfg.recent_in_memory, me)?;
-        Ok(Hub::with_store(store, loaded, files_dir.to_owned(), cfg))
+        let (store, loaded) = crate::store::open_postgres(url, &cfg, me)?;
+        let files = Files::postgres(files_dir.to_owned(), url)?;
+        Ok(Hub::with_store(store, loaded, files, cfg))
     }
 
     /// Resolves once another hub has taken this hub's state (PostgreSQL only: see
@@ -159,7 +175,7 @@ impl Hub {
     }
 
     /// The hub over a store just opened and what it loaded.
-    fn with_store(store: Store, loaded: Loaded, files_dir: PathBuf, cfg: HubConfig) -> Hub {
+    fn with_store(store: Store, loaded: Loaded, files: Files, cfg: HubConfig) -> Hub {
         let Loaded {
             epoch,
             accounts,
@@ -209,14 +225,23 @@ impl Hub {
                 store.put_log_meta(ch, &log.meta);
             }
         }
+        let loaded_at_open = logs.values().map(|l| l.newest.len()).sum();
         (state.logs, state.recent) = log::loaded(logs, &cfg);
+        tracing::debug!(
+            channels = state.channels.len(),
+            loaded = loaded_at_open,
+            held = state.recent.messages(),
+            held_bytes = state.recent.bytes(),
+            "channel state loaded"
+        );
         Hub {
             inner: Arc::new(Inner {
                 cfg,
                 store,
                 state: Mutex::new(state),
                 epoch,
-                files_dir,
+                files,
+                loaded_at_open,
                 next_conn: AtomicU64::new(1),
                 passwords: crate::throttle::PasswordGuard::new(),
             }),
@@ -237,9 +262,19 @@ impl Hub {
         &self.inner.passwords
     }
 
-    /// Where uploaded files live.
-    pub fn files_dir(&self) -> &Path {
-        &self.inner.files_dir
+    /// The channel messages held in memory, and what the store read at open.
+    pub fn message_memory(&self) -> MessageMemory {
+        let st = self.lock();
+        MessageMemory {
+            held: st.recent.messages(),
+            held_bytes: st.recent.bytes(),
+            loaded_at_open: self.inner.loaded_at_open,
+        }
+    }
+
+    /// Where uploaded files are kept.
+    pub fn files(&self) -> &Files {
+        &self.inner.files
     }
 
     /// Locks the state. Frames queued while it is held are flushed to their connections when

@@ -10,6 +10,7 @@
 //! how far it has committed, and the transport holds the frames that follow a change (its
 //! `copy`, its deliveries) until that number is durable.
 
+mod files;
 mod postgres;
 mod redb;
 
@@ -27,6 +28,7 @@ use crate::model::{
     Account, Agent, Channel, Group, LogMeta, LoggedMessage, Service, Token, UiEntry,
 };
 
+pub use files::{FileError, Files, Stored, Upload};
 pub(crate) use postgres::open as open_postgres;
 pub use postgres::{host_name, OwnerInfo, PostgresError};
 pub(crate) use redb::open as open_redb;

@@ -31,7 +31,7 @@
 
 mod error;
 mod owner;
-mod schema;
+pub(super) mod schema;
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -45,6 +45,7 @@ use super::{
     Table,
 };
 use crate::error::HubError;
+use crate::hub::HubConfig;
 use crate::model::{LogMeta, LoggedMessage};
 use relay_pg::Target;
 use schema::{LOGS, MESSAGES, META};
@@ -66,9 +67,14 @@ const KEEPALIVE_COUNT: u32 = 3;
 const OWNER_ATTEMPTS: u32 = 20;
 const OWNER_RETRY: Duration = Duration::from_millis(50);
 
-/// Connects, migrates, takes ownership and loads everything, keeping the newest `recent`
-/// messages of each channel in memory; then hands the connection to the writer thread.
-pub(crate) fn open(url: &str, recent: usize, me: OwnerInfo) -> Result<(Store, Loaded), HubError> {
+/// Connects, migrates, takes ownership and loads everything, with the newest messages of each
+/// channel that its share of the newest messages' budget holds (as the embedded store loads
+/// them); then hands the connection to the writer thread.
+pub(crate) fn open(url: &str, cfg: &HubConfig, me: OwnerInfo) -> Result<(Store, Loaded), HubError> {
+    let budget = Budget {
+        per_channel: cfg.recent_in_memory,
+        bytes: cfg.recent_bytes(),
+    };
     let application = if me.node.is_empty() {
         "relay-channels".to_string()
     } else {
@@ -101,7 +107,7 @@ pub(crate) fn open(url: &str, recent: usize, me: OwnerInfo) -> Result<(Store, Lo
                     return;
                 }
             };
-            match backend.open(recent) {
+            match backend.open(budget) {
                 Ok(loaded) => {
                     let _ = opened_tx.send(Ok(loaded));
                 }
@@ -259,7 +265,7 @@ impl Postgres {
 
     /// The first connection: migrates, takes ownership (waiting a little for a previous owner
     /// to leave), then loads.
-    fn open(&mut self, recent: usize) -> Result<Loaded, HubError> {
+    fn open(&mut self, budget: Budget) -> Result<Loaded, HubError> {
         let (target, quoted, key) = (&self.target, &self.quoted, &self.owner_key);
         let me = &self.me;
         let (conn, loaded) = self.rt.block_on(async {
@@ -270,7 +276,7 @@ impl Postgres {
             }
             take_ownership(&client, key, target, OWNER_ATTEMPTS).await?;
             write_owner(&client, quoted, me).await?;
-            let loaded = load(&client, quoted, recent).await?;
+            let loaded = load(&client, quoted, budget).await?;
             let sql = Statements::prepare(&client, quoted)
                 .await
                 .map_err(PostgresError::from)?;
@@ -647,8 +653,17 @@ async fn lock_holder(client: &Client, key: &str) -> String {
     }
 }
 
+/// How many of each channel's newest messages a load reads.
+#[derive(Clone, Copy)]
+struct Budget {
+    /// At most this many per channel (`recent_in_memory`).
+    per_channel: usize,
+    /// The newest messages' share of the memory budget, for all channels together.
+    bytes: usize,
+}
+
 /// Everything, as the embedded store's `load` reads it; the epoch is made on the first open.
-async fn load(client: &Client, s: &str, recent: usize) -> Result<Loaded, HubError> {
+async fn load(client: &Client, s: &str, budget: Budget) -> Result<Loaded, HubError> {
     let pg = |e: tokio_postgres::Error| HubError::from(PostgresError::from(e));
     client
         .execute(
@@ -727,16 +742,27 @@ async fn load(client: &Client, s: &str, recent: usize) -> Result<Loaded, HubErro
             firsts.insert(r.get(0), first as u64);
         }
     }
-    let limit = recent.max(1) as i64;
+    // Each channel's newest messages while their encoded bytes fit its share of the budget
+    // (encoded, a message takes about half of what it takes in memory), the newest one always
+    // (it says where the log goes on), at most `per_channel`: what the hub would keep of them
+    // anyway, so that a takeover with many channels or long histories does not read (and
+    // hold, until the hub trims it) 1,024 messages per channel. `octet_length` reads a value's
+    // stored length without fetching it.
+    let share = (budget.bytes / 2 / out.channels.len().max(1)) as i64;
+    let limit = budget.per_channel.max(1) as i64;
     let mut newest: HashMap<String, Vec<LoggedMessage>> = HashMap::new();
     for r in client
         .query(
             &format!(
                 "SELECT id, m.value FROM unnest($1::text[]) AS id CROSS JOIN LATERAL \
-                 (SELECT \"offset\", value FROM {s}.{MESSAGES} WHERE channel_id = id \
-                  ORDER BY \"offset\" DESC LIMIT $2) m ORDER BY id, m.\"offset\""
+                 (SELECT \"offset\", value, \
+                         row_number() OVER w AS n, sum(octet_length(value)) OVER w AS upto \
+                  FROM (SELECT \"offset\", value FROM {s}.{MESSAGES} WHERE channel_id = id \
+                        ORDER BY \"offset\" DESC LIMIT $2) t \
+                  WINDOW w AS (ORDER BY \"offset\" DESC)) m \
+                 WHERE m.n = 1 OR m.upto <= $3 ORDER BY id, m.\"offset\""
             ),
-            &[&ids, &limit],
+            &[&ids, &limit, &share],
         )
         .await
         .map_err(pg)?

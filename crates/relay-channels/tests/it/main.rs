@@ -5,3 +5,4 @@ mod memory_budget;
 mod postgres_hub;
 mod prelogin_budget;
 mod support;
+mod takeover_memory;

@@ -78,39 +78,10 @@ fn valid_key(key: &str) -> bool {
 /// Longest `key` field read: longer ones are no key that was issued.
 const MAX_KEY_FIELD: usize = 1024;
 
-/// An upload being written, under a name no download can ask for (keys never start with a
-/// dot); removed unless it is moved to its key's name.
-struct PartFile {
-    path: std::path::PathBuf,
-    file: Option<tokio::fs::File>,
-}
-
-impl PartFile {
-    async fn create(dir: &std::path::Path) -> Result<Self, ApiError> {
-        let path = dir.join(format!(".upload-{}", relay_channels::auth::new_token()));
-        let file = tokio::fs::File::create(&path).await.map_err(internal)?;
-        Ok(PartFile {
-            path,
-            file: Some(file),
-        })
-    }
-
-    async fn finish(mut self, to: &std::path::Path) -> Result<(), ApiError> {
-        if let Some(mut f) = self.file.take() {
-            use tokio::io::AsyncWriteExt;
-            f.flush().await.map_err(internal)?;
-        }
-        tokio::fs::rename(&self.path, to).await.map_err(internal)
-    }
-}
-
-impl Drop for PartFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn internal(e: std::io::Error) -> ApiError {
+/// As for the hub's store errors: the cause in the log, only what failed to the client (anyone
+/// may call these routes, and the chain can name the database's address).
+fn internal(e: relay_channels::FileError) -> ApiError {
+    tracing::error!(error = &e as &dyn std::error::Error, "uploaded files");
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 50000, e.to_string())
 }
 
@@ -122,16 +93,15 @@ fn unknown_key() -> ApiError {
     )
 }
 
-/// Anyone may post here, so the file is written to disk as it arrives, never held in memory,
+/// Anyone may post here, so the file is spooled to disk as it arrives, never held in memory,
 /// and a key that comes first (as the SDK sends it) is checked before any byte of the file is
-/// read.
+/// read. Only a complete upload is kept under its key (see `relay_channels::Files`).
 async fn upload(face: Live, form: Result<Multipart, MultipartRejection>) -> ApiResult {
-    use tokio::io::AsyncWriteExt;
     let mut form = form.map_err(|e| {
         ApiError::bad_request(format!("the upload must be multipart/form-data: {e}"))
     })?;
     let mut key = None;
-    let mut stored: Option<(PartFile, usize)> = None;
+    let mut stored: Option<relay_channels::Upload> = None;
     // Every read may wait at most BODY_TIMEOUT: a client that stops sending is given up on,
     // while a large upload on a slow link still gets through.
     let timeout = super::api::BODY_TIMEOUT;
@@ -162,29 +132,26 @@ async fn upload(face: Live, form: Result<Multipart, MultipartRejection>) -> ApiR
                 key = Some(k);
             }
             Some("file") => {
-                let mut out = PartFile::create(face.hub.files_dir()).await?;
-                let mut size = 0;
+                let mut out = face.hub.files().begin().await.map_err(internal)?;
                 while let Some(chunk) = tokio::time::timeout(timeout, part.chunk())
                     .await
                     .map_err(stalled)?
                     .map_err(|e| ApiError::bad_request(e.to_string()))?
                 {
-                    if let Some(f) = out.file.as_mut() {
-                        f.write_all(&chunk).await.map_err(internal)?;
-                    }
-                    size += chunk.len();
+                    out.write(&chunk).await.map_err(internal)?;
                 }
-                stored = Some((out, size));
+                stored = Some(out);
             }
             _ => {}
         }
     }
     let key = key.ok_or_else(|| ApiError::bad_request("missing form field key"))?;
-    let (file, size) = stored.ok_or_else(|| ApiError::bad_request("missing form field file"))?;
+    let file = stored.ok_or_else(|| ApiError::bad_request("missing form field file"))?;
+    // Taken before the file is kept: of two uploads racing with one key, one keeps its file.
     if !face.hub.take_upload_key(&key) {
         return Err(unknown_key());
     }
-    file.finish(&face.hub.files_dir().join(&key)).await?;
+    let size = face.hub.files().keep(file, &key).await.map_err(internal)?;
     Ok(ok(json!({"key": key, "size": size})))
 }
 
@@ -231,7 +198,7 @@ fn served_as(key: &str) -> Served {
 /// Headers every download carries: the type is never sniffed (a PNG that is really HTML stays
 /// a PNG), a stored file never changes (keys are used once), and an active type runs, if
 /// opened at all, in a sandbox with an opaque origin, and is saved rather than shown.
-fn download_headers(key: &str, len: usize) -> HeaderMap {
+fn download_headers(key: &str, len: u64) -> HeaderMap {
     let served = served_as(key);
     let mut h = HeaderMap::new();
     h.insert(
@@ -260,15 +227,24 @@ fn download_headers(key: &str, len: usize) -> HeaderMap {
     h
 }
 
+/// Streams the file chunk by chunk (a HEAD reads none of it): a download holds one chunk in
+/// memory, whatever the file's size and however slow the client.
 async fn download(face: Live, key: Result<Path<String>, PathRejection>) -> Response {
     let key = key.map(|Path(k)| k).unwrap_or_default();
+    let no_such_file = || ApiError::new(StatusCode::NOT_FOUND, 40400, "no such file");
     if !valid_key(&key) {
-        return ApiError::new(StatusCode::NOT_FOUND, 40400, "no such file").into_response();
+        return no_such_file().into_response();
     }
-    match tokio::fs::read(face.hub.files_dir().join(&key)).await {
-        Ok(bytes) => (download_headers(&key, bytes.len()), Body::from(bytes)).into_response(),
-        Err(_) => ApiError::new(StatusCode::NOT_FOUND, 40400, "no such file").into_response(),
-    }
+    let stored = match face.hub.files().open(&key).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return no_such_file().into_response(),
+        Err(e) => return internal(e).into_response(),
+    };
+    let headers = download_headers(&key, stored.size());
+    let chunks = futures_util::stream::try_unfold(stored, |mut stored| async move {
+        Ok::<_, relay_channels::FileError>(stored.next_chunk().await?.map(|c| (c, stored)))
+    });
+    (headers, Body::from_stream(chunks)).into_response()
 }
 
 #[cfg(test)]

@@ -93,9 +93,13 @@ impl Recent {
     }
 
     /// Bytes held across all channels.
-    #[cfg(test)]
-    pub(super) fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Messages held across all channels.
+    pub(crate) fn messages(&self) -> usize {
+        self.live
     }
 }
 
