@@ -136,15 +136,26 @@ struct Conn {
     config: Config,
     sql: Arc<Sql>,
     relaxed: bool,
+    hot: bool,
     live: tokio::sync::Mutex<Option<(Arc<Client>, Arc<Prepared>)>>,
 }
 
+/// Settings of the connections that run the batches. A prepared statement's plan is chosen
+/// once: left to itself PostgreSQL plans it again for each of its first executions and then
+/// keeps a generic plan, which, made while the table was small (a node's first minutes, or a
+/// new queue), reads the whole table on every batch long after the table has grown (the
+/// benchmark found thousands of sequential scans). Every batch statement has an index path:
+/// generic plans always, made with sequential scans ruled out, are right at any size and cost
+/// no planning per batch.
+const HOT_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off";
+
 impl Conn {
-    fn new(config: Config, sql: Arc<Sql>, relaxed: bool) -> Conn {
+    fn new(config: Config, sql: Arc<Sql>, relaxed: bool, hot: bool) -> Conn {
         Conn {
             config,
             sql,
             relaxed,
+            hot,
             live: tokio::sync::Mutex::new(None),
         }
     }
@@ -169,6 +180,9 @@ impl Conn {
         });
         if self.relaxed {
             client.batch_execute("SET synchronous_commit = off").await?;
+        }
+        if self.hot {
+            client.batch_execute(HOT_SETTINGS).await?;
         }
         let sql = &self.sql;
         let prepared = Prepared {
@@ -299,8 +313,8 @@ impl SharedQueue {
         let process: [u8; 5] = node.to_be_bytes()[3..].try_into().expect("5 bytes");
         let sql = Arc::new(Sql::new(&quoted));
         let relaxed = config.durability == Durability::Relaxed;
-        let conn = || Arc::new(Conn::new(target.config.clone(), sql.clone(), relaxed));
-        let general = conn();
+        let conn = |hot| Arc::new(Conn::new(target.config.clone(), sql.clone(), relaxed, hot));
+        let general = conn(false);
         general.connected().await?;
         Ok(Arc::new(SharedQueue {
             schema: quoted,
@@ -308,9 +322,11 @@ impl SharedQueue {
             config,
             ids: IdGenerator::with_process(process),
             general,
-            pushes: Batcher::spawn(conn(), push_batch, |(_, m): &PushReq| m.payload.data.len()),
-            pulls: Batcher::spawn(conn(), pull_batch, |_| 0),
-            acks: Batcher::spawn(conn(), ack_batch, |_| 0),
+            pushes: Batcher::spawn(conn(true), push_batch, |(_, m): &PushReq| {
+                m.payload.data.len()
+            }),
+            pulls: Batcher::spawn(conn(true), pull_batch, |_| 0),
+            acks: Batcher::spawn(conn(true), ack_batch, |_| 0),
         }))
     }
 
