@@ -40,6 +40,8 @@ const NOW_MS: &str = "(extract(epoch from statement_timestamp()) * 1000)::bigint
 const COLS: &str = "seq, id, source, destination, status, tries, topic, label, kind, \
     created_time_ms, update_time_ms, scheduled_time_ms, processing_time_ms, processed_time_ms, \
     error_time_ms";
+/// Batches of each kind in flight at once per node, each on its own connection.
+const IN_FLIGHT: usize = 2;
 /// Rows one maintenance statement touches at most, so that it holds few locks for a short time.
 const MAINTENANCE_ROWS: i64 = 1000;
 
@@ -315,6 +317,7 @@ impl SharedQueue {
         let relaxed = config.durability == Durability::Relaxed;
         let conn = |hot| Arc::new(Conn::new(target.config.clone(), sql.clone(), relaxed, hot));
         let general = conn(false);
+        let hot = || (0..IN_FLIGHT).map(|_| conn(true)).collect::<Vec<_>>();
         general.connected().await?;
         Ok(Arc::new(SharedQueue {
             schema: quoted,
@@ -322,11 +325,9 @@ impl SharedQueue {
             config,
             ids: IdGenerator::with_process(process),
             general,
-            pushes: Batcher::spawn(conn(true), push_batch, |(_, m): &PushReq| {
-                m.payload.data.len()
-            }),
-            pulls: Batcher::spawn(conn(true), pull_batch, |_| 0),
-            acks: Batcher::spawn(conn(true), ack_batch, |_| 0),
+            pushes: Batcher::spawn(hot(), push_batch, |(_, m): &PushReq| m.payload.data.len()),
+            pulls: Batcher::spawn(hot(), pull_batch, |_| 0),
+            acks: Batcher::spawn(hot(), ack_batch, |_| 0),
         }))
     }
 
