@@ -3,15 +3,20 @@
 //! commit) serves many clients, and an idle node answers a lone request at once.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 
 use super::{copied, Conn};
 use crate::error::EngineError;
 
 /// Requests in one statement at most.
 const MAX_BATCH: usize = 256;
+/// Requests a batch needs to start while another is in flight; fewer wait for that one to end
+/// (or for more to come), so the second connection overlaps commits under load without
+/// turning every lone request into a commit of its own.
+const MIN_OVERLAP: usize = 4;
 /// Payload bytes in one statement at most (a bind parameter is capped at 1 GB by the protocol).
 const MAX_BATCH_BYTES: usize = 32 << 20;
 
@@ -32,9 +37,13 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
         Fut: Future<Output = Result<Vec<Resp>, EngineError>> + Send + 'static,
     {
         let (tx, rx) = mpsc::unbounded_channel::<Job<Req, Resp>>();
-        let rx = Arc::new(Mutex::new(rx));
+        let queue = Arc::new(Queue {
+            rx: Mutex::new(rx),
+            in_flight: AtomicUsize::new(0),
+            ended: Notify::new(),
+        });
         for conn in conns {
-            tokio::spawn(work(conn, rx.clone(), run.clone(), weight));
+            tokio::spawn(work(conn, queue.clone(), run.clone(), weight));
         }
         Batcher { tx }
     }
@@ -47,11 +56,18 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
     }
 }
 
-/// One connection's loop: gather what is waiting (the receiver is held only while gathering),
-/// run it, answer every caller.
+/// What the connections of one kind share: the waiting requests (held by the one gathering),
+/// how many batches run, and a signal when one ends.
+struct Queue<Req, Resp> {
+    rx: Mutex<mpsc::UnboundedReceiver<Job<Req, Resp>>>,
+    in_flight: AtomicUsize,
+    ended: Notify,
+}
+
+/// One connection's loop: gather what is waiting, run it, answer every caller.
 async fn work<Req, Resp, F, Fut>(
     conn: Arc<Conn>,
-    rx: Arc<Mutex<mpsc::UnboundedReceiver<Job<Req, Resp>>>>,
+    queue: Arc<Queue<Req, Resp>>,
     run: F,
     weight: fn(&Req) -> usize,
 ) where
@@ -64,8 +80,9 @@ async fn work<Req, Resp, F, Fut>(
     loop {
         let mut jobs = Vec::new();
         let mut bytes = 0;
+        let mut closed = false;
         {
-            let mut rx = rx.lock().await;
+            let mut rx = queue.rx.lock().await;
             let first = match held.take() {
                 Some(j) => j,
                 None => match rx.recv().await {
@@ -75,23 +92,50 @@ async fn work<Req, Resp, F, Fut>(
             };
             bytes += weight(&first.0);
             jobs.push(first);
-            while jobs.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(j) => {
-                        let w = weight(&j.0);
-                        if bytes + w > MAX_BATCH_BYTES {
-                            held = Some(j);
-                            break;
+            loop {
+                while jobs.len() < MAX_BATCH && held.is_none() {
+                    match rx.try_recv() {
+                        Ok(j) => {
+                            let w = weight(&j.0);
+                            if bytes + w > MAX_BATCH_BYTES {
+                                held = Some(j);
+                            } else {
+                                bytes += w;
+                                jobs.push(j);
+                            }
                         }
-                        bytes += w;
-                        jobs.push(j);
+                        Err(_) => break,
                     }
-                    Err(_) => break,
+                }
+                if jobs.len() >= MIN_OVERLAP || held.is_some() || closed {
+                    break;
+                }
+                // Registered before the check, so an end between the two is not missed.
+                let ended = queue.ended.notified();
+                tokio::pin!(ended);
+                ended.as_mut().enable();
+                if queue.in_flight.load(Ordering::Acquire) == 0 {
+                    break;
+                }
+                tokio::select! {
+                    j = rx.recv() => match j {
+                        Some(j) if bytes + weight(&j.0) > MAX_BATCH_BYTES => held = Some(j),
+                        Some(j) => {
+                            bytes += weight(&j.0);
+                            jobs.push(j);
+                        }
+                        None => closed = true,
+                    },
+                    _ = ended => {}
                 }
             }
+            queue.in_flight.fetch_add(1, Ordering::AcqRel);
         }
         let (reqs, replies): (Vec<Req>, Vec<_>) = jobs.into_iter().unzip();
-        match run(conn.clone(), reqs).await {
+        let result = run(conn.clone(), reqs).await;
+        queue.in_flight.fetch_sub(1, Ordering::AcqRel);
+        queue.ended.notify_waiters();
+        match result {
             Ok(resps) => {
                 for (reply, resp) in replies.into_iter().zip(resps) {
                     let _ = reply.send(Ok(resp));
