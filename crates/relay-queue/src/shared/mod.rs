@@ -8,8 +8,9 @@
 //!
 //! Each node batches: concurrent pushes become one multi-row `INSERT … SELECT unnest(…)`, acks
 //! one `UPDATE … FROM unnest(…)` that locks its rows in `seq` order, pulls one statement that
-//! claims for every waiting client at once. Each kind has its own connection and batcher, so a
-//! pull never waits for a push's commit. Every statement is one autocommitted transaction.
+//! claims for every waiting client at once. Each kind has its own batcher and two connections,
+//! so a pull never waits for a push's commit and one batch gathers while another commits.
+//! Every statement is one autocommitted transaction.
 
 mod batcher;
 mod error;
