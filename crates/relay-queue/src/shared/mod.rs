@@ -139,7 +139,7 @@ struct Conn {
     config: Config,
     sql: Arc<Sql>,
     relaxed: bool,
-    hot: bool,
+    settings: &'static str,
     live: tokio::sync::Mutex<Option<(Arc<Client>, Arc<Prepared>)>>,
 }
 
@@ -151,14 +151,18 @@ struct Conn {
 /// generic plans always, made with sequential scans ruled out, are right at any size and cost
 /// no planning per batch.
 const HOT_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off";
+/// The other connection's: its prepared reads (get, list, a listed payload) are planned for
+/// each call, so they too never keep a plan made for a small table; they are not the hot path,
+/// and its counts and maintenance need plans that may scan.
+const GENERAL_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan";
 
 impl Conn {
-    fn new(config: Config, sql: Arc<Sql>, relaxed: bool, hot: bool) -> Conn {
+    fn new(config: Config, sql: Arc<Sql>, relaxed: bool, settings: &'static str) -> Conn {
         Conn {
             config,
             sql,
             relaxed,
-            hot,
+            settings,
             live: tokio::sync::Mutex::new(None),
         }
     }
@@ -184,9 +188,7 @@ impl Conn {
         if self.relaxed {
             client.batch_execute("SET synchronous_commit = off").await?;
         }
-        if self.hot {
-            client.batch_execute(HOT_SETTINGS).await?;
-        }
+        client.batch_execute(self.settings).await?;
         let sql = &self.sql;
         let prepared = Prepared {
             push: client.prepare(&sql.push).await?,
@@ -316,9 +318,20 @@ impl SharedQueue {
         let process: [u8; 5] = node.to_be_bytes()[3..].try_into().expect("5 bytes");
         let sql = Arc::new(Sql::new(&quoted));
         let relaxed = config.durability == Durability::Relaxed;
-        let conn = |hot| Arc::new(Conn::new(target.config.clone(), sql.clone(), relaxed, hot));
-        let general = conn(false);
-        let hot = || (0..IN_FLIGHT).map(|_| conn(true)).collect::<Vec<_>>();
+        let conn = |settings| {
+            Arc::new(Conn::new(
+                target.config.clone(),
+                sql.clone(),
+                relaxed,
+                settings,
+            ))
+        };
+        let general = conn(GENERAL_SETTINGS);
+        let hot = || {
+            (0..IN_FLIGHT)
+                .map(|_| conn(HOT_SETTINGS))
+                .collect::<Vec<_>>()
+        };
         general.connected().await?;
         Ok(Arc::new(SharedQueue {
             schema: quoted,
