@@ -18,6 +18,8 @@ mod cpu;
 #[allow(dead_code)]
 #[path = "queue_load/http.rs"]
 mod http;
+#[path = "queue_load_pg/processes.rs"]
+mod processes;
 #[allow(dead_code)]
 #[path = "queue_load/relay.rs"]
 mod relay;
@@ -33,8 +35,9 @@ use bytes::Bytes;
 use clap::Parser;
 use tokio_postgres::{Client, NoTls, Statement};
 
+use processes::{Reading, Watched};
 use relay::RelayCycle;
-use workload::{Cycle, Outcome, Pace};
+use workload::{Cycle, Outcome, Pace, WARMUP};
 
 #[derive(Parser)]
 #[command(about = "Queue cycle: Relay on PostgreSQL (1 and N nodes) vs a plain SKIP LOCKED queue")]
@@ -69,6 +72,15 @@ struct Args {
     /// Worker threads of the generator's runtime.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// The single node's process id, to report its CPU per cycle.
+    #[arg(long)]
+    one_node_pid: Option<u32>,
+    /// The several nodes' process ids, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    node_pids: Vec<u32>,
+    /// Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`).
+    #[arg(long, default_value_t = 100)]
+    clk_tck: u32,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -81,6 +93,10 @@ enum Contender {
 struct Total {
     outcome: Option<Outcome>,
     commits: i64,
+    /// CPU of each process group over the runs, set-up and warm-up included.
+    cpu: Reading,
+    /// Cycles those readings cover: the measured ones and the warm-up.
+    cpu_cycles: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -143,6 +159,12 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     let stats = connect(&args.postgres).await?;
     stats.batch_execute(PLAIN_SCHEMA).await?;
+    let backend: i32 = stats
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await?
+        .get(0);
+    let watched = Watched::new(backend as u32, args.clk_tck)
+        .context("PostgreSQL's processes are not visible in /proc (is it on this machine?)")?;
     let run_id = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as u32;
@@ -154,6 +176,8 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         .map(|_| Total {
             outcome: None,
             commits: 0,
+            cpu: Reading::default(),
+            cpu_cycles: 0,
         })
         .collect();
     let mut run = 0usize;
@@ -163,6 +187,12 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         for (k, &who) in order.iter().enumerate() {
             let before = commits(&stats).await?;
             let name = label(who, nodes.len());
+            let pids: &[u32] = match who {
+                Contender::OneNode => args.one_node_pid.as_slice(),
+                Contender::Nodes => &args.node_pids,
+                Contender::Plain => &[],
+            };
+            let cpu_before = watched.read(pids);
             eprintln!(
                 "{name}: {} clients, {} cycles (round {})…",
                 args.clients,
@@ -194,6 +224,8 @@ async fn bench(args: Args) -> anyhow::Result<()> {
                 }
             };
             run += 1;
+            totals[k].cpu.add(&watched.read(pids).since(&cpu_before));
+            totals[k].cpu_cycles += o.messages + WARMUP * args.clients as u64;
             eprintln!("  {:.0} cycles/s", o.rate());
             tokio::time::sleep(settle).await;
             let after = commits(&stats).await?;
@@ -227,6 +259,36 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             totals[k].commits as f64 / requests,
             o.push_ms(0.5),
             o.push_ms(0.99),
+        );
+    }
+    println!(
+        "\nCPU per cycle in µs (user + system, from /proc; connection set-up and warm-up \
+         cycles included), by process group; PostgreSQL is the whole server: every backend, \
+         its background workers, and the idle nodes' maintenance\n"
+    );
+    println!("| contender | Relay node(s) | PostgreSQL | load generator | all |");
+    println!("|---|---:|---:|---:|---:|");
+    for (k, &who) in order.iter().enumerate() {
+        let t = &totals[k];
+        if t.cpu_cycles == 0 {
+            continue;
+        }
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / t.cpu_cycles as f64;
+        let nodes_cell = if who == Contender::Plain {
+            "–".to_string()
+        } else if args.one_node_pid.is_none() && who == Contender::OneNode
+            || args.node_pids.is_empty() && who == Contender::Nodes
+        {
+            "?".to_string()
+        } else {
+            format!("{:.0}", per(t.cpu.nodes))
+        };
+        println!(
+            "| {} | {nodes_cell} | {:.0} | {:.0} | {:.0} |",
+            label(who, nodes.len()),
+            per(t.cpu.postgres),
+            per(t.cpu.generator),
+            per(t.cpu.nodes + t.cpu.postgres + t.cpu.generator),
         );
     }
     Ok(())

@@ -8,8 +8,9 @@
 //!
 //! Each node batches: concurrent pushes become one multi-row `INSERT … SELECT unnest(…)`, acks
 //! one `UPDATE … FROM unnest(…)` that locks its rows in `seq` order, pulls one statement that
-//! claims for every waiting client at once. Each kind has its own connection and batcher, so a
-//! pull never waits for a push's commit. Every statement is one autocommitted transaction.
+//! claims for every waiting client at once. Each kind has its own batcher and two connections,
+//! so a pull never waits for a push's commit and one batch gathers while another commits.
+//! Every statement is one autocommitted transaction.
 
 mod batcher;
 mod error;
@@ -40,6 +41,8 @@ const NOW_MS: &str = "(extract(epoch from statement_timestamp()) * 1000)::bigint
 const COLS: &str = "seq, id, source, destination, status, tries, topic, label, kind, \
     created_time_ms, update_time_ms, scheduled_time_ms, processing_time_ms, processed_time_ms, \
     error_time_ms";
+/// Batches of each kind in flight at once per node, each on its own connection.
+const IN_FLIGHT: usize = 2;
 /// Rows one maintenance statement touches at most, so that it holds few locks for a short time.
 const MAINTENANCE_ROWS: i64 = 1000;
 
@@ -136,15 +139,30 @@ struct Conn {
     config: Config,
     sql: Arc<Sql>,
     relaxed: bool,
+    settings: &'static str,
     live: tokio::sync::Mutex<Option<(Arc<Client>, Arc<Prepared>)>>,
 }
 
+/// Settings of the connections that run the batches. A prepared statement's plan is chosen
+/// once: left to itself PostgreSQL plans it again for each of its first executions and then
+/// keeps a generic plan, which, made while the table was small (a node's first minutes, or a
+/// new queue), reads the whole table on every batch long after the table has grown (the
+/// benchmark found thousands of sequential scans). Every batch statement has an index path:
+/// generic plans always, made with sequential scans ruled out, are right at any size and cost
+/// no planning per batch.
+const HOT_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off";
+/// The other connection's: its prepared reads (get, list, a listed payload) are planned for
+/// each call, so they too never keep a plan made for a small table; they are not the hot path,
+/// and its counts and maintenance need plans that may scan.
+const GENERAL_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan";
+
 impl Conn {
-    fn new(config: Config, sql: Arc<Sql>, relaxed: bool) -> Conn {
+    fn new(config: Config, sql: Arc<Sql>, relaxed: bool, settings: &'static str) -> Conn {
         Conn {
             config,
             sql,
             relaxed,
+            settings,
             live: tokio::sync::Mutex::new(None),
         }
     }
@@ -170,6 +188,7 @@ impl Conn {
         if self.relaxed {
             client.batch_execute("SET synchronous_commit = off").await?;
         }
+        client.batch_execute(self.settings).await?;
         let sql = &self.sql;
         let prepared = Prepared {
             push: client.prepare(&sql.push).await?,
@@ -299,8 +318,20 @@ impl SharedQueue {
         let process: [u8; 5] = node.to_be_bytes()[3..].try_into().expect("5 bytes");
         let sql = Arc::new(Sql::new(&quoted));
         let relaxed = config.durability == Durability::Relaxed;
-        let conn = || Arc::new(Conn::new(target.config.clone(), sql.clone(), relaxed));
-        let general = conn();
+        let conn = |settings| {
+            Arc::new(Conn::new(
+                target.config.clone(),
+                sql.clone(),
+                relaxed,
+                settings,
+            ))
+        };
+        let general = conn(GENERAL_SETTINGS);
+        let hot = || {
+            (0..IN_FLIGHT)
+                .map(|_| conn(HOT_SETTINGS))
+                .collect::<Vec<_>>()
+        };
         general.connected().await?;
         Ok(Arc::new(SharedQueue {
             schema: quoted,
@@ -308,9 +339,9 @@ impl SharedQueue {
             config,
             ids: IdGenerator::with_process(process),
             general,
-            pushes: Batcher::spawn(conn(), push_batch, |(_, m): &PushReq| m.payload.data.len()),
-            pulls: Batcher::spawn(conn(), pull_batch, |_| 0),
-            acks: Batcher::spawn(conn(), ack_batch, |_| 0),
+            pushes: Batcher::spawn(hot(), push_batch, |(_, m): &PushReq| m.payload.data.len()),
+            pulls: Batcher::spawn(hot(), pull_batch, |_| 0),
+            acks: Batcher::spawn(hot(), ack_batch, |_| 0),
         }))
     }
 

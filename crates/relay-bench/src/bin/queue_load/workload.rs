@@ -62,7 +62,7 @@ impl Outcome {
 }
 
 /// Cycles each client does before the clock starts, so connection set-up is not measured.
-const WARMUP: u64 = 20;
+pub(crate) const WARMUP: u64 = 20;
 
 /// Runs `messages` cycles spread over `clients` made by `make(index)`, watching the server's
 /// CPU with `probe` if there is one.
