@@ -351,7 +351,9 @@ impl Engine {
             msg.update_time = Some(now);
             msg.processing_time = Some(now);
             st.write(&msg, None);
-            let rx = self.writer.submit(vec![Change::Put {
+            // Answered once written, not synced: see `Writer::submit_written`. A power cut
+            // that loses it leaves the message pending, as its visibility timeout would.
+            let rx = self.writer.submit_written(vec![Change::Put {
                 message: msg.clone(),
                 payload: None,
             }]);

@@ -1,6 +1,11 @@
 //! The one thread that writes. Callers hand it their changes and wait; it takes everything that
 //! is waiting, commits it in one transaction and answers them all. One fsync then covers many
 //! requests, which is what lets durable pushes scale with concurrency (group commit).
+//!
+//! A job either waits for its changes to be synced (`submit`) or only for them to be written to
+//! the store, which a crash of the process does not undo, leaving the sync to the next synced
+//! commit or to `WRITTEN_SYNC_WITHIN` later (`submit_written`): a pull, whose loss in a power
+//! cut makes its message pending again (docs/queue.md, "What a reply waits for").
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -16,11 +21,18 @@ const MAX_JOBS_PER_COMMIT: usize = 1024;
 const LINGER: Duration = Duration::from_micros(200);
 /// How stale the disk may get in relaxed mode.
 const RELAXED_SYNC_INTERVAL: Duration = Duration::from_millis(100);
+/// In immediate mode, how long a change answered once written may wait for a sync when no
+/// synced commit comes to take it along. Long enough for a client's next request (a pull's ack)
+/// to arrive and sync it with its own commit, short enough to keep the window a power cut can
+/// reach small.
+const WRITTEN_SYNC_WITHIN: Duration = Duration::from_millis(20);
 
 pub(crate) type CommitResult = Result<(), Arc<StoreError>>;
 
 struct Job {
     changes: Vec<Change>,
+    /// Whether the caller waits for the sync, or only for the write.
+    sync: bool,
     done: oneshot::Sender<CommitResult>,
 }
 
@@ -52,28 +64,48 @@ impl Writer {
         })
     }
 
-    /// Queues changes for the next commit. Call while holding the engine's state lock so that
-    /// commits happen in the order the changes were made.
+    /// Queues changes for the next commit, answered once they are as durable as the store's
+    /// durability promises. Call while holding the engine's state lock so that commits happen
+    /// in the order the changes were made.
     pub(crate) fn submit(&self, changes: Vec<Change>) -> oneshot::Receiver<CommitResult> {
+        self.send(changes, true)
+    }
+
+    /// As `submit`, but answered once the changes are written, before they are synced: they
+    /// then survive a crash of the process, and a crash of the machine only within
+    /// `WRITTEN_SYNC_WITHIN` of the answer, or until the next synced commit if that is sooner.
+    pub(crate) fn submit_written(&self, changes: Vec<Change>) -> oneshot::Receiver<CommitResult> {
+        self.send(changes, false)
+    }
+
+    fn send(&self, changes: Vec<Change>, sync: bool) -> oneshot::Receiver<CommitResult> {
         let (done, rx) = oneshot::channel();
         // A send fails only when the writer thread is gone; the receiver then reports it.
         if let Some(tx) = &self.tx {
-            let _ = tx.send(Job { changes, done });
+            let _ = tx.send(Job {
+                changes,
+                sync,
+                done,
+            });
         }
         rx
     }
 }
 
 fn run(store: Arc<dyn Store>, durability: Durability, rx: mpsc::Receiver<Job>) {
-    let mut last_sync = Instant::now();
-    let mut dirty = false;
+    let sync_within = match durability {
+        Durability::Immediate => WRITTEN_SYNC_WITHIN,
+        Durability::Relaxed => RELAXED_SYNC_INTERVAL,
+    };
+    // When the oldest change written but not synced must be synced by.
+    let mut sync_due: Option<Instant> = None;
     let mut last_batch = 1;
     loop {
-        let first = if dirty {
-            match rx.recv_timeout(RELAXED_SYNC_INTERVAL) {
+        let first = if let Some(due) = sync_due {
+            match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
-                    sync(&*store, &mut dirty, &mut last_sync);
+                    sync(&*store, &mut sync_due, sync_within);
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -107,10 +139,8 @@ fn run(store: Arc<dyn Store>, durability: Durability, rx: mpsc::Receiver<Job>) {
             .iter_mut()
             .flat_map(|j| std::mem::take(&mut j.changes))
             .collect();
-        let durable = match durability {
-            Durability::Immediate => true,
-            Durability::Relaxed => last_sync.elapsed() >= RELAXED_SYNC_INTERVAL,
-        };
+        let asked = durability == Durability::Immediate && jobs.iter().any(|j| j.sync);
+        let durable = asked || sync_due.is_some_and(|due| Instant::now() >= due);
         let result = if changes.is_empty() && !durable {
             Ok(())
         } else {
@@ -120,22 +150,29 @@ fn run(store: Arc<dyn Store>, durability: Durability, rx: mpsc::Receiver<Job>) {
             r
         };
         match &result {
-            Ok(()) if durable => {
-                last_sync = Instant::now();
-                dirty = false;
+            Ok(()) if durable => sync_due = None,
+            Ok(()) if !changes.is_empty() => {
+                sync_due.get_or_insert_with(|| Instant::now() + sync_within);
             }
-            Ok(()) => dirty = true,
-            Err(err) => tracing::error!(
-                error = &**err as &dyn std::error::Error,
-                "queue commit failed"
-            ),
+            Ok(()) => {}
+            Err(err) => {
+                tracing::error!(
+                    error = &**err as &dyn std::error::Error,
+                    "queue commit failed"
+                );
+                // Tried again later, not at once: a failing disk would otherwise be retried in
+                // a loop.
+                if sync_due.is_some() {
+                    sync_due = Some(Instant::now() + sync_within);
+                }
+            }
         }
         for job in jobs {
             let _ = job.done.send(result.clone());
         }
     }
-    if dirty {
-        sync(&*store, &mut dirty, &mut last_sync);
+    if sync_due.is_some() {
+        sync(&*store, &mut sync_due, sync_within);
     }
 }
 
@@ -149,12 +186,12 @@ fn record_commit(requests: usize, durable: bool, took: Duration) {
     }
 }
 
-fn sync(store: &dyn Store, dirty: &mut bool, last_sync: &mut Instant) {
+fn sync(store: &dyn Store, sync_due: &mut Option<Instant>, retry_in: Duration) {
     match store.commit(&[], true) {
-        Ok(()) => {
-            *dirty = false;
-            *last_sync = Instant::now();
+        Ok(()) => *sync_due = None,
+        Err(err) => {
+            tracing::error!(error = &err as &dyn std::error::Error, "queue sync failed");
+            *sync_due = Some(Instant::now() + retry_in);
         }
-        Err(err) => tracing::error!(error = &err as &dyn std::error::Error, "queue sync failed"),
     }
 }
