@@ -67,8 +67,8 @@ fn sigkill_mid_stream_loses_no_acknowledged_push() {
     );
 }
 
-/// `--durability immediate` promises every change is on disk before its reply, not only pushes:
-/// pulls, acks, updates and deletes that were answered survive a SIGKILL too.
+/// `--durability immediate` promises every answered change survives a crash of the process, not
+/// only pushes: pulls (written before their reply, synced soon after), acks, updates and deletes.
 #[test]
 fn sigkill_keeps_every_answered_change() {
     let mut s = Server::start();
