@@ -19,7 +19,7 @@ use crate::index::{Counts, Entry, Index, NodeId};
 use crate::message::{Message, NewMessage};
 use crate::now_ms;
 use crate::store::{Change, Durability, Store, StoreError};
-use crate::writer::{CommitResult, Writer};
+use crate::writer::{Submitted, Writer};
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -200,16 +200,14 @@ impl Engine {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn committed(
-        rx: tokio::sync::oneshot::Receiver<CommitResult>,
-    ) -> Result<(), EngineError> {
-        match rx.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(EngineError::Store(
+    async fn committed(rx: Submitted<'_>) -> Result<(), EngineError> {
+        match rx.wait().await {
+            Some(Ok(())) => Ok(()),
+            Some(Err(err)) => Err(EngineError::Store(
                 Arc::try_unwrap(err)
                     .unwrap_or_else(|e| StoreError::Io(std::io::Error::other(e.to_string()))),
             )),
-            Err(_) => Err(EngineError::Closed),
+            None => Err(EngineError::Closed),
         }
     }
 
@@ -220,7 +218,7 @@ impl Engine {
         &self,
         written: &Message,
         previous: Option<Message>,
-        rx: tokio::sync::oneshot::Receiver<CommitResult>,
+        rx: Submitted<'_>,
     ) -> Result<(), EngineError> {
         let result = Self::committed(rx).await;
         let mut st = self.lock();
@@ -240,11 +238,7 @@ impl Engine {
     }
 
     /// Waits for a commit of puts and lets their records be evicted again.
-    async fn committed_unpin(
-        &self,
-        pinned: &[u64],
-        rx: tokio::sync::oneshot::Receiver<CommitResult>,
-    ) -> Result<(), EngineError> {
+    async fn committed_unpin(&self, pinned: &[u64], rx: Submitted<'_>) -> Result<(), EngineError> {
         let result = Self::committed(rx).await;
         if !pinned.is_empty() {
             let mut st = self.lock();
@@ -351,7 +345,9 @@ impl Engine {
             msg.update_time = Some(now);
             msg.processing_time = Some(now);
             st.write(&msg, None);
-            let rx = self.writer.submit(vec![Change::Put {
+            // Answered once written, not synced: see `Writer::submit_written`. A power cut
+            // that loses it leaves the message pending, as its visibility timeout would.
+            let rx = self.writer.submit_written(vec![Change::Put {
                 message: msg.clone(),
                 payload: None,
             }]);

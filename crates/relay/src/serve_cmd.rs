@@ -50,7 +50,8 @@ pub(crate) struct ServeArgs {
     /// Most messages `GET /messages` returns.
     #[arg(long, env = "SCIROCCO_MAX_GET_ALL_MESSAGES", default_value_t = 100)]
     max_list: usize,
-    /// `immediate`: every change is on disk before its reply. `relaxed`: on disk within 100 ms.
+    /// `immediate`: every change is on disk before its reply, a pull within 20 ms of it (a crash
+    /// of the process loses none). `relaxed`: on disk within 100 ms.
     #[arg(long, default_value = "immediate", value_parser = parse_durability)]
     durability: Durability,
     /// MiB of stored messages kept in memory, split in four: whole queue messages (records and

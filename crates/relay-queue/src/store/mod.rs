@@ -66,7 +66,9 @@ pub trait Store: Send + Sync + 'static {
     /// The system data of several messages, in the order asked, read in one go.
     fn read_records(&self, seqs: &[u64]) -> Result<Vec<Option<Message>>, StoreError>;
     /// Applies all changes atomically. `durable` asks for the changes to be on disk before
-    /// returning.
+    /// returning; without it they must still be out of the process (written to the kernel), so
+    /// that a crash of the process alone never loses a commit that returned: the engine answers
+    /// pulls on such commits.
     fn commit(&self, changes: &[Change], durable: bool) -> Result<(), StoreError>;
     /// The payload of the message stored under `seq`.
     fn read_payload(&self, seq: u64) -> Result<Option<Bytes>, StoreError>;

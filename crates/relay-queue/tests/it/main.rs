@@ -6,3 +6,4 @@ mod engine;
 mod index;
 mod shared_queue;
 mod support;
+mod written_pulls;

@@ -67,8 +67,8 @@ fn sigkill_mid_stream_loses_no_acknowledged_push() {
     );
 }
 
-/// `--durability immediate` promises every change is on disk before its reply, not only pushes:
-/// pulls, acks, updates and deletes that were answered survive a SIGKILL too.
+/// `--durability immediate` promises every answered change survives a crash of the process, not
+/// only pushes: pulls (written before their reply, synced soon after), acks, updates and deletes.
 #[test]
 fn sigkill_keeps_every_answered_change() {
     let mut s = Server::start();
@@ -176,4 +176,58 @@ fn sigkill_during_concurrent_pulls_keeps_every_delivery() {
             "message {id} neither delivered nor pending"
         );
     }
+}
+
+/// A pull is answered once written, before its sync (docs/queue.md, "What a reply waits for"):
+/// a SIGKILL right after the answer, with nothing synced since, still leaves one holder, who
+/// can ack it after the restart, and its `Scirocco-Tries`.
+#[test]
+fn sigkill_right_after_a_pull_keeps_its_one_holder() {
+    let mut s = Server::start();
+    for round in 0..5 {
+        let id = s.push("a1", "b2", &json!({"round": round})).id();
+        let r = s.pull("b2").expect(200);
+        assert_eq!((r.id(), r.sc("Tries")), (id.clone(), "1"));
+        // Killed at once: the pull's own commit was not synced, and no later commit synced it.
+        s.kill9();
+        s.restart();
+        let held = s.get("a1", &id).expect(200);
+        assert_eq!(
+            (held.sc("Status"), held.sc("Tries")),
+            ("processing", "1"),
+            "answered pull of {id} lost by a SIGKILL"
+        );
+        assert_eq!(
+            s.pull("b2").status,
+            204,
+            "a held message was delivered again"
+        );
+        let acked = s.ack("b2", &id).expect(200);
+        assert_eq!((acked.sc("Status"), acked.sc("Tries")), ("processed", "1"));
+    }
+}
+
+/// The delivery after a SIGKILL that followed a pull counts as the second one.
+#[test]
+fn a_redelivery_after_a_sigkill_counts_the_lost_holders_try() {
+    let mut s = Server::with(Options::default().arg("--visibility-timeout").arg("1"));
+    let id = s.push("a1", "b2", &json!({"job": 1})).id();
+    assert_eq!(s.pull("b2").expect(200).sc("Tries"), "1");
+    s.kill9();
+    s.restart();
+    let start = Instant::now();
+    let again = loop {
+        let r = s.pull("b2");
+        if r.status == 200 {
+            break r;
+        }
+        r.expect(204);
+        assert!(
+            start.elapsed() < DEADLINE,
+            "never redelivered; log:\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!((again.id(), again.sc("Tries")), (id, "2"));
 }
